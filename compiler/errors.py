@@ -1,0 +1,132 @@
+"""Errors users can cause, as structured diagnostics with a location and a hint.
+
+Every check in the compiler appends ``Diagnostic`` values instead of raising on
+the first problem, so one run reports everything that is wrong. A
+``ModelplaneError`` carries them to the CLI, which prints them without a
+traceback (exit 1). Anything else that escapes is a bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file; ``line`` and ``column`` count from 1."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem: what (``code``, ``message``), where, and how to fix it."""
+
+    code: str
+    message: str
+    location: Location | None = None
+    hint: str | None = None
+    snippet: str | None = None
+    """The source line at ``location``, shown under the message with a caret."""
+    width: int = 1
+    """How many characters the caret underlines."""
+    related: tuple[tuple[str, Location], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        loc = self.location
+        return {
+            "file": loc.file if loc else None,
+            "line": loc.line if loc else None,
+            "column": loc.column if loc else None,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "related": [{"message": m, "file": r.file, "line": r.line, "column": r.column} for m, r in self.related],
+        }
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        loc = self.location or Location("")
+        return (loc.file, loc.line, loc.column, self.code)
+
+
+class ModelplaneError(Exception):
+    """An error the user can fix; printed as diagnostics, never as a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic] | str, hint: str | None = None) -> None:
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(code="error", message=diagnostics, hint=hint)]
+        elif isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: list[Diagnostic] = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__(self.diagnostics[0].message if self.diagnostics else "error")
+
+
+class SpecError(ModelplaneError):
+    """The specs or the project file are invalid."""
+
+
+class GraphError(ModelplaneError):
+    """The specs are valid one by one but do not form a sound graph."""
+
+
+class PlanError(ModelplaneError):
+    """A plan cannot be made or used (stale, unreadable, wrong version)."""
+
+
+class ApplyError(ModelplaneError):
+    """Applying a plan failed in a way the user must act on."""
+
+
+@dataclass
+class Collector:
+    """Accumulates diagnostics across files so they can be reported together."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self.items.append(diagnostic)
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.items.extend(diagnostics)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self, cls: type[ModelplaneError] = SpecError) -> None:
+        if self.items:
+            raise cls(self.items)
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``("spec", "steps", 0, "pause")`` -> ``spec.steps[0].pause``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def did_you_mean(word: str, candidates: Iterable[str], what: str = "") -> str | None:
+    """A "did you mean" hint naming the closest candidate, or None."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    if close:
+        return f"did you mean `{close[0]}`?"
+    if what and pool:
+        shown = ", ".join(f"`{c}`" for c in pool[:8])
+        more = f" (and {len(pool) - 8} more)" if len(pool) > 8 else ""
+        return f"{what}: {shown}{more}"
+    return None

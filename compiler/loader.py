@@ -1,0 +1,328 @@
+"""Load stage: project file -> spec files -> validated, normalized documents.
+
+Every problem in every file is collected before anything is raised, so a run
+reports all of them at once. Files whose content was validated before (same
+bytes, same project file, same environment) come from a content-keyed cache
+and skip parsing and validation entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelplane.compiler import cache as spec_cache
+from modelplane.compiler.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
+from modelplane.compiler.interpolate import Unresolved, deep_merge, interpolate
+from modelplane.compiler.references import resolve
+from modelplane.compiler.sources import FileSource, Source
+from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.compiler.validate import diagnostics_for
+from modelplane.compiler.yamlio import SourceMap, decode, parse
+from modelplane.specs.base import API_VERSION, NodeId
+from modelplane.specs.kinds import KIND_MODELS, SPEC_ADAPTER
+from modelplane.specs.project import PROJECT_FILE, Project
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding a modelplane.yaml."""
+    start = start.resolve()
+    for d in (start, *start.parents):
+        if (d / PROJECT_FILE).is_file():
+            return d
+    raise SpecError(
+        Diagnostic(
+            code="no-project",
+            message=f"no {PROJECT_FILE} found in {start} or any parent directory",
+            hint="run `modelplane init DIR` to create a project, or pass --project DIR",
+        )
+    )
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def load_project_file(source: Source) -> tuple[Project, str]:
+    """The validated project file and the hash of its bytes."""
+    if not source.exists(PROJECT_FILE):
+        raise SpecError(
+            Diagnostic(
+                code="no-project",
+                message=f"no {PROJECT_FILE} in the {source.label}",
+                hint="run `modelplane init DIR` to create one",
+            )
+        )
+    raw = source.read(PROJECT_FILE)
+    text, problem = decode(PROJECT_FILE, raw)
+    if problem:
+        raise SpecError(problem)
+    assert text is not None
+    parsed = parse(PROJECT_FILE, text, 10_000)
+    if parsed.errors:
+        raise SpecError(parsed.errors)
+    data = parsed.documents[0] if parsed.documents else None
+    if not isinstance(data, dict):
+        raise SpecError(
+            Diagnostic(
+                code="invalid-project",
+                message=f"{PROJECT_FILE} must be a mapping with at least `name:`",
+                location=Location(PROJECT_FILE),
+                hint="see `modelplane init` for an example",
+            )
+        )
+    try:
+        project = Project.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(diagnostics_for(exc, data, Project, SourceMap(PROJECT_FILE, text), 0, False)) from None
+    return project, digest(raw)
+
+
+def load(
+    root: Path,
+    env: str | None = None,
+    source: Source | None = None,
+    use_cache: bool = True,
+) -> SpecSet:
+    """Load and validate every spec of ``root`` for environment ``env``.
+
+    Raises ``SpecError`` with every problem found; returns the nodes otherwise.
+    """
+    source = source or FileSource(root)
+    project, project_hash = load_project_file(source)
+    env_name = project.env_name(env)
+    if env_name not in project.environments:
+        raise SpecError(
+            Diagnostic(
+                code="unknown-environment",
+                message=f"no environment `{env_name}` in {PROJECT_FILE}",
+                location=Location(PROJECT_FILE),
+                hint=did_you_mean(env_name, project.environments, "environments"),
+            )
+        )
+    environment = project.environments[env_name]
+    variables = project.variables_for(env_name)
+    cache = spec_cache.SpecCache.open(root, env_name, project_hash) if use_cache else None
+
+    problems = Collector()
+    nodes: dict[NodeId, SpecNode] = {}
+    first_seen: dict[NodeId, SpecNode] = {}
+    files: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    limits = project.limits
+    used_overrides: set[str] = set()
+
+    paths = [p for p in source.glob(project.specs) if p != PROJECT_FILE]
+    if not paths:
+        problems.add(
+            Diagnostic(
+                code="no-specs",
+                message=f"no spec files match {', '.join(project.specs)}",
+                location=Location(PROJECT_FILE),
+                hint="put specs under the folders named by `specs:` in modelplane.yaml, or change that list",
+            )
+        )
+    duplicates: list[tuple[SpecNode, SpecNode]] = []
+    partial: list[SpecNode] = []  # invalid documents whose references are still worth checking
+    for path in paths:
+        size = source.size(path)
+        if size > limits.max_file_bytes:
+            problems.add(
+                Diagnostic(
+                    code="file-too-large",
+                    message=f"spec file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
+                    location=Location(path),
+                    hint="split it into several files, or raise `limits.max_file_bytes` in modelplane.yaml",
+                )
+            )
+            continue
+        raw = source.read(path)
+        key = digest(raw)
+        files[path] = key
+        cached = cache.get(key) if cache is not None else None
+        docs: list[tuple[int, dict[str, Any], Any]]
+        if cached is None:
+            fresh = _load_file(
+                path, raw, variables, environment.overrides, used_overrides, limits, problems, texts, partial
+            )
+            if fresh is None:
+                continue
+            docs = fresh
+            if cache is not None:
+                cache.put(key, [(i, d) for i, d, _ in docs])
+        else:
+            docs = [(i, d, None) for i, d in cached]
+            for _, d, _ in docs:
+                oid = f"{d['kind'].lower()}/{d['metadata']['name']}"
+                if oid in environment.overrides:
+                    used_overrides.add(oid)
+        for doc_index, data, model in docs:
+            nid = NodeId(data["kind"].lower(), data["metadata"]["name"])
+            node = SpecNode(nid, data["kind"], path, doc_index, data, model)
+            if nid in first_seen:
+                duplicates.append((first_seen[nid], node))
+                continue
+            first_seen[nid] = node
+            nodes[nid] = node
+
+    specs = SpecSet(root=root, project=project, environment=env_name, nodes=dict(sorted(nodes.items())), files=files)
+    if source is not None and not isinstance(source, FileSource):
+        specs.source_loader = lambda f: decode(f, source.read(f))[0] or ""
+    for f, text in texts.items():
+        specs._maps[f] = SourceMap(f, text)
+    for first, again in duplicates:
+        loc, snippet, width = specs.locate(again, ("metadata", "name"))
+        first_loc, _, _ = specs.locate(first, ("metadata", "name"))
+        problems.add(
+            Diagnostic(
+                code="duplicate-name",
+                message=f"{again.id} is defined twice",
+                location=loc,
+                hint="names are unique per kind; rename or remove one of the two",
+                snippet=snippet,
+                width=width,
+                related=(("first defined here", first_loc),),
+            )
+        )
+    for oid in sorted(set(environment.overrides) - used_overrides):
+        problems.add(
+            Diagnostic(
+                code="unknown-override",
+                message=f"environment `{env_name}` overrides `{oid}`, which no spec defines",
+                location=Location(PROJECT_FILE),
+                hint=did_you_mean(oid, [str(n) for n in nodes]),
+            )
+        )
+    _, ref_problems = resolve(specs, partial)
+    problems.extend(ref_problems)
+    if problems:
+        raise SpecError(problems.items)
+    if cache is not None:
+        cache.save(set(files.values()))
+    return specs
+
+
+def _load_file(
+    path: str,
+    raw: bytes,
+    variables: dict[str, Any],
+    overrides: dict[str, dict[str, Any]],
+    used_overrides: set[str],
+    limits: Any,
+    problems: Collector,
+    texts: dict[str, str],
+    partial: list[SpecNode],
+) -> list[tuple[int, dict[str, Any], Any]] | None:
+    """Parse and validate one file; None (and diagnostics) if anything in it is wrong."""
+    text, problem = decode(path, raw)
+    if problem is not None:
+        problems.add(problem)
+        return None
+    assert text is not None
+    texts[path] = text
+    parsed = parse(path, text, limits.max_alias_events)
+    if parsed.errors:
+        problems.extend(parsed.errors)
+        return None
+    source = SourceMap(path, text)
+    out: list[tuple[int, dict[str, Any], Any]] = []
+    ok = True
+    for index, raw_doc in enumerate(parsed.documents):
+        if raw_doc is None:
+            line, col = source.document_start(index)
+            problems.add(
+                Diagnostic(
+                    code="empty-document",
+                    message=f"document {index + 1} is empty",
+                    location=Location(path, line, col),
+                    hint="remove the stray `---`, or write a spec (apiVersion, kind, metadata, spec) there",
+                )
+            )
+            ok = False
+            continue
+        if not isinstance(raw_doc, dict):
+            line, col = source.document_start(index)
+            problems.add(
+                Diagnostic(
+                    code="not-a-mapping",
+                    message=f"document {index + 1} is a {type(raw_doc).__name__}, not a mapping",
+                    location=Location(path, line, col),
+                    hint="a spec document is a mapping with apiVersion, kind, metadata and spec",
+                )
+            )
+            ok = False
+            continue
+        doc = raw_doc
+        kind = doc.get("kind")
+        meta = doc.get("metadata")
+        if isinstance(kind, str) and isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            oid = f"{kind.lower()}/{meta['name']}"
+            if oid in overrides:
+                doc = deep_merge(doc, overrides[oid])
+                used_overrides.add(oid)
+        unresolved: list[Unresolved] = []
+        doc = interpolate(doc, variables, unresolved)
+        for u in unresolved:
+            problems.add(_unresolved(source, index, u, variables))
+        api = doc.get("apiVersion")
+        if api != API_VERSION and kind in KIND_MODELS:
+            loc, snippet, width = source.location(index, ("apiVersion",))
+            problems.add(
+                Diagnostic(
+                    code="unsupported-api-version",
+                    message=f"unsupported apiVersion `{api}`" if api is not None else "missing `apiVersion`",
+                    location=loc,
+                    hint=f"use `apiVersion: {API_VERSION}`",
+                    snippet=snippet if api is not None else None,
+                    width=width,
+                )
+            )
+        try:
+            model = SPEC_ADAPTER.validate_python(doc)
+        except ValidationError as exc:
+            model_cls = KIND_MODELS.get(str(kind), KIND_MODELS["Dataset"])
+            skip = {u.path for u in unresolved} | {("apiVersion",)}
+            problems.extend(
+                d
+                for d in diagnostics_for(exc, doc, model_cls, source, index, strip_tag=True, skip_paths=skip)
+            )
+            if kind in KIND_MODELS and isinstance(meta, dict) and isinstance(meta.get("name"), str):
+                partial.append(SpecNode(NodeId(kind.lower(), meta["name"]), kind, path, index, doc))
+            ok = False
+            continue
+        if unresolved or api != API_VERSION:
+            ok = False
+            continue
+        data = model.model_dump(mode="json", by_alias=True)
+        out.append((index, data, model))
+    return out if ok else None
+
+
+def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[str, Any]) -> Diagnostic:
+    loc, snippet, width = source.location(index, u.path)
+    if snippet is not None and width > 1:
+        # point inside the scalar at the `${`; a quoted scalar starts one column later
+        quoted = snippet[loc.column - 1 : loc.column] in ("'", '"')
+        loc = Location(loc.file, loc.line, loc.column + u.offset + (1 if quoted else 0))
+        width = len(u.expression) + 3
+    if u.reason == "undefined":
+        return Diagnostic(
+            code="undefined-variable",
+            message=f"undefined variable `{u.expression.strip()}`",
+            location=loc,
+            hint=did_you_mean(u.expression.strip().removeprefix("var."), variables, "defined variables")
+            or "define it under `variables:` in modelplane.yaml (for the project or this environment)",
+            snippet=snippet,
+            width=width,
+        )
+    return Diagnostic(
+        code="bad-interpolation",
+        message=f"cannot interpolate `${{{u.expression}}}`",
+        location=loc,
+        hint=u.reason + "; write `$${` for a literal `${`",
+        snippet=snippet,
+        width=width,
+    )

@@ -1,0 +1,88 @@
+"""Resolving typed references between nodes (``spec.model: x`` must name a Model)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
+from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.specs.base import NodeId
+from modelplane.specs.kinds import KIND_MODELS
+from modelplane.specs.refs import FoundRef, RefTo, find_refs, reference_paths
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A resolved reference: ``node`` refers to ``target`` through the field at ``path``."""
+
+    node: NodeId
+    target: NodeId
+    edge: str
+    upstream: bool
+    """True when data flows from ``target`` into ``node``."""
+    path: tuple[str | int, ...]
+
+
+def node_refs(node: SpecNode) -> list[FoundRef]:
+    return find_refs(node.data, reference_paths(KIND_MODELS[node.kind]))
+
+
+def resolve(specs: SpecSet, partial: Sequence[SpecNode] = ()) -> tuple[list[Link], list[Diagnostic]]:
+    """Every reference of every node, resolved; diagnostics for the ones that dangle.
+
+    ``partial`` are documents that failed validation: their references are
+    checked too, so one run reports a typo'd field and a typo'd name together.
+    """
+    names_by_kind: dict[str, set[str]] = {}
+    for nid in [*specs.nodes, *(p.id for p in partial)]:
+        names_by_kind.setdefault(nid.kind, set()).add(nid.name)
+    links: list[Link] = []
+    problems: list[Diagnostic] = []
+    for node in [*specs.nodes.values(), *partial]:
+        for found in node_refs(node):
+            if "${" in found.value:
+                continue  # an unresolved variable, reported by interpolation
+            target, problem = _target(found, names_by_kind)
+            if target is not None:
+                links.append(Link(node.id, target, found.ref.edge, found.ref.direction == "upstream", found.path))
+            elif problem is not None:
+                message, hint, code = problem
+                location, snippet, width = specs.locate(node, found.path)
+                problems.append(Diagnostic(code, message, location, hint, snippet, width))
+    return links, problems
+
+
+def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None, tuple[str, str | None, str] | None]:
+    ref: RefTo = found.ref
+    field = format_path(found.path)
+    if ref.qualified:
+        kind, _, name = found.value.partition("/")
+        if kind not in ref.kinds:
+            accepted = ", ".join(ref.kinds)
+            return None, (
+                f"{field}: `{found.value}` is a {kind}, but {field} can only name: {accepted}",
+                f"reference one of: {accepted}",
+                "wrong-kind-reference",
+            )
+        kinds: tuple[str, ...] = (kind,)
+    else:
+        name = found.value
+        kinds = ref.kinds
+    for kind in kinds:
+        if name in names.get(kind, ()):
+            return NodeId(kind, name), None
+    wanted = " or ".join(kinds)
+    others = sorted(k for k, ns in names.items() if name in ns and k not in kinds)
+    if others:
+        return None, (
+            f"{field}: `{name}` is a {others[0]}, but {field} must name a {wanted}",
+            did_you_mean(name, [n for k in kinds for n in names.get(k, ())], f"existing {wanted} names"),
+            "wrong-kind-reference",
+        )
+    candidates = [n for k in kinds for n in names.get(k, ())]
+    return None, (
+        f"{field}: no {wanted} named `{name}`",
+        did_you_mean(name, candidates, f"existing {wanted} names") or f"define a {wanted} named `{name}`",
+        "dangling-reference",
+    )

@@ -1,0 +1,168 @@
+"""Where spec files come from: the working tree, or a git ref for ``--base``.
+
+A source lists files matching the project's globs and reads their bytes; the
+rest of the compiler never touches the filesystem or git directly, which is
+how ``plan --base REF`` compiles the specs of another commit without checking
+it out.
+"""
+
+from __future__ import annotations
+
+import re
+import glob
+import os
+import subprocess
+from pathlib import Path
+from typing import Protocol
+
+from modelplane.compiler.errors import ModelplaneError
+
+
+class Source(Protocol):
+    label: str
+
+    def exists(self, path: str) -> bool: ...
+
+    def read(self, path: str) -> bytes: ...
+
+    def size(self, path: str) -> int: ...
+
+    def glob(self, patterns: list[str]) -> list[str]: ...
+
+
+class FileSource:
+    """Files under a directory on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = "working tree"
+
+    def exists(self, path: str) -> bool:
+        return (self.root / path).is_file()
+
+    def read(self, path: str) -> bytes:
+        return (self.root / path).read_bytes()
+
+    def size(self, path: str) -> int:
+        return (self.root / path).stat().st_size
+
+    def glob(self, patterns: list[str]) -> list[str]:
+        found: set[str] = set()
+        for pattern in patterns:
+            for rel in glob.iglob(pattern, root_dir=self.root, recursive=True):
+                if not rel.startswith(".modelplane") and os.path.isfile(self.root / rel):
+                    found.add(rel.replace(os.sep, "/"))
+        return sorted(found)
+
+
+class GitSource:
+    """Files of a git ref, read from git objects (the working tree is not touched).
+
+    ``prefix`` is the project's directory relative to the repository root, so a
+    project that lives in a sub-folder of its repository works too.
+    """
+
+    def __init__(self, repo_root: Path, ref: str, prefix: str) -> None:
+        self.repo_root = repo_root
+        self.ref = ref
+        self.prefix = prefix.strip("/")
+        self.label = f"git ref {ref}"
+        self.commit = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+        listing = self._git("ls-tree", "-r", "-z", "--long", "--full-tree", self.commit)
+        self._blobs: dict[str, tuple[str, int]] = {}
+        for entry in listing.split("\0"):
+            if not entry:
+                continue
+            meta, _, path = entry.partition("\t")
+            mode, kind, sha, size = meta.split()
+            if kind != "blob":
+                continue
+            if self.prefix:
+                if not path.startswith(self.prefix + "/"):
+                    continue
+                path = path[len(self.prefix) + 1 :]
+            self._blobs[path] = (sha, int(size) if size != "-" else 0)
+        self._contents: dict[str, bytes] | None = None
+
+    @classmethod
+    def for_project(cls, project_root: Path, ref: str) -> GitSource:
+        try:
+            top = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel"],
+                cwd=project_root,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        except FileNotFoundError as exc:
+            raise ModelplaneError("`--base` needs git, which is not installed", hint="install git") from exc
+        except subprocess.CalledProcessError as exc:
+            raise ModelplaneError(
+                f"`--base {ref}`: {project_root} is not inside a git repository",
+                hint="run from a git checkout, or plan against the applied state without --base",
+            ) from exc
+        repo = Path(top)
+        prefix = os.path.relpath(project_root.resolve(), repo.resolve())
+        return cls(repo, ref, "" if prefix == "." else prefix)
+
+    def _git(self, *args: str, input: bytes | None = None) -> str:
+        proc = subprocess.run(["git", *args], cwd=self.repo_root, capture_output=True, input=input)
+        if proc.returncode != 0:
+            if args[0] == "rev-parse":
+                raise ModelplaneError(
+                    f"`--base {self.ref}`: no such commit, branch or tag in {self.repo_root}",
+                    hint="check the name with `git log --oneline`; in CI, fetch the base branch first "
+                    "(e.g. actions/checkout with fetch-depth: 0)",
+                )
+            raise ModelplaneError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode("utf-8", errors="surrogateescape")
+
+    def _load_all(self) -> dict[str, bytes]:
+        """Every blob under the prefix in one `git cat-file --batch` call."""
+        if self._contents is None:
+            paths = sorted(self._blobs)
+            request = "".join(f"{self._blobs[p][0]}\n" for p in paths).encode()
+            proc = subprocess.run(
+                ["git", "cat-file", "--batch"], cwd=self.repo_root, input=request, capture_output=True, check=True
+            )
+            out = proc.stdout
+            pos = 0
+            contents: dict[str, bytes] = {}
+            for p in paths:
+                header_end = out.index(b"\n", pos)
+                size = int(out[pos:header_end].split()[2])
+                start = header_end + 1
+                contents[p] = out[start : start + size]
+                pos = start + size + 1
+            self._contents = contents
+        return self._contents
+
+    def exists(self, path: str) -> bool:
+        return path in self._blobs
+
+    def read(self, path: str) -> bytes:
+        return self._load_all()[path]
+
+    def size(self, path: str) -> int:
+        return self._blobs[path][1]
+
+    def glob(self, patterns: list[str]) -> list[str]:
+        found = set()
+        for pattern in patterns:
+            regex = _glob_regex(pattern)
+            found.update(p for p in self._blobs if regex.match(p))
+        return sorted(found)
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex matching paths like ``glob.glob(recursive=True)`` does (``**`` spans folders)."""
+    out = []
+    parts = pattern.split("/")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part == "**":
+            out.append(".*" if last else "(?:[^/]+/)*")
+            continue
+        seg = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in part)
+        out.append(seg if last else seg + "/")
+    return re.compile("^" + "".join(out) + "$")

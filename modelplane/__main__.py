@@ -1,0 +1,5 @@
+"""``python -m modelplane``: the same as the ``modelplane`` command."""
+
+from modelplane.cli import main
+
+main()

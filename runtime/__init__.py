@@ -1,0 +1,1 @@
+"""Effects: Temporal workflows and activities, state store, provisioners, router."""

@@ -1,0 +1,78 @@
+"""Model kinds: trained models and the evaluations that gate them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from modelplane.specs.base import ApiVersion, Metadata, Name, StrictModel
+from modelplane.specs.common import Duration
+from modelplane.specs.refs import RefTo
+
+Dtype = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
+
+BYTES_PER_PARAM: dict[str, float] = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+
+
+class TrainedOn(StrictModel):
+    datasets: list[Annotated[Name, RefTo(("dataset",), edge="trained_on")]] = Field(default_factory=list)
+    features: list[Annotated[Name, RefTo(("feature",), edge="trained_on")]] = Field(default_factory=list)
+    workflow: Annotated[Name, RefTo(("workflow",), edge="produces")] | None = None
+
+
+class ModelSpec(StrictModel):
+    version: Annotated[str, StringConstraints(min_length=1)]
+    artifact: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="Where the weights are: hf://org/repo@rev, s3://..., gs://..., file://..."
+    )
+    base_model: str | None = None
+    parameters_b: Annotated[float, Field(gt=0, description="Parameters, in billions.")]
+    dtype: Dtype = "bf16"
+    trained_on: TrainedOn = Field(default_factory=TrainedOn)
+    context_length: Annotated[int, Field(gt=0)] = 4096
+
+    def weight_gib(self) -> float:
+        """Memory the weights take at ``dtype``, in GiB."""
+        return self.parameters_b * 1e9 * BYTES_PER_PARAM[self.dtype] / 2**30
+
+
+class Model(StrictModel):
+    """A versioned model artifact and what it was trained on."""
+
+    apiVersion: ApiVersion
+    kind: Literal["Model"]
+    metadata: Metadata
+    spec: ModelSpec
+
+
+class Metric(StrictModel):
+    name: Annotated[str, StringConstraints(min_length=1)]
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _has_threshold(self) -> Metric:
+        if self.min is None and self.max is None:
+            raise ValueError("a metric needs a threshold: set `min`, `max` or both")
+        return self
+
+
+class EvaluationSpec(StrictModel):
+    model: Annotated[Name, RefTo(("model",), edge="evaluates")]
+    dataset: Annotated[Name, RefTo(("dataset",), edge="evaluates_on")]
+    metrics: Annotated[list[Metric], Field(min_length=1)]
+    command: Annotated[list[str], Field(min_length=1)] = Field(
+        description="Runs the evaluation; it writes metrics JSON to $MODELPLANE_METRICS_FILE."
+    )
+    blocking: bool = Field(default=True, description="A failing blocking evaluation stops every rollout of the model.")
+    timeout: Duration = "30m"
+
+
+class Evaluation(StrictModel):
+    """Metrics with thresholds that a model version must meet."""
+
+    apiVersion: ApiVersion
+    kind: Literal["Evaluation"]
+    metadata: Metadata
+    spec: EvaluationSpec

@@ -1,0 +1,94 @@
+"""The project file, ``modelplane.yaml``: spec paths, environments, state and Temporal settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from modelplane.specs.base import Name, StrictModel
+from modelplane.specs.common import QUALIFIED_REF_PATTERN
+
+PROJECT_FILE = "modelplane.yaml"
+
+Scalar = str | int | float | bool
+
+
+class StateSettings(StrictModel):
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: str = Field(default=".modelplane/state.db", description="SQLite file, relative to the project root.")
+    url: str | None = Field(default=None, description="PostgreSQL URL when backend is postgres.")
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> StateSettings:
+        if self.backend == "postgres" and not self.url:
+            raise ValueError("the postgres state backend needs a `url`")
+        return self
+
+
+class TemporalSettings(StrictModel):
+    address: str = Field(
+        default="embedded",
+        description="`embedded` starts a local dev server under .modelplane/; otherwise host:port of a cluster.",
+    )
+    namespace: str = "default"
+    task_queue: str = "modelplane"
+    tls: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
+class Limits(StrictModel):
+    max_file_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    max_alias_events: Annotated[int, Field(ge=0)] = 10_000
+
+
+class Environment(StrictModel):
+    description: str = ""
+    variables: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Scalar] = Field(
+        default_factory=dict
+    )
+    overrides: dict[Annotated[str, StringConstraints(pattern=QUALIFIED_REF_PATTERN)], dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-node patches deep-merged into the documents, keyed by `kind/name`.",
+    )
+    state: StateSettings | None = None
+    temporal: TemporalSettings | None = None
+
+
+class Project(StrictModel):
+    apiVersion: Literal["modelplane/v1"] = "modelplane/v1"
+    name: Name
+    specs: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["specs/**/*.yaml", "specs/**/*.yml"]
+    )
+    variables: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Scalar] = Field(
+        default_factory=dict, description="Defaults for every environment."
+    )
+    environments: dict[Name, Environment] = Field(default_factory=lambda: {"dev": Environment()})
+    default_environment: Name | None = None
+    state: StateSettings = Field(default_factory=StateSettings)
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    limits: Limits = Field(default_factory=Limits)
+
+    @model_validator(mode="after")
+    def _default_env_exists(self) -> Project:
+        if not self.environments:
+            raise ValueError("declare at least one environment")
+        if self.default_environment and self.default_environment not in self.environments:
+            raise ValueError(
+                f"default_environment `{self.default_environment}` is not one of: {', '.join(self.environments)}"
+            )
+        return self
+
+    def env_name(self, requested: str | None) -> str:
+        return requested or self.default_environment or next(iter(self.environments))
+
+    def variables_for(self, env: str) -> dict[str, Scalar]:
+        return {**self.variables, **self.environments[env].variables}
+
+    def state_for(self, env: str) -> StateSettings:
+        return self.environments[env].state or self.state
+
+    def temporal_for(self, env: str) -> TemporalSettings:
+        return self.environments[env].temporal or self.temporal

@@ -1,0 +1,117 @@
+"""References between nodes, declared on the fields that hold them.
+
+A field typed ``Annotated[str, RefTo(...)]`` names another node. ``reference_paths``
+turns a kind's model into a list of (path, RefTo) once, so the compiler can pull
+references out of plain data (fast, cache friendly) and report each one at the
+exact place it was written.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+Direction = Literal["upstream", "downstream"]
+
+ANY_INDEX = -1
+"""Path element standing for every item of a list."""
+
+
+@dataclass(frozen=True)
+class RefTo:
+    """Marks a string field as a reference to a node of one of ``kinds``.
+
+    ``qualified`` references are written ``kind/name`` (a workflow's inputs can be
+    datasets, features or models); plain ones are just the name.
+    ``direction`` says which way data flows: ``upstream`` means the referenced node
+    feeds this one (a feature reads a dataset), ``downstream`` that this node feeds
+    the referenced one (a workflow outputs a model).
+    """
+
+    kinds: tuple[str, ...]
+    edge: str
+    direction: Direction = "upstream"
+    qualified: bool = False
+
+
+PathElem = str | int
+RefPath = tuple[PathElem, ...]
+
+
+@dataclass(frozen=True)
+class FoundRef:
+    """One reference found in a document: where, to what, and how it links."""
+
+    path: tuple[PathElem, ...]
+    value: str
+    ref: RefTo
+
+
+def _unwrap(tp: Any) -> Iterator[tuple[Any, tuple[Any, ...]]]:
+    """Yield (base type, annotated metadata) for every alternative of a type."""
+    origin = get_origin(tp)
+    if origin is typing.Annotated:
+        base, *meta = get_args(tp)
+        for inner, inner_meta in _unwrap(base):
+            yield inner, (*inner_meta, *meta)
+        return
+    if origin in (Union, types.UnionType):
+        for arg in get_args(tp):
+            yield from _unwrap(arg)
+        return
+    yield tp, ()
+
+
+def _walk(tp: Any, prefix: RefPath, out: list[tuple[RefPath, RefTo]], seen: frozenset[type]) -> None:
+    for base, meta in _unwrap(tp):
+        for m in meta:
+            if isinstance(m, RefTo):
+                out.append((prefix, m))
+        origin = get_origin(base)
+        if origin in (list, tuple, set, frozenset):
+            for arg in get_args(base):
+                if arg is not Ellipsis:
+                    _walk(arg, (*prefix, ANY_INDEX), out, seen)
+        elif isinstance(base, type) and issubclass(base, BaseModel) and base not in seen:
+            for name, field in base.model_fields.items():
+                key = field.alias or name
+                ann: Any = field.annotation
+                if field.metadata:
+                    ann = typing.Annotated[(ann, *field.metadata)]
+                _walk(ann, (*prefix, key), out, seen | {base})
+
+
+@cache
+def reference_paths(model: type[BaseModel]) -> tuple[tuple[RefPath, RefTo], ...]:
+    """Every place in ``model``'s documents that can hold a reference."""
+    out: list[tuple[RefPath, RefTo]] = []
+    _walk(model, (), out, frozenset())
+    return tuple(out)
+
+
+def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[FoundRef]:
+    """Pull every reference out of a document's plain data, in document order."""
+    found: list[FoundRef] = []
+    for path, ref in paths:
+        _collect(data, path, (), ref, found)
+    return found
+
+
+def _collect(data: Any, path: RefPath, at: RefPath, ref: RefTo, out: list[FoundRef]) -> None:
+    if not path:
+        if isinstance(data, str):
+            out.append(FoundRef(at, data, ref))
+        return
+    head, rest = path[0], path[1:]
+    if head == ANY_INDEX:
+        if isinstance(data, list):
+            for i, item in enumerate(data):
+                _collect(item, rest, (*at, i), ref, out)
+    elif isinstance(data, dict) and head in data:
+        _collect(data[head], rest, (*at, head), ref, out)

@@ -1,0 +1,203 @@
+"""The Endpoint kind: an LLM served by vLLM with capacity, SLO, routing and rollout declared.
+
+Field choices follow shared/reference/serving.md sections 7-9: the SLO and the
+measured per-replica capacity are first class because gates and autoscaling
+derive from them; the rollout policy mirrors Argo Rollouts' canary steps.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from modelplane.specs.base import ApiVersion, Metadata, Name, StrictModel
+from modelplane.specs.common import Duration
+from modelplane.specs.refs import RefTo
+
+DEFAULT_LATENCY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0, 5.0]
+
+
+class VllmArgs(StrictModel):
+    """`vllm serve` engine arguments modelplane knows; anything else goes in `extra_args`."""
+
+    tensor_parallel_size: Annotated[int, Field(ge=1)] = 1
+    pipeline_parallel_size: Annotated[int, Field(ge=1)] = 1
+    data_parallel_size: Annotated[int, Field(ge=1)] = 1
+    api_server_count: Annotated[int, Field(ge=1)] | None = None
+    max_model_len: Annotated[int, Field(ge=16)] | None = None
+    max_num_seqs: Annotated[int, Field(ge=1)] | None = None
+    max_num_batched_tokens: Annotated[int, Field(ge=1)] | None = None
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = None
+    quantization: Literal["fp8", "awq", "gptq", "bitsandbytes", "compressed-tensors"] | None = None
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] | None = None
+    enable_prefix_caching: bool | None = None
+    async_scheduling: bool = False
+    enforce_eager: bool = False
+    enable_server_load_tracking: bool = True
+    served_model_name: str | None = None
+    seed: int | None = None
+
+
+class Engine(StrictModel):
+    name: Literal["vllm"] = "vllm"
+    image: str = "vllm/vllm-openai:v0.11.0"
+    args: VllmArgs = Field(default_factory=VllmArgs)
+    extra_args: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], str | int | float | bool] = (
+        Field(default_factory=dict, description="Escape hatch: more `--flag value` pairs passed verbatim.")
+    )
+    histogram_buckets: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_LATENCY_BUCKETS),
+        description="Request-latency buckets; vLLM's defaults are too coarse for a p99 < 1 s gate.",
+    )
+
+
+class Resources(StrictModel):
+    accelerator: Annotated[str, StringConstraints(min_length=1)]
+    gpus_per_replica: Annotated[int, Field(ge=1)] = 1
+    cpu: str = "8"
+    memory: str = "64Gi"
+
+
+class Traffic(StrictModel):
+    qps: Annotated[float, Field(gt=0)]
+    input_tokens: Annotated[int, Field(ge=1)] = 50
+    output_tokens: Annotated[int, Field(ge=1)] = 50
+
+
+class Slo(StrictModel):
+    p99_latency_ms: Annotated[float, Field(gt=0)]
+    availability: Annotated[float, Field(gt=0, lt=1)] = 0.999
+    ttft_p99_ms: Annotated[float, Field(gt=0)] | None = None
+
+
+class Capacity(StrictModel):
+    target_qps_per_replica: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="Measured sustainable QPS of one replica at the SLO."
+    )
+    target_concurrency_per_replica: Annotated[int, Field(ge=1)] | None = None
+    benchmark_ref: str | None = None
+
+
+class ScalePolicy(StrictModel):
+    stabilization: Duration
+    max_percent_per_period: Annotated[int, Field(ge=1)] = 100
+    period: Duration = "15s"
+
+
+class Autoscaling(StrictModel):
+    min_replicas: Annotated[int, Field(ge=0)]
+    max_replicas: Annotated[int, Field(ge=1)]
+    metric: Literal["concurrency", "queue_depth", "qps", "kv_usage"] = "concurrency"
+    target: Annotated[float, Field(gt=0)] | None = None
+    scale_up: ScalePolicy = Field(default_factory=lambda: ScalePolicy(stabilization="0s", max_percent_per_period=100))
+    scale_down: ScalePolicy = Field(
+        default_factory=lambda: ScalePolicy(stabilization="15m", max_percent_per_period=10, period="60s")
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+        return self
+
+
+class Retries(StrictModel):
+    max_retries: Annotated[int, Field(ge=0, le=5)] = 1
+    per_try_timeout_ms: Annotated[int, Field(ge=1)] = 1000
+    retry_on: list[int] = Field(default_factory=lambda: [503, 429])
+
+
+class Routing(StrictModel):
+    policy: Literal["power_of_two_choices", "round_robin", "least_request"] = "power_of_two_choices"
+    choice_count: Annotated[int, Field(ge=2, le=10)] = 2
+    timeout_ms: Annotated[int, Field(ge=1)] | None = None
+    retries: Retries = Field(default_factory=Retries)
+    slow_start: Duration | None = "30s"
+
+
+class Health(StrictModel):
+    startup_failure_threshold: Annotated[int, Field(ge=1)] = 60
+    period: Duration = "10s"
+    drain_grace: Duration = "30s"
+
+
+class Placement(StrictModel):
+    zones: list[str] = Field(default_factory=list)
+    max_skew: Annotated[int, Field(ge=1)] = 1
+    pdb_max_unavailable: Annotated[str, StringConstraints(pattern=r"^[0-9]+%?$")] = "10%"
+
+
+class RolloutStep(StrictModel):
+    weight: Annotated[int, Field(ge=0, le=100)]
+    pause: Duration | Literal["manual"] | None = None
+    analysis: bool = True
+
+
+class Analysis(StrictModel):
+    window: Duration = "1m"
+    min_requests: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Below this a window is inconclusive; default ceil(10 / (1 - availability))."
+    )
+    max_p99_ratio_to_stable: Annotated[float, Field(gt=1)] = 1.1
+    failure_limit: Annotated[int, Field(ge=0)] = 0
+    inconclusive_limit: Annotated[int, Field(ge=0)] = 2
+
+
+class Rollout(StrictModel):
+    strategy: Literal["canary"] = "canary"
+    steps: list[RolloutStep] = Field(
+        default_factory=lambda: [
+            RolloutStep(weight=5, pause="1m"),
+            RolloutStep(weight=25, pause="1m"),
+            RolloutStep(weight=50, pause="1m"),
+            RolloutStep(weight=100),
+        ]
+    )
+    analysis: Analysis = Field(default_factory=Analysis)
+    on_failure: Literal["rollback", "pause"] = "rollback"
+    progress_deadline: Duration = "30m"
+
+    @model_validator(mode="after")
+    def _weights_increase(self) -> Rollout:
+        weights = [s.weight for s in self.steps]
+        if weights != sorted(weights):
+            raise ValueError(f"canary step weights must not decrease: {weights}")
+        return self
+
+
+class EndpointSpec(StrictModel):
+    model: Annotated[Name, RefTo(("model",), edge="serves")]
+    model_version: str | None = Field(default=None, description="Pinned model version; defaults to the model's.")
+    stack: Annotated[Name, RefTo(("stack",), edge="hosts")]
+    engine: Engine = Field(default_factory=Engine)
+    resources: Resources
+    traffic: Traffic
+    slo: Slo
+    capacity: Capacity = Field(default_factory=Capacity)
+    autoscaling: Autoscaling
+    routing: Routing = Field(default_factory=Routing)
+    health: Health = Field(default_factory=Health)
+    placement: Placement = Field(default_factory=Placement)
+    rollout: Rollout = Field(default_factory=Rollout)
+
+    @model_validator(mode="after")
+    def _parallelism_fits(self) -> EndpointSpec:
+        a = self.engine.args
+        need = a.tensor_parallel_size * a.pipeline_parallel_size
+        if need > self.resources.gpus_per_replica:
+            raise ValueError(
+                f"tensor_parallel_size x pipeline_parallel_size = {need} GPUs, "
+                f"but resources.gpus_per_replica is {self.resources.gpus_per_replica}"
+            )
+        return self
+
+
+class Endpoint(StrictModel):
+    """An LLM serving endpoint: which model, where, how much, how fast, how it rolls out."""
+
+    apiVersion: ApiVersion
+    kind: Literal["Endpoint"]
+    metadata: Metadata
+    spec: EndpointSpec

@@ -1,0 +1,1 @@
+"""Pulumi component resources for GPU serving clusters (used by the Pulumi provisioner)."""

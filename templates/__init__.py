@@ -1,0 +1,1 @@
+"""Jinja2 templates: scaffolds, reports, vLLM command lines."""
