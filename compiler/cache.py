@@ -57,11 +57,38 @@ class SpecCache:
             if len(keep) >= 2 * len(used) + 64:
                 break
             keep.setdefault(k, v)
+        _atomic_write(self.path, orjson.dumps({"header": self.header, "entries": keep}))
+
+
+class VerdictCache:
+    """The last input that validated cleanly, by fingerprint, with its summary.
+
+    ``validate`` on unchanged files then needs only to read and hash them.
+    """
+
+    def __init__(self, root: Path, env: str) -> None:
+        self.path = root / ".modelplane" / "cache" / f"verdict-{env}.json"
+
+    def get(self, fingerprint: str) -> dict[str, Any] | None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".specs-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(orjson.dumps({"header": self.header, "entries": keep}))
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a read-only checkout still works, just without a warm cache
+            stored = orjson.loads(self.path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
+            summary: dict[str, Any] = stored["summary"]
+            return summary
+        return None
+
+    def put(self, fingerprint: str, summary: dict[str, Any]) -> None:
+        _atomic_write(self.path, orjson.dumps({"fingerprint": fingerprint, "summary": summary}))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only checkout still works, just without a warm cache

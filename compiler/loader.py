@@ -8,7 +8,9 @@ and skip parsing and validation entirely.
 
 from __future__ import annotations
 
-import hashlib
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,64 +23,11 @@ from modelplane.compiler.references import resolve
 from modelplane.compiler.sources import FileSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.validate import diagnostics_for
-from modelplane.compiler.yamlio import SourceMap, decode, parse
+from modelplane.compiler.positions import SourceMap
+from modelplane.compiler.scan import Scan, scan
+from modelplane.compiler.yamlio import decode, parse
 from modelplane.specs.base import API_VERSION, NodeId
-from modelplane.specs.kinds import KIND_MODELS, SPEC_ADAPTER
-from modelplane.specs.project import PROJECT_FILE, Project
-
-
-def find_root(start: Path) -> Path:
-    """The nearest directory at or above ``start`` holding a modelplane.yaml."""
-    start = start.resolve()
-    for d in (start, *start.parents):
-        if (d / PROJECT_FILE).is_file():
-            return d
-    raise SpecError(
-        Diagnostic(
-            code="no-project",
-            message=f"no {PROJECT_FILE} found in {start} or any parent directory",
-            hint="run `modelplane init DIR` to create a project, or pass --project DIR",
-        )
-    )
-
-
-def digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def load_project_file(source: Source) -> tuple[Project, str]:
-    """The validated project file and the hash of its bytes."""
-    if not source.exists(PROJECT_FILE):
-        raise SpecError(
-            Diagnostic(
-                code="no-project",
-                message=f"no {PROJECT_FILE} in the {source.label}",
-                hint="run `modelplane init DIR` to create one",
-            )
-        )
-    raw = source.read(PROJECT_FILE)
-    text, problem = decode(PROJECT_FILE, raw)
-    if problem:
-        raise SpecError(problem)
-    assert text is not None
-    parsed = parse(PROJECT_FILE, text, 10_000)
-    if parsed.errors:
-        raise SpecError(parsed.errors)
-    data = parsed.documents[0] if parsed.documents else None
-    if not isinstance(data, dict):
-        raise SpecError(
-            Diagnostic(
-                code="invalid-project",
-                message=f"{PROJECT_FILE} must be a mapping with at least `name:`",
-                location=Location(PROJECT_FILE),
-                hint="see `modelplane init` for an example",
-            )
-        )
-    try:
-        project = Project.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(diagnostics_for(exc, data, Project, SourceMap(PROJECT_FILE, text), 0, False)) from None
-    return project, digest(raw)
+from modelplane.specs.project import PROJECT_FILE
 
 
 def load(
@@ -86,67 +35,61 @@ def load(
     env: str | None = None,
     source: Source | None = None,
     use_cache: bool = True,
+    scanned: Scan | None = None,
 ) -> SpecSet:
     """Load and validate every spec of ``root`` for environment ``env``.
 
     Raises ``SpecError`` with every problem found; returns the nodes otherwise.
     """
-    source = source or FileSource(root)
-    project, project_hash = load_project_file(source)
-    env_name = project.env_name(env)
-    if env_name not in project.environments:
-        raise SpecError(
-            Diagnostic(
-                code="unknown-environment",
-                message=f"no environment `{env_name}` in {PROJECT_FILE}",
-                location=Location(PROJECT_FILE),
-                hint=did_you_mean(env_name, project.environments, "environments"),
-            )
-        )
+    with paused_gc():
+        return _load(root, env, source, use_cache, scanned)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects.
+
+    A compile allocates hundreds of thousands of dicts and lists that all stay
+    alive; every generational collection rescans them, which took more than
+    half of a 10,000-node load. Nothing made here forms cycles worth collecting.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(
+    root: Path,
+    env: str | None,
+    source: Source | None,
+    use_cache: bool,
+    scanned: Scan | None,
+) -> SpecSet:
+    sc = scanned or scan(root, env, source)
+    project, env_name, source = sc.project, sc.environment, sc.source
     environment = project.environments[env_name]
     variables = project.variables_for(env_name)
-    cache = spec_cache.SpecCache.open(root, env_name, project_hash) if use_cache else None
+    cache = spec_cache.SpecCache.open(root, env_name, sc.project_hash) if use_cache else None
 
     problems = Collector()
+    problems.extend(sc.problems)
     nodes: dict[NodeId, SpecNode] = {}
     first_seen: dict[NodeId, SpecNode] = {}
-    files: dict[str, str] = {}
     texts: dict[str, str] = {}
     limits = project.limits
     used_overrides: set[str] = set()
-
-    paths = [p for p in source.glob(project.specs) if p != PROJECT_FILE]
-    if not paths:
-        problems.add(
-            Diagnostic(
-                code="no-specs",
-                message=f"no spec files match {', '.join(project.specs)}",
-                location=Location(PROJECT_FILE),
-                hint="put specs under the folders named by `specs:` in modelplane.yaml, or change that list",
-            )
-        )
     duplicates: list[tuple[SpecNode, SpecNode]] = []
     partial: list[SpecNode] = []  # invalid documents whose references are still worth checking
-    for path in paths:
-        size = source.size(path)
-        if size > limits.max_file_bytes:
-            problems.add(
-                Diagnostic(
-                    code="file-too-large",
-                    message=f"spec file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
-                    location=Location(path),
-                    hint="split it into several files, or raise `limits.max_file_bytes` in modelplane.yaml",
-                )
-            )
-            continue
-        raw = source.read(path)
-        key = digest(raw)
-        files[path] = key
+    for path, key in sc.hashes.items():
         cached = cache.get(key) if cache is not None else None
         docs: list[tuple[int, dict[str, Any], Any]]
         if cached is None:
             fresh = _load_file(
-                path, raw, variables, environment.overrides, used_overrides, limits, problems, texts, partial
+                path, sc.content(path), variables, environment.overrides, used_overrides, limits, problems, texts, partial
             )
             if fresh is None:
                 continue
@@ -168,8 +111,15 @@ def load(
             first_seen[nid] = node
             nodes[nid] = node
 
-    specs = SpecSet(root=root, project=project, environment=env_name, nodes=dict(sorted(nodes.items())), files=files)
-    if source is not None and not isinstance(source, FileSource):
+    specs = SpecSet(
+        root=root,
+        project=project,
+        environment=env_name,
+        nodes=dict(sorted(nodes.items())),
+        files=dict(sc.hashes),
+        fingerprint=sc.fingerprint,
+    )
+    if not isinstance(source, FileSource):
         specs.source_loader = lambda f: decode(f, source.read(f))[0] or ""
     for f, text in texts.items():
         specs._maps[f] = SourceMap(f, text)
@@ -201,7 +151,7 @@ def load(
     if problems:
         raise SpecError(problems.items)
     if cache is not None:
-        cache.save(set(files.values()))
+        cache.save(set(sc.hashes.values()))
     return specs
 
 
@@ -228,6 +178,9 @@ def _load_file(
         problems.extend(parsed.errors)
         return None
     source = SourceMap(path, text)
+    from modelplane.specs.kinds import KIND_MODELS, SPEC_ADAPTER  # builds every model: only when parsing
+
+    has_refs = "${" in text
     out: list[tuple[int, dict[str, Any], Any]] = []
     ok = True
     for index, raw_doc in enumerate(parsed.documents):
@@ -264,7 +217,8 @@ def _load_file(
                 doc = deep_merge(doc, overrides[oid])
                 used_overrides.add(oid)
         unresolved: list[Unresolved] = []
-        doc = interpolate(doc, variables, unresolved)
+        if has_refs:
+            doc = interpolate(doc, variables, unresolved)
         for u in unresolved:
             problems.add(_unresolved(source, index, u, variables))
         api = doc.get("apiVersion")
@@ -296,8 +250,7 @@ def _load_file(
         if unresolved or api != API_VERSION:
             ok = False
             continue
-        data = model.model_dump(mode="json", by_alias=True)
-        out.append((index, data, model))
+        out.append((index, doc, model))
     return out if ok else None
 
 

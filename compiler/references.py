@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.specs.base import NodeId
-from modelplane.specs.kinds import KIND_MODELS
 from modelplane.specs.refs import FoundRef, RefTo, find_refs, reference_paths
 
 
@@ -25,6 +24,8 @@ class Link:
 
 
 def node_refs(node: SpecNode) -> list[FoundRef]:
+    from modelplane.specs.kinds import KIND_MODELS
+
     return find_refs(node.data, reference_paths(KIND_MODELS[node.kind]))
 
 
@@ -55,10 +56,10 @@ def resolve(specs: SpecSet, partial: Sequence[SpecNode] = ()) -> tuple[list[Link
 
 def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None, tuple[str, str | None, str] | None]:
     ref: RefTo = found.ref
-    field = format_path(found.path)
     if ref.qualified:
         kind, _, name = found.value.partition("/")
         if kind not in ref.kinds:
+            field = format_path(found.path)
             accepted = ", ".join(ref.kinds)
             return None, (
                 f"{field}: `{found.value}` is a {kind}, but {field} can only name: {accepted}",
@@ -72,6 +73,7 @@ def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None,
     for kind in kinds:
         if name in names.get(kind, ()):
             return NodeId(kind, name), None
+    field = format_path(found.path)
     wanted = " or ".join(kinds)
     others = sorted(k for k, ns in names.items() if name in ns and k not in kinds)
     if others:

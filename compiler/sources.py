@@ -9,11 +9,10 @@ it out.
 from __future__ import annotations
 
 import re
-import glob
 import os
 import subprocess
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from modelplane.compiler.errors import ModelplaneError
 
@@ -27,6 +26,10 @@ class Source(Protocol):
 
     def size(self, path: str) -> int: ...
 
+    def read_limited(self, path: str, limit: int) -> bytes | None:
+        """The file's bytes, or None when it is larger than ``limit``."""
+        ...
+
     def glob(self, patterns: list[str]) -> list[str]: ...
 
 
@@ -36,6 +39,62 @@ class FileSource:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.label = "working tree"
+        self._index_path = root / ".modelplane" / "cache" / "stat-index.json"
+        self._stats: dict[str, list[int]] = {}
+        self._index: dict[str, list[Any]] = {}
+
+    def known_hashes(self, paths: list[str], limit: int) -> dict[str, str]:
+        """Content hashes of files whose size, mtime and inode match the stat index.
+
+        Like git's index: a file whose stat matches what it was when hashed is
+        not read again. Entries written within two seconds of a file's mtime are
+        not trusted (the file could have changed within the clock's granularity).
+        """
+        import orjson
+
+        try:
+            self._index = orjson.loads(self._index_path.read_bytes())
+        except (OSError, ValueError):
+            self._index = {}
+        known: dict[str, str] = {}
+        for path in paths:
+            try:
+                st = os.stat(os.path.join(self.root, path))
+            except OSError:
+                continue
+            stat = [st.st_size, st.st_mtime_ns, st.st_ino]
+            self._stats[path] = stat
+            entry = self._index.get(path)
+            if entry is not None and entry[:3] == stat and st.st_size <= limit and entry[4] - st.st_mtime_ns > 2e9:
+                known[path] = entry[3]
+        return known
+
+    def remember_hashes(self, hashes: dict[str, str]) -> None:
+        """Record the stat and content hash of every file scanned, for the next run."""
+        import time
+
+        import orjson
+
+        now = time.time_ns()
+        fresh: dict[str, list[Any]] = {}
+        for path, key in hashes.items():
+            old = self._index.get(path)
+            stat = self._stats.get(path)
+            if stat is None:
+                continue
+            if old is not None and old[:4] == [*stat, key] and old[4] - stat[1] > 2e9:
+                fresh[path] = old
+            else:
+                fresh[path] = [*stat, key, now]
+        if fresh == self._index:
+            return
+        try:
+            self._index_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._index_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(orjson.dumps(fresh))
+            os.replace(tmp, self._index_path)
+        except OSError:
+            pass  # read-only checkout: every run hashes every file
 
     def exists(self, path: str) -> bool:
         return (self.root / path).is_file()
@@ -44,14 +103,31 @@ class FileSource:
         return (self.root / path).read_bytes()
 
     def size(self, path: str) -> int:
-        return (self.root / path).stat().st_size
+        return os.stat(os.path.join(self.root, path)).st_size
+
+    def read_limited(self, path: str, limit: int) -> bytes | None:
+        with open(os.path.join(self.root, path), "rb") as f:
+            if os.fstat(f.fileno()).st_size > limit:
+                return None
+            return f.read()
 
     def glob(self, patterns: list[str]) -> list[str]:
-        found: set[str] = set()
-        for pattern in patterns:
-            for rel in glob.iglob(pattern, root_dir=self.root, recursive=True):
-                if not rel.startswith(".modelplane") and os.path.isfile(self.root / rel):
-                    found.add(rel.replace(os.sep, "/"))
+        """Relative paths of files matching any pattern (one scandir walk; no per-file stat)."""
+        regexes = [_glob_regex(p) for p in patterns]
+        found: list[str] = []
+
+        def walk(directory: str, prefix: str) -> None:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    rel = prefix + entry.name
+                    if entry.is_dir():
+                        # hidden folders (.git, .modelplane, .venv) never hold specs
+                        if not entry.name.startswith("."):
+                            walk(entry.path, rel + "/")
+                    elif entry.is_file() and any(r.match(rel) for r in regexes):
+                        found.append(rel)
+
+        walk(str(self.root), "")
         return sorted(found)
 
 
@@ -145,6 +221,9 @@ class GitSource:
 
     def size(self, path: str) -> int:
         return self._blobs[path][1]
+
+    def read_limited(self, path: str, limit: int) -> bytes | None:
+        return None if self.size(path) > limit else self.read(path)
 
     def glob(self, patterns: list[str]) -> list[str]:
         found = set()

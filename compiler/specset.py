@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelplane.compiler.errors import Location
-from modelplane.compiler.yamlio import SourceMap, decode
+from modelplane.compiler.positions import SourceMap
+from modelplane.compiler.yamlio import decode
 from modelplane.specs.base import NodeId
-from modelplane.specs.kinds import KIND_MODELS, AnySpecModel
 from modelplane.specs.project import Project
+
+if TYPE_CHECKING:
+    from modelplane.specs.kinds import AnySpecModel
 
 
 @dataclass(slots=True)
 class SpecNode:
     """One validated document.
 
-    ``data`` is the normalized document (defaults filled in, JSON types) that
-    fingerprints and diffs are computed from; the typed model is built on first
-    use, so a warm run that reads normalized data from the cache never pays for
-    validating nodes it does not look at.
+    ``data`` is the document as written (after variables and overrides; plain
+    JSON types). Dumping every model with its defaults filled in would cost
+    more than validating it, so ``normalized`` does that only for the few nodes
+    a diff looks at closely. The typed model is built on first use, so a warm
+    run that reads documents from the cache never validates nodes it does not
+    look at.
     """
 
     id: NodeId
@@ -38,8 +42,15 @@ class SpecNode:
     @property
     def model(self) -> AnySpecModel:
         if self._model is None:
+            from modelplane.specs.kinds import KIND_MODELS
+
             self._model = KIND_MODELS[self.kind].model_validate(self.data)
         return self._model
+
+    def normalized(self) -> dict[str, Any]:
+        """The document with every default filled in: what two versions are compared on."""
+        dumped: dict[str, Any] = self.model.model_dump(mode="json", by_alias=True)
+        return dumped
 
     @property
     def owner(self) -> str:
@@ -61,19 +72,11 @@ class SpecSet:
     nodes: dict[NodeId, SpecNode]
     files: dict[str, str] = field(default_factory=dict)
     """Relative path -> content hash of every spec file read."""
+    fingerprint: str = ""
+    """Identifies the whole input (files, project file, environment, modelplane version)."""
     source_loader: Any = None
     """Callable(path) -> text, for locating positions (git objects for --base)."""
     _maps: dict[str, SourceMap] = field(default_factory=dict)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        import hashlib
-
-        h = hashlib.blake2b(digest_size=16)
-        h.update(self.environment.encode())
-        for path, digest in sorted(self.files.items()):
-            h.update(path.encode() + b"\0" + digest.encode())
-        return h.hexdigest()
 
     def source_map(self, file: str) -> SourceMap:
         if file not in self._maps:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
-from modelplane.compiler.yamlio import SourceMap
+from modelplane.compiler.positions import SourceMap
 from modelplane.specs.base import NAME_PATTERN
 from modelplane.specs.common import COLUMN_TYPE_PATTERN, DURATION_PATTERN, QUALIFIED_REF_PATTERN
 

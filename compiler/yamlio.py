@@ -13,21 +13,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-import yaml_rs
-
 from modelplane.compiler.errors import Diagnostic, Location
 
-_DOC_MARKER = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
 _TAB_INDENT = re.compile(r"^( *)\t", re.MULTILINE)
 _RS_POSITION = re.compile(r"at line (\d+), column (\d+)")
 _ALIAS = re.compile(r"\*[^\s,\]\}]+")
 _COMMENT_OR_BLANK = re.compile(r"^\s*(#.*)?$")
-
-try:  # the C composer is only used for positions; the pure one is a fallback
-    _Loader: type[Any] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
 
 
 @dataclass
@@ -58,12 +49,13 @@ def decode(path: str, data: bytes) -> tuple[str | None, Diagnostic | None]:
 
 
 def _expected_documents(text: str) -> int:
-    markers = list(_DOC_MARKER.finditer(text))
+    """How many documents a stream holds, from its `---` lines (cheap; no parse)."""
+    markers = text.count("\n---") + (1 if text.startswith("---") else 0)
     if not markers:
         return 1
-    head = text[: markers[0].start()]
-    content_before = any(not _COMMENT_OR_BLANK.match(line) for line in head.splitlines())
-    return len(markers) + (1 if content_before else 0)
+    first = 0 if text.startswith("---") else text.index("\n---") + 1
+    content_before = any(not _COMMENT_OR_BLANK.match(line) for line in text[:first].splitlines())
+    return markers + (1 if content_before else 0)
 
 
 def parse(path: str, text: str, max_alias_events: int) -> ParsedFile:
@@ -84,6 +76,8 @@ def parse(path: str, text: str, max_alias_events: int) -> ParsedFile:
             )
         )
         return out
+    import yaml_rs  # imported here: a warm run that parses nothing never loads it
+
     try:
         result = yaml_rs.loads(
             text,
@@ -101,6 +95,8 @@ def parse(path: str, text: str, max_alias_events: int) -> ParsedFile:
 
 
 def _decode_error(path: str, text: str, message: str, max_alias_events: int) -> Diagnostic:
+    from modelplane.compiler.positions import find_duplicate_key, syntax_error
+
     if message.startswith("duplicate mapping key"):
         key = message.split(":", 1)[1].strip().strip("'\"")
         where = find_duplicate_key(text, key)
@@ -129,23 +125,18 @@ def _decode_error(path: str, text: str, message: str, max_alias_events: int) -> 
             hint="repeat the values instead of nesting aliases, or raise `limits.max_alias_events` in modelplane.yaml",
         )
     # Prefer PyYAML's wording when it also rejects the text: it names the construct being parsed.
-    try:
-        for _ in yaml.compose_all(text, Loader=_Loader):
-            pass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        if mark is not None:
-            problem = exc.problem or "invalid YAML"
-            context = f" {exc.context}" if exc.context else ""
-            return _diag(
-                path,
-                text,
-                mark.line + 1,
-                mark.column + 1,
-                code="yaml-syntax",
-                message=f"invalid YAML: {problem}{context}",
-                hint="check the indentation and the brackets or quotes around this point",
-            )
+    found = syntax_error(text)
+    if found is not None:
+        line, col, problem = found
+        return _diag(
+            path,
+            text,
+            line,
+            col,
+            code="yaml-syntax",
+            message=f"invalid YAML: {problem}",
+            hint="check the indentation and the brackets or quotes around this point",
+        )
     m = _RS_POSITION.search(message)
     line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
     reason = message.strip().splitlines()[-1]
@@ -184,105 +175,3 @@ def _diag(
 def source_line(text: str, line: int) -> str | None:
     lines = text.splitlines()
     return lines[line - 1] if 0 < line <= len(lines) else None
-
-
-def find_duplicate_key(text: str, key: str) -> tuple[int, int] | None:
-    """Line and column (1-based) of the second occurrence of ``key`` in one mapping."""
-    try:
-        docs = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.YAMLError:
-        return None
-    for doc in docs:
-        found = _dup_in(doc, key)
-        if found is not None:
-            return found
-    return None
-
-
-def _dup_in(node: Any, key: str) -> tuple[int, int] | None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode):
-                if k.value == key and k.value in seen:
-                    return k.start_mark.line + 1, k.start_mark.column + 1
-                seen.add(k.value)
-            found = _dup_in(v, key)
-            if found:
-                return found
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            found = _dup_in(item, key)
-            if found:
-                return found
-    return None
-
-
-class SourceMap:
-    """Positions of values in one file's documents, built on first use.
-
-    ``locate(doc, path)`` walks the composed node tree along ``path`` (mapping
-    keys and list indices) and returns the deepest node it reaches, so an error
-    about a missing field points at the mapping that lacks it.
-    """
-
-    def __init__(self, path: str, text: str) -> None:
-        self.path = path
-        self.text = text
-        self._docs: list[Any] | None = None
-
-    def _documents(self) -> list[Any]:
-        if self._docs is None:
-            try:
-                self._docs = list(yaml.compose_all(self.text, Loader=_Loader))
-            except yaml.YAMLError:
-                self._docs = []
-        return self._docs
-
-    def document_start(self, index: int) -> tuple[int, int]:
-        docs = self._documents()
-        if index < len(docs):
-            mark = docs[index].start_mark
-            return mark.line + 1, mark.column + 1
-        markers = list(_DOC_MARKER.finditer(self.text))
-        if markers:
-            pos = markers[min(index, len(markers) - 1)].start()
-            return self.text.count("\n", 0, pos) + 1, 1
-        return 1, 1
-
-    def locate(self, index: int, path: tuple[str | int, ...], key: bool = False) -> tuple[int, int, int]:
-        """(line, column, width) of ``path`` in document ``index``.
-
-        With ``key`` the position of the last mapping key is returned instead of
-        its value: where an unknown field was written.
-        """
-        docs = self._documents()
-        if index >= len(docs):
-            line, col = self.document_start(index)
-            return line, col, 1
-        node: Any = docs[index]
-        key_node: Any = None
-        for part in path:
-            nxt = None
-            if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
-                        nxt, key_node = v, k
-                        break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-                nxt, key_node = node.value[part], None
-            if nxt is None:
-                break
-            node = nxt
-        else:
-            if key and key_node is not None:
-                node = key_node
-        mark = node.start_mark
-        width = 1
-        if isinstance(node, yaml.ScalarNode) and node.start_mark.line == node.end_mark.line:
-            width = max(1, node.end_mark.column - node.start_mark.column)
-        return mark.line + 1, mark.column + 1, width
-
-    def location(self, index: int, path: tuple[str | int, ...], key: bool = False) -> tuple[Location, str | None, int]:
-        line, col, width = self.locate(index, path, key)
-        return Location(self.path, line, col), source_line(self.text, line), width

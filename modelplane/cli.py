@@ -66,7 +66,7 @@ def _guard(fn: Callable[[], T], fmt: Format = Format.text) -> T:
 
 
 def _root(project: Path | None) -> Path:
-    from modelplane.compiler.loader import find_root
+    from modelplane.compiler.scan import find_root
 
     return _guard(lambda: find_root(project or Path.cwd()))
 
@@ -92,20 +92,38 @@ def validate(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Check every spec: syntax, fields, references. Exit 0 when valid, 1 when not."""
-    from modelplane.compiler.loader import load
+    from modelplane.compiler.cache import VerdictCache
+    from modelplane.compiler.scan import scan
 
-    def run() -> Any:
-        return load(_root(project), env, use_cache=not no_cache)
+    def run() -> dict[str, Any]:
+        root = _root(project)
+        sc = scan(root, env)
+        verdicts = VerdictCache(root, sc.environment)
+        summary = None if no_cache or sc.problems else verdicts.get(sc.fingerprint)
+        if summary is None:
+            from modelplane.compiler.loader import load
 
-    specs = _guard(run, fmt)
+            specs = load(root, env, use_cache=not no_cache, scanned=sc)
+            kinds: dict[str, int] = {}
+            for node in specs.nodes.values():
+                kinds[node.kind] = kinds.get(node.kind, 0) + 1
+            summary = {"environment": specs.environment, "nodes": len(specs.nodes), "files": len(specs.files),
+                       "kinds": kinds}
+            if not no_cache:
+                verdicts.put(sc.fingerprint, summary)
+        return summary
+
+    summary = _guard(run, fmt)
     if fmt == Format.json:
-        print(json.dumps({"ok": True, "errors": [], "environment": specs.environment, "nodes": len(specs.nodes)}))
+        print(json.dumps({"ok": True, "errors": [], **summary}))
     else:
-        counts: dict[str, int] = {}
-        for node in specs.nodes.values():
-            counts[node.kind] = counts.get(node.kind, 0) + 1
-        detail = ", ".join(f"{n} {k.lower()}{'s' if n != 1 else ''}" for k, n in counts.items())
-        print(f"✓ {len(specs.nodes)} specs valid in {len(specs.files)} files (env {specs.environment}): {detail}")
+        from modelplane.specs.base import KIND_ORDER
+
+        kinds = summary["kinds"]
+        detail = ", ".join(
+            f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds
+        )
+        print(f"✓ {summary['nodes']} specs valid in {summary['files']} files (env {summary['environment']}): {detail}")
 
 
 class SchemaTarget(str, Enum):
@@ -144,7 +162,7 @@ def init(
     name: Annotated[str | None, typer.Option("--name", help="Project name (default: the folder's name).")] = None,
 ) -> None:
     """Create a small, valid project: a dataset, a model, an evaluation, an endpoint on the local stack."""
-    from modelplane.compiler.scaffold import scaffold
+    from modelplane.templates.scaffold import scaffold
 
     written = _guard(lambda: scaffold(directory, name))
     for path in written:
@@ -153,6 +171,9 @@ def init(
 
 
 def main() -> None:
+    # pydantic's plugin discovery scans every installed distribution's entry points
+    # (~15 ms per run); modelplane uses no pydantic plugins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
     app()
 
 

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 API_VERSION = "modelplane/v1"
 
+KIND_ORDER = ("Dataset", "Feature", "Workflow", "Model", "Evaluation", "Stack", "Endpoint", "Service")
+"""Kinds in the order data flows through them; reports list kinds in this order."""
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 NAME_RE = re.compile(NAME_PATTERN)
 

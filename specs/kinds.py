@@ -6,6 +6,7 @@ from typing import Annotated, Union
 
 from pydantic import Field, TypeAdapter
 
+from modelplane.specs.base import KIND_ORDER
 from modelplane.specs.data import Dataset, Feature, Workflow
 from modelplane.specs.models import Evaluation, Model
 from modelplane.specs.platform import Service, Stack
@@ -29,6 +30,7 @@ KIND_MODELS: dict[str, type[AnySpecModel]] = {
     "Service": Service,
 }
 KINDS = tuple(KIND_MODELS)
+assert KINDS == KIND_ORDER
 KIND_BY_LOWER = {k.lower(): k for k in KINDS}
 
 SPEC_ADAPTER: TypeAdapter[AnySpecModel] = TypeAdapter(AnySpec)

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -44,8 +44,7 @@ PathElem = str | int
 RefPath = tuple[PathElem, ...]
 
 
-@dataclass(frozen=True)
-class FoundRef:
+class FoundRef(NamedTuple):
     """One reference found in a document: where, to what, and how it links."""
 
     path: tuple[PathElem, ...]
@@ -96,22 +95,25 @@ def reference_paths(model: type[BaseModel]) -> tuple[tuple[RefPath, RefTo], ...]
 
 
 def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[FoundRef]:
-    """Pull every reference out of a document's plain data, in document order."""
+    """Pull every reference out of a document's plain data, in declaration order.
+
+    Iterative and allocation-light: it runs for every node on every compile.
+    """
     found: list[FoundRef] = []
     for path, ref in paths:
-        _collect(data, path, (), ref, found)
+        frontier: list[tuple[RefPath, Any]] = [((), data)]
+        for head in path:
+            nxt: list[tuple[RefPath, Any]] = []
+            for at, node in frontier:
+                if head == ANY_INDEX:
+                    if isinstance(node, list):
+                        nxt.extend(((*at, i), item) for i, item in enumerate(node))
+                elif isinstance(node, dict):
+                    value = node.get(head)
+                    if value is not None:
+                        nxt.append(((*at, head), value))
+            frontier = nxt
+            if not frontier:
+                break
+        found.extend(FoundRef(at, value, ref) for at, value in frontier if isinstance(value, str))
     return found
-
-
-def _collect(data: Any, path: RefPath, at: RefPath, ref: RefTo, out: list[FoundRef]) -> None:
-    if not path:
-        if isinstance(data, str):
-            out.append(FoundRef(at, data, ref))
-        return
-    head, rest = path[0], path[1:]
-    if head == ANY_INDEX:
-        if isinstance(data, list):
-            for i, item in enumerate(data):
-                _collect(item, rest, (*at, i), ref, out)
-    elif isinstance(data, dict) and head in data:
-        _collect(data[head], rest, (*at, head), ref, out)

@@ -1,0 +1,142 @@
+"""Source positions for error messages, recovered with PyYAML's composer.
+
+Only files that have something to report pay for this second parse: the fast
+path (yamlio) keeps no positions at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from modelplane.compiler.errors import Location
+
+try:  # the C composer when libyaml is there; the pure one otherwise
+    _Loader: type[Any] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
+
+_DOC_MARKER_LINE = "---"
+
+
+def syntax_error(text: str) -> tuple[int, int, str] | None:
+    """(line, column, message) of PyYAML's own syntax error for ``text``, if it has one."""
+    try:
+        for _ in yaml.compose_all(text, Loader=_Loader):
+            pass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        if mark is not None:
+            problem = exc.problem or "invalid YAML"
+            context = f" {exc.context}" if exc.context else ""
+            return mark.line + 1, mark.column + 1, f"{problem}{context}"
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def source_line(text: str, line: int) -> str | None:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def find_duplicate_key(text: str, key: str) -> tuple[int, int] | None:
+    """Line and column (1-based) of the second occurrence of ``key`` in one mapping."""
+    try:
+        docs = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.YAMLError:
+        return None
+    for doc in docs:
+        found = _dup_in(doc, key)
+        if found is not None:
+            return found
+    return None
+
+
+def _dup_in(node: Any, key: str) -> tuple[int, int] | None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value == key and k.value in seen:
+                    return k.start_mark.line + 1, k.start_mark.column + 1
+                seen.add(k.value)
+            found = _dup_in(v, key)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _dup_in(item, key)
+            if found:
+                return found
+    return None
+
+
+class SourceMap:
+    """Positions of values in one file's documents, built on first use.
+
+    ``locate(doc, path)`` walks the composed node tree along ``path`` (mapping
+    keys and list indices) and returns the deepest node it reaches, so an error
+    about a missing field points at the mapping that lacks it.
+    """
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+        self._docs: list[Any] | None = None
+
+    def _documents(self) -> list[Any]:
+        if self._docs is None:
+            try:
+                self._docs = list(yaml.compose_all(self.text, Loader=_Loader))
+            except yaml.YAMLError:
+                self._docs = []
+        return self._docs
+
+    def document_start(self, index: int) -> tuple[int, int]:
+        docs = self._documents()
+        if index < len(docs):
+            mark = docs[index].start_mark
+            return mark.line + 1, mark.column + 1
+        lines = [i for i, line in enumerate(self.text.splitlines()) if line.startswith(_DOC_MARKER_LINE)]
+        if lines:
+            return lines[min(index, len(lines) - 1)] + 1, 1
+        return 1, 1
+
+    def locate(self, index: int, path: tuple[str | int, ...], key: bool = False) -> tuple[int, int, int]:
+        """(line, column, width) of ``path`` in document ``index``.
+
+        With ``key`` the position of the last mapping key is returned instead of
+        its value: where an unknown field was written.
+        """
+        docs = self._documents()
+        if index >= len(docs):
+            line, col = self.document_start(index)
+            return line, col, 1
+        node: Any = docs[index]
+        key_node: Any = None
+        for part in path:
+            nxt = None
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                        nxt, key_node = v, k
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                nxt, key_node = node.value[part], None
+            if nxt is None:
+                break
+            node = nxt
+        else:
+            if key and key_node is not None:
+                node = key_node
+        mark = node.start_mark
+        width = 1
+        if isinstance(node, yaml.ScalarNode) and node.start_mark.line == node.end_mark.line:
+            width = max(1, node.end_mark.column - node.start_mark.column)
+        return mark.line + 1, mark.column + 1, width
+
+    def location(self, index: int, path: tuple[str | int, ...], key: bool = False) -> tuple[Location, str | None, int]:
+        line, col, width = self.locate(index, path, key)
+        return Location(self.path, line, col), source_line(self.text, line), width
