@@ -49,7 +49,7 @@ def _workflow(name: str, owner: str, inputs: list[str], outputs: list[str]) -> s
 
 def _model(name: str, owner: str, datasets: list[str], features: list[str], workflow: str, params: float) -> str:
     return (
-        f"{HEADER}kind: Model\nmetadata:\n  name: {name}\n  owner: {owner}\nspec:\n  version: \"1.0.0\"\n"
+        f'{HEADER}kind: Model\nmetadata:\n  name: {name}\n  owner: {owner}\nspec:\n  version: "1.0.0"\n'
         f"  artifact: s3://models/{name}/1.0.0/\n  parameters_b: {params}\n  dtype: bf16\n  context_length: 2048\n"
         f"  trained_on:\n    datasets: [{', '.join(datasets)}]\n    features: [{', '.join(features)}]\n"
         f"    workflow: {workflow}\n"
@@ -111,7 +111,9 @@ def generate(out: Path, nodes: int, seed: int = 7) -> int:
             docs.append(_feature(name, team, derived_ds[i], ["user_id", "value"]))
         wf = f"{p}-train"
         models = [f"{p}-model-{i}" for i in range(2)]
-        docs.append(_workflow(wf, team, [f"dataset/{derived_ds[0]}", f"feature/{feats[0]}"], [f"model/{m}" for m in models]))
+        docs.append(
+            _workflow(wf, team, [f"dataset/{derived_ds[0]}", f"feature/{feats[0]}"], [f"model/{m}" for m in models])
+        )
         for i, m in enumerate(models):
             docs.append(_model(m, team, [derived_ds[i]], [feats[i], feats[i + 2]], wf, 0.5 + i))
         for i in range(3):
@@ -119,7 +121,9 @@ def generate(out: Path, nodes: int, seed: int = 7) -> int:
         eps = [f"{p}-ep-{i}" for i in range(2)]
         for i, e in enumerate(eps):
             docs.append(_endpoint(e, "team-serving", models[i], "gpu"))
-        docs.append(_service(f"{p}-svc-0", f"team-product-{d % 20}", [f"endpoint/{eps[0]}", f"feature/{feats[1]}"], d % 4))
+        docs.append(
+            _service(f"{p}-svc-0", f"team-product-{d % 20}", [f"endpoint/{eps[0]}", f"feature/{feats[1]}"], d % 4)
+        )
         docs.append(_service(f"{p}-svc-1", f"team-product-{d % 20}", [f"endpoint/{eps[1]}"], (d + 1) % 4))
         # one document per file for most domains, grouped files for the rest: both layouts occur in real repos
         if d % 2 == 0:
@@ -142,7 +146,11 @@ def change_upstream(out: Path) -> None:
     """Add a column to core-0 (a non-breaking upstream change that reaches many domains)."""
     path = out / "core/datasets.yaml"
     text = path.read_text()
-    text = text.replace("      - {name: value, type: string}\n", "      - {name: value, type: string}\n      - {name: source, type: string}\n", 1)
+    text = text.replace(
+        "      - {name: value, type: string}\n",
+        "      - {name: value, type: string}\n      - {name: source, type: string}\n",
+        1,
+    )
     path.write_text(text)
 
 
@@ -166,7 +174,16 @@ def main() -> None:
         _git(args.out, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "base")
         if args.change_upstream:
             change_upstream(args.out)
-            _git(args.out, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qam", "change core-0")
+            _git(
+                args.out,
+                "-c",
+                "user.name=bench",
+                "-c",
+                "user.email=bench@example.com",
+                "commit",
+                "-qam",
+                "change core-0",
+            )
             print("committed an upstream change to dataset core-0 (compare with --base HEAD~1)")
 
 

@@ -14,20 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from modelplane.compiler import cache as spec_cache
 from modelplane.compiler.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
 from modelplane.compiler.interpolate import Unresolved, deep_merge, interpolate
+from modelplane.compiler.positions import SourceMap
 from modelplane.compiler.references import resolve
+from modelplane.compiler.scan import Scan, scan
 from modelplane.compiler.sources import FileSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.validate import diagnostics_for
-from modelplane.compiler.positions import SourceMap
-from modelplane.compiler.scan import Scan, scan
 from modelplane.compiler.yamlio import decode, parse
 from modelplane.specs.base import API_VERSION, NodeId
 from modelplane.specs.project import PROJECT_FILE
+from pydantic import ValidationError
 
 
 def load(
@@ -89,7 +88,15 @@ def _load(
         docs: list[tuple[int, dict[str, Any], Any]]
         if cached is None:
             fresh = _load_file(
-                path, sc.content(path), variables, environment.overrides, used_overrides, limits, problems, texts, partial
+                path,
+                sc.content(path),
+                variables,
+                environment.overrides,
+                used_overrides,
+                limits,
+                problems,
+                texts,
+                partial,
             )
             if fresh is None:
                 continue
@@ -240,8 +247,7 @@ def _load_file(
             model_cls = KIND_MODELS.get(str(kind), KIND_MODELS["Dataset"])
             skip = {u.path for u in unresolved} | {("apiVersion",)}
             problems.extend(
-                d
-                for d in diagnostics_for(exc, doc, model_cls, source, index, strip_tag=True, skip_paths=skip)
+                d for d in diagnostics_for(exc, doc, model_cls, source, index, strip_tag=True, skip_paths=skip)
             )
             if kind in KIND_MODELS and isinstance(meta, dict) and isinstance(meta.get("name"), str):
                 partial.append(SpecNode(NodeId(kind.lower(), meta["name"]), kind, path, index, doc))

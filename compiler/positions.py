@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-
 from modelplane.compiler.errors import Location
 
 try:  # the C composer when libyaml is there; the pure one otherwise
@@ -95,13 +94,18 @@ class SourceMap:
         return self._docs
 
     def document_start(self, index: int) -> tuple[int, int]:
+        """Where document ``index`` starts: its `---` line, or its first node."""
+        lines = self.text.splitlines()
+        markers = [i for i, line in enumerate(lines) if line.startswith(_DOC_MARKER_LINE)]
+        first_marker = markers[0] if markers else len(lines)
+        content_before = any(line.strip() and not line.lstrip().startswith("#") for line in lines[:first_marker])
+        marker_index = index - 1 if content_before else index
+        if 0 <= marker_index < len(markers):
+            return markers[marker_index] + 1, 1
         docs = self._documents()
         if index < len(docs):
             mark = docs[index].start_mark
             return mark.line + 1, mark.column + 1
-        lines = [i for i, line in enumerate(self.text.splitlines()) if line.startswith(_DOC_MARKER_LINE)]
-        if lines:
-            return lines[min(index, len(lines) - 1)] + 1, 1
         return 1, 1
 
     def locate(self, index: int, path: tuple[str | int, ...], key: bool = False) -> tuple[int, int, int]:

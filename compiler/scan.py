@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from modelplane import __version__
 from modelplane.compiler.errors import Diagnostic, Location, SpecError, did_you_mean
 from modelplane.compiler.sources import FileSource, Source
 from modelplane.compiler.yamlio import decode, parse
 from modelplane.specs.project import PROJECT_FILE, Project
+from pydantic import ValidationError
+
+from modelplane import __version__
 
 
 def find_root(start: Path) -> Path:
@@ -72,6 +72,9 @@ def load_project_file(source: Source) -> tuple[Project, str]:
     try:
         project = Project.model_validate(data)
     except ValidationError as exc:
+        from modelplane.compiler.positions import SourceMap
+        from modelplane.compiler.validate import diagnostics_for
+
         raise SpecError(diagnostics_for(exc, data, Project, SourceMap(PROJECT_FILE, text), 0, False)) from None
     return project, digest(raw)
 
@@ -157,5 +160,3 @@ def scan(root: Path, env: str | None = None, source: Source | None = None) -> Sc
     if isinstance(source, FileSource):
         source.remember_hashes(hashes)
     return Scan(root, source, project, project_hash, env_name, hashes, problems, contents)
-
-

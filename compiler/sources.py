@@ -8,8 +8,8 @@ it out.
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Protocol
@@ -150,7 +150,7 @@ class GitSource:
             if not entry:
                 continue
             meta, _, path = entry.partition("\t")
-            mode, kind, sha, size = meta.split()
+            _mode, kind, sha, size = meta.split()
             if kind != "blob":
                 continue
             if self.prefix:
@@ -226,7 +226,7 @@ class GitSource:
         return None if self.size(path) > limit else self.read(path)
 
     def glob(self, patterns: list[str]) -> list[str]:
-        found = set()
+        found: set[str] = set()
         for pattern in patterns:
             regex = _glob_regex(pattern)
             found.update(p for p in self._blobs if regex.match(p))

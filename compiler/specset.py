@@ -87,7 +87,9 @@ class SpecSet:
             self._maps[file] = SourceMap(file, text or "")
         return self._maps[file]
 
-    def locate(self, node: SpecNode, path: tuple[str | int, ...], key: bool = False) -> tuple[Location, str | None, int]:
+    def locate(
+        self, node: SpecNode, path: tuple[str | int, ...], key: bool = False
+    ) -> tuple[Location, str | None, int]:
         return self.source_map(node.file).location(node.index, path, key)
 
     def by_kind(self, kind: str) -> list[SpecNode]:

@@ -13,13 +13,12 @@ import typing
 from collections.abc import Iterator
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
-
 from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
 from modelplane.compiler.positions import SourceMap
 from modelplane.specs.base import NAME_PATTERN
 from modelplane.specs.common import COLUMN_TYPE_PATTERN, DURATION_PATTERN, QUALIFIED_REF_PATTERN
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 DataPath = tuple[str | int, ...]
 
@@ -29,10 +28,9 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[DataPath, str | i
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             node = node[part]
             path.append(part)
         elif isinstance(node, (dict, list)):
@@ -91,7 +89,9 @@ def _pattern_message(value: Any, pattern: str) -> tuple[str, str | None]:
     return f"`{value}` does not match the pattern {pattern}", None
 
 
-def _describe(err: ErrorDetails, model: type[BaseModel], path: DataPath, missing: str | int | None) -> tuple[str, str | None, bool]:
+def _describe(
+    err: ErrorDetails, model: type[BaseModel], path: DataPath, missing: str | int | None
+) -> tuple[str, str | None, bool]:
     """(message, hint, point-at-key) for one pydantic error."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -109,7 +109,11 @@ def _describe(err: ErrorDetails, model: type[BaseModel], path: DataPath, missing
 
         return f"unknown kind `{ctx.get('tag')}`", did_you_mean(str(ctx.get("tag")), KINDS, "known kinds"), False
     if kind == "union_tag_not_found":
-        return "missing `kind`", "add `kind:` with one of Dataset, Feature, Workflow, Model, Evaluation, Endpoint, Service, Stack", True
+        return (
+            "missing `kind`",
+            "add `kind:` with one of Dataset, Feature, Workflow, Model, Evaluation, Endpoint, Service, Stack",
+            True,
+        )
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
         options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
@@ -123,7 +127,7 @@ def _describe(err: ErrorDetails, model: type[BaseModel], path: DataPath, missing
     if kind == "string_type" and isinstance(value, (int, float, bool)):
         return (
             f"{where}: expected text, got the {type(value).__name__} `{value}`",
-            "quote the value so YAML reads it as text, e.g. \"1.10\"",
+            'quote the value so YAML reads it as text, e.g. "1.10"',
             False,
         )
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -147,15 +151,19 @@ def diagnostics_for(
 ) -> list[Diagnostic]:
     """Diagnostics for every error in ``exc``, one per place in the document."""
     out: list[Diagnostic] = []
-    seen: set[DataPath] = set()
+    seen: set[tuple[object, ...]] = set()
     for err in exc.errors():
-        loc = err["loc"][1:] if strip_tag and err["type"] not in ("union_tag_invalid", "union_tag_not_found") else err["loc"]
+        loc = (
+            err["loc"][1:]
+            if strip_tag and err["type"] not in ("union_tag_invalid", "union_tag_not_found")
+            else err["loc"]
+        )
         if err["type"] == "union_tag_invalid":
             loc = ("kind",)
         path, missing = _data_path(data, tuple(loc))
         if err["type"] == "missing" and missing is None and loc:
             missing = loc[-1]
-        key = (*path, "::missing", missing) if err["type"] == "missing" else path
+        key: tuple[object, ...] = (*path, "::missing", missing) if err["type"] == "missing" else path
         if key in seen or (skip_paths and path in skip_paths):
             continue
         seen.add(key)

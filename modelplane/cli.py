@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -31,7 +31,7 @@ app = typer.Typer(
 T = TypeVar("T")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
 
@@ -79,7 +79,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """modelplane: specs in git -> lineage graph -> impact-aware plan -> durable rollout."""
 
@@ -107,8 +109,12 @@ def validate(
             kinds: dict[str, int] = {}
             for node in specs.nodes.values():
                 kinds[node.kind] = kinds.get(node.kind, 0) + 1
-            summary = {"environment": specs.environment, "nodes": len(specs.nodes), "files": len(specs.files),
-                       "kinds": kinds}
+            summary = {
+                "environment": specs.environment,
+                "nodes": len(specs.nodes),
+                "files": len(specs.files),
+                "kinds": kinds,
+            }
             if not no_cache:
                 verdicts.put(sc.fingerprint, summary)
         return summary
@@ -120,22 +126,20 @@ def validate(
         from modelplane.specs.base import KIND_ORDER
 
         kinds = summary["kinds"]
-        detail = ", ".join(
-            f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds
-        )
+        detail = ", ".join(f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds)
         print(f"✓ {summary['nodes']} specs valid in {summary['files']} files (env {summary['environment']}): {detail}")
 
 
-class SchemaTarget(str, Enum):
+class SchemaTarget(StrEnum):
     spec = "spec"
     project = "project"
 
 
 @app.command()
 def schema(
-    target: Annotated[SchemaTarget, typer.Argument(help="`spec` for spec documents, `project` for modelplane.yaml.")] = (
-        SchemaTarget.spec
-    ),
+    target: Annotated[
+        SchemaTarget, typer.Argument(help="`spec` for spec documents, `project` for modelplane.yaml.")
+    ] = (SchemaTarget.spec),
     kind: Annotated[str | None, typer.Option("--kind", help="Only this kind (e.g. Endpoint).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to a file instead of stdout.")] = None,
 ) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
-
 from modelplane.specs.base import StrictModel
+from pydantic import Field, StringConstraints
 
 DURATION_PATTERN = r"^[0-9]+(ms|s|m|h|d)$"
 _DURATION_RE = re.compile(r"^([0-9]+)(ms|s|m|h|d)$")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
-
 from modelplane.specs.base import ApiVersion, Metadata, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN, Columns, Duration
 from modelplane.specs.refs import RefTo
+from pydantic import Field, StringConstraints
 
 
 class DatasetSchema(StrictModel):
@@ -58,8 +57,8 @@ QualifiedRef = Annotated[str, StringConstraints(pattern=QUALIFIED_REF_PATTERN)]
 
 
 class WorkflowSpec(StrictModel):
-    inputs: list[Annotated[QualifiedRef, RefTo(("dataset", "feature", "model"), edge="input", qualified=True)]] = (
-        Field(default_factory=list)
+    inputs: list[Annotated[QualifiedRef, RefTo(("dataset", "feature", "model"), edge="input", qualified=True)]] = Field(
+        default_factory=list
     )
     outputs: Annotated[
         list[

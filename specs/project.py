@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
-
 from modelplane.specs.base import Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN
+from pydantic import Field, StringConstraints, model_validator
 
 PROJECT_FILE = "modelplane.yaml"
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
-
 from modelplane.specs.base import ApiVersion, Metadata, Name, StrictModel
 from modelplane.specs.common import Duration
 from modelplane.specs.refs import RefTo
+from pydantic import Field, StringConstraints, model_validator
 
 DEFAULT_LATENCY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0, 5.0]
 
@@ -44,8 +43,8 @@ class Engine(StrictModel):
     name: Literal["vllm"] = "vllm"
     image: str = "vllm/vllm-openai:v0.11.0"
     args: VllmArgs = Field(default_factory=VllmArgs)
-    extra_args: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], str | int | float | bool] = (
-        Field(default_factory=dict, description="Escape hatch: more `--flag value` pairs passed verbatim.")
+    extra_args: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], str | int | float | bool] = Field(
+        default_factory=dict, description="Escape hatch: more `--flag value` pairs passed verbatim."
     )
     histogram_buckets: list[float] = Field(
         default_factory=lambda: list(DEFAULT_LATENCY_BUCKETS),

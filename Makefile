@@ -1,0 +1,41 @@
+# Two commands a newcomer needs:
+#   make demo   install, then run modelplane on the bundled quickstart example
+#   make test   install with the dev tools, then run ruff, mypy and the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install install-dev lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/modelplane validate -C examples/quickstart
+	$(BIN)/modelplane graph -C examples/quickstart
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python tools/typecheck.py
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/bench_compile.py --nodes 1000 10000
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache
