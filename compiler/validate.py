@@ -26,7 +26,7 @@ DataPath = tuple[str | int, ...]
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[DataPath, str | int | None]:
     """The part of ``loc`` that exists in ``data``, and the first step that does not."""
     path: list[str | int] = []
-    node = data
+    node: Any = data
     for part in loc:
         if (isinstance(node, dict) and part in node) or (
             isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
