@@ -28,9 +28,9 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[DataPath, str | i
     path: list[str | int] = []
     node: Any = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        ):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             node = node[part]
             path.append(part)
         elif isinstance(node, (dict, list)):
