@@ -39,6 +39,8 @@ class Diagnostic:
     width: int = 1
     """How many characters the caret underlines."""
     related: tuple[tuple[str, Location], ...] = ()
+    severity: str = "error"
+    """``error`` stops the command; ``warning`` is shown and the command goes on."""
 
     def to_json(self) -> dict[str, Any]:
         loc = self.location
@@ -47,6 +49,7 @@ class Diagnostic:
             "line": loc.line if loc else None,
             "column": loc.column if loc else None,
             "code": self.code,
+            "severity": self.severity,
             "message": self.message,
             "hint": self.hint,
             "related": [{"message": m, "file": r.file, "line": r.line, "column": r.column} for m, r in self.related],

@@ -12,7 +12,8 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     red, blue, bold, cyan, reset = ("\x1b[31m", "\x1b[34m", "\x1b[1m", "\x1b[36m", "\x1b[0m") if color else ("",) * 5
     blocks: list[str] = []
     for d in diagnostics:
-        lines = [f"{bold}{red}error[{d.code}]{reset}{bold}: {d.message}{reset}"]
+        tone = red if d.severity == "error" else "\x1b[33m" if color else ""
+        lines = [f"{bold}{tone}{d.severity}[{d.code}]{reset}{bold}: {d.message}{reset}"]
         if d.location is not None:
             loc = d.location
             gutter = " " * len(str(loc.line))
@@ -28,11 +29,15 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
             lines.append(f"   {cyan}= hint:{reset} {d.hint}")
         blocks.append("\n".join(lines))
     files = {d.location.file for d in diagnostics if d.location}
-    n = len(diagnostics)
-    summary = f"{n} error{'s' if n != 1 else ''}"
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    warnings = len(diagnostics) - errors
+    parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    summary = " and ".join(parts)
     if files:
         summary += f" in {len(files)} file{'s' if len(files) != 1 else ''}"
-    return "\n\n".join(blocks) + f"\n\n{bold}{red}{summary}{reset}"
+    return "\n\n".join(blocks) + f"\n\n{bold}{red if errors else ''}{summary}{reset}"
 
 
 def to_json(diagnostics: Sequence[Diagnostic]) -> list[dict[str, Any]]:

@@ -130,9 +130,131 @@ def validate(
         print(f"✓ {summary['nodes']} specs valid in {summary['files']} files (env {summary['environment']}): {detail}")
 
 
+class GraphFormat(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+    json = "json"
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+SelectOpt = Annotated[
+    str | None, typer.Option("--select", "-s", help="dbt-style selector, e.g. `+model/x+`, `kind:endpoint`.")
+]
+BaseOpt = Annotated[
+    str | None, typer.Option("--base", help="Compare with the specs at this git ref instead of the applied state.")
+]
+
+
+@app.command()
+def graph(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    select: SelectOpt = None,
+    fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="Output format.")] = GraphFormat.text,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Show the lineage graph, or the part a selector picks."""
+    from modelplane.compiler import report_graph
+    from modelplane.compiler.compile import compile_graph
+    from modelplane.compiler.selectors import select as run_select
+
+    def run() -> str:
+        compiled = compile_graph(_root(project), env, use_cache=not no_cache)
+        g = compiled.graph
+        nodes = run_select(g, select) if select else None
+        if fmt == GraphFormat.mermaid:
+            return report_graph.mermaid(g, nodes) + "\n"
+        if fmt == GraphFormat.dot:
+            return report_graph.dot(g, nodes) + "\n"
+        if fmt == GraphFormat.json:
+            return json.dumps(report_graph.to_json(g, nodes), indent=2) + "\n"
+        return report_graph.text(g, nodes)
+
+    sys.stdout.write(_guard(run))
+
+
+@app.command()
+def impact(
+    selector: Annotated[str, typer.Argument(help="What changes: a dbt-style selector (e.g. dataset/events).")],
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    base: BaseOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """What is affected downstream if the selected nodes change (or, with --base, how they did change)."""
+    from modelplane.compiler.whatif import impact_of
+
+    result = _guard(lambda: impact_of(_root(project), selector, env=env, base_ref=base, use_cache=not no_cache))
+    if fmt == Format.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{len(result['changed'])} changed -> {len(result['impact'])} affected")
+    for cid in result["changed"]:
+        print(f"  changed  {cid}")
+    for item in result["impact"]:
+        print(f"  {item['category']:<21} {item['id']}  <- {' -> '.join(item['reasons'])}")
+
+
+@app.command()
+def plan(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    base: BaseOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan (JSON) for `apply`.")] = None,
+    fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")
+    ] = False,
+    allow_breaking: Annotated[
+        bool, typer.Option("--allow-breaking", help="Acknowledge breaking impact: report it as warnings.")
+    ] = False,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Diff the specs against the applied state (or --base REF) and show every change with its impact."""
+    from modelplane.compiler.compile import make_plan
+    from modelplane.compiler.render_diagnostics import to_text
+
+    result = _guard(
+        lambda: make_plan(_root(project), env, base_ref=base, allow_breaking=allow_breaking, use_cache=not no_cache)
+    )
+    p = result.plan
+    if fmt == PlanFormat.json:
+        print(p.model_dump_json(indent=2))
+    elif fmt == PlanFormat.markdown:
+        from modelplane.compiler.report_markdown import render as render_md
+
+        sys.stdout.write(render_md(p, result.head.graph, result.base))
+    else:
+        from modelplane.compiler.report_text import render as render_text
+
+        sys.stdout.write(render_text(p, color=_color(sys.stdout)))
+    shown = [*result.errors, *([] if fmt == PlanFormat.json else result.warnings)]
+    if shown:
+        print("\n" + to_text(shown, color=_color(sys.stderr)), file=sys.stderr)
+    if result.errors:
+        if out is not None:
+            print(f"plan not saved to {out}: fix the errors above or pass --allow-breaking", file=sys.stderr)
+        raise typer.Exit(1)
+    if out is not None:
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(p.model_dump_json(indent=2) + "\n")
+        os.replace(tmp, out)
+        print(f"saved plan {p.id} to {out}; apply it with: modelplane apply {out}", file=sys.stderr)
+    if detailed_exitcode and p.has_changes:
+        raise typer.Exit(2)
+
+
 class SchemaTarget(StrEnum):
     spec = "spec"
     project = "project"
+    plan = "plan"
 
 
 @app.command()
@@ -151,7 +273,12 @@ def schema(
         from modelplane.compiler.errors import did_you_mean
 
         _fail(ModelplaneError(f"unknown kind `{kind}`", hint=did_you_mean(kind, KINDS, "known kinds")))
-    doc = project_schema() if target == SchemaTarget.project else kind_schema(kind) if kind else spec_schema()
+    if target == SchemaTarget.plan:
+        from modelplane.compiler.planfile import plan_schema
+
+        doc = plan_schema()
+    else:
+        doc = project_schema() if target == SchemaTarget.project else kind_schema(kind) if kind else spec_schema()
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     if out is None:
         sys.stdout.write(text)

@@ -1,0 +1,219 @@
+"""The compiler's front door: specs -> checked lineage graph, and graph + base -> plan.
+
+``compile_graph`` runs scan -> load -> link -> check; ``make_plan`` adds diff
+-> impact -> plan against either the applied state or a git ref.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelplane.compiler.checks import check
+from modelplane.compiler.diff import diff
+from modelplane.compiler.errors import Diagnostic, GraphError, Location, PlanError, SpecError
+from modelplane.compiler.fingerprint import Fingerprint, fingerprints
+from modelplane.compiler.graph import LineageGraph, build
+from modelplane.compiler.impact import Impact, compute
+from modelplane.compiler.loader import load, paused_gc
+from modelplane.compiler.plan import build_plan
+from modelplane.compiler.planfile import BaseRef, Plan, PlanDiagnostic
+from modelplane.compiler.sources import GitSource, Source
+from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.compiler.state import AppliedState, EmptyState, StateReader
+from modelplane.specs.base import NodeId
+
+
+@dataclass
+class Compiled:
+    graph: LineageGraph
+    fingerprints: dict[NodeId, Fingerprint]
+    warnings: list[Diagnostic]
+    errors: list[Diagnostic]
+    """Graph-rule errors; only non-empty when compiled with ``strict=False``."""
+
+    @property
+    def specs(self) -> SpecSet:
+        return self.graph.specs
+
+
+def compile_graph(
+    root: Path, env: str | None = None, source: Source | None = None, use_cache: bool = True, strict: bool = True
+) -> Compiled:
+    """Load, link and check; raises ``SpecError``/``GraphError`` with every problem found.
+
+    With ``strict=False`` graph-rule errors (not load errors, and never cycles)
+    are returned instead, so ``plan`` can explain the ones a change introduced.
+    """
+    specs = load(root, env, source, use_cache)
+    with paused_gc():
+        graph = build(specs)
+        problems = check(graph)
+        errors = [d for d in problems if d.severity == "error"]
+        if errors and (strict or any(d.code == "cycle" for d in errors)):
+            raise GraphError(problems)
+        return Compiled(graph, fingerprints(graph), [d for d in problems if d.severity != "error"], errors)
+
+
+def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:
+    nodes = {}
+    for key, applied in state.nodes.items():
+        nid = NodeId.parse(key)
+        nodes[nid] = SpecNode(nid, applied.kind, applied.file, applied.index, applied.data)
+    specs = SpecSet(head.root, head.project, head.environment, dict(sorted(nodes.items())))
+    return build(specs)
+
+
+@dataclass
+class PlanResult:
+    plan: Plan
+    head: Compiled
+    base: LineageGraph
+    impact: Impact
+    errors: list[Diagnostic]
+    """Breaking impact that was not acknowledged: the plan is shown but must not be applied."""
+    warnings: list[Diagnostic]
+
+
+def make_plan(
+    root: Path,
+    env: str | None = None,
+    *,
+    base_ref: str | None = None,
+    state: StateReader | None = None,
+    allow_breaking: bool = False,
+    use_cache: bool = True,
+) -> PlanResult:
+    """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``."""
+    base_graph: LineageGraph
+    git: GitSource | None = None
+    if base_ref is not None:
+        git = GitSource.for_project(root, base_ref)
+        try:
+            base_compiled = compile_graph(root, env, git, use_cache)
+        except SpecError as exc:
+            raise PlanError(
+                [
+                    Diagnostic(
+                        "invalid-base",
+                        f"the specs at `{base_ref}` do not compile, so there is nothing sound to compare against",
+                        hint="fix the base branch first, or plan against the applied state (drop --base)",
+                    ),
+                    *exc.diagnostics,
+                ]
+            ) from None
+        base_graph = base_compiled.graph
+        serial = 0
+        ref = BaseRef(kind="git", ref=base_ref, commit=git.commit, fingerprint=base_compiled.specs.fingerprint)
+    try:
+        head = compile_graph(root, env, None, use_cache, strict=False)
+    except SpecError as exc:
+        if base_ref is not None:
+            raise type(exc)(_explain_deletions(exc.diagnostics, base_graph)) from None
+        raise
+    if base_ref is None:
+        applied = (state or EmptyState()).applied(head.specs.environment)
+        base_graph = graph_from_state(head.specs, applied)
+        serial = applied.serial
+        ref = BaseRef(kind="state", serial=serial)
+    with paused_gc():
+        base_fp = fingerprints(base_graph)
+        changes = diff(base_graph, head.graph, base_fp, head.fingerprints)
+        impact = compute(head.graph, changes)
+        errors = _broken(head.graph, base_graph, impact)
+        # a column a feature reads that this change removed is explained by `errors`; anything else stays an error
+        explained = {(d.location.file, d.location.line, d.location.column) for d in errors if d.location}
+        other = [
+            d
+            for d in head.errors
+            if not (
+                d.code == "unknown-column"
+                and d.location
+                and (d.location.file, d.location.line, d.location.column) in explained
+            )
+        ]
+        if other:
+            raise GraphError(other + errors)
+        shown = errors if not allow_breaking else [_as_warning(d) for d in errors]
+        plan = build_plan(
+            project=head.specs.project.name,
+            environment=head.specs.environment,
+            head=head.graph,
+            base=base_graph,
+            diff=changes,
+            impact=impact,
+            base_ref=ref,
+            state_serial=serial,
+            diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings]],
+        )
+    return PlanResult(plan, head, base_graph, impact, [] if allow_breaking else errors, head.warnings)
+
+
+def _as_warning(d: Diagnostic) -> Diagnostic:
+    return Diagnostic(d.code, d.message, d.location, d.hint, d.snippet, d.width, d.related, severity="warning")
+
+
+def _plan_diag(d: Diagnostic) -> PlanDiagnostic:
+    loc = d.location
+    return PlanDiagnostic(
+        code=d.code,
+        severity=d.severity,
+        message=d.message,
+        file=loc.file if loc else None,
+        line=loc.line if loc else None,
+        column=loc.column if loc else None,
+        hint=d.hint,
+    )
+
+
+def _broken(head: LineageGraph, base: LineageGraph, impact: Impact) -> list[Diagnostic]:
+    """A diagnostic at every place that reads something this change removes."""
+    out = []
+    for a in impact.by_category("broken"):
+        node = head.nodes[a.id]
+        for i, inp in enumerate(node.spec.get("inputs", [])):
+            for j, col in enumerate(inp.get("columns", [])):
+                if col not in a.broken_columns:
+                    continue
+                ds_id = NodeId("dataset", inp["dataset"])
+                loc, snippet, width = head.specs.locate(node, ("spec", "inputs", i, "columns", j))
+                ds = head.nodes[ds_id]
+                ds_loc, _, _ = head.specs.locate(ds, ("spec", "schema", "columns"))
+                out.append(
+                    Diagnostic(
+                        "breaking-change",
+                        f"{a.id} reads column `{col}` of {ds_id}, which this change removes or retypes",
+                        loc,
+                        f"update {a.id} in the same change, or keep `{col}` in {ds_id}; "
+                        "pass --allow-breaking to plan anyway",
+                        snippet,
+                        width,
+                        related=((f"{ds_id} columns ({ds.file})", ds_loc),),
+                    )
+                )
+    return out
+
+
+def _explain_deletions(diags: list[Diagnostic], base: LineageGraph) -> list[Diagnostic]:
+    """Turn "no model named x" into "model/x is deleted by this change but still used here"."""
+    out = []
+    for d in diags:
+        if d.code == "dangling-reference":
+            name = d.message.rsplit("`", 2)[-2] if d.message.count("`") >= 2 else ""
+            gone = [n for n in base.nodes if n.name == name]
+            if gone:
+                where = base.nodes[gone[0]]
+                out.append(
+                    Diagnostic(
+                        "deleted-still-used",
+                        f"{gone[0]} is deleted by this change but still referenced here",
+                        d.location,
+                        f"delete or repoint this reference too, or keep {gone[0]}",
+                        d.snippet,
+                        d.width,
+                        related=((f"{gone[0]} was defined in the base", Location(where.file)),),
+                    )
+                )
+                continue
+        out.append(d)
+    return out

@@ -1,0 +1,180 @@
+"""Diff stage: the desired graph against a base (the applied state, or a git ref).
+
+Each node is classified create / update / replace / delete / no-op with the
+fields that changed, and by effect: breaking / non-breaking / metadata-only.
+Documents are compared with their defaults filled in, so writing out a default
+explicitly is not a change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from modelplane.compiler.fingerprint import Fingerprint
+from modelplane.compiler.graph import LineageGraph
+from modelplane.specs.base import NodeId
+
+ChangeType = Literal["create", "update", "replace", "delete", "no-op"]
+Effect = Literal["breaking", "non-breaking", "metadata-only", "none"]
+
+# Changing one of these means the old resource cannot be updated in place.
+REPLACE_FIELDS: dict[str, tuple[str, ...]] = {
+    "Endpoint": ("spec.stack",),
+    "Stack": ("spec.provider", "spec.region"),
+    "Dataset": ("spec.format",),
+}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any
+    after: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+
+@dataclass
+class ColumnDelta:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    retyped: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.retyped)
+
+
+@dataclass
+class Change:
+    id: NodeId
+    kind: str
+    change: ChangeType
+    effect: Effect
+    fields: list[FieldChange] = field(default_factory=list)
+    columns: ColumnDelta | None = None
+    breaking_reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": str(self.id),
+            "kind": self.kind,
+            "change": self.change,
+            "effect": self.effect,
+            "fields": [f.to_json() for f in self.fields],
+        }
+        if self.columns:
+            out["columns"] = {
+                "added": self.columns.added,
+                "removed": self.columns.removed,
+                "retyped": [{"name": n, "before": a, "after": b} for n, a, b in self.columns.retyped],
+            }
+        if self.breaking_reasons:
+            out["breaking_reasons"] = self.breaking_reasons
+        return out
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix] = value
+
+
+def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
+    """Leaf-level differences; lists compare whole (columns are reported separately)."""
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    _flatten(before, "", a)
+    _flatten(after, "", b)
+    return [FieldChange(k, a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+
+
+def column_delta(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> ColumnDelta:
+    old = {c["name"]: c["type"] for c in before}
+    new = {c["name"]: c["type"] for c in after}
+    return ColumnDelta(
+        added=[c for c in new if c not in old],
+        removed=[c for c in old if c not in new],
+        retyped=[(c, old[c], new[c]) for c in new if c in old and old[c] != new[c]],
+    )
+
+
+def _columns_of(kind: str, normalized: dict[str, Any]) -> list[dict[str, Any]] | None:
+    spec = normalized.get("spec", {})
+    if kind == "Dataset":
+        cols: list[dict[str, Any]] = spec["schema"]["columns"]
+        return cols
+    if kind == "Feature":
+        fcols: list[dict[str, Any]] = spec["columns"]
+        return fcols
+    return None
+
+
+def diff_node(kind: str, nid: NodeId, before: dict[str, Any], after: dict[str, Any]) -> Change:
+    """Classify a node present on both sides whose documents differ."""
+    meta_changes = field_changes({"metadata": before["metadata"]}, {"metadata": after["metadata"]})
+    spec_changes = field_changes({"spec": before.get("spec", {})}, {"spec": after.get("spec", {})})
+    if not spec_changes:
+        if not meta_changes:
+            return Change(nid, kind, "no-op", "none")
+        return Change(nid, kind, "update", "metadata-only", meta_changes)
+    columns = None
+    reasons: list[str] = []
+    old_cols, new_cols = _columns_of(kind, before), _columns_of(kind, after)
+    if old_cols is not None and new_cols is not None:
+        columns = column_delta(old_cols, new_cols)
+        reasons += [f"removed column `{c}`" for c in columns.removed]
+        reasons += [f"column `{c}` changed type {a} -> {b}" for c, a, b in columns.retyped]
+    paths = {f.path for f in spec_changes}
+    if kind == "Model":
+        old_ctx, new_ctx = before["spec"].get("context_length"), after["spec"].get("context_length")
+        if old_ctx and new_ctx and new_ctx < old_ctx:
+            reasons.append(f"context_length shrank {old_ctx} -> {new_ctx}")
+    replace = any(p == r or p.startswith(r + ".") for r in REPLACE_FIELDS.get(kind, ()) for p in paths)
+    if kind == "Dataset" and "spec.format" in paths:
+        reasons.append("format changed")
+    effect: Effect = "breaking" if reasons else "non-breaking"
+    return Change(nid, kind, "replace" if replace else "update", effect, spec_changes + meta_changes, columns, reasons)
+
+
+@dataclass
+class Diff:
+    changes: dict[NodeId, Change]
+    """Every node that is not a no-op, by id (sorted)."""
+
+    def of(self, nid: NodeId) -> Change | None:
+        return self.changes.get(nid)
+
+    def ids(self, *types: ChangeType) -> list[NodeId]:
+        return [n for n, c in self.changes.items() if not types or c.change in types]
+
+
+def diff(
+    base: LineageGraph,
+    head: LineageGraph,
+    base_fp: dict[NodeId, Fingerprint],
+    head_fp: dict[NodeId, Fingerprint],
+) -> Diff:
+    changes: dict[NodeId, Change] = {}
+    for nid in sorted(base.nodes.keys() | head.nodes.keys()):
+        old, new = base.nodes.get(nid), head.nodes.get(nid)
+        if old is None and new is not None:
+            changes[nid] = Change(nid, new.kind, "create", "non-breaking")
+        elif new is None and old is not None:
+            # dependents that survive would fail reference checks at load, so any
+            # dependents were deleted along with it: still a destructive change
+            dependents = base.children(nid)
+            effect: Effect = "breaking" if dependents else "non-breaking"
+            reasons = [f"deleted together with {', '.join(map(str, dependents))}"] if dependents else []
+            changes[nid] = Change(nid, old.kind, "delete", effect, breaking_reasons=reasons)
+        elif old is not None and new is not None:
+            a, b = base_fp[nid], head_fp[nid]
+            if a.spec == b.spec and a.meta == b.meta:
+                continue
+            change = diff_node(new.kind, nid, old.normalized(), new.normalized())
+            if change.change != "no-op":
+                changes[nid] = change
+    return Diff(changes)

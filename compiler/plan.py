@@ -1,0 +1,321 @@
+"""Plan stage: changes and impact -> a DAG of actions, GPU deltas per stack, owners to notify.
+
+Dependencies encode the safety order: a model's blocking evaluations run
+before any of its endpoints roll out, stacks are provisioned before the
+endpoints on them, workflows re-run before the evaluations of what they train,
+and owners are told after the rollouts that affect them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modelplane.compiler.diff import Change, Diff
+from modelplane.compiler.graph import LineageGraph
+from modelplane.compiler.impact import CATEGORY_ORDER, Impact
+from modelplane.compiler.planfile import (
+    BaseRef,
+    ColumnRetype,
+    Columns,
+    FieldDelta,
+    GpuDelta,
+    OwnerNotice,
+    Plan,
+    PlanAction,
+    PlanChange,
+    PlanDiagnostic,
+    PlanImpact,
+    Summary,
+)
+from modelplane.specs.base import NodeId
+
+from modelplane import __version__
+
+CATALOG_KINDS = ("Dataset", "Feature", "Workflow", "Model", "Evaluation", "Service")
+
+
+@dataclass
+class _Builder:
+    head: LineageGraph
+    base: LineageGraph
+    diff: Diff
+    impact: Impact
+    actions: dict[str, PlanAction]
+
+    def add(self, type_: str, target: NodeId | str, reason: str, **details: Any) -> str:
+        aid = f"{type_}:{target}"
+        if aid not in self.actions:
+            self.actions[aid] = PlanAction(id=aid, type=type_, target=str(target), reason=reason, details=details)
+        return aid
+
+
+def build_plan(
+    *,
+    project: str,
+    environment: str,
+    head: LineageGraph,
+    base: LineageGraph,
+    diff: Diff,
+    impact: Impact,
+    base_ref: BaseRef,
+    state_serial: int,
+    diagnostics: list[PlanDiagnostic] | None = None,
+) -> Plan:
+    b = _Builder(head, base, diff, impact, {})
+    _actions_for_changes(b)
+    _actions_for_impact(b)
+    actions = _with_dependencies(b)
+    gpu = gpu_deltas(base, head)
+    owners = _owners(b)
+    changes = [_plan_change(c, head, base) for c in diff.changes.values()]
+    impacts = [
+        PlanImpact(
+            id=str(a.id),
+            category=a.category,
+            reasons=a.reasons,
+            owner=head.nodes[a.id].owner,
+            broken_columns=a.broken_columns,
+        )
+        for a in impact.affected.values()
+    ]
+    summary = Summary(
+        changes=_count(c.change for c in changes),
+        impact={cat: n for cat in CATEGORY_ORDER if (n := sum(1 for i in impacts if i.category == cat))},
+        actions=_count(a.type for a in actions),
+        breaking=sum(1 for c in changes if c.effect == "breaking") + sum(1 for i in impacts if i.category == "broken"),
+        gpus_delta_max=sum(g.delta_max for g in gpu),
+        gpus_delta_min=sum(g.delta_min for g in gpu),
+        owners=len(owners),
+    )
+    return Plan(
+        modelplane_version=__version__,
+        project=project,
+        environment=environment,
+        base=base_ref,
+        spec_fingerprint=head.specs.fingerprint,
+        state_serial=state_serial,
+        changes=changes,
+        impact=impacts,
+        actions=actions,
+        gpu_deltas=gpu,
+        owners_to_notify=owners,
+        diagnostics=diagnostics or [],
+        summary=summary,
+    )
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in items:
+        out[i] = out.get(i, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _plan_change(c: Change, head: LineageGraph, base: LineageGraph) -> PlanChange:
+    node = head.nodes.get(c.id) or base.nodes[c.id]
+    columns = None
+    if c.columns:
+        columns = Columns(
+            added=c.columns.added,
+            removed=c.columns.removed,
+            retyped=[ColumnRetype(name=n, before=a, after=b) for n, a, b in c.columns.retyped],
+        )
+    return PlanChange(
+        id=str(c.id),
+        kind=c.kind,
+        change=c.change,
+        effect=c.effect,
+        fields=[FieldDelta(path=f.path, before=f.before, after=f.after) for f in c.fields],
+        columns=columns,
+        breaking_reasons=c.breaking_reasons,
+        owner=node.owner,
+        file=node.file if c.change != "delete" else None,
+    )
+
+
+def _actions_for_changes(b: _Builder) -> None:
+    for nid, c in b.diff.changes.items():
+        if c.effect == "metadata-only":
+            continue  # recorded by apply, nothing to run
+        if c.change == "delete":
+            if c.kind in ("Endpoint", "Stack"):
+                b.add("decommission", nid, f"{nid} is deleted")
+            continue
+        verb = {"create": "new", "update": "changed", "replace": "replaced"}[c.change]
+        if c.kind in CATALOG_KINDS:
+            b.add("register", nid, f"{nid} is {verb}")
+        if c.kind == "Evaluation":
+            b.add("evaluate", nid, f"{nid} is {verb}")
+        if c.kind == "Stack":
+            b.add("provision", nid, f"{nid} is {verb}")
+        if c.kind == "Endpoint":
+            if c.change in ("create", "replace"):
+                b.add("provision", nid, f"{nid} is {verb}: capacity on its stack")
+            if c.change == "replace":
+                old_stack = b.base.nodes[nid].spec["stack"]
+                b.add("decommission", f"{nid}@stack/{old_stack}", f"{nid} moves off stack/{old_stack}")
+            b.add("rollout", nid, f"{nid} is {verb}")
+
+
+def _actions_for_impact(b: _Builder) -> None:
+    for a in b.impact.affected.values():
+        node = b.head.nodes[a.id]
+        reason = " -> ".join(a.reasons)
+        if a.category == "retrain-required" and node.kind == "Workflow":
+            b.add("run-workflow", a.id, reason)
+        elif a.category == "re-evaluate-required":
+            b.add("evaluate", a.id, reason)
+        elif a.category == "rollout-required":
+            b.add("rollout", a.id, reason)
+
+
+def _producer(head: LineageGraph, nid: NodeId) -> list[NodeId]:
+    return sorted({e.source for e in head.in_edges(nid) if e.kind in ("output", "produces")})
+
+
+def _with_dependencies(b: _Builder) -> list[PlanAction]:
+    acts = b.actions
+    head = b.head
+    deps: dict[str, set[str]] = {aid: set() for aid in acts}
+
+    def need(aid: str, dep: str) -> None:
+        if dep in acts and dep != aid:
+            deps[aid].add(dep)
+
+    for aid, act in acts.items():
+        target = act.target.split("@", 1)[0]
+        try:
+            nid = NodeId.parse(target)
+        except ValueError:
+            continue
+        node = head.nodes.get(nid)
+        if node is None:
+            continue
+        if act.type in ("run-workflow", "evaluate", "rollout", "provision"):
+            need(aid, f"register:{nid}")
+        if act.type == "run-workflow":
+            for inp in head.parents(nid):
+                for w in _producer(head, inp):
+                    need(aid, f"run-workflow:{w}")
+        if act.type == "evaluate":
+            model = NodeId("model", node.spec["model"])
+            need(aid, f"register:{model}")
+            for w in _producer(head, model):
+                need(aid, f"run-workflow:{w}")
+            for w in _producer(head, NodeId("dataset", node.spec["dataset"])):
+                need(aid, f"run-workflow:{w}")
+        if act.type in ("rollout", "provision") and node.kind == "Endpoint":
+            stack = NodeId("stack", node.spec["stack"])
+            need(aid, f"provision:{stack}")
+            if act.type == "rollout":
+                need(aid, f"provision:{nid}")
+                model = NodeId("model", node.spec["model"])
+                need(aid, f"register:{model}")
+                for e in head.in_edges(nid):
+                    if e.kind == "gates":
+                        need(aid, f"evaluate:{e.source}")
+        if act.type == "decommission" and node is not None and node.kind == "Endpoint":
+            need(aid, f"rollout:{nid}")  # the new revision serves before the old one goes
+    for aid, act in acts.items():
+        if act.type == "decommission" and act.target.startswith("stack/"):
+            for other in acts.values():
+                if other.type == "decommission" and other.target.startswith("endpoint/"):
+                    old = b.base.nodes.get(NodeId.parse(other.target.split("@")[0]))
+                    if old is not None and f"stack/{old.spec['stack']}" == act.target:
+                        deps[aid].add(other.id)
+    # owners are told after everything that affects what they consume
+    notify = _notify_actions(b)
+    for n in notify:
+        deps[n.id] = set(n.depends_on)
+    ordered = _topo(deps)
+    by_id = {**acts, **{n.id: n for n in notify}}
+    return [by_id[a].model_copy(update={"depends_on": sorted(deps[a])}) for a in ordered]
+
+
+def _notify_actions(b: _Builder) -> list[PlanAction]:
+    out = []
+    for notice in _owners(b):
+        deps = set()
+        for svc in notice.services:
+            for parent in b.head.upstream([NodeId.parse(svc)]):
+                for t in ("rollout", "evaluate", "run-workflow"):
+                    if f"{t}:{parent}" in b.actions:
+                        deps.add(f"{t}:{parent}")
+        out.append(
+            PlanAction(
+                id=f"notify:owner/{notice.owner}",
+                type="notify",
+                target=f"owner/{notice.owner}",
+                depends_on=sorted(deps),
+                reason=f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}",
+                details={"services": notice.services, "most_critical_tier": notice.most_critical_tier},
+            )
+        )
+    return out
+
+
+def _topo(deps: dict[str, set[str]]) -> list[str]:
+    import heapq
+
+    indeg = {a: len(d) for a, d in deps.items()}
+    users: dict[str, list[str]] = {}
+    for a, ds in deps.items():
+        for d in ds:
+            users.setdefault(d, []).append(a)
+    ready = [a for a, n in indeg.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        a = heapq.heappop(ready)
+        order.append(a)
+        for u in users.get(a, ()):
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(deps):  # the rules above only point from later stages to earlier ones
+        raise AssertionError(f"plan actions form a cycle: {sorted(set(deps) - set(order))}")
+    return order
+
+
+def _owners(b: _Builder) -> list[OwnerNotice]:
+    services: dict[str, list[tuple[str, int]]] = {}
+    nodes_by_owner: dict[str, set[str]] = {}
+    touched = set(b.impact.affected) | {n for n, c in b.diff.changes.items() if c.effect != "metadata-only"}
+    for nid in touched:
+        node = b.head.nodes.get(nid) or b.base.nodes.get(nid)
+        if node is None:
+            continue
+        nodes_by_owner.setdefault(node.owner, set()).add(str(nid))
+        if node.kind == "Service":
+            services.setdefault(node.owner, []).append((str(nid), node.spec.get("tier", 3)))
+    out = []
+    for owner in sorted(services):
+        svcs = sorted(services[owner])
+        out.append(
+            OwnerNotice(
+                owner=owner,
+                services=[s for s, _ in svcs],
+                most_critical_tier=min(t for _, t in svcs),
+                nodes=sorted(nodes_by_owner.get(owner, ())),
+            )
+        )
+    return out
+
+
+def gpu_deltas(base: LineageGraph, head: LineageGraph) -> list[GpuDelta]:
+    """GPUs reserved by endpoints per (stack, accelerator): min and max replicas x GPUs per replica."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for side, graph in ((0, base), (1, head)):
+        for ep in graph.iter_kind("Endpoint"):
+            s = ep.spec
+            per = s["resources"].get("gpus_per_replica", 1)
+            key = (s["stack"], s["resources"]["accelerator"])
+            row = totals.setdefault(key, [0, 0, 0, 0])
+            row[side * 2] += per * s["autoscaling"]["min_replicas"]
+            row[side * 2 + 1] += per * s["autoscaling"]["max_replicas"]
+    return [
+        GpuDelta(stack=k[0], accelerator=k[1], before_min=v[0], before_max=v[1], after_min=v[2], after_max=v[3])
+        for k, v in sorted(totals.items())
+        if v[0:2] != v[2:4]
+    ]

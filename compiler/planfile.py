@@ -1,0 +1,156 @@
+"""The saved plan: a versioned, JSON-serializable value (``plan --out``), and its JSON Schema.
+
+Only this flat form crosses into the runtime: ``apply`` reads it, checks that
+the state serial it was computed against is still current, and executes the
+actions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_FORMAT_VERSION = 1
+
+ActionType = Literal["register", "run-workflow", "evaluate", "provision", "rollout", "decommission", "notify"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldDelta(_Model):
+    path: str
+    before: Any = None
+    after: Any = None
+
+
+class ColumnRetype(_Model):
+    name: str
+    before: str
+    after: str
+
+
+class Columns(_Model):
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    retyped: list[ColumnRetype] = Field(default_factory=list)
+
+
+class PlanChange(_Model):
+    id: str
+    kind: str
+    change: Literal["create", "update", "replace", "delete"]
+    effect: Literal["breaking", "non-breaking", "metadata-only"]
+    fields: list[FieldDelta] = Field(default_factory=list)
+    columns: Columns | None = None
+    breaking_reasons: list[str] = Field(default_factory=list)
+    owner: str
+    file: str | None = None
+
+
+class PlanImpact(_Model):
+    id: str
+    category: Literal["broken", "retrain-required", "re-evaluate-required", "rollout-required", "notify"]
+    reasons: list[str]
+    owner: str
+    broken_columns: list[str] = Field(default_factory=list)
+
+
+class PlanAction(_Model):
+    id: str
+    type: ActionType
+    target: str
+    depends_on: list[str] = Field(default_factory=list)
+    reason: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class GpuDelta(_Model):
+    stack: str
+    accelerator: str
+    before_min: int
+    before_max: int
+    after_min: int
+    after_max: int
+
+    @property
+    def delta_max(self) -> int:
+        return self.after_max - self.before_max
+
+    @property
+    def delta_min(self) -> int:
+        return self.after_min - self.before_min
+
+
+class OwnerNotice(_Model):
+    owner: str
+    services: list[str]
+    most_critical_tier: int | None = None
+    nodes: list[str] = Field(default_factory=list)
+
+
+class BaseRef(_Model):
+    kind: Literal["state", "git"]
+    ref: str | None = None
+    commit: str | None = None
+    serial: int = 0
+    fingerprint: str | None = None
+
+
+class PlanDiagnostic(_Model):
+    code: str
+    severity: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    hint: str | None = None
+
+
+class Summary(_Model):
+    changes: dict[str, int]
+    impact: dict[str, int]
+    actions: dict[str, int]
+    breaking: int
+    gpus_delta_max: int
+    gpus_delta_min: int
+    owners: int
+
+
+class Plan(_Model):
+    format_version: Literal[1] = 1
+    modelplane_version: str
+    project: str
+    environment: str
+    base: BaseRef
+    spec_fingerprint: str
+    """Identifies the specs the plan was made from."""
+    state_serial: int
+    """The applied-state serial the plan was computed against; apply refuses a plan whose serial is stale."""
+    changes: list[PlanChange]
+    impact: list[PlanImpact]
+    actions: list[PlanAction]
+    gpu_deltas: list[GpuDelta]
+    owners_to_notify: list[OwnerNotice]
+    diagnostics: list[PlanDiagnostic] = Field(default_factory=list)
+    summary: Summary
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def id(self) -> str:
+        """Content id: equal plans have equal ids (what apply locks and re-attaches on)."""
+        import hashlib
+
+        return hashlib.blake2b(self.model_dump_json().encode(), digest_size=10).hexdigest()
+
+
+def plan_schema() -> dict[str, Any]:
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "modelplane plan file (format_version 1)"
+    return schema

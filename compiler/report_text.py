@@ -1,0 +1,97 @@
+"""Plan as terminal text: reads like a good terraform plan, summary line first."""
+
+from __future__ import annotations
+
+from modelplane.compiler.impact import CATEGORY_ORDER
+from modelplane.compiler.planfile import Plan, PlanChange
+
+SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
+MAX_ROWS = 200
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if value is None:
+        return "(unset)"
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def summary_line(plan: Plan) -> str:
+    c = plan.summary.changes
+    parts = [f"{c.get(k, 0)} to {k}" for k in ("create", "update", "replace", "delete")]
+    line = f"Plan: {', '.join(parts)}; {sum(plan.summary.actions.values())} actions"
+    if plan.summary.breaking:
+        line += f"; {plan.summary.breaking} breaking"
+    if plan.summary.gpus_delta_max:
+        line += f"; GPUs {plan.summary.gpus_delta_max:+d} at max replicas"
+    base = plan.base
+    against = f"git {base.ref} ({(base.commit or '')[:10]})" if base.kind == "git" else f"state serial {base.serial}"
+    return f"{line}  [env {plan.environment}, against {against}]"
+
+
+def _change_detail(ch: PlanChange) -> str:
+    if ch.effect == "metadata-only":
+        return "metadata only: " + ", ".join(f.path for f in ch.fields)
+    if ch.change in ("create", "delete"):
+        return ""
+    bits = [f"BREAKING: {r}" for r in ch.breaking_reasons]
+    if ch.columns:
+        bits += [f"added column `{c}`" for c in ch.columns.added]
+    shown = [f for f in ch.fields if not f.path.startswith(("spec.schema.columns", "spec.columns"))]
+    bits += [f"{f.path}: {_fmt(f.before)} -> {_fmt(f.after)}" for f in shown[:4]]
+    if len(shown) > 4:
+        bits.append(f"(+{len(shown) - 4} more fields)")
+    return "; ".join(bits)
+
+
+def render(plan: Plan, color: bool = False) -> str:
+    green, yellow, red, bold, dim, reset = (
+        ("\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("",) * 6
+    )
+    tone = {"create": green, "update": yellow, "replace": red, "delete": red}
+    out = [f"{bold}{summary_line(plan)}{reset}"]
+    if not plan.changes:
+        out.append("\nNo changes. The specs match what is applied.")
+        return "\n".join(out) + "\n"
+    width = min(48, max(len(c.id) for c in plan.changes) + 2)
+    out.append(f"\n{bold}Changes{reset}")
+    for ch in plan.changes[:MAX_ROWS]:
+        sym = SYMBOLS[ch.change]
+        detail = _change_detail(ch)
+        out.append(f"  {tone[ch.change]}{sym:>3} {ch.id:<{width}}{reset} {ch.change:<8} {detail}".rstrip())
+    if len(plan.changes) > MAX_ROWS:
+        out.append(f"  {dim}... and {len(plan.changes) - MAX_ROWS} more changes (see --format json){reset}")
+    if plan.impact:
+        out.append(f"\n{bold}Impact{reset}")
+        for cat in CATEGORY_ORDER:
+            items = [i for i in plan.impact if i.category == cat]
+            if not items:
+                continue
+            colour = red if cat == "broken" else yellow if cat != "notify" else ""
+            out.append(f"  {colour}{cat} ({len(items)}){reset}")
+            for i in items[:MAX_ROWS]:
+                out.append(f"    {i.id}  {dim}<- {' -> '.join(i.reasons)}{reset}")
+            if len(items) > MAX_ROWS:
+                out.append(f"    {dim}... and {len(items) - MAX_ROWS} more{reset}")
+    if plan.actions:
+        out.append(f"\n{bold}Actions{reset} (in order)")
+        for n, a in enumerate(plan.actions[:MAX_ROWS], 1):
+            after = f"  {dim}after {', '.join(a.depends_on)}{reset}" if a.depends_on else ""
+            out.append(f"  {n:>3}. {a.type:<13} {a.target}{after}")
+        if len(plan.actions) > MAX_ROWS:
+            out.append(f"  {dim}... and {len(plan.actions) - MAX_ROWS} more actions{reset}")
+    if plan.gpu_deltas:
+        out.append(f"\n{bold}GPUs{reset} (replicas x GPUs per replica)")
+        for g in plan.gpu_deltas:
+            out.append(
+                f"  stack/{g.stack} {g.accelerator}: max {g.before_max} -> {g.after_max} ({g.delta_max:+d}), "
+                f"min {g.before_min} -> {g.after_min} ({g.delta_min:+d})"
+            )
+    if plan.owners_to_notify:
+        out.append(f"\n{bold}Owners to notify{reset}")
+        for o in plan.owners_to_notify:
+            tier = f"tier {o.most_critical_tier}" if o.most_critical_tier is not None else ""
+            out.append(f"  {o.owner} ({tier}): {', '.join(o.services)}")
+    return "\n".join(out) + "\n"
