@@ -21,9 +21,15 @@ from modelplane.specs.base import NodeId
 MERMAID_MAX = 60
 
 
+def md_escape(value: object) -> str:
+    """Text safe inside a markdown table cell: no cell breaks, no raw HTML."""
+    return str(value).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+
+
 def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, limit: int = 50) -> str:
     template_text = (resources.files("modelplane.templates") / "reports" / "plan.md.j2").read_text()
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=False)
+    env.filters["md"] = md_escape
     template = env.from_string(template_text)
     changed = {NodeId.parse(c.id) for c in plan.changes}
     affected = {NodeId.parse(i.id) for i in plan.impact}

@@ -1,0 +1,101 @@
+"""`plan`, `graph` and `impact` through the CLI: formats, --out, --detailed-exitcode, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from typer.testing import CliRunner
+
+from modelplane.cli import app
+from tests.conftest import EXAMPLES, GitProject
+
+runner = CliRunner()
+
+
+def test_plan_detailed_exitcode_and_out(git_example: Callable[[str], GitProject]) -> None:
+    gp = git_example("quickstart")
+    same = runner.invoke(app, ["plan", "-C", str(gp.root), "--base", "HEAD", "--detailed-exitcode"])
+    assert same.exit_code == 0, same.output
+    assert "No changes." in same.output
+    gp.edit("specs/model.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    gp.commit("tiny-chat 1.1.0")
+    out = gp.root / "plan.json"
+    res = runner.invoke(app, ["plan", "-C", str(gp.root), "--base", "HEAD~1", "--detailed-exitcode", "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete; ")
+    saved = json.loads(out.read_text())
+    assert saved["format_version"] == 1 and saved["base"]["kind"] == "git"
+    assert [a["id"] for a in saved["actions"]][:2] == [
+        "register:model/tiny-chat",
+        "evaluate:evaluation/tiny-chat-quality",
+    ]
+
+
+def test_plan_formats(git_example: Callable[[str], GitProject]) -> None:
+    gp = git_example("quickstart")
+    as_json = runner.invoke(app, ["plan", "-C", str(gp.root), "--format", "json"])
+    assert as_json.exit_code == 0
+    payload = json.loads(as_json.output)
+    assert {"changes", "impact", "actions", "summary"} <= payload.keys()
+    assert payload["summary"]["changes"] == {"create": 8}
+    assert all({"id", "change", "effect", "fields"} <= c.keys() for c in payload["changes"])
+    assert all({"id", "type", "target", "depends_on"} <= a.keys() for a in payload["actions"])
+    md = runner.invoke(app, ["plan", "-C", str(gp.root), "--format", "markdown"])
+    assert md.exit_code == 0 and md.output.startswith("## modelplane plan · `dev`")
+    assert "```mermaid" in md.output
+
+
+def test_breaking_plan_exits_1_and_is_not_saved(git_example: Callable[[str], GitProject]) -> None:
+    gp = git_example("assistant-platform")
+    gp.edit("specs/data/raw.yaml", "      - {name: plan, type: string}\n", "")
+    gp.commit("drop plan column")
+    out = gp.root / "p.json"
+    res = runner.invoke(app, ["plan", "-C", str(gp.root), "-e", "prod", "--base", "HEAD~1", "--out", str(out)])
+    assert res.exit_code == 1
+    assert (
+        "error[breaking-change]: feature/user-writing-profile reads column `plan` of dataset/user-profiles"
+        in res.output
+    )
+    assert "--> specs/data/features.yaml:" in res.output
+    assert not out.exists()
+    ok = runner.invoke(
+        app, ["plan", "-C", str(gp.root), "-e", "prod", "--base", "HEAD~1", "--allow-breaking", "--out", str(out)]
+    )
+    assert ok.exit_code == 0 and out.exists()
+
+
+def test_bad_base_ref_is_a_clear_error(git_example: Callable[[str], GitProject]) -> None:
+    gp = git_example("quickstart")
+    res = runner.invoke(app, ["plan", "-C", str(gp.root), "--base", "no-such-branch"])
+    assert res.exit_code == 1
+    assert "no such commit, branch or tag" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_graph_formats() -> None:
+    root = str(EXAMPLES / "quickstart")
+    text = runner.invoke(app, ["graph", "-C", root])
+    assert text.exit_code == 0 and text.output.startswith("8 nodes, ")
+    mermaid = runner.invoke(app, ["graph", "-C", root, "-f", "mermaid", "-s", "model/tiny-chat+"])
+    assert mermaid.output.startswith("graph LR\n")
+    assert "model_tiny_chat -->|serves| endpoint_tiny_chat" in mermaid.output
+    dot = runner.invoke(app, ["graph", "-C", root, "-f", "dot"])
+    assert dot.output.startswith("digraph lineage {")
+    data = json.loads(runner.invoke(app, ["graph", "-C", root, "-f", "json"]).output)
+    assert len(data["nodes"]) == 8 and {"source", "target", "kind"} == set(data["edges"][0])
+
+
+def test_impact_command() -> None:
+    res = runner.invoke(app, ["impact", "dataset/support-tickets", "-C", str(EXAMPLES / "quickstart"), "-f", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    cats = {i["id"]: i["category"] for i in data["impact"]}
+    assert cats == {
+        "dataset/support-pairs": "notify",
+        "endpoint/tiny-chat": "notify",
+        "evaluation/tiny-chat-quality": "re-evaluate-required",
+        "model/tiny-chat": "retrain-required",
+        "service/support-bot": "notify",
+        "workflow/finetune-tiny-chat": "retrain-required",
+    }
