@@ -18,14 +18,25 @@ import orjson
 from modelplane import __version__
 
 CACHE_FORMAT = 1
+_PROCESS_CACHES: dict[tuple[str, str], SpecCache] = {}
 
 
 class SpecCache:
-    def __init__(self, path: Path, header: dict[str, Any], entries: dict[str, Any]) -> None:
+    def __init__(self, path: Path | None, header: dict[str, Any], entries: dict[str, Any]) -> None:
         self.path = path
         self.header = header
         self.entries = entries
         self.dirty = False
+        self._models: dict[str, list[Any]] = {}
+
+    @classmethod
+    def in_memory(cls, env: str, project_hash: str) -> SpecCache:
+        """A cache that lives only in this process: ``plan --base`` with ``--no-cache`` still
+        validates a file that is the same on both sides once, not twice."""
+        key = (env, project_hash)
+        if key not in _PROCESS_CACHES:
+            _PROCESS_CACHES[key] = cls(None, {}, {})
+        return _PROCESS_CACHES[key]
 
     @classmethod
     def open(cls, root: Path, env: str, project_hash: str) -> SpecCache:
@@ -40,16 +51,23 @@ class SpecCache:
             pass  # a missing or unreadable cache is just a cold start
         return cls(path, header, entries)
 
-    def get(self, key: str) -> list[list[Any]] | None:
-        found: list[list[Any]] | None = self.entries.get(key)
-        return found
+    def get(self, key: str) -> list[tuple[int, dict[str, Any], Any]] | None:
+        """(document index, data, validated model or None) of each document of the file with this hash."""
+        found = self.entries.get(key)
+        if found is None:
+            return None
+        models = self._models.get(key) or [None] * len(found)
+        return [(i, d, m) for (i, d), m in zip(found, models, strict=True)]
 
-    def put(self, key: str, docs: list[tuple[int, dict[str, Any]]]) -> None:
-        self.entries[key] = [list(d) for d in docs]
+    def put(self, key: str, docs: list[tuple[int, dict[str, Any], Any]]) -> None:
+        self.entries[key] = [[i, d] for i, d, _ in docs]
+        self._models[key] = [m for _, _, m in docs]
         self.dirty = True
 
     def save(self, used: set[str]) -> None:
         """Write entries used by this run (plus as many older ones), atomically."""
+        if self.path is None:
+            return
         if not self.dirty and len(self.entries) <= 2 * len(used) + 64:
             return
         keep = {k: v for k, v in self.entries.items() if k in used}

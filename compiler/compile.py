@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelplane.compiler import graph_cache
 from modelplane.compiler.checks import check
 from modelplane.compiler.diff import diff
 from modelplane.compiler.errors import Diagnostic, GraphError, Location, PlanError, SpecError
@@ -18,6 +19,7 @@ from modelplane.compiler.impact import Impact, compute
 from modelplane.compiler.loader import load, paused_gc
 from modelplane.compiler.plan import build_plan
 from modelplane.compiler.planfile import BaseRef, Plan, PlanDiagnostic
+from modelplane.compiler.scan import Scan, scan
 from modelplane.compiler.sources import GitSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.state import AppliedState, EmptyState, StateReader
@@ -38,21 +40,35 @@ class Compiled:
 
 
 def compile_graph(
-    root: Path, env: str | None = None, source: Source | None = None, use_cache: bool = True, strict: bool = True
+    root: Path,
+    env: str | None = None,
+    source: Source | None = None,
+    use_cache: bool = True,
+    strict: bool = True,
+    scanned: Scan | None = None,
 ) -> Compiled:
     """Load, link and check; raises ``SpecError``/``GraphError`` with every problem found.
 
     With ``strict=False`` graph-rule errors (not load errors, and never cycles)
     are returned instead, so ``plan`` can explain the ones a change introduced.
     """
-    specs = load(root, env, source, use_cache)
+    sc = scanned or scan(root, env, source)
+    if use_cache and not sc.problems:
+        with paused_gc():
+            hit = graph_cache.load(root, sc)
+        if hit is not None:
+            return hit
+    specs = load(root, env, source, use_cache, scanned=sc)
     with paused_gc():
         graph = build(specs)
         problems = check(graph)
         errors = [d for d in problems if d.severity == "error"]
         if errors and (strict or any(d.code == "cycle" for d in errors)):
             raise GraphError(problems)
-        return Compiled(graph, fingerprints(graph), [d for d in problems if d.severity != "error"], errors)
+        compiled = Compiled(graph, fingerprints(graph), [d for d in problems if d.severity != "error"], errors)
+        if use_cache and not errors:
+            graph_cache.save(root, compiled)
+        return compiled
 
 
 def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:
@@ -86,9 +102,13 @@ def make_plan(
 ) -> PlanResult:
     """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``."""
     base_graph: LineageGraph
+    base_fingerprints = None
+    head_scan: Scan | None = None
     git: GitSource | None = None
     if base_ref is not None:
         git = GitSource.for_project(root, base_ref)
+        head_scan = scan(root, env)
+        git.borrow(head_scan.hashes)  # files unchanged since the ref are not read from git
         try:
             base_compiled = compile_graph(root, env, git, use_cache)
         except SpecError as exc:
@@ -103,10 +123,11 @@ def make_plan(
                 ]
             ) from None
         base_graph = base_compiled.graph
+        base_fingerprints = base_compiled.fingerprints
         serial = 0
         ref = BaseRef(kind="git", ref=base_ref, commit=git.commit, fingerprint=base_compiled.specs.fingerprint)
     try:
-        head = compile_graph(root, env, None, use_cache, strict=False)
+        head = compile_graph(root, env, None, use_cache, strict=False, scanned=head_scan)
     except SpecError as exc:
         if base_ref is not None:
             raise type(exc)(_explain_deletions(exc.diagnostics, base_graph)) from None
@@ -117,7 +138,7 @@ def make_plan(
         serial = applied.serial
         ref = BaseRef(kind="state", serial=serial)
     with paused_gc():
-        base_fp = fingerprints(base_graph)
+        base_fp = base_fingerprints if base_fingerprints is not None else fingerprints(base_graph)
         changes = diff(base_graph, head.graph, base_fp, head.fingerprints)
         impact = compute(head.graph, changes)
         errors = _broken(head.graph, base_graph, impact)

@@ -43,6 +43,8 @@ class LineageGraph:
     edges: list[Edge] = field(default_factory=list)
     _out: dict[NodeId, list[Edge]] = field(default_factory=dict)
     _in: dict[NodeId, list[Edge]] = field(default_factory=dict)
+    _order: list[NodeId] | None = None
+    _parents: dict[NodeId, list[NodeId]] = field(default_factory=dict)
 
     @property
     def nodes(self) -> dict[NodeId, SpecNode]:
@@ -64,7 +66,10 @@ class LineageGraph:
         return sorted({e.target for e in self.out_edges(node)})
 
     def parents(self, node: NodeId) -> list[NodeId]:
-        return sorted({e.source for e in self.in_edges(node)})
+        found = self._parents.get(node)
+        if found is None:
+            found = self._parents[node] = sorted({e.source for e in self.in_edges(node)})
+        return found
 
     def downstream(self, start: Iterable[NodeId], depth: int | None = None) -> set[NodeId]:
         """Every node reachable from ``start`` along the data flow (``start`` excluded)."""
@@ -92,6 +97,8 @@ class LineageGraph:
 
     def topo_order(self, subset: Iterable[NodeId] | None = None) -> list[NodeId]:
         """Kahn's sort with ties broken by id; raises ``CycleError`` with the cycle's path."""
+        if subset is None and self._order is not None:
+            return self._order
         nodes = set(self.nodes) if subset is None else set(subset)
         indeg = {n: 0 for n in nodes}
         for n in nodes:
@@ -113,6 +120,8 @@ class LineageGraph:
                         heapq.heappush(ready, t)
         if len(order) != len(nodes):
             raise CycleError(self.find_cycle(sorted(n for n, d in indeg.items() if d > 0)))
+        if subset is None:
+            self._order = order
         return order
 
     def find_cycle(self, among: list[NodeId]) -> list[NodeId]:
@@ -153,6 +162,8 @@ class CycleError(Exception):
 def build(specs: SpecSet, links: list[Link] | None = None) -> LineageGraph:
     """The lineage graph of a loaded spec set."""
     if links is None:
+        links = specs.links
+    if links is None:
         links, problems = resolve(specs)
         if problems:  # a loaded SpecSet was already checked; this is a bug, not user input
             raise AssertionError(problems[0].message)
@@ -171,11 +182,15 @@ def build(specs: SpecSet, links: list[Link] | None = None) -> LineageGraph:
         if node.kind == "Endpoint":
             for ev in evals_by_model.get(node.spec["model"], ()):
                 edges.add(Edge(ev, node.id, "gates"))
-    graph = LineageGraph(specs, sorted(edges))
+    graph = LineageGraph(specs, sorted(edges, key=_edge_key))
     for e in graph.edges:
         graph._out.setdefault(e.source, []).append(e)
         graph._in.setdefault(e.target, []).append(e)
     return graph
+
+
+def _edge_key(e: Edge) -> tuple[NodeId, NodeId, str]:
+    return (e.source, e.target, e.kind)
 
 
 def node_json(node: SpecNode) -> dict[str, Any]:

@@ -58,6 +58,9 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # what was built stays alive: move it out of the collector's sight
+            # instead of letting the next collection scan all of it
+            gc.freeze()
             gc.enable()
 
 
@@ -72,7 +75,11 @@ def _load(
     project, env_name, source = sc.project, sc.environment, sc.source
     environment = project.environments[env_name]
     variables = project.variables_for(env_name)
-    cache = spec_cache.SpecCache.open(root, env_name, sc.project_hash) if use_cache else None
+    cache = (
+        spec_cache.SpecCache.open(root, env_name, sc.project_hash)
+        if use_cache
+        else spec_cache.SpecCache.in_memory(env_name, sc.project_hash)
+    )
 
     problems = Collector()
     problems.extend(sc.problems)
@@ -83,8 +90,11 @@ def _load(
     used_overrides: set[str] = set()
     duplicates: list[tuple[SpecNode, SpecNode]] = []
     partial: list[SpecNode] = []  # invalid documents whose references are still worth checking
+    prefetch = getattr(source, "prefetch", None)
+    if prefetch is not None:  # one git process for every blob to parse, not one per file
+        prefetch([p for p, key in sc.hashes.items() if cache.get(key) is None])
     for path, key in sc.hashes.items():
-        cached = cache.get(key) if cache is not None else None
+        cached = cache.get(key)
         docs: list[tuple[int, dict[str, Any], Any]]
         if cached is None:
             fresh = _load_file(
@@ -101,10 +111,9 @@ def _load(
             if fresh is None:
                 continue
             docs = fresh
-            if cache is not None:
-                cache.put(key, [(i, d) for i, d, _ in docs])
+            cache.put(key, docs)
         else:
-            docs = [(i, d, None) for i, d in cached]
+            docs = cached
             for _, d, _ in docs:
                 oid = f"{d['kind'].lower()}/{d['metadata']['name']}"
                 if oid in environment.overrides:
@@ -153,12 +162,12 @@ def _load(
                 hint=did_you_mean(oid, [str(n) for n in nodes]),
             )
         )
-    _, ref_problems = resolve(specs, partial)
+    links, ref_problems = resolve(specs, partial)
+    specs.links = links
     problems.extend(ref_problems)
     if problems:
         raise SpecError(problems.items)
-    if cache is not None:
-        cache.save(set(sc.hashes.values()))
+    cache.save(set(sc.hashes.values()))
     return specs
 
 

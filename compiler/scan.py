@@ -139,7 +139,10 @@ def scan(root: Path, env: str | None = None, source: Source | None = None) -> Sc
     contents: dict[str, bytes] = {}
     hashes: dict[str, str] = {}
     limit = project.limits.max_file_bytes
-    known = source.known_hashes(paths, limit) if isinstance(source, FileSource) else {}
+    known = source.known_hashes(paths, limit)
+    prefetch = getattr(source, "prefetch", None)
+    if prefetch is not None:
+        prefetch([p for p in paths if p not in known and source.size(p) <= limit])
     for path in paths:
         if path in known:
             hashes[path] = known[path]
@@ -157,6 +160,5 @@ def scan(root: Path, env: str | None = None, source: Source | None = None) -> Sc
             continue
         contents[path] = raw
         hashes[path] = digest(raw)
-    if isinstance(source, FileSource):
-        source.remember_hashes(hashes)
+    source.remember_hashes(hashes)
     return Scan(root, source, project, project_hash, env_name, hashes, problems, contents)

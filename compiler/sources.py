@@ -30,6 +30,14 @@ class Source(Protocol):
         """The file's bytes, or None when it is larger than ``limit``."""
         ...
 
+    def known_hashes(self, paths: list[str], limit: int) -> dict[str, str]:
+        """Content hashes known without reading the files (from an index); may be empty."""
+        ...
+
+    def remember_hashes(self, hashes: dict[str, str]) -> None:
+        """Record content hashes so a later ``known_hashes`` can skip reading."""
+        ...
+
     def glob(self, patterns: list[str]) -> list[str]: ...
 
 
@@ -138,8 +146,10 @@ class GitSource:
     project that lives in a sub-folder of its repository works too.
     """
 
-    def __init__(self, repo_root: Path, ref: str, prefix: str) -> None:
+    def __init__(self, repo_root: Path, ref: str, prefix: str, cache_dir: Path | None = None) -> None:
         self.repo_root = repo_root
+        self._blob_map_path = cache_dir / "git-blobs.json" if cache_dir is not None else None
+        self._blob_map: dict[str, str] = {}
         self.ref = ref
         self.prefix = prefix.strip("/")
         self.label = f"git ref {ref}"
@@ -159,6 +169,30 @@ class GitSource:
                 path = path[len(self.prefix) + 1 :]
             self._blobs[path] = (sha, int(size) if size != "-" else 0)
         self._contents: dict[str, bytes] | None = None
+        self._borrowed: dict[str, str] = {}
+
+    def borrow(self, worktree_hashes: dict[str, str]) -> None:
+        """Reuse content hashes of working-tree files whose blob is the same as at the ref.
+
+        ``git ls-files -s`` gives each tracked file's blob id from the index and
+        ``git diff-files`` names the ones modified since, both without reading
+        file contents; an unmodified file with the same blob id as the ref has
+        the same bytes, so its hash is already known.
+        """
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        staged = self._git("ls-files", "-s", "-z", "--full-name", *([prefix] if prefix else []))
+        modified = set(self._git("diff-files", "--name-only", "-z").split("\0"))
+        for entry in staged.split("\0"):
+            if not entry:
+                continue
+            meta, _, full = entry.partition("\t")
+            sha = meta.split()[1]
+            path = full[len(prefix) :] if prefix and full.startswith(prefix) else full
+            if full in modified or path not in worktree_hashes:
+                continue
+            blob = self._blobs.get(path)
+            if blob is not None and blob[0] == sha:
+                self._borrowed[path] = worktree_hashes[path]
 
     @classmethod
     def for_project(cls, project_root: Path, ref: str) -> GitSource:
@@ -179,7 +213,7 @@ class GitSource:
             ) from exc
         repo = Path(top)
         prefix = os.path.relpath(project_root.resolve(), repo.resolve())
-        return cls(repo, ref, "" if prefix == "." else prefix)
+        return cls(repo, ref, "" if prefix == "." else prefix, project_root / ".modelplane" / "cache")
 
     def _git(self, *args: str, input: bytes | None = None) -> str:
         proc = subprocess.run(["git", *args], cwd=self.repo_root, capture_output=True, input=input)
@@ -193,10 +227,18 @@ class GitSource:
             raise ModelplaneError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc.stdout.decode("utf-8", errors="surrogateescape")
 
+    def prefetch(self, paths: list[str]) -> None:
+        """Read these blobs in one `git cat-file --batch` call."""
+        self._load(paths)
+
     def _load_all(self) -> dict[str, bytes]:
-        """Every blob under the prefix in one `git cat-file --batch` call."""
-        if self._contents is None:
-            paths = sorted(self._blobs)
+        return self._load(sorted(self._blobs))
+
+    def _load(self, wanted: list[str]) -> dict[str, bytes]:
+        have = self._contents or {}
+        missing = [p for p in wanted if p not in have]
+        if missing:
+            paths = missing
             request = "".join(f"{self._blobs[p][0]}\n" for p in paths).encode()
             proc = subprocess.run(
                 ["git", "cat-file", "--batch"], cwd=self.repo_root, input=request, capture_output=True, check=True
@@ -210,20 +252,58 @@ class GitSource:
                 start = header_end + 1
                 contents[p] = out[start : start + size]
                 pos = start + size + 1
-            self._contents = contents
-        return self._contents
+            self._contents = {**have, **contents}
+        return self._contents or {}
 
     def exists(self, path: str) -> bool:
         return path in self._blobs
 
     def read(self, path: str) -> bytes:
-        return self._load_all()[path]
+        if self._contents is None or path not in self._contents:
+            self._load([path])
+        assert self._contents is not None
+        return self._contents[path]
 
     def size(self, path: str) -> int:
         return self._blobs[path][1]
 
     def read_limited(self, path: str, limit: int) -> bytes | None:
         return None if self.size(path) > limit else self.read(path)
+
+    def known_hashes(self, paths: list[str], limit: int) -> dict[str, str]:
+        """Git blob ids are content addresses: a blob hashed once never needs reading again."""
+        wanted = set(paths)
+        known = {p: h for p, h in self._borrowed.items() if p in wanted and self._blobs[p][1] <= limit}
+        if self._blob_map_path is None:
+            return known
+        import orjson
+
+        try:
+            self._blob_map = orjson.loads(self._blob_map_path.read_bytes())
+        except (OSError, ValueError):
+            self._blob_map = {}
+        for path in paths:
+            sha, size = self._blobs[path]
+            if size <= limit and sha in self._blob_map:
+                known[path] = self._blob_map[sha]
+        return known
+
+    def remember_hashes(self, hashes: dict[str, str]) -> None:
+        if self._blob_map_path is None:
+            return
+        import orjson
+
+        fresh = {self._blobs[p][0]: h for p, h in hashes.items() if p in self._blobs}
+        if all(self._blob_map.get(k) == v for k, v in fresh.items()):
+            return
+        merged = {**self._blob_map, **fresh}
+        try:
+            self._blob_map_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._blob_map_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(orjson.dumps(merged))
+            os.replace(tmp, self._blob_map_path)
+        except OSError:
+            pass
 
     def glob(self, patterns: list[str]) -> list[str]:
         found: set[str] = set()

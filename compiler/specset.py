@@ -32,8 +32,18 @@ class SpecNode:
     kind: str
     file: str
     index: int
-    data: dict[str, Any]
+    _data: dict[str, Any] | bytes
+    """The document, or its JSON from the compiled-graph cache (parsed on first use)."""
     _model: AnySpecModel | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if isinstance(self._data, bytes):
+            import orjson
+
+            self._data = orjson.loads(self._data)
+        assert isinstance(self._data, dict)
+        return self._data
 
     @property
     def name(self) -> str:
@@ -42,9 +52,10 @@ class SpecNode:
     @property
     def model(self) -> AnySpecModel:
         if self._model is None:
-            from modelplane.specs.kinds import KIND_MODELS
+            from modelplane.specs.base import model_class
 
-            self._model = KIND_MODELS[self.kind].model_validate(self.data)
+            self._model = model_class(self.kind).model_validate(self.data)  # type: ignore[assignment]
+        assert self._model is not None
         return self._model
 
     def normalized(self) -> dict[str, Any]:
@@ -74,6 +85,8 @@ class SpecSet:
     """Relative path -> content hash of every spec file read."""
     fingerprint: str = ""
     """Identifies the whole input (files, project file, environment, modelplane version)."""
+    links: list[Any] | None = None
+    """Resolved references (``references.Link``), filled in by the loader."""
     source_loader: Any = None
     """Callable(path) -> text, for locating positions (git objects for --base)."""
     _maps: dict[str, SourceMap] = field(default_factory=dict)

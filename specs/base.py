@@ -12,6 +12,26 @@ API_VERSION = "modelplane/v1"
 KIND_ORDER = ("Dataset", "Feature", "Workflow", "Model", "Evaluation", "Stack", "Endpoint", "Service")
 """Kinds in the order data flows through them; reports list kinds in this order."""
 
+KIND_MODULES = {
+    "Dataset": "data",
+    "Feature": "data",
+    "Workflow": "data",
+    "Model": "models",
+    "Evaluation": "models",
+    "Stack": "platform",
+    "Endpoint": "serving",
+    "Service": "platform",
+}
+
+
+def model_class(kind: str) -> type[BaseModel]:
+    """The model of one kind, importing only its module (a warm run may need just one or two)."""
+    import importlib
+
+    cls: type[BaseModel] = getattr(importlib.import_module(f"modelplane.specs.{KIND_MODULES[kind]}"), kind)
+    return cls
+
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 NAME_RE = re.compile(NAME_PATTERN)
 

@@ -1,0 +1,122 @@
+"""Compiled graphs cached by the fingerprint of their whole input.
+
+A hit skips parsing, validation, reference resolution, checks and
+fingerprinting. Node documents are stored as JSON text and parsed only when a
+later stage reads them (a plan looks closely at a few hundred of 10,000
+nodes), which is what makes a warm ``plan --base`` cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from modelplane.compiler.errors import Diagnostic, Location
+from modelplane.compiler.fingerprint import Fingerprint
+from modelplane.compiler.graph import Edge, LineageGraph
+from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.specs.base import NodeId
+
+from modelplane import __version__
+
+if TYPE_CHECKING:
+    from modelplane.compiler.compile import Compiled
+    from modelplane.compiler.scan import Scan
+
+FORMAT = 1
+KEEP = 6
+
+
+def _path(root: Path, fingerprint: str) -> Path:
+    return root / ".modelplane" / "cache" / f"graph-{fingerprint}.json"
+
+
+def _diag_to(d: Diagnostic) -> dict[str, Any]:
+    loc = d.location
+    return {
+        "code": d.code,
+        "message": d.message,
+        "loc": [loc.file, loc.line, loc.column] if loc else None,
+        "hint": d.hint,
+        "snippet": d.snippet,
+        "width": d.width,
+        "related": [[m, [r.file, r.line, r.column]] for m, r in d.related],
+        "severity": d.severity,
+    }
+
+
+def _diag_from(x: dict[str, Any]) -> Diagnostic:
+    loc = Location(*x["loc"]) if x["loc"] else None
+    related = tuple((m, Location(*r)) for m, r in x["related"])
+    return Diagnostic(x["code"], x["message"], loc, x["hint"], x["snippet"], x["width"], related, x["severity"])
+
+
+def save(root: Path, compiled: Compiled) -> None:
+    graph = compiled.graph
+    ids = list(graph.nodes)
+    index = {n: i for i, n in enumerate(ids)}
+    fps = compiled.fingerprints
+    payload = {
+        "format": FORMAT,
+        "modelplane": __version__,
+        "fingerprint": graph.specs.fingerprint,
+        "nodes": [
+            [n.kind, n.name, node.kind, node.file, node.index, fps[n].spec, fps[n].meta, fps[n].full]
+            for n, node in graph.nodes.items()
+        ],
+        "data": [orjson.dumps(node.data).decode() for node in graph.nodes.values()],
+        "edges": [[index[e.source], index[e.target], e.kind, list(e.path)] for e in graph.edges],
+        "order": [index[n] for n in graph.topo_order()],
+        "warnings": [_diag_to(d) for d in compiled.warnings],
+    }
+    path = _path(root, graph.specs.fingerprint)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(orjson.dumps(payload))
+        os.replace(tmp, path)
+        old = sorted(path.parent.glob("graph-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in old[KEEP:]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass  # read-only checkout: no warm runs, nothing else changes
+
+
+def load(root: Path, scan: Scan) -> Compiled | None:
+    from modelplane.compiler.compile import Compiled
+
+    path = _path(root, scan.fingerprint)
+    try:
+        payload = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if payload.get("format") != FORMAT or payload.get("fingerprint") != scan.fingerprint:
+        return None
+    ids: list[NodeId] = []
+    nodes: dict[NodeId, SpecNode] = {}
+    fps: dict[NodeId, Fingerprint] = {}
+    for (kind, name, kind_name, file, idx, fs, fm, ff), data in zip(payload["nodes"], payload["data"], strict=True):
+        nid = NodeId(kind, name)
+        ids.append(nid)
+        nodes[nid] = SpecNode(nid, kind_name, file, idx, data.encode())
+        fps[nid] = Fingerprint(fs, fm, ff)
+    specs = SpecSet(
+        scan.root, scan.project, scan.environment, nodes, files=dict(scan.hashes), fingerprint=scan.fingerprint
+    )
+    if not isinstance(scan.source, _file_source_type()):
+        source = scan.source
+        specs.source_loader = lambda f: source.read(f).decode("utf-8", errors="replace")
+    graph = LineageGraph(specs, [Edge(ids[a], ids[b], kind, tuple(p)) for a, b, kind, p in payload["edges"]])
+    for e in graph.edges:
+        graph._out.setdefault(e.source, []).append(e)
+        graph._in.setdefault(e.target, []).append(e)
+    graph._order = [ids[i] for i in payload["order"]]
+    return Compiled(graph, fps, [_diag_from(d) for d in payload["warnings"]], [])
+
+
+def _file_source_type() -> type:
+    from modelplane.compiler.sources import FileSource
+
+    return FileSource
