@@ -46,6 +46,7 @@ def compile_graph(
     use_cache: bool = True,
     strict: bool = True,
     scanned: Scan | None = None,
+    run_checks: bool = True,
 ) -> Compiled:
     """Load, link and check; raises ``SpecError``/``GraphError`` with every problem found.
 
@@ -55,19 +56,19 @@ def compile_graph(
     sc = scanned or scan(root, env, source)
     if use_cache and not sc.problems:
         with paused_gc():
-            hit = graph_cache.load(root, sc)
+            hit = graph_cache.load(root, sc, need_checked=run_checks)
         if hit is not None:
             return hit
     specs = load(root, env, source, use_cache, scanned=sc)
     with paused_gc():
         graph = build(specs)
-        problems = check(graph)
+        problems = check(graph) if run_checks else []
         errors = [d for d in problems if d.severity == "error"]
         if errors and (strict or any(d.code == "cycle" for d in errors)):
             raise GraphError(problems)
         compiled = Compiled(graph, fingerprints(graph), [d for d in problems if d.severity != "error"], errors)
         if use_cache and not errors:
-            graph_cache.save(root, compiled)
+            graph_cache.save(root, compiled, checked=run_checks)
         return compiled
 
 
@@ -103,14 +104,20 @@ def make_plan(
     """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``."""
     base_graph: LineageGraph
     base_fingerprints = None
-    head_scan: Scan | None = None
-    git: GitSource | None = None
+    head_scan = scan(root, env)
+    # the head compiles first: files that did not change are then validated once, and never read from git
+    head: Compiled | None = None
+    head_error: SpecError | None = None
+    try:
+        head = compile_graph(root, env, None, use_cache, strict=False, scanned=head_scan)
+    except SpecError as exc:
+        head_error = exc
     if base_ref is not None:
         git = GitSource.for_project(root, base_ref)
-        head_scan = scan(root, env)
-        git.borrow(head_scan.hashes)  # files unchanged since the ref are not read from git
+        git.borrow(head_scan.hashes)
         try:
-            base_compiled = compile_graph(root, env, git, use_cache)
+            # the base's own graph rules were checked when it merged; a cycle still stops it (topo order)
+            base_compiled = compile_graph(root, env, git, use_cache, run_checks=False)
         except SpecError as exc:
             raise PlanError(
                 [
@@ -126,12 +133,11 @@ def make_plan(
         base_fingerprints = base_compiled.fingerprints
         serial = 0
         ref = BaseRef(kind="git", ref=base_ref, commit=git.commit, fingerprint=base_compiled.specs.fingerprint)
-    try:
-        head = compile_graph(root, env, None, use_cache, strict=False, scanned=head_scan)
-    except SpecError as exc:
-        if base_ref is not None:
-            raise type(exc)(_explain_deletions(exc.diagnostics, base_graph)) from None
-        raise
+        if head_error is not None:
+            raise type(head_error)(_explain_deletions(head_error.diagnostics, base_graph)) from None
+    if head_error is not None:
+        raise head_error
+    assert head is not None
     if base_ref is None:
         applied = (state or EmptyState()).applied(head.specs.environment)
         base_graph = graph_from_state(head.specs, applied)

@@ -29,8 +29,9 @@ FORMAT = 1
 KEEP = 6
 
 
-def _path(root: Path, fingerprint: str) -> Path:
-    return root / ".modelplane" / "cache" / f"graph-{fingerprint}.json"
+def _path(root: Path, fingerprint: str, checked: bool = True) -> Path:
+    suffix = "" if checked else ".unchecked"
+    return root / ".modelplane" / "cache" / f"graph-{fingerprint}{suffix}.json"
 
 
 def _diag_to(d: Diagnostic) -> dict[str, Any]:
@@ -53,7 +54,8 @@ def _diag_from(x: dict[str, Any]) -> Diagnostic:
     return Diagnostic(x["code"], x["message"], loc, x["hint"], x["snippet"], x["width"], related, x["severity"])
 
 
-def save(root: Path, compiled: Compiled) -> None:
+def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
+    """Store a compiled graph; ``checked`` says whether the graph rules ran on it."""
     graph = compiled.graph
     ids = list(graph.nodes)
     index = {n: i for i, n in enumerate(ids)}
@@ -71,7 +73,7 @@ def save(root: Path, compiled: Compiled) -> None:
         "order": [index[n] for n in graph.topo_order()],
         "warnings": [_diag_to(d) for d in compiled.warnings],
     }
-    path = _path(root, graph.specs.fingerprint)
+    path = _path(root, graph.specs.fingerprint, checked)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -84,13 +86,18 @@ def save(root: Path, compiled: Compiled) -> None:
         pass  # read-only checkout: no warm runs, nothing else changes
 
 
-def load(root: Path, scan: Scan) -> Compiled | None:
+def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
+    """The cached graph for this input; an unchecked one only when ``need_checked`` is false."""
     from modelplane.compiler.compile import Compiled
 
-    path = _path(root, scan.fingerprint)
-    try:
-        payload = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+    payload = None
+    for checked in (True, False) if not need_checked else (True,):
+        try:
+            payload = orjson.loads(_path(root, scan.fingerprint, checked).read_bytes())
+            break
+        except (OSError, orjson.JSONDecodeError):
+            continue
+    if payload is None:
         return None
     if payload.get("format") != FORMAT or payload.get("fingerprint") != scan.fingerprint:
         return None
