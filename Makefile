@@ -25,6 +25,7 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/modelplane validate -C examples/quickstart
 	$(BIN)/modelplane graph -C examples/quickstart
+	$(BIN)/modelplane plan -C examples/quickstart
 
 lint: install-dev
 	$(BIN)/ruff check .
