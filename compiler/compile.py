@@ -47,6 +47,7 @@ def compile_graph(
     strict: bool = True,
     scanned: Scan | None = None,
     run_checks: bool = True,
+    hash_memo: dict[int, tuple[str, str]] | None = None,
 ) -> Compiled:
     """Load, link and check; raises ``SpecError``/``GraphError`` with every problem found.
 
@@ -66,7 +67,9 @@ def compile_graph(
         errors = [d for d in problems if d.severity == "error"]
         if errors and (strict or any(d.code == "cycle" for d in errors)):
             raise GraphError(problems)
-        compiled = Compiled(graph, fingerprints(graph), [d for d in problems if d.severity != "error"], errors)
+        compiled = Compiled(
+            graph, fingerprints(graph, hash_memo), [d for d in problems if d.severity != "error"], errors
+        )
         if use_cache and not errors:
             graph_cache.save(root, compiled, checked=run_checks)
         return compiled
@@ -105,11 +108,12 @@ def make_plan(
     base_graph: LineageGraph
     base_fingerprints = None
     head_scan = scan(root, env)
+    memo: dict[int, tuple[str, str]] = {}  # both graphs stay alive below, so document ids are stable
     # the head compiles first: files that did not change are then validated once, and never read from git
     head: Compiled | None = None
     head_error: SpecError | None = None
     try:
-        head = compile_graph(root, env, None, use_cache, strict=False, scanned=head_scan)
+        head = compile_graph(root, env, None, use_cache, strict=False, scanned=head_scan, hash_memo=memo)
     except SpecError as exc:
         head_error = exc
     if base_ref is not None:
@@ -117,7 +121,7 @@ def make_plan(
         git.borrow(head_scan.hashes)
         try:
             # the base's own graph rules were checked when it merged; a cycle still stops it (topo order)
-            base_compiled = compile_graph(root, env, git, use_cache, run_checks=False)
+            base_compiled = compile_graph(root, env, git, use_cache, run_checks=False, hash_memo=memo)
         except SpecError as exc:
             raise PlanError(
                 [

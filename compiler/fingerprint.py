@@ -29,12 +29,24 @@ def content_hash(value: Any) -> str:
     return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
 
 
-def fingerprints(graph: LineageGraph) -> dict[NodeId, Fingerprint]:
+def fingerprints(graph: LineageGraph, memo: dict[int, tuple[str, str]] | None = None) -> dict[NodeId, Fingerprint]:
+    """Fingerprints of every node.
+
+    ``memo`` maps ``id(document)`` to its (spec, meta) hashes; a caller that
+    keeps two graphs alive which share documents (head and base of a plan)
+    passes one memo to both so each shared document is hashed once.
+    """
     out: dict[NodeId, Fingerprint] = {}
+    memo = {} if memo is None else memo
     for nid in graph.topo_order():
         data = graph.nodes[nid].data
-        spec = content_hash([data.get("apiVersion"), data["kind"], data.get("spec")])
-        meta = content_hash(data["metadata"])
+        own = memo.get(id(data))
+        if own is None:
+            own = memo[id(data)] = (
+                content_hash([data.get("apiVersion"), data["kind"], data.get("spec")]),
+                content_hash(data["metadata"]),
+            )
+        spec, meta = own
         h = hashlib.blake2b(f"{spec}{meta}".encode(), digest_size=12)
         for parent in graph.parents(nid):
             h.update(out[parent].full.encode())

@@ -68,7 +68,8 @@ class LineageGraph:
     def parents(self, node: NodeId) -> list[NodeId]:
         found = self._parents.get(node)
         if found is None:
-            found = self._parents[node] = sorted({e.source for e in self.in_edges(node)})
+            # edges are sorted by source, so de-duplicating in order keeps them sorted
+            found = self._parents[node] = list(dict.fromkeys(e.source for e in self.in_edges(node)))
         return found
 
     def downstream(self, start: Iterable[NodeId], depth: int | None = None) -> set[NodeId]:
