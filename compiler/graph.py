@@ -183,7 +183,18 @@ def build(specs: SpecSet, links: list[Link] | None = None) -> LineageGraph:
         if node.kind == "Endpoint":
             for ev in evals_by_model.get(node.spec["model"], ()):
                 edges.add(Edge(ev, node.id, "gates"))
-    graph = LineageGraph(specs, sorted(edges, key=_edge_key))
+    # sort per source (small lists) and concatenate in node order: the same order as sorting
+    # every edge, without an O(E log E) sort of NodeId tuples (a second at 100,000 nodes)
+    by_source: dict[NodeId, list[Edge]] = {}
+    for e in edges:
+        by_source.setdefault(e.source, []).append(e)
+    ordered: list[Edge] = []
+    for nid in specs.nodes:  # the loader keeps nodes sorted by id
+        out_edges = by_source.get(nid)
+        if out_edges:
+            out_edges.sort(key=_edge_key)
+            ordered.extend(out_edges)
+    graph = LineageGraph(specs, ordered)
     for e in graph.edges:
         graph._out.setdefault(e.source, []).append(e)
         graph._in.setdefault(e.target, []).append(e)
