@@ -8,12 +8,11 @@ hit is always exactly what validating the file again would give.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
+from modelplane.compiler.sources import atomic_write
 
 from modelplane import __version__
 
@@ -75,7 +74,7 @@ class SpecCache:
             if len(keep) >= 2 * len(used) + 64:
                 break
             keep.setdefault(k, v)
-        _atomic_write(self.path, orjson.dumps({"header": self.header, "entries": keep}))
+        atomic_write(self.path, orjson.dumps({"header": self.header, "entries": keep}))
 
 
 class VerdictCache:
@@ -98,15 +97,4 @@ class VerdictCache:
         return None
 
     def put(self, fingerprint: str, summary: dict[str, Any]) -> None:
-        _atomic_write(self.path, orjson.dumps({"fingerprint": fingerprint, "summary": summary}))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only checkout still works, just without a warm cache
+        atomic_write(self.path, orjson.dumps({"fingerprint": fingerprint, "summary": summary}))

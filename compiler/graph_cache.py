@@ -8,7 +8,6 @@ nodes), which is what makes a warm ``plan --base`` cheap.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ import orjson
 from modelplane.compiler.errors import Diagnostic, Location
 from modelplane.compiler.fingerprint import Fingerprint
 from modelplane.compiler.graph import Edge, LineageGraph
+from modelplane.compiler.sources import atomic_write
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.specs.base import NodeId
 
@@ -74,11 +74,8 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
         "warnings": [_diag_to(d) for d in compiled.warnings],
     }
     path = _path(root, graph.specs.fingerprint, checked)
+    atomic_write(path, orjson.dumps(payload))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(orjson.dumps(payload))
-        os.replace(tmp, path)
         old = sorted(path.parent.glob("graph-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in old[KEEP:]:
             stale.unlink(missing_ok=True)

@@ -17,6 +17,17 @@ from typing import Any, Protocol
 from modelplane.compiler.errors import ModelplaneError
 
 
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step; a read-only checkout just runs without caches."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 class Source(Protocol):
     label: str
 
@@ -96,13 +107,7 @@ class FileSource:
                 fresh[path] = [*stat, key, now]
         if fresh == self._index:
             return
-        try:
-            self._index_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._index_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(orjson.dumps(fresh))
-            os.replace(tmp, self._index_path)
-        except OSError:
-            pass  # read-only checkout: every run hashes every file
+        atomic_write(self._index_path, orjson.dumps(fresh))
 
     def exists(self, path: str) -> bool:
         return (self.root / path).is_file()
@@ -296,14 +301,7 @@ class GitSource:
         fresh = {self._blobs[p][0]: h for p, h in hashes.items() if p in self._blobs}
         if all(self._blob_map.get(k) == v for k, v in fresh.items()):
             return
-        merged = {**self._blob_map, **fresh}
-        try:
-            self._blob_map_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._blob_map_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(orjson.dumps(merged))
-            os.replace(tmp, self._blob_map_path)
-        except OSError:
-            pass
+        atomic_write(self._blob_map_path, orjson.dumps({**self._blob_map, **fresh}))
 
     def glob(self, patterns: list[str]) -> list[str]:
         found: set[str] = set()
