@@ -15,7 +15,7 @@ from modelplane.compiler.errors import Diagnostic
 from modelplane.compiler.graph import CycleError, LineageGraph
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
 from modelplane.specs.base import NodeId
-from modelplane.specs.models import BYTES_PER_PARAM
+from modelplane.specs.models import weight_gib
 
 
 def check(graph: LineageGraph) -> list[Diagnostic]:
@@ -123,8 +123,7 @@ def _gpu_fit(graph: LineageGraph) -> list[Diagnostic]:
             continue
         dtype = model.spec.get("dtype", "bf16")
         quant = (ep.spec.get("engine") or {}).get("args", {}).get("quantization")
-        bytes_per = 1.0 if quant == "fp8" else BYTES_PER_PARAM[dtype]
-        weights = model.spec["parameters_b"] * 1e9 * bytes_per / 2**30
+        weights = weight_gib(model.spec["parameters_b"], "fp8" if quant == "fp8" else dtype)
         gpus = res.get("gpus_per_replica", 1)
         budget = acc.memory_gib * gpus * WEIGHT_SHARE
         if weights > budget:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from modelplane.compiler import graph_cache
 from modelplane.compiler.checks import check
-from modelplane.compiler.diff import diff
+from modelplane.compiler.diff import Diff, diff
 from modelplane.compiler.errors import Diagnostic, GraphError, Location, PlanError, SpecError
 from modelplane.compiler.fingerprint import Fingerprint, fingerprints
 from modelplane.compiler.graph import LineageGraph, build
@@ -90,6 +90,7 @@ class PlanResult:
     head: Compiled
     base: LineageGraph
     impact: Impact
+    diff: Diff
     errors: list[Diagnostic]
     """Breaking impact that was not acknowledged: the plan is shown but must not be applied."""
     warnings: list[Diagnostic]
@@ -177,7 +178,7 @@ def make_plan(
             state_serial=serial,
             diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings]],
         )
-    return PlanResult(plan, head, base_graph, impact, [] if allow_breaking else errors, head.warnings)
+    return PlanResult(plan, head, base_graph, impact, changes, [] if allow_breaking else errors, head.warnings)
 
 
 def _as_warning(d: Diagnostic) -> Diagnostic:

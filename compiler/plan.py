@@ -65,9 +65,9 @@ def build_plan(
     b = _Builder(head, base, diff, impact, {})
     _actions_for_changes(b)
     _actions_for_impact(b)
-    actions = _with_dependencies(b)
-    gpu = gpu_deltas(base, head)
     owners = _owners(b)
+    actions = _with_dependencies(b, owners)
+    gpu = gpu_deltas(base, head)
     changes = [_plan_change(c, head, base) for c in diff.changes.values()]
     impacts = [
         PlanImpact(
@@ -174,7 +174,7 @@ def _producer(head: LineageGraph, nid: NodeId) -> list[NodeId]:
     return sorted({e.source for e in head.in_edges(nid) if e.kind in ("output", "produces")})
 
 
-def _with_dependencies(b: _Builder) -> list[PlanAction]:
+def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
     acts = b.actions
     head = b.head
     deps: dict[str, set[str]] = {aid: set() for aid in acts}
@@ -225,7 +225,7 @@ def _with_dependencies(b: _Builder) -> list[PlanAction]:
                     if old is not None and f"stack/{old.spec['stack']}" == act.target:
                         deps[aid].add(other.id)
     # owners are told after everything that affects what they consume
-    notify = _notify_actions(b)
+    notify = _notify_actions(b, owners)
     for n in notify:
         deps[n.id] = set(n.depends_on)
     ordered = _topo(deps)
@@ -233,9 +233,9 @@ def _with_dependencies(b: _Builder) -> list[PlanAction]:
     return [by_id[a].model_copy(update={"depends_on": sorted(deps[a])}) for a in ordered]
 
 
-def _notify_actions(b: _Builder) -> list[PlanAction]:
+def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
     out = []
-    for notice in _owners(b):
+    for notice in owners:
         deps = set()
         for svc in notice.services:
             for parent in b.head.upstream([NodeId.parse(svc)]):

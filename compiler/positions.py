@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 from modelplane.compiler.errors import Location
+from modelplane.compiler.yamlio import source_line
 
 try:  # the C composer when libyaml is there; the pure one otherwise
     _Loader: type[Any] = yaml.CSafeLoader
@@ -33,11 +34,6 @@ def syntax_error(text: str) -> tuple[int, int, str] | None:
     except yaml.YAMLError:
         return None
     return None
-
-
-def source_line(text: str, line: int) -> str | None:
-    lines = text.splitlines()
-    return lines[line - 1] if 0 < line <= len(lines) else None
 
 
 def find_duplicate_key(text: str, key: str) -> tuple[int, int] | None:

@@ -236,9 +236,6 @@ class GitSource:
         """Read these blobs in one `git cat-file --batch` call."""
         self._load(paths)
 
-    def _load_all(self) -> dict[str, bytes]:
-        return self._load(sorted(self._blobs))
-
     def _load(self, wanted: list[str]) -> dict[str, bytes]:
         have = self._contents or {}
         missing = [p for p in wanted if p not in have]

@@ -104,6 +104,3 @@ class SpecSet:
         self, node: SpecNode, path: tuple[str | int, ...], key: bool = False
     ) -> tuple[Location, str | None, int]:
         return self.source_map(node.file).location(node.index, path, key)
-
-    def by_kind(self, kind: str) -> list[SpecNode]:
-        return [n for n in self.nodes.values() if n.kind == kind]

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.compiler.compile import compile_graph, make_plan
-from modelplane.compiler.diff import Change, Diff, FieldChange, diff
-from modelplane.compiler.fingerprint import fingerprints
+from modelplane.compiler.diff import Change, Diff, FieldChange
 from modelplane.compiler.graph import LineageGraph
 from modelplane.compiler.impact import Impact, compute
 from modelplane.compiler.selectors import select
@@ -41,9 +40,8 @@ def impact_of(
         graph = planned.head.graph
         modified = {NodeId.parse(c.id) for c in planned.plan.changes}
         chosen = select(graph, selector, modified)
-        real = {NodeId.parse(c.id) for c in planned.plan.changes} & chosen
-        from_base = diff(planned.base, graph, fingerprints(planned.base), planned.head.fingerprints)
-        result = compute(graph, Diff({n: c for n, c in from_base.changes.items() if n in real}))
+        real = set(planned.diff.changes) & chosen
+        result = compute(graph, Diff({n: c for n, c in planned.diff.changes.items() if n in real}))
         changed = sorted(real)
     return {
         "changed": [str(n) for n in changed],

@@ -13,21 +13,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from modelplane.specs.base import API_VERSION, Metadata, NodeId
+from modelplane.specs.base import API_VERSION, KIND_MODULES, Metadata, NodeId
 
-_LAZY = {
-    "KIND_MODELS": "kinds",
-    "KINDS": "kinds",
-    "AnySpec": "kinds",
-    "Dataset": "data",
-    "Feature": "data",
-    "Workflow": "data",
-    "Model": "models",
-    "Evaluation": "models",
-    "Endpoint": "serving",
-    "Service": "platform",
-    "Stack": "platform",
-}
+_LAZY = {"KIND_MODELS": "kinds", "KINDS": "kinds", "AnySpec": "kinds", **KIND_MODULES}
 
 __all__ = ["API_VERSION", "Metadata", "NodeId", *_LAZY]
 

@@ -14,6 +14,11 @@ Dtype = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
 BYTES_PER_PARAM: dict[str, float] = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
 
 
+def weight_gib(parameters_b: float, dtype: str) -> float:
+    """Memory a model's weights take at ``dtype``, in GiB."""
+    return parameters_b * 1e9 * BYTES_PER_PARAM[dtype] / 2**30
+
+
 class TrainedOn(StrictModel):
     datasets: list[Annotated[Name, RefTo(("dataset",), edge="trained_on")]] = Field(default_factory=list)
     features: list[Annotated[Name, RefTo(("feature",), edge="trained_on")]] = Field(default_factory=list)
@@ -30,10 +35,6 @@ class ModelSpec(StrictModel):
     dtype: Dtype = "bf16"
     trained_on: TrainedOn = Field(default_factory=TrainedOn)
     context_length: Annotated[int, Field(gt=0)] = 4096
-
-    def weight_gib(self) -> float:
-        """Memory the weights take at ``dtype``, in GiB."""
-        return self.parameters_b * 1e9 * BYTES_PER_PARAM[self.dtype] / 2**30
 
 
 class Model(StrictModel):

@@ -1,1 +1,4 @@
-"""Pulumi component resources for GPU serving clusters (used by the Pulumi provisioner)."""
+"""Pulumi component resources for GPU serving clusters (used by the Pulumi provisioner).
+
+Empty until the Pulumi-stacks issue lands.
+"""
