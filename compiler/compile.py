@@ -22,7 +22,7 @@ from modelplane.compiler.planfile import BaseRef, Plan, PlanDiagnostic
 from modelplane.compiler.scan import Scan, scan
 from modelplane.compiler.sources import GitSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
-from modelplane.compiler.state import AppliedState, EmptyState, StateReader
+from modelplane.compiler.state import AppliedState, EmptyState, PendingAction, StateReader
 from modelplane.specs.base import NodeId
 
 
@@ -81,7 +81,7 @@ def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:
         nid = NodeId.parse(key)
         nodes[nid] = SpecNode(nid, applied.kind, applied.file, applied.index, applied.data)
     specs = SpecSet(head.root, head.project, head.environment, dict(sorted(nodes.items())))
-    return build(specs)
+    return build(specs, partial=True)
 
 
 @dataclass
@@ -108,6 +108,7 @@ def make_plan(
     """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``."""
     base_graph: LineageGraph
     base_fingerprints = None
+    pending: dict[str, PendingAction] = {}
     head_scan = scan(root, env)
     memo: dict[int, tuple[str, str]] = {}  # both graphs stay alive below, so document ids are stable
     # the head compiles first: files that did not change are then validated once, and never read from git
@@ -147,6 +148,7 @@ def make_plan(
         applied = (state or EmptyState()).applied(head.specs.environment)
         base_graph = graph_from_state(head.specs, applied)
         serial = applied.serial
+        pending = applied.pending
         ref = BaseRef(kind="state", serial=serial)
     with paused_gc():
         base_fp = base_fingerprints if base_fingerprints is not None else fingerprints(base_graph)
@@ -177,6 +179,7 @@ def make_plan(
             base_ref=ref,
             state_serial=serial,
             diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings]],
+            pending=pending,
         )
     return PlanResult(plan, head, base_graph, impact, changes, [] if allow_breaking else errors, head.warnings)
 

@@ -160,13 +160,17 @@ class CycleError(Exception):
         super().__init__(" -> ".join(str(p) for p in path))
 
 
-def build(specs: SpecSet, links: list[Link] | None = None) -> LineageGraph:
-    """The lineage graph of a loaded spec set."""
+def build(specs: SpecSet, links: list[Link] | None = None, partial: bool = False) -> LineageGraph:
+    """The lineage graph of a loaded spec set.
+
+    ``partial``: the nodes may reference nodes that are not there (an applied
+    state that a failed apply left half-way); such edges are left out.
+    """
     if links is None:
         links = specs.links
     if links is None:
         links, problems = resolve(specs)
-        if problems:  # a loaded SpecSet was already checked; this is a bug, not user input
+        if problems and not partial:  # a loaded SpecSet was already checked; this is a bug, not user input
             raise AssertionError(problems[0].message)
     edges: set[Edge] = set()
     for link in links:

@@ -266,7 +266,13 @@ def _load_file(
             ok = False
             continue
         out.append((index, doc, model))
-    return out if ok else None
+    if not ok:
+        # the file is not cached or used, but its valid documents still answer references
+        partial.extend(
+            SpecNode(NodeId(d["kind"].lower(), d["metadata"]["name"]), d["kind"], path, i, d) for i, d, _ in out
+        )
+        return None
+    return out
 
 
 def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[str, Any]) -> Diagnostic:

@@ -8,6 +8,7 @@ and owners are told after the rollouts that affect them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from modelplane.compiler.planfile import (
     PlanImpact,
     Summary,
 )
+from modelplane.compiler.state import PendingAction
 from modelplane.specs.base import NodeId
 
 from modelplane import __version__
@@ -61,10 +63,12 @@ def build_plan(
     base_ref: BaseRef,
     state_serial: int,
     diagnostics: list[PlanDiagnostic] | None = None,
+    pending: Mapping[str, PendingAction] | None = None,
 ) -> Plan:
     b = _Builder(head, base, diff, impact, {})
     _actions_for_changes(b)
     _actions_for_impact(b)
+    _actions_left_over(b, pending or {})
     owners = _owners(b)
     actions = _with_dependencies(b, owners)
     gpu = gpu_deltas(base, head)
@@ -168,6 +172,18 @@ def _actions_for_impact(b: _Builder) -> None:
             b.add("evaluate", a.id, reason)
         elif a.category == "rollout-required":
             b.add("rollout", a.id, reason)
+
+
+def _actions_left_over(b: _Builder, pending: Mapping[str, PendingAction]) -> None:
+    """What an earlier apply did not finish is still to do, unless its node is gone since."""
+    for p in pending.values():
+        target = p.target.split("@", 1)[0]
+        try:
+            nid = NodeId.parse(target)
+        except ValueError:
+            continue
+        if nid in b.head.nodes or p.type == "decommission":
+            b.add(p.type, p.target, f"left over from an earlier apply: {p.reason}")
 
 
 def _producer(head: LineageGraph, nid: NodeId) -> list[NodeId]:

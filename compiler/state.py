@@ -21,11 +21,22 @@ class AppliedNode:
 
 
 @dataclass(frozen=True)
+class PendingAction:
+    """An action an earlier apply did not finish (failed, skipped or aborted): the next plan carries it."""
+
+    type: str
+    target: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class AppliedState:
     serial: int
     """Increases with every action an apply records; a plan remembers the serial it saw."""
     nodes: dict[str, AppliedNode] = field(default_factory=dict)
     """By ``kind/name``."""
+    pending: dict[str, PendingAction] = field(default_factory=dict)
+    """By action id (``type:target``)."""
 
 
 class StateReader(Protocol):

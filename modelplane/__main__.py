@@ -1,4 +1,4 @@
-"""``python -m modelplane``: the same as the ``modelplane`` command."""
+"""`python -m modelplane`: the CLI (what the background worker is started with)."""
 
 from modelplane.cli import main
 

@@ -221,8 +221,16 @@ def plan(
     from modelplane.compiler.compile import make_plan
     from modelplane.compiler.render_diagnostics import to_text
 
+    root = _root(project)
     result = _guard(
-        lambda: make_plan(_root(project), env, base_ref=base, allow_breaking=allow_breaking, use_cache=not no_cache)
+        lambda: make_plan(
+            root,
+            env,
+            base_ref=base,
+            state=None if base else _applied_state(root, env),
+            allow_breaking=allow_breaking,
+            use_cache=not no_cache,
+        )
     )
     p = result.plan
     if fmt == PlanFormat.json:
@@ -249,6 +257,26 @@ def plan(
         print(f"saved plan {p.id} to {out}; apply it with: modelplane apply {out}", file=sys.stderr)
     if detailed_exitcode and p.has_changes:
         raise typer.Exit(2)
+
+
+def _applied_state(root: Path, env: str | None) -> Any:
+    """The environment's state store, or None before the first apply (planning never creates it)."""
+    from modelplane.runtime.connection import settings_for, state_path
+    from modelplane.runtime.state_store import StateStore
+
+    s = settings_for(root, env)
+    path = state_path(s.root, s.state)
+    if not path.exists():
+        return None
+    store = StateStore(path)
+    last = store.history(s.environment, limit=1)
+    if last and last[0].outcome == "running":
+        print(
+            f"note: apply {last[0].apply_id} on {s.environment} has not finished; this plan shows the state so far "
+            f"(`modelplane status --env {s.environment}` re-attaches to it)",
+            file=sys.stderr,
+        )
+    return store
 
 
 class SchemaTarget(StrEnum):
@@ -299,6 +327,9 @@ def init(
     for path in written:
         print(f"  created {path}")
     print(f"✓ project ready; next: cd {directory} && modelplane validate && modelplane graph")
+
+
+from modelplane import cli_runtime  # noqa: E402,F401  (registers apply, status, approve...)
 
 
 def main() -> None:

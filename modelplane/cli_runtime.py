@@ -1,0 +1,440 @@
+"""Commands that act: apply, status, approve, pause, resume, abort, history, worker, server.
+
+They are thin: the runtime does the work; this module asks, shows progress and
+maps outcomes to exit codes (0 done, 1 failed or refused, 130 detached by Ctrl-C
+while the apply goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from modelplane.cli import EnvOpt, Format, ProjectOpt, _color, _fail, _guard, _root, app
+from modelplane.compiler.errors import ModelplaneError
+
+POLL_S = 0.25
+FINAL = ("succeeded", "failed", "aborted")
+
+
+def _settings(project: Path | None, env: str | None) -> Any:
+    from modelplane.runtime.connection import settings_for
+
+    root = _root(project)
+    return _guard(lambda: settings_for(root, env))
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except ModelplaneError as exc:
+        _fail(exc)
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    tty = _color(stream)
+    # off a terminal (CI logs, pipes) lines are not wrapped at 80 columns
+    return Console(file=stream, force_terminal=tty, no_color=not tty, highlight=False, width=None if tty else 200)
+
+
+def _ui_link(ep: Any, s: Any) -> str | None:
+    if ep.ui_url is None:
+        return None
+    from urllib.parse import quote
+
+    return f"{ep.ui_url}/namespaces/{ep.namespace}/workflows/{quote(s.workflow_id, safe='')}"
+
+
+async def _client(s: Any, start: bool, with_worker: bool) -> tuple[Any, Any]:
+    from modelplane.runtime.connection import connect, ensure_worker
+
+    client, ep = await connect(s, start=start)
+    if with_worker and s.embedded:
+        await asyncio.to_thread(ensure_worker, s, ep)
+    return client, ep
+
+
+async def _existing_client(s: Any, with_worker: bool = True) -> tuple[Any, Any] | None:
+    """A client, or None where no embedded server runs (then no apply can be running either)."""
+    from modelplane.runtime.server import running_server
+
+    if s.embedded and running_server(s.root) is None and not _unfinished(s):
+        return None
+    return await _client(s, start=True, with_worker=with_worker)
+
+
+def _unfinished(s: Any) -> bool:
+    """Did an apply start here and never finish (the server went down with it)? Then it must resume."""
+    from modelplane.runtime.connection import state_path
+    from modelplane.runtime.state_store import StateStore
+
+    path = state_path(s.root, s.state)
+    if not path.exists():
+        return False
+    last = StateStore(path).history(s.environment, limit=1)
+    return bool(last) and last[0].outcome == "running"
+
+
+async def _watch(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
+    """Show progress until the apply ends; returns its final state."""
+    from rich.live import Live
+
+    from modelplane.progress_view import LineLog, table
+    from modelplane.runtime.messages import Progress
+
+    console = _console()
+    link = _ui_link(ep, s)
+    if link:
+        console.print(f"Temporal UI: {link}", style="dim")
+    live = console.is_terminal
+    log = LineLog(console)
+    view = Live(console=console, refresh_per_second=8, transient=False) if live else None
+    p: Progress | None = None
+    try:
+        if view is not None:
+            view.start()
+        while True:
+            p = await handle.query("progress", result_type=Progress)
+            if view is not None:
+                view.update(table(p, datetime.now(UTC)))
+            else:
+                log.update(p)
+            if p.state in FINAL or not follow:
+                break
+            await asyncio.sleep(POLL_S)
+    finally:
+        if view is not None:
+            view.stop()
+    assert p is not None
+    if p.state in FINAL:
+        _summary(console, p)
+    return p.state
+
+
+def _summary(console: Any, p: Any) -> None:
+    from modelplane.progress_view import headline
+
+    style = {"succeeded": "green", "failed": "red", "aborted": "yellow"}.get(p.state, "")
+    console.print(headline(p), style=style)
+    for aid in p.order:
+        r = p.actions[aid]
+        if r.state == "failed":
+            console.print(f"  ✗ {aid}: {r.error}", style="red")
+            if r.output.get("metrics"):
+                console.print(f"    metrics: {json.dumps(r.output['metrics'])}")
+
+
+@app.command()
+def apply(
+    planfile: Annotated[Path | None, typer.Argument(help="A plan saved with `plan --out` (default: plan now).")] = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Start the apply and return; watch with `status`.")] = False,
+    parallelism: Annotated[int, typer.Option("--parallelism", min=1, max=64, help="Actions at a time.")] = 8,
+) -> None:
+    """Apply the plan as a durable workflow: resumable after any crash, one apply per environment at a time."""
+    from modelplane.runtime.apply import load_plan_file
+
+    saved = _guard(lambda: load_plan_file(planfile)) if planfile is not None else None
+    s = _settings(project, env or (saved.environment if saved else None))
+    try:
+        code = _run(_apply(s, planfile, saved, auto_approve, detach, parallelism))
+    except KeyboardInterrupt:
+        print(
+            f"\ndetached: the apply goes on in the background. Watch it: modelplane status --env {s.environment} "
+            f"--watch; stop it: modelplane abort --env {s.environment}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, detach: bool, par: int) -> int:
+    from modelplane.compiler.report_text import render as render_text
+    from modelplane.runtime.apply import apply_input, check_saved, fresh_plan, refuse_concurrent, running_apply, start
+    from modelplane.runtime.connection import open_store
+
+    store = open_store(s.root, s.state)
+    current = await asyncio.to_thread(fresh_plan, s, store)
+    existing = await _existing_client(s)
+    if existing is not None:
+        client, ep = existing
+        running = await running_apply(client, s)
+        if running is not None:
+            same = (
+                running.plan_id == saved.id
+                if saved is not None
+                else (running.spec_fingerprint == current.plan.spec_fingerprint)
+            )
+            if not same:
+                raise refuse_concurrent(s, running)
+            print(f"re-attaching to the running apply of plan {running.plan_id} on {s.environment}", file=sys.stderr)
+            handle = client.get_workflow_handle(s.workflow_id)
+            return 0 if detach else _exit_code(await _watch(handle, s, ep))
+    if saved is not None:
+        assert planfile is not None
+        check_saved(saved, planfile, s, store, current)
+    plan = saved or current.plan
+    sys.stdout.write(render_text(plan, color=_color(sys.stdout)))
+    if not plan.actions and not plan.changes:
+        return 0
+    if not auto_approve:
+        if not sys.stdin.isatty():
+            raise ModelplaneError(
+                "apply needs confirmation, and stdin is not a terminal",
+                hint="pass --auto-approve to apply without asking (CI), or run it in a terminal",
+            )
+        if not typer.confirm(f"Apply {len(plan.actions)} action(s) to {s.project.name}/{s.environment}?"):
+            print("apply cancelled; nothing was changed", file=sys.stderr)
+            return 1
+    inp = apply_input(plan, current, par, auto_approve)
+    if existing is None:
+        client, ep = await _client(s, start=True, with_worker=True)
+    handle = await start(client, s, inp)
+    print(f"apply {inp.apply_id} started as workflow {s.workflow_id}", file=sys.stderr)
+    if detach:
+        link = _ui_link(ep, s)
+        print(f"detached; watch with: modelplane status --env {s.environment} --watch" + (f"\n{link}" if link else ""))
+        return 0
+    return _exit_code(await _watch(handle, s, ep))
+
+
+def _exit_code(state: str) -> int:
+    return 0 if state == "succeeded" else 1
+
+
+@app.command()
+def status(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow a running apply until it ends.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+) -> None:
+    """The running apply (re-attaching to it), or the applied state: serial, pending actions, last apply."""
+    s = _settings(project, env)
+    raise typer.Exit(_run(_status(s, watch, fmt)))
+
+
+async def _status(s: Any, watch: bool, fmt: Format) -> int:
+    from modelplane.runtime.apply import running_apply
+    from modelplane.runtime.connection import open_store
+    from modelplane.runtime.messages import Progress
+
+    existing = await _existing_client(s)
+    if existing is not None:
+        client, ep = existing
+        if await running_apply(client, s) is not None:
+            handle = client.get_workflow_handle(s.workflow_id)
+            if fmt == Format.json:
+                p = await handle.query("progress", result_type=Progress)
+                print(json.dumps({"running": True, "progress": p.model_dump(mode="json")}, indent=2))
+                return 0
+            state = await _watch(handle, s, ep, follow=watch)
+            return _exit_code(state) if state in FINAL else 0
+    store = open_store(s.root, s.state)
+    applied = store.applied(s.environment)
+    last = store.history(s.environment, limit=1)
+    outputs = store.outputs(s.environment)
+    if fmt == Format.json:
+        doc = {
+            "running": False,
+            "environment": s.environment,
+            "serial": applied.serial,
+            "nodes": len(applied.nodes),
+            "pending": {k: vars(v) for k, v in applied.pending.items()},
+            "outputs": outputs,
+            "last_apply": vars(last[0]) if last else None,
+        }
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    console = _console()
+    console.print(
+        f"{s.project.name}/{s.environment}: no apply running; state serial {applied.serial}, "
+        f"{len(applied.nodes)} node(s) applied"
+    )
+    if last:
+        h = last[0]
+        when = datetime.fromtimestamp(h.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        console.print(f"last apply {h.apply_id}: {h.outcome}, {when} by {h.requested_by} {_counts(h.summary)}")
+    for aid, p in applied.pending.items():
+        console.print(f"  pending {aid}: {p.reason}", style="yellow")
+    for nid, out in outputs.items():
+        console.print(f"  {nid}: {json.dumps(out, sort_keys=True)}")
+    return 0
+
+
+def _counts(summary: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{v} {k}" for k, v in sorted(summary.items())) + ")" if summary else ""
+
+
+async def _handle(s: Any) -> Any:
+    from modelplane.runtime.apply import running_apply
+
+    existing = await _existing_client(s)
+    if existing is None or await running_apply(existing[0], s) is None:
+        raise ModelplaneError(
+            f"no apply is running on {s.project.name}/{s.environment}",
+            hint=f"`modelplane status --env {s.environment}` shows the last one",
+        )
+    return existing[0].get_workflow_handle(s.workflow_id)
+
+
+@app.command()
+def approve(
+    target: Annotated[str | None, typer.Argument(help="The endpoint to approve (default: every waiting gate).")] = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Approve a rollout waiting at a manual gate."""
+    s = _settings(project, env)
+
+    async def go() -> None:
+        from temporalio.client import WorkflowUpdateFailedError
+
+        from modelplane.runtime.apply import requested_by
+        from modelplane.runtime.messages import Approval
+
+        handle = await _handle(s)
+        name = None if target is None else target if "/" in target else f"endpoint/{target}"
+        try:
+            done = await handle.execute_update(
+                "approve", Approval(target=name, by=requested_by()), result_type=list[str]
+            )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise ModelplaneError(f"not approved: {getattr(cause, 'message', cause)}") from None
+        print(f"approved: {', '.join(done)}")
+
+    _run(go())
+
+
+def _signal(s: Any, name: str, *args: Any) -> None:
+    async def go() -> None:
+        handle = await _handle(s)
+        await handle.signal(name, *args)
+
+    _run(go())
+
+
+@app.command()
+def pause(project: ProjectOpt = None, env: EnvOpt = None) -> None:
+    """Start no new actions until `resume` (running ones finish)."""
+    s = _settings(project, env)
+    _signal(s, "pause")
+    print(f"paused the apply on {s.environment}: running actions finish, no new ones start")
+
+
+@app.command()
+def resume(project: ProjectOpt = None, env: EnvOpt = None) -> None:
+    """Resume a paused apply."""
+    s = _settings(project, env)
+    _signal(s, "resume")
+    print(f"resumed the apply on {s.environment}")
+
+
+@app.command()
+def abort(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    reason: Annotated[str, typer.Option("--reason", help="Recorded in history.")] = "aborted by user",
+) -> None:
+    """Stop the running apply: nothing new starts, rollouts in flight roll back, state keeps what happened."""
+    s = _settings(project, env)
+    _signal(s, "abort", reason)
+    print(f"abort requested on {s.environment}; watch it end with: modelplane status --env {s.environment} --watch")
+
+
+@app.command()
+def history(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+) -> None:
+    """Past applies of an environment: who, when, which plan, outcome."""
+    from modelplane.runtime.connection import open_store
+
+    s = _settings(project, env)
+    store = _guard(lambda: open_store(s.root, s.state))
+    rows = store.history(s.environment, limit)
+    if fmt == Format.json:
+        print(json.dumps([vars(r) for r in rows], indent=2))
+        return
+    if not rows:
+        print(f"no applies on {s.project.name}/{s.environment} yet")
+        return
+    for h in rows:
+        when = datetime.fromtimestamp(h.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        took = f" in {h.finished_at - h.started_at:.1f}s" if h.finished_at else ""
+        print(f"{when}  {h.apply_id}  {h.outcome:<9} {h.requested_by}{took} {_counts(h.summary)}")
+
+
+@app.command()
+def worker(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    idle_exit: Annotated[
+        float | None, typer.Option("--idle-exit", help="Exit after this many seconds with no apply running.")
+    ] = None,
+) -> None:
+    """Run a worker for this project's applies (against the configured Temporal, or the embedded one)."""
+    from modelplane.runtime.worker import serve
+
+    root = _root(project)
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(serve(root, env, idle_exit))
+
+
+@app.command()
+def server(
+    project: ProjectOpt = None,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the embedded server (and its worker).")] = False,
+) -> None:
+    """Run the embedded Temporal server in the foreground, with its Web UI."""
+    import subprocess
+
+    from modelplane.runtime.connection import stop_worker
+    from modelplane.runtime.server import running_server, server_command, state_dir, stop_server
+
+    root = _root(project)
+    if stop:
+        stop_worker(root)
+        stopped = stop_server(root)
+        print("stopped the embedded Temporal server" if stopped else "the embedded Temporal server was not running")
+        return
+    running = running_server(root)
+    if running is not None:
+        print(f"the embedded Temporal server already runs (pid {running.pid}) at {running.address}")
+        if running.ui_url:
+            print(f"Web UI: {running.ui_url}")
+        print("stop it with: modelplane server --stop")
+        return
+    from dataclasses import asdict
+
+    from modelplane.compiler.sources import atomic_write
+    from modelplane.runtime.server import ServerInfo, free_port
+
+    s = _settings(project, None)
+    port, ui_port = free_port(7233), free_port(8233)
+    cmd = _guard(lambda: server_command(state_dir(root) / "temporal.db", port, ui_port, s.temporal.namespace))
+    state_dir(root).mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(cmd, cwd=root)
+    fg = ServerInfo(proc.pid, f"127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}", cmd[4], s.temporal.namespace)
+    atomic_write(state_dir(root) / "temporal.json", json.dumps(asdict(fg), indent=2).encode())
+    print(f"Temporal at {fg.address}, Web UI at {fg.ui_url}; Ctrl-C stops it", flush=True)
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,98 @@
+"""How a running or finished apply looks on a terminal (a live table) and in a log (one line per change)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from modelplane.runtime.messages import ActionResult, Progress
+
+SYMBOL = {"pending": "·", "running": "⟳", "succeeded": "✓", "failed": "✗", "skipped": "-"}
+STYLE = {"pending": "dim", "running": "cyan", "succeeded": "green", "failed": "red bold", "skipped": "yellow"}
+
+
+def _elapsed(r: ActionResult, now: datetime | None = None) -> str:
+    if r.started_at is None:
+        return ""
+    end = r.finished_at or now
+    if end is None:
+        return ""
+    return f"{(end - r.started_at).total_seconds():.1f}s"
+
+
+def headline(p: Progress) -> str:
+    counts = p.counts()
+    parts = [f"{counts[k]} {k}" for k in ("succeeded", "running", "pending", "failed", "skipped") if counts.get(k)]
+    return f"apply {p.apply_id} on {p.environment}: {p.state} ({', '.join(parts) or 'no actions'})"
+
+
+def table(p: Progress, now: datetime | None = None) -> Table:
+    t = Table(title=headline(p), title_justify="left", show_edge=False, box=None, pad_edge=False)
+    t.add_column("", width=1)
+    t.add_column("action")
+    t.add_column("state")
+    t.add_column("time", justify="right")
+    t.add_column("detail", overflow="fold")
+    for aid in p.order:
+        r = p.actions[aid]
+        t.add_row(
+            Text(SYMBOL[r.state], style=STYLE[r.state]),
+            aid,
+            Text(r.state, style=STYLE[r.state]),
+            _elapsed(r, now),
+            detail(r),
+        )
+    for g in p.gates:
+        t.add_row(Text("?", style="magenta"), f"gate {g.target} step {g.step + 1}", "waiting", "", "modelplane approve")
+    return t
+
+
+def detail(r: ActionResult) -> str:
+    if r.error:
+        return r.error.splitlines()[0]
+    out = r.output
+    if "metrics" in out:
+        return "metrics " + ", ".join(f"{k}={v}" for k, v in out["metrics"].items())
+    if out.get("replayed"):
+        return "already done (ledger)"
+    for key in ("url", "version", "message"):
+        if key in out:
+            return str(out[key])
+    return ""
+
+
+class LineLog:
+    """Prints one line whenever an action changes state: readable in CI logs and pipes."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.seen: dict[str, str] = {}
+
+    def update(self, p: Progress) -> None:
+        for aid in p.order:
+            r = p.actions[aid]
+            if self.seen.get(aid) == r.state or r.state == "pending":
+                continue
+            self.seen[aid] = r.state
+            line = Text(f"  {SYMBOL[r.state]} ", style=STYLE[r.state])
+            line.append(f"{aid}  {r.state}")
+            if r.state != "running":
+                line.append(f"  {_elapsed(r)}", style="dim")
+                if d := detail(r):
+                    line.append(f"  {d}", style="red" if r.state == "failed" else "dim")
+            self.console.print(line, highlight=False)
+        for g in p.gates:
+            key = f"gate:{g.target}:{g.step}"
+            if key not in self.seen:
+                self.seen[key] = "waiting"
+                self.console.print(f"  ? {g.target} waits for approval: modelplane approve {g.target}", highlight=False)
+
+
+def failures(p: Progress) -> list[dict[str, Any]]:
+    return [
+        {"id": aid, "error": r.error, "output": r.output} for aid in p.order if (r := p.actions[aid]).state == "failed"
+    ]

@@ -1,0 +1,106 @@
+"""Temporal activities: every effect of an apply happens here, keyed for idempotency.
+
+``execute_action`` checks the ledger first: an action whose key (workflow id +
+plan id + action id, never the run id) is already ``done`` returns the stored
+result without doing anything again. That is what makes a retried attempt
+after a worker crash, a replay or a continue-as-new safe.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, provisioners
+from modelplane.runtime.messages import ActionInput, ActionOutput, HistoryInput, RecordInput
+from modelplane.runtime.state_store import StateStore
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+ExecutorFn = Callable[[Context, Any], Awaitable[Effect]]
+EXECUTORS: dict[str, ExecutorFn] = {
+    "register": catalog.register,
+    "notify": catalog.notify,
+    "run-workflow": command.run_workflow,
+    "evaluate": command.evaluate,
+    "provision": provisioners.provision,
+    "rollout": provisioners.rollout,
+    "decommission": provisioners.decommission,
+}
+
+
+def run_dir(root: Path, apply_id: str, action_id: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", action_id)
+    return root / ".modelplane" / "runs" / apply_id / safe
+
+
+class Activities:
+    def __init__(self, root: Path, stores: Callable[[str], StateStore]) -> None:
+        self.root = root
+        self.stores = stores
+        """The state store of an environment (environments may keep state in different places)."""
+
+    @activity.defn(name="execute_action")
+    async def execute_action(self, inp: ActionInput) -> ActionOutput:
+        action = inp.action
+        store = self.stores(inp.environment)
+        entry = store.ledger_begin(inp.key, inp.environment, inp.apply_id, action.id)
+        if entry.status == "done":
+            activity.logger.info("%s already done (ledger %s): not repeating it", action.id, inp.key)
+            return ActionOutput(output=entry.result or {}, replayed=True)
+        ctx = Context(
+            root=self.root,
+            environment=inp.environment,
+            apply_id=inp.apply_id,
+            key=inp.key,
+            attempt=entry.attempts,
+            run_dir=run_dir(self.root, inp.apply_id, action.id),
+        )
+        ctx.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            effect = await EXECUTORS[action.type](ctx, action)
+        except ActionFailed as exc:
+            store.ledger_failed(inp.key, str(exc))
+            raise ApplicationError(str(exc), exc.details, type="ActionFailed", non_retryable=True) from None
+        output = {**effect.output, "attempt": entry.attempts}
+        store.ledger_done(
+            inp.key,
+            output,
+            environment=inp.environment,
+            apply_id=inp.apply_id,
+            outputs=effect.outputs,
+            catalog=effect.catalog,
+            notification=effect.notification,
+        )
+        return ActionOutput(output=output)
+
+    @activity.defn(name="record_state")
+    async def record_state(self, inp: RecordInput) -> int:
+        upserts = [
+            (r.id, r.kind, r.file, r.index, r.data or {})
+            for r in inp.records
+            if r.op == "upsert" and r.data is not None
+        ]
+        deletes = [r.id for r in inp.records if r.op == "delete"]
+        pending = [(aid, *aid.split(":", 1), why) for aid, why in inp.pending.items()]
+        return self.stores(inp.environment).record(
+            inp.environment,
+            inp.apply_id,
+            upserts=upserts,
+            deletes=deletes,
+            done=list(inp.done),
+            pending=pending,  # type: ignore[arg-type]
+        )
+
+    @activity.defn(name="record_history")
+    async def record_history(self, inp: HistoryInput) -> None:
+        store = self.stores(inp.environment)
+        if inp.outcome == "running":
+            store.history_begin(inp.apply_id, inp.environment, inp.plan_id, inp.workflow_id, inp.requested_by)
+        else:
+            store.history_end(inp.apply_id, inp.outcome, inp.summary)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.execute_action, self.record_state, self.record_history]

@@ -1,0 +1,187 @@
+"""Reaching Temporal and the state for a project: settings per environment, client, background worker.
+
+With ``temporal.address: embedded`` (the default) the server and a worker are
+started on demand, both detached, so ``apply`` can be interrupted (Ctrl-C, a
+crash) while the rollout goes on; ``apply`` or ``status`` re-attach. Any other
+address is a real cluster, where ``modelplane worker`` runs the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelplane.compiler.errors import ModelplaneError
+from modelplane.compiler.scan import load_project_file
+from modelplane.compiler.sources import FileSource
+from modelplane.runtime.server import ensure_server, file_lock, pid_alive, running_server, state_dir
+from modelplane.runtime.state_store import StateStore
+from modelplane.specs.project import Project, StateSettings, TemporalSettings
+
+WORKER_START_TIMEOUT_S = 60.0
+WORKER_IDLE_EXIT_S = 600.0
+"""A background worker with no running apply for this long exits (apply starts a new one when needed)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    project: Project
+    environment: str
+    temporal: TemporalSettings
+    state: StateSettings
+
+    @property
+    def embedded(self) -> bool:
+        return self.temporal.address == "embedded"
+
+    @property
+    def workflow_id(self) -> str:
+        """The lock: one apply per project and environment at a time."""
+        return f"apply/{self.project.name}/{self.environment}"
+
+
+def settings_for(root: Path, env: str | None) -> Settings:
+    project, _ = load_project_file(FileSource(root))
+    name = project.env_name(env)
+    if name not in project.environments:
+        from modelplane.compiler.errors import did_you_mean
+
+        raise ModelplaneError(
+            f"unknown environment `{name}`", hint=did_you_mean(name, project.environments, "environments")
+        )
+    e = project.environments[name]
+    return Settings(root, project, name, e.temporal or project.temporal, e.state or project.state)
+
+
+def open_store(root: Path, state: StateSettings) -> StateStore:
+    if state.backend != "sqlite":
+        raise ModelplaneError(
+            f"the `{state.backend}` state backend is not available in this version of modelplane",
+            hint="use `state: {backend: sqlite}` (the default) in modelplane.yaml",
+        )
+    return StateStore(state_path(root, state))
+
+
+def state_path(root: Path, state: StateSettings) -> Path:
+    path = Path(state.path)
+    return path if path.is_absolute() else root / path
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    address: str
+    namespace: str
+    ui_url: str | None
+
+
+def temporal_endpoint(s: Settings, start: bool = True) -> Endpoint:
+    if not s.embedded:
+        return Endpoint(s.temporal.address, s.temporal.namespace, None)
+    info = ensure_server(s.root, s.temporal.namespace) if start else running_server(s.root)
+    if info is None:
+        raise ModelplaneError(
+            "the embedded Temporal server is not running, so there is no apply to talk to",
+            hint="`modelplane apply` starts it",
+        )
+    return Endpoint(info.address, s.temporal.namespace, info.ui_url)
+
+
+async def connect(s: Settings, start: bool = True) -> tuple[object, Endpoint]:
+    """A Temporal client (typed ``object`` so importing this module stays cheap) and where it points."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.service import TLSConfig
+
+    ep = temporal_endpoint(s, start)
+    tls: TLSConfig | bool = False
+    if s.temporal.tls:
+        tls = TLSConfig(
+            client_cert=_read(s.root, s.temporal.tls_cert),
+            client_private_key=_read(s.root, s.temporal.tls_key),
+        )
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client = await Client.connect(
+                ep.address, namespace=ep.namespace, data_converter=pydantic_data_converter, tls=tls
+            )
+            return client, ep
+        except RuntimeError as exc:
+            if time.monotonic() > deadline:
+                raise ModelplaneError(
+                    f"cannot reach Temporal at {ep.address} (namespace {ep.namespace}): {exc}",
+                    hint="check temporal.address in modelplane.yaml"
+                    if not s.embedded
+                    else f"see {state_dir(s.root) / 'logs' / 'temporal.log'}",
+                ) from None
+            await asyncio.sleep(0.2)
+
+
+def _read(root: Path, path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    p = Path(path) if Path(path).is_absolute() else root / path
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise ModelplaneError(
+            f"cannot read TLS file {p}: {exc.strerror}", hint="check temporal.tls_cert/tls_key"
+        ) from None
+
+
+def worker_info(root: Path) -> dict[str, object] | None:
+    try:
+        info = json.loads((state_dir(root) / "worker.json").read_text())
+        return info if isinstance(info, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def worker_alive(root: Path, address: str) -> bool:
+    info = worker_info(root)
+    return bool(info and info.get("address") == address and pid_alive(int(str(info["pid"])), "modelplane"))
+
+
+def ensure_worker(s: Settings, ep: Endpoint) -> int:
+    """The project's background worker (embedded mode), started if it is not running; returns its pid."""
+    sd = state_dir(s.root)
+    with file_lock(sd / "worker.lock"):
+        info = worker_info(s.root)
+        if info and worker_alive(s.root, ep.address):
+            return int(str(info["pid"]))
+        (sd / "logs").mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "modelplane", "worker", "-C", str(s.root), "--env", s.environment]
+        cmd += ["--idle-exit", str(float(os.environ.get("MODELPLANE_WORKER_IDLE_EXIT", WORKER_IDLE_EXIT_S)))]
+        with open(sd / "logs" / "worker.log", "ab") as log:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=s.root
+            )
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        while True:
+            info = worker_info(s.root)
+            if info and info.get("pid") == proc.pid:
+                return proc.pid
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise ModelplaneError(
+                    f"the background worker did not start (exit {proc.poll()})",
+                    hint=f"see {sd / 'logs' / 'worker.log'}",
+                )
+            time.sleep(0.05)
+
+
+def stop_worker(root: Path) -> bool:
+    import signal
+
+    info = worker_info(root)
+    if not info or not pid_alive(int(str(info["pid"])), "modelplane"):
+        return False
+    os.kill(int(str(info["pid"])), signal.SIGTERM)
+    return True

@@ -1,0 +1,51 @@
+"""What each plan action does: one executor per action type, called by the ``execute_action`` activity.
+
+An executor returns an ``Effect`` (the output to show plus what to write to the
+state store); the activity writes it together with the ledger entry in one
+transaction. A problem the user must fix raises ``ActionFailed``: it is not
+retried and its message is shown as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ActionFailed(Exception):
+    """A failure retrying will not fix (bad command, failing evaluation, missing provisioner)."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
+@dataclass
+class Effect:
+    output: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Resource outputs by node id (endpoint URLs...)."""
+    catalog: tuple[str, str | None, dict[str, Any]] | None = None
+    notification: tuple[str, str, dict[str, Any]] | None = None
+
+
+@dataclass
+class Context:
+    root: Path
+    environment: str
+    apply_id: str
+    key: str
+    attempt: int
+    run_dir: Path
+    """Where this action's logs and files go (.modelplane/runs/<apply>/<action>)."""
+
+    def heartbeat(self, *details: Any) -> None:
+        from temporalio import activity
+
+        if activity.in_activity():
+            activity.heartbeat(*details)
+
+
+class Executor(Protocol):
+    async def __call__(self, ctx: Context, action: Any) -> Effect: ...

@@ -1,0 +1,25 @@
+"""register and notify: effects inside modelplane's own state (the catalog and the notification log)."""
+
+from __future__ import annotations
+
+from modelplane.runtime.executors import Context, Effect
+from modelplane.runtime.messages import ActionSpec
+
+
+async def register(ctx: Context, action: ActionSpec) -> Effect:
+    assert action.node is not None
+    version = action.node.get("spec", {}).get("version")
+    return Effect(
+        output={"registered": action.target, **({"version": str(version)} if version is not None else {})},
+        catalog=(action.target, None if version is None else str(version), action.node),
+    )
+
+
+async def notify(ctx: Context, action: ActionSpec) -> Effect:
+    owner = action.target.split("/", 1)[1]
+    services = list(action.details.get("services", []))
+    message = f"{owner}: {action.reason}"
+    return Effect(
+        output={"owner": owner, "services": services, "message": message},
+        notification=(owner, message, {"services": services, "tier": action.details.get("most_critical_tier")}),
+    )

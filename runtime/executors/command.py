@@ -1,0 +1,182 @@
+"""run-workflow and evaluate: the spec's command as a child process, heartbeating while it runs.
+
+The command runs in the project root with ``MODELPLANE_*`` variables telling it
+where to write (``MODELPLANE_OUTPUT_DIR``; evaluations write metrics JSON to
+``MODELPLANE_METRICS_FILE``). Its output goes to a log file under the action's
+run folder; the last lines are shown when it fails. On Linux the child dies
+with the worker (PR_SET_PDEATHSIG), so a crashed worker leaves no half-run
+command behind and the retry starts it cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.runtime.messages import ActionSpec
+
+HEARTBEAT_EVERY = 1.0
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+
+    def setup() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        os.setpgrp()  # its own group, so a timeout or abort can stop everything it started
+
+    return setup
+
+
+async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str]) -> tuple[int, str]:
+    """Run the target's command; returns (exit code, log path). Raises ActionFailed on timeout."""
+    assert action.node is not None
+    spec = action.node["spec"]
+    command: list[str] = spec["command"]
+    timeout = float(action.details.get("timeout_s", 3600))
+    out_dir = ctx.run_dir / "output"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = ctx.run_dir / f"attempt-{ctx.attempt}.log"
+    env = {
+        **os.environ,
+        "MODELPLANE_ENV": ctx.environment,
+        "MODELPLANE_APPLY_ID": ctx.apply_id,
+        "MODELPLANE_ACTION": action.id,
+        "MODELPLANE_NODE": action.target,
+        "MODELPLANE_IDEMPOTENCY_KEY": ctx.key,
+        "MODELPLANE_ATTEMPT": str(ctx.attempt),
+        "MODELPLANE_OUTPUT_DIR": str(out_dir),
+        **extra_env,
+    }
+    with open(log_path, "wb") as log:
+        log.write(f"$ {shlex.join(command)}\n".encode())
+        log.flush()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command,
+                cwd=ctx.root,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=_die_with_parent(),
+            )
+        except OSError as exc:
+            raise ActionFailed(
+                f"{action.target}: cannot start `{shlex.join(command)}`: {exc.strerror}",
+                {"hint": "check spec.command: the program must exist on the worker's PATH, relative to the project"},
+            ) from None
+        started = time.monotonic()
+        try:
+            while True:
+                try:
+                    code = await asyncio.wait_for(proc.wait(), HEARTBEAT_EVERY)
+                    break
+                except TimeoutError:
+                    elapsed = time.monotonic() - started
+                    ctx.heartbeat({"pid": proc.pid, "elapsed_s": round(elapsed, 1)})
+                    if elapsed > timeout:
+                        _kill_group(proc.pid)
+                        await proc.wait()
+                        raise ActionFailed(
+                            f"{action.target}: `{shlex.join(command)}` ran past its timeout of {spec['timeout']}",
+                            {"log": str(log_path), "hint": "raise spec.timeout, or make the command faster"},
+                        ) from None
+        except asyncio.CancelledError:
+            _kill_group(proc.pid)  # aborted: stop the command too
+            raise
+    return code, str(log_path)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def tail(path: str, lines: int = 15) -> str:
+    try:
+        with open(path, "rb") as f:
+            text = f.read()[-8192:].decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+async def run_workflow(ctx: Context, action: ActionSpec) -> Effect:
+    code, log = await run_command(ctx, action, {})
+    if code != 0:
+        raise ActionFailed(
+            f"{action.target}: command exited with {code}\n{tail(log)}",
+            {"log": log, "hint": f"see the full log in {log}"},
+        )
+    return Effect(output={"log": log, "exit_code": code})
+
+
+async def evaluate(ctx: Context, action: ActionSpec) -> Effect:
+    assert action.node is not None
+    spec = action.node["spec"]
+    metrics_file = ctx.run_dir / "metrics.json"
+    metrics_file.unlink(missing_ok=True)
+    code, log = await run_command(ctx, action, {"MODELPLANE_METRICS_FILE": str(metrics_file)})
+    if code != 0:
+        raise ActionFailed(f"{action.target}: evaluation command exited with {code}\n{tail(log)}", {"log": log})
+    metrics = read_metrics(action.target, metrics_file)
+    failures = check_thresholds(spec["metrics"], metrics)
+    output: dict[str, Any] = {
+        "metrics": metrics,
+        "failed": failures,
+        "blocking": spec.get("blocking", True),
+        "log": log,
+    }
+    if failures and spec.get("blocking", True):
+        shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
+        raise ActionFailed(
+            f"{action.target} failed (blocking): {'; '.join(failures)}. metrics: {shown}. "
+            f"Rollouts of model/{spec['model']} are stopped",
+            output,
+        )
+    return Effect(output=output)
+
+
+def read_metrics(target: str, path: Any) -> dict[str, float]:
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ActionFailed(
+            f"{target}: the command wrote no metrics",
+            {"hint": "write a JSON object of metric values to the file named by $MODELPLANE_METRICS_FILE"},
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ActionFailed(f"{target}: the metrics file is not JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ActionFailed(f"{target}: the metrics file must hold a JSON object, got {type(raw).__name__}")
+    return {str(k): v for k, v in raw.items()}
+
+
+def check_thresholds(declared: list[dict[str, Any]], metrics: dict[str, Any]) -> list[str]:
+    failures = []
+    for m in declared:
+        name = m["name"]
+        value = metrics.get(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            failures.append(f"{name} missing from the metrics" if value is None else f"{name}={value!r} not a number")
+            continue
+        if m.get("min") is not None and value < m["min"]:
+            failures.append(f"{name}={value} below min {m['min']}")
+        if m.get("max") is not None and value > m["max"]:
+            failures.append(f"{name}={value} above max {m['max']}")
+    return failures

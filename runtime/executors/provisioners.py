@@ -1,0 +1,64 @@
+"""provision, rollout and decommission: delegated to the provisioner of the target's stack.
+
+Provisioners are chosen by the stack's ``provider``. ``PROVISIONERS`` maps a
+provider to the module that implements it; one that is not there yet fails the
+action with a clear, non-retryable error instead of pretending.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.runtime.messages import ActionSpec
+
+PROVISIONERS: dict[str, str] = {}
+"""provider -> module exposing ``provisioner()``; filled in by the stack issues (local, Pulumi)."""
+KNOWN_PROVIDERS = ("local", "kubernetes", "aws-eks", "gcp-gke")
+
+
+class Provisioner(Protocol):
+    async def provision(self, ctx: Context, action: ActionSpec) -> Effect: ...
+    async def rollout(self, ctx: Context, action: ActionSpec) -> Effect: ...
+    async def decommission(self, ctx: Context, action: ActionSpec) -> Effect: ...
+
+
+def stack_of(action: ActionSpec) -> dict[str, Any]:
+    stack = action.details.get("stack") or ""
+    doc = action.context.get(f"stack/{stack}") if stack else None
+    if doc is None and action.node is not None and action.node.get("kind") == "Stack":
+        doc = action.node
+    if doc is None:
+        raise ActionFailed(f"{action.id}: no stack document for `{stack or action.target}` in the apply input")
+    return doc
+
+
+def provisioner_for(action: ActionSpec) -> Provisioner:
+    stack = stack_of(action)
+    provider = stack["spec"]["provider"]
+    module = PROVISIONERS.get(provider)
+    if module is None:
+        raise ActionFailed(
+            f"stack/{stack['metadata']['name']} uses provider `{provider}`, and this version of "
+            f"modelplane has no provisioner for it yet, so nothing was {action.type}ed",
+            {
+                "hint": "apply the actions that do not need a stack (register, run-workflow, evaluate) now; "
+                "the local and Pulumi provisioners arrive with their own releases",
+                "provider": provider,
+            },
+        )
+    prov: Provisioner = importlib.import_module(module).provisioner()
+    return prov
+
+
+async def provision(ctx: Context, action: ActionSpec) -> Effect:
+    return await provisioner_for(action).provision(ctx, action)
+
+
+async def rollout(ctx: Context, action: ActionSpec) -> Effect:
+    return await provisioner_for(action).rollout(ctx, action)
+
+
+async def decommission(ctx: Context, action: ActionSpec) -> Effect:
+    return await provisioner_for(action).decommission(ctx, action)

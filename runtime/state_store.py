@@ -1,0 +1,331 @@
+"""The applied state: a SQLite file under ``.modelplane/`` (one per project, rows per environment).
+
+Per environment it holds the applied snapshot (the documents as applied), a
+serial that grows with every write, actions an apply left undone (the next
+plan carries them), resource outputs (endpoint URLs...), the catalog of
+registered nodes, notifications, an idempotency ledger and the apply history.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, made as each action
+completes, so a crash or an abort leaves exactly what really happened. The
+schema carries its version in ``PRAGMA user_version``; ``MIGRATIONS`` brings an
+older file forward on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelplane.compiler.errors import ModelplaneError
+from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE environments (environment TEXT PRIMARY KEY, serial INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE nodes (
+        environment TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, file TEXT NOT NULL,
+        idx INTEGER NOT NULL, data TEXT NOT NULL, serial INTEGER NOT NULL, apply_id TEXT NOT NULL,
+        applied_at REAL NOT NULL, PRIMARY KEY (environment, id));
+    CREATE TABLE changes (
+        environment TEXT NOT NULL, serial INTEGER NOT NULL, what TEXT NOT NULL, apply_id TEXT NOT NULL,
+        at REAL NOT NULL);
+    CREATE INDEX changes_by_serial ON changes (environment, serial);
+    CREATE TABLE pending (
+        environment TEXT NOT NULL, action_id TEXT NOT NULL, type TEXT NOT NULL, target TEXT NOT NULL,
+        reason TEXT NOT NULL, apply_id TEXT NOT NULL, PRIMARY KEY (environment, action_id));
+    CREATE TABLE outputs (
+        environment TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (environment, id));
+    CREATE TABLE catalog (
+        environment TEXT NOT NULL, id TEXT NOT NULL, version TEXT, data TEXT NOT NULL, apply_id TEXT NOT NULL,
+        registered_at REAL NOT NULL);
+    CREATE TABLE notifications (
+        environment TEXT NOT NULL, apply_id TEXT NOT NULL, owner TEXT NOT NULL, message TEXT NOT NULL,
+        data TEXT NOT NULL, at REAL NOT NULL);
+    CREATE TABLE ledger (
+        key TEXT PRIMARY KEY, environment TEXT NOT NULL, apply_id TEXT NOT NULL, action_id TEXT NOT NULL,
+        status TEXT NOT NULL, attempts INTEGER NOT NULL, result TEXT, started_at REAL NOT NULL,
+        finished_at REAL);
+    CREATE TABLE history (
+        apply_id TEXT PRIMARY KEY, environment TEXT NOT NULL, plan_id TEXT NOT NULL, workflow_id TEXT NOT NULL,
+        requested_by TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, outcome TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '{}');
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: str
+    action_id: str
+    status: str
+    attempts: int
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    apply_id: str
+    environment: str
+    plan_id: str
+    workflow_id: str
+    requested_by: str
+    started_at: float
+    finished_at: float | None
+    outcome: str
+    summary: dict[str, Any]
+
+
+class StateStore:
+    """Reader (``StateReader``) and writer of the applied state."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ModelplaneError(
+                f"cannot open the state file {path}: {exc}",
+                hint="is it a modelplane state file? move it aside to start from an empty state",
+            ) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ModelplaneError(
+                f"the state file {self.path} has schema version {version}; this modelplane knows up to "
+                f"{SCHEMA_VERSION}",
+                hint="upgrade modelplane (pip install -U modelplane)",
+            )
+        for n in range(version, SCHEMA_VERSION):
+            with self._tx() as db:
+                for statement in _statements(MIGRATIONS[n]):  # executescript would commit mid-transaction
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {n + 1}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- reading (the compiler's StateReader) -------------------------------------------------
+
+    def serial(self, environment: str) -> int:
+        row = self._db.execute("SELECT serial FROM environments WHERE environment=?", (environment,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def applied(self, environment: str) -> AppliedState:
+        nodes = {
+            id_: AppliedNode(kind, file, idx, json.loads(data))
+            for id_, kind, file, idx, data in self._db.execute(
+                "SELECT id, kind, file, idx, data FROM nodes WHERE environment=? ORDER BY id", (environment,)
+            )
+        }
+        pending = {
+            aid: PendingAction(type_, target, reason)
+            for aid, type_, target, reason in self._db.execute(
+                "SELECT action_id, type, target, reason FROM pending WHERE environment=? ORDER BY action_id",
+                (environment,),
+            )
+        }
+        return AppliedState(self.serial(environment), nodes, pending)
+
+    def changed_since(self, environment: str, serial: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT what FROM changes WHERE environment=? AND serial>? ORDER BY what", (environment, serial)
+        )
+        return [r[0] for r in rows]
+
+    def outputs(self, environment: str) -> dict[str, dict[str, Any]]:
+        rows = self._db.execute("SELECT id, data FROM outputs WHERE environment=? ORDER BY id", (environment,))
+        return {i: json.loads(d) for i, d in rows}
+
+    def catalog(self, environment: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT id, version, apply_id, registered_at FROM catalog WHERE environment=? ORDER BY rowid",
+            (environment,),
+        )
+        return [{"id": i, "version": v, "apply_id": a, "registered_at": t} for i, v, a, t in rows]
+
+    def notifications(self, environment: str, apply_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT apply_id, owner, message, data, at FROM notifications WHERE environment=?"
+        args: tuple[Any, ...] = (environment,)
+        if apply_id:
+            sql += " AND apply_id=?"
+            args += (apply_id,)
+        rows = self._db.execute(sql + " ORDER BY rowid", args)
+        return [{"apply_id": a, "owner": o, "message": m, **json.loads(d), "at": t} for a, o, m, d, t in rows]
+
+    def ledger(self, environment: str | None = None) -> list[LedgerEntry]:
+        sql = "SELECT key, action_id, status, attempts, result FROM ledger"
+        rows = self._db.execute(
+            sql + (" WHERE environment=?" if environment else "") + " ORDER BY rowid",
+            (environment,) if environment else (),
+        )
+        return [LedgerEntry(k, a, s, n, json.loads(r) if r else None) for k, a, s, n, r in rows]
+
+    def history(self, environment: str | None = None, limit: int = 20) -> list[HistoryEntry]:
+        sql = "SELECT * FROM history" + (" WHERE environment=?" if environment else "")
+        rows = self._db.execute(
+            sql + " ORDER BY started_at DESC LIMIT ?", ((environment,) if environment else ()) + (limit,)
+        )
+        return [HistoryEntry(a, e, p, w, r, s, f, o, json.loads(m)) for a, e, p, w, r, s, f, o, m in rows]
+
+    # -- the idempotency ledger ---------------------------------------------------------------
+
+    def ledger_begin(self, key: str, environment: str, apply_id: str, action_id: str) -> LedgerEntry:
+        """Count an attempt; a ``done`` entry means the effect already happened (return its result)."""
+        with self._tx() as db:
+            row = db.execute("SELECT status, attempts, result FROM ledger WHERE key=?", (key,)).fetchone()
+            if row and row[0] == "done":
+                return LedgerEntry(key, action_id, "done", row[1], json.loads(row[2]) if row[2] else None)
+            if row:
+                db.execute("UPDATE ledger SET attempts=attempts+1, status='started' WHERE key=?", (key,))
+                attempts = row[1] + 1
+            else:
+                db.execute(
+                    "INSERT INTO ledger (key, environment, apply_id, action_id, status, attempts, started_at)"
+                    " VALUES (?, ?, ?, ?, 'started', 1, ?)",
+                    (key, environment, apply_id, action_id, time.time()),
+                )
+                attempts = 1
+            return LedgerEntry(key, action_id, "started", attempts, None)
+
+    def ledger_done(
+        self,
+        key: str,
+        result: dict[str, Any],
+        *,
+        environment: str,
+        apply_id: str,
+        outputs: dict[str, dict[str, Any]] | None = None,
+        catalog: tuple[str, str | None, dict[str, Any]] | None = None,
+        notification: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Mark the effect done, together with what it wrote, in one transaction."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE ledger SET status='done', result=?, finished_at=? WHERE key=?", (json.dumps(result), now, key)
+            )
+            for node_id, data in (outputs or {}).items():
+                db.execute(
+                    "INSERT INTO outputs (environment, id, data) VALUES (?, ?, ?) "
+                    "ON CONFLICT (environment, id) DO UPDATE SET data=excluded.data",
+                    (environment, node_id, json.dumps(data, sort_keys=True)),
+                )
+            if catalog is not None:
+                node_id, version, data = catalog
+                db.execute(
+                    "INSERT INTO catalog (environment, id, version, data, apply_id, registered_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (environment, node_id, version, json.dumps(data, sort_keys=True), apply_id, now),
+                )
+            if notification is not None:
+                owner, message, data = notification
+                db.execute(
+                    "INSERT INTO notifications (environment, apply_id, owner, message, data, at) VALUES (?,?,?,?,?,?)",
+                    (environment, apply_id, owner, message, json.dumps(data, sort_keys=True), now),
+                )
+
+    def ledger_failed(self, key: str, error: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE ledger SET status='failed', result=?, finished_at=? WHERE key=? AND status!='done'",
+                (json.dumps({"error": error}), time.time(), key),
+            )
+
+    # -- the snapshot ------------------------------------------------------------------------
+
+    def record(
+        self,
+        environment: str,
+        apply_id: str,
+        upserts: Sequence[tuple[str, str, str, int, dict[str, Any]]] = (),
+        deletes: Sequence[str] = (),
+        done: Sequence[str] = (),
+        pending: Sequence[tuple[str, str, str, str]] = (),
+    ) -> int:
+        """Apply node writes and action outcomes atomically; returns the new serial."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT serial FROM environments WHERE environment=?", (environment,)).fetchone()
+            serial = (row[0] if row else 0) + 1
+            db.execute(
+                "INSERT INTO environments (environment, serial) VALUES (?, ?) "
+                "ON CONFLICT (environment) DO UPDATE SET serial=excluded.serial",
+                (environment, serial),
+            )
+            for node_id, kind, file, idx, data in upserts:
+                db.execute(
+                    "INSERT INTO nodes (environment, id, kind, file, idx, data, serial, apply_id, applied_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (environment, id) DO UPDATE SET"
+                    " kind=excluded.kind, file=excluded.file, idx=excluded.idx, data=excluded.data,"
+                    " serial=excluded.serial, apply_id=excluded.apply_id, applied_at=excluded.applied_at",
+                    (environment, node_id, kind, file, idx, json.dumps(data, sort_keys=True), serial, apply_id, now),
+                )
+            for node_id in deletes:
+                db.execute("DELETE FROM nodes WHERE environment=? AND id=?", (environment, node_id))
+                db.execute("DELETE FROM outputs WHERE environment=? AND id=?", (environment, node_id))
+            for aid in done:
+                db.execute("DELETE FROM pending WHERE environment=? AND action_id=?", (environment, aid))
+            for aid, type_, target, reason in pending:
+                db.execute(
+                    "INSERT INTO pending (environment, action_id, type, target, reason, apply_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (environment, action_id) DO UPDATE SET"
+                    " reason=excluded.reason, apply_id=excluded.apply_id",
+                    (environment, aid, type_, target, reason, apply_id),
+                )
+            whats = [
+                *(u[0] for u in upserts),
+                *deletes,
+                *(f"action {a}" for a in done),
+                *(f"action {p[0]}" for p in pending),
+            ]
+            for what in whats:
+                db.execute(
+                    "INSERT INTO changes (environment, serial, what, apply_id, at) VALUES (?, ?, ?, ?, ?)",
+                    (environment, serial, what, apply_id, now),
+                )
+            return serial
+
+    # -- history -----------------------------------------------------------------------------
+
+    def history_begin(self, apply_id: str, environment: str, plan_id: str, workflow_id: str, requested_by: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO history (apply_id, environment, plan_id, workflow_id, requested_by, started_at, outcome)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'running') ON CONFLICT (apply_id) DO NOTHING",
+                (apply_id, environment, plan_id, workflow_id, requested_by, time.time()),
+            )
+
+    def history_end(self, apply_id: str, outcome: str, summary: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE history SET outcome=?, summary=?, finished_at=? WHERE apply_id=?",
+                (outcome, json.dumps(summary, sort_keys=True), time.time(), apply_id),
+            )
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,368 @@
+"""Temporal workflows: ``ApplyPlan`` walks a plan's actions; ``EndpointRollout`` rolls out one endpoint.
+
+Workflow code is replayed from history, so it only decides: it never reads
+files, clocks or the network (those are activities). Actions run in the plan's
+topological order, at most ``parallelism`` at a time; a failed action skips
+what depends on it and lets independent branches finish. State is recorded
+(through an activity) as actions finish, so whatever happens to this workflow
+the state store says what really happened.
+
+Activities are called by name so the sandbox never imports their modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from modelplane.runtime.messages import (
+        FINISHED,
+        ActionInput,
+        ActionOutput,
+        ActionResult,
+        ActionSpec,
+        ActionState,
+        ApplyInput,
+        ApplyOutcome,
+        Approval,
+        Gate,
+        HistoryInput,
+        NodeRecord,
+        Progress,
+        RecordInput,
+        RolloutInput,
+    )
+
+# user errors are raised non-retryable by the activities; these retries are for crashes and flaky infrastructure
+ACTION_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=5),
+    maximum_attempts=10,
+)
+BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(seconds=2))
+HEARTBEAT = timedelta(seconds=3)
+"""A worker that dies mid-action is noticed this long after its last heartbeat, and the action retried."""
+
+
+def action_timeout(action: ActionSpec) -> timedelta:
+    return timedelta(seconds=float(action.details.get("timeout_s", 3600)) + 60)
+
+
+def failure_message(exc: BaseException) -> str:
+    """The innermost message: an activity's ApplicationError, not the wrapper that says 'activity failed'."""
+    cause: BaseException | None = exc
+    while isinstance(cause, (ActivityError, ChildWorkflowError)) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, FailureError):
+        return cause.message
+    return str(cause)
+
+
+def failure_details(exc: BaseException) -> dict[str, Any]:
+    """What a failing executor attached (an evaluation's metrics, a log path)."""
+    cause: BaseException | None = exc
+    while isinstance(cause, (ActivityError, ChildWorkflowError)) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
+        return dict(cause.details[0])
+    return {}
+
+
+def rollout_workflow_id(parent_id: str, apply_id: str, target: str) -> str:
+    return f"{parent_id}/{apply_id}/{target}"
+
+
+@workflow.defn(name="ApplyPlan")
+class ApplyPlanWorkflow:
+    @workflow.init
+    def __init__(self, inp: ApplyInput) -> None:
+        self._inp = inp
+        self._results: dict[str, ActionResult] = {a.id: inp.results.get(a.id, ActionResult()) for a in inp.actions}
+        self._recorded: list[str] = list(inp.recorded)
+        self._unflushed: list[str] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._gates: dict[str, Gate] = {}
+        self._paused = False
+        self._abort_reason: str | None = None
+        self._dirty = False
+        self._started_at = inp.started_at
+        self._final: str | None = None
+
+    # -- queries, signals, updates ------------------------------------------------------------
+
+    @workflow.query
+    def progress(self) -> Progress:
+        state = self._final or ("aborting" if self._abort_reason else "paused" if self._paused else "running")
+        return Progress(
+            apply_id=self._inp.apply_id,
+            plan_id=self._inp.plan_id,
+            environment=self._inp.environment,
+            state=state,
+            started_at=self._started_at,
+            actions=self._results,
+            order=[a.id for a in self._inp.actions],
+            gates=list(self._gates.values()),
+            abort_reason=self._abort_reason,
+        )
+
+    @workflow.signal
+    def pause(self) -> None:
+        self._paused = True
+        self._dirty = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+        self._dirty = True
+
+    @workflow.signal
+    async def abort(self, reason: str) -> None:
+        if self._abort_reason is not None:
+            return
+        self._abort_reason = reason or "aborted"
+        self._dirty = True
+        wf_id = workflow.info().workflow_id
+        for aid, task in list(self._tasks.items()):
+            action = self._action(aid)
+            if action.type == "rollout":
+                # the rollout rolls itself back (canary to weight 0, torn down) and then ends
+                child = workflow.get_external_workflow_handle(
+                    rollout_workflow_id(wf_id, self._inp.apply_id, action.target)
+                )
+                await child.signal("abort", self._abort_reason)
+            else:
+                task.cancel()
+
+    @workflow.signal
+    def gate_waiting(self, gate: Gate) -> None:
+        self._gates[gate.target] = gate
+
+    @workflow.signal
+    def gate_cleared(self, target: str) -> None:
+        self._gates.pop(target, None)
+
+    @workflow.update
+    async def approve(self, approval: Approval) -> list[str]:
+        wf_id = workflow.info().workflow_id
+        targets = [t for t in list(self._gates) if approval.target in (None, t)]
+        for target in targets:
+            self._gates.pop(target, None)
+            child = workflow.get_external_workflow_handle(rollout_workflow_id(wf_id, self._inp.apply_id, target))
+            await child.signal("approve", approval)
+        return targets
+
+    @approve.validator
+    def _check_approve(self, approval: Approval) -> None:
+        if not self._gates:
+            raise ValueError("nothing is waiting for approval in this apply")
+        if approval.target is not None and approval.target not in self._gates:
+            raise ValueError(
+                f"{approval.target} is not waiting for approval; waiting: {', '.join(sorted(self._gates))}"
+            )
+
+    # -- the walk ------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: ApplyInput) -> ApplyOutcome:
+        if self._started_at is None:
+            self._started_at = workflow.now()
+            await self._history("running")
+        actions = inp.actions
+        by_id = {a.id: a for a in actions}
+        draining = False
+        await self._flush()
+        while True:
+            for a in actions:
+                r = self._results[a.id]
+                if r.state != "pending":
+                    continue
+                blocked = [d for d in a.depends_on if self._results[d].state in ("failed", "skipped")]
+                if blocked and all(self._results[d].state in FINISHED for d in a.depends_on):
+                    # decided once every dependency is done, so the reason names all of the blockers
+                    why = ", ".join(f"{d} {self._results[d].state}" for d in blocked)
+                    self._finish(a.id, "skipped", f"skipped: {why}")
+                    continue
+                if self._abort_reason is not None:
+                    self._finish(a.id, "skipped", f"not run: apply aborted ({self._abort_reason})")
+                    continue
+                if any(self._results[d].state != "succeeded" for d in a.depends_on):
+                    continue
+                if self._paused or draining or len(self._tasks) >= inp.parallelism:
+                    continue
+                r.state = "running"
+                r.started_at = workflow.now()
+                self._tasks[a.id] = asyncio.create_task(self._execute(by_id[a.id]))
+            if self._unflushed:
+                await self._flush()
+                continue  # flushing took time: actions may have finished meanwhile
+            if not self._tasks and all(r.state in FINISHED for r in self._results.values()):
+                break
+            if not draining and self._history_long():
+                draining = True
+            if draining and not self._tasks:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    inp.model_copy(
+                        update={
+                            "results": self._results,
+                            "recorded": self._recorded,
+                            "started_at": self._started_at,
+                        }
+                    )
+                )
+            self._dirty = False
+            await workflow.wait_condition(lambda: self._dirty)
+
+        outcome = (
+            "aborted"
+            if self._abort_reason is not None
+            else "failed"
+            if any(r.state != "succeeded" for r in self._results.values())
+            else "succeeded"
+        )
+        self._final = outcome
+        await self._history(outcome)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ApplyOutcome(apply_id=inp.apply_id, state=outcome, actions=self._results)
+
+    def _history_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._inp.history_limit
+
+    def _action(self, aid: str) -> ActionSpec:
+        return next(a for a in self._inp.actions if a.id == aid)
+
+    def _finish(self, aid: str, state: ActionState, error: str | None = None) -> None:
+        r = self._results[aid]
+        r.state = state
+        r.error = error
+        r.finished_at = workflow.now()
+        self._unflushed.append(aid)
+        self._dirty = True
+
+    async def _execute(self, action: ActionSpec) -> None:
+        inp = self._inp
+        wf_id = workflow.info().workflow_id
+        key = f"{wf_id}/{inp.apply_id}/{action.id}"
+        try:
+            if action.type == "rollout":
+                out: ActionOutput = await workflow.execute_child_workflow(
+                    "EndpointRollout",
+                    RolloutInput(
+                        key=key, apply_id=inp.apply_id, environment=inp.environment, action=action, parent_id=wf_id
+                    ),
+                    id=rollout_workflow_id(wf_id, inp.apply_id, action.target),
+                    result_type=ActionOutput,
+                )
+            else:
+                out = await workflow.execute_activity(
+                    "execute_action",
+                    ActionInput(key=key, apply_id=inp.apply_id, environment=inp.environment, action=action),
+                    result_type=ActionOutput,
+                    start_to_close_timeout=action_timeout(action),
+                    heartbeat_timeout=HEARTBEAT,
+                    retry_policy=ACTION_RETRY,
+                )
+        except asyncio.CancelledError:
+            self._finish(action.id, "skipped", f"cancelled: apply aborted ({self._abort_reason})")
+        except (ActivityError, ChildWorkflowError) as exc:
+            self._results[action.id].output = failure_details(exc)
+            self._finish(action.id, "failed", failure_message(exc))
+        else:
+            self._results[action.id].output = out.output
+            self._results[action.id].attempts = int(out.output.get("attempt", 1))
+            self._finish(action.id, "succeeded")
+        finally:
+            self._tasks.pop(action.id, None)
+
+    async def _flush(self) -> None:
+        """Write what finished since the last flush, and every node whose actions have all succeeded."""
+        finished, self._unflushed = self._unflushed, []
+        ready = [rec for rec in self._inp.records if rec.id not in self._recorded and self._ready(rec)]
+        if not finished and not ready:
+            return
+        done = {a: self._results[a].output for a in finished if self._results[a].state == "succeeded"}
+        pending = {a: self._results[a].error or self._results[a].state for a in finished if a not in done}
+        await workflow.execute_activity(
+            "record_state",
+            RecordInput(
+                apply_id=self._inp.apply_id,
+                environment=self._inp.environment,
+                records=ready,
+                done=done,
+                pending=pending,
+            ),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        self._recorded.extend(rec.id for rec in ready)
+
+    def _ready(self, rec: NodeRecord) -> bool:
+        return all(self._results[a].state == "succeeded" for a in rec.waits_for if a in self._results)
+
+    async def _history(self, outcome: str) -> None:
+        await workflow.execute_activity(
+            "record_history",
+            HistoryInput(
+                apply_id=self._inp.apply_id,
+                environment=self._inp.environment,
+                plan_id=self._inp.plan_id,
+                workflow_id=workflow.info().workflow_id,
+                requested_by=self._inp.requested_by,
+                outcome=outcome,
+                summary=self._counts(),
+            ),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+
+    def _counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self._results.values():
+            out[r.state] = out.get(r.state, 0) + 1
+        return out
+
+
+@workflow.defn(name="EndpointRollout")
+class EndpointRolloutWorkflow:
+    """One endpoint's rollout: its own workflow, so its steps, gates and rollback have their own history.
+
+    The stack's provisioner does the work; the canary steps and analysis gates
+    are the local-stack and Pulumi-stack issues'. Until a provisioner exists the
+    activity fails with a clear, non-retryable error.
+    """
+
+    @workflow.init
+    def __init__(self, inp: RolloutInput) -> None:
+        self._inp = inp
+        self._approved = False
+        self._abort_reason: str | None = None
+
+    @workflow.signal
+    def approve(self, approval: Approval) -> None:
+        self._approved = True
+
+    @workflow.signal
+    def abort(self, reason: str) -> None:
+        self._abort_reason = reason
+
+    @workflow.run
+    async def run(self, inp: RolloutInput) -> ActionOutput:
+        if self._abort_reason is not None:
+            raise ApplicationError(f"rollout aborted: {self._abort_reason}", type="Aborted", non_retryable=True)
+        out: ActionOutput = await workflow.execute_activity(
+            "execute_action",
+            ActionInput(key=inp.key, apply_id=inp.apply_id, environment=inp.environment, action=inp.action),
+            result_type=ActionOutput,
+            start_to_close_timeout=action_timeout(inp.action),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=ACTION_RETRY,
+        )
+        return out
