@@ -183,14 +183,14 @@ class ApplyPlanWorkflow:
                 r = self._results[a.id]
                 if r.state != "pending":
                     continue
+                if self._abort_reason is not None:
+                    self._finish(a.id, "skipped", f"not run: apply aborted ({self._abort_reason})")
+                    continue
                 blocked = [d for d in a.depends_on if self._results[d].state in ("failed", "skipped")]
                 if blocked and all(self._results[d].state in FINISHED for d in a.depends_on):
                     # decided once every dependency is done, so the reason names all of the blockers
                     why = ", ".join(f"{d} {self._results[d].state}" for d in blocked)
                     self._finish(a.id, "skipped", f"skipped: {why}")
-                    continue
-                if self._abort_reason is not None:
-                    self._finish(a.id, "skipped", f"not run: apply aborted ({self._abort_reason})")
                     continue
                 if any(self._results[d].state != "succeeded" for d in a.depends_on):
                     continue

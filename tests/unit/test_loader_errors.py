@@ -259,3 +259,27 @@ def test_project_file_errors_point_into_it(make_project: MakeProject) -> None:
     d = one(errors_of(root), "unknown-field")
     assert where(d) == ("modelplane.yaml", 2, 1)
     assert d.hint == "did you mean `environments`?"
+
+
+def test_valid_documents_beside_an_invalid_one_still_answer_references(make_project: MakeProject) -> None:
+    """One bad document in a file must not make references to its valid neighbours look dangling."""
+    model = (
+        "apiVersion: modelplane/v1\nkind: Model\nmetadata: {name: chat, owner: t}\n"
+        "spec: {version: '1', artifact: 'file://m', parameters_b: 1}\n"
+    )
+    stack = "apiVersion: modelplane/v1\nkind: Stack\nmetadata: {name: s, owner: t}\nspec: {provider: local}\n"
+    endpoint = (
+        "apiVersion: modelplane/v1\nkind: Endpoint\nmetadata: {name: chat, owner: t}\n"
+        "spec: {model: chat, stack: s, resources: {accelerator: L4},"
+        " traffic: {qps: 1, input_tokens: 1, output_tokens: 1}, slo: {p99_latency_ms: 1000, availability: 0.99},"
+        " autoscaling: {min_replicas: 1, max_replicas: 1}}\n"
+    )
+    root = make_project(
+        {
+            "specs/a.yaml": DATASET.replace("format: delta", "format: deltta") + "---\n" + model,
+            "specs/b.yaml": stack + "---\n" + endpoint,
+        }
+    )
+    diags = errors_of(root)
+    assert len(diags) == 1 and diags[0].location is not None and diags[0].location.file == "specs/a.yaml"
+    assert "deltta" in diags[0].message

@@ -10,7 +10,7 @@ from modelplane.compiler.compile import make_plan
 from modelplane.compiler.errors import SpecError
 from modelplane.compiler.planfile import plan_schema
 
-from tests.conftest import GitProject
+from tests.conftest import EXAMPLES, GitProject
 
 Make = Callable[[str], GitProject]
 PROD = "prod"
@@ -142,3 +142,27 @@ def test_plan_json_validates_against_its_schema(git_example: Make) -> None:
     first = make_plan(gp.root, PROD, use_cache=False).plan
     jsonschema.validate(first.model_dump(mode="json"), plan_schema())
     assert first.summary.changes == {"create": 53}
+
+
+def test_actions_an_apply_left_undone_are_carried_into_the_next_plan() -> None:
+    from modelplane.compiler.compile import compile_graph, make_plan
+    from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
+
+    root = EXAMPLES / "quickstart"
+    head = compile_graph(root, use_cache=False)
+    applied = {str(n.id): AppliedNode(n.kind, n.file, n.index, n.data) for n in head.graph.nodes.values()}
+    pending = {
+        "rollout:endpoint/tiny-chat": PendingAction("rollout", "endpoint/tiny-chat", "skipped: evaluate failed"),
+        "rollout:endpoint/gone": PendingAction("rollout", "endpoint/gone", "its node was deleted since"),
+    }
+
+    class Reader:
+        def applied(self, environment: str) -> AppliedState:
+            return AppliedState(7, applied, pending)
+
+    result = make_plan(root, state=Reader(), use_cache=False)
+    assert result.plan.changes == [] and result.plan.state_serial == 7
+    actions = {a.id: a for a in result.plan.actions}
+    assert "rollout:endpoint/gone" not in actions
+    rollout = actions["rollout:endpoint/tiny-chat"]
+    assert rollout.reason == "left over from an earlier apply: skipped: evaluate failed"

@@ -1,0 +1,30 @@
+"""Recorded workflow histories replay against the current workflow code without nondeterminism errors.
+
+The histories in tests/histories/ are written by tests/integration/test_workflows.py
+with --update-goldens. A change to the workflows that would break running applies
+fails here; guard it with ``workflow.patched`` and record new histories.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from modelplane.runtime.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
+
+
+def test_histories_are_recorded() -> None:
+    names = {p.stem for p in HISTORIES}
+    assert {"apply-succeeded", "apply-failed", "apply-continued-as-new", "apply-aborted"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays(path: Path) -> None:
+    replayer = Replayer(workflows=[ApplyPlanWorkflow, EndpointRolloutWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+    assert result.replay_failure is None
