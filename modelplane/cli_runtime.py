@@ -271,7 +271,39 @@ async def _status(s: Any, watch: bool, fmt: Format) -> int:
         console.print(f"  pending {aid}: {p.reason}", style="yellow")
     for nid, out in outputs.items():
         console.print(f"  {nid}: {json.dumps(out, sort_keys=True)}")
+    await _local_endpoints(console, s)
     return 0
+
+
+async def _local_endpoints(console: Any, s: Any) -> None:
+    """Routers, revisions, weights, replicas and their health, as the routers see them."""
+    import aiohttp
+
+    from modelplane.runtime.local.registry import all_registries
+
+    for _, reg in all_registries(s.root, s.environment):
+        router = reg.router
+        live: dict[str, Any] = {}
+        if router is not None:
+            try:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get(router.url + "/admin/state", timeout=aiohttp.ClientTimeout(total=2)) as r,
+                ):
+                    live = await r.json()
+            except (aiohttp.ClientError, TimeoutError):
+                live = {}
+        where = f"router {router.url} ({reg.policy})" if router else "no router"
+        console.print(f"endpoint/{reg.endpoint}: {where}" + ("" if live or not router else "  [router DOWN]"))
+        for name, rev in reg.revisions.items():
+            weight = live.get("weights", {}).get(name, rev.weight)
+            console.print(f"  {name} {rev.role:<8} weight {weight:>3}%  {rev.model}  engine {rev.engine}")
+            health = {b["pid"]: b for b in live.get("revisions", {}).get(name, [])}
+            for rep in rev.replicas:
+                h = health.get(rep.pid)
+                state = "healthy" if h and h["healthy"] else "unhealthy" if h else "unknown"
+                inflight = f", {h['inflight']} in flight" if h else ""
+                console.print(f"    replica pid {rep.pid} {rep.url}  {state}{inflight}")
 
 
 def _counts(summary: dict[str, Any]) -> str:
@@ -378,6 +410,8 @@ def history(
         when = datetime.fromtimestamp(h.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         took = f" in {h.finished_at - h.started_at:.1f}s" if h.finished_at else ""
         print(f"{when}  {h.apply_id}  {h.outcome:<9} {h.requested_by}{took} {_counts(h.summary)}")
+        for aid, why in h.failures.items():
+            print(f"    ✗ {aid}: {why.splitlines()[0] if why else ''}")
 
 
 @app.command()
@@ -438,3 +472,93 @@ def server(
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _router_of(s: Any, endpoint: str) -> tuple[str, str]:
+    """(router URL, served model name) of a local endpoint, from the registry."""
+    from modelplane.runtime.local.registry import read, registry_path
+
+    name = endpoint.removeprefix("endpoint/")
+    reg = read(registry_path(s.root, s.environment, name))
+    if reg is None or reg.router is None:
+        raise ModelplaneError(
+            f"endpoint/{name} is not running on the local stack of {s.environment}",
+            hint=f"bring it up with `modelplane apply --env {s.environment}`",
+        )
+    stable = reg.stable()
+    model = reg.revisions[stable].model.split("@")[0] if stable else name
+    return reg.router.url, model
+
+
+@app.command()
+def load(
+    endpoint: Annotated[str, typer.Argument(help="The endpoint (name or endpoint/name) on the local stack.")],
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    qps: Annotated[float, typer.Option("--qps", min=0.1, help="Requests per second (open loop).")] = 20.0,
+    duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds.")] = 10.0,
+    input_tokens: Annotated[int, typer.Option("--input-tokens", min=1)] = 50,
+    output_tokens: Annotated[int, typer.Option("--output-tokens", min=1)] = 50,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+) -> None:
+    """Send steady load to an endpoint's router and print latency percentiles."""
+    from modelplane.runtime.local.load import run_load
+
+    s = _settings(project, env)
+    url, model = _guard(lambda: _router_of(s, endpoint))
+    result = asyncio.run(run_load(url, model, qps, duration, input_tokens, output_tokens))
+    summary = result.summary()
+    if fmt == Format.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"{summary['sent']} requests in {result.wall_s:.1f}s ({summary['achieved_qps']}/s): {summary['ok']} ok, "
+            f"{summary['errors']} errors, {summary['dropped']} dropped"
+        )
+        print(
+            f"latency p50 {summary['p50_ms']:.1f} ms  p90 {summary['p90_ms']:.1f} ms  p99 {summary['p99_ms']:.1f} ms"
+            f"  max {summary['max_ms']:.1f} ms"
+            if summary["p50_ms"] is not None
+            else "no responses"
+        )
+        print("by revision: " + ", ".join(f"{r} {n}" for r, n in sorted(summary["by_revision"].items())))
+    raise typer.Exit(0 if result.errors == 0 else 1)
+
+
+@app.command()
+def down(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    keep_server: Annotated[
+        bool, typer.Option("--keep-server", help="Leave the Temporal server and worker up.")
+    ] = False,
+) -> None:
+    """Stop every local endpoint (routers and replicas) of the environment; the next apply brings them back."""
+    from modelplane.runtime.connection import open_store, stop_worker
+    from modelplane.runtime.local.provisioner import down_endpoint
+    from modelplane.runtime.local.registry import all_registries
+    from modelplane.runtime.server import stop_server
+
+    s = _settings(project, env)
+    stopped = []
+    for _, reg in all_registries(s.root, s.environment):
+        n = down_endpoint(s.root, s.environment, reg.endpoint)
+        stopped.append(reg.endpoint)
+        print(f"  stopped endpoint/{reg.endpoint} ({n} processes)")
+    store = _guard(lambda: open_store(s.root, s.state))
+    applied = store.applied(s.environment)
+    # what ran on the local stack is gone: forget it, so the next plan provisions it again
+    local_stacks = {k for k, n in applied.nodes.items() if n.kind == "Stack" and n.data["spec"]["provider"] == "local"}
+    gone = [
+        k
+        for k, n in applied.nodes.items()
+        if k in local_stacks or (n.kind == "Endpoint" and f"stack/{n.data['spec']['stack']}" in local_stacks)
+    ]
+    if gone:
+        store.record(s.environment, "down", deletes=gone)
+    if not keep_server:
+        if stop_worker(s.root):
+            print("  stopped the background worker")
+        if stop_server(s.root):
+            print("  stopped the embedded Temporal server")
+    print(f"✓ {s.environment} is down" + (f"; {len(gone)} node(s) will be provisioned again by apply" if gone else ""))

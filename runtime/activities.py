@@ -13,8 +13,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, provisioners
-from modelplane.runtime.messages import ActionInput, ActionOutput, HistoryInput, RecordInput
+from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, provisioners, serving
+from modelplane.runtime.messages import (
+    ActionInput,
+    ActionOutput,
+    HistoryInput,
+    RecordInput,
+    ServingOp,
+    ServingResult,
+)
 from modelplane.runtime.state_store import StateStore
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -76,6 +83,24 @@ class Activities:
         )
         return ActionOutput(output=output)
 
+    @activity.defn(name="serving_op")
+    async def serving_op(self, inp: ServingOp) -> ServingResult:
+        """A rollout step on the endpoint's stack; user problems are not retried."""
+        ctx = Context(
+            root=self.root,
+            environment=inp.environment,
+            apply_id=inp.apply_id,
+            key=inp.key,
+            attempt=activity.info().attempt,
+            run_dir=run_dir(self.root, inp.apply_id, inp.action.id),
+        )
+        try:
+            prov = provisioners.provisioner_for(inp.action)
+            data = await serving.run_op(prov, ctx, inp)
+        except ActionFailed as exc:
+            raise ApplicationError(str(exc), exc.details, type="ActionFailed", non_retryable=True) from None
+        return ServingResult(data=data)
+
     @activity.defn(name="record_state")
     async def record_state(self, inp: RecordInput) -> int:
         upserts = [
@@ -100,7 +125,7 @@ class Activities:
         if inp.outcome == "running":
             store.history_begin(inp.apply_id, inp.environment, inp.plan_id, inp.workflow_id, inp.requested_by)
         else:
-            store.history_end(inp.apply_id, inp.outcome, inp.summary)
+            store.history_end(inp.apply_id, inp.outcome, inp.summary, inp.failures)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.execute_action, self.record_state, self.record_history]
+        return [self.execute_action, self.serving_op, self.record_state, self.record_history]

@@ -110,6 +110,7 @@ class HistoryInput(_Msg):
     requested_by: str = ""
     outcome: Literal["running", "succeeded", "failed", "aborted"] = "running"
     summary: dict[str, int] = Field(default_factory=dict)
+    failures: dict[str, str] = Field(default_factory=dict)
 
 
 class RolloutInput(_Msg):
@@ -118,6 +119,24 @@ class RolloutInput(_Msg):
     environment: str
     action: ActionSpec
     parent_id: str
+
+
+class ServingOp(_Msg):
+    """One step of an endpoint rollout, done by the stack's provisioner (idempotent by design)."""
+
+    op: Literal["inspect", "router", "start", "wait_ready", "weights", "stats", "promote", "teardown"]
+    key: str
+    apply_id: str
+    environment: str
+    action: ActionSpec
+    revision: str = ""
+    replicas: int = 1
+    weights: dict[str, int] = Field(default_factory=dict)
+    window_s: float = 60.0
+
+
+class ServingResult(_Msg):
+    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class Approval(_Msg):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,26 +78,32 @@ def port_open(address: str, timeout: float = 0.2) -> bool:
 
 
 def pid_alive(pid: int, expect: str | None = None) -> bool:
-    """Is ``pid`` running (and, when given, is ``expect`` in its command line: pids get reused)?"""
+    """Is ``pid`` running (and, when given, is ``expect`` in its command line: pids get reused)?
+
+    A zombie (exited, not yet reaped by its parent) is not running.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    if expect is None:
-        return True
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
         return True  # no /proc (macOS): trust the pid
-    if Path(f"/proc/{pid}/stat").exists():
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-                return False  # a zombie: dead, waiting for its parent to reap it
-        except (OSError, IndexError):
-            pass
-    return expect in cmdline
+    try:
+        if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, IndexError):
+        return False
+    return expect is None or expect in cmdline
+
+
+def reap(pid: int) -> None:
+    """Collect an exited child of this process, so it does not linger as a zombie."""
+    with suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 @contextmanager

@@ -57,6 +57,10 @@ MIGRATIONS: list[str] = [
         requested_by TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, outcome TEXT NOT NULL,
         summary TEXT NOT NULL DEFAULT '{}');
     """,
+    # 2: why actions failed, kept with the apply (pending reasons go away once done)
+    """
+    ALTER TABLE history ADD COLUMN failures TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -81,6 +85,7 @@ class HistoryEntry:
     finished_at: float | None
     outcome: str
     summary: dict[str, Any]
+    failures: dict[str, str]
 
 
 class StateStore:
@@ -185,11 +190,16 @@ class StateStore:
         return [LedgerEntry(k, a, s, n, json.loads(r) if r else None) for k, a, s, n, r in rows]
 
     def history(self, environment: str | None = None, limit: int = 20) -> list[HistoryEntry]:
-        sql = "SELECT * FROM history" + (" WHERE environment=?" if environment else "")
+        sql = (
+            "SELECT apply_id, environment, plan_id, workflow_id, requested_by, started_at, finished_at, outcome,"
+            " summary, failures FROM history" + (" WHERE environment=?" if environment else "")
+        )
         rows = self._db.execute(
             sql + " ORDER BY started_at DESC LIMIT ?", ((environment,) if environment else ()) + (limit,)
         )
-        return [HistoryEntry(a, e, p, w, r, s, f, o, json.loads(m)) for a, e, p, w, r, s, f, o, m in rows]
+        return [
+            HistoryEntry(a, e, p, w, r, s, f, o, json.loads(m), json.loads(x)) for a, e, p, w, r, s, f, o, m, x in rows
+        ]
 
     # -- the idempotency ledger ---------------------------------------------------------------
 
@@ -319,11 +329,13 @@ class StateStore:
                 (apply_id, environment, plan_id, workflow_id, requested_by, time.time()),
             )
 
-    def history_end(self, apply_id: str, outcome: str, summary: dict[str, Any]) -> None:
+    def history_end(
+        self, apply_id: str, outcome: str, summary: dict[str, Any], failures: dict[str, str] | None = None
+    ) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE history SET outcome=?, summary=?, finished_at=? WHERE apply_id=?",
-                (outcome, json.dumps(summary, sort_keys=True), time.time(), apply_id),
+                "UPDATE history SET outcome=?, summary=?, failures=?, finished_at=? WHERE apply_id=?",
+                (outcome, json.dumps(summary, sort_keys=True), json.dumps(failures or {}), time.time(), apply_id),
             )
 
 

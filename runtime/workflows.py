@@ -13,6 +13,7 @@ Activities are called by name so the sandbox never imports their modules.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from modelplane.runtime.analysis import judge
     from modelplane.runtime.messages import (
         FINISHED,
         ActionInput,
@@ -37,7 +39,10 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         RecordInput,
         RolloutInput,
+        ServingOp,
+        ServingResult,
     )
+    from modelplane.specs.common import duration_seconds
 
 # user errors are raised non-retryable by the activities; these retries are for crashes and flaky infrastructure
 ACTION_RETRY = RetryPolicy(
@@ -318,6 +323,7 @@ class ApplyPlanWorkflow:
                 requested_by=self._inp.requested_by,
                 outcome=outcome,
                 summary=self._counts(),
+                failures={a: r.error or "" for a, r in self._results.items() if r.state == "failed"},
             ),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=BOOKKEEPING_RETRY,
@@ -332,11 +338,14 @@ class ApplyPlanWorkflow:
 
 @workflow.defn(name="EndpointRollout")
 class EndpointRolloutWorkflow:
-    """One endpoint's rollout: its own workflow, so its steps, gates and rollback have their own history.
+    """One endpoint's rollout: start the new revision, canary steps with analysis gates, promote or roll back.
 
-    The stack's provisioner does the work; the canary steps and analysis gates
-    are the local-stack and Pulumi-stack issues'. Until a provisioner exists the
-    activity fails with a clear, non-retryable error.
+    First deployment: no canary, just readiness. Otherwise for each step of the
+    spec: set the weight, hold for the pause (a duration, or ``manual`` = wait
+    for ``approve``), then judge the window (``runtime.analysis``). A failed gate
+    or an abort sets the canary's weight to 0, tears it down and fails with the
+    reason; stable keeps serving throughout. Every step is an idempotent
+    activity, so a crash resumes the same step without duplicating replicas.
     """
 
     @workflow.init
@@ -344,6 +353,7 @@ class EndpointRolloutWorkflow:
         self._inp = inp
         self._approved = False
         self._abort_reason: str | None = None
+        self._step = -1
 
     @workflow.signal
     def approve(self, approval: Approval) -> None:
@@ -351,18 +361,102 @@ class EndpointRolloutWorkflow:
 
     @workflow.signal
     def abort(self, reason: str) -> None:
-        self._abort_reason = reason
+        self._abort_reason = reason or "aborted"
+
+    @workflow.query
+    def step(self) -> int:
+        return self._step
+
+    async def _op(self, op: str, **fields: Any) -> dict[str, Any]:
+        inp = self._inp
+        timeout = timedelta(minutes=15) if op == "wait_ready" else timedelta(minutes=2)
+        res: ServingResult = await workflow.execute_activity(
+            "serving_op",
+            ServingOp(
+                op=op, key=inp.key, apply_id=inp.apply_id, environment=inp.environment, action=inp.action, **fields
+            ),
+            result_type=ServingResult,
+            start_to_close_timeout=timeout,
+            heartbeat_timeout=HEARTBEAT if op == "wait_ready" else None,
+            retry_policy=ACTION_RETRY,
+        )
+        return res.data
 
     @workflow.run
     async def run(self, inp: RolloutInput) -> ActionOutput:
-        if self._abort_reason is not None:
-            raise ApplicationError(f"rollout aborted: {self._abort_reason}", type="Aborted", non_retryable=True)
-        out: ActionOutput = await workflow.execute_activity(
-            "execute_action",
-            ActionInput(key=inp.key, apply_id=inp.apply_id, environment=inp.environment, action=inp.action),
-            result_type=ActionOutput,
-            start_to_close_timeout=action_timeout(inp.action),
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=ACTION_RETRY,
+        action = inp.action
+        spec = (action.node or {}).get("spec", {})
+        revision = str(action.details.get("revision", "r0"))
+        replicas = max(1, int(spec.get("autoscaling", {}).get("min_replicas", 1)))
+        state = await self._op("inspect")
+        stable = state.get("stable")
+        router = await self._op("router")
+        if stable == revision:  # already serving this revision (e.g. resumed after the promotion)
+            return ActionOutput(output={"revision": revision, "url": router["url"], "unchanged": True})
+        await self._op("start", revision=revision, replicas=replicas)
+        await self._op("wait_ready", revision=revision)
+        if stable is None:
+            promoted = await self._op("promote", revision=revision)
+            return ActionOutput(output={"revision": revision, "url": router["url"], "first": True, **promoted})
+
+        rollout = spec.get("rollout", {})
+        analysis = rollout.get("analysis", {})
+        window = duration_seconds(analysis.get("window", "1m"))
+        inconclusive_limit = int(analysis.get("inconclusive_limit", 2))
+        verdicts: list[dict[str, Any]] = []
+        for i, step in enumerate(rollout.get("steps", [])):
+            self._step = i
+            weight = int(step["weight"])
+            await self._op("weights", weights={stable: 100 - weight, revision: weight})
+            pause = step.get("pause")
+            if pause == "manual":
+                await self._gate(i)
+            elif pause:
+                await self._hold(duration_seconds(pause))
+            if self._abort_reason is not None:
+                await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
+            if not step.get("analysis", True) or weight == 0:
+                continue
+            for attempt in range(inconclusive_limit + 1):
+                await self._hold(window)
+                if self._abort_reason is not None:
+                    await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
+                stats = await self._op("stats", window_s=window)
+                v = judge(spec, stats.get(revision, {}), stats.get(stable))
+                verdicts.append({"step": i, "weight": weight, **v.model_dump()})
+                if v.result == "pass":
+                    break
+                if v.result == "fail":
+                    await self._rollback(stable, revision, f"step {i + 1} (weight {weight}%): {v.reason}", verdicts)
+                if attempt == inconclusive_limit:
+                    if rollout.get("on_failure") == "pause":
+                        await self._gate(i)
+                        break
+                    await self._rollback(stable, revision, f"step {i + 1} inconclusive: {v.reason}", verdicts)
+        promoted = await self._op("promote", revision=revision)
+        return ActionOutput(
+            output={"revision": revision, "previous": stable, "url": router["url"], "analysis": verdicts, **promoted}
         )
-        return out
+
+    async def _hold(self, seconds: float) -> None:
+        """Sleep, but wake at once on abort."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._abort_reason is not None, timeout=timedelta(seconds=seconds))
+
+    async def _gate(self, step: int) -> None:
+        parent = workflow.get_external_workflow_handle(self._inp.parent_id)
+        target = self._inp.action.target
+        await parent.signal("gate_waiting", Gate(target=target, step=step, since=workflow.now()))
+        self._approved = False
+        await workflow.wait_condition(lambda: self._approved or self._abort_reason is not None)
+        await parent.signal("gate_cleared", target)
+
+    async def _rollback(self, stable: str, revision: str, reason: str, verdicts: list[dict[str, Any]]) -> None:
+        await self._op("weights", weights={stable: 100, revision: 0})
+        await self._op("teardown", revision=revision)
+        raise ApplicationError(
+            f"rolled back {self._inp.action.target} to {stable}: {reason}",
+            {"rolled_back": True, "revision": revision, "stable": stable, "reason": reason, "analysis": verdicts},
+            type="RolledBack",
+            non_retryable=True,
+        )

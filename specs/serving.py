@@ -39,6 +39,17 @@ class VllmArgs(StrictModel):
     seed: int | None = None
 
 
+class Simulator(StrictModel):
+    """How the local stack's vLLM simulator behaves for this revision (ignored by real vLLM)."""
+
+    ttft_ms: Annotated[float, Field(ge=0)] = 20.0
+    tpot_ms: Annotated[float, Field(ge=0)] = 2.0
+    error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    added_latency_ms: Annotated[float, Field(ge=0)] = 0.0
+    latency_multiplier: Annotated[float, Field(gt=0)] = 1.0
+    crash_after_requests: Annotated[int, Field(ge=0)] | None = None
+
+
 class Engine(StrictModel):
     name: Literal["vllm"] = "vllm"
     image: str = "vllm/vllm-openai:v0.11.0"
@@ -49,6 +60,10 @@ class Engine(StrictModel):
     histogram_buckets: list[float] = Field(
         default_factory=lambda: list(DEFAULT_LATENCY_BUCKETS),
         description="Request-latency buckets; vLLM's defaults are too coarse for a p99 < 1 s gate.",
+    )
+    simulator: Simulator = Field(
+        default_factory=Simulator,
+        description="Latency model and fault injection of the local stack's simulator (tests and demos).",
     )
 
 

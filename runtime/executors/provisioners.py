@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec
 
-PROVISIONERS: dict[str, str] = {}
+PROVISIONERS: dict[str, str] = {"local": "modelplane.runtime.local.provisioner"}
 """provider -> module exposing ``provisioner()``; filled in by the stack issues (local, Pulumi)."""
 KNOWN_PROVIDERS = ("local", "kubernetes", "aws-eks", "gcp-gke")
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,7 +118,7 @@ SERVING = """\
 apiVersion: modelplane/v1
 kind: Stack
 metadata: {name: laptop, owner: team-platform}
-spec: {provider: local}
+spec: {provider: PROVIDER}
 ---
 apiVersion: modelplane/v1
 kind: Endpoint
@@ -128,7 +129,14 @@ spec:
   resources: {accelerator: L4}
   traffic: {qps: 10, input_tokens: 50, output_tokens: 50}
   slo: {p99_latency_ms: 1000, availability: 0.999}
-  autoscaling: {min_replicas: 1, max_replicas: 1}
+  autoscaling: {min_replicas: 2, max_replicas: 2}
+  engine:
+    simulator: {ttft_ms: 10, tpot_ms: 1}
+  rollout:
+    steps:
+      - {weight: 50, pause: 1s}
+      - {weight: 100}
+    analysis: {window: 2s, min_requests: 5, inconclusive_limit: 3}
 """
 
 
@@ -183,6 +191,14 @@ class Pipeline:
         assert old in text
         path.write_text(text.replace(old, new, 1))
 
+    def router(self) -> str:
+        reg = json.loads((self.root / ".modelplane" / "local" / "dev" / "chat.json").read_text())
+        return f"http://127.0.0.1:{reg['router']['port']}"
+
+    def registry(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.root / ".modelplane" / "local" / "dev" / "chat.json").read_text())
+        return data
+
     def worker_pid(self) -> int:
         return int(json.loads((self.root / ".modelplane" / "worker.json").read_text())["pid"])
 
@@ -190,7 +206,8 @@ class Pipeline:
         return int(json.loads((self.root / ".modelplane" / "temporal.json").read_text())["pid"])
 
     def stop(self) -> None:
-        """Stop the background worker and server this project started."""
+        """Stop the background worker and server this project started, and local endpoints."""
+        subprocess.run([str(BIN), "down", "-C", str(self.root)], capture_output=True, timeout=60, env=_env())
         for pid in (self._pid("worker.json"), self._pid("temporal.json")):
             if pid:
                 _kill(pid, signal.SIGKILL)
@@ -211,13 +228,13 @@ def _kill(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
-def make_pipeline(root: Path, serving: bool = False) -> Pipeline:
+def make_pipeline(root: Path, serving: bool = False, provider: str = "local") -> Pipeline:
     (root / "specs").mkdir(parents=True)
     (root / "scripts").mkdir()
     (root / "modelplane.yaml").write_text(PROJECT)
     (root / "specs" / "pipeline.yaml").write_text(SPECS)
     if serving:
-        (root / "specs" / "serving.yaml").write_text(SERVING)
+        (root / "specs" / "serving.yaml").write_text(SERVING.replace("PROVIDER", provider))
     (root / "scripts" / "step.py").write_text(STEP)
     p = Pipeline(root)
     p.metrics(accuracy=0.9)

@@ -20,7 +20,7 @@ def test_a_newer_schema_is_refused_with_a_hint(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "s.db")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(ModelplaneError, match="has schema version 2; this modelplane knows up to 1") as exc:
+    with pytest.raises(ModelplaneError, match="has schema version 3; this modelplane knows up to 2") as exc:
         StateStore(tmp_path / "s.db")
     assert "upgrade modelplane" in (exc.value.diagnostics[0].hint or "")
 
@@ -72,3 +72,21 @@ def test_thresholds() -> None:
     ]
     assert check_thresholds(declared[:1], {}) == ["acc missing from the metrics"]
     assert check_thresholds(declared[:2], {"acc": 0.9, "tox": 0.0}) == []
+
+
+def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    from modelplane.runtime.state_store import MIGRATIONS
+
+    db = sqlite3.connect(tmp_path / "s.db")
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(
+        "INSERT INTO history (apply_id, environment, plan_id, workflow_id, requested_by, started_at, outcome)"
+        " VALUES ('a1', 'dev', 'p', 'w', 'me', 1.0, 'succeeded')"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = StateStore(tmp_path / "s.db")
+    assert [h.failures for h in store.history("dev")] == [{}]  # the column added by migration 2

@@ -1,0 +1,291 @@
+"""The local provisioner: endpoint revisions as replica processes on loopback, one router per endpoint.
+
+Every operation is idempotent and keyed on the registry: starting a revision
+adopts the replicas the registry lists that are still alive (by pid and port)
+and starts only the missing ones, so a retried or resumed step never doubles
+them. Replicas run in their own sessions, outliving the worker and the apply.
+The engine is `vllm serve` (rendered by ``compiler.engine``) where vLLM and an
+NVIDIA GPU are present, and the simulator everywhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from modelplane.compiler.engine import served_name, vllm_args
+from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.runtime.local import registry as regs
+from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc
+from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.server import free_port, pid_alive, port_open, reap
+from modelplane.specs.common import duration_seconds
+
+READY_POLL_S = 0.2
+
+
+def provisioner() -> LocalProvisioner:
+    return LocalProvisioner()
+
+
+def has_vllm_and_gpu() -> bool:
+    return shutil.which("vllm") is not None and shutil.which("nvidia-smi") is not None
+
+
+def engine_command(endpoint: dict[str, Any], model: dict[str, Any], revision: str, port: int) -> tuple[list[str], str]:
+    if has_vllm_and_gpu():
+        return ["vllm", "serve", *vllm_args(endpoint, model, port)], "vllm"
+    engine = endpoint["spec"].get("engine", {})
+    args = engine.get("args", {})
+    sim = engine.get("simulator", {})
+    cmd = [
+        sys.executable, "-m", "modelplane.runtime.local.simulator",
+        "--port", str(port),
+        "--served-model-name", served_name(endpoint, model),
+        "--revision", revision,
+        "--max-num-seqs", str(args.get("max_num_seqs") or 256),
+        "--max-model-len", str(args.get("max_model_len") or model["spec"].get("context_length", 2048)),
+        "--ttft-ms", str(sim.get("ttft_ms", 20.0)),
+        "--tpot-ms", str(sim.get("tpot_ms", 2.0)),
+        "--faults", json.dumps({k: v for k, v in sim.items() if k not in ("ttft_ms", "tpot_ms")}),
+    ]  # fmt: skip
+    if engine.get("histogram_buckets"):
+        cmd += ["--histogram-buckets", json.dumps(engine["histogram_buckets"])]
+    return cmd, "simulator"
+
+
+def _spawn(cmd: list[str], log: Path, cwd: Path) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
+        )
+    return proc.pid
+
+
+def _stop(pid: int, grace: float = 3.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and pid_alive(pid):
+        reap(pid)
+        time.sleep(0.05)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    reap(pid)
+
+
+def _endpoint_name(action: ActionSpec) -> str:
+    return action.target.split("@", 1)[0].split("/", 1)[1]
+
+
+class LocalProvisioner:
+    async def provision(self, ctx: Context, action: ActionSpec) -> Effect:
+        if action.target.startswith("stack/"):
+            regs.local_dir(ctx.root, ctx.environment).mkdir(parents=True, exist_ok=True)
+            return Effect(output={"stack": action.target, "provider": "local"})
+        router = self.ensure_router(ctx, action)
+        url = f"http://127.0.0.1:{router.port}"
+        return Effect(output={"url": url}, outputs={action.target: {"url": url, "router_pid": router.pid}})
+
+    async def rollout(self, ctx: Context, action: ActionSpec) -> Effect:
+        raise ActionFailed("rollouts run as EndpointRollout workflows, not as one activity")  # pragma: no cover
+
+    async def decommission(self, ctx: Context, action: ActionSpec) -> Effect:
+        if action.target.startswith("stack/"):
+            return Effect(output={"stack": action.target})
+        name = _endpoint_name(action)
+        stopped = down_endpoint(ctx.root, ctx.environment, name)
+        return Effect(output={"stopped": stopped})
+
+    # -- the steps of an EndpointRollout -------------------------------------------------------
+
+    def inspect(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
+        reg = regs.read(regs.registry_path(ctx.root, ctx.environment, _endpoint_name(action)))
+        if reg is None:
+            return {"stable": None, "revisions": {}}
+        return {"stable": reg.stable(), "revisions": {r: rev.role for r, rev in reg.revisions.items()}}
+
+    def ensure_router(self, ctx: Context, action: ActionSpec) -> RouterProc:
+        name = _endpoint_name(action)
+        spec = (action.node or {}).get("spec", {})
+        routing = spec.get("routing", {})
+        with regs.editing(ctx.root, ctx.environment, name) as reg:
+            reg.policy = routing.get("policy", "power_of_two_choices")
+            retries = routing.get("retries", {})
+            reg.max_retries = int(retries.get("max_retries", 1))
+            reg.retry_on = list(retries.get("retry_on", [503, 429]))
+            if reg.router is not None and pid_alive(reg.router.pid) and port_open(f"127.0.0.1:{reg.router.port}"):
+                return reg.router
+            port = free_port(reg.router.port if reg.router else None)
+            path = regs.registry_path(ctx.root, ctx.environment, name)
+            pid = _spawn(
+                [sys.executable, "-m", "modelplane.runtime.local.router", "--registry", str(path), "--port", str(port)],
+                path.parent / "logs" / f"{name}-router.log",
+                ctx.root,
+            )
+            reg.router = RouterProc(pid=pid, port=port)
+            router = reg.router
+        _wait_port(port, 30, f"the router of endpoint/{name}")
+        return router
+
+    def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
+        name = _endpoint_name(action)
+        endpoint = action.node or {}
+        model = action.context[f"model/{endpoint['spec']['model']}"]
+        started, adopted = 0, 0
+        with regs.editing(ctx.root, ctx.environment, name) as reg:
+            _clean_orphans(reg, keep=revision)
+            rev = reg.revisions.setdefault(revision, Revision(role="canary", weight=0))
+            rev.model = f"{model['metadata']['name']}@{model['spec'].get('version', '')}"
+            alive = [r for r in rev.replicas if r.alive() or pid_alive(r.pid)]
+            adopted = len(alive)
+            for dead in rev.replicas:
+                if dead not in alive:
+                    _stop(dead.pid, 0)
+            rev.replicas = alive
+            logs = regs.local_dir(ctx.root, ctx.environment) / "logs"
+            while len(rev.replicas) < replicas:
+                port = free_port()
+                cmd, rev.engine = engine_command(endpoint, model, revision, port)
+                log = logs / f"{name}-{revision}-{len(rev.replicas)}.log"
+                rev.replicas.append(Replica(pid=_spawn(cmd, log, ctx.root), port=port, log=str(log)))
+                started += 1
+        return {"revision": revision, "started": started, "adopted": adopted, "replicas": replicas}
+
+    async def wait_ready(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+        """Until every replica's model endpoint answers (``/v1/models``, not just ``/health``)."""
+        name = _endpoint_name(action)
+        health = (action.node or {}).get("spec", {}).get("health", {})
+        limit = min(600.0, health.get("startup_failure_threshold", 60) * duration_seconds(health.get("period", "10s")))
+        deadline = time.monotonic() + limit
+        async with aiohttp.ClientSession() as session:
+            while True:
+                reg = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
+                rev = reg.revisions.get(revision) if reg else None
+                if rev is None:
+                    raise ActionFailed(f"endpoint/{name}: revision {revision} is not in the registry")
+                ready = 0
+                for r in rev.replicas:
+                    try:
+                        async with session.get(r.url + "/v1/models", timeout=aiohttp.ClientTimeout(total=1)) as resp:
+                            ready += resp.status == 200
+                    except (aiohttp.ClientError, TimeoutError):
+                        if not pid_alive(r.pid):
+                            raise ActionFailed(
+                                f"endpoint/{name}: replica {r.pid} of revision {revision} exited while starting",
+                                {"log": r.log, "hint": f"see {r.log}"},
+                            ) from None
+                if ready == len(rev.replicas):
+                    return {"revision": revision, "ready": ready}
+                if time.monotonic() > deadline:
+                    raise ActionFailed(f"endpoint/{name}: revision {revision} not ready after {limit:.0f} s")
+                ctx.heartbeat({"ready": ready, "of": len(rev.replicas)})
+                await asyncio.sleep(READY_POLL_S)
+
+    async def set_weights(self, ctx: Context, action: ActionSpec, weights: dict[str, int]) -> dict[str, Any]:
+        name = _endpoint_name(action)
+        with regs.editing(ctx.root, ctx.environment, name) as reg:
+            for rev, w in weights.items():
+                if rev in reg.revisions:
+                    reg.revisions[rev].weight = w
+            router = reg.router
+        if router is not None:  # the registry is the record; telling the router makes it take effect now
+            async with aiohttp.ClientSession() as s, s.post(router.url + "/admin/weights", json=weights) as r:
+                r.raise_for_status()
+        return {"weights": weights}
+
+    async def stats(self, ctx: Context, action: ActionSpec, window_s: float) -> dict[str, Any]:
+        name = _endpoint_name(action)
+        reg = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
+        if reg is None or reg.router is None:
+            raise ActionFailed(f"endpoint/{name} has no router")
+        async with aiohttp.ClientSession() as s, s.get(reg.router.url + f"/admin/stats?window={window_s}") as r:
+            data: dict[str, Any] = await r.json()
+            return data
+
+    async def promote(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+        """The revision becomes stable with all traffic; the old stable drains and is torn down."""
+        name = _endpoint_name(action)
+        await self.set_weights(ctx, action, {revision: 100})
+        with regs.editing(ctx.root, ctx.environment, name) as reg:
+            old = [r for r, rev in reg.revisions.items() if r != revision]
+            for r in old:
+                reg.revisions[r].role = "draining"
+                reg.revisions[r].weight = 0
+            reg.revisions[revision].role = "stable"
+            reg.revisions[revision].weight = 100
+        grace = min(
+            5.0, duration_seconds((action.node or {}).get("spec", {}).get("health", {}).get("drain_grace", "30s"))
+        )
+        await self._drain(ctx, name, old, grace)
+        for r in old:
+            self.teardown(ctx, action, r)
+        reg2 = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
+        url = reg2.router.url if reg2 and reg2.router else None
+        return {"stable": revision, "removed": old, "url": url}
+
+    async def _drain(self, ctx: Context, name: str, revisions: list[str], grace: float) -> None:
+        reg = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
+        if not revisions or reg is None or reg.router is None:
+            return
+        deadline = time.monotonic() + grace
+        async with aiohttp.ClientSession() as s:
+            while time.monotonic() < deadline:
+                async with s.get(reg.router.url + "/admin/state") as r:
+                    state = await r.json()
+                inflight = sum(b["inflight"] for rev in revisions for b in state["revisions"].get(rev, []))
+                if inflight == 0:
+                    return
+                await asyncio.sleep(0.1)
+
+    def teardown(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+        name = _endpoint_name(action)
+        with regs.editing(ctx.root, ctx.environment, name) as reg:
+            rev = reg.revisions.pop(revision, None)
+        for r in rev.replicas if rev else []:
+            _stop(r.pid)
+        return {"removed": revision, "replicas": len(rev.replicas) if rev else 0}
+
+
+def _clean_orphans(reg: Registry, keep: str) -> None:
+    """Canary revisions left by an earlier, interrupted rollout: nothing routes to them any more."""
+    for name in [r for r, rev in reg.revisions.items() if rev.role != "stable" and r != keep]:
+        for r in reg.revisions[name].replicas:
+            _stop(r.pid, 0.5)
+        del reg.revisions[name]
+
+
+def _wait_port(port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open(f"127.0.0.1:{port}"):
+        if time.monotonic() > deadline:
+            raise ActionFailed(f"{what} did not start listening on port {port}")
+        time.sleep(0.05)
+
+
+def down_endpoint(root: Path, environment: str, name: str) -> int:
+    path = regs.registry_path(root, environment, name)
+    reg = regs.read(path)
+    if reg is None:
+        return 0
+    pids = [r.pid for rev in reg.revisions.values() for r in rev.replicas]
+    if reg.router is not None:
+        pids.append(reg.router.pid)
+    for pid in pids:
+        _stop(pid, 2.0)
+    path.unlink(missing_ok=True)
+    return len(pids)
