@@ -1,5 +1,5 @@
 # Two commands a newcomer needs:
-#   make demo   install, then run modelplane on the bundled quickstart example
+#   make demo   install, then bring the bundled quickstart up on the local stack and send it requests
 #   make test   install with the dev tools, then run ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -26,6 +26,10 @@ demo: install
 	$(BIN)/modelplane validate -C examples/quickstart
 	$(BIN)/modelplane graph -C examples/quickstart
 	$(BIN)/modelplane plan -C examples/quickstart
+	$(BIN)/modelplane apply --auto-approve -C examples/quickstart
+	$(BIN)/modelplane load tiny-chat --qps 20 --duration 3 -C examples/quickstart
+	$(BIN)/modelplane status -C examples/quickstart
+	@echo "the quickstart is up; stop it with: $(BIN)/modelplane down -C examples/quickstart"
 
 lint: install-dev
 	$(BIN)/ruff check .

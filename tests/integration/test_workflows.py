@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -47,6 +48,12 @@ def _input(s: Settings, **update: Any) -> ApplyInput:
     return apply_input(result.plan, result, 8, True).model_copy(update=update)
 
 
+def save_history(name: str, history: Any) -> None:
+    """With its workflow id: child workflow ids derive from it, so a replay needs the real one."""
+    doc = {"workflow_id": history.workflow_id, "history": json.loads(history.to_json())}
+    (HISTORIES / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+
+
 async def _run(
     client: Client, s: Settings, inp: ApplyInput, name: str, record: bool, during: Any = None
 ) -> tuple[ApplyOutcome, Any]:
@@ -64,7 +71,7 @@ async def _run(
         history = await handle.fetch_history()
     if record:
         HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
+        save_history(name, history)
     return outcome, history
 
 
@@ -89,7 +96,10 @@ async def test_failure_skips_dependents_and_independent_branches_finish(
     p = make_pipeline(tmp_path / "p", serving=True)
     p.metrics(accuracy=0.1)
     s = _settings(p)
-    outcome, _ = await _run(temporal, s, _input(s), "apply-failed", update_goldens)
+    try:
+        outcome, _ = await _run(temporal, s, _input(s), "apply-failed", update_goldens)
+    finally:
+        p.stop()  # the endpoint's router was provisioned
     assert outcome.state == "failed"
     states = {a: r.state for a, r in outcome.actions.items()}
     assert states["evaluate:evaluation/chat-quality"] == "failed"
@@ -134,3 +144,32 @@ async def test_pause_holds_new_actions_and_abort_skips_the_rest(
     assert skipped and all("changed my mind" in (r.error or "") for r in skipped)
     pending = open_store(s.root, s.state).applied("dev").pending
     assert set(pending) == {a for a, r in outcome.actions.items() if r.state == "skipped"}
+
+
+async def test_rollouts_first_deploy_then_inconclusive_canary_rolls_back(
+    temporal: Client, tmp_path: Path, update_goldens: bool
+) -> None:
+    """No traffic during the canary: every window is inconclusive, so the canary is rolled back."""
+    from modelplane.runtime.workflows import rollout_workflow_id
+
+    p = make_pipeline(tmp_path / "p", serving=True)
+    try:
+        s = _settings(p)
+        first, _ = await _run(temporal, s, _input(s), "apply-first-deploy", update_goldens)
+        assert first.state == "succeeded"
+        assert first.actions["rollout:endpoint/chat"].output["first"] is True
+        p.edit('version: "1.0.0"', 'version: "1.1.0"')
+        inp = _input(s)
+        outcome, history = await _run(temporal, s, inp, "apply-canary-parent", update_goldens)
+        assert outcome.state == "failed"
+        error = outcome.actions["rollout:endpoint/chat"].error or ""
+        assert "rolled back endpoint/chat" in error and "inconclusive: 0 canary requests in the window" in error
+        parent_id = history.workflow_id
+        child = temporal.get_workflow_handle(rollout_workflow_id(parent_id, inp.apply_id, "endpoint/chat"))
+        child_history = await child.fetch_history()
+        if update_goldens:
+            save_history("rollout-rolled-back", child_history)
+        (stable,) = p.registry()["revisions"].values()
+        assert stable["role"] == "stable" and stable["model"] == "chat@1.0.0"
+    finally:
+        p.stop()

@@ -7,6 +7,7 @@ fails here; guard it with ``workflow.patched`` and record new histories.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,18 @@ HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.j
 
 def test_histories_are_recorded() -> None:
     names = {p.stem for p in HISTORIES}
-    assert {"apply-succeeded", "apply-failed", "apply-continued-as-new", "apply-aborted"} <= names
+    assert {
+        "apply-succeeded",
+        "apply-failed",
+        "apply-continued-as-new",
+        "apply-aborted",
+        "rollout-rolled-back",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     replayer = Replayer(workflows=[ApplyPlanWorkflow, EndpointRolloutWorkflow], data_converter=pydantic_data_converter)
-    result = await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+    doc = json.loads(path.read_text())
+    result = await replayer.replay_workflow(WorkflowHistory.from_json(doc["workflow_id"], doc["history"]))
     assert result.replay_failure is None

@@ -1,0 +1,47 @@
+"""Pure serving rules: the vllm command line from a spec, and the canary analysis verdict."""
+
+from __future__ import annotations
+
+import itertools
+
+from modelplane.compiler.compile import compile_graph
+from modelplane.compiler.engine import vllm_args
+from modelplane.runtime.analysis import judge, min_requests
+from modelplane.specs.base import NodeId
+
+from tests.conftest import EXAMPLES
+
+
+def test_vllm_args_for_the_200k_qps_endpoint() -> None:
+    graph = compile_graph(EXAMPLES / "assistant-platform", "prod", use_cache=False).graph
+    ep = graph.nodes[NodeId("endpoint", "grammar-prod")]
+    model = graph.nodes[NodeId("model", ep.spec["model"])]
+    args = vllm_args(ep.data, model.data)
+    assert args[:5] == [model.spec["artifact"], "--port", "8000", "--served-model-name", "grammar-llm"]
+    pairs = dict(itertools.pairwise(args))
+    assert pairs["--max-model-len"] == "512" and pairs["--max-num-seqs"] == "1024"
+    assert pairs["--quantization"] == "fp8" and pairs["--api-server-count"] == "4"
+    assert "--enable-server-load-tracking" in args  # the spec turns on what vLLM leaves off
+    assert "--tensor-parallel-size" not in args  # vLLM's own default is left out
+    assert args[args.index("--custom-histogram-buckets") + 1].startswith('{"request_latency":[0.05,')
+
+
+SPEC = {"slo": {"p99_latency_ms": 1000, "availability": 0.999}, "rollout": {"analysis": {"min_requests": 20}}}
+
+
+def test_analysis_verdicts() -> None:
+    ok = {"requests": 100, "errors": 0, "error_rate": 0.0, "p99_ms": 120.0}
+    stable = {"requests": 400, "errors": 0, "error_rate": 0.0, "p99_ms": 118.0}
+    assert judge(SPEC, ok, stable).result == "pass"
+    assert judge(SPEC, {**ok, "requests": 5}, stable).result == "inconclusive"
+    errors = judge(SPEC, {**ok, "errors": 3, "error_rate": 0.03}, stable)
+    assert errors.result == "fail" and "error rate 3.00% over the budget 0.10%" in errors.reason
+    slow = judge(SPEC, {**ok, "p99_ms": 360.0}, stable)
+    assert slow.result == "fail" and "3.1x stable's 118 ms" in slow.reason
+    assert judge(SPEC, {**ok, "p99_ms": 1200.0}, None).reason == "p99 1200 ms over the SLO 1000 ms"
+    assert judge(SPEC, {**ok, "p99_ms": 130.0}, stable).result == "pass"  # 10% slower but within the noise floor
+
+
+def test_min_requests_defaults_from_availability() -> None:
+    assert min_requests({"slo": {"availability": 0.999}}) == 10_000
+    assert min_requests({"slo": {"availability": 0.99}, "rollout": {"analysis": {"min_requests": 7}}}) == 7
