@@ -65,6 +65,16 @@ def test_up_serves_through_the_router_and_status_shows_it(serving: Pipeline) -> 
     assert chat["choices"][0]["message"]["role"] == "assistant"  # type: ignore[index]
     with urllib.request.urlopen(serving.router() + "/v1/models") as r:
         assert "simulator" in json.loads(r.read())["data"][0]["owned_by"]
+    stream = urllib.request.Request(
+        serving.router() + "/v1/completions",
+        data=json.dumps({"prompt": "hi", "max_tokens": 3, "stream": True}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(stream, timeout=10) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in r.read().decode().splitlines() if line.startswith("data: ")]
+    assert len(events) == 4 and events[-1] == "data: [DONE]"
+    assert json.loads(events[0][6:])["choices"][0]["text"] == " tok0"
 
     text = serving.run("status", check=True).stdout
     assert "endpoint/chat: router http://127.0.0.1:" in text and "(power_of_two_choices)" in text
@@ -175,3 +185,24 @@ def test_manual_pause_waits_for_approve_and_abort_rolls_back(serving: Pipeline) 
     assert apply.returncode == 1
     assert "aborted: not today" in out
     assert _replica_pids(serving) == before  # the canary is gone, stable as it was
+
+
+def test_quickstart_applies_end_to_end_then_plans_no_changes(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import EXAMPLES
+
+    root = tmp_path / "quickstart"
+    shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
+    p = Pipeline(root)
+    try:
+        up = p.run("apply", "--auto-approve", timeout=180)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "on dev: succeeded (11 succeeded)" in up.stdout
+        assert p.run("plan", "--detailed-exitcode").returncode == 0
+        history = p.run("history", check=True).stdout.splitlines()
+        assert len(history) == 1 and "succeeded" in history[0]
+        load = p.run("load", "tiny-chat", "--qps", "20", "--duration", "1", check=True).stdout
+        assert "20 ok, 0 errors" in load
+    finally:
+        p.stop()
