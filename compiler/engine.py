@@ -64,3 +64,10 @@ def vllm_args(endpoint: dict[str, Any], model: dict[str, Any], port: int = VLLM_
         else:
             out += [f"--{flag}", str(value)]
     return out
+
+
+def revision_id(endpoint: dict[str, Any], model: dict[str, Any] | None) -> str:
+    """What serves: the endpoint's spec and its model's. Same specs, same revision, on every stack."""
+    from modelplane.compiler.fingerprint import content_hash
+
+    return "r" + content_hash([endpoint["spec"], (model or {}).get("spec")])[:8]

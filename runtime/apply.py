@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.compiler.compile import PlanResult, make_plan
+from modelplane.compiler.engine import revision_id
 from modelplane.compiler.errors import Diagnostic, ModelplaneError, PlanError
-from modelplane.compiler.fingerprint import content_hash
 from modelplane.compiler.graph import LineageGraph
 from modelplane.compiler.planfile import Plan
 from modelplane.runtime.connection import Settings
@@ -186,7 +186,7 @@ def _action_spec(
                         context[str(ref)] = doc.data
                 model_doc = context.get(f"model/{spec['model']}", {})
                 # a revision is what serves: the endpoint's spec and the model's (same specs, same revision)
-                details["revision"] = "r" + content_hash([spec, model_doc.get("spec")])[:8]
+                details["revision"] = revision_id(node.data, model_doc)
             elif node.kind == "Stack":
                 details["stack"] = nid.name
                 context[str(nid)] = node.data

@@ -13,7 +13,12 @@ from typing import Any, Protocol
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec
 
-PROVISIONERS: dict[str, str] = {"local": "modelplane.runtime.local.provisioner"}
+PROVISIONERS: dict[str, str] = {
+    "local": "modelplane.runtime.local.provisioner",
+    "kubernetes": "modelplane.runtime.pulumi_provisioner",
+    "aws-eks": "modelplane.runtime.pulumi_provisioner",
+    "gcp-gke": "modelplane.runtime.pulumi_provisioner",
+}
 """provider -> module exposing ``provisioner()``; filled in by the stack issues (local, Pulumi)."""
 KNOWN_PROVIDERS = ("local", "kubernetes", "aws-eks", "gcp-gke")
 

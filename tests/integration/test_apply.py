@@ -55,14 +55,15 @@ def test_apply_end_to_end_then_no_changes_and_history(pipeline: Pipeline) -> Non
     assert [c["version"] for c in store.catalog("dev") if c["id"] == "model/chat"] == ["1.0.0"]
 
 
-def test_missing_provisioner_fails_clearly_and_next_plan_has_only_what_is_left(tmp_path: Path) -> None:
+def test_missing_pulumi_cli_fails_clearly_and_next_plan_has_only_what_is_left(tmp_path: Path) -> None:
     p = make_pipeline(tmp_path / "p", serving=True, provider="kubernetes")
     try:
         out = p.run("apply", "--auto-approve")
         assert out.returncode == 1
-        assert (
-            "stack/laptop uses provider `kubernetes`, and this version of modelplane has no provisioner" in out.stdout
-        )
+        # the Pulumi provisioner runs kubernetes stacks; without the Pulumi CLI it stops before any work
+        assert "the Pulumi CLI is needed to provision this stack" in out.stdout
+        assert "hint: install the Pulumi CLI (https://www.pulumi.com/docs/install/" in out.stdout
+        assert "Traceback" not in out.stdout + out.stderr
         status = p.run("status", check=True).stdout
         assert "pending provision:stack/laptop" in status
         left = p.run("plan", "--format", "json", check=True)

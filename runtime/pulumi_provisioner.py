@@ -1,0 +1,269 @@
+"""The Pulumi provisioner (kubernetes, aws-eks, gcp-gke stacks): Automation API with an inline program.
+
+The program is ``stacks.components.GpuServingStack`` over ``stacks.render`` for
+the stack, with each endpoint's revisions and weights from a small serving
+record kept beside the Pulumi state (``.modelplane/pulumi/<stack>/serving.json``).
+Every step (provision, a canary weight, promote, teardown) changes that record
+and runs ``pulumi up``: a sync call in a thread, heartbeating from Pulumi's
+events. A retried attempt after a crash first cancels the stale lock the dead
+process left and refreshes, then runs ``up`` again. Analysis reads Prometheus
+(``settings.prometheus_url``) with the router-side queries of serving.md §9.
+
+The Pulumi CLI and provider plugins are not Python packages; where the CLI is
+missing every action fails before any work with what to install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from modelplane.compiler.sources import atomic_write
+from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.runtime.messages import ActionSpec
+
+INSTALL_HINT = (
+    "install the Pulumi CLI (https://www.pulumi.com/docs/install/: `curl -fsSL https://get.pulumi.com | sh` or "
+    "`brew install pulumi`) and make sure `pulumi` is on the worker's PATH, or set MODELPLANE_PULUMI_ROOT to the "
+    "folder holding bin/pulumi; the provider plugins are fetched by the CLI on first use"
+)
+
+
+def provisioner() -> PulumiProvisioner:
+    return PulumiProvisioner()
+
+
+def pulumi_command() -> Any:
+    """The Automation API's handle on the Pulumi CLI; a clear ``ActionFailed`` where there is none."""
+    from pulumi import automation as auto
+
+    root = os.environ.get("MODELPLANE_PULUMI_ROOT")
+    try:
+        if root:
+            return auto.PulumiCommand(root=root)
+        if shutil.which("pulumi") is None:
+            raise FileNotFoundError("pulumi")
+        return auto.PulumiCommand()
+    except (FileNotFoundError, subprocess.CalledProcessError, auto.InvalidVersionError) as exc:
+        raise ActionFailed(
+            f"the Pulumi CLI is needed to provision this stack, and it is not available ({exc})",
+            {"hint": INSTALL_HINT},
+        ) from None
+
+
+def check_pulumi_cli() -> None:
+    """Raise the missing-CLI error as a ModelplaneError (for commands outside an apply)."""
+    from modelplane.compiler.errors import ModelplaneError
+
+    try:
+        pulumi_command()
+    except ActionFailed as exc:
+        raise ModelplaneError(str(exc), hint=INSTALL_HINT) from None
+
+
+def _stack_doc(action: ActionSpec) -> dict[str, Any]:
+    from modelplane.runtime.executors.provisioners import stack_of
+
+    return stack_of(action)
+
+
+class PulumiProvisioner:
+    """Each operation: update the serving record, then ``pulumi up`` the stack's program."""
+
+    # -- plan actions -----------------------------------------------------------------------
+
+    async def provision(self, ctx: Context, action: ActionSpec) -> Effect:
+        cmd = pulumi_command()  # before any work
+        outputs = await self._up(ctx, action, cmd)
+        return Effect(output={"stack": _stack_doc(action)["metadata"]["name"], **outputs})
+
+    async def rollout(self, ctx: Context, action: ActionSpec) -> Effect:
+        raise ActionFailed("rollouts run as EndpointRollout workflows, not as one activity")  # pragma: no cover
+
+    async def decommission(self, ctx: Context, action: ActionSpec) -> Effect:
+        cmd = pulumi_command()
+        if action.target.startswith("endpoint/"):
+            name = action.target.split("@", 1)[0].split("/", 1)[1]
+            self._edit(ctx, action, lambda rec: rec.pop(name, None))
+            return Effect(output=await self._up(ctx, action, cmd))
+        await asyncio.to_thread(self._workspace(ctx, action, cmd).destroy, on_event=_events())
+        return Effect(output={"destroyed": action.target})
+
+    # -- EndpointRollout steps -----------------------------------------------------------------
+
+    def inspect(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
+        pulumi_command()
+        rec = self._record(ctx, action).get(_endpoint(action), {})
+        stable = next((r for r, v in rec.items() if v.get("role") == "stable"), None)
+        return {"stable": stable, "revisions": {r: v.get("role") for r, v in rec.items()}}
+
+    def ensure_router(self, ctx: Context, action: ActionSpec) -> Any:
+        class Router:  # the Envoy Service is part of the program; its address is the in-cluster DNS name
+            pid = 0
+            port = 80
+
+        return Router()
+
+    async def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
+        cmd = pulumi_command()
+        self._edit(ctx, action, lambda rec: rec.setdefault(_endpoint(action), {}).setdefault(
+            revision, {"role": "canary", "weight": 0}))  # fmt: skip
+        return {"revision": revision, "outputs": await self._up(ctx, action, cmd)}
+
+    async def wait_ready(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+        # `pulumi up` waits for the Deployment's rollout (the startup and readiness probes) before it returns
+        return {"revision": revision, "ready": True}
+
+    async def set_weights(self, ctx: Context, action: ActionSpec, weights: dict[str, int]) -> dict[str, Any]:
+        cmd = pulumi_command()
+
+        def apply(rec: dict[str, Any]) -> None:
+            for rev, w in weights.items():
+                rec.setdefault(_endpoint(action), {}).setdefault(rev, {"role": "canary"})["weight"] = w
+
+        self._edit(ctx, action, apply)
+        await self._up(ctx, action, cmd)
+        return {"weights": weights}
+
+    async def stats(self, ctx: Context, action: ActionSpec, window_s: float) -> dict[str, Any]:
+        settings = _stack_doc(action)["spec"].get("settings", {})
+        url = settings.get("prometheus_url")
+        if not url:
+            raise ActionFailed(
+                f"stack/{_stack_doc(action)['metadata']['name']} has no settings.prometheus_url for canary analysis"
+            )
+        return await prometheus_stats(str(url), _endpoint(action), self._record(ctx, action).get(_endpoint(action), {}),
+                                      window_s)  # fmt: skip
+
+    async def promote(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+        cmd = pulumi_command()
+
+        def apply(rec: dict[str, Any]) -> None:
+            revs = rec.setdefault(_endpoint(action), {})
+            for r in [r for r in revs if r != revision]:
+                del revs[r]
+            revs[revision] = {"role": "stable", "weight": 100}
+
+        self._edit(ctx, action, apply)
+        await self._up(ctx, action, cmd)
+        return {"stable": revision}
+
+    async def teardown(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+        cmd = pulumi_command()
+        self._edit(ctx, action, lambda rec: rec.get(_endpoint(action), {}).pop(revision, None))
+        await self._up(ctx, action, cmd)
+        return {"removed": revision}
+
+    # -- Pulumi --------------------------------------------------------------------------------
+
+    def _dir(self, ctx: Context, action: ActionSpec) -> Path:
+        return ctx.root / ".modelplane" / "pulumi" / str(_stack_doc(action)["metadata"]["name"])
+
+    def _record(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads((self._dir(ctx, action) / "serving.json").read_text())
+            return data
+        except (OSError, ValueError):
+            return {}
+
+    def _edit(self, ctx: Context, action: ActionSpec, change: Any) -> None:
+        rec = self._record(ctx, action)
+        change(rec)
+        atomic_write(self._dir(ctx, action) / "serving.json", json.dumps(rec, indent=2).encode())
+
+    def _workspace(self, ctx: Context, action: ActionSpec, cmd: Any) -> Any:
+        from pulumi import automation as auto
+
+        stack = _stack_doc(action)
+        spec = stack["spec"]
+        state = self._dir(ctx, action)
+        backend = spec.get("pulumi", {}).get("backend_url") or f"file://{state / 'backend'}"
+        (state / "backend").mkdir(parents=True, exist_ok=True)
+        env = {
+            "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", ""),
+            "PULUMI_BACKEND_URL": backend,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+        }
+        program = _program(ctx.root, ctx.environment, stack["metadata"]["name"], self._record(ctx, action))
+        opts = auto.LocalWorkspaceOptions(
+            work_dir=str(state),
+            pulumi_command=cmd,
+            project_settings=auto.ProjectSettings(
+                name="modelplane", runtime="python", backend=auto.ProjectBackend(url=backend)
+            ),
+            secrets_provider="passphrase",
+            env_vars=env,
+        )
+        name = spec.get("pulumi", {}).get("stack") or f"{stack['metadata']['name']}-{ctx.environment}"
+        return auto.create_or_select_stack(stack_name=name, project_name="modelplane", program=program, opts=opts)
+
+    async def _up(self, ctx: Context, action: ActionSpec, cmd: Any) -> dict[str, Any]:
+        ws = self._workspace(ctx, action, cmd)
+        if ctx.attempt > 1:
+            # a crashed attempt left the stack locked and maybe half-created resources
+            await asyncio.to_thread(ws.cancel)
+            await asyncio.to_thread(ws.refresh, clear_pending_creates=True)
+        result = await asyncio.to_thread(ws.up, on_event=_events(ctx))
+        return {k: v.value for k, v in result.outputs.items()}
+
+
+def _endpoint(action: ActionSpec) -> str:
+    return action.target.split("@", 1)[0].split("/", 1)[1]
+
+
+def _events(ctx: Context | None = None) -> Any:
+    last = [0.0]
+
+    def on_event(event: Any) -> None:
+        now = time.monotonic()
+        if ctx is not None and now - last[0] > 1:  # heartbeat from Pulumi's progress
+            last[0] = now
+            ctx.heartbeat({"pulumi": type(event).__name__})
+
+    return on_event
+
+
+def _program(root: Path, env: str, stack: str, record: dict[str, Any]) -> Any:
+    def program() -> None:
+        from modelplane.compiler.compile import compile_graph
+        from modelplane.stacks.components import GpuServingStack
+        from modelplane.stacks.render import render_stack
+
+        graph = compile_graph(root, env).graph
+        weights = {ep: {r: int(v.get("weight", 0)) for r, v in revs.items()} for ep, revs in record.items() if revs}
+        GpuServingStack(stack, render_stack(graph, stack, weights=weights))
+
+    return program
+
+
+async def prometheus_stats(url: str, endpoint: str, revisions: dict[str, Any], window_s: float) -> dict[str, Any]:
+    """Per revision over the window, from Envoy's cluster metrics at the router (what clients see)."""
+    import aiohttp
+
+    window = f"{max(1, int(window_s))}s"
+    out: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as s:
+
+        async def q(expr: str) -> float | None:
+            async with s.get(url.rstrip("/") + "/api/v1/query", params={"query": expr}) as r:
+                data = await r.json()
+            res = data.get("data", {}).get("result", [])
+            return float(res[0]["value"][1]) if res else None
+
+        for rev in revisions:
+            cluster = f"{endpoint}-{rev}"
+            sel = f'envoy_cluster_name="{cluster}"'
+            total = await q(f"sum(increase(envoy_cluster_upstream_rq_total{{{sel}}}[{window}]))") or 0.0
+            errors = await q(f'sum(increase(envoy_cluster_upstream_rq_xx{{{sel},envoy_response_code_class="5"}}'
+                             f"[{window}]))") or 0.0  # fmt: skip
+            p99 = await q(f"histogram_quantile(0.99, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{{{sel}}}"
+                          f"[{window}])))")  # fmt: skip
+            out[rev] = {"requests": int(total), "errors": int(errors), "error_rate": errors / total if total else 0.0,
+                        "p99_ms": p99}  # fmt: skip
+    return out
