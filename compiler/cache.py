@@ -18,6 +18,28 @@ from modelplane import __version__
 
 CACHE_FORMAT = 1
 _PROCESS_CACHES: dict[tuple[str, str], SpecCache] = {}
+_CODE: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """Identifies the code that shapes cached results: the spec models and the compiler.
+
+    The version number alone does not move while the spec kinds change between
+    releases (a new field must not be served from a cache that never saw it).
+    Sizes and modification times of the source files: cheap, and any edit or
+    reinstall changes them.
+    """
+    if not _CODE:
+        import hashlib
+
+        here = Path(__file__).resolve().parent
+        parts = [__version__]
+        for folder in (here, here.parent / "specs"):
+            for f in sorted(folder.glob("*.py")):
+                st = f.stat()
+                parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+        _CODE.append(hashlib.blake2b("|".join(parts).encode(), digest_size=8).hexdigest())
+    return _CODE[0]
 
 
 class SpecCache:
@@ -40,7 +62,7 @@ class SpecCache:
     @classmethod
     def open(cls, root: Path, env: str, project_hash: str) -> SpecCache:
         path = root / ".modelplane" / "cache" / f"specs-{env}.json"
-        header = {"format": CACHE_FORMAT, "modelplane": __version__, "project": project_hash, "env": env}
+        header = {"format": CACHE_FORMAT, "modelplane": code_fingerprint(), "project": project_hash, "env": env}
         entries: dict[str, Any] = {}
         try:
             stored = orjson.loads(path.read_bytes())

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from modelplane.compiler.cache import code_fingerprint
 from modelplane.compiler.errors import Diagnostic, Location
 from modelplane.compiler.fingerprint import Fingerprint
 from modelplane.compiler.graph import Edge, LineageGraph
 from modelplane.compiler.sources import atomic_write
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.specs.base import NodeId
-
-from modelplane import __version__
 
 if TYPE_CHECKING:
     from modelplane.compiler.compile import Compiled
@@ -62,7 +61,7 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
     fps = compiled.fingerprints
     payload = {
         "format": FORMAT,
-        "modelplane": __version__,
+        "modelplane": code_fingerprint(),
         "fingerprint": graph.specs.fingerprint,
         "nodes": [
             [n.kind, n.name, node.kind, node.file, node.index, fps[n].spec, fps[n].meta, fps[n].full]
@@ -96,7 +95,11 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
             continue
     if payload is None:
         return None
-    if payload.get("format") != FORMAT or payload.get("fingerprint") != scan.fingerprint:
+    if (
+        payload.get("format") != FORMAT
+        or payload.get("fingerprint") != scan.fingerprint
+        or payload.get("modelplane") != code_fingerprint()
+    ):
         return None
     ids: list[NodeId] = []
     nodes: dict[NodeId, SpecNode] = {}

@@ -104,11 +104,11 @@ class PulumiProvisioner:
         return {"stable": stable, "revisions": {r: v.get("role") for r, v in rec.items()}}
 
     def ensure_router(self, ctx: Context, action: ActionSpec) -> Any:
-        class Router:  # the Envoy Service is part of the program; its address is the in-cluster DNS name
-            pid = 0
-            port = 80
+        from types import SimpleNamespace
 
-        return Router()
+        # the Envoy Service is part of the program; clients in the cluster reach it by its DNS name
+        ns = _stack_doc(action)["spec"].get("namespace", "modelplane")
+        return SimpleNamespace(pid=0, url=f"http://{_endpoint(action)}.{ns}.svc.cluster.local")
 
     async def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
         cmd = pulumi_command()

@@ -18,7 +18,7 @@ async def run_op(prov: Any, ctx: Context, op: ServingOp) -> dict[str, Any]:
         result = prov.inspect(ctx, a)
     elif op.op == "router":
         router = prov.ensure_router(ctx, a)
-        result = {"url": f"http://127.0.0.1:{router.port}", "pid": router.pid}
+        result = {"url": router.url, "pid": router.pid}
     elif op.op == "start":
         result = prov.start(ctx, a, op.revision, op.replicas)
     elif op.op == "wait_ready":

@@ -201,3 +201,26 @@ def test_feature_reading_a_missing_column(make_project: Callable[..., Path]) -> 
     assert d.code == "unknown-column"
     assert d.location is not None and (d.location.line, d.location.column) == (11, 49)
     assert d.related[0][1].file == "specs/d.yaml"
+
+
+def test_caches_are_ignored_when_the_code_that_made_them_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new spec field must not be served from a cache written before it existed."""
+    import shutil
+
+    import orjson
+    from modelplane.compiler import cache
+
+    root = tmp_path / "qs"
+    shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
+    compile_graph(root)  # fills both caches
+    monkeypatch.setattr(cache, "_CODE", ["written-by-older-code"])
+    stale = compile_graph(root)
+    monkeypatch.setattr(cache, "_CODE", [])
+    fresh = compile_graph(root, use_cache=False)
+    assert {str(n): v.data for n, v in stale.graph.nodes.items()} == {
+        str(n): v.data for n, v in fresh.graph.nodes.items()
+    }
+    header = orjson.loads((root / ".modelplane" / "cache" / "specs-dev.json").read_bytes())["header"]
+    assert header["modelplane"] == "written-by-older-code"  # rewritten under the code that read it
