@@ -7,7 +7,6 @@ while the apply goes on).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sys
@@ -32,6 +31,8 @@ def _settings(project: Path | None, env: str | None) -> Any:
 
 
 def _run(coro: Any) -> Any:
+    import asyncio
+
     try:
         return asyncio.run(coro)
     except ModelplaneError as exc:
@@ -56,6 +57,8 @@ def _ui_link(ep: Any, s: Any) -> str | None:
 
 
 async def _client(s: Any, start: bool, with_worker: bool) -> tuple[Any, Any]:
+    import asyncio
+
     from modelplane.runtime.connection import connect, ensure_worker
 
     client, ep = await connect(s, start=start)
@@ -87,6 +90,8 @@ def _unfinished(s: Any) -> bool:
 
 async def _watch(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
     """Show progress until the apply ends; returns its final state."""
+    import asyncio
+
     from rich.live import Live
 
     from modelplane.progress_view import LineLog, table
@@ -163,6 +168,8 @@ def apply(
 
 
 async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, detach: bool, par: int) -> int:
+    import asyncio
+
     from modelplane.compiler.report_text import render as render_text
     from modelplane.runtime.apply import apply_input, check_saved, fresh_plan, refuse_concurrent, running_apply, start
     from modelplane.runtime.connection import open_store
@@ -504,6 +511,8 @@ def load(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
 ) -> None:
     """Send steady load to an endpoint's router and print latency percentiles."""
+    import asyncio
+
     from modelplane.runtime.local.load import run_load
 
     s = _settings(project, env)

@@ -229,15 +229,20 @@ def _events(ctx: Context | None = None) -> Any:
     return on_event
 
 
+def build_stack(root: Path, env: str, stack: str, record: dict[str, Any]) -> Any:
+    """The stack's component, with each endpoint's revisions and weights from the serving record."""
+    from modelplane.compiler.compile import compile_graph
+    from modelplane.stacks.components import GpuServingStack
+    from modelplane.stacks.render import render_stack
+
+    graph = compile_graph(root, env).graph
+    weights = {ep: {r: int(v.get("weight", 0)) for r, v in revs.items()} for ep, revs in record.items() if revs}
+    return GpuServingStack(stack, render_stack(graph, stack, weights=weights))
+
+
 def _program(root: Path, env: str, stack: str, record: dict[str, Any]) -> Any:
     def program() -> None:
-        from modelplane.compiler.compile import compile_graph
-        from modelplane.stacks.components import GpuServingStack
-        from modelplane.stacks.render import render_stack
-
-        graph = compile_graph(root, env).graph
-        weights = {ep: {r: int(v.get("weight", 0)) for r, v in revs.items()} for ep, revs in record.items() if revs}
-        GpuServingStack(stack, render_stack(graph, stack, weights=weights))
+        build_stack(root, env, stack, record)
 
     return program
 
@@ -265,5 +270,5 @@ async def prometheus_stats(url: str, endpoint: str, revisions: dict[str, Any], w
             p99 = await q(f"histogram_quantile(0.99, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{{{sel}}}"
                           f"[{window}])))")  # fmt: skip
             out[rev] = {"requests": int(total), "errors": int(errors), "error_rate": errors / total if total else 0.0,
-                        "p99_ms": p99}  # fmt: skip
+                        "p99_ms": None if p99 is None else round(p99 * 1000, 2)}  # fmt: skip
     return out

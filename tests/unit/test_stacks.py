@@ -223,3 +223,53 @@ def test_missing_pulumi_cli_is_a_clear_error_not_a_traceback(monkeypatch: pytest
     with pytest.raises(ModelplaneError) as err:
         check_pulumi_cli()
     assert "get.pulumi.com" in (err.value.diagnostics[0].hint or "")
+
+
+@needs_aws
+@pulumi.runtime.test
+def test_the_provisioner_program_renders_the_recorded_canary_weights() -> Any:
+    """What `apply` runs through the Automation API: the same component, with the serving record's weights."""
+    from modelplane.runtime.pulumi_provisioner import build_stack
+
+    record = {"grammar-prod": {"rstable": {"role": "stable", "weight": 95}, "rcanary": {"role": "canary", "weight": 5}}}
+    stack = build_stack(EXAMPLES / "assistant-platform", "prod", "prod-gpu", record)
+
+    def check() -> None:
+        cms = {n: i for n, i in _by_type("kubernetes:core/v1:ConfigMap")}
+        envoy = yaml.safe_load(cms["configmap-inference-grammar-prod-router"]["data"]["envoy.yaml"])
+        route = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        split = route["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["weighted_clusters"]["clusters"]
+        assert split == [{"name": "grammar-prod-rstable", "weight": 95}, {"name": "grammar-prod-rcanary", "weight": 5}]
+
+    return _after([stack, *stack.objects.values(), *stack.node_pools], check)
+
+
+async def test_prometheus_stats_reads_envoy_cluster_metrics_per_revision() -> None:
+    """Against a stand-in Prometheus HTTP API (a test double for the query endpoint only)."""
+    from aiohttp import web
+    from modelplane.runtime.pulumi_provisioner import prometheus_stats
+
+    seen: list[str] = []
+
+    async def query(request: web.Request) -> web.Response:
+        q = request.query["query"]
+        seen.append(q)
+        canary = 'envoy_cluster_name="ep-rc"' in q
+        value = 0.18 if "histogram_quantile" in q else (2 if "_xx" in q else 400) if canary else 0
+        if "histogram_quantile" in q and not canary:
+            value = 0.12
+        return web.json_response({"status": "success", "data": {"result": [{"value": [0, str(value)]}]}})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", query)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        stats = await prometheus_stats(f"http://127.0.0.1:{port}", "ep", {"rs": {}, "rc": {}}, 120)
+    finally:
+        await runner.cleanup()
+    assert stats["rc"] == {"requests": 400, "errors": 2, "error_rate": 0.005, "p99_ms": 180.0}  # seconds -> ms
+    assert any("envoy_cluster_upstream_rq_time_bucket" in q and "[120s]" in q for q in seen)
