@@ -104,12 +104,13 @@ def make_plan(
     state: StateReader | None = None,
     allow_breaking: bool = False,
     use_cache: bool = True,
+    head_scan: Scan | None = None,
 ) -> PlanResult:
     """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``."""
     base_graph: LineageGraph
     base_fingerprints = None
     pending: dict[str, PendingAction] = {}
-    head_scan = scan(root, env)
+    head_scan = head_scan or scan(root, env)
     memo: dict[int, tuple[str, str]] = {}  # both graphs stay alive below, so document ids are stable
     # the head compiles first: files that did not change are then validated once, and never read from git
     head: Compiled | None = None

@@ -218,10 +218,31 @@ def plan(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Diff the specs against the applied state (or --base REF) and show every change with its impact."""
+    import io
+
+    root = _root(project)
+    memo_key = None
+    head_scan = None
+    if base is not None and out is None and not no_cache and fmt != PlanFormat.markdown:
+        from modelplane.compiler import plan_memo
+        from modelplane.compiler.scan import scan
+
+        head_scan = _guard(lambda: scan(root, env))
+        if not head_scan.problems:
+            flags = {
+                "fmt": fmt.value,
+                "allow_breaking": allow_breaking,
+                "color": [_color(sys.stdout), _color(sys.stderr)],
+            }
+            memo_key = plan_memo.key(head_scan, root, base, **flags)
+            hit = plan_memo.get(root, memo_key) if memo_key else None
+            if hit is not None:
+                sys.stdout.write(hit["stdout"])
+                sys.stderr.write(hit["stderr"])
+                _plan_exit(hit["code"], detailed_exitcode)
     from modelplane.compiler.compile import make_plan
     from modelplane.compiler.render_diagnostics import to_text
 
-    root = _root(project)
     result = _guard(
         lambda: make_plan(
             root,
@@ -230,33 +251,44 @@ def plan(
             state=None if base else _applied_state(root, env),
             allow_breaking=allow_breaking,
             use_cache=not no_cache,
+            head_scan=head_scan,
         )
     )
     p = result.plan
+    stdout, stderr = io.StringIO(), io.StringIO()
     if fmt == PlanFormat.json:
-        print(p.model_dump_json(indent=2))
+        stdout.write(p.model_dump_json(indent=2) + "\n")
     elif fmt == PlanFormat.markdown:
         from modelplane.compiler.report_markdown import render as render_md
 
-        sys.stdout.write(render_md(p, result.head.graph, result.base))
+        stdout.write(render_md(p, result.head.graph, result.base))
     else:
         from modelplane.compiler.report_text import render as render_text
 
-        sys.stdout.write(render_text(p, color=_color(sys.stdout)))
+        stdout.write(render_text(p, color=_color(sys.stdout)))
     shown = [*result.errors, *([] if fmt == PlanFormat.json else result.warnings)]
     if shown:
-        print("\n" + to_text(shown, color=_color(sys.stderr)), file=sys.stderr)
-    if result.errors:
-        if out is not None:
-            print(f"plan not saved to {out}: fix the errors above or pass --allow-breaking", file=sys.stderr)
-        raise typer.Exit(1)
-    if out is not None:
+        stderr.write("\n" + to_text(shown, color=_color(sys.stderr)) + "\n")
+    # 1: errors, 2: changes (shown as such only with --detailed-exitcode), 0: no changes
+    code = 1 if result.errors else 2 if p.has_changes else 0
+    if memo_key is not None:
+        from modelplane.compiler import plan_memo
+
+        plan_memo.put(root, memo_key, stdout.getvalue(), stderr.getvalue(), code)
+    sys.stdout.write(stdout.getvalue())
+    sys.stderr.write(stderr.getvalue())
+    if result.errors and out is not None:
+        print(f"plan not saved to {out}: fix the errors above or pass --allow-breaking", file=sys.stderr)
+    if not result.errors and out is not None:
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_text(p.model_dump_json(indent=2) + "\n")
         os.replace(tmp, out)
         print(f"saved plan {p.id} to {out}; apply it with: modelplane apply {out}", file=sys.stderr)
-    if detailed_exitcode and p.has_changes:
-        raise typer.Exit(2)
+    _plan_exit(code, detailed_exitcode)
+
+
+def _plan_exit(code: int, detailed: bool) -> NoReturn:
+    raise typer.Exit(1 if code == 1 else 2 if code == 2 and detailed else 0)
 
 
 def _applied_state(root: Path, env: str | None) -> Any:

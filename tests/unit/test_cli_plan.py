@@ -99,3 +99,24 @@ def test_impact_command() -> None:
         "service/support-bot": "notify",
         "workflow/finetune-tiny-chat": "retrain-required",
     }
+
+
+def test_plan_base_is_memoized_and_a_changed_spec_misses(git_example: Callable[[str], GitProject]) -> None:
+    gp = git_example("quickstart")
+    gp.edit("specs/model.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    gp.commit("tiny-chat 1.1.0")
+    args = ["plan", "-C", str(gp.root), "--base", "HEAD~1", "--detailed-exitcode"]
+    first = runner.invoke(app, args)
+    memo = sorted((gp.root / ".modelplane" / "cache" / "plans").glob("*.json"))
+    assert len(memo) == 1
+    again = runner.invoke(app, args)
+    assert (again.exit_code, again.output) == (first.exit_code, first.output) == (2, first.output)
+    # the memo is what is shown: prove it by tampering (the key, not the output, decides a hit)
+    stored = json.loads(memo[0].read_text())
+    memo[0].write_text(json.dumps({**stored, "stdout": "from the memo\n"}))
+    assert runner.invoke(app, args).output == "from the memo\n"
+    gp.edit("specs/model.yaml", 'version: "1.1.0"', 'version: "1.2.0"')  # head changed: a new key
+    fresh = runner.invoke(app, args)
+    assert '"1.0.0" -> "1.2.0"' in fresh.output
+    uncached = runner.invoke(app, [*args, "--no-cache"])
+    assert uncached.output == fresh.output
