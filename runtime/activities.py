@@ -33,7 +33,6 @@ EXECUTORS: dict[str, ExecutorFn] = {
     "run-workflow": command.run_workflow,
     "evaluate": command.evaluate,
     "provision": provisioners.provision,
-    "rollout": provisioners.rollout,
     "decommission": provisioners.decommission,
 }
 

@@ -178,10 +178,10 @@ def ensure_worker(s: Settings, ep: Endpoint) -> int:
 
 
 def stop_worker(root: Path) -> bool:
-    import signal
+    from modelplane.runtime.server import terminate
 
     info = worker_info(root)
     if not info or not pid_alive(int(str(info["pid"])), "modelplane"):
         return False
-    os.kill(int(str(info["pid"])), signal.SIGTERM)
+    terminate(int(str(info["pid"])), grace=10.0)
     return True

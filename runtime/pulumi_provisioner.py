@@ -83,9 +83,6 @@ class PulumiProvisioner:
         outputs = await self._up(ctx, action, cmd)
         return Effect(output={"stack": _stack_doc(action)["metadata"]["name"], **outputs})
 
-    async def rollout(self, ctx: Context, action: ActionSpec) -> Effect:
-        raise ActionFailed("rollouts run as EndpointRollout workflows, not as one activity")  # pragma: no cover
-
     async def decommission(self, ctx: Context, action: ActionSpec) -> Effect:
         cmd = pulumi_command()
         if action.target.startswith("endpoint/"):

@@ -9,6 +9,7 @@ package installed next to this Python; it is never downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -215,15 +216,25 @@ def _settled(proc: subprocess.Popen[bytes]) -> bool:
     return proc.poll() is None
 
 
+def terminate(pid: int, grace: float = 3.0) -> None:
+    """SIGTERM, up to ``grace`` seconds to exit, then SIGKILL; reaps it if it is our child."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and pid_alive(pid):
+        reap(pid)
+        time.sleep(0.05)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    reap(pid)
+
+
 def stop_server(root: Path) -> ServerInfo | None:
     info = running_server(root)
     if info is None:
         return None
-    os.kill(info.pid, signal.SIGTERM)
-    for _ in range(100):
-        if not pid_alive(info.pid, "temporal"):
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(info.pid, signal.SIGKILL)
+    terminate(info.pid, grace=5.0)
     return info

@@ -60,21 +60,22 @@ def action_timeout(action: ActionSpec) -> timedelta:
     return timedelta(seconds=float(action.details.get("timeout_s", 3600)) + 60)
 
 
-def failure_message(exc: BaseException) -> str:
-    """The innermost message: an activity's ApplicationError, not the wrapper that says 'activity failed'."""
-    cause: BaseException | None = exc
+def _root_cause(exc: BaseException) -> BaseException:
+    """The activity's own error, not the wrappers that say 'activity failed' / 'child workflow failed'."""
+    cause: BaseException = exc
     while isinstance(cause, (ActivityError, ChildWorkflowError)) and cause.cause is not None:
         cause = cause.cause
-    if isinstance(cause, FailureError):
-        return cause.message
-    return str(cause)
+    return cause
+
+
+def failure_message(exc: BaseException) -> str:
+    cause = _root_cause(exc)
+    return cause.message if isinstance(cause, FailureError) else str(cause)
 
 
 def failure_details(exc: BaseException) -> dict[str, Any]:
     """What a failing executor attached (an evaluation's metrics, a log path)."""
-    cause: BaseException | None = exc
-    while isinstance(cause, (ActivityError, ChildWorkflowError)) and cause.cause is not None:
-        cause = cause.cause
+    cause = _root_cause(exc)
     if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
         return dict(cause.details[0])
     return {}

@@ -20,7 +20,9 @@ class Row:
     summary: str
 
 
-class _Collect:
+class RecordingMocks:
+    """Pulumi mocks that record every registered resource; outputs echo inputs, names as a provider would."""
+
     def __init__(self) -> None:
         self.created: list[tuple[str, str, dict[str, Any]]] = []
 
@@ -54,7 +56,7 @@ def preview(rendered: Rendered) -> tuple[list[Row], list[str]]:
     if missing:
         rendered = Rendered(rendered.stack, "kubernetes", rendered.namespace, [], rendered.region,
                             rendered.settings, rendered.objects, rendered.endpoints)  # fmt: skip
-    mocks = _Collect()
+    mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="modelplane", stack=rendered.stack, preview=False)  # type: ignore[arg-type]
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 
 class ActionFailed(Exception):
@@ -45,7 +45,3 @@ class Context:
 
         if activity.in_activity():
             activity.heartbeat(*details)
-
-
-class Executor(Protocol):
-    async def __call__(self, ctx: Context, action: Any) -> Effect: ...

@@ -1,4 +1,4 @@
-"""provision, rollout and decommission: delegated to the provisioner of the target's stack.
+"""provision and decommission (and the steps of rollouts): delegated to the provisioner of the target's stack.
 
 Provisioners are chosen by the stack's ``provider``. ``PROVISIONERS`` maps a
 provider to the module that implements it; one that is not there yet fails the
@@ -24,8 +24,9 @@ KNOWN_PROVIDERS = ("local", "kubernetes", "aws-eks", "gcp-gke")
 
 
 class Provisioner(Protocol):
+    """Plan actions; a rollout is an EndpointRollout workflow driving the steps in ``executors.serving``."""
+
     async def provision(self, ctx: Context, action: ActionSpec) -> Effect: ...
-    async def rollout(self, ctx: Context, action: ActionSpec) -> Effect: ...
     async def decommission(self, ctx: Context, action: ActionSpec) -> Effect: ...
 
 
@@ -59,10 +60,6 @@ def provisioner_for(action: ActionSpec) -> Provisioner:
 
 async def provision(ctx: Context, action: ActionSpec) -> Effect:
     return await provisioner_for(action).provision(ctx, action)
-
-
-async def rollout(ctx: Context, action: ActionSpec) -> Effect:
-    return await provisioner_for(action).rollout(ctx, action)
 
 
 async def decommission(ctx: Context, action: ActionSpec) -> Effect:

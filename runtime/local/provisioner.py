@@ -11,11 +11,8 @@ NVIDIA GPU are present, and the simulator everywhere else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +25,7 @@ from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc
 from modelplane.runtime.messages import ActionSpec
-from modelplane.runtime.server import free_port, pid_alive, port_open, reap
+from modelplane.runtime.server import free_port, pid_alive, port_open, terminate
 from modelplane.specs.common import duration_seconds
 
 READY_POLL_S = 0.2
@@ -73,21 +70,6 @@ def _spawn(cmd: list[str], log: Path, cwd: Path) -> int:
     return proc.pid
 
 
-def _stop(pid: int, grace: float = 3.0) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and pid_alive(pid):
-        reap(pid)
-        time.sleep(0.05)
-    if pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    reap(pid)
-
-
 def _endpoint_name(action: ActionSpec) -> str:
     return action.target.split("@", 1)[0].split("/", 1)[1]
 
@@ -100,9 +82,6 @@ class LocalProvisioner:
         router = self.ensure_router(ctx, action)
         url = f"http://127.0.0.1:{router.port}"
         return Effect(output={"url": url}, outputs={action.target: {"url": url, "router_pid": router.pid}})
-
-    async def rollout(self, ctx: Context, action: ActionSpec) -> Effect:
-        raise ActionFailed("rollouts run as EndpointRollout workflows, not as one activity")  # pragma: no cover
 
     async def decommission(self, ctx: Context, action: ActionSpec) -> Effect:
         if action.target.startswith("stack/"):
@@ -151,11 +130,11 @@ class LocalProvisioner:
             _clean_orphans(reg, keep=revision)
             rev = reg.revisions.setdefault(revision, Revision(role="canary", weight=0))
             rev.model = f"{model['metadata']['name']}@{model['spec'].get('version', '')}"
-            alive = [r for r in rev.replicas if r.alive() or pid_alive(r.pid)]
+            alive = [r for r in rev.replicas if pid_alive(r.pid)]  # listening or still starting
             adopted = len(alive)
             for dead in rev.replicas:
                 if dead not in alive:
-                    _stop(dead.pid, 0)
+                    terminate(dead.pid, 0)
             rev.replicas = alive
             logs = regs.local_dir(ctx.root, ctx.environment) / "logs"
             while len(rev.replicas) < replicas:
@@ -257,7 +236,7 @@ class LocalProvisioner:
         with regs.editing(ctx.root, ctx.environment, name) as reg:
             rev = reg.revisions.pop(revision, None)
         for r in rev.replicas if rev else []:
-            _stop(r.pid)
+            terminate(r.pid)
         return {"removed": revision, "replicas": len(rev.replicas) if rev else 0}
 
 
@@ -265,7 +244,7 @@ def _clean_orphans(reg: Registry, keep: str) -> None:
     """Canary revisions left by an earlier, interrupted rollout: nothing routes to them any more."""
     for name in [r for r, rev in reg.revisions.items() if rev.role != "stable" and r != keep]:
         for r in reg.revisions[name].replicas:
-            _stop(r.pid, 0.5)
+            terminate(r.pid, 0.5)
         del reg.revisions[name]
 
 
@@ -286,6 +265,6 @@ def down_endpoint(root: Path, environment: str, name: str) -> int:
     if reg.router is not None:
         pids.append(reg.router.pid)
     for pid in pids:
-        _stop(pid, 2.0)
+        terminate(pid, 2.0)
     path.unlink(missing_ok=True)
     return len(pids)

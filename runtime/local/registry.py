@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.compiler.sources import atomic_write
-from modelplane.runtime.server import file_lock, pid_alive, port_open
+from modelplane.runtime.server import file_lock
 from pydantic import BaseModel, Field
 
 
@@ -27,9 +27,6 @@ class Replica(BaseModel):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        return pid_alive(self.pid) and port_open(f"127.0.0.1:{self.port}")
 
 
 class Revision(BaseModel):

@@ -16,6 +16,7 @@ import pulumi
 import pytest
 import yaml
 from modelplane.compiler.compile import compile_graph
+from modelplane.stacks.preview import RecordingMocks
 from modelplane.stacks.render import Rendered, envoy_config, render_stack
 
 from tests.conftest import EXAMPLES
@@ -24,31 +25,13 @@ K8S_VERSION = "1.31"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.created: list[tuple[str, str, dict[str, Any]]] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.created.append((args.typ, args.name, dict(args.inputs)))
-        out = dict(args.inputs)
-        md = dict(out.get("metadata") or {})
-        md.setdefault("name", args.name)
-        out["metadata"] = md
-        out.setdefault("arn", f"arn:aws:iam::123456789012:role/{args.name}")
-        out.setdefault("name", args.name)
-        return f"{args.name}_id", out
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
-
-
-MOCKS = Mocks()
+MOCKS = RecordingMocks()
 
 
 @pytest.fixture(autouse=True)
 def _mocks() -> Iterator[None]:
     MOCKS.created.clear()
-    pulumi.runtime.set_mocks(MOCKS, project="modelplane", stack="test", preview=False)
+    pulumi.runtime.set_mocks(MOCKS, project="modelplane", stack="test", preview=False)  # type: ignore[arg-type]
     yield
 
 
