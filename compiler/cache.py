@@ -18,6 +18,7 @@ from modelplane import __version__
 
 CACHE_FORMAT = 1
 _PROCESS_CACHES: dict[tuple[str, str], SpecCache] = {}
+_OPENED: dict[Path, SpecCache] = {}
 _CODE: list[str] = []
 
 
@@ -63,6 +64,10 @@ class SpecCache:
     def open(cls, root: Path, env: str, project_hash: str) -> SpecCache:
         path = root / ".modelplane" / "cache" / f"specs-{env}.json"
         header = {"format": CACHE_FORMAT, "modelplane": code_fingerprint(), "project": project_hash, "env": env}
+        opened = _OPENED.get(path)
+        if opened is not None and opened.header == header:
+            # a plan --base reads the same cache for both sides: its entries are still exactly right
+            return opened
         entries: dict[str, Any] = {}
         try:
             stored = orjson.loads(path.read_bytes())
@@ -70,7 +75,8 @@ class SpecCache:
                 entries = stored["entries"]
         except (OSError, orjson.JSONDecodeError, AttributeError, KeyError):
             pass  # a missing or unreadable cache is just a cold start
-        return cls(path, header, entries)
+        _OPENED[path] = cls(path, header, entries)
+        return _OPENED[path]
 
     def get(self, key: str) -> list[tuple[int, dict[str, Any], Any]] | None:
         """(document index, data, validated model or None) of each document of the file with this hash."""
@@ -89,7 +95,7 @@ class SpecCache:
         """Write entries used by this run (plus as many older ones), atomically."""
         if self.path is None:
             return
-        if not self.dirty and len(self.entries) <= 2 * len(used) + 64:
+        if not self.dirty and len(self.entries) <= 2 * len(used) + 64 and self.path.exists():
             return
         keep = {k: v for k, v in self.entries.items() if k in used}
         for k, v in self.entries.items():
@@ -97,6 +103,7 @@ class SpecCache:
                 break
             keep.setdefault(k, v)
         atomic_write(self.path, orjson.dumps({"header": self.header, "entries": keep}))
+        self.dirty = False
 
 
 class VerdictCache:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from modelplane.compiler.errors import Diagnostic
-from modelplane.compiler.graph import CycleError, LineageGraph
+from modelplane.compiler.graph import CycleError, LineageGraph, declared_by
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
 from modelplane.specs.base import NodeId
 from modelplane.specs.models import weight_gib
@@ -44,23 +44,22 @@ def _cycles(graph: LineageGraph) -> list[Diagnostic]:
     try:
         graph.topo_order()
     except CycleError as exc:
-        path = exc.path
-        first = path[0]
-        edge = next(e for e in graph.out_edges(first) if e.target == path[1])
-        referencing = edge.target if edge.path and edge.kind != "output" else edge.source
-        ref_path = edge.path
-        chain = " -> ".join(str(p) for p in path)
-        return [
-            _diag(
-                graph,
-                referencing,
-                ref_path,
-                "cycle",
-                f"lineage cycle: {chain}",
-                "data must flow one way; remove one of these references",
-            )
-        ]
+        return [cycle_diagnostic(graph, exc.path)]
     return []
+
+
+def cycle_diagnostic(graph: LineageGraph, path: list[NodeId]) -> Diagnostic:
+    """The cycle ``path`` (closed: [a, b, ..., a]), located at the reference that closes it."""
+    edge = next(e for e in graph.out_edges(path[0]) if e.target == path[1])
+    chain = " -> ".join(str(p) for p in path)
+    return _diag(
+        graph,
+        declared_by(edge) if edge.path else edge.target,
+        edge.path,
+        "cycle",
+        f"lineage cycle: {chain}",
+        "data must flow one way; remove one of these references",
+    )
 
 
 def _column_lineage(graph: LineageGraph) -> list[Diagnostic]:

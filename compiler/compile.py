@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelplane.compiler import graph_cache
-from modelplane.compiler.checks import check
+from modelplane.compiler.checks import check, cycle_diagnostic
 from modelplane.compiler.diff import Diff, diff
 from modelplane.compiler.errors import Diagnostic, GraphError, Location, PlanError, SpecError
 from modelplane.compiler.fingerprint import Fingerprint, fingerprints
-from modelplane.compiler.graph import LineageGraph, build
+from modelplane.compiler.graph import CycleError, LineageGraph, build
 from modelplane.compiler.impact import Impact, compute
 from modelplane.compiler.loader import load, paused_gc
+from modelplane.compiler.overlay import base_from_head
 from modelplane.compiler.plan import build_plan
 from modelplane.compiler.planfile import BaseRef, Plan, PlanDiagnostic
 from modelplane.compiler.scan import Scan, scan
@@ -105,12 +106,18 @@ def make_plan(
     allow_breaking: bool = False,
     use_cache: bool = True,
     head_scan: Scan | None = None,
+    base_source: GitSource | None = None,
 ) -> PlanResult:
-    """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``."""
+    """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``.
+
+    ``base_source``: the ref's files, if the caller already opened them.
+    """
     base_graph: LineageGraph
     base_fingerprints = None
     pending: dict[str, PendingAction] = {}
     head_scan = head_scan or scan(root, env)
+    # opened first: its git listings run on another core while the head compiles
+    git = base_source or (GitSource.for_project(root, base_ref) if base_ref is not None else None)
     memo: dict[int, tuple[str, str]] = {}  # both graphs stay alive below, so document ids are stable
     # the head compiles first: files that did not change are then validated once, and never read from git
     head: Compiled | None = None
@@ -120,12 +127,20 @@ def make_plan(
     except SpecError as exc:
         head_error = exc
     if base_ref is not None:
-        git = GitSource.for_project(root, base_ref)
+        assert git is not None
         git.borrow(head_scan.hashes)
         try:
+            base_scan = scan(root, env, git)
+            overlaid = None
+            if head is not None:
+                with paused_gc():
+                    overlaid = base_from_head(head, head_scan, base_scan, use_cache, memo)
             # the base's own graph rules were checked when it merged; a cycle still stops it (topo order)
-            base_compiled = compile_graph(root, env, git, use_cache, run_checks=False, hash_memo=memo)
-        except SpecError as exc:
+            base_compiled = overlaid or compile_graph(
+                root, env, git, use_cache, run_checks=False, scanned=base_scan, hash_memo=memo
+            )
+        except (SpecError, CycleError) as exc:
+            found = exc.diagnostics if isinstance(exc, SpecError) else [cycle_diagnostic(exc.graph, exc.path)]
             raise PlanError(
                 [
                     Diagnostic(
@@ -133,7 +148,7 @@ def make_plan(
                         f"the specs at `{base_ref}` do not compile, so there is nothing sound to compare against",
                         hint="fix the base branch first, or plan against the applied state (drop --base)",
                     ),
-                    *exc.diagnostics,
+                    *found,
                 ]
             ) from None
         base_graph = base_compiled.graph

@@ -29,23 +29,33 @@ def content_hash(value: Any) -> str:
     return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
 
 
-def fingerprints(graph: LineageGraph, memo: dict[int, tuple[str, str]] | None = None) -> dict[NodeId, Fingerprint]:
+def own_hashes(data: dict[str, Any]) -> tuple[str, str]:
+    """(spec, meta) hashes of one document."""
+    return content_hash([data.get("apiVersion"), data["kind"], data.get("spec")]), content_hash(data["metadata"])
+
+
+def fingerprints(
+    graph: LineageGraph,
+    memo: dict[int, tuple[str, str]] | None = None,
+    *,
+    only: set[NodeId] | None = None,
+    known: dict[NodeId, Fingerprint] | None = None,
+) -> dict[NodeId, Fingerprint]:
     """Fingerprints of every node.
 
     ``memo`` maps ``id(document)`` to its (spec, meta) hashes; a caller that
     keeps two graphs alive which share documents (head and base of a plan)
     passes one memo to both so each shared document is hashed once.
+    ``only`` computes just these nodes (closed under downstream), taking every
+    other node's from ``known``.
     """
-    out: dict[NodeId, Fingerprint] = {}
+    out: dict[NodeId, Fingerprint] = dict(known or {})
     memo = {} if memo is None else memo
-    for nid in graph.topo_order():
+    for nid in graph.topo_order(only):
         data = graph.nodes[nid].data
         own = memo.get(id(data))
         if own is None:
-            own = memo[id(data)] = (
-                content_hash([data.get("apiVersion"), data["kind"], data.get("spec")]),
-                content_hash(data["metadata"]),
-            )
+            own = memo[id(data)] = own_hashes(data)
         spec, meta = own
         h = hashlib.blake2b(f"{spec}{meta}".encode(), digest_size=12)
         for parent in graph.parents(nid):

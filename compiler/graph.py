@@ -120,7 +120,7 @@ class LineageGraph:
                     if indeg[t] == 0:
                         heapq.heappush(ready, t)
         if len(order) != len(nodes):
-            raise CycleError(self.find_cycle(sorted(n for n, d in indeg.items() if d > 0)))
+            raise CycleError(self.find_cycle(sorted(n for n, d in indeg.items() if d > 0)), self)
         if subset is None:
             self._order = order
         return order
@@ -147,6 +147,34 @@ class LineageGraph:
             g.add_edge(e.source, e.target, kind=e.kind)
         return g
 
+    def patched(self, specs: SpecSet, removed: set[Edge], added: set[Edge]) -> LineageGraph:
+        """This graph's edges less ``removed`` plus ``added``, over the nodes of ``specs``.
+
+        The same graph ``from_edges`` would build from the result, at the cost of
+        the edges that differ rather than all of them.
+        """
+        out = dict(self._out)
+        inn = dict(self._in)
+        for adj, end in ((out, "source"), (inn, "target")):
+            gone: dict[NodeId, list[Edge]] = {}
+            for e in removed:
+                gone.setdefault(getattr(e, end), []).append(e)
+            new: dict[NodeId, list[Edge]] = {}
+            for e in added:
+                new.setdefault(getattr(e, end), []).append(e)
+            for nid in gone.keys() | new.keys():
+                drop = set(gone.get(nid, ()))
+                edges = [e for e in adj.get(nid, ()) if e not in drop] + new.get(nid, [])
+                edges.sort(key=_edge_key)
+                if edges:
+                    adj[nid] = edges
+                else:
+                    adj.pop(nid, None)
+        ordered: list[Edge] = []
+        for nid in specs.nodes:
+            ordered.extend(out.get(nid, ()))
+        return LineageGraph(specs, ordered, out, inn)
+
     def subgraph_edges(self, nodes: set[NodeId]) -> list[Edge]:
         return [e for e in self.edges if e.source in nodes and e.target in nodes]
 
@@ -155,9 +183,20 @@ class LineageGraph:
 
 
 class CycleError(Exception):
-    def __init__(self, path: list[NodeId]) -> None:
+    def __init__(self, path: list[NodeId], graph: LineageGraph) -> None:
         self.path = path
+        self.graph = graph
         super().__init__(" -> ".join(str(p) for p in path))
+
+
+DECLARED_BY_SOURCE = frozenset({"output"})
+"""Edge kinds written on their source node (a workflow names its outputs); every other
+declared edge is written on its target (a feature names the dataset it reads)."""
+
+
+def declared_by(edge: Edge) -> NodeId:
+    """The node whose document holds the reference behind ``edge``."""
+    return edge.source if edge.kind in DECLARED_BY_SOURCE else edge.target
 
 
 def build(specs: SpecSet, links: list[Link] | None = None, partial: bool = False) -> LineageGraph:
@@ -178,15 +217,26 @@ def build(specs: SpecSet, links: list[Link] | None = None, partial: bool = False
             edges.add(Edge(link.target, link.node, link.edge, link.path))
         else:
             edges.add(Edge(link.node, link.target, link.edge, link.path))
-    # derived: every blocking evaluation of a model gates the endpoints serving it
+    edges.update(gate_edges(specs))
+    return from_edges(specs, edges)
+
+
+def gate_edges(specs: SpecSet) -> list[Edge]:
+    """The derived edges: every blocking evaluation of a model gates the endpoints serving it."""
     evals_by_model: dict[str, list[NodeId]] = {}
     for node in specs.nodes.values():
         if node.kind == "Evaluation" and node.spec.get("blocking", True):
             evals_by_model.setdefault(node.spec["model"], []).append(node.id)
-    for node in specs.nodes.values():
-        if node.kind == "Endpoint":
-            for ev in evals_by_model.get(node.spec["model"], ()):
-                edges.add(Edge(ev, node.id, "gates"))
+    return [
+        Edge(ev, node.id, "gates")
+        for node in specs.nodes.values()
+        if node.kind == "Endpoint"
+        for ev in evals_by_model.get(node.spec["model"], ())
+    ]
+
+
+def from_edges(specs: SpecSet, edges: Iterable[Edge]) -> LineageGraph:
+    """The graph of these nodes and edges, edges in (source, target, kind) order."""
     # sort per source (small lists) and concatenate in node order: the same order as sorting
     # every edge, without an O(E log E) sort of NodeId tuples (a second at 100,000 nodes)
     by_source: dict[NodeId, list[Edge]] = {}

@@ -72,60 +72,23 @@ def _load(
     scanned: Scan | None,
 ) -> SpecSet:
     sc = scanned or scan(root, env, source)
-    project, env_name, source = sc.project, sc.environment, sc.source
+    project, env_name = sc.project, sc.environment
     environment = project.environments[env_name]
-    variables = project.variables_for(env_name)
-    cache = (
-        spec_cache.SpecCache.open(root, env_name, sc.project_hash)
-        if use_cache
-        else spec_cache.SpecCache.in_memory(env_name, sc.project_hash)
-    )
+    cache = open_cache(sc, use_cache)
 
     problems = Collector()
     problems.extend(sc.problems)
-    nodes: dict[NodeId, SpecNode] = {}
-    first_seen: dict[NodeId, SpecNode] = {}
     texts: dict[str, str] = {}
-    limits = project.limits
     used_overrides: set[str] = set()
-    duplicates: list[tuple[SpecNode, SpecNode]] = []
     partial: list[SpecNode] = []  # invalid documents whose references are still worth checking
-    prefetch = getattr(source, "prefetch", None)
-    if prefetch is not None:  # one git process for every blob to parse, not one per file
-        prefetch([p for p, key in sc.hashes.items() if cache.get(key) is None])
-    for path, key in sc.hashes.items():
-        cached = cache.get(key)
-        docs: list[tuple[int, dict[str, Any], Any]]
-        if cached is None:
-            fresh = _load_file(
-                path,
-                sc.content(path),
-                variables,
-                environment.overrides,
-                used_overrides,
-                limits,
-                problems,
-                texts,
-                partial,
-            )
-            if fresh is None:
-                continue
-            docs = fresh
-            cache.put(key, docs)
-        else:
-            docs = cached
-            for _, d, _ in docs:
-                oid = f"{d['kind'].lower()}/{d['metadata']['name']}"
-                if oid in environment.overrides:
-                    used_overrides.add(oid)
-        for doc_index, data, model in docs:
-            nid = NodeId(data["kind"].lower(), data["metadata"]["name"])
-            node = SpecNode(nid, data["kind"], path, doc_index, data, model)
-            if nid in first_seen:
-                duplicates.append((first_seen[nid], node))
-                continue
-            first_seen[nid] = node
-            nodes[nid] = node
+    docs = read_documents(sc, list(sc.hashes), cache, problems, texts, partial, used_overrides)
+    nodes: dict[NodeId, SpecNode] = {}
+    duplicates: list[tuple[SpecNode, SpecNode]] = []
+    for node in docs:
+        if node.id in nodes:
+            duplicates.append((nodes[node.id], node))
+            continue
+        nodes[node.id] = node
 
     specs = SpecSet(
         root=root,
@@ -135,7 +98,8 @@ def _load(
         files=dict(sc.hashes),
         fingerprint=sc.fingerprint,
     )
-    if not isinstance(source, FileSource):
+    if not isinstance(sc.source, FileSource):
+        source = sc.source
         specs.source_loader = lambda f: decode(f, source.read(f))[0] or ""
     for f, text in texts.items():
         specs._maps[f] = SourceMap(f, text)
@@ -169,6 +133,66 @@ def _load(
         raise SpecError(problems.items)
     cache.save(set(sc.hashes.values()))
     return specs
+
+
+def open_cache(sc: Scan, use_cache: bool) -> spec_cache.SpecCache:
+    """The validated-documents cache for this scan's project file and environment."""
+    if use_cache:
+        return spec_cache.SpecCache.open(sc.root, sc.environment, sc.project_hash)
+    return spec_cache.SpecCache.in_memory(sc.environment, sc.project_hash)
+
+
+def read_documents(
+    sc: Scan,
+    paths: list[str],
+    cache: spec_cache.SpecCache,
+    problems: Collector,
+    texts: dict[str, str],
+    partial: list[SpecNode],
+    used_overrides: set[str],
+) -> list[SpecNode]:
+    """The validated documents of these files, in file order: from the cache, or parsed now.
+
+    A file with any problem contributes none (its problems go to ``problems``);
+    ``texts`` gets the text of every file parsed, for locating diagnostics.
+    """
+    environment = sc.project.environments[sc.environment]
+    variables = sc.project.variables_for(sc.environment)
+    limits = sc.project.limits
+    prefetch = getattr(sc.source, "prefetch", None)
+    if prefetch is not None:  # one git process for every blob to parse, not one per file
+        prefetch([p for p in paths if cache.get(sc.hashes[p]) is None])
+    out: list[SpecNode] = []
+    for path in paths:
+        key = sc.hashes[path]
+        cached = cache.get(key)
+        docs: list[tuple[int, dict[str, Any], Any]]
+        if cached is None:
+            fresh = _load_file(
+                path,
+                sc.content(path),
+                variables,
+                environment.overrides,
+                used_overrides,
+                limits,
+                problems,
+                texts,
+                partial,
+            )
+            if fresh is None:
+                continue
+            docs = fresh
+            cache.put(key, docs)
+        else:
+            docs = cached
+            for _, d, _ in docs:
+                oid = f"{d['kind'].lower()}/{d['metadata']['name']}"
+                if oid in environment.overrides:
+                    used_overrides.add(oid)
+        for doc_index, data, model in docs:
+            nid = NodeId(data["kind"].lower(), data["metadata"]["name"])
+            out.append(SpecNode(nid, data["kind"], path, doc_index, data, model))
+    return out
 
 
 def _load_file(

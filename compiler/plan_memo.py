@@ -22,16 +22,8 @@ from modelplane.compiler.sources import atomic_write
 KEEP = 32
 
 
-def key(head: Scan, root: Path, base_ref: str, **flags: Any) -> str | None:
-    """None where the ref does not resolve: the real plan then reports that properly."""
-    import subprocess
-
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}"], cwd=root, capture_output=True, text=True
-    )
-    commit = proc.stdout.strip()
-    if proc.returncode != 0 or not commit:
-        return None
+def key(head: Scan, root: Path, commit: str, **flags: Any) -> str:
+    """The memo key of a plan of ``head`` against the base commit ``commit`` (a full id)."""
     parts = [
         code_fingerprint(),
         str(root.resolve()),

@@ -54,6 +54,11 @@ def resolve(specs: SpecSet, partial: Sequence[SpecNode] = ()) -> tuple[list[Link
     return links, problems
 
 
+def target_of(found: FoundRef, names_by_kind: dict[str, set[str]]) -> NodeId | None:
+    """The node a reference names, given the names of each kind; None if it names none."""
+    return _target(found, names_by_kind)[0]
+
+
 def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None, tuple[str, str | None, str] | None]:
     ref: RefTo = found.ref
     if ref.qualified:

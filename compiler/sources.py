@@ -144,6 +144,32 @@ class FileSource:
         return sorted(found)
 
 
+class _Git:
+    """One git command started now and read later: the listings a ``--base`` compile needs run on
+    another core while the head compiles. Output goes to a temporary file, not a pipe, so git
+    never blocks on a full pipe while nobody reads it."""
+
+    def __init__(self, repo_root: Path, args: tuple[str, ...]) -> None:
+        import tempfile
+
+        self.args = args
+        # kept open until result() reads them (closed there)
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115
+        self._proc = subprocess.Popen(["git", *args], cwd=repo_root, stdout=self._out, stderr=self._err)
+
+    def result(self) -> str:
+        code = self._proc.wait()
+        self._out.seek(0)
+        self._err.seek(0)
+        out, err = self._out.read(), self._err.read()
+        self._out.close()
+        self._err.close()
+        if code != 0:
+            raise ModelplaneError(f"git {' '.join(self.args)} failed: {err.decode(errors='replace').strip()}")
+        return out.decode("utf-8", errors="surrogateescape")
+
+
 class GitSource:
     """Files of a git ref, read from git objects (the working tree is not touched).
 
@@ -151,30 +177,43 @@ class GitSource:
     project that lives in a sub-folder of its repository works too.
     """
 
-    def __init__(self, repo_root: Path, ref: str, prefix: str, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, repo_root: Path, ref: str, prefix: str, cache_dir: Path | None = None, commit: str | None = None
+    ) -> None:
         self.repo_root = repo_root
         self._blob_map_path = cache_dir / "git-blobs.json" if cache_dir is not None else None
         self._blob_map: dict[str, str] = {}
         self.ref = ref
         self.prefix = prefix.strip("/")
         self.label = f"git ref {ref}"
-        self.commit = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
-        listing = self._git("ls-tree", "-r", "-z", "--long", "--full-tree", self.commit)
-        self._blobs: dict[str, tuple[str, int]] = {}
-        for entry in listing.split("\0"):
-            if not entry:
-                continue
-            meta, _, path = entry.partition("\t")
-            _mode, kind, sha, size = meta.split()
-            if kind != "blob":
-                continue
-            if self.prefix:
-                if not path.startswith(self.prefix + "/"):
-                    continue
-                path = path[len(self.prefix) + 1 :]
-            self._blobs[path] = (sha, int(size) if size != "-" else 0)
+        self.commit = commit or self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+        self._listing = _Git(repo_root, ("ls-tree", "-r", "-z", "--long", "--full-tree", self.commit))
+        scope = [f"{self.prefix}/"] if self.prefix else []
+        self._staged = _Git(repo_root, ("ls-files", "-s", "-z", "--full-name", *scope))
+        self._modified = _Git(repo_root, ("diff-files", "--name-only", "-z"))
+        self._blob_index: dict[str, tuple[str, int]] | None = None
         self._contents: dict[str, bytes] | None = None
         self._borrowed: dict[str, str] = {}
+
+    @property
+    def _blobs(self) -> dict[str, tuple[str, int]]:
+        """Path -> (blob id, size) of every file at the ref under the project's folder."""
+        if self._blob_index is None:
+            blobs: dict[str, tuple[str, int]] = {}
+            for entry in self._listing.result().split("\0"):
+                if not entry:
+                    continue
+                meta, _, path = entry.partition("\t")
+                _mode, kind, sha, size = meta.split()
+                if kind != "blob":
+                    continue
+                if self.prefix:
+                    if not path.startswith(self.prefix + "/"):
+                        continue
+                    path = path[len(self.prefix) + 1 :]
+                blobs[path] = (sha, int(size) if size != "-" else 0)
+            self._blob_index = blobs
+        return self._blob_index
 
     def borrow(self, worktree_hashes: dict[str, str]) -> None:
         """Reuse content hashes of working-tree files whose blob is the same as at the ref.
@@ -185,8 +224,9 @@ class GitSource:
         the same bytes, so its hash is already known.
         """
         prefix = f"{self.prefix}/" if self.prefix else ""
-        staged = self._git("ls-files", "-s", "-z", "--full-name", *([prefix] if prefix else []))
-        modified = set(self._git("diff-files", "--name-only", "-z").split("\0"))
+        staged = self._staged.result()
+        modified = set(self._modified.result().split("\0"))
+        blobs = self._blobs
         for entry in staged.split("\0"):
             if not entry:
                 continue
@@ -195,40 +235,40 @@ class GitSource:
             path = full[len(prefix) :] if prefix and full.startswith(prefix) else full
             if full in modified or path not in worktree_hashes:
                 continue
-            blob = self._blobs.get(path)
+            blob = blobs.get(path)
             if blob is not None and blob[0] == sha:
                 self._borrowed[path] = worktree_hashes[path]
 
     @classmethod
     def for_project(cls, project_root: Path, ref: str) -> GitSource:
+        """The ref's files for the project at ``project_root``; its listings start in the background."""
         try:
-            top = subprocess.run(
-                ["git", "rev-parse", "--show-toplevel"],
+            proc = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel", "--verify", "--quiet", f"{ref}^{{commit}}"],
                 cwd=project_root,
                 capture_output=True,
                 text=True,
-                check=True,
-            ).stdout.strip()
+            )
         except FileNotFoundError as exc:
             raise ModelplaneError("`--base` needs git, which is not installed", hint="install git") from exc
-        except subprocess.CalledProcessError as exc:
-            raise ModelplaneError(
-                f"`--base {ref}`: {project_root} is not inside a git repository",
-                hint="run from a git checkout, or plan against the applied state without --base",
-            ) from exc
-        repo = Path(top)
+        lines = proc.stdout.split()
+        if proc.returncode != 0 or len(lines) != 2:
+            top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=project_root, capture_output=True)
+            if top.returncode != 0:
+                raise ModelplaneError(
+                    f"`--base {ref}`: {project_root} is not inside a git repository",
+                    hint="run from a git checkout, or plan against the applied state without --base",
+                )
+            raise _no_such_ref(ref, Path(top.stdout.decode().strip()))
+        repo = Path(lines[0])
         prefix = os.path.relpath(project_root.resolve(), repo.resolve())
-        return cls(repo, ref, "" if prefix == "." else prefix, project_root / ".modelplane" / "cache")
+        return cls(repo, ref, "" if prefix == "." else prefix, project_root / ".modelplane" / "cache", lines[1])
 
     def _git(self, *args: str, input: bytes | None = None) -> str:
         proc = subprocess.run(["git", *args], cwd=self.repo_root, capture_output=True, input=input)
         if proc.returncode != 0:
             if args[0] == "rev-parse":
-                raise ModelplaneError(
-                    f"`--base {self.ref}`: no such commit, branch or tag in {self.repo_root}",
-                    hint="check the name with `git log --oneline`; in CI, fetch the base branch first "
-                    "(e.g. actions/checkout with fetch-depth: 0)",
-                )
+                raise _no_such_ref(self.ref, self.repo_root)
             raise ModelplaneError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc.stdout.decode("utf-8", errors="surrogateescape")
 
@@ -306,6 +346,14 @@ class GitSource:
             regex = _glob_regex(pattern)
             found.update(p for p in self._blobs if regex.match(p))
         return sorted(found)
+
+
+def _no_such_ref(ref: str, repo: Path) -> ModelplaneError:
+    return ModelplaneError(
+        f"`--base {ref}`: no such commit, branch or tag in {repo}",
+        hint="check the name with `git log --oneline`; in CI, fetch the base branch first "
+        "(e.g. actions/checkout with fetch-depth: 0)",
+    )
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:

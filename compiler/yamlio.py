@@ -61,7 +61,7 @@ def _expected_documents(text: str) -> int:
 def parse(path: str, text: str, max_alias_events: int) -> ParsedFile:
     """Parse every document of ``text``; on failure, diagnostics with positions."""
     out = ParsedFile()
-    tab = _TAB_INDENT.search(text)
+    tab = _TAB_INDENT.search(text) if "\t" in text else None
     if tab is not None:
         line = text.count("\n", 0, tab.start()) + 1
         out.errors.append(

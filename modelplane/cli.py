@@ -223,19 +223,24 @@ def plan(
     root = _root(project)
     memo_key = None
     head_scan = None
-    if base is not None and out is None and not no_cache and fmt != PlanFormat.markdown:
-        from modelplane.compiler import plan_memo
+    git = None
+    if base is not None:
         from modelplane.compiler.scan import scan
+        from modelplane.compiler.sources import GitSource
 
         head_scan = _guard(lambda: scan(root, env))
+        git = _guard(lambda: GitSource.for_project(root, base))
+    if head_scan is not None and git is not None and out is None and not no_cache and fmt != PlanFormat.markdown:
+        from modelplane.compiler import plan_memo
+
         if not head_scan.problems:
             flags = {
                 "fmt": fmt.value,
                 "allow_breaking": allow_breaking,
                 "color": [_color(sys.stdout), _color(sys.stderr)],
             }
-            memo_key = plan_memo.key(head_scan, root, base, **flags)
-            hit = plan_memo.get(root, memo_key) if memo_key else None
+            memo_key = plan_memo.key(head_scan, root, git.commit, **flags)
+            hit = plan_memo.get(root, memo_key)
             if hit is not None:
                 sys.stdout.write(hit["stdout"])
                 sys.stderr.write(hit["stderr"])
@@ -252,6 +257,7 @@ def plan(
             allow_breaking=allow_breaking,
             use_cache=not no_cache,
             head_scan=head_scan,
+            base_source=git,
         )
     )
     p = result.plan
