@@ -6,13 +6,16 @@ For each size: a repository from gen_specs.py with one upstream dataset
 changed in its last commit. Cold runs clear .modelplane/ (every cache) first;
 warm runs repeat the same command. Whole-command times are medians of
 `--repeat` runs of the real CLI in a subprocess (interpreter start included).
-Then the in-process split of a cold `plan --base HEAD~1` by stage, and the time
-of `impact` on an already compiled graph. Never a timed assertion: it prints.
+Then where a cold `plan --base HEAD~1` spends its time, from the CLI's own
+stage timings (MODELPLANE_TIMINGS=json), and the time of `impact` on an
+already compiled graph. Never a timed assertion: it prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -45,57 +48,45 @@ def timed(cmd: list[str], cwd: Path, repeat: int, cold: bool) -> float:
     return statistics.median(times)
 
 
-def split(root: Path) -> dict[str, float]:
-    """Cold, in-process: where a `plan --base HEAD~1` spends its time."""
+def split(root: Path, repeat: int) -> tuple[float, dict[str, float]]:
+    """Where a cold `plan --base HEAD~1` spends its time: the CLI's own stage timings
+    (MODELPLANE_TIMINGS=json, exclusive per stage), median of ``repeat`` cold runs,
+    plus what no stage covers (interpreter start, imports outside stages, output)."""
+    env = {**os.environ, "MODELPLANE_TIMINGS": "json"}
+    walls: list[float] = []
+    stages: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        shutil.rmtree(root / ".modelplane", ignore_errors=True)
+        t = time.perf_counter()
+        proc = subprocess.run([*CLI, "plan", "--base", "HEAD~1"], cwd=root, env=env, capture_output=True, text=True)
+        walls.append(time.perf_counter() - t)
+        for k, v in json.loads(proc.stderr.strip().splitlines()[-1]).items():
+            stages.setdefault(k, []).append(v)
+    medians = {k: statistics.median(v) for k, v in stages.items()}
+    wall = statistics.median(walls)
+    medians["(outside any stage: start-up, imports, output)"] = max(0.0, wall - sum(medians.values()))
+    return wall, medians
+
+
+def impact_time(root: Path) -> tuple[float, dict[str, int]]:
+    """`impact` of the changed dataset on an already compiled graph (median of 20), and the plan's size."""
     code = f"""
-import time, json, shutil
+import json, time
 from pathlib import Path
-root = Path({str(root)!r})
-shutil.rmtree(root / ".modelplane", ignore_errors=True)
-t0 = time.perf_counter()
-from modelplane.compiler import compile as c, loader, graph as g, checks, fingerprint
-from modelplane.compiler.sources import GitSource
-from modelplane.compiler.scan import scan
-t1 = time.perf_counter()
-git = GitSource.for_project(root, "HEAD~1")
-sb = scan(root, None, git); sh = scan(root, None)
-t2 = time.perf_counter()
-sb_specs = loader.load(root, None, git, False, scanned=sb); sh_specs = loader.load(root, None, None, False, scanned=sh)
-t3 = time.perf_counter()
-with loader.paused_gc():
-    gb = g.build(sb_specs); gh = g.build(sh_specs)
-    checks.check(gb); checks.check(gh)
-    fb = fingerprint.fingerprints(gb); fh = fingerprint.fingerprints(gh)
-t4 = time.perf_counter()
-from modelplane.compiler.diff import diff
-from modelplane.compiler.impact import compute
-from modelplane.compiler.plan import build_plan
-from modelplane.compiler.planfile import BaseRef
-with loader.paused_gc():
-    d = diff(gb, gh, fb, fh)
-    imp = compute(gh, d)
-    p = build_plan(project="x", environment=sh.environment, head=gh, base=gb, diff=d, impact=imp,
-                   base_ref=BaseRef(kind="git"), state_serial=0)
-t5 = time.perf_counter()
-from modelplane.compiler.report_text import render
-render(p)
-t6 = time.perf_counter()
-from modelplane.compiler.whatif import hypothetical
+from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.compiler.selectors import select
+from modelplane.compiler.whatif import hypothetical
+root = Path({str(root)!r})
+g = compile_graph(root).graph
 ts = []
 for _ in range(20):
-    a = time.perf_counter(); hypothetical(gh, select(gh, "dataset/core-0")); ts.append(time.perf_counter() - a)
-ts.sort()
-print(json.dumps({{"imports": t1 - t0, "scan (read+hash, both sides)": t2 - t1,
-  "parse+validate+refs (both sides)": t3 - t2, "graph+checks+fingerprints (both)": t4 - t3,
-  "diff+impact+plan": t5 - t4, "report (text)": t6 - t5, "impact on compiled graph (median of 20)": ts[10],
-  "changes": len(p.changes), "affected": len(p.impact), "actions": len(p.actions)}}))
+    a = time.perf_counter(); hypothetical(g, select(g, "dataset/core-0")); ts.append(time.perf_counter() - a)
+p = make_plan(root, base_ref="HEAD~1").plan
+print(json.dumps({{"impact": sorted(ts)[10], "changes": len(p.changes), "affected": len(p.impact), "actions": len(p.actions)}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    import json
-
-    result: dict[str, float] = json.loads(out)
-    return result
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    took = out.pop("impact")
+    return took, out
 
 
 def main() -> None:
@@ -124,10 +115,13 @@ def main() -> None:
         ]
         for label, cmd, cold in rows:
             print(f"  {label:<32} {timed(cmd, root, repeat, cold):7.3f} s")
-        for stage, value in split(root).items():
-            unit = "" if stage in ("changes", "affected", "actions") else " s"
-            shown = f"{value:7.3f}" if unit else f"{int(value):7d}"
-            print(f"    {stage:<44} {shown}{unit}")
+        wall, stages = split(root, repeat)
+        print(f"  cold plan --base HEAD~1 by stage (median of {repeat}; wall {wall:.3f} s)")
+        for stage, value in stages.items():
+            print(f"    {stage:<48} {value:7.3f} s")
+        took, size = impact_time(root)
+        print(f"  impact on a compiled graph (median of 20)   {took * 1000:7.1f} ms")
+        print(f"  plan: {size['changes']} changed, {size['affected']} affected, {size['actions']} actions")
     if args.keep is None:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from modelplane.compiler.sources import atomic_write
+from modelplane.compiler.timings import timed
 
 from modelplane import __version__
 
@@ -61,6 +62,7 @@ class SpecCache:
         return _PROCESS_CACHES[key]
 
     @classmethod
+    @timed("cache read")
     def open(cls, root: Path, env: str, project_hash: str) -> SpecCache:
         path = root / ".modelplane" / "cache" / f"specs-{env}.json"
         header = {"format": CACHE_FORMAT, "modelplane": code_fingerprint(), "project": project_hash, "env": env}
@@ -91,6 +93,7 @@ class SpecCache:
         self._models[key] = [m for _, _, m in docs]
         self.dirty = True
 
+    @timed("cache write")
     def save(self, used: set[str]) -> None:
         """Write entries used by this run (plus as many older ones), atomically."""
         if self.path is None:

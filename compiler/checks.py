@@ -13,11 +13,13 @@ import math
 
 from modelplane.compiler.errors import Diagnostic
 from modelplane.compiler.graph import CycleError, LineageGraph, declared_by
+from modelplane.compiler.timings import timed
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
 from modelplane.specs.base import NodeId
 from modelplane.specs.models import weight_gib
 
 
+@timed("checks")
 def check(graph: LineageGraph) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     out.extend(_cycles(graph))

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from modelplane.compiler.fingerprint import Fingerprint
 from modelplane.compiler.graph import LineageGraph
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 ChangeType = Literal["create", "update", "replace", "delete", "no-op"]
@@ -152,6 +153,7 @@ class Diff:
         return [n for n, c in self.changes.items() if not types or c.change in types]
 
 
+@timed("diff")
 def diff(
     base: LineageGraph,
     head: LineageGraph,

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from modelplane.compiler.graph import LineageGraph
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 
@@ -34,6 +35,7 @@ def own_hashes(data: dict[str, Any]) -> tuple[str, str]:
     return content_hash([data.get("apiVersion"), data["kind"], data.get("spec")]), content_hash(data["metadata"])
 
 
+@timed("fingerprints")
 def fingerprints(
     graph: LineageGraph,
     memo: dict[int, tuple[str, str]] | None = None,

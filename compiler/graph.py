@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelplane.compiler.references import Link, resolve
 from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ def declared_by(edge: Edge) -> NodeId:
     return edge.source if edge.kind in DECLARED_BY_SOURCE else edge.target
 
 
+@timed("graph")
 def build(specs: SpecSet, links: list[Link] | None = None, partial: bool = False) -> LineageGraph:
     """The lineage graph of a loaded spec set.
 

@@ -18,6 +18,7 @@ from modelplane.compiler.fingerprint import Fingerprint
 from modelplane.compiler.graph import Edge, LineageGraph
 from modelplane.compiler.sources import atomic_write
 from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def _diag_from(x: dict[str, Any]) -> Diagnostic:
     return Diagnostic(x["code"], x["message"], loc, x["hint"], x["snippet"], x["width"], related, x["severity"])
 
 
+@timed("cache write")
 def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
     """Store a compiled graph; ``checked`` says whether the graph rules ran on it."""
     graph = compiled.graph
@@ -82,6 +84,7 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
         pass  # read-only checkout: no warm runs, nothing else changes
 
 
+@timed("cache read")
 def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
     """The cached graph for this input; an unchecked one only when ``need_checked`` is false."""
     from modelplane.compiler.compile import Compiled

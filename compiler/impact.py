@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from modelplane.compiler.diff import Change, ColumnDelta, Diff
 from modelplane.compiler.graph import Edge, LineageGraph
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 Category = Literal["broken", "retrain-required", "re-evaluate-required", "rollout-required", "notify"]
@@ -117,6 +118,7 @@ def _own_signals(change: Change) -> list[Signal]:
     return []
 
 
+@timed("impact")
 def compute(head: LineageGraph, diff: Diff) -> Impact:
     """Walk the graph in topological order, so each node sees every signal that reaches it."""
     waves: dict[NodeId, list[_Wave]] = {}
@@ -132,7 +134,11 @@ def compute(head: LineageGraph, diff: Diff) -> Impact:
     def send(edge: Edge, wave: _Wave) -> None:
         waves.setdefault(edge.target, []).append(wave)
 
+    # only what is downstream of a change can be reached by a signal
+    reach = set(diff.changes) | head.downstream(diff.changes)
     for nid in head.topo_order():
+        if nid not in reach:
+            continue
         node = head.nodes[nid]
         change = diff.of(nid)
         incoming = waves.get(nid, [])

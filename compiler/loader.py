@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from modelplane.compiler.references import resolve
 from modelplane.compiler.scan import Scan, scan
 from modelplane.compiler.sources import FileSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.compiler.timings import timed
 from modelplane.compiler.validate import diagnostics_for
 from modelplane.compiler.yamlio import decode, parse
 from modelplane.specs.base import API_VERSION, NodeId
@@ -142,6 +144,7 @@ def open_cache(sc: Scan, use_cache: bool) -> spec_cache.SpecCache:
     return spec_cache.SpecCache.in_memory(sc.environment, sc.project_hash)
 
 
+@timed("parse+validate")
 def read_documents(
     sc: Scan,
     paths: list[str],
@@ -159,32 +162,29 @@ def read_documents(
     environment = sc.project.environments[sc.environment]
     variables = sc.project.variables_for(sc.environment)
     limits = sc.project.limits
+    to_parse = [p for p in paths if cache.get(sc.hashes[p]) is None]
     prefetch = getattr(sc.source, "prefetch", None)
     if prefetch is not None:  # one git process for every blob to parse, not one per file
-        prefetch([p for p in paths if cache.get(sc.hashes[p]) is None])
+        prefetch(to_parse)
+
+    parsed = {p: _load_file(p, sc.content(p), variables, environment.overrides, limits) for p in to_parse}
     out: list[SpecNode] = []
     for path in paths:
         key = sc.hashes[path]
-        cached = cache.get(key)
         docs: list[tuple[int, dict[str, Any], Any]]
-        if cached is None:
-            fresh = _load_file(
-                path,
-                sc.content(path),
-                variables,
-                environment.overrides,
-                used_overrides,
-                limits,
-                problems,
-                texts,
-                partial,
-            )
-            if fresh is None:
+        result = parsed.get(path)
+        if result is not None:
+            problems.extend(result.problems)
+            partial.extend(result.partial)
+            used_overrides.update(result.used_overrides)
+            if result.text is not None:
+                texts[path] = result.text
+            if result.docs is None:
                 continue
-            docs = fresh
+            docs = result.docs
             cache.put(key, docs)
         else:
-            docs = cached
+            docs = cache.get(key) or []
             for _, d, _ in docs:
                 oid = f"{d['kind'].lower()}/{d['metadata']['name']}"
                 if oid in environment.overrides:
@@ -195,28 +195,37 @@ def read_documents(
     return out
 
 
+@dataclass
+class FileResult:
+    """What parsing one file gave: its documents, or None and the problems that stopped it."""
+
+    docs: list[tuple[int, dict[str, Any], Any]] | None
+    problems: list[Diagnostic] = field(default_factory=list)
+    partial: list[SpecNode] = field(default_factory=list)
+    """Documents of a file with problems that still answer references."""
+    used_overrides: set[str] = field(default_factory=set)
+    text: str | None = None
+    """The file's text where it has problems (to locate them)."""
+
+
 def _load_file(
     path: str,
     raw: bytes,
     variables: dict[str, Any],
     overrides: dict[str, dict[str, Any]],
-    used_overrides: set[str],
     limits: Any,
-    problems: Collector,
-    texts: dict[str, str],
-    partial: list[SpecNode],
-) -> list[tuple[int, dict[str, Any], Any]] | None:
-    """Parse and validate one file; None (and diagnostics) if anything in it is wrong."""
+) -> FileResult:
+    """Parse and validate one file."""
     text, problem = decode(path, raw)
     if problem is not None:
-        problems.add(problem)
-        return None
+        return FileResult(None, [problem])
     assert text is not None
-    texts[path] = text
     parsed = parse(path, text, limits.max_alias_events)
     if parsed.errors:
-        problems.extend(parsed.errors)
-        return None
+        return FileResult(None, parsed.errors, text=text)
+    problems = Collector()
+    partial: list[SpecNode] = []
+    used_overrides: set[str] = set()
     source = SourceMap(path, text)
     from modelplane.specs.kinds import KIND_MODELS, SPEC_ADAPTER  # builds every model: only when parsing
 
@@ -295,8 +304,8 @@ def _load_file(
         partial.extend(
             SpecNode(NodeId(d["kind"].lower(), d["metadata"]["name"]), d["kind"], path, i, d) for i, d, _ in out
         )
-        return None
-    return out
+        return FileResult(None, problems.items, partial, used_overrides, text)
+    return FileResult(out, problems.items, partial, used_overrides)
 
 
 def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[str, Any]) -> Diagnostic:

@@ -25,12 +25,14 @@ from modelplane.compiler.loader import open_cache, read_documents
 from modelplane.compiler.references import node_refs, target_of
 from modelplane.compiler.scan import Scan
 from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 if TYPE_CHECKING:
     from modelplane.compiler.compile import Compiled
 
 
+@timed("base overlay")
 def base_from_head(
     head: Compiled,
     head_scan: Scan,

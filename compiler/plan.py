@@ -30,6 +30,7 @@ from modelplane.compiler.planfile import (
     Summary,
 )
 from modelplane.compiler.state import PendingAction
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 from modelplane import __version__
@@ -52,6 +53,7 @@ class _Builder:
         return aid
 
 
+@timed("plan")
 def build_plan(
     *,
     project: str,

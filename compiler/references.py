@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
 from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 from modelplane.specs.refs import FoundRef, RefTo, find_refs, reference_paths
 
@@ -29,6 +30,7 @@ def node_refs(node: SpecNode) -> list[FoundRef]:
     return find_refs(node.data, reference_paths(KIND_MODELS[node.kind]))
 
 
+@timed("resolve")
 def resolve(specs: SpecSet, partial: Sequence[SpecNode] = ()) -> tuple[list[Link], list[Diagnostic]]:
     """Every reference of every node, resolved; diagnostics for the ones that dangle.
 

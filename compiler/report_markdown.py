@@ -16,6 +16,7 @@ from modelplane.compiler.planfile import Plan
 from modelplane.compiler.report_graph import mermaid
 from modelplane.compiler.report_text import SYMBOLS, _change_detail
 from modelplane.compiler.report_text import render as render_text
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 MERMAID_MAX = 60
@@ -26,6 +27,7 @@ def md_escape(value: object) -> str:
     return str(value).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
 
 
+@timed("report")
 def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, limit: int = 50) -> str:
     template_text = (resources.files("modelplane.templates") / "reports" / "plan.md.j2").read_text()
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=False)

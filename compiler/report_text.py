@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modelplane.compiler.impact import CATEGORY_ORDER
 from modelplane.compiler.planfile import Plan, PlanChange
+from modelplane.compiler.timings import timed
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 MAX_ROWS = 200
@@ -46,6 +47,7 @@ def _change_detail(ch: PlanChange) -> str:
     return "; ".join(bits)
 
 
+@timed("report")
 def render(plan: Plan, color: bool = False) -> str:
     green, yellow, red, bold, dim, reset = (
         ("\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("",) * 6

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from modelplane.compiler.errors import Diagnostic, Location, SpecError, did_you_mean
 from modelplane.compiler.sources import FileSource, Source
+from modelplane.compiler.timings import timed
 from modelplane.compiler.yamlio import decode, parse
 from modelplane.specs.project import PROJECT_FILE, Project
 from pydantic import ValidationError
@@ -111,6 +112,7 @@ class Scan:
         return h.hexdigest()
 
 
+@timed("scan")
 def scan(root: Path, env: str | None = None, source: Source | None = None) -> Scan:
     """Read the project file and every spec file's bytes (no parsing)."""
     source = source or FileSource(root)

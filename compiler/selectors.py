@@ -90,12 +90,17 @@ def _method(graph: LineageGraph, body: str, modified: set[NodeId] | None) -> set
 
 
 def _by_name(graph: LineageGraph, pattern: str) -> set[NodeId]:
+    glob = any(c in pattern for c in "*?[")
     if "/" in pattern:
         kind, _, name = pattern.partition("/")
-        found = {n for n in graph.nodes if n.kind == kind.lower() and fnmatch.fnmatchcase(n.name, name)}
+        if glob:
+            found = {n for n in graph.nodes if n.kind == kind.lower() and fnmatch.fnmatchcase(n.name, name)}
+        else:  # an exact id: a lookup, not a scan of every node
+            exact = NodeId(kind.lower(), name)
+            found = {exact} if exact in graph.nodes else set()
     else:
-        found = {n for n in graph.nodes if fnmatch.fnmatchcase(n.name, pattern)}
-    if not found and not any(c in pattern for c in "*?["):
+        found = {n for n in graph.nodes if (fnmatch.fnmatchcase(n.name, pattern) if glob else n.name == pattern)}
+    if not found and not glob:
         raise SelectorError(
             f"no node matches `{pattern}`",
             hint=did_you_mean(pattern, [str(n) for n in graph.nodes] + [n.name for n in graph.nodes]),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modelplane.compiler.errors import ModelplaneError
+from modelplane.compiler.timings import timed
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -215,6 +216,7 @@ class GitSource:
             self._blob_index = blobs
         return self._blob_index
 
+    @timed("git")
     def borrow(self, worktree_hashes: dict[str, str]) -> None:
         """Reuse content hashes of working-tree files whose blob is the same as at the ref.
 
@@ -240,6 +242,7 @@ class GitSource:
                 self._borrowed[path] = worktree_hashes[path]
 
     @classmethod
+    @timed("git")
     def for_project(cls, project_root: Path, ref: str) -> GitSource:
         """The ref's files for the project at ``project_root``; its listings start in the background."""
         try:

@@ -374,7 +374,13 @@ def main() -> None:
     # pydantic's plugin discovery scans every installed distribution's entry points
     # (~15 ms per run); modelplane uses no pydantic plugins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
-    app()
+    from modelplane.compiler import timings
+
+    try:
+        app()
+    finally:
+        if timings.ENABLED and timings.totals():
+            print(timings.report(), file=sys.stderr)
 
 
 if __name__ == "__main__":
