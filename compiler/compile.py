@@ -24,6 +24,7 @@ from modelplane.compiler.scan import Scan, scan
 from modelplane.compiler.sources import GitSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.state import AppliedState, EmptyState, PendingAction, StateReader
+from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 
@@ -40,6 +41,7 @@ class Compiled:
         return self.graph.specs
 
 
+@timed("compile (other)")
 def compile_graph(
     root: Path,
     env: str | None = None,
@@ -97,6 +99,7 @@ class PlanResult:
     warnings: list[Diagnostic]
 
 
+@timed("compile (other)")
 def make_plan(
     root: Path,
     env: str | None = None,

@@ -161,7 +161,10 @@ def diff(
     head_fp: dict[NodeId, Fingerprint],
 ) -> Diff:
     changes: dict[NodeId, Change] = {}
-    for nid in sorted(base.nodes.keys() | head.nodes.keys()):
+    # both sides are in id order already: walk the head, then add what only the base has, and sort
+    # just the changes (sorting every id of both sides took half a second at 100,000 nodes)
+    ids = [*head.nodes, *(n for n in base.nodes if n not in head.nodes)]
+    for nid in ids:
         old, new = base.nodes.get(nid), head.nodes.get(nid)
         if old is None and new is not None:
             changes[nid] = Change(nid, new.kind, "create", "non-breaking")
@@ -179,4 +182,4 @@ def diff(
             change = diff_node(new.kind, nid, old.normalized(), new.normalized())
             if change.change != "no-op":
                 changes[nid] = change
-    return Diff(changes)
+    return Diff(dict(sorted(changes.items())))

@@ -31,6 +31,7 @@ from modelplane.specs.project import PROJECT_FILE
 from pydantic import ValidationError
 
 
+@timed("load")
 def load(
     root: Path,
     env: str | None = None,

@@ -110,7 +110,7 @@ def base_from_head(
         root=head.specs.root,
         project=base_scan.project,
         environment=base_scan.environment,
-        nodes=dict(sorted(nodes.items())),
+        nodes=_in_id_order(nodes, head.graph.nodes),
         files=dict(after),
         fingerprint=base_scan.fingerprint,
     )
@@ -142,3 +142,10 @@ def _own(node: SpecNode, memo: dict[int, tuple[str, str]]) -> tuple[str, str]:
 
 def _own_of(fp: Fingerprint | None) -> tuple[str, str] | None:
     return (fp.spec, fp.meta) if fp is not None else None
+
+
+def _in_id_order(nodes: dict[NodeId, SpecNode], head: dict[NodeId, SpecNode]) -> dict[NodeId, SpecNode]:
+    """``nodes`` sorted by id; the head's order already is, so only ids it lacks need a sort."""
+    if nodes.keys() <= head.keys():
+        return {n: nodes[n] for n in head if n in nodes}
+    return dict(sorted(nodes.items()))
