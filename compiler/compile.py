@@ -115,12 +115,29 @@ def make_plan(
 
     ``base_source``: the ref's files, if the caller already opened them.
     """
-    base_graph: LineageGraph
-    base_fingerprints = None
-    pending: dict[str, PendingAction] = {}
     head_scan = head_scan or scan(root, env)
     # opened first: its git listings run on another core while the head compiles
     git = base_source or (GitSource.for_project(root, base_ref) if base_ref is not None else None)
+    try:
+        return _make_plan(root, env, base_ref, git, state, allow_breaking, use_cache, head_scan)
+    finally:
+        if git is not None:
+            git.close()
+
+
+def _make_plan(
+    root: Path,
+    env: str | None,
+    base_ref: str | None,
+    git: GitSource | None,
+    state: StateReader | None,
+    allow_breaking: bool,
+    use_cache: bool,
+    head_scan: Scan,
+) -> PlanResult:
+    base_graph: LineageGraph
+    base_fingerprints = None
+    pending: dict[str, PendingAction] = {}
     memo: dict[int, tuple[str, str]] = {}  # both graphs stay alive below, so document ids are stable
     # the head compiles first: files that did not change are then validated once, and never read from git
     head: Compiled | None = None

@@ -159,6 +159,14 @@ class _Git:
         self._err = tempfile.TemporaryFile()  # noqa: SIM115
         self._proc = subprocess.Popen(["git", *args], cwd=repo_root, stdout=self._out, stderr=self._err)
 
+    def close(self) -> None:
+        """Stop the command if nobody read it (a compile that failed first); idempotent."""
+        if not self._out.closed:
+            self._proc.kill()
+            self._proc.wait()
+            self._out.close()
+            self._err.close()
+
     def result(self) -> str:
         code = self._proc.wait()
         self._out.seek(0)
@@ -195,6 +203,11 @@ class GitSource:
         self._blob_index: dict[str, tuple[str, int]] | None = None
         self._contents: dict[str, bytes] | None = None
         self._borrowed: dict[str, str] = {}
+
+    def close(self) -> None:
+        """Stop background listings nobody read (the working-tree compile failed before them)."""
+        for job in (self._listing, self._staged, self._modified):
+            job.close()
 
     @property
     def _blobs(self) -> dict[str, tuple[str, int]]:

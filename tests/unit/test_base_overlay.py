@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from modelplane.compiler.compile import Compiled, compile_graph, make_plan
-from modelplane.compiler.errors import PlanError
+from modelplane.compiler.errors import GraphError, PlanError
 from modelplane.compiler.graph import CycleError
 from modelplane.compiler.overlay import base_from_head
 from modelplane.compiler.scan import scan
@@ -192,3 +192,14 @@ def test_an_unchanged_reference_to_a_node_the_base_lacks_declines(git_example: M
     with pytest.raises(PlanError) as err:
         make_plan(gp.root, PROD, base_ref="HEAD~1", use_cache=False)
     assert [d.code for d in err.value.diagnostics][:2] == ["invalid-base", "dangling-reference"]
+
+
+def test_git_listings_are_stopped_when_the_head_fails_first(git_example: Make) -> None:
+    gp = git_example("assistant-platform")
+    anchor = "uri: s3://assistant-lake/raw/tone_annotations/\n"
+    gp.edit("specs/data/raw.yaml", anchor, anchor + "  derived_from: [tone-train]\n")  # a cycle in the head
+    git = GitSource.for_project(gp.root, "HEAD")
+    with pytest.raises(GraphError):
+        make_plan(gp.root, PROD, base_ref="HEAD", use_cache=False, base_source=git)
+    jobs = [git._listing, git._staged, git._modified]
+    assert all(job._proc.returncode is not None and job._out.closed for job in jobs)
