@@ -13,7 +13,9 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     blocks: list[str] = []
     for d in diagnostics:
         tone = red if d.severity == "error" else "\x1b[33m" if color else ""
-        lines = [f"{bold}{tone}{d.severity}[{d.code}]{reset}{bold}: {d.message}{reset}"]
+        # a plain message error has no code of its own to show (not "error[error]")
+        label = d.severity if d.code == d.severity else f"{d.severity}[{d.code}]"
+        lines = [f"{bold}{tone}{label}{reset}{bold}: {d.message}{reset}"]
         if d.location is not None:
             loc = d.location
             gutter = " " * len(str(loc.line))

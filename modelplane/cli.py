@@ -98,7 +98,7 @@ def validate(
     from modelplane.compiler.scan import scan
 
     def run() -> dict[str, Any]:
-        root = _root(project)
+        root = _compile_root(project)
         sc = scan(root, env)
         verdicts = VerdictCache(root, sc.environment)
         summary = None if no_cache or sc.problems else verdicts.get(sc.fingerprint)
@@ -165,7 +165,7 @@ def graph(
     from modelplane.compiler.selectors import select as run_select
 
     def run() -> str:
-        compiled = compile_graph(_root(project), env, use_cache=not no_cache)
+        compiled = compile_graph(_compile_root(project), env, use_cache=not no_cache)
         g = compiled.graph
         nodes = run_select(g, select) if select else None
         if fmt == GraphFormat.mermaid:
@@ -191,7 +191,7 @@ def impact(
     """What is affected downstream if the selected nodes change (or, with --base, how they did change)."""
     from modelplane.compiler.whatif import impact_of
 
-    result = _guard(lambda: impact_of(_root(project), selector, env=env, base_ref=base, use_cache=not no_cache))
+    result = _guard(lambda: impact_of(_compile_root(project), selector, env=env, base_ref=base, use_cache=not no_cache))
     if fmt == Format.json:
         print(json.dumps(result, indent=2))
         return
@@ -220,7 +220,7 @@ def plan(
     """Diff the specs against the applied state (or --base REF) and show every change with its impact."""
     import io
 
-    root = _root(project)
+    root = _compile_root(project)
     memo_key = None
     head_scan = None
     git = None
@@ -369,6 +369,19 @@ def init(
 
 from modelplane import cli_runtime  # noqa: E402,F401  (registers apply, status, approve...)
 
+_QUICK_EXIT: list[bool] = []
+
+
+def _compile_root(project: Path | None) -> Path:
+    """The project root, for a command that only compiles and prints (validate, graph, impact, plan).
+
+    Such a command leaves nothing to clean up, so its process skips tearing down the
+    compiled graph at exit: freeing millions of small objects one by one took about a
+    second of a 100,000-node plan, after its output was complete.
+    """
+    _QUICK_EXIT.append(True)
+    return _root(project)
+
 
 def main() -> None:
     # pydantic's plugin discovery scans every installed distribution's entry points
@@ -376,11 +389,23 @@ def main() -> None:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
     from modelplane.compiler import timings
 
+    code: int | str | None = 0
     try:
         app()
+    except SystemExit as exc:
+        code = exc.code
+        if not _QUICK_EXIT:
+            raise
     finally:
         if timings.ENABLED and timings.totals():
             print(timings.report(), file=sys.stderr)
+    if _QUICK_EXIT:
+        if isinstance(code, str):  # sys.exit("message") prints it and exits 1
+            print(code, file=sys.stderr)
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -120,3 +120,25 @@ def test_plan_base_is_memoized_and_a_changed_spec_misses(git_example: Callable[[
     assert '"1.0.0" -> "1.2.0"' in fresh.output
     uncached = runner.invoke(app, [*args, "--no-cache"])
     assert uncached.output == fresh.output
+
+
+def test_the_real_process_exits_with_the_plan_code_and_all_its_output(git_example: Callable[[str], GitProject]) -> None:
+    """Compile commands end with os._exit (no teardown of the graph): output and codes must survive it."""
+    import subprocess
+    import sys
+
+    gp = git_example("quickstart")
+    gp.edit("specs/model.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    gp.commit("tiny-chat 1.1.0")
+    args = ["plan", "-C", str(gp.root), "--base", "HEAD~1", "--detailed-exitcode", "--format", "json"]
+    proc = subprocess.run([sys.executable, "-m", "modelplane", *args], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    in_process = runner.invoke(app, args)
+    assert json.loads(proc.stdout) == json.loads(in_process.output)
+    bad = subprocess.run(
+        [sys.executable, "-m", "modelplane", "plan", "-C", str(gp.root), "--base", "no-such-ref"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: `--base no-such-ref`: no such commit, branch or tag")
