@@ -36,6 +36,14 @@ def own_hashes(data: dict[str, Any]) -> tuple[str, str]:
 
 
 @timed("fingerprints")
+def own_of(data: dict[str, Any], memo: dict[int, tuple[str, str]]) -> tuple[str, str]:
+    """``own_hashes`` of a document, through ``memo`` (keyed by the document's identity)."""
+    own = memo.get(id(data))
+    if own is None:
+        own = memo[id(data)] = own_hashes(data)
+    return own
+
+
 def fingerprints(
     graph: LineageGraph,
     memo: dict[int, tuple[str, str]] | None = None,
@@ -54,11 +62,7 @@ def fingerprints(
     out: dict[NodeId, Fingerprint] = dict(known or {})
     memo = {} if memo is None else memo
     for nid in graph.topo_order(only):
-        data = graph.nodes[nid].data
-        own = memo.get(id(data))
-        if own is None:
-            own = memo[id(data)] = own_hashes(data)
-        spec, meta = own
+        spec, meta = own_of(graph.nodes[nid].data, memo)
         h = hashlib.blake2b(f"{spec}{meta}".encode(), digest_size=12)
         for parent in graph.parents(nid):
             h.update(out[parent].full.encode())

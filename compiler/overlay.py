@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modelplane.compiler.errors import Collector
-from modelplane.compiler.fingerprint import Fingerprint, fingerprints, own_hashes
+from modelplane.compiler.fingerprint import Fingerprint, fingerprints, own_of
 from modelplane.compiler.graph import Edge, declared_by, gate_edges
 from modelplane.compiler.loader import open_cache, read_documents
 from modelplane.compiler.references import node_refs, target_of
@@ -47,7 +47,6 @@ def base_from_head(
         base_scan.problems
         or base_scan.project_hash != head_scan.project_hash
         or base_scan.environment != head_scan.environment
-        or head.specs.files != head_scan.hashes
     ):
         return None
     before, after = head_scan.hashes, base_scan.hashes
@@ -122,7 +121,7 @@ def base_from_head(
     graph = head.graph.patched(specs, removed - added, added - removed)
     # a fingerprint differs from the head's only downstream of a document or an edge that differs
     moved = removed ^ added
-    stale = {n.id for n in fresh if _own(n, memo) != _own_of(head.fingerprints.get(n.id))}
+    stale = {n.id for n in fresh if own_of(n.data, memo) != _own_of(head.fingerprints.get(n.id))}
     stale |= {e.target for e in moved if e.target in nodes}
     stale |= graph.downstream(stale)
     known = {nid: fp for nid, fp in head.fingerprints.items() if nid in nodes and nid not in stale}
@@ -130,14 +129,6 @@ def base_from_head(
     # sorting those raises CycleError, as a full compile would
     fps: dict[NodeId, Fingerprint] = fingerprints(graph, memo, only=stale, known=known)
     return Compiled(graph, fps, [], [])
-
-
-def _own(node: SpecNode, memo: dict[int, tuple[str, str]]) -> tuple[str, str]:
-    data = node.data
-    own = memo.get(id(data))
-    if own is None:
-        own = memo[id(data)] = own_hashes(data)
-    return own
 
 
 def _own_of(fp: Fingerprint | None) -> tuple[str, str] | None:
