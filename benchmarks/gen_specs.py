@@ -8,6 +8,9 @@ datasets feed many domains, so changing one has a realistic blast radius.
 
 With --git the output becomes a git repository with one commit; then
 ``--change-upstream`` edits a core dataset and commits again (for ``plan --base HEAD~1``).
+``--expect FILE`` writes what a change of dataset/core-0 must reach: every node
+downstream of it, from the generator's own record of the edges it wrote (not
+from the compiler), so impact's recall can be measured against it.
 """
 
 from __future__ import annotations
@@ -82,8 +85,14 @@ def _service(name: str, owner: str, consumes: list[str], tier: int) -> str:
     )
 
 
-def generate(out: Path, nodes: int, seed: int = 7) -> int:
+def generate(out: Path, nodes: int, seed: int = 7, edges: list[tuple[str, str]] | None = None) -> int:
+    """Write the repository; ``edges`` (if given) gets every (upstream, downstream) pair the specs declare."""
     rng = random.Random(seed)
+    edges = [] if edges is None else edges
+
+    def edge(source: str, *targets: str) -> None:
+        edges.extend((source, t) for t in targets)
+
     domains = max(1, (nodes - CORE - 1) // PER_DOMAIN)
     gpu_nodes = domains * 2 * 2 // 8 + 1
     files: dict[str, list[str]] = {}
@@ -103,28 +112,48 @@ def generate(out: Path, nodes: int, seed: int = 7) -> int:
         for i, r in enumerate(raw):
             derived = [f"core-{rng.randrange(CORE)}"] if i == 0 else []
             docs.append(_dataset(r, team, cols, derived))
+            for up in derived:
+                edge(f"dataset/{up}", f"dataset/{r}")
         derived_ds = [f"{p}-clean-{i}" for i in range(4)]
         for i, name in enumerate(derived_ds):
             docs.append(_dataset(name, team, cols, [raw[i], raw[i + 1]]))
+            edge(f"dataset/{raw[i]}", f"dataset/{name}")
+            edge(f"dataset/{raw[i + 1]}", f"dataset/{name}")
         feats = [f"{p}-feat-{i}" for i in range(4)]
         for i, name in enumerate(feats):
             docs.append(_feature(name, team, derived_ds[i], ["user_id", "value"]))
+            edge(f"dataset/{derived_ds[i]}", f"feature/{name}")
         wf = f"{p}-train"
         models = [f"{p}-model-{i}" for i in range(2)]
         docs.append(
             _workflow(wf, team, [f"dataset/{derived_ds[0]}", f"feature/{feats[0]}"], [f"model/{m}" for m in models])
         )
+        edge(f"dataset/{derived_ds[0]}", f"workflow/{wf}")
+        edge(f"feature/{feats[0]}", f"workflow/{wf}")
+        edge(f"workflow/{wf}", *(f"model/{m}" for m in models))
         for i, m in enumerate(models):
             docs.append(_model(m, team, [derived_ds[i]], [feats[i], feats[i + 2]], wf, 0.5 + i))
+            edge(f"dataset/{derived_ds[i]}", f"model/{m}")
+            edge(f"feature/{feats[i]}", f"model/{m}")
+            edge(f"feature/{feats[i + 2]}", f"model/{m}")
+        eps = [f"{p}-ep-{i}" for i in range(2)]
         for i in range(3):
             docs.append(_evaluation(f"{p}-eval-{i}", team, models[i % 2], derived_ds[3], i != 2))
-        eps = [f"{p}-ep-{i}" for i in range(2)]
+            edge(f"model/{models[i % 2]}", f"evaluation/{p}-eval-{i}")
+            edge(f"dataset/{derived_ds[3]}", f"evaluation/{p}-eval-{i}")
+            if i != 2:  # a blocking evaluation gates the endpoint that serves its model
+                edge(f"evaluation/{p}-eval-{i}", f"endpoint/{eps[i % 2]}")
         for i, e in enumerate(eps):
             docs.append(_endpoint(e, "team-serving", models[i], "gpu"))
+            edge(f"model/{models[i]}", f"endpoint/{e}")
+            edge("stack/gpu", f"endpoint/{e}")
         docs.append(
             _service(f"{p}-svc-0", f"team-product-{d % 20}", [f"endpoint/{eps[0]}", f"feature/{feats[1]}"], d % 4)
         )
         docs.append(_service(f"{p}-svc-1", f"team-product-{d % 20}", [f"endpoint/{eps[1]}"], (d + 1) % 4))
+        edge(f"endpoint/{eps[0]}", f"service/{p}-svc-0")
+        edge(f"feature/{feats[1]}", f"service/{p}-svc-0")
+        edge(f"endpoint/{eps[1]}", f"service/{p}-svc-1")
         # one document per file for most domains, grouped files for the rest: both layouts occur in real repos
         if d % 2 == 0:
             for i, doc in enumerate(docs):
@@ -140,6 +169,21 @@ def generate(out: Path, nodes: int, seed: int = 7) -> int:
         path.write_text("---\n".join(docs))
     (out / ".gitignore").write_text(".modelplane/\n")
     return count
+
+
+def downstream(edges: list[tuple[str, str]], start: str) -> list[str]:
+    """Every node reachable from ``start`` along the declared edges, sorted (``start`` excluded)."""
+    out: dict[str, list[str]] = {}
+    for source, target in edges:
+        out.setdefault(source, []).append(target)
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in out.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return sorted(seen - {start})
 
 
 def change_upstream(out: Path) -> None:
@@ -165,9 +209,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--git", action="store_true", help="make the output a git repository with one commit")
     ap.add_argument("--change-upstream", action="store_true", help="then change a core dataset and commit")
+    ap.add_argument("--expect", type=Path, help="write the expected downstream set of dataset/core-0 (JSON) here")
     args = ap.parse_args()
-    n = generate(args.out, args.nodes, args.seed)
+    edges: list[tuple[str, str]] = []
+    n = generate(args.out, args.nodes, args.seed, edges)
     print(f"wrote {n} nodes to {args.out}")
+    if args.expect:
+        import json
+
+        expected = downstream(edges, "dataset/core-0")
+        args.expect.write_text(json.dumps({"changed": "dataset/core-0", "downstream": expected}, indent=1) + "\n")
+        print(f"{len(expected)} nodes downstream of dataset/core-0 -> {args.expect}")
     if args.git:
         _git(args.out, "init", "-q", "-b", "main")
         _git(args.out, "add", "-A")
