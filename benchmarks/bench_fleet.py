@@ -80,13 +80,16 @@ def workload() -> Workload:
     """The grammar endpoint as the compiler sees it (typed, defaults filled in)."""
     from modelplane.compiler.compile import compile_graph
     from modelplane.specs.base import NodeId
+    from modelplane.specs.serving import Endpoint
 
     graph = compile_graph(REPO / "examples" / "assistant-platform", "prod").graph
-    spec = graph.nodes[NodeId("endpoint", "grammar-prod")].model.spec
+    endpoint = graph.nodes[NodeId("endpoint", "grammar-prod")].model
+    assert isinstance(endpoint, Endpoint)
+    spec = endpoint.spec
     analysis = spec.rollout.analysis
     first = next(s.weight for s in spec.rollout.steps if s.analysis and s.weight > 0)
     need = analysis.min_requests or math.ceil(10 / (1 - spec.slo.availability))
-    from modelplane.runtime.workflows import duration_seconds
+    from modelplane.specs.common import duration_seconds
 
     sim = spec.engine.simulator
     return Workload(

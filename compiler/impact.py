@@ -11,10 +11,13 @@ Changes propagate along the data flow as signals:
 - ``model``: a new model version: its evaluations *re-evaluate* and its
   endpoints *roll out*;
 - ``serving``: an endpoint rolls out, so its consumers are *notified*;
-- ``stale``: a model must retrain, so its endpoints and consumers are told
-  (evaluations and rollouts follow once the retrained version is declared).
+- ``stale``: a model must retrain, so its evaluations re-run after the
+  retrain, and its endpoints and consumers are told (rollouts follow once the
+  retrained version is declared).
 
-Metadata-only changes propagate nothing.
+Metadata-only changes propagate nothing. What each signal does along each
+kind of edge is the table ``RULES``; every node downstream of a change is in
+the result, as ``unaffected`` with the reason where no rule reached it.
 """
 
 from __future__ import annotations
@@ -24,17 +27,21 @@ from typing import Any, Literal
 
 from modelplane.compiler.diff import Change, ColumnDelta, Diff
 from modelplane.compiler.graph import Edge, LineageGraph
+from modelplane.compiler.specset import SpecNode
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
-Category = Literal["broken", "retrain-required", "re-evaluate-required", "rollout-required", "notify"]
+Category = Literal["broken", "retrain-required", "re-evaluate-required", "rollout-required", "notify", "unaffected"]
 CATEGORY_ORDER: tuple[Category, ...] = (
     "broken",
     "retrain-required",
     "re-evaluate-required",
     "rollout-required",
     "notify",
+    "unaffected",
 )
+ACTIONABLE: frozenset[Category] = frozenset(CATEGORY_ORDER[:-1])
+"""Every category but ``unaffected``: those someone must act on or be told about."""
 _RANK = {c: i for i, c in enumerate(CATEGORY_ORDER)}
 
 Signal = Literal["schema", "data", "model", "serving", "stale"]
@@ -118,11 +125,69 @@ def _own_signals(change: Change) -> list[Signal]:
     return []
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What a signal arriving along an edge does to the node at its end."""
+
+    category: Category
+    reason: str
+    """About the receiving node; ``{node}`` is its id."""
+    sends: Signal | None = None
+    """The signal it passes on downstream, if any."""
+
+
+# The propagation rules, in one place: (signal, edge kind, receiving kind) -> rule. A signal that
+# arrives along an edge with no rule here leaves the node explicitly unaffected, with the edge
+# and the signal named. Two receivers decide on their spec as well (see _special): a feature
+# reading a changed dataset's columns (column-level lineage) and a workflow with retrain_on_change off.
+_DATA: tuple[Signal, ...] = ("schema", "data")
+_NOT_DATA: tuple[Signal, ...] = ("model", "serving", "stale")
+RULES: dict[tuple[Signal, str, str], Rule] = {
+    **{(s, "derives", "Dataset"): Rule("notify", "{node} is derived from changed data", "data") for s in _DATA},
+    ("data", "reads", "Feature"): Rule("notify", "{node} is computed from changed data", "data"),
+    **{
+        (s, "input", "Workflow"): Rule("retrain-required", "{node} must re-run: an input changed", "data")
+        for s in _DATA
+    },
+    ("model", "input", "Workflow"): Rule("retrain-required", "{node} must re-run: an input changed", "data"),
+    ("data", "output", "Dataset"): Rule("notify", "{node} is derived from changed data", "data"),
+    ("data", "output", "Feature"): Rule("notify", "{node} is computed from changed data", "data"),
+    ("data", "output", "Model"): Rule("retrain-required", "{node} is stale: trained on changed data", "stale"),
+    ("data", "produces", "Model"): Rule("retrain-required", "{node} is stale: trained on changed data", "stale"),
+    **{
+        (s, "trained_on", "Model"): Rule("retrain-required", "{node} is stale: trained on changed data", "stale")
+        for s in _DATA
+    },
+    **{
+        (s, "evaluates_on", "Evaluation"): Rule("re-evaluate-required", "{node} evaluates on changed data")
+        for s in _DATA
+    },
+    ("model", "evaluates", "Evaluation"): Rule("re-evaluate-required", "{node} must re-run for the new model version"),
+    ("stale", "evaluates", "Evaluation"): Rule(
+        "re-evaluate-required", "{node} must re-run once the model is retrained"
+    ),
+    ("model", "serves", "Endpoint"): Rule("rollout-required", "{node} rolls out the new version", "serving"),
+    ("stale", "serves", "Endpoint"): Rule(
+        "notify", "{node} serves it (rolls out once the model is retrained)", "stale"
+    ),
+    ("serving", "hosts", "Endpoint"): Rule("notify", "{node} runs on the changed stack"),
+    **{(s, "consumes", "Service"): Rule("notify", "{node} (tier {tier}) consumes it") for s in _DATA},
+    **{(s, "consumes", "Service"): Rule("notify", "{node} (tier {tier}) consumes it") for s in _NOT_DATA},
+    # a blocking evaluation gates its model's endpoints: a re-run decides whether they may roll out,
+    # but does not change what they serve (they are reached through `serves` when they do)
+}
+
+
 @timed("impact")
 def compute(head: LineageGraph, diff: Diff) -> Impact:
-    """Walk the graph in topological order, so each node sees every signal that reaches it."""
-    waves: dict[NodeId, list[_Wave]] = {}
+    """Walk the graph in topological order, so each node sees every signal that reaches it.
+
+    Every node downstream of a change ends up in the result: with a category and
+    the chain of reasons that reached it, or as ``unaffected`` with the reason.
+    """
+    waves: dict[NodeId, list[tuple[Edge, _Wave]]] = {}
     affected: dict[NodeId, Affected] = {}
+    passed_over: dict[NodeId, tuple[str, ...]] = {}
 
     def mark(nid: NodeId, category: Category, chain: tuple[str, ...], columns: list[str] | None = None) -> None:
         cur = affected.get(nid)
@@ -131,17 +196,15 @@ def compute(head: LineageGraph, diff: Diff) -> Impact:
         elif cur.category == category and columns:
             cur.broken_columns = sorted(set(cur.broken_columns) | set(columns))
 
-    def send(edge: Edge, wave: _Wave) -> None:
-        waves.setdefault(edge.target, []).append(wave)
-
-    # only what is downstream of a change can be reached by a signal
-    reach = set(diff.changes) | head.downstream(diff.changes)
+    # only what is downstream of a change can be reached by a signal; a metadata-only change
+    # (owner, description, labels) is not a change of the data flow and starts no closure
+    flowing = [n for n, c in diff.changes.items() if c.effect != "metadata-only"]
+    reach = set(diff.changes) | head.downstream(flowing)
     for nid in head.topo_order():
         if nid not in reach:
             continue
         node = head.nodes[nid]
         change = diff.of(nid)
-        incoming = waves.get(nid, [])
         outgoing: list[_Wave] = []
         if change is not None:
             desc = _describe(change)
@@ -151,9 +214,9 @@ def compute(head: LineageGraph, diff: Diff) -> Impact:
                 mark(nid, "rollout-required", (desc,))
             if change.kind == "Evaluation" and change.change == "update" and change.effect != "metadata-only":
                 mark(nid, "re-evaluate-required", (desc,))
-        for wave in incoming:
-            outgoing.extend(_receive(head, node.kind, nid, node.spec, wave, mark))
-        # forward each signal once per distinct chain head, to every child along a matching edge
+        for edge, wave in waves.get(nid, []):
+            outgoing.extend(_receive(node, edge, wave, mark, passed_over))
+        # forward each signal once per distinct chain head, to every child
         seen: set[tuple[Signal, tuple[str, ...]]] = set()
         for wave in outgoing:
             key = (wave.signal, wave.chain)
@@ -161,90 +224,80 @@ def compute(head: LineageGraph, diff: Diff) -> Impact:
                 continue
             seen.add(key)
             for edge in head.out_edges(nid):
-                if _carries(edge, wave.signal):
-                    send(edge, wave)
+                waves.setdefault(edge.target, []).append((edge, wave))
+    # in topological order, so a node's reason can name the unaffected parent that stopped it
+    for nid in head.topo_order():
+        if nid in reach and nid not in affected and nid not in diff.changes:
+            why = passed_over.get(nid) or _untouched(head, nid, affected, diff)
+            affected[nid] = Affected(nid, "unaffected", list(why))
     return Impact(dict(sorted(affected.items())))
 
 
-def _carries(edge: Edge, signal: Signal) -> bool:
-    """Which edges a signal travels along."""
-    if signal in ("schema", "data"):
-        return edge.kind in (
-            "derives",
-            "reads",
-            "input",
-            "output",
-            "trained_on",
-            "produces",
-            "evaluates_on",
-            "consumes",
-        )
-    if signal == "model":
-        return edge.kind in ("evaluates", "serves", "input", "consumes")
-    if signal == "stale":
-        return edge.kind in ("serves", "consumes")
-    return edge.kind in ("consumes", "hosts")
+def _untouched(head: LineageGraph, nid: NodeId, affected: dict[NodeId, Affected], diff: Diff) -> tuple[str, ...]:
+    """Why a node downstream of a change got no signal at all: what stopped upstream of it."""
+    parents = [p for p in head.parents(nid) if p in affected or p in diff.changes]
+    p = parents[0]  # in topological order every parent inside the closure is decided by now
+    state = affected[p].category if p in affected else "changed"
+    if state == "unaffected":
+        return (*affected[p].reasons, f"{nid} depends only on what is unaffected")
+    return (f"{p} is {state}, which does not change what {nid} uses",)
 
 
 def _receive(
-    graph: LineageGraph,
-    kind: str,
-    nid: NodeId,
-    spec: dict[str, Any],
+    node: SpecNode,
+    edge: Edge,
     wave: _Wave,
     mark: Any,
+    passed_over: dict[NodeId, tuple[str, ...]],
 ) -> list[_Wave]:
-    here = str(nid)
-    if kind == "Feature" and wave.signal == "schema" and wave.columns is not None:
-        read = {c for inp in spec["inputs"] if NodeId("dataset", inp["dataset"]) == wave.source for c in inp["columns"]}
+    nid, here = node.id, str(node.id)
+    special = _special(node, edge, wave, mark, passed_over)
+    if special is not None:
+        return special
+    rule = RULES.get((wave.signal, edge.kind, node.kind))
+    if rule is None:
+        passed_over.setdefault(
+            nid, (*wave.chain, f"{here} is reached through `{edge.kind}`, which carries no {wave.signal} change")
+        )
+        return []
+    tier = node.model.spec.tier if node.kind == "Service" else None  # type: ignore[union-attr]
+    chain = (*wave.chain, rule.reason.format(node=here, tier=tier))
+    mark(nid, rule.category, chain)
+    return [_Wave(rule.sends, chain, nid)] if rule.sends is not None else []
+
+
+def _special(
+    node: SpecNode, edge: Edge, wave: _Wave, mark: Any, passed_over: dict[NodeId, tuple[str, ...]]
+) -> list[_Wave] | None:
+    """The two receivers whose own spec decides: None when the table applies."""
+    here = str(node.id)
+    if node.kind == "Feature" and edge.kind == "reads" and wave.signal == "schema" and wave.columns is not None:
+        spec = node.model.spec
+        read = {c for inp in spec.inputs if NodeId("dataset", inp.dataset) == wave.source for c in inp.columns}  # type: ignore[union-attr]
         lost = sorted(read & (set(wave.columns.removed) | {c for c, _, _ in wave.columns.retyped}))
         if lost:
             chain = (*wave.chain, f"{here} reads {', '.join(f'`{c}`' for c in lost)}")
-            mark(nid, "broken", chain, lost)
-            return [_Wave("data", chain, nid)]
-        return []  # column-level lineage: the columns it reads are untouched
-    if kind == "Dataset" and wave.signal in ("schema", "data"):
-        chain = (*wave.chain, f"{here} is derived from changed data")
-        mark(nid, "notify", chain)
-        return [_Wave("data", chain, nid)]
-    if kind == "Feature" and wave.signal == "data":
-        chain = (*wave.chain, f"{here} is computed from changed data")
-        mark(nid, "notify", chain)
-        return [_Wave("data", chain, nid)]
-    if kind == "Workflow" and wave.signal in ("schema", "data", "model"):
-        if spec.get("retrain_on_change", True):
-            chain = (*wave.chain, f"{here} must re-run: an input changed")
-            mark(nid, "retrain-required", chain)
-            return [_Wave("data", chain, nid)]
-        mark(nid, "notify", (*wave.chain, f"{here} has a changed input (retrain_on_change is off)"))
+            mark(node.id, "broken", chain, lost)
+            return [_Wave("data", chain, node.id)]
+        # column-level lineage: the columns it reads are untouched
+        shown = ", ".join(f"`{c}`" for c in sorted(read)) or "no columns"
+        passed_over.setdefault(node.id, (*wave.chain, f"{here} reads only {shown}, none of them changed"))
         return []
-    if kind == "Model" and wave.signal in ("schema", "data"):
-        chain = (*wave.chain, f"{here} is stale: trained on changed data")
-        mark(nid, "retrain-required", chain)
-        return [_Wave("stale", chain, nid)]
-    if kind == "Evaluation" and wave.signal == "model":
-        chain = (*wave.chain, f"{here} must re-run for the new model version")
-        mark(nid, "re-evaluate-required", chain)
+    retrains = node.kind == "Workflow" and (wave.signal, edge.kind, "Workflow") in RULES
+    if retrains and not node.model.spec.retrain_on_change:  # type: ignore[union-attr]
+        mark(node.id, "notify", (*wave.chain, f"{here} has a changed input (retrain_on_change is off)"))
         return []
-    if kind == "Evaluation" and wave.signal in ("schema", "data"):
-        chain = (*wave.chain, f"{here} evaluates on changed data")
-        mark(nid, "re-evaluate-required", chain)
-        return []
-    if kind == "Endpoint" and wave.signal == "model":
-        chain = (*wave.chain, f"{here} rolls out the new version")
-        mark(nid, "rollout-required", chain)
-        return [_Wave("serving", chain, nid)]
-    if kind == "Endpoint" and wave.signal == "serving":
-        chain = (*wave.chain, f"{here} runs on the changed stack")
-        mark(nid, "notify", chain)
-        return []
-    if kind == "Endpoint" and wave.signal == "stale":
-        chain = (*wave.chain, f"{here} serves it (rolls out once the model is retrained)")
-        mark(nid, "notify", chain)
-        return [_Wave("stale", chain, nid)]
-    if kind == "Service":
-        tier = spec.get("tier")
-        chain = (*wave.chain, f"{here} (tier {tier}) consumes it")
-        mark(nid, "notify", chain)
-        return []
-    return []
+    return None
+
+
+def rules_table() -> str:
+    """RULES as the markdown table README shows (a test keeps the two equal)."""
+    rows = ["| change arriving | along edge | at | category | passes on |", "|---|---|---|---|---|"]
+    rows.append(
+        "| schema | `reads` | Feature | broken if it reads a removed or retyped column, else unaffected | data |"
+    )
+    for (signal, edge, kind), rule in RULES.items():
+        rows.append(f"| {signal} | `{edge}` | {kind} | {rule.category} | {rule.sends or '-'} |")
+    rows.append("| any | `input` | Workflow with `retrain_on_change: false` | notify | - |")
+    rows.append("| any other | any other | any | unaffected, naming the edge | - |")
+    return "\n".join(rows)

@@ -14,7 +14,7 @@ from typing import Any
 
 from modelplane.compiler.diff import Change, Diff
 from modelplane.compiler.graph import LineageGraph
-from modelplane.compiler.impact import CATEGORY_ORDER, Impact
+from modelplane.compiler.impact import ACTIONABLE, CATEGORY_ORDER, Impact
 from modelplane.compiler.planfile import (
     BaseRef,
     ColumnRetype,
@@ -29,6 +29,7 @@ from modelplane.compiler.planfile import (
     PlanImpact,
     Summary,
 )
+from modelplane.compiler.specset import SpecNode
 from modelplane.compiler.state import PendingAction
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
@@ -170,10 +171,28 @@ def _actions_for_impact(b: _Builder) -> None:
         reason = " -> ".join(a.reasons)
         if a.category == "retrain-required" and node.kind == "Workflow":
             b.add("run-workflow", a.id, reason)
-        elif a.category == "re-evaluate-required":
+        elif a.category == "re-evaluate-required" and not _waits_for_retrain(b, node):
             b.add("evaluate", a.id, reason)
         elif a.category == "rollout-required":
             b.add("rollout", a.id, reason)
+    # an evaluation of a stale model runs after the re-run that retrains it; with nothing
+    # scheduled to retrain the model (no producing workflow, or retrain_on_change off) the
+    # impact still lists it, but running it now would only re-measure the old model
+    for a in b.impact.affected.values():
+        node = b.head.nodes[a.id]
+        if a.category == "re-evaluate-required" and _waits_for_retrain(b, node):
+            model = NodeId("model", node.model.spec.model)  # type: ignore[union-attr]
+            if any(f"run-workflow:{w}" in b.actions for w in _producer(b.head, model)):
+                b.add("evaluate", a.id, " -> ".join(a.reasons))
+
+
+def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:
+    """An evaluation whose model is stale (not a new version) re-runs only once it is retrained."""
+    if node.kind != "Evaluation":
+        return False
+    model = NodeId("model", node.model.spec.model)  # type: ignore[union-attr]
+    stale = b.impact.affected.get(model)
+    return stale is not None and stale.category == "retrain-required" and model not in b.diff.changes
 
 
 def _actions_left_over(b: _Builder, pending: Mapping[str, PendingAction]) -> None:
@@ -299,7 +318,8 @@ def _topo(deps: dict[str, set[str]]) -> list[str]:
 def _owners(b: _Builder) -> list[OwnerNotice]:
     services: dict[str, list[tuple[str, int]]] = {}
     nodes_by_owner: dict[str, set[str]] = {}
-    touched = set(b.impact.affected) | {n for n, c in b.diff.changes.items() if c.effect != "metadata-only"}
+    touched = {n for n, a in b.impact.affected.items() if a.category in ACTIONABLE}
+    touched |= {n for n, c in b.diff.changes.items() if c.effect != "metadata-only"}
     for nid in touched:
         node = b.head.nodes.get(nid) or b.base.nodes.get(nid)
         if node is None:

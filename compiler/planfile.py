@@ -52,7 +52,7 @@ class PlanChange(_Model):
 
 class PlanImpact(_Model):
     id: str
-    category: Literal["broken", "retrain-required", "re-evaluate-required", "rollout-required", "notify"]
+    category: Literal["broken", "retrain-required", "re-evaluate-required", "rollout-required", "notify", "unaffected"]
     reasons: list[str]
     owner: str
     broken_columns: list[str] = Field(default_factory=list)

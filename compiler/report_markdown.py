@@ -34,7 +34,7 @@ def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, li
     env.filters["md"] = md_escape
     template = env.from_string(template_text)
     changed = {NodeId.parse(c.id) for c in plan.changes}
-    affected = {NodeId.parse(i.id) for i in plan.impact}
+    affected = {NodeId.parse(i.id) for i in plan.impact if i.category != "unaffected"}
     focus = sorted(n for n in changed | affected if n in graph.nodes)
     shown = focus[:MERMAID_MAX]
     classes = {n: ("changed" if n in changed else "affected") for n in shown}

@@ -54,9 +54,13 @@ def test_model_version_bump_reevaluates_and_rolls_out(git_example: Make) -> None
         "evaluation/grammar-llm-gold",
         "evaluation/grammar-llm-holdout",
         "evaluation/grammar-llm-safety",
+        # grammar-small is distilled from grammar-llm: stale, so its evaluations re-run after the re-distillation
+        "evaluation/grammar-small-gold",
+        "evaluation/grammar-small-safety",
     ]
     assert by_cat["rollout-required"] == ["endpoint/grammar-prod", "endpoint/grammar-staging"]
     actions = {a.id: a for a in plan.actions}
+    assert "run-workflow:workflow/distill-grammar-small" in actions["evaluate:evaluation/grammar-small-gold"].depends_on
     rollout = actions["rollout:endpoint/grammar-prod"]
     # blocking evaluations gate the rollout; the non-blocking holdout does not
     assert "evaluate:evaluation/grammar-llm-gold" in rollout.depends_on
