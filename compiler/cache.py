@@ -17,7 +17,7 @@ from modelplane.compiler.timings import timed
 
 from modelplane import __version__
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: documents are normalized (every default filled in)
 _PROCESS_CACHES: dict[tuple[str, str], SpecCache] = {}
 _OPENED: dict[Path, SpecCache] = {}
 _CODE: list[str] = []

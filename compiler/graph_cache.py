@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from modelplane.compiler.compile import Compiled
     from modelplane.compiler.scan import Scan
 
-FORMAT = 1
+FORMAT = 2  # 2: node documents are normalized
 KEEP = 6
 
 

@@ -212,7 +212,7 @@ def _receive(
         mark(nid, "notify", chain)
         return [_Wave("data", chain, nid)]
     if kind == "Workflow" and wave.signal in ("schema", "data", "model"):
-        if spec.get("retrain_on_change", True):
+        if spec["retrain_on_change"]:
             chain = (*wave.chain, f"{here} must re-run: an input changed")
             mark(nid, "retrain-required", chain)
             return [_Wave("data", chain, nid)]
@@ -243,7 +243,7 @@ def _receive(
         mark(nid, "notify", chain)
         return [_Wave("stale", chain, nid)]
     if kind == "Service":
-        tier = spec.get("tier")
+        tier = spec["tier"]
         chain = (*wave.chain, f"{here} (tier {tier}) consumes it")
         mark(nid, "notify", chain)
         return []

@@ -306,7 +306,7 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
             continue
         nodes_by_owner.setdefault(node.owner, set()).add(str(nid))
         if node.kind == "Service":
-            services.setdefault(node.owner, []).append((str(nid), node.spec.get("tier", 3)))
+            services.setdefault(node.owner, []).append((str(nid), node.spec["tier"]))
     out = []
     for owner in sorted(services):
         svcs = sorted(services[owner])
@@ -327,7 +327,7 @@ def gpu_deltas(base: LineageGraph, head: LineageGraph) -> list[GpuDelta]:
     for side, graph in ((0, base), (1, head)):
         for ep in graph.iter_kind("Endpoint"):
             s = ep.spec
-            per = s["resources"].get("gpus_per_replica", 1)
+            per = s["resources"]["gpus_per_replica"]
             key = (s["stack"], s["resources"]["accelerator"])
             row = totals.setdefault(key, [0, 0, 0, 0])
             row[side * 2] += per * s["autoscaling"]["min_replicas"]
