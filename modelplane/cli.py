@@ -93,7 +93,7 @@ def validate(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
-    """Check every spec: syntax, fields, references. Exit 0 when valid, 1 when not."""
+    """Check every spec: syntax, fields, references and every graph rule plan checks. Exit 0 when valid, 1 when not."""
     from modelplane.compiler.cache import VerdictCache
     from modelplane.compiler.scan import scan
 
@@ -103,9 +103,12 @@ def validate(
         verdicts = VerdictCache(root, sc.environment)
         summary = None if no_cache or sc.problems else verdicts.get(sc.fingerprint)
         if summary is None:
-            from modelplane.compiler.loader import load
+            from modelplane.compiler.compile import compile_graph
+            from modelplane.compiler.graph_cache import diag_to_json
 
-            specs = load(root, env, use_cache=not no_cache, scanned=sc)
+            # the same compile plan runs (load, references, graph rules): what plan rejects, validate rejects
+            compiled = compile_graph(root, env, use_cache=not no_cache, scanned=sc)
+            specs = compiled.specs
             kinds: dict[str, int] = {}
             for node in specs.nodes.values():
                 kinds[node.kind] = kinds.get(node.kind, 0) + 1
@@ -114,20 +117,33 @@ def validate(
                 "nodes": len(specs.nodes),
                 "files": len(specs.files),
                 "kinds": kinds,
+                "warnings": [diag_to_json(d) for d in compiled.warnings],
             }
             if not no_cache:
                 verdicts.put(sc.fingerprint, summary)
         return summary
 
     summary = _guard(run, fmt)
+    found = summary.pop("warnings", [])
+    warnings = []
+    if found:  # a warm run without warnings imports nothing more
+        from modelplane.compiler.graph_cache import diag_from_json
+
+        warnings = [diag_from_json(d) for d in found]
     if fmt == Format.json:
-        print(json.dumps({"ok": True, "errors": [], **summary}))
+        from modelplane.compiler.render_diagnostics import to_json
+
+        print(json.dumps({"ok": True, "errors": [], "warnings": to_json(warnings), **summary}))
     else:
         from modelplane.specs.base import KIND_ORDER
 
         kinds = summary["kinds"]
         detail = ", ".join(f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds)
         print(f"✓ {summary['nodes']} specs valid in {summary['files']} files (env {summary['environment']}): {detail}")
+        if warnings:
+            from modelplane.compiler.render_diagnostics import to_text
+
+            print("\n" + to_text(warnings, color=_color(sys.stderr)), file=sys.stderr)
 
 
 class GraphFormat(StrEnum):
