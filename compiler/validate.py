@@ -187,12 +187,17 @@ def diagnostics_for(
     return out
 
 
+PYDANTIC_ERROR_CODES = {
+    "extra_forbidden": "unknown-field",
+    "missing": "missing-field",
+    "union_tag_invalid": "unknown-kind",
+    "union_tag_not_found": "missing-kind",
+}
+"""Diagnostic code of a pydantic error type; every other type is ``OTHER_ERROR_CODE``."""
+OTHER_ERROR_CODE = "invalid-value"
+
+
 def _code(kind: str, path: DataPath) -> str:
     if path and path[-1] == "apiVersion":
         return "unsupported-api-version"
-    return {
-        "extra_forbidden": "unknown-field",
-        "missing": "missing-field",
-        "union_tag_invalid": "unknown-kind",
-        "union_tag_not_found": "missing-kind",
-    }.get(kind, "invalid-value")
+    return PYDANTIC_ERROR_CODES.get(kind, OTHER_ERROR_CODE)

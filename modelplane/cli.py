@@ -65,10 +65,10 @@ def _guard(fn: Callable[[], T], fmt: Format = Format.text) -> T:
         _fail(exc, fmt)
 
 
-def _root(project: Path | None) -> Path:
+def _root(project: Path | None, fmt: Format = Format.text) -> Path:
     from modelplane.compiler.scan import find_root
 
-    return _guard(lambda: find_root(project or Path.cwd()))
+    return _guard(lambda: find_root(project or Path.cwd()), fmt)
 
 
 def _version(value: bool) -> None:
@@ -98,7 +98,7 @@ def validate(
     from modelplane.compiler.scan import scan
 
     def run() -> dict[str, Any]:
-        root = _compile_root(project)
+        root = _compile_root(project, fmt)  # no project is an error in the asked format too
         sc = scan(root, env)
         verdicts = VerdictCache(root, sc.environment)
         summary = None if no_cache or sc.problems else verdicts.get(sc.fingerprint)
@@ -388,7 +388,7 @@ from modelplane import cli_runtime  # noqa: E402,F401  (registers apply, status,
 _QUICK_EXIT: list[bool] = []
 
 
-def _compile_root(project: Path | None) -> Path:
+def _compile_root(project: Path | None, fmt: Format = Format.text) -> Path:
     """The project root, for a command that only compiles and prints (validate, graph, impact, plan).
 
     Such a command leaves nothing to clean up, so its process skips tearing down the
@@ -396,7 +396,7 @@ def _compile_root(project: Path | None) -> Path:
     second of a 100,000-node plan, after its output was complete.
     """
     _QUICK_EXIT.append(True)
-    return _root(project)
+    return _root(project, fmt)
 
 
 def main() -> None:
