@@ -16,16 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from modelplane.compiler.compile import compile_graph, graph_from_state, make_plan
+from modelplane.compiler.engine import revision_id
+from modelplane.compiler.errors import SpecError
+from modelplane.compiler.graph import LineageGraph
+from modelplane.compiler.sources import GitSource
+from modelplane.compiler.state import AppliedNode, AppliedState
+from modelplane.specs.base import NodeId
 from typer.testing import CliRunner
 
 from modelplane.cli import app
-from modelplane.compiler.compile import compile_graph, graph_from_state, make_plan
-from modelplane.compiler.engine import revision_id
-from modelplane.compiler.graph import LineageGraph
-from modelplane.compiler.sources import GitSource
-from modelplane.compiler.errors import SpecError
-from modelplane.compiler.state import AppliedNode, AppliedState
-from modelplane.specs.base import NodeId
 from tests.conftest import GIT_ENV
 
 runner = CliRunner()
