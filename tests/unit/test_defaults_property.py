@@ -22,9 +22,6 @@ from typing import Any
 import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
-
 from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.compiler.state import AppliedNode, AppliedState
 from modelplane.compiler.validate import _models_in
@@ -33,6 +30,9 @@ from modelplane.specs.base import NodeId, normalize
 from modelplane.specs.kinds import KIND_MODELS
 from modelplane.specs.models import weight_gib
 from modelplane.specs.serving import Rollout
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
 from tests.conftest import MINIMAL_PROJECT
 
 
@@ -56,14 +56,14 @@ def minimal_documents(parameters_b: float) -> list[dict[str, Any]]:
                 "entity": "id",
                 "columns": [{"name": "id", "type": "string"}],
             },
-        ),  # fmt: skip
+        ),
         _doc("Workflow", "w", {"inputs": ["dataset/d"], "outputs": ["model/m"], "command": ["train"]}),
         _doc("Model", "m", {"version": "1", "artifact": "s3://m", "parameters_b": parameters_b}),
         _doc(
             "Evaluation",
             "e",
             {"model": "m", "dataset": "d", "metrics": [{"name": "acc", "min": 0.5}], "command": ["eval"]},
-        ),  # fmt: skip
+        ),
         _doc("Stack", "s", {"provider": "local"}),
         _doc(
             "Endpoint",
@@ -76,7 +76,7 @@ def minimal_documents(parameters_b: float) -> list[dict[str, Any]]:
                 "slo": {"p99_latency_ms": 1000},
                 "autoscaling": {"min_replicas": 1, "max_replicas": 2},
             },
-        ),  # fmt: skip
+        ),
         _doc("Service", "svc", {"consumes": ["endpoint/ep"], "tier": 1}),
     ]
 
