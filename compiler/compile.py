@@ -67,8 +67,7 @@ def compile_graph(
             return hit
     specs = load(root, env, source, use_cache, scanned=sc)
     with paused_gc():
-        graph = build(specs)
-        problems = check(graph) if run_checks else []
+        graph, problems = _build_and_check(specs, run_checks)
         errors = [d for d in problems if d.severity == "error"]
         if errors and (strict or any(d.code == "cycle" for d in errors)):
             raise GraphError(problems)
@@ -78,6 +77,34 @@ def compile_graph(
         if use_cache and not errors:
             graph_cache.save(root, compiled, checked=run_checks)
         return compiled
+
+
+def _build_and_check(specs: SpecSet, run_checks: bool = True) -> tuple[LineageGraph, list[Diagnostic]]:
+    """The graph and its rules: the one place both ``compile_graph`` and ``check_specs`` get them."""
+    graph = build(specs)
+    return graph, check(graph) if run_checks else []
+
+
+@timed("compile (other)")
+def check_specs(root: Path, env: str | None = None, *, use_cache: bool = True, scanned: Scan | None = None) -> Compiled:
+    """What ``validate`` runs: every check ``plan`` runs (load, references, graph rules).
+
+    Raises ``SpecError``/``GraphError`` as ``compile_graph`` does. A cached compiled graph
+    answers at once; otherwise the graph is built and checked but not fingerprinted or
+    cached (a third of a cold validate), so the result has no fingerprints.
+    """
+    sc = scanned or scan(root, env)
+    if use_cache and not sc.problems:
+        with paused_gc():
+            hit = graph_cache.load(root, sc)
+        if hit is not None:
+            return hit
+    specs = load(root, env, None, use_cache, scanned=sc)
+    with paused_gc():
+        graph, problems = _build_and_check(specs)
+    if any(d.severity == "error" for d in problems):
+        raise GraphError(problems)
+    return Compiled(graph, {}, problems, [])
 
 
 def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:

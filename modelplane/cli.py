@@ -103,11 +103,11 @@ def validate(
         verdicts = VerdictCache(root, sc.environment)
         summary = None if no_cache or sc.problems else verdicts.get(sc.fingerprint)
         if summary is None:
-            from modelplane.compiler.compile import compile_graph
+            from modelplane.compiler.compile import check_specs
             from modelplane.compiler.graph_cache import diag_to_json
 
-            # the same compile plan runs (load, references, graph rules): what plan rejects, validate rejects
-            compiled = compile_graph(root, env, use_cache=not no_cache, scanned=sc)
+            # every check plan runs (load, references, graph rules): what plan rejects, validate rejects
+            compiled = check_specs(root, env, use_cache=not no_cache, scanned=sc)
             specs = compiled.specs
             kinds: dict[str, int] = {}
             for node in specs.nodes.values():
