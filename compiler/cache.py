@@ -17,7 +17,7 @@ from modelplane.compiler.timings import timed
 
 from modelplane import __version__
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: documents are normalized (every default filled in)
 _PROCESS_CACHES: dict[tuple[str, str], SpecCache] = {}
 _OPENED: dict[Path, SpecCache] = {}
 _CODE: list[str] = []
@@ -123,10 +123,16 @@ class VerdictCache:
             stored = orjson.loads(self.path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
             return None
-        if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
+        if (
+            isinstance(stored, dict)
+            and stored.get("fingerprint") == fingerprint
+            and stored.get("modelplane") == code_fingerprint()
+        ):
             summary: dict[str, Any] = stored["summary"]
             return summary
         return None
 
     def put(self, fingerprint: str, summary: dict[str, Any]) -> None:
-        atomic_write(self.path, orjson.dumps({"fingerprint": fingerprint, "summary": summary}))
+        # keyed by the code too: a verdict of code that checked less (or differently) is no verdict
+        payload = {"fingerprint": fingerprint, "modelplane": code_fingerprint(), "summary": summary}
+        atomic_write(self.path, orjson.dumps(payload))

@@ -122,10 +122,10 @@ def _gpu_fit(graph: LineageGraph) -> list[Diagnostic]:
         model = graph.nodes.get(NodeId("model", ep.spec["model"]))
         if model is None:
             continue
-        dtype = model.spec.get("dtype", "bf16")
-        quant = (ep.spec.get("engine") or {}).get("args", {}).get("quantization")
+        dtype = model.spec["dtype"]
+        quant = ep.spec["engine"]["args"]["quantization"]
         weights = weight_gib(model.spec["parameters_b"], "fp8" if quant == "fp8" else dtype)
-        gpus = res.get("gpus_per_replica", 1)
+        gpus = res["gpus_per_replica"]
         budget = acc.memory_gib * gpus * WEIGHT_SHARE
         if weights > budget:
             need = math.ceil(weights / (acc.memory_gib * WEIGHT_SHARE))
@@ -149,9 +149,9 @@ def _capacity(graph: LineageGraph) -> list[Diagnostic]:
     demand: dict[tuple[NodeId, str], list[tuple[NodeId, int]]] = {}
     for ep in graph.iter_kind("Endpoint"):
         spec = ep.spec
-        gpus = spec["resources"].get("gpus_per_replica", 1) * spec["autoscaling"]["max_replicas"]
+        gpus = spec["resources"]["gpus_per_replica"] * spec["autoscaling"]["max_replicas"]
         demand.setdefault((NodeId("stack", spec["stack"]), spec["resources"]["accelerator"]), []).append((ep.id, gpus))
-        per_replica = (spec.get("capacity") or {}).get("target_qps_per_replica")
+        per_replica = spec["capacity"]["target_qps_per_replica"]
         if per_replica:
             need = math.ceil(spec["traffic"]["qps"] / per_replica)
             if need > spec["autoscaling"]["max_replicas"]:
@@ -169,7 +169,7 @@ def _capacity(graph: LineageGraph) -> list[Diagnostic]:
                 )
     for (stack_id, accel), users in sorted(demand.items()):
         stack = graph.nodes.get(stack_id)
-        if stack is None or not stack.spec.get("gpu_pools"):
+        if stack is None or not stack.spec["gpu_pools"]:
             continue  # the local stack (or a stack without declared pools) has no GPU budget to check
         pools = [p for p in stack.spec["gpu_pools"] if p["accelerator"] == accel]
         have = sum(p["gpus_per_node"] * p["max_nodes"] for p in pools)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modelplane.compiler import graph_cache
 from modelplane.compiler.checks import check, cycle_diagnostic
@@ -25,7 +26,8 @@ from modelplane.compiler.sources import GitSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.state import AppliedState, EmptyState, PendingAction, StateReader
 from modelplane.compiler.timings import timed
-from modelplane.specs.base import NodeId
+from modelplane.specs.base import NodeId, normalize
+from pydantic import ValidationError
 
 
 @dataclass
@@ -65,8 +67,7 @@ def compile_graph(
             return hit
     specs = load(root, env, source, use_cache, scanned=sc)
     with paused_gc():
-        graph = build(specs)
-        problems = check(graph) if run_checks else []
+        graph, problems = _build_and_check(specs, run_checks)
         errors = [d for d in problems if d.severity == "error"]
         if errors and (strict or any(d.code == "cycle" for d in errors)):
             raise GraphError(problems)
@@ -78,13 +79,61 @@ def compile_graph(
         return compiled
 
 
+def _build_and_check(specs: SpecSet, run_checks: bool = True) -> tuple[LineageGraph, list[Diagnostic]]:
+    """The graph and its rules: the one place both ``compile_graph`` and ``check_specs`` get them."""
+    graph = build(specs)
+    return graph, check(graph) if run_checks else []
+
+
+@timed("compile (other)")
+def check_specs(root: Path, env: str | None = None, *, use_cache: bool = True, scanned: Scan | None = None) -> Compiled:
+    """What ``validate`` runs: every check ``plan`` runs (load, references, graph rules).
+
+    Raises ``SpecError``/``GraphError`` as ``compile_graph`` does. A cached compiled graph
+    answers at once; otherwise the graph is built and checked but not fingerprinted or
+    cached (a third of a cold validate), so the result has no fingerprints.
+    """
+    sc = scanned or scan(root, env)
+    if use_cache and not sc.problems:
+        with paused_gc():
+            hit = graph_cache.load(root, sc)
+        if hit is not None:
+            return hit
+    specs = load(root, env, None, use_cache, scanned=sc)
+    with paused_gc():
+        graph, problems = _build_and_check(specs)
+    if any(d.severity == "error" for d in problems):
+        raise GraphError(problems)
+    return Compiled(graph, {}, problems, [])
+
+
 def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:
     nodes = {}
     for key, applied in state.nodes.items():
         nid = NodeId.parse(key)
-        nodes[nid] = SpecNode(nid, applied.kind, applied.file, applied.index, applied.data)
+        data = normalized_applied(applied.kind, applied.data, head.nodes.get(nid))
+        nodes[nid] = SpecNode(nid, applied.kind, applied.file, applied.index, data)
     specs = SpecSet(head.root, head.project, head.environment, dict(sorted(nodes.items())))
     return build(specs, partial=True)
+
+
+def normalized_applied(kind: str, data: dict[str, Any], head: SpecNode | None) -> dict[str, Any]:
+    """An applied document in normalized form, so it compares with the head's.
+
+    A state recorded by this version holds normalized documents already, and an
+    unchanged one equals the head's: that one is shared (and hashed once). Any
+    other (recorded before documents were normalized, or changed since) is
+    validated and normalized; one the current models reject is compared as it
+    was recorded, so the diff still shows it.
+    """
+    if head is not None and head.data == data:
+        return head.data
+    from modelplane.specs.base import model_class
+
+    try:
+        return normalize(model_class(kind).model_validate(data))
+    except (ValidationError, KeyError):
+        return data
 
 
 @dataclass
@@ -242,8 +291,8 @@ def _broken(head: LineageGraph, base: LineageGraph, impact: Impact) -> list[Diag
     out = []
     for a in impact.by_category("broken"):
         node = head.nodes[a.id]
-        for i, inp in enumerate(node.spec.get("inputs", [])):
-            for j, col in enumerate(inp.get("columns", [])):
+        for i, inp in enumerate(node.spec["inputs"]):  # only features read columns, so only they break
+            for j, col in enumerate(inp["columns"]):
                 if col not in a.broken_columns:
                     continue
                 ds_id = NodeId("dataset", inp["dataset"])

@@ -2,8 +2,8 @@
 
 Each node is classified create / update / replace / delete / no-op with the
 fields that changed, and by effect: breaking / non-breaking / metadata-only.
-Documents are compared with their defaults filled in, so writing out a default
-explicitly is not a change.
+Documents are compared normalized (every default filled in, values as their
+fields' types), so writing out a default explicitly is not a change.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def column_delta(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> C
 
 
 def _columns_of(kind: str, normalized: dict[str, Any]) -> list[dict[str, Any]] | None:
-    spec = normalized.get("spec", {})
+    spec = normalized["spec"]
     if kind == "Dataset":
         cols: list[dict[str, Any]] = spec["schema"]["columns"]
         return cols
@@ -117,7 +117,7 @@ def _columns_of(kind: str, normalized: dict[str, Any]) -> list[dict[str, Any]] |
 def diff_node(kind: str, nid: NodeId, before: dict[str, Any], after: dict[str, Any]) -> Change:
     """Classify a node present on both sides whose documents differ."""
     meta_changes = field_changes({"metadata": before["metadata"]}, {"metadata": after["metadata"]})
-    spec_changes = field_changes({"spec": before.get("spec", {})}, {"spec": after.get("spec", {})})
+    spec_changes = field_changes({"spec": before["spec"]}, {"spec": after["spec"]})
     if not spec_changes:
         if not meta_changes:
             return Change(nid, kind, "no-op", "none")
@@ -131,8 +131,8 @@ def diff_node(kind: str, nid: NodeId, before: dict[str, Any], after: dict[str, A
         reasons += [f"column `{c}` changed type {a} -> {b}" for c, a, b in columns.retyped]
     paths = {f.path for f in spec_changes}
     if kind == "Model":
-        old_ctx, new_ctx = before["spec"].get("context_length"), after["spec"].get("context_length")
-        if old_ctx and new_ctx and new_ctx < old_ctx:
+        old_ctx, new_ctx = before["spec"]["context_length"], after["spec"]["context_length"]
+        if new_ctx < old_ctx:
             reasons.append(f"context_length shrank {old_ctx} -> {new_ctx}")
     replace = any(p == r or p.startswith(r + ".") for r in REPLACE_FIELDS.get(kind, ()) for p in paths)
     if kind == "Dataset" and "spec.format" in paths:
@@ -179,7 +179,7 @@ def diff(
             a, b = base_fp[nid], head_fp[nid]
             if a.spec == b.spec and a.meta == b.meta:
                 continue
-            change = diff_node(new.kind, nid, old.normalized(), new.normalized())
+            change = diff_node(new.kind, nid, old.data, new.data)
             if change.change != "no-op":
                 changes[nid] = change
     return Diff(dict(sorted(changes.items())))

@@ -19,7 +19,7 @@ from modelplane.specs.base import NodeId
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     spec: str
-    """Hash of apiVersion, kind and spec as written."""
+    """Hash of apiVersion, kind and spec, normalized (a default written out is no change)."""
     meta: str
     """Hash of metadata."""
     full: str
@@ -32,7 +32,7 @@ def content_hash(value: Any) -> str:
 
 def own_hashes(data: dict[str, Any]) -> tuple[str, str]:
     """(spec, meta) hashes of one document."""
-    return content_hash([data.get("apiVersion"), data["kind"], data.get("spec")]), content_hash(data["metadata"])
+    return content_hash([data["apiVersion"], data["kind"], data["spec"]]), content_hash(data["metadata"])
 
 
 @timed("fingerprints")

@@ -227,7 +227,7 @@ def gate_edges(specs: SpecSet) -> list[Edge]:
     """The derived edges: every blocking evaluation of a model gates the endpoints serving it."""
     evals_by_model: dict[str, list[NodeId]] = {}
     for node in specs.nodes.values():
-        if node.kind == "Evaluation" and node.spec.get("blocking", True):
+        if node.kind == "Evaluation" and node.spec["blocking"]:
             evals_by_model.setdefault(node.spec["model"], []).append(node.id)
     return [
         Edge(ev, node.id, "gates")
@@ -267,6 +267,6 @@ def node_json(node: SpecNode) -> dict[str, Any]:
         "kind": node.kind,
         "name": node.name,
         "owner": node.owner,
-        "labels": node.data["metadata"].get("labels", {}),
+        "labels": node.data["metadata"]["labels"],
         "file": node.file,
     }

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from modelplane.compiler.compile import Compiled
     from modelplane.compiler.scan import Scan
 
-FORMAT = 1
+FORMAT = 2  # 2: node documents are normalized
 KEEP = 6
 
 
@@ -34,7 +34,7 @@ def _path(root: Path, fingerprint: str, checked: bool = True) -> Path:
     return root / ".modelplane" / "cache" / f"graph-{fingerprint}{suffix}.json"
 
 
-def _diag_to(d: Diagnostic) -> dict[str, Any]:
+def diag_to_json(d: Diagnostic) -> dict[str, Any]:
     loc = d.location
     return {
         "code": d.code,
@@ -48,7 +48,7 @@ def _diag_to(d: Diagnostic) -> dict[str, Any]:
     }
 
 
-def _diag_from(x: dict[str, Any]) -> Diagnostic:
+def diag_from_json(x: dict[str, Any]) -> Diagnostic:
     loc = Location(*x["loc"]) if x["loc"] else None
     related = tuple((m, Location(*r)) for m, r in x["related"])
     return Diagnostic(x["code"], x["message"], loc, x["hint"], x["snippet"], x["width"], related, x["severity"])
@@ -72,7 +72,7 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
         "data": [orjson.dumps(node.data).decode() for node in graph.nodes.values()],
         "edges": [[index[e.source], index[e.target], e.kind, list(e.path)] for e in graph.edges],
         "order": [index[n] for n in graph.topo_order()],
-        "warnings": [_diag_to(d) for d in compiled.warnings],
+        "warnings": [diag_to_json(d) for d in compiled.warnings],
     }
     path = _path(root, graph.specs.fingerprint, checked)
     atomic_write(path, orjson.dumps(payload))
@@ -123,7 +123,7 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
         graph._out.setdefault(e.source, []).append(e)
         graph._in.setdefault(e.target, []).append(e)
     graph._order = [ids[i] for i in payload["order"]]
-    return Compiled(graph, fps, [_diag_from(d) for d in payload["warnings"]], [])
+    return Compiled(graph, fps, [diag_from_json(d) for d in payload["warnings"]], [])
 
 
 def _file_source_type() -> type:

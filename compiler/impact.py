@@ -260,7 +260,7 @@ def _receive(
             nid, (*wave.chain, f"{here} is reached through `{edge.kind}`, which carries no {wave.signal} change")
         )
         return []
-    tier = node.model.spec.tier if node.kind == "Service" else None  # type: ignore[union-attr]
+    tier = node.spec["tier"] if node.kind == "Service" else None
     chain = (*wave.chain, rule.reason.format(node=here, tier=tier))
     mark(nid, rule.category, chain)
     return [_Wave(rule.sends, chain, nid)] if rule.sends is not None else []
@@ -272,8 +272,8 @@ def _special(
     """The two receivers whose own spec decides: None when the table applies."""
     here = str(node.id)
     if node.kind == "Feature" and edge.kind == "reads" and wave.signal == "schema" and wave.columns is not None:
-        spec = node.model.spec
-        read = {c for inp in spec.inputs if NodeId("dataset", inp.dataset) == wave.source for c in inp.columns}  # type: ignore[union-attr]
+        inputs = node.spec["inputs"]
+        read = {c for inp in inputs if NodeId("dataset", inp["dataset"]) == wave.source for c in inp["columns"]}
         lost = sorted(read & (set(wave.columns.removed) | {c for c, _, _ in wave.columns.retyped}))
         if lost:
             chain = (*wave.chain, f"{here} reads {', '.join(f'`{c}`' for c in lost)}")
@@ -284,7 +284,7 @@ def _special(
         passed_over.setdefault(node.id, (*wave.chain, f"{here} reads only {shown}, none of them changed"))
         return []
     retrains = node.kind == "Workflow" and (wave.signal, edge.kind, "Workflow") in RULES
-    if retrains and not node.model.spec.retrain_on_change:  # type: ignore[union-attr]
+    if retrains and not node.spec["retrain_on_change"]:
         mark(node.id, "notify", (*wave.chain, f"{here} has a changed input (retrain_on_change is off)"))
         return []
     return None

@@ -1,4 +1,4 @@
-"""Load stage: project file -> spec files -> validated, normalized documents.
+"""Load stage: project file -> spec files -> validated, normalized documents (``specs.base.normalize``).
 
 Every problem in every file is collected before anything is raised, so a run
 reports all of them at once. Files whose content was validated before (same
@@ -26,7 +26,7 @@ from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
 from modelplane.compiler.validate import diagnostics_for
 from modelplane.compiler.yamlio import decode, parse
-from modelplane.specs.base import API_VERSION, NodeId
+from modelplane.specs.base import API_VERSION, NodeId, normalize
 from modelplane.specs.project import PROJECT_FILE
 from pydantic import ValidationError
 
@@ -299,7 +299,7 @@ def _load_file(
         if unresolved or api != API_VERSION:
             ok = False
             continue
-        out.append((index, doc, model))
+        out.append((index, normalize(model), model))
     if not ok:
         # the file is not cached or used, but its valid documents still answer references
         partial.extend(

@@ -181,7 +181,7 @@ def _actions_for_impact(b: _Builder) -> None:
     for a in b.impact.affected.values():
         node = b.head.nodes[a.id]
         if a.category == "re-evaluate-required" and _waits_for_retrain(b, node):
-            model = NodeId("model", node.model.spec.model)  # type: ignore[union-attr]
+            model = NodeId("model", node.spec["model"])
             if any(f"run-workflow:{w}" in b.actions for w in _producer(b.head, model)):
                 b.add("evaluate", a.id, " -> ".join(a.reasons))
 
@@ -190,7 +190,7 @@ def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:
     """An evaluation whose model is stale (not a new version) re-runs only once it is retrained."""
     if node.kind != "Evaluation":
         return False
-    model = NodeId("model", node.model.spec.model)  # type: ignore[union-attr]
+    model = NodeId("model", node.spec["model"])
     stale = b.impact.affected.get(model)
     return stale is not None and stale.category == "retrain-required" and model not in b.diff.changes
 
@@ -326,7 +326,7 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
             continue
         nodes_by_owner.setdefault(node.owner, set()).add(str(nid))
         if node.kind == "Service":
-            services.setdefault(node.owner, []).append((str(nid), node.spec.get("tier", 3)))
+            services.setdefault(node.owner, []).append((str(nid), node.spec["tier"]))
     out = []
     for owner in sorted(services):
         svcs = sorted(services[owner])
@@ -347,7 +347,7 @@ def gpu_deltas(base: LineageGraph, head: LineageGraph) -> list[GpuDelta]:
     for side, graph in ((0, base), (1, head)):
         for ep in graph.iter_kind("Endpoint"):
             s = ep.spec
-            per = s["resources"].get("gpus_per_replica", 1)
+            per = s["resources"]["gpus_per_replica"]
             key = (s["stack"], s["resources"]["accelerator"])
             row = totals.setdefault(key, [0, 0, 0, 0])
             row[side * 2] += per * s["autoscaling"]["min_replicas"]

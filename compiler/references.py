@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
 from modelplane.compiler.specset import SpecNode, SpecSet
@@ -50,9 +51,8 @@ def resolve(specs: SpecSet, partial: Sequence[SpecNode] = ()) -> tuple[list[Link
             if target is not None:
                 links.append(Link(node.id, target, found.ref.edge, found.ref.direction == "upstream", found.path))
             elif problem is not None:
-                message, hint, code = problem
                 location, snippet, width = specs.locate(node, found.path)
-                problems.append(Diagnostic(code, message, location, hint, snippet, width))
+                problems.append(Diagnostic(problem.code, problem.message, location, problem.hint, snippet, width))
     return links, problems
 
 
@@ -61,17 +61,23 @@ def target_of(found: FoundRef, names_by_kind: dict[str, set[str]]) -> NodeId | N
     return _target(found, names_by_kind)[0]
 
 
-def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None, tuple[str, str | None, str] | None]:
+class _Problem(NamedTuple):
+    message: str
+    hint: str | None
+    code: str
+
+
+def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None, _Problem | None]:
     ref: RefTo = found.ref
     if ref.qualified:
         kind, _, name = found.value.partition("/")
         if kind not in ref.kinds:
             field = format_path(found.path)
             accepted = ", ".join(ref.kinds)
-            return None, (
+            return None, _Problem(
                 f"{field}: `{found.value}` is a {kind}, but {field} can only name: {accepted}",
                 f"reference one of: {accepted}",
-                "wrong-kind-reference",
+                code="wrong-kind-reference",
             )
         kinds: tuple[str, ...] = (kind,)
     else:
@@ -84,14 +90,14 @@ def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None,
     wanted = " or ".join(kinds)
     others = sorted(k for k, ns in names.items() if name in ns and k not in kinds)
     if others:
-        return None, (
+        return None, _Problem(
             f"{field}: `{name}` is a {others[0]}, but {field} must name a {wanted}",
             did_you_mean(name, [n for k in kinds for n in names.get(k, ())], f"existing {wanted} names"),
-            "wrong-kind-reference",
+            code="wrong-kind-reference",
         )
     candidates = [n for k in kinds for n in names.get(k, ())]
-    return None, (
+    return None, _Problem(
         f"{field}: no {wanted} named `{name}`",
         did_you_mean(name, candidates, f"existing {wanted} names") or f"define a {wanted} named `{name}`",
-        "dangling-reference",
+        code="dangling-reference",
     )

@@ -73,7 +73,7 @@ def _method(graph: LineageGraph, body: str, modified: set[NodeId] | None) -> set
         return {
             n
             for n, node in nodes.items()
-            if key in (labels := node.data["metadata"].get("labels") or {}) and (not eq or str(labels[key]) == want)
+            if key in (labels := node.data["metadata"]["labels"]) and (not eq or str(labels[key]) == want)
         }
     if method == "path":
         return {n for n, node in nodes.items() if fnmatch.fnmatchcase(node.file, value) or node.file.startswith(value)}

@@ -20,12 +20,16 @@ if TYPE_CHECKING:
 class SpecNode:
     """One validated document.
 
-    ``data`` is the document as written (after variables and overrides; plain
-    JSON types). Dumping every model with its defaults filled in would cost
-    more than validating it, so ``normalized`` does that only for the few nodes
-    a diff looks at closely. The typed model is built on first use, so a warm
-    run that reads documents from the cache never validates nodes it does not
-    look at.
+    ``data`` is the document's normalized value (``specs.base.normalize``):
+    every default filled in, every value coerced to its field's type, keys as
+    written (aliases), plain JSON types. Every later stage reads it, or the
+    typed ``model``, never the YAML as written; source positions stay with the
+    ``SourceMap`` of the node's file. A key the model declares is always there
+    (``spec["blocking"]``, not ``spec.get("blocking", True)``).
+
+    The typed model is built on first use, so a warm run that reads documents
+    from the cache never validates nodes it does not look at. Documents that
+    failed validation (kept only to answer references) are as written.
     """
 
     id: NodeId
@@ -33,7 +37,7 @@ class SpecNode:
     file: str
     index: int
     _data: dict[str, Any] | bytes
-    """The document, or its JSON from the compiled-graph cache (parsed on first use)."""
+    """The normalized document, or its JSON from the compiled-graph cache (parsed on first use)."""
     _model: AnySpecModel | None = None
 
     @property
@@ -59,9 +63,8 @@ class SpecNode:
         return self._model
 
     def normalized(self) -> dict[str, Any]:
-        """The document with every default filled in: what two versions are compared on."""
-        dumped: dict[str, Any] = self.model.model_dump(mode="json", by_alias=True)
-        return dumped
+        """The normalized document (``data``); kept for callers that predate it."""
+        return self.data
 
     @property
     def owner(self) -> str:
@@ -69,6 +72,7 @@ class SpecNode:
 
     @property
     def spec(self) -> dict[str, Any]:
+        """The normalized ``spec`` mapping: every field of the kind's spec model is a key."""
         spec: dict[str, Any] = self.data["spec"]
         return spec
 

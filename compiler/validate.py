@@ -15,7 +15,7 @@ from typing import Any, Union, get_args, get_origin
 
 from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
 from modelplane.compiler.positions import SourceMap
-from modelplane.specs.base import NAME_PATTERN
+from modelplane.specs.base import BOOL_SPELLINGS_HINT, NAME_PATTERN
 from modelplane.specs.common import COLUMN_TYPE_PATTERN, DURATION_PATTERN, QUALIFIED_REF_PATTERN
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -130,6 +130,11 @@ def _describe(
             'quote the value so YAML reads it as text, e.g. "1.10"',
             False,
         )
+    if kind == "bool_spelling":
+        shown = f"the {type(value).__name__} `{value}`" if not isinstance(value, str) else f"`{value}`"
+        return f"{where}: expected true or false, got {shown}", BOOL_SPELLINGS_HINT, False
+    if kind == "finite_number":
+        return f"{where}: expected a finite number, got `{value}`", "write a number such as 0.5 or 100", False
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"{where}: expected a mapping, got `{value}`", None, False
     if kind == "list_type":
@@ -182,12 +187,17 @@ def diagnostics_for(
     return out
 
 
+PYDANTIC_ERROR_CODES = {
+    "extra_forbidden": "unknown-field",
+    "missing": "missing-field",
+    "union_tag_invalid": "unknown-kind",
+    "union_tag_not_found": "missing-kind",
+}
+"""Diagnostic code of a pydantic error type; every other type is ``OTHER_ERROR_CODE``."""
+OTHER_ERROR_CODE = "invalid-value"
+
+
 def _code(kind: str, path: DataPath) -> str:
     if path and path[-1] == "apiVersion":
         return "unsupported-api-version"
-    return {
-        "extra_forbidden": "unknown-field",
-        "missing": "missing-field",
-        "union_tag_invalid": "unknown-kind",
-        "union_tag_not_found": "missing-kind",
-    }.get(kind, "invalid-value")
+    return PYDANTIC_ERROR_CODES.get(kind, OTHER_ERROR_CODE)

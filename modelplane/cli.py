@@ -65,10 +65,10 @@ def _guard(fn: Callable[[], T], fmt: Format = Format.text) -> T:
         _fail(exc, fmt)
 
 
-def _root(project: Path | None) -> Path:
+def _root(project: Path | None, fmt: Format = Format.text) -> Path:
     from modelplane.compiler.scan import find_root
 
-    return _guard(lambda: find_root(project or Path.cwd()))
+    return _guard(lambda: find_root(project or Path.cwd()), fmt)
 
 
 def _version(value: bool) -> None:
@@ -93,19 +93,22 @@ def validate(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
-    """Check every spec: syntax, fields, references. Exit 0 when valid, 1 when not."""
+    """Check every spec: syntax, fields, references and every graph rule plan checks. Exit 0 when valid, 1 when not."""
     from modelplane.compiler.cache import VerdictCache
     from modelplane.compiler.scan import scan
 
     def run() -> dict[str, Any]:
-        root = _compile_root(project)
+        root = _compile_root(project, fmt)  # no project is an error in the asked format too
         sc = scan(root, env)
         verdicts = VerdictCache(root, sc.environment)
         summary = None if no_cache or sc.problems else verdicts.get(sc.fingerprint)
         if summary is None:
-            from modelplane.compiler.loader import load
+            from modelplane.compiler.compile import check_specs
+            from modelplane.compiler.graph_cache import diag_to_json
 
-            specs = load(root, env, use_cache=not no_cache, scanned=sc)
+            # every check plan runs (load, references, graph rules): what plan rejects, validate rejects
+            compiled = check_specs(root, env, use_cache=not no_cache, scanned=sc)
+            specs = compiled.specs
             kinds: dict[str, int] = {}
             for node in specs.nodes.values():
                 kinds[node.kind] = kinds.get(node.kind, 0) + 1
@@ -114,20 +117,33 @@ def validate(
                 "nodes": len(specs.nodes),
                 "files": len(specs.files),
                 "kinds": kinds,
+                "warnings": [diag_to_json(d) for d in compiled.warnings],
             }
             if not no_cache:
                 verdicts.put(sc.fingerprint, summary)
         return summary
 
     summary = _guard(run, fmt)
+    found = summary.pop("warnings", [])
+    warnings = []
+    if found:  # a warm run without warnings imports nothing more
+        from modelplane.compiler.graph_cache import diag_from_json
+
+        warnings = [diag_from_json(d) for d in found]
     if fmt == Format.json:
-        print(json.dumps({"ok": True, "errors": [], **summary}))
+        from modelplane.compiler.render_diagnostics import to_json
+
+        print(json.dumps({"ok": True, "errors": [], "warnings": to_json(warnings), **summary}))
     else:
         from modelplane.specs.base import KIND_ORDER
 
         kinds = summary["kinds"]
         detail = ", ".join(f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds)
         print(f"✓ {summary['nodes']} specs valid in {summary['files']} files (env {summary['environment']}): {detail}")
+        if warnings:
+            from modelplane.compiler.render_diagnostics import to_text
+
+            print("\n" + to_text(warnings, color=_color(sys.stderr)), file=sys.stderr)
 
 
 class GraphFormat(StrEnum):
@@ -372,7 +388,7 @@ from modelplane import cli_runtime  # noqa: E402,F401  (registers apply, status,
 _QUICK_EXIT: list[bool] = []
 
 
-def _compile_root(project: Path | None) -> Path:
+def _compile_root(project: Path | None, fmt: Format = Format.text) -> Path:
     """The project root, for a command that only compiles and prints (validate, graph, impact, plan).
 
     Such a command leaves nothing to clean up, so its process skips tearing down the
@@ -380,7 +396,7 @@ def _compile_root(project: Path | None) -> Path:
     second of a 100,000-node plan, after its output was complete.
     """
     _QUICK_EXIT.append(True)
-    return _root(project)
+    return _root(project, fmt)
 
 
 def main() -> None:

@@ -609,7 +609,7 @@ def stack_preview(
     rendered = render_stack(graph, name)
     rows, missing = preview(rendered)
     spec = node.spec
-    where = ", ".join(x for x in (spec["provider"], spec.get("region"), f"namespace {rendered.namespace}") if x)
+    where = ", ".join(x for x in (spec["provider"], spec["region"], f"namespace {rendered.namespace}") if x)
     print(f"stack/{name} ({where}), env {s.environment}: {len(rows)} resources")
     for r in rows:
         print(f"  + {r.type}  {r.name}" + (f"\n      {r.summary}" if r.summary else ""))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 API_VERSION = "modelplane/v1"
 
@@ -42,9 +43,57 @@ LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9_./
 
 
 class StrictModel(BaseModel):
-    """Base of every spec model: unknown fields are errors, values are immutable."""
+    """Base of every spec model: unknown fields are errors, values are immutable.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    Infinite and NaN numbers are rejected: a normalized document is plain JSON,
+    which has no way to write them (they would come back as null).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+
+
+def normalize(model: BaseModel) -> dict[str, Any]:
+    """The one normalized form of a validated document: every default filled in, every
+    value as its field's type, keys as written in YAML (aliases), plain JSON types.
+
+    This is what the compiler keeps for every node and what fingerprints, diffs,
+    the state and the caches hold, so writing a default out explicitly changes
+    nothing. Nothing is left out (no ``exclude_none``): a field whose default is
+    not None but was set to null (``slow_start: null``) must stay null. The
+    model's serializer is called directly: it is ~2.5x faster than ``model_dump``.
+    """
+    dumped: dict[str, Any] = model.__pydantic_serializer__.to_python(model, mode="json", by_alias=True)
+    return dumped
+
+
+BOOL_TRUE = ("true", "yes", "on")
+BOOL_FALSE = ("false", "no", "off")
+BOOL_SPELLINGS_HINT = "write true or false (yes/no and on/off are read as booleans too, in any case)"
+
+
+def _as_bool(value: object) -> object:
+    """YAML 1.2 (what the loader parses) reads only true/false as booleans; YAML 1.1 and
+    people also write yes/no/on/off. Those are read as booleans here, in any case;
+    anything else (y, 1, "maybe") is rejected rather than guessed or passed on as truthy text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        low = value.lower()
+        if low in BOOL_TRUE:
+            return True
+        if low in BOOL_FALSE:
+            return False
+    raise PydanticCustomError("bool_spelling", "expected true or false, got {value}", {"value": repr(value)})
+
+
+BoolSpelling = Annotated[
+    str,
+    StringConstraints(pattern=r"^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff])$"),
+]
+"""The spellings ``Bool`` accepts besides true/false, for the JSON Schema editors use."""
+
+Bool = Annotated[bool, BeforeValidator(_as_bool, json_schema_input_type=bool | BoolSpelling)]
+"""Every boolean field of every spec (and of modelplane.yaml): true/false/yes/no/on/off in any case."""
 
 
 class Metadata(StrictModel):

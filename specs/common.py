@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from modelplane.specs.base import StrictModel
+from modelplane.specs.base import Bool, StrictModel
 from pydantic import Field, StringConstraints
 
 DURATION_PATTERN = r"^[0-9]+(ms|s|m|h|d)$"
@@ -38,7 +38,7 @@ class Column(StrictModel):
 
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
     type: ColumnType
-    nullable: bool = True
+    nullable: Bool = True
     description: str = ""
 
 

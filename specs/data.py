@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from modelplane.specs.base import ApiVersion, Metadata, Name, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN, Columns, Duration
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints
@@ -72,7 +72,7 @@ class WorkflowSpec(StrictModel):
     command: Annotated[list[str], Field(min_length=1)]
     image: str | None = None
     schedule: str | None = Field(default=None, description="Cron expression; unset runs only on change.")
-    retrain_on_change: bool = Field(
+    retrain_on_change: Bool = Field(
         default=True, description="`apply` runs the workflow when one of its inputs changes."
     )
     timeout: Duration = "1h"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from modelplane.specs.base import ApiVersion, Metadata, Name, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
 from modelplane.specs.common import Duration
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -65,7 +65,7 @@ class EvaluationSpec(StrictModel):
     command: Annotated[list[str], Field(min_length=1)] = Field(
         description="Runs the evaluation; it writes metrics JSON to $MODELPLANE_METRICS_FILE."
     )
-    blocking: bool = Field(default=True, description="A failing blocking evaluation stops every rollout of the model.")
+    blocking: Bool = Field(default=True, description="A failing blocking evaluation stops every rollout of the model.")
     timeout: Duration = "30m"
 
 

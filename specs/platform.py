@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from modelplane.specs.base import ApiVersion, Metadata, Name, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -40,7 +40,7 @@ class GpuPool(StrictModel):
     min_nodes: Annotated[int, Field(ge=0)] = 0
     max_nodes: Annotated[int, Field(ge=1)]
     instance_type: str | None = None
-    spot: bool = False
+    spot: Bool = False
 
     @model_validator(mode="after")
     def _bounds(self) -> GpuPool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from modelplane.specs.base import Name, StrictModel
+from modelplane.specs.base import Bool, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN
 from pydantic import Field, StringConstraints, model_validator
 
@@ -32,7 +32,7 @@ class TemporalSettings(StrictModel):
     )
     namespace: str = "default"
     task_queue: str = "modelplane"
-    tls: bool = False
+    tls: Bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from modelplane.specs.base import ApiVersion, Metadata, Name, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
 from modelplane.specs.common import Duration
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -31,10 +31,10 @@ class VllmArgs(StrictModel):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = None
     quantization: Literal["fp8", "awq", "gptq", "bitsandbytes", "compressed-tensors"] | None = None
     kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] | None = None
-    enable_prefix_caching: bool | None = None
-    async_scheduling: bool = False
-    enforce_eager: bool = False
-    enable_server_load_tracking: bool = True
+    enable_prefix_caching: Bool | None = None
+    async_scheduling: Bool = False
+    enforce_eager: Bool = False
+    enable_server_load_tracking: Bool = True
     served_model_name: str | None = None
     seed: int | None = None
 
@@ -146,7 +146,7 @@ class Placement(StrictModel):
 class RolloutStep(StrictModel):
     weight: Annotated[int, Field(ge=0, le=100)]
     pause: Duration | Literal["manual"] | None = None
-    analysis: bool = True
+    analysis: Bool = True
 
 
 class Analysis(StrictModel):
