@@ -89,8 +89,10 @@ def render(plan: Plan, color: bool = False) -> str:
             out.append(f"  {tone[ch.change]}{sym:>3} {s(ch.id):<{width}}{reset} {ch.change:<8} {detail}".rstrip())
         if len(plan.changes) > MAX_ROWS:
             out.append(f"  {dim}... and {len(plan.changes) - MAX_ROWS} more changes (see --format json){reset}")
-    else:
+    elif plan.summary.left_over:
         out.append("\nNo changes to the specs, but an earlier apply left work undone.")
+    else:
+        out.append("\nNo changes. The specs match what is applied.")
     if plan.left_over:
         out.append(f"\n{bold}Left over from an earlier apply{reset}")
         for lo in plan.left_over[:MAX_ROWS]:

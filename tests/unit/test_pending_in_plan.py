@@ -139,6 +139,7 @@ def test_a_leftover_whose_node_is_gone_is_listed_not_run(applied: tuple[Path, St
     _leave(store, root, ("rollout:endpoint/gone", ROLLOUT_FAILED))
     code, text = _plan(root)
     assert code == 0, text  # nothing can run for it: the plan has no work
+    assert "No changes. The specs match what is applied." in text
     assert "rollout:endpoint/gone" in text
     assert "not in this plan: endpoint/gone is no longer in the specs, so its rollout cannot run" in text
     code, raw = _plan(root, "--format", "json")
