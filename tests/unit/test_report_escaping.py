@@ -79,9 +79,7 @@ def test_markdown_fences_outlast_backticks_in_a_version(git_example: Callable[[s
 
 
 def test_markdown_escape_helpers() -> None:
-    assert md_escape("a|b <i>x</i> & *y* [l](u) `c`") == (
-        r"a\|b &lt;i>x&lt;/i> &amp; \*y\* \[l\](u) \`c\`"
-    )
+    assert md_escape("a|b <i>x</i> & *y* [l](u) `c`") == (r"a\|b &lt;i>x&lt;/i> &amp; \*y\* \[l\](u) \`c\`")
     assert md_escape("two\nlines\x1b[1m") == "two lines\\\\x1b\\[1m"
     assert md_code("a ``b`` c") == "```a ``b`` c```"
     assert md_code("`x") == "`` `x ``"
