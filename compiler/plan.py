@@ -8,19 +8,22 @@ and owners are told after the rollouts that affect them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, get_args
 
 from modelplane.compiler.diff import Change, Diff
 from modelplane.compiler.graph import LineageGraph
 from modelplane.compiler.impact import ACTIONABLE, CATEGORY_ORDER, Impact
 from modelplane.compiler.planfile import (
+    ActionType,
     BaseRef,
     ColumnRetype,
     Columns,
     FieldDelta,
     GpuDelta,
+    LeftOver,
     OwnerNotice,
     Plan,
     PlanAction,
@@ -46,6 +49,12 @@ class _Builder:
     diff: Diff
     impact: Impact
     actions: dict[str, PlanAction]
+    carried: set[str] = field(default_factory=set)
+    """Ids of actions an earlier apply left pending (they may be needed afresh too)."""
+    notify_left_over: dict[str, str] = field(default_factory=dict)
+    """Owner -> why a notice to them is still owed from an earlier apply."""
+    owed_only: set[str] = field(default_factory=set)
+    """Owners told only because an earlier apply owed them a notice (nothing in this change affects them)."""
 
     def add(self, type_: str, target: NodeId | str, reason: str, **details: Any) -> str:
         aid = f"{type_}:{target}"
@@ -71,7 +80,7 @@ def build_plan(
     b = _Builder(head, base, diff, impact, {})
     _actions_for_changes(b)
     _actions_for_impact(b)
-    _actions_left_over(b, pending or {})
+    left_over = _actions_left_over(b, pending or {})
     owners = _owners(b)
     actions = _with_dependencies(b, owners)
     gpu = gpu_deltas(base, head)
@@ -94,6 +103,7 @@ def build_plan(
         gpus_delta_max=sum(g.delta_max for g in gpu),
         gpus_delta_min=sum(g.delta_min for g in gpu),
         owners=len(owners),
+        left_over=sum(1 for a in actions if a.id in b.carried),
     )
     return Plan(
         modelplane_version=__version__,
@@ -109,6 +119,7 @@ def build_plan(
         owners_to_notify=owners,
         diagnostics=diagnostics or [],
         summary=summary,
+        left_over=left_over,
     )
 
 
@@ -195,16 +206,35 @@ def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:
     return stale is not None and stale.category == "retrain-required" and model not in b.diff.changes
 
 
-def _actions_left_over(b: _Builder, pending: Mapping[str, PendingAction]) -> None:
-    """What an earlier apply did not finish is still to do, unless its node is gone since."""
-    for p in pending.values():
+def _actions_left_over(b: _Builder, pending: Mapping[str, PendingAction]) -> list[LeftOver]:
+    """What an earlier apply did not finish is still to do; each pending action is accounted for, none dropped.
+
+    Only an action whose node is gone from the specs is not carried (a deleted
+    node's own delete decommissions it): it is listed with that note instead.
+    A notice is owed to its owner whatever changed since, so it always stays.
+    """
+    out = []
+    for aid, p in sorted(pending.items()):
+        if p.type not in get_args(ActionType):
+            out.append(LeftOver(action=aid, reason=p.reason, in_plan=False, note=f"unknown action type `{p.type}`"))
+            continue
+        if p.type == "notify":
+            b.notify_left_over[p.target.removeprefix("owner/")] = p.reason
+            b.carried.add(f"notify:{p.target}")
+            out.append(LeftOver(action=aid, reason=p.reason))
+            continue
         target = p.target.split("@", 1)[0]
         try:
-            nid = NodeId.parse(target)
+            nid: NodeId | None = NodeId.parse(target)
         except ValueError:
-            continue
-        if nid in b.head.nodes or p.type == "decommission":
-            b.add(p.type, p.target, f"left over from an earlier apply: {p.reason}")
+            nid = None
+        if nid is not None and (nid in b.head.nodes or p.type == "decommission"):
+            b.carried.add(b.add(p.type, p.target, f"left over from an earlier apply: {p.reason}"))
+            out.append(LeftOver(action=aid, reason=p.reason))
+        else:
+            note = f"{target} is no longer in the specs, so its {p.type} cannot run"
+            out.append(LeftOver(action=aid, reason=p.reason, in_plan=False, note=note))
+    return out
 
 
 def _producer(head: LineageGraph, nid: NodeId) -> list[NodeId]:
@@ -279,13 +309,21 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
                 for t in ("rollout", "evaluate", "run-workflow"):
                     if f"{t}:{parent}" in b.actions:
                         deps.add(f"{t}:{parent}")
+        aid = f"notify:owner/{notice.owner}"
+        reason = f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}"
+        if notice.owner in b.owed_only:
+            reason = f"left over from an earlier apply: {b.notify_left_over[notice.owner]}"
+            if notice.services:
+                reason += f"; {len(notice.services)} service(s) affected: {', '.join(notice.services)}"
+            else:  # what it was about is not known any more: tell them after the rest of the left-over work
+                deps |= {a for a in b.carried if a in b.actions and a.split(":", 1)[0] != "notify"}
         out.append(
             PlanAction(
-                id=f"notify:owner/{notice.owner}",
+                id=aid,
                 type="notify",
                 target=f"owner/{notice.owner}",
                 depends_on=sorted(deps),
-                reason=f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}",
+                reason=reason,
                 details={"services": notice.services, "most_critical_tier": notice.most_critical_tier},
             )
         )
@@ -327,6 +365,20 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
         nodes_by_owner.setdefault(node.owner, set()).add(str(nid))
         if node.kind == "Service":
             services.setdefault(node.owner, []).append((str(nid), node.spec["tier"]))
+    # a notice an earlier apply owed: about the services downstream of the work it left, as far as they are known
+    left_targets = []
+    for aid in b.carried - {f"notify:owner/{o}" for o in b.notify_left_over}:
+        with contextlib.suppress(ValueError):
+            left_targets.append(NodeId.parse(aid.split(":", 1)[1].split("@", 1)[0]))
+    below = b.head.downstream(left_targets) if b.notify_left_over else set()
+    for owner in b.notify_left_over:
+        if owner not in services:
+            b.owed_only.add(owner)
+            services[owner] = [
+                (str(n), b.head.nodes[n].spec["tier"])
+                for n in sorted(below)
+                if b.head.nodes[n].kind == "Service" and b.head.nodes[n].owner == owner
+            ]
     out = []
     for owner in sorted(services):
         svcs = sorted(services[owner])
@@ -334,7 +386,7 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
             OwnerNotice(
                 owner=owner,
                 services=[s for s, _ in svcs],
-                most_critical_tier=min(t for _, t in svcs),
+                most_critical_tier=min((t for _, t in svcs), default=None),
                 nodes=sorted(nodes_by_owner.get(owner, ())),
             )
         )

@@ -109,6 +109,18 @@ class PlanDiagnostic(_Model):
     hint: str | None = None
 
 
+class LeftOver(_Model):
+    """An action an earlier apply did not finish (failed, skipped, aborted), as the state store keeps it."""
+
+    action: str
+    """The action id (``type:target``)."""
+    reason: str
+    """Why it is left over, in the words of the apply that left it."""
+    in_plan: bool = True
+    """False when there is nothing left to do: its node is gone from the specs (``note`` says so)."""
+    note: str | None = None
+
+
 class Summary(_Model):
     changes: dict[str, int]
     impact: dict[str, int]
@@ -117,6 +129,8 @@ class Summary(_Model):
     gpus_delta_max: int
     gpus_delta_min: int
     owners: int
+    left_over: int = 0
+    """Actions in this plan that an earlier apply left undone (pending in the state store)."""
 
 
 class Plan(_Model):
@@ -136,10 +150,17 @@ class Plan(_Model):
     owners_to_notify: list[OwnerNotice]
     diagnostics: list[PlanDiagnostic] = Field(default_factory=list)
     summary: Summary
+    left_over: list[LeftOver] = Field(default_factory=list)
+    """Every pending action of the state store, whether this plan carries it or (its node gone) cannot."""
 
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def has_work(self) -> bool:
+        """Something for apply to do: a change, or an action an earlier apply left undone."""
+        return bool(self.changes) or self.summary.left_over > 0
 
     @property
     def id(self) -> str:

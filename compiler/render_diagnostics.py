@@ -1,4 +1,9 @@
-"""Diagnostics as text (rustc-style, with the source line and a caret) or JSON."""
+"""Diagnostics as text (rustc-style, with the source line and a caret) or JSON.
+
+Messages, snippets, paths and hints quote spec files: in text, control
+characters in them are shown escaped (``compiler/terminal.py``), never sent to
+the terminal, and the caret is placed under the escaped line.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelplane.compiler.errors import Diagnostic
+from modelplane.compiler.terminal import safe, safe_line
 
 
 def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
@@ -15,20 +21,22 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
         tone = red if d.severity == "error" else "\x1b[33m" if color else ""
         # a plain message error has no code of its own to show (not "error[error]")
         label = d.severity if d.code == d.severity else f"{d.severity}[{d.code}]"
-        lines = [f"{bold}{tone}{label}{reset}{bold}: {d.message}{reset}"]
+        lines = [f"{bold}{tone}{safe_line(label)}{reset}{bold}: {safe(d.message)}{reset}"]
         if d.location is not None:
             loc = d.location
             gutter = " " * len(str(loc.line))
-            lines.append(f"{gutter}{blue}-->{reset} {loc}")
+            lines.append(f"{gutter}{blue}-->{reset} {safe_line(loc)}")
             if d.snippet is not None:
-                caret = " " * (loc.column - 1) + "^" * max(1, d.width)
+                before = safe_line(d.snippet[: loc.column - 1])
+                under = safe_line(d.snippet[loc.column - 1 : loc.column - 1 + max(1, d.width)])
+                caret = " " * len(before) + "^" * max(1, d.width, len(under))
                 lines.append(f"{gutter} {blue}|{reset}")
-                lines.append(f"{blue}{loc.line} |{reset} {d.snippet}")
+                lines.append(f"{blue}{loc.line} |{reset} {safe_line(d.snippet)}")
                 lines.append(f"{gutter} {blue}|{reset} {red}{caret}{reset}")
         for message, where in d.related:
-            lines.append(f"   {blue}= note:{reset} {message}: {where}")
+            lines.append(f"   {blue}= note:{reset} {safe(message)}: {safe_line(where)}")
         if d.hint:
-            lines.append(f"   {cyan}= hint:{reset} {d.hint}")
+            lines.append(f"   {cyan}= hint:{reset} {safe(d.hint)}")
         blocks.append("\n".join(lines))
     files = {d.location.file for d in diagnostics if d.location}
     errors = sum(1 for d in diagnostics if d.severity == "error")

@@ -3,10 +3,18 @@
 Stays readable for 1,000-node changes: every table and list is cut at
 ``limit`` rows with a count of the rest, and the mermaid graph at
 ``MERMAID_MAX`` nodes.
+
+The comment is posted where reviewers decide, so nothing a spec, the state or
+git supplies may change its structure: every such string goes through ``md``
+(prose, table cells) or ``code`` (inline code), and each fenced block gets a
+fence longer than any backtick run inside it. An owner like ``a | <script>``
+stays one table cell of text, and a version string cannot close the full
+plan's fence to write its own verdict below it.
 """
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import jinja2
@@ -16,15 +24,38 @@ from modelplane.compiler.planfile import Plan
 from modelplane.compiler.report_graph import mermaid
 from modelplane.compiler.report_text import SYMBOLS, _change_detail
 from modelplane.compiler.report_text import render as render_text
+from modelplane.compiler.terminal import safe_line
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 MERMAID_MAX = 60
 
 
+# `>` alone opens nothing once `<` is escaped (and a cell or list item never starts a line, so no blockquote)
+_HTML = {"&": "&amp;", "<": "&lt;"}
+# markdown's inline punctuation (emphasis, links, code, tables, strike-through, images) and the escape itself
+_MD_PUNCT = re.compile(r"([\\`*_\[\]|~!#])")
+_BACKTICKS = re.compile(r"`+")
+
+
 def md_escape(value: object) -> str:
-    """Text safe inside a markdown table cell: no cell breaks, no raw HTML."""
-    return str(value).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+    """Text safe in markdown prose and table cells: no cell breaks, no markup, no raw HTML, one line."""
+    text = safe_line(str(value).replace("\n", " "))
+    text = "".join(_HTML.get(ch, ch) for ch in text)
+    return _MD_PUNCT.sub(r"\\\1", text)
+
+
+def md_code(value: object) -> str:
+    """``value`` as inline code: delimited by more backticks than any run inside, cell breaks escaped."""
+    text = safe_line(str(value).replace("\n", " ")).replace("|", "\\|")
+    fence = "`" * (1 + max((len(m) for m in _BACKTICKS.findall(text)), default=0))
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def fence_for(text: str, minimum: int = 3) -> str:
+    """A backtick fence that no line of ``text`` can close: longer than any backtick run in it."""
+    return "`" * max(minimum, 1 + max((len(m) for m in _BACKTICKS.findall(text)), default=0))
 
 
 @timed("report")
@@ -32,6 +63,7 @@ def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, li
     template_text = (resources.files("modelplane.templates") / "reports" / "plan.md.j2").read_text()
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=False)
     env.filters["md"] = md_escape
+    env.filters["code"] = md_code
     template = env.from_string(template_text)
     changed = {NodeId.parse(c.id) for c in plan.changes}
     affected = {NodeId.parse(i.id) for i in plan.impact if i.category != "unaffected"}
@@ -42,15 +74,19 @@ def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, li
         nid = NodeId.parse(i.id)
         if i.category == "broken" and nid in classes:
             classes[nid] = "broken"
+    text_plan = render_text(plan)
+    graph_text = mermaid(graph, set(shown), classes)
     return template.render(
         plan=plan,
         limit=limit,
         symbols=SYMBOLS,
         categories=CATEGORY_ORDER,
-        details=_change_detail,
-        mermaid=mermaid(graph, set(shown), classes),
+        details=lambda ch: _change_detail(ch, md_escape, md_code),
+        mermaid=graph_text,
+        mermaid_fence=fence_for(graph_text),
         mermaid_truncated=len(focus) > MERMAID_MAX,
         mermaid_shown=len(shown),
         mermaid_total=len(focus),
-        text_plan=render_text(plan),
+        text_plan=text_plan,
+        text_fence=fence_for(text_plan),
     )

@@ -1,9 +1,17 @@
-"""Plan as terminal text: reads like a good terraform plan, summary line first."""
+"""Plan as terminal text: reads like a good terraform plan, summary line first.
+
+Every string that comes from specs, state or git goes through
+``terminal.safe_line``: a control character in a value is shown escaped, never
+sent to the terminal (see ``compiler/terminal.py``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from modelplane.compiler.impact import CATEGORY_ORDER
-from modelplane.compiler.planfile import Plan, PlanChange
+from modelplane.compiler.planfile import LeftOver, Plan, PlanChange
+from modelplane.compiler.terminal import safe_line as s
 from modelplane.compiler.timings import timed
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
@@ -12,10 +20,10 @@ MAX_ROWS = 200
 
 def _fmt(value: object) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return f'"{s(value)}"'
     if value is None:
         return "(unset)"
-    text = str(value)
+    text = s(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -23,28 +31,43 @@ def summary_line(plan: Plan) -> str:
     c = plan.summary.changes
     parts = [f"{c.get(k, 0)} to {k}" for k in ("create", "update", "replace", "delete")]
     line = f"Plan: {', '.join(parts)}; {sum(plan.summary.actions.values())} actions"
+    if plan.summary.left_over:
+        line += f" ({plan.summary.left_over} left over from an earlier apply)"
     if plan.summary.breaking:
         line += f"; {plan.summary.breaking} breaking"
     if plan.summary.gpus_delta_max:
         line += f"; GPUs {plan.summary.gpus_delta_max:+d} at max replicas"
     base = plan.base
-    against = f"git {base.ref} ({(base.commit or '')[:10]})" if base.kind == "git" else f"state serial {base.serial}"
-    return f"{line}  [env {plan.environment}, against {against}]"
+    against = (
+        f"git {s(base.ref)} ({s((base.commit or '')[:10])})" if base.kind == "git" else f"state serial {base.serial}"
+    )
+    return f"{line}  [env {s(plan.environment)}, against {against}]"
 
 
-def _change_detail(ch: PlanChange) -> str:
+def _code(value: object) -> str:
+    return f"`{s(value)}`"
+
+
+def _change_detail(ch: PlanChange, text: Callable[[object], str] = s, code: Callable[[object], str] = _code) -> str:
+    """What changed, in a few words; ``text`` and ``code`` make user strings safe for the output (terminal or markdown)."""
     if ch.effect == "metadata-only":
-        return "metadata only: " + ", ".join(f.path for f in ch.fields)
+        return text("metadata only: ") + text(", ".join(f.path for f in ch.fields))
     if ch.change in ("create", "delete"):
         return ""
-    bits = [f"BREAKING: {r}" for r in ch.breaking_reasons]
+    bits = [text(f"BREAKING: {r}") for r in ch.breaking_reasons]
     if ch.columns:
-        bits += [f"added column `{c}`" for c in ch.columns.added]
+        bits += [text("added column ") + code(c) for c in ch.columns.added]
     shown = [f for f in ch.fields if not f.path.startswith(("spec.schema.columns", "spec.columns"))]
-    bits += [f"{f.path}: {_fmt(f.before)} -> {_fmt(f.after)}" for f in shown[:4]]
+    bits += [text(f"{f.path}: {_fmt(f.before)} -> {_fmt(f.after)}") for f in shown[:4]]
     if len(shown) > 4:
-        bits.append(f"(+{len(shown) - 4} more fields)")
-    return "; ".join(bits)
+        bits.append(text(f"(+{len(shown) - 4} more fields)"))
+    return text("; ").join(bits)
+
+
+def left_over_line(lo: LeftOver) -> str:
+    """One pending action: what, why it was left, and (when it cannot run any more) why it is not in the plan."""
+    line = f"{s(lo.action)}: {s(lo.reason)}"
+    return line if lo.in_plan else f"{line} (not in this plan: {s(lo.note)})"
 
 
 @timed("report")
@@ -54,17 +77,28 @@ def render(plan: Plan, color: bool = False) -> str:
     )
     tone = {"create": green, "update": yellow, "replace": red, "delete": red}
     out = [f"{bold}{summary_line(plan)}{reset}"]
-    if not plan.changes:
+    if not plan.changes and not plan.left_over:
         out.append("\nNo changes. The specs match what is applied.")
         return "\n".join(out) + "\n"
-    width = min(48, max(len(c.id) for c in plan.changes) + 2)
-    out.append(f"\n{bold}Changes{reset}")
-    for ch in plan.changes[:MAX_ROWS]:
-        sym = SYMBOLS[ch.change]
-        detail = _change_detail(ch)
-        out.append(f"  {tone[ch.change]}{sym:>3} {ch.id:<{width}}{reset} {ch.change:<8} {detail}".rstrip())
-    if len(plan.changes) > MAX_ROWS:
-        out.append(f"  {dim}... and {len(plan.changes) - MAX_ROWS} more changes (see --format json){reset}")
+    if plan.changes:
+        width = min(48, max(len(s(c.id)) for c in plan.changes) + 2)
+        out.append(f"\n{bold}Changes{reset}")
+        for ch in plan.changes[:MAX_ROWS]:
+            sym = SYMBOLS[ch.change]
+            detail = _change_detail(ch)
+            out.append(f"  {tone[ch.change]}{sym:>3} {s(ch.id):<{width}}{reset} {ch.change:<8} {detail}".rstrip())
+        if len(plan.changes) > MAX_ROWS:
+            out.append(f"  {dim}... and {len(plan.changes) - MAX_ROWS} more changes (see --format json){reset}")
+    elif plan.summary.left_over:
+        out.append("\nNo changes to the specs, but an earlier apply left work undone.")
+    else:
+        out.append("\nNo changes. The specs match what is applied.")
+    if plan.left_over:
+        out.append(f"\n{bold}Left over from an earlier apply{reset}")
+        for lo in plan.left_over[:MAX_ROWS]:
+            out.append(f"  {yellow if lo.in_plan else dim}! {left_over_line(lo)}{reset}")
+        if len(plan.left_over) > MAX_ROWS:
+            out.append(f"  {dim}... and {len(plan.left_over) - MAX_ROWS} more{reset}")
     if plan.impact:
         out.append(f"\n{bold}Impact{reset}")
         for cat in CATEGORY_ORDER:
@@ -74,26 +108,27 @@ def render(plan: Plan, color: bool = False) -> str:
             colour = red if cat == "broken" else yellow if cat != "notify" else ""
             out.append(f"  {colour}{cat} ({len(items)}){reset}")
             for i in items[:MAX_ROWS]:
-                out.append(f"    {i.id}  {dim}<- {' -> '.join(i.reasons)}{reset}")
+                out.append(f"    {s(i.id)}  {dim}<- {' -> '.join(s(r) for r in i.reasons)}{reset}")
             if len(items) > MAX_ROWS:
                 out.append(f"    {dim}... and {len(items) - MAX_ROWS} more{reset}")
     if plan.actions:
         out.append(f"\n{bold}Actions{reset} (in order)")
         for n, a in enumerate(plan.actions[:MAX_ROWS], 1):
-            after = f"  {dim}after {', '.join(a.depends_on)}{reset}" if a.depends_on else ""
-            out.append(f"  {n:>3}. {a.type:<13} {a.target}{after}")
+            after = f"  {dim}after {', '.join(s(d) for d in a.depends_on)}{reset}" if a.depends_on else ""
+            out.append(f"  {n:>3}. {a.type:<13} {s(a.target)}{after}")
         if len(plan.actions) > MAX_ROWS:
             out.append(f"  {dim}... and {len(plan.actions) - MAX_ROWS} more actions{reset}")
     if plan.gpu_deltas:
         out.append(f"\n{bold}GPUs{reset} (replicas x GPUs per replica)")
         for g in plan.gpu_deltas:
             out.append(
-                f"  stack/{g.stack} {g.accelerator}: max {g.before_max} -> {g.after_max} ({g.delta_max:+d}), "
+                f"  stack/{s(g.stack)} {s(g.accelerator)}: max {g.before_max} -> {g.after_max} ({g.delta_max:+d}), "
                 f"min {g.before_min} -> {g.after_min} ({g.delta_min:+d})"
             )
     if plan.owners_to_notify:
         out.append(f"\n{bold}Owners to notify{reset}")
         for o in plan.owners_to_notify:
-            tier = f"tier {o.most_critical_tier}" if o.most_critical_tier is not None else ""
-            out.append(f"  {o.owner} ({tier}): {', '.join(o.services)}")
+            tier = f" (tier {o.most_critical_tier})" if o.most_critical_tier is not None else ""
+            services = ", ".join(s(x) for x in o.services) or "owed from an earlier apply"
+            out.append(f"  {s(o.owner)}{tier}: {services}")
     return "\n".join(out) + "\n"

@@ -226,7 +226,10 @@ def plan(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan (JSON) for `apply`.")] = None,
     fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 with nothing to do, 2 with changes or left-over work, 1 on error."
+        ),
     ] = False,
     allow_breaking: Annotated[
         bool, typer.Option("--allow-breaking", help="Acknowledge breaking impact: report it as warnings.")
@@ -291,8 +294,8 @@ def plan(
     shown = [*result.errors, *([] if fmt == PlanFormat.json else result.warnings)]
     if shown:
         stderr.write("\n" + to_text(shown, color=_color(sys.stderr)) + "\n")
-    # 1: errors, 2: changes (shown as such only with --detailed-exitcode), 0: no changes
-    code = 1 if result.errors else 2 if p.has_changes else 0
+    # 1: errors, 2: changes or work an earlier apply left (shown as such only with --detailed-exitcode), 0: neither
+    code = 1 if result.errors else 2 if p.has_work else 0
     if memo_key is not None:
         from modelplane.compiler import plan_memo
 

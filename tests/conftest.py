@@ -1,17 +1,91 @@
-"""Shared fixtures: temporary spec projects written from inline files."""
+"""Shared fixtures: temporary spec projects written from inline files, and pristine examples.
+
+Tests never read examples/ in the working tree: a session copy is taken from
+the git index (what would be committed, without a developer's edits or the
+`.modelplane/` caches a `make demo` leaves behind), or, outside a git checkout,
+from the folder without its `.modelplane/` directories. Whatever a test writes
+(caches, state) lands in that copy; `_examples_untouched` fails the run if the
+real examples/ changed anyway.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"
+SOURCE_EXAMPLES = REPO / "examples"
+
+
+def _in_git_checkout(root: Path) -> bool:
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return Path(top).resolve() == root
+
+
+def pristine_examples(dest: Path) -> Path:
+    """Copy examples/ as the git index holds it (or, without git, minus `.modelplane/`) under ``dest``."""
+    if _in_git_checkout(REPO):
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", "examples"], cwd=REPO, capture_output=True, check=True
+        ).stdout
+        subprocess.run(
+            ["git", "checkout-index", "-z", "--stdin", f"--prefix={dest}{os.sep}"],
+            cwd=REPO,
+            input=listed,
+            capture_output=True,
+            check=True,
+        )
+    else:
+        shutil.copytree(SOURCE_EXAMPLES, dest / "examples", ignore=shutil.ignore_patterns(".modelplane"))
+    return dest / "examples"
+
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="modelplane-examples-"))
+atexit.register(shutil.rmtree, _SESSION_DIR, True)
+EXAMPLES = pristine_examples(_SESSION_DIR)
+"""The examples every test reads: a pristine session copy, never the working tree."""
 
 MINIMAL_PROJECT = "name: demo\nspecs: ['specs/**/*.yaml']\nenvironments:\n  dev:\n    variables: {stack: local}\n"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file (size, mtime) and folder (a name only: their mtimes move with any listing change) under root."""
+    out: dict[str, tuple[int, int]] = {}
+    for p in root.rglob("*"):
+        rel = str(p.relative_to(root))
+        if p.is_dir():
+            out[rel + os.sep] = (0, 0)
+        else:
+            st = p.stat()
+            out[rel] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _examples_untouched() -> Iterator[None]:
+    """The run must not write into the real examples/ (caches, state, edits): it fails at the end if it did."""
+    before = _snapshot(SOURCE_EXAMPLES)
+    yield
+    after = _snapshot(SOURCE_EXAMPLES)
+    added = sorted(set(after) - set(before))
+    changed = sorted(k for k in set(after) & set(before) if after[k] != before[k])
+    assert not added and not changed, (
+        f"tests wrote into {SOURCE_EXAMPLES}: added {added[:10]}, changed {changed[:10]}; "
+        "read examples through tests.conftest.EXAMPLES (a pristine copy) instead"
+    )
 
 
 @pytest.fixture
