@@ -22,7 +22,13 @@ this script reads the source the way vLLM builds its parser:
 - a flag is boolean-optional (argparse adds ``--no-<flag>``) when it says
   ``action=BooleanOptionalAction``, or when its kwargs come from a config
   field whose type contains ``bool`` (``get_kwargs``'s rule; ``bool | str |
-  None`` is the exception: an optional-valued flag).
+  None`` is the exception: an optional-valued flag); from 0.33.0 vLLM's
+  parser also registers ``--disable-x`` for ``--enable-x`` and the reverse
+  (``EnableDisableAction`` in ``vllm/utils/argparse_utils.py``).
+
+``--cross-check`` compares the result with the real parser where vLLM's
+dependencies can be imported (torch CPU suffices); for 0.33.0 and 0.32.0 the
+sets are identical.
 
 Anything the interpreter cannot follow is reported on stderr so a new parser
 shape shows up when the data is regenerated instead of silently missing flags.
@@ -44,6 +50,7 @@ from typing import Any
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "compiler" / "engine_flags"
 SERVE_MODULE = "vllm/entrypoints/cli/serve.py"
+ARGPARSE_MODULE = "vllm/utils/argparse_utils.py"
 MAX_DEPTH = 12
 # calls handed the parser that register no in-tree flags: the platform hook is for out-of-tree
 # platforms (in-tree ones only set environment variables there)
@@ -97,6 +104,16 @@ class Extractor:
     flags: set[str] = field(default_factory=set)
     read: set[str] = field(default_factory=set)
     unresolved: list[str] = field(default_factory=list)
+
+    inverse_prefixes: dict[str, str] = field(default_factory=dict)
+    """FlexibleArgumentParser's EnableDisableAction (0.33+): ``--enable-x`` also gets ``--disable-x``."""
+
+    def bool_optional(self, flag: str) -> None:
+        """The forms argparse registers for a BooleanOptionalAction flag (and vLLM's inverse, where it has one)."""
+        self.flags.add("--no-" + flag[2:])
+        for prefix, inverse in self.inverse_prefixes.items():
+            if flag.startswith(prefix):
+                self.flags.add(inverse + flag.removeprefix(prefix))
 
     # ---- dataclass fields -------------------------------------------------
 
@@ -273,7 +290,7 @@ class Extractor:
                 flag = "--" + name.replace("_", "-")
                 self.flags.add(flag)
                 if self.field_is_bool_optional(info, name) and not self._overrides_action(calls):
-                    self.flags.add("--no-" + flag[2:])
+                    self.bool_optional(flag)
             return
         if isinstance(it, ast.List | ast.Tuple):
             # `for arg, type in [("--flag", str), ...]: add_argument(arg, ...)`
@@ -399,7 +416,9 @@ class Extractor:
                         if key is not None:
                             bool_optional = self.field_is_bool_optional(ctx.env[v.value.id], key)
         if bool_optional:
-            self.flags.update("--no-" + n[2:] for n in names if n.startswith("--"))
+            for n in names:
+                if n.startswith("--"):
+                    self.bool_optional(n)
 
 
 @dataclass
@@ -429,11 +448,38 @@ def _mentions_parser(node: ast.expr) -> bool:
     return any(_is_parser_name(n) for n in ast.walk(node))
 
 
+def inverse_prefixes(files: dict[str, str]) -> dict[str, str]:
+    """``_inverse_prefixes`` of the BooleanOptionalAction replacement FlexibleArgumentParser registers, if any."""
+    text = files.get(ARGPARSE_MODULE)
+    if text is None:
+        return {}
+    tree = ast.parse(text, ARGPARSE_MODULE)
+    # FlexibleArgumentParser.__init__: self.register("action", BooleanOptionalAction, EnableDisableAction)
+    registered = {
+        ast.unparse(c.args[2])
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Call)
+        and _callee(c) == "register"
+        and len(c.args) == 3
+        and _const_str(c.args[0]) == "action"
+    }
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in registered:
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign) and [ast.unparse(t) for t in stmt.targets] == ["_inverse_prefixes"]:
+                    value = ast.literal_eval(stmt.value)
+                    assert isinstance(value, dict)
+                    return {str(k): str(v) for k, v in value.items()}
+    return {}
+
+
 def extract(files: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
     """(sorted flags, modules read, what could not be followed) of ``vllm serve`` in these sources."""
     src = Source(files)
     src.index_classes()
-    ex = Extractor(src)
+    ex = Extractor(src, inverse_prefixes=inverse_prefixes(files))
+    if ex.inverse_prefixes:
+        ex.read.add(ARGPARSE_MODULE)
     # the entry point: the `serve` subcommand's subparser_init, which hands its parser to make_arg_parser
     serve = next((c for c in src.classes.get("ServeSubcommand", []) if c.module == SERVE_MODULE), None)
     found = ex.method(serve, "subparser_init") if serve is not None else None
@@ -503,12 +549,51 @@ def write(version: str, wheel: Path, out_dir: Path) -> dict[str, Any]:
     return data
 
 
+def cross_check(unpacked: Path, data_file: Path) -> int:
+    """Compare a flag file with the real parser: import ``make_arg_parser`` from an unpacked wheel.
+
+    Needs vLLM's Python dependencies (torch CPU is enough) in this interpreter; not part of generating.
+    Verified this way for 0.33.0 and 0.32.0: identical sets (483 and 428 flags).
+    """
+    import importlib
+
+    sys.path.insert(0, str(unpacked))
+    platforms = importlib.import_module("vllm.platforms")
+    # no GPU here; the parser's defaults need some platform
+    platforms._current_platform = importlib.import_module("vllm.platforms.cpu").CpuPlatform()  # type: ignore[attr-defined]
+    parser_cls = importlib.import_module("vllm.utils.argparse_utils").FlexibleArgumentParser
+    for module in (
+        "vllm.entrypoints.common.cli_args",
+        "vllm.entrypoints.launchers.cli_args",
+        "vllm.entrypoints.openai.cli_args",
+    ):
+        try:
+            make = importlib.import_module(module).make_arg_parser
+            break
+        except (ImportError, AttributeError):
+            continue
+    parser = make(parser_cls())
+    real = set(parser._option_string_actions) - {"-h", "--help"}
+    ours = set(json.loads(data_file.read_text())["flags"])
+    print(f"real parser: {len(real)} flags, {data_file.name}: {len(ours)}")
+    print(f"  only in the real parser: {sorted(real - ours)}\n  only in the data: {sorted(ours - real)}")
+    return 0 if real == ours else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("versions", nargs="+")
     p.add_argument("--wheel", type=Path, action="append", default=[], help="an already downloaded wheel (repeatable)")
     p.add_argument("--out", type=Path, default=OUT_DIR)
+    p.add_argument(
+        "--cross-check",
+        type=Path,
+        metavar="UNPACKED_WHEEL",
+        help="instead: compare the data of the one version given with the real parser imported from this folder",
+    )
     args = p.parse_args(argv)
+    if args.cross_check is not None:
+        return cross_check(args.cross_check, args.out / f"vllm-{args.versions[0]}.json")
     given = {w.name.split("-")[1]: w for w in args.wheel}
     with tempfile.TemporaryDirectory(prefix="vllm-wheel-") as tmp:
         for version in args.versions:

@@ -198,9 +198,16 @@ def test_old_image_is_an_error_at_the_field_that_implies_the_flag(make_project: 
 
 
 def test_a_flag_removed_since_the_image_names_where_it_was(make_project: MakeProject) -> None:
-    assert "--disable-log-requests" in flag_sets()["0.11.0"].flags
-    d = _one(_diagnostics(make_project, "extra_args: {disable-log-requests: true}"), "unknown-engine-flag")
-    assert d.hint is not None and d.hint.startswith("`--disable-log-requests` was removed after vLLM 0.11.0")
+    assert "--cuda-graph-sizes" in flag_sets()["0.11.0"].flags
+    d = _one(_diagnostics(make_project, "extra_args: {cuda-graph-sizes: 8}"), "unknown-engine-flag")
+    assert d.hint is not None and d.hint.startswith("`--cuda-graph-sizes` was removed after vLLM 0.11.0")
+
+
+def test_vllm_0_33_pairs_enable_with_disable_flags() -> None:
+    """0.33.0's EnableDisableAction registers --disable-x beside --enable-x (and keeps --no-enable-x)."""
+    pinned, previous = flag_sets()["0.33.0"].flags, flag_sets()["0.32.0"].flags
+    assert {"--enable-prefix-caching", "--no-enable-prefix-caching", "--disable-prefix-caching"} <= pinned
+    assert "--disable-prefix-caching" not in previous and "--no-enable-prefix-caching" in previous
 
 
 def test_an_image_without_flag_data_is_a_warning_not_an_error(make_project: MakeProject) -> None:
