@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from modelplane.compiler.engine_check import check_engine
 from modelplane.compiler.errors import Diagnostic
 from modelplane.compiler.graph import CycleError, LineageGraph, declared_by
 from modelplane.compiler.timings import timed
@@ -26,6 +27,7 @@ def check(graph: LineageGraph) -> list[Diagnostic]:
     out.extend(_column_lineage(graph))
     out.extend(_gpu_fit(graph))
     out.extend(_capacity(graph))
+    out.extend(check_engine(graph))
     return out
 
 

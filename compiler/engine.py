@@ -1,69 +1,118 @@
-"""The `vllm serve` command line of an endpoint revision, rendered from its spec.
+"""The `vllm serve` command line of an endpoint revision, rendered from its typed spec.
 
 One renderer for every place a replica runs: local processes (where vLLM and a
 GPU are present) and the Kubernetes Deployment of the Pulumi stacks. Flags
-appear in a fixed order; defaults that vLLM already applies are left out so the
-command says only what the spec chose.
+appear in a fixed order. A field left at ``None`` lets vLLM decide; every other
+value is passed explicitly, because vLLM's own defaults move between releases
+(``gpu_memory_utilization`` 0.9 in 0.11.0, 0.92 in 0.33.0; async scheduling
+off in 0.11.0, automatic in 0.33.0), so leaving out "the default" would run
+something other than what the spec says.
+
+Each flag carries the spec path that caused it, so ``engine_check`` can report
+a flag the image's vLLM lacks at the line that asked for it.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from modelplane.specs.serving import DEFAULT_LATENCY_BUCKETS, VllmArgs
+from modelplane.specs.models import Model, ModelSpec
+from modelplane.specs.serving import Endpoint, EndpointSpec
 
 VLLM_PORT = 8000
-VLLM_DEFAULTS: dict[str, Any] = {
-    # vLLM's own defaults: a flag equal to one of these is left out
-    "tensor_parallel_size": 1,
-    "pipeline_parallel_size": 1,
-    "data_parallel_size": 1,
-    "gpu_memory_utilization": 0.9,
-    "async_scheduling": False,
-    "enforce_eager": False,
-    "enable_server_load_tracking": False,
-}
+
+Path = tuple[str | int, ...]
 
 
-def model_source(model_spec: dict[str, Any]) -> str:
+@dataclass(frozen=True, slots=True)
+class EngineArg:
+    """One ``--flag [value]`` of the command; ``path`` is where in the endpoint document it comes from."""
+
+    flag: str
+    value: str | None
+    path: Path
+    """``()`` for a flag the renderer always adds (the port)."""
+
+
+def model_source(model: ModelSpec) -> str:
     """What vLLM loads: the artifact, with hf:// meaning a Hugging Face repo id."""
-    artifact = str(model_spec.get("artifact", ""))
+    artifact = model.artifact
     if artifact.startswith("hf://"):
         return artifact.removeprefix("hf://").split("@", 1)[0]
     return artifact
 
 
-def served_name(endpoint: dict[str, Any], model: dict[str, Any]) -> str:
-    args = endpoint["spec"].get("engine", {}).get("args", {})
-    return str(args.get("served_model_name") or model["metadata"]["name"])
+def served_model_name(spec: EndpointSpec, model_name: str) -> str:
+    return spec.engine.args.served_model_name or model_name
 
 
-def vllm_args(endpoint: dict[str, Any], model: dict[str, Any], port: int = VLLM_PORT) -> list[str]:
-    """``vllm serve MODEL --flag value ...`` (without the leading ``vllm serve``)."""
-    engine = endpoint["spec"].get("engine", {})
-    args = VllmArgs.model_validate(engine.get("args", {})).model_dump()
-    out = [model_source(model["spec"]), "--port", str(port), "--served-model-name", served_name(endpoint, model)]
-    revision = str(model["spec"].get("artifact", "")).partition("@")[2]
+def engine_args(spec: EndpointSpec, model_name: str, model: ModelSpec, port: int = VLLM_PORT) -> list[EngineArg]:
+    """Every flag of ``vllm serve`` for this endpoint, in order, each with the spec path behind it."""
+    eng = spec.engine
+    named = ("spec", "engine", "args", "served_model_name") if eng.args.served_model_name else ("spec", "model")
+    out = [
+        EngineArg("--port", str(port), ()),
+        EngineArg("--served-model-name", served_model_name(spec, model_name), named),
+    ]
+    revision = model.artifact.partition("@")[2]
     if revision:
-        out += ["--revision", revision]
-    for name, value in args.items():
-        if name == "served_model_name" or value is None or (name in VLLM_DEFAULTS and value == VLLM_DEFAULTS[name]):
+        out.append(EngineArg("--revision", revision, ("spec", "model")))
+    for name, value in eng.args.model_dump().items():
+        if name == "served_model_name" or value is None:
             continue
         flag = "--" + name.replace("_", "-")
+        path: Path = ("spec", "engine", "args", name)
         if isinstance(value, bool):
-            out.append(flag if value else f"--no-{flag[2:]}")
+            out.append(EngineArg(flag if value else f"--no-{flag[2:]}", None, path))
         else:
-            out += [flag, str(value)]
-    buckets = engine.get("histogram_buckets") or DEFAULT_LATENCY_BUCKETS
-    out += ["--custom-histogram-buckets", json.dumps({"request_latency": buckets}, separators=(",", ":"))]
-    for flag, value in sorted(engine.get("extra_args", {}).items()):
+            out.append(EngineArg(flag, str(value), path))
+    # finer request-latency buckets than vLLM's (0.3, 0.5, 0.8, ...) for sub-second p99 gates
+    buckets = json.dumps({"request_latency": eng.histogram_buckets}, separators=(",", ":"))
+    out.append(EngineArg("--custom-histogram-buckets", buckets, ("spec", "engine", "histogram_buckets")))
+    for flag, value in sorted(eng.extra_args.items()):
+        path = ("spec", "engine", "extra_args", flag)
         if isinstance(value, bool):
             if value:
-                out.append(f"--{flag}")
+                out.append(EngineArg(f"--{flag}", None, path))
         else:
-            out += [f"--{flag}", str(value)]
+            out.append(EngineArg(f"--{flag}", str(value), path))
     return out
+
+
+def command(spec: EndpointSpec, model_name: str, model: ModelSpec, port: int = VLLM_PORT) -> list[str]:
+    """``MODEL --flag value ...``: the arguments after ``vllm serve``."""
+    out = [model_source(model)]
+    for arg in engine_args(spec, model_name, model, port):
+        out.append(arg.flag)
+        if arg.value is not None:
+            out.append(arg.value)
+    return out
+
+
+def _endpoint(doc: dict[str, Any] | Endpoint) -> Endpoint:
+    return doc if isinstance(doc, Endpoint) else Endpoint.model_validate(doc)
+
+
+def _model(doc: dict[str, Any] | Model) -> Model:
+    return doc if isinstance(doc, Model) else Model.model_validate(doc)
+
+
+def served_name(endpoint: dict[str, Any] | Endpoint, model: dict[str, Any] | Model) -> str:
+    """The name clients ask for (and the ``model_name`` label of vLLM's metrics)."""
+    m = _model(model)
+    return served_model_name(_endpoint(endpoint).spec, m.metadata.name)
+
+
+def vllm_args(endpoint: dict[str, Any] | Endpoint, model: dict[str, Any] | Model, port: int = VLLM_PORT) -> list[str]:
+    """``vllm serve MODEL --flag value ...`` (without the leading ``vllm serve``).
+
+    Documents are validated into the spec models first, so a default is the
+    model's default, never a guess made here.
+    """
+    m = _model(model)
+    return command(_endpoint(endpoint).spec, m.metadata.name, m.spec, port)
 
 
 def revision_id(endpoint: dict[str, Any], model: dict[str, Any] | None) -> str:

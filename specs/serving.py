@@ -14,6 +14,8 @@ from modelplane.specs.common import Duration
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
 
+# The vLLM release endpoints run unless engine.image says otherwise; compiler/engine_flags has its flag set
+DEFAULT_VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"
 DEFAULT_LATENCY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0, 5.0]
 
 
@@ -52,7 +54,7 @@ class Simulator(StrictModel):
 
 class Engine(StrictModel):
     name: Literal["vllm"] = "vllm"
-    image: str = "vllm/vllm-openai:v0.11.0"
+    image: str = DEFAULT_VLLM_IMAGE
     args: VllmArgs = Field(default_factory=VllmArgs)
     extra_args: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], str | int | float | bool] = Field(
         default_factory=dict, description="Escape hatch: more `--flag value` pairs passed verbatim."

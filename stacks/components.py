@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from modelplane.specs.platform import GpuPool
 from modelplane.stacks.render import GPU, POOL_LABEL, Rendered
 
 
@@ -65,11 +66,11 @@ def kubernetes_object(key: str, obj: dict[str, Any], opts: pulumi.ResourceOption
     )
 
 
-def pool_labels(pool: dict[str, Any]) -> dict[str, str]:
+def pool_labels(pool: GpuPool) -> dict[str, str]:
     return {
-        POOL_LABEL: pool["name"],
-        "modelplane.dev/accelerator": pool["accelerator"],
-        "modelplane.dev/gpus-per-node": str(pool["gpus_per_node"]),
+        POOL_LABEL: pool.name,
+        "modelplane.dev/accelerator": pool.accelerator,
+        "modelplane.dev/gpus-per-node": str(pool.gpus_per_node),
     }
 
 

@@ -26,10 +26,10 @@ WORKER_POLICIES = (
 
 
 def node_groups(rendered: Rendered, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
-    settings = dict(rendered.settings)
+    settings = rendered.settings
     role_arn: pulumi.Input[str]
-    if settings.get("node_role_arn"):
-        role_arn = str(settings["node_role_arn"])
+    if settings.node_role_arn:
+        role_arn = settings.node_role_arn
     else:
         role = aws.iam.Role(
             f"{rendered.stack}-gpu-nodes",
@@ -44,25 +44,25 @@ def node_groups(rendered: Rendered, opts: pulumi.ResourceOptions) -> list[pulumi
     for pool in rendered.pools:
         out.append(
             aws.eks.NodeGroup(
-                f"{rendered.stack}-{pool['name']}",
-                cluster_name=str(settings.get("cluster_name", rendered.stack)),
-                node_group_name=pool["name"],
+                f"{rendered.stack}-{pool.name}",
+                cluster_name=settings.cluster_name or rendered.stack,
+                node_group_name=pool.name,
                 node_role_arn=role_arn,
-                subnet_ids=list(settings.get("subnet_ids", [])),
+                subnet_ids=list(settings.subnet_ids),
                 instance_types=[ec2_instance(pool)],
                 ami_type="AL2023_x86_64_NVIDIA",
-                capacity_type="SPOT" if pool.get("spot") else "ON_DEMAND",
-                disk_size=int(settings.get("node_disk_gib", 200)),
+                capacity_type="SPOT" if pool.spot else "ON_DEMAND",
+                disk_size=settings.node_disk_gib,
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                    min_size=int(pool.get("min_nodes", 0)),
-                    desired_size=int(pool.get("min_nodes", 0)),
-                    max_size=int(pool["max_nodes"]),
+                    min_size=pool.min_nodes,
+                    desired_size=pool.min_nodes,
+                    max_size=pool.max_nodes,
                 ),
                 update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
                 labels=pool_labels(pool),
                 taints=[aws.eks.NodeGroupTaintArgs(key=GPU_TAINT["key"], value=GPU_TAINT["value"],
                                                    effect="NO_SCHEDULE")],
-                tags={"modelplane.dev/stack": rendered.stack, "modelplane.dev/pool": pool["name"]},
+                tags={"modelplane.dev/stack": rendered.stack, "modelplane.dev/pool": pool.name},
                 opts=pulumi.ResourceOptions.merge(
                     opts, pulumi.ResourceOptions(ignore_changes=["scalingConfig.desiredSize"])
                 ),

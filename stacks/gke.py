@@ -16,28 +16,28 @@ from modelplane.stacks.render import Rendered
 
 
 def node_pools(rendered: Rendered, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
-    settings = dict(rendered.settings)
+    settings = rendered.settings
     out: list[pulumi.Resource] = []
     for pool in rendered.pools:
         machine, accelerator = gce_machine(pool)
         out.append(
             gcp.container.NodePool(
-                f"{rendered.stack}-{pool['name']}",
-                name=pool["name"],
-                cluster=str(settings.get("cluster_name", rendered.stack)),
+                f"{rendered.stack}-{pool.name}",
+                name=pool.name,
+                cluster=settings.cluster_name or rendered.stack,
                 location=str(rendered.region),
-                initial_node_count=int(pool.get("min_nodes", 0)),
+                initial_node_count=pool.min_nodes,
                 autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                    min_node_count=int(pool.get("min_nodes", 0)), max_node_count=int(pool["max_nodes"])
+                    min_node_count=pool.min_nodes, max_node_count=pool.max_nodes
                 ),
                 management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
                 node_config=gcp.container.NodePoolNodeConfigArgs(
                     machine_type=machine,
-                    spot=bool(pool.get("spot", False)),
+                    spot=pool.spot,
                     guest_accelerators=[
                         gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
                             type=accelerator,
-                            count=int(pool["gpus_per_node"]),
+                            count=pool.gpus_per_node,
                             gpu_driver_installation_config=(
                                 gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
                                     gpu_driver_version="LATEST"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from modelplane.compiler.errors import ModelplaneError
+from modelplane.specs.platform import GpuPool
 
 EC2: dict[tuple[str, int], str] = {
     ("H100", 8): "p5.48xlarge",
@@ -37,26 +36,26 @@ GCE_ACCELERATOR = {"L4": "nvidia-l4", "A100": "nvidia-a100-80gb", "A100-40GB": "
                    "H100": "nvidia-h100-80gb", "H200": "nvidia-h200-141gb", "T4": "nvidia-tesla-t4"}  # fmt: skip
 
 
-def ec2_instance(pool: dict[str, Any]) -> str:
-    if pool.get("instance_type"):
-        return str(pool["instance_type"])
-    key = (pool["accelerator"], int(pool["gpus_per_node"]))
+def ec2_instance(pool: GpuPool) -> str:
+    if pool.instance_type:
+        return pool.instance_type
+    key = (pool.accelerator, pool.gpus_per_node)
     if key not in EC2:
         raise ModelplaneError(
-            f"gpu pool `{pool['name']}`: no EC2 instance type known for {key[1]} x {key[0]}",
+            f"gpu pool `{pool.name}`: no EC2 instance type known for {key[1]} x {key[0]}",
             hint="set `instance_type` on the pool",
         )
     return EC2[key]
 
 
-def gce_machine(pool: dict[str, Any]) -> tuple[str, str]:
-    key = (pool["accelerator"], int(pool["gpus_per_node"]))
-    accel = GCE_ACCELERATOR.get(pool["accelerator"])
-    if pool.get("instance_type") and accel:
-        return str(pool["instance_type"]), accel
+def gce_machine(pool: GpuPool) -> tuple[str, str]:
+    key = (pool.accelerator, pool.gpus_per_node)
+    accel = GCE_ACCELERATOR.get(pool.accelerator)
+    if pool.instance_type and accel:
+        return pool.instance_type, accel
     if key not in GCE:
         raise ModelplaneError(
-            f"gpu pool `{pool['name']}`: no GCE machine type known for {key[1]} x {key[0]}",
+            f"gpu pool `{pool.name}`: no GCE machine type known for {key[1]} x {key[0]}",
             hint="set `instance_type` on the pool (and use an accelerator GKE offers)",
         )
     return GCE[key]

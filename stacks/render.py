@@ -19,10 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from modelplane.compiler.engine import VLLM_PORT, revision_id, vllm_args
+from modelplane.compiler.engine import VLLM_PORT, command, revision_id
 from modelplane.compiler.graph import LineageGraph
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
+from modelplane.specs.models import Model
+from modelplane.specs.platform import GpuPool, Stack
+from modelplane.specs.serving import EndpointSpec, ScalePolicy
+from modelplane.stacks.settings import StackSettings
 
 POOL_LABEL = "modelplane.dev/pool"
 GPU = "nvidia.com/gpu"
@@ -35,12 +39,21 @@ class Rendered:
     stack: str
     provider: str
     namespace: str
-    pools: list[dict[str, Any]]
+    pools: list[GpuPool]
     region: str | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: StackSettings = field(default_factory=StackSettings)
     objects: list[dict[str, Any]] = field(default_factory=list)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per endpoint: revision, weights, gpus, replicas (what preview lists)."""
+
+
+@dataclass(frozen=True)
+class EndpointInput:
+    """One endpoint as the renderer sees it: its typed spec and its model's."""
+
+    name: str
+    spec: EndpointSpec
+    model: Model
 
 
 def _meta(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -56,76 +69,74 @@ def _labels(endpoint: str, revision: str | None = None) -> dict[str, str]:
 
 def render_stack(graph: LineageGraph, stack_name: str, weights: dict[str, dict[str, int]] | None = None) -> Rendered:
     """Every object of ``stack/<stack_name>``; ``weights`` per endpoint (default: its revision at 100)."""
-    stack = graph.nodes[NodeId("stack", stack_name)]
+    stack = graph.nodes[NodeId("stack", stack_name)].model
+    assert isinstance(stack, Stack)
     spec = stack.spec
-    ns = spec.get("namespace", "modelplane")
-    out = Rendered(
-        stack_name, spec["provider"], ns, list(spec.get("gpu_pools", [])), spec.get("region"), spec.get("settings", {})
-    )
+    settings = StackSettings.model_validate(spec.settings)
+    ns = spec.namespace
+    out = Rendered(stack_name, spec.provider, ns, list(spec.gpu_pools), spec.region, settings)
     out.objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {
         "app.kubernetes.io/managed-by": "modelplane"}}})  # fmt: skip
-    for ep in graph.iter_kind("Endpoint"):
-        if ep.spec["stack"] != stack_name:
+    for node in graph.iter_kind("Endpoint"):
+        ep_spec = node.model.spec
+        assert isinstance(ep_spec, EndpointSpec)
+        if ep_spec.stack != stack_name:
             continue
-        model = graph.nodes[NodeId("model", ep.spec["model"])]
-        revision = revision_id(ep.data, model.data)
+        model_node = graph.nodes[NodeId("model", ep_spec.model)]
+        model = model_node.model
+        assert isinstance(model, Model)
+        ep = EndpointInput(node.name, ep_spec, model)
+        revision = revision_id(node.data, model_node.data)
         split = (weights or {}).get(ep.name) or {revision: 100}
-        pool = _pool_for(out.pools, ep.spec["resources"]["accelerator"])
-        out.objects += revision_objects(ep.data, model.data, revision, ns, pool, spec.get("settings", {}))
-        out.objects += router_objects(ep.data, ns, split)
-        res = ep.spec["resources"]
-        scaling = ep.spec["autoscaling"]
+        pool = _pool_for(out.pools, ep_spec.resources.accelerator)
+        out.objects += revision_objects(ep, revision, ns, pool, settings)
+        out.objects += router_objects(ep.name, ep_spec, ns, split)
         out.endpoints[ep.name] = {
             "revision": revision,
             "weights": split,
-            "image": ep.spec.get("engine", {}).get("image", "vllm/vllm-openai:v0.11.0"),
-            "args": vllm_args(ep.data, model.data),
-            "gpus_per_replica": res.get("gpus_per_replica", 1),
-            "accelerator": res["accelerator"],
-            "pool": pool["name"] if pool else None,
-            "replicas": [scaling["min_replicas"], scaling["max_replicas"]],
+            "image": ep_spec.engine.image,
+            "args": _vllm_args(ep),
+            "gpus_per_replica": ep_spec.resources.gpus_per_replica,
+            "accelerator": ep_spec.resources.accelerator,
+            "pool": pool.name if pool else None,
+            "replicas": [ep_spec.autoscaling.min_replicas, ep_spec.autoscaling.max_replicas],
         }
     return out
 
 
-def _pool_for(pools: list[dict[str, Any]], accelerator: str) -> dict[str, Any] | None:
-    return next((p for p in pools if p["accelerator"] == accelerator), None)
+def _vllm_args(ep: EndpointInput) -> list[str]:
+    return command(ep.spec, ep.model.metadata.name, ep.model.spec, VLLM_PORT)
+
+
+def _pool_for(pools: list[GpuPool], accelerator: str) -> GpuPool | None:
+    return next((p for p in pools if p.accelerator == accelerator), None)
 
 
 def revision_objects(
-    endpoint: dict[str, Any],
-    model: dict[str, Any],
-    revision: str,
-    namespace: str,
-    pool: dict[str, Any] | None,
-    settings: dict[str, Any],
+    ep: EndpointInput, revision: str, namespace: str, pool: GpuPool | None, settings: StackSettings
 ) -> list[dict[str, Any]]:
-    name = endpoint["metadata"]["name"]
-    spec = endpoint["spec"]
-    res = spec["resources"]
-    gpus = str(res.get("gpus_per_replica", 1))
-    health = spec.get("health", {})
-    period = int(duration_seconds(health.get("period", "10s")))
-    placement = spec.get("placement", {})
-    scaling = spec["autoscaling"]
-    engine = spec.get("engine", {})
-    full = f"{name}-{revision}"
-    labels = _labels(name, revision)
-    limits: dict[str, str] = {GPU: gpus, "cpu": str(res.get("cpu", "8")), "memory": str(res.get("memory", "64Gi"))}
+    spec = ep.spec
+    res = spec.resources
+    health = spec.health
+    period = int(duration_seconds(health.period))
+    placement = spec.placement
+    full = f"{ep.name}-{revision}"
+    labels = _labels(ep.name, revision)
+    limits: dict[str, str] = {GPU: str(res.gpus_per_replica), "cpu": res.cpu, "memory": res.memory}
     pod: dict[str, Any] = {
         "containers": [
             {
                 "name": "vllm",
-                "image": engine.get("image", "vllm/vllm-openai:v0.11.0"),
+                "image": spec.engine.image,
                 "command": ["vllm", "serve"],
-                "args": vllm_args(endpoint, model, VLLM_PORT),
+                "args": _vllm_args(ep),
                 "ports": [{"name": "http", "containerPort": VLLM_PORT}],
                 "resources": {"requests": dict(limits), "limits": limits},
                 # model load takes minutes: the startup probe allows it, then readiness takes over
                 "startupProbe": {
                     "httpGet": {"path": "/v1/models", "port": VLLM_PORT},
                     "periodSeconds": period,
-                    "failureThreshold": int(health.get("startup_failure_threshold", 60)),
+                    "failureThreshold": health.startup_failure_threshold,
                 },
                 "readinessProbe": {"httpGet": {"path": "/v1/models", "port": VLLM_PORT}, "periodSeconds": 5},
                 "livenessProbe": {
@@ -138,10 +149,10 @@ def revision_objects(
         ],
         "volumes": [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}],
         "tolerations": [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}],
-        "terminationGracePeriodSeconds": int(duration_seconds(health.get("drain_grace", "30s"))) + 5,
+        "terminationGracePeriodSeconds": int(duration_seconds(health.drain_grace)) + 5,
         "topologySpreadConstraints": [
             {
-                "maxSkew": int(placement.get("max_skew", 1)),
+                "maxSkew": placement.max_skew,
                 "topologyKey": "topology.kubernetes.io/zone",
                 "whenUnsatisfiable": "ScheduleAnyway",
                 "labelSelector": {"matchLabels": labels},
@@ -149,17 +160,17 @@ def revision_objects(
         ],
     }
     if pool is not None:
-        pod["nodeSelector"] = {POOL_LABEL: pool["name"]}
-    if placement.get("zones"):
+        pod["nodeSelector"] = {POOL_LABEL: pool.name}
+    if placement.zones:
         pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In",
-                                   "values": list(placement["zones"])}]}]}}}  # fmt: skip
+                                   "values": list(placement.zones)}]}]}}}  # fmt: skip
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _meta(full, namespace, labels),
         "spec": {
-            "replicas": int(scaling["min_replicas"]),
+            "replicas": spec.autoscaling.min_replicas,
             "selector": {"matchLabels": labels},
             # no spare GPUs to surge onto: replace one pod at a time
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
@@ -172,7 +183,7 @@ def revision_objects(
         "metadata": _meta(full, namespace, labels),
         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": VLLM_PORT}]},
     }
-    unavailable = str(placement.get("pdb_max_unavailable", "10%"))
+    unavailable = placement.pdb_max_unavailable
     pdb = {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -182,29 +193,37 @@ def revision_objects(
             "selector": {"matchLabels": labels},
         },
     }
-    return [deployment, service, pdb, autoscaler(endpoint, full, namespace, labels, settings)]
+    return [deployment, service, pdb, autoscaler(spec, full, namespace, labels, settings)]
 
 
-def target_in_flight(spec: dict[str, Any]) -> int:
+DEFAULT_TARGET_IN_FLIGHT = 32
+"""Requests in flight per replica to scale at when the spec gives neither a target nor a measured capacity."""
+
+
+def target_in_flight(spec: EndpointSpec) -> int:
     """Requests in flight per replica to scale at: the spec's target, else Little's law on its capacity."""
-    scaling = spec["autoscaling"]
-    if scaling.get("target"):
-        return int(scaling["target"])
-    qps = spec.get("capacity", {}).get("target_qps_per_replica")
-    p99_s = float(spec["slo"]["p99_latency_ms"]) / 1000
+    if spec.autoscaling.target:
+        return int(spec.autoscaling.target)
+    qps = spec.capacity.target_qps_per_replica
     if qps:
-        return max(1, math.ceil(float(qps) * p99_s / 2))
-    return 32
+        return max(1, math.ceil(qps * spec.slo.p99_latency_ms / 1000 / 2))
+    return DEFAULT_TARGET_IN_FLIGHT
+
+
+def _scale_policy(p: ScalePolicy) -> dict[str, Any]:
+    return {
+        "stabilizationWindowSeconds": int(duration_seconds(p.stabilization)),
+        "policies": [{"type": "Percent", "value": p.max_percent_per_period,
+                      "periodSeconds": int(duration_seconds(p.period))}],
+    }  # fmt: skip
 
 
 def autoscaler(
-    endpoint: dict[str, Any], full: str, namespace: str, labels: dict[str, str], settings: dict[str, Any]
+    spec: EndpointSpec, full: str, namespace: str, labels: dict[str, str], settings: StackSettings
 ) -> dict[str, Any]:
-    spec = endpoint["spec"]
-    scaling = spec["autoscaling"]
-    up, down = scaling.get("scale_up", {}), scaling.get("scale_down", {})
+    scaling = spec.autoscaling
     target = target_in_flight(spec)
-    if settings.get("autoscaler") == "keda":
+    if settings.autoscaler == "keda":
         query = (
             f'sum(vllm:num_requests_running{{namespace="{namespace}",deployment="{full}"}})'
             f' + sum(vllm:num_requests_waiting{{namespace="{namespace}",deployment="{full}"}})'
@@ -215,47 +234,34 @@ def autoscaler(
             "metadata": _meta(full, namespace, labels),
             "spec": {
                 "scaleTargetRef": {"name": full},
-                "minReplicaCount": int(scaling["min_replicas"]),
-                "maxReplicaCount": int(scaling["max_replicas"]),
+                "minReplicaCount": scaling.min_replicas,
+                "maxReplicaCount": scaling.max_replicas,
                 "triggers": [{"type": "prometheus", "metadata": {
-                    "serverAddress": settings.get("prometheus_url", "http://prometheus.monitoring:9090"),
-                    "query": query, "threshold": str(target)}}],
+                    "serverAddress": settings.prometheus_url, "query": query, "threshold": str(target)}}],
             },
         }  # fmt: skip
-
-    def policy(p: dict[str, Any], default_stab: str, default_pct: int, default_period: str) -> dict[str, Any]:
-        return {
-            "stabilizationWindowSeconds": int(duration_seconds(p.get("stabilization", default_stab))),
-            "policies": [{"type": "Percent", "value": int(p.get("max_percent_per_period", default_pct)),
-                          "periodSeconds": int(duration_seconds(p.get("period", default_period)))}],
-        }  # fmt: skip
-
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
         "metadata": _meta(full, namespace, labels),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": full},
-            "minReplicas": max(1, int(scaling["min_replicas"])),
-            "maxReplicas": int(scaling["max_replicas"]),
+            # an HPA cannot scale to zero: min_replicas 0 keeps one replica
+            "minReplicas": max(1, scaling.min_replicas),
+            "maxReplicas": scaling.max_replicas,
             # vllm:num_requests_running + vllm:num_requests_waiting per pod, through prometheus-adapter
             "metrics": [{"type": "Pods", "pods": {"metric": {"name": "vllm_requests_in_flight"},
                                                   "target": {"type": "AverageValue", "averageValue": str(target)}}}],
-            "behavior": {
-                "scaleUp": policy(up, "0s", 100, "15s"),
-                "scaleDown": policy(down, "15m", 10, "60s"),
-            },
+            "behavior": {"scaleUp": _scale_policy(scaling.scale_up), "scaleDown": _scale_policy(scaling.scale_down)},
         },
     }  # fmt: skip
 
 
-def envoy_config(endpoint: dict[str, Any], namespace: str, weights: dict[str, int]) -> dict[str, Any]:
+def envoy_config(name: str, spec: EndpointSpec, namespace: str, weights: dict[str, int]) -> dict[str, Any]:
     """Envoy bootstrap: LEAST_REQUEST (power of two choices) per revision, weighted clusters across them."""
-    name = endpoint["metadata"]["name"]
-    routing = endpoint["spec"].get("routing", {})
-    retries = routing.get("retries", {})
-    policy = routing.get("policy", "power_of_two_choices")
-    lb = "ROUND_ROBIN" if policy == "round_robin" else "LEAST_REQUEST"
+    routing = spec.routing
+    retries = routing.retries
+    lb = "ROUND_ROBIN" if routing.policy == "round_robin" else "LEAST_REQUEST"
     clusters = []
     for rev in weights:
         cluster: dict[str, Any] = {
@@ -268,19 +274,19 @@ def envoy_config(endpoint: dict[str, Any], namespace: str, weights: dict[str, in
                                                "port_value": 80}}}}]}]},
         }  # fmt: skip
         if lb == "LEAST_REQUEST":
-            cluster["least_request_lb_config"] = {"choice_count": int(routing.get("choice_count", 2))}
+            cluster["least_request_lb_config"] = {"choice_count": routing.choice_count}
         clusters.append(cluster)
     route: dict[str, Any] = {
         "weighted_clusters": {"clusters": [{"name": f"{name}-{r}", "weight": w} for r, w in weights.items()]},
         "retry_policy": {
             "retry_on": "connect-failure,refused-stream,retriable-status-codes",
-            "retriable_status_codes": list(retries.get("retry_on", [503, 429])),
-            "num_retries": int(retries.get("max_retries", 1)),
-            "per_try_timeout": f"{int(retries.get('per_try_timeout_ms', 1000)) / 1000}s",
+            "retriable_status_codes": list(retries.retry_on),
+            "num_retries": retries.max_retries,
+            "per_try_timeout": f"{retries.per_try_timeout_ms / 1000}s",
         },
     }
-    if routing.get("timeout_ms"):
-        route["timeout"] = f"{int(routing['timeout_ms']) / 1000}s"
+    if routing.timeout_ms:
+        route["timeout"] = f"{routing.timeout_ms / 1000}s"
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": name,
@@ -301,11 +307,10 @@ def envoy_config(endpoint: dict[str, Any], namespace: str, weights: dict[str, in
     }  # fmt: skip
 
 
-def router_objects(endpoint: dict[str, Any], namespace: str, weights: dict[str, int]) -> list[dict[str, Any]]:
-    name = endpoint["metadata"]["name"]
+def router_objects(name: str, spec: EndpointSpec, namespace: str, weights: dict[str, int]) -> list[dict[str, Any]]:
     full = f"{name}-router"
     labels = {**_labels(name), "app.kubernetes.io/component": "router"}
-    config = yaml.safe_dump(envoy_config(endpoint, namespace, weights), sort_keys=False)
+    config = yaml.safe_dump(envoy_config(name, spec, namespace, weights), sort_keys=False)
     return [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(full, namespace, labels),
          "data": {"envoy.yaml": config}},

@@ -154,6 +154,25 @@ TRIGGERS: dict[str, tuple[Files, str | None, list[str]]] = {
     "undefined-variable": ({"specs/a.yaml": dataset("a").replace("s3://x/a", "s3://x/${var.nope}")}, None, []),
     "unknown-accelerator": ({"specs/s.yaml": serving(accelerator="cpu")}, None, []),
     "unknown-column": ({"specs/a.yaml": dataset("a"), "specs/f.yaml": feature("a", column="nope")}, None, []),
+    "unknown-engine-flag": (
+        {"specs/s.yaml": serving().replace("  resources:", "  engine: {extra_args: {no-such-flag: 1}}\n  resources:")},
+        None,
+        [],
+    ),
+    "unknown-engine-version": (
+        {
+            "specs/s.yaml": serving().replace(
+                "  resources:", "  engine: {image: 'vllm/vllm-openai:v0.1.0'}\n  resources:"
+            )
+        },
+        None,
+        [],
+    ),
+    "engine-histogram-buckets": (
+        {"specs/s.yaml": serving().replace("  resources:", "  engine: {histogram_buckets: [0.5, 0.1]}\n  resources:")},
+        None,
+        [],
+    ),
     "unknown-environment": ({"specs/a.yaml": dataset("a")}, None, ["--env", "staging"]),
     "unknown-field": ({"specs/a.yaml": dataset("a", "  colour: blue\n")}, None, []),
     "unknown-kind": ({"specs/a.yaml": dataset("a").replace("kind: Dataset", "kind: Datasett")}, None, []),
@@ -188,6 +207,6 @@ def test_validate_reaches(code: str, make_project: Callable[..., Path], tmp_path
     payload = json.loads(result.output)
     found = [d["code"] for d in [*payload["errors"], *payload.get("warnings", [])]]
     assert code in found, (code, result.output)
-    assert result.exit_code == (0 if code == "insufficient-replicas" else 1), result.output
+    assert result.exit_code == (0 if code in ("insufficient-replicas", "unknown-engine-version") else 1), result.output
     shown = next(d for d in [*payload["errors"], *payload.get("warnings", [])] if d["code"] == code)
     assert shown["message"], shown

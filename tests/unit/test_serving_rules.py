@@ -22,7 +22,11 @@ def test_vllm_args_for_the_200k_qps_endpoint() -> None:
     assert pairs["--max-model-len"] == "512" and pairs["--max-num-seqs"] == "1024"
     assert pairs["--quantization"] == "fp8" and pairs["--api-server-count"] == "4"
     assert "--enable-server-load-tracking" in args  # the spec turns on what vLLM leaves off
-    assert "--tensor-parallel-size" not in args  # vLLM's own default is left out
+    # values the spec model defaults are passed explicitly: vLLM's defaults move between releases
+    # (0.33.0: gpu_memory_utilization 0.92, async scheduling automatic)
+    assert pairs["--tensor-parallel-size"] == "1" and pairs["--gpu-memory-utilization"] == "0.9"
+    assert "--async-scheduling" in args and "--no-enforce-eager" in args
+    assert "--dtype" not in args and "--seed" not in args  # left None: vLLM decides
     assert args[args.index("--custom-histogram-buckets") + 1].startswith('{"request_latency":[0.05,')
 
 

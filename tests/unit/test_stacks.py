@@ -16,6 +16,7 @@ import pulumi
 import pytest
 import yaml
 from modelplane.compiler.compile import compile_graph
+from modelplane.specs.serving import Endpoint, Routing
 from modelplane.stacks.preview import RecordingMocks
 from modelplane.stacks.render import Rendered, envoy_config, render_stack
 
@@ -127,9 +128,12 @@ def test_canary_weights_in_the_envoy_config() -> None:
     route = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     split = route["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["weighted_clusters"]["clusters"]
     assert split == [{"name": "grammar-prod-rold", "weight": 75}, {"name": "grammar-prod-rnew", "weight": 25}]
-    ep = graph.nodes[next(n for n in graph.nodes if str(n) == "endpoint/grammar-prod")].data
-    rr = {**ep, "spec": {**ep["spec"], "routing": {"policy": "round_robin"}}}
-    assert envoy_config(rr, "x", {"r": 100})["static_resources"]["clusters"][0]["lb_policy"] == "ROUND_ROBIN"
+    ep = graph.nodes[next(n for n in graph.nodes if str(n) == "endpoint/grammar-prod")].model
+    assert isinstance(ep, Endpoint)
+    rr = ep.spec.model_copy(update={"routing": Routing(policy="round_robin")})
+    assert envoy_config("grammar-prod", rr, "x", {"r": 100})["static_resources"]["clusters"][0]["lb_policy"] == (
+        "ROUND_ROBIN"
+    )
 
 
 @pytest.mark.parametrize(("stack", "env"), [("prod-gpu", "prod"), ("staging-gpu", "prod")])
