@@ -17,7 +17,7 @@ from typing import Any
 
 from modelplane.compiler import cache as spec_cache
 from modelplane.compiler.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
-from modelplane.compiler.interpolate import Unresolved, deep_merge, interpolate
+from modelplane.compiler.interpolate import TOO_LARGE, Budget, Unresolved, deep_merge, interpolate
 from modelplane.compiler.positions import SourceMap
 from modelplane.compiler.references import resolve
 from modelplane.compiler.scan import Scan, scan
@@ -231,6 +231,7 @@ def _load_file(
     from modelplane.specs.kinds import KIND_MODELS, SPEC_ADAPTER  # builds every model: only when parsing
 
     has_refs = "${" in text
+    budget = Budget(max(0, limits.max_file_bytes - len(raw)))  # interpolated text counts toward the file limit
     out: list[tuple[int, dict[str, Any], Any]] = []
     ok = True
     for index, raw_doc in enumerate(parsed.documents):
@@ -268,7 +269,7 @@ def _load_file(
                 used_overrides.add(oid)
         unresolved: list[Unresolved] = []
         if has_refs:
-            doc = interpolate(doc, variables, unresolved)
+            doc = interpolate(doc, variables, unresolved, budget)
         for u in unresolved:
             problems.add(_unresolved(source, index, u, variables))
         api = doc.get("apiVersion")
@@ -316,6 +317,15 @@ def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[st
         quoted = snippet[loc.column - 1 : loc.column] in ("'", '"')
         loc = Location(loc.file, loc.line, loc.column + u.offset + (1 if quoted else 0))
         width = len(u.expression) + 3
+    if u.reason == TOO_LARGE:
+        return Diagnostic(
+            code="interpolation-too-large",
+            message=f"interpolating `${{{u.expression.strip()}}}` here takes this file past `limits.max_file_bytes`",
+            location=loc,
+            hint="use shorter variables or fewer references, or raise `limits.max_file_bytes` in modelplane.yaml",
+            snippet=snippet,
+            width=width,
+        )
     if u.reason == "undefined":
         return Diagnostic(
             code="undefined-variable",

@@ -22,7 +22,6 @@ from pydantic import ValidationError
 
 from modelplane import __version__
 
-
 PROJECT_FILE_MAX_BYTES = 1_048_576
 """The project file's own size limit (its `limits:` cannot govern the file that declares them)."""
 PROJECT_ALIAS_EVENTS = 10_000
