@@ -223,7 +223,8 @@ def _load_file(
     assert text is not None
     parsed = parse(path, text, limits.max_alias_events)
     if parsed.errors:
-        return FileResult(None, parsed.errors, text=text)
+        # values JSON cannot carry leave the documents parsed: they still answer references
+        return FileResult(None, parsed.errors, _named_documents(path, parsed.documents), text=text)
     problems = Collector()
     partial: list[SpecNode] = []
     used_overrides: set[str] = set()
@@ -308,6 +309,18 @@ def _load_file(
         )
         return FileResult(None, problems.items, partial, used_overrides, text)
     return FileResult(out, problems.items, partial, used_overrides)
+
+
+def _named_documents(path: str, documents: list[Any]) -> list[SpecNode]:
+    from modelplane.specs.kinds import KIND_MODELS
+
+    out = []
+    for index, doc in enumerate(documents):
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        meta = doc.get("metadata") if isinstance(doc, dict) else None
+        if isinstance(kind, str) and kind in KIND_MODELS and isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            out.append(SpecNode(NodeId(kind.lower(), meta["name"]), kind, path, index, doc))
+    return out
 
 
 def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[str, Any]) -> Diagnostic:

@@ -167,7 +167,7 @@ def unsafe_constructs(path: str, text: str) -> list[Diagnostic]:
                     )
                 )
             if isinstance(event, yaml.ScalarEvent):
-                if is_key and event.value == "<<" and event.style is None:
+                if is_key and event.value == "<<" and not event.style:  # plain, not quoted
                     out.append(
                         _diag(
                             path,
