@@ -16,18 +16,25 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from modelplane.compiler.errors import SpecError
 from modelplane.compiler.loader import load
 
-SHAPES = {
-    "missing-kind": lambda i: f"---\nfoo: {i}\n",
-    "bad-value": lambda i: (
+
+def missing_kind(i: int) -> str:
+    return f"---\nfoo: {i}\n"
+
+
+def bad_value(i: int) -> str:
+    return (
         "---\napiVersion: modelplane/v1\nkind: Dataset\n"
         f"metadata: {{name: d-{i}, owner: team}}\nspec: {{uri: 'file://x', format: nope}}\n"
-    ),
-}
+    )
+
+
+SHAPES: dict[str, Callable[[int], str]] = {"missing-kind": missing_kind, "bad-value": bad_value}
 
 
 def project(root: Path, text: str) -> None:

@@ -318,7 +318,12 @@ def _named_documents(path: str, documents: list[Any]) -> list[SpecNode]:
     for index, doc in enumerate(documents):
         kind = doc.get("kind") if isinstance(doc, dict) else None
         meta = doc.get("metadata") if isinstance(doc, dict) else None
-        if isinstance(kind, str) and kind in KIND_MODELS and isinstance(meta, dict) and isinstance(meta.get("name"), str):
+        if (
+            isinstance(kind, str)
+            and kind in KIND_MODELS
+            and isinstance(meta, dict)
+            and isinstance(meta.get("name"), str)
+        ):
             out.append(SpecNode(NodeId(kind.lower(), meta["name"]), kind, path, index, doc))
     return out
 

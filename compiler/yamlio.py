@@ -134,7 +134,7 @@ def unsafe_constructs(path: str, text: str) -> list[Diagnostic]:
             if parent and parent[1]:
                 parent[2] = not parent[2]
             mark = event.start_mark
-            line, col = mark.line + 1, mark.column + 1
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
             if isinstance(event, yaml.AliasEvent):
                 if any(entry[0] == event.anchor for entry in stack):
                     out.append(

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from modelplane.cli import app
 from modelplane.compiler import yamlio
 from modelplane.compiler.errors import SpecError
 from modelplane.compiler.loader import load
+from typer.testing import CliRunner
+
+from modelplane.cli import app
 from tests.conftest import EXAMPLES
 
 runner = CliRunner()

@@ -25,11 +25,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from modelplane.compiler import cache as spec_cache
+from modelplane.compiler.compile import Compiled, compile_graph
 from typer.testing import CliRunner
 
 from modelplane.cli import app
-from modelplane.compiler import cache as spec_cache
-from modelplane.compiler.compile import Compiled, compile_graph
 from tests.conftest import EXAMPLES
 
 EXAMPLES_COUNT = int(os.environ.get("MODELPLANE_FUZZ_EXAMPLES", "150"))
@@ -157,7 +157,8 @@ def snapshot(compiled: Compiled) -> dict[str, Any]:
     g = compiled.graph
     return {
         "nodes": {
-            str(n): (node.kind, node.file, node.index, node.data, compiled.fingerprints[n]) for n, node in g.nodes.items()
+            str(n): (node.kind, node.file, node.index, node.data, compiled.fingerprints[n])
+            for n, node in g.nodes.items()
         },
         "edges": sorted((str(e.source), str(e.target), e.kind, tuple(map(str, e.path))) for e in g.edges),
         "order": [str(n) for n in g.topo_order()],
