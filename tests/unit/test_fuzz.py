@@ -10,8 +10,9 @@ the spec and graph caches must equal a fresh compile (inf turned into null by
 a cache, say, would fail here).
 
 Seeded (derandomized) and bounded: MODELPLANE_FUZZ_EXAMPLES sets the number of
-cases (default 150, about a minute); a longer run:
-``MODELPLANE_FUZZ_EXAMPLES=5000 pytest tests/unit/test_fuzz.py``.
+hostile cases (default 120, and a third as many value cases: about a minute); a longer run:
+``MODELPLANE_FUZZ_EXAMPLES=5000 MODELPLANE_FUZZ_LOG=/tmp/fuzz.log pytest tests/unit/test_fuzz.py``
+(the log gets one line per case: the exit codes of validate and plan).
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from typer.testing import CliRunner
 from modelplane.cli import app
 from tests.conftest import EXAMPLES
 
-EXAMPLES_COUNT = int(os.environ.get("MODELPLANE_FUZZ_EXAMPLES", "150"))
+EXAMPLES_COUNT = int(os.environ.get("MODELPLANE_FUZZ_EXAMPLES", "120"))
+VALUE_EXAMPLES = max(20, EXAMPLES_COUNT // 3)
+LOG = os.environ.get("MODELPLANE_FUZZ_LOG")
+VALIDATED: list[int] = []
 QUICKSTART = EXAMPLES / "quickstart"
 FILES = ["modelplane.yaml", "specs/data.yaml", "specs/model.yaml", "specs/serving.yaml"]
 
@@ -204,6 +208,66 @@ def test_fuzzed_specs_and_project_never_crash(edits: list[tuple[Any, ...]]) -> N
         if code == 0:
             assert plan_code in (0, 1)
             assert_cache_equals_fresh(root)
+        if LOG:  # one line per case: how a long run counts what it covered
+            with open(LOG, "a") as f:
+                f.write(f"{code} {plan_code}\n")
+
+
+json_scalar = st.one_of(
+    st.floats(min_value=-1e15, max_value=1e15),  # mostly in range: those reach the caches
+    st.sampled_from([-0.0, 5e-324, 2.2250738585072014e-308, 0.1, 1 / 3, 9007199254740992, -9007199254740992]),
+    st.integers(min_value=-(2**53), max_value=2**53),
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),  # and some past it: those are refused
+    st.integers(min_value=-(2**70), max_value=2**70),
+)
+
+
+@settings(
+    max_examples=VALUE_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(values=st.lists(json_scalar, min_size=1, max_size=6), text=st.text(max_size=40))
+def test_values_that_validate_come_back_from_the_caches_exactly(values: list[Any], text: str) -> None:
+    """Valid-but-awkward values (-0.0, 5e-324, 2^53, unicode, escapes) in free-form fields:
+    a compile that accepts them gives the same values fresh, from the spec cache and from
+    the graph cache; one that refuses them says where."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "proj"
+        shutil.copytree(QUICKSTART, root, ignore=shutil.ignore_patterns(".modelplane"))
+        serving = root / "specs" / "serving.yaml"
+        extra = ", ".join(f"v{i}: {json.dumps(v)}" for i, v in enumerate(values))
+        serving.write_text(
+            serving.read_text()
+            .replace("  engine:\n", f"  engine:\n    extra_args: {{{extra}}}\n", 1)
+            .replace("description: Support reply suggestions.", f"description: {json.dumps(text)}", 1)
+        )
+        code = run_json(root, "validate")
+        if code == 1:
+            payload = json.loads(CliRunner().invoke(app, ["validate", "-C", str(root), "--format", "json"]).stdout)
+            assert {e["code"] for e in payload["errors"]} <= {"number-out-of-range"}, payload
+            assert all(e["file"] == "specs/serving.yaml" for e in payload["errors"])
+            return
+        VALIDATED.append(1)
+        assert_cache_equals_fresh(root)
+        spec_cache._OPENED.clear()
+        node = compile_graph(root, use_cache=True).graph.nodes
+        endpoint = next(n for i, n in node.items() if i.kind == "endpoint")
+        got = endpoint.data["spec"]["engine"]["extra_args"]
+        for i, v in enumerate(values):
+            assert type(got[f"v{i}"]) is type(v) and repr(got[f"v{i}"]) == repr(v)
+        assert endpoint.data["metadata"]["description"] == text
+
+
+def test_the_value_cases_reached_the_caches() -> None:
+    """Most value cases must validate, or the cache comparison above compared nothing."""
+    if not VALIDATED:  # run alone (-k): run the property here
+        test_values_that_validate_come_back_from_the_caches_exactly()
+    assert len(VALIDATED) >= VALUE_EXAMPLES // 4
 
 
 def test_the_unedited_example_validates_and_caches_exactly() -> None:
