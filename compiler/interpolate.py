@@ -25,18 +25,45 @@ class Unresolved:
     reason: str
 
 
-def interpolate(data: Any, variables: dict[str, Any], problems: list[Unresolved]) -> Any:
-    """A copy of ``data`` with references replaced; problems are appended, not raised."""
-    return _walk(data, variables, problems, ())
+TOO_LARGE = "too-large"
+"""``Unresolved.reason`` when substituting would take the output past the size budget."""
 
 
-def _walk(data: Any, variables: dict[str, Any], problems: list[Unresolved], path: tuple[str | int, ...]) -> Any:
+@dataclass
+class Budget:
+    """How many more characters substitutions may add: interpolated text counts toward the
+    file size limit, so one 200 KB variable used 2,000 times cannot build 400 MB of strings."""
+
+    left: int
+    exceeded: bool = False
+
+    def take(self, size: int) -> bool:
+        """Spend ``size``; False (and nothing spent) once the budget is gone."""
+        if self.exceeded or size > self.left:
+            self.exceeded = True
+            return False
+        self.left -= size
+        return True
+
+
+def interpolate(data: Any, variables: dict[str, Any], problems: list[Unresolved], budget: Budget | None = None) -> Any:
+    """A copy of ``data`` with references replaced; problems are appended, not raised.
+
+    With a ``budget``, the first substitution that would exceed it is left
+    unsubstituted and reported once (reason ``TOO_LARGE``); later ones are skipped.
+    """
+    return _walk(data, variables, problems, (), budget or Budget(2**62))
+
+
+def _walk(
+    data: Any, variables: dict[str, Any], problems: list[Unresolved], path: tuple[str | int, ...], budget: Budget
+) -> Any:
     if isinstance(data, str):
-        return _string(data, variables, problems, path) if "${" in data else data
+        return _string(data, variables, problems, path, budget) if "${" in data else data
     if isinstance(data, dict):
-        return {k: _walk(v, variables, problems, (*path, k)) for k, v in data.items()}
+        return {k: _walk(v, variables, problems, (*path, k), budget) for k, v in data.items()}
     if isinstance(data, list):
-        return [_walk(v, variables, problems, (*path, i)) for i, v in enumerate(data)]
+        return [_walk(v, variables, problems, (*path, i), budget) for i, v in enumerate(data)]
     return data
 
 
@@ -50,13 +77,16 @@ def _resolve(expr: str, variables: dict[str, Any]) -> tuple[bool, Any, str]:
     return True, variables[name], ""
 
 
-def _string(text: str, variables: dict[str, Any], problems: list[Unresolved], path: tuple[str | int, ...]) -> Any:
+def _string(
+    text: str, variables: dict[str, Any], problems: list[Unresolved], path: tuple[str | int, ...], budget: Budget
+) -> Any:
     whole = _REF.fullmatch(text)
     if whole and whole.group(0) != "$${":
         ok, value, reason = _resolve(whole.group(1), variables)
-        if ok:
+        if ok and _spend(budget, len(value) if isinstance(value, str) else 0, problems, path, whole):
             return value
-        problems.append(Unresolved(path, whole.group(1), 0, reason))
+        if not ok:
+            problems.append(Unresolved(path, whole.group(1), 0, reason))
         return text
 
     def sub(m: re.Match[str]) -> str:
@@ -64,11 +94,22 @@ def _string(text: str, variables: dict[str, Any], problems: list[Unresolved], pa
             return "${"
         ok, value, reason = _resolve(m.group(1), variables)
         if ok:
-            return str(value).lower() if isinstance(value, bool) else str(value)
+            out = str(value).lower() if isinstance(value, bool) else str(value)
+            return out if _spend(budget, len(out), problems, path, m) else m.group(0)
         problems.append(Unresolved(path, m.group(1), m.start(), reason))
         return m.group(0)
 
     return _REF.sub(sub, text)
+
+
+def _spend(
+    budget: Budget, size: int, problems: list[Unresolved], path: tuple[str | int, ...], m: re.Match[str]
+) -> bool:
+    if budget.take(size):
+        return True
+    if not any(p.reason == TOO_LARGE for p in problems):
+        problems.append(Unresolved(path, m.group(1), m.start(), TOO_LARGE))
+    return False
 
 
 def deep_merge(base: Any, patch: Any) -> Any:

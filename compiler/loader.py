@@ -17,7 +17,7 @@ from typing import Any
 
 from modelplane.compiler import cache as spec_cache
 from modelplane.compiler.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
-from modelplane.compiler.interpolate import Unresolved, deep_merge, interpolate
+from modelplane.compiler.interpolate import TOO_LARGE, Budget, Unresolved, deep_merge, interpolate
 from modelplane.compiler.positions import SourceMap
 from modelplane.compiler.references import resolve
 from modelplane.compiler.scan import Scan, scan
@@ -223,7 +223,8 @@ def _load_file(
     assert text is not None
     parsed = parse(path, text, limits.max_alias_events)
     if parsed.errors:
-        return FileResult(None, parsed.errors, text=text)
+        # values JSON cannot carry leave the documents parsed: they still answer references
+        return FileResult(None, parsed.errors, _named_documents(path, parsed.documents), text=text)
     problems = Collector()
     partial: list[SpecNode] = []
     used_overrides: set[str] = set()
@@ -231,6 +232,7 @@ def _load_file(
     from modelplane.specs.kinds import KIND_MODELS, SPEC_ADAPTER  # builds every model: only when parsing
 
     has_refs = "${" in text
+    budget = Budget(max(0, limits.max_file_bytes - len(raw)))  # interpolated text counts toward the file limit
     out: list[tuple[int, dict[str, Any], Any]] = []
     ok = True
     for index, raw_doc in enumerate(parsed.documents):
@@ -268,7 +270,7 @@ def _load_file(
                 used_overrides.add(oid)
         unresolved: list[Unresolved] = []
         if has_refs:
-            doc = interpolate(doc, variables, unresolved)
+            doc = interpolate(doc, variables, unresolved, budget)
         for u in unresolved:
             problems.add(_unresolved(source, index, u, variables))
         api = doc.get("apiVersion")
@@ -309,6 +311,23 @@ def _load_file(
     return FileResult(out, problems.items, partial, used_overrides)
 
 
+def _named_documents(path: str, documents: list[Any]) -> list[SpecNode]:
+    from modelplane.specs.kinds import KIND_MODELS
+
+    out = []
+    for index, doc in enumerate(documents):
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        meta = doc.get("metadata") if isinstance(doc, dict) else None
+        if (
+            isinstance(kind, str)
+            and kind in KIND_MODELS
+            and isinstance(meta, dict)
+            and isinstance(meta.get("name"), str)
+        ):
+            out.append(SpecNode(NodeId(kind.lower(), meta["name"]), kind, path, index, doc))
+    return out
+
+
 def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[str, Any]) -> Diagnostic:
     loc, snippet, width = source.location(index, u.path)
     if snippet is not None and width > 1:
@@ -316,6 +335,15 @@ def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[st
         quoted = snippet[loc.column - 1 : loc.column] in ("'", '"')
         loc = Location(loc.file, loc.line, loc.column + u.offset + (1 if quoted else 0))
         width = len(u.expression) + 3
+    if u.reason == TOO_LARGE:
+        return Diagnostic(
+            code="interpolation-too-large",
+            message=f"interpolating `${{{u.expression.strip()}}}` here takes this file past `limits.max_file_bytes`",
+            location=loc,
+            hint="use shorter variables or fewer references, or raise `limits.max_file_bytes` in modelplane.yaml",
+            snippet=snippet,
+            width=width,
+        )
     if u.reason == "undefined":
         return Diagnostic(
             code="undefined-variable",

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 from modelplane.compiler.errors import Location
-from modelplane.compiler.yamlio import source_line
+from modelplane.compiler.yamlio import source_line, text_lines
 
 try:  # the C composer when libyaml is there; the pure one otherwise
     _Loader: type[Any] = yaml.CSafeLoader
@@ -80,6 +80,7 @@ class SourceMap:
         self.path = path
         self.text = text
         self._docs: list[Any] | None = None
+        self._markers: tuple[list[int], bool] | None = None
 
     def _documents(self) -> list[Any]:
         if self._docs is None:
@@ -91,10 +92,7 @@ class SourceMap:
 
     def document_start(self, index: int) -> tuple[int, int]:
         """Where document ``index`` starts: its `---` line, or its first node."""
-        lines = self.text.splitlines()
-        markers = [i for i, line in enumerate(lines) if line.startswith(_DOC_MARKER_LINE)]
-        first_marker = markers[0] if markers else len(lines)
-        content_before = any(line.strip() and not line.lstrip().startswith("#") for line in lines[:first_marker])
+        markers, content_before = self._document_markers()
         marker_index = index - 1 if content_before else index
         if 0 <= marker_index < len(markers):
             return markers[marker_index] + 1, 1
@@ -103,6 +101,17 @@ class SourceMap:
             mark = docs[index].start_mark
             return mark.line + 1, mark.column + 1
         return 1, 1
+
+    def _document_markers(self) -> tuple[list[int], bool]:
+        """The `---` lines and whether content comes before the first, computed once per file
+        (a file of N bad documents asks N times)."""
+        if self._markers is None:
+            lines = text_lines(self.text)
+            markers = [i for i, line in enumerate(lines) if line.startswith(_DOC_MARKER_LINE)]
+            first_marker = markers[0] if markers else len(lines)
+            content_before = any(line.strip() and not line.lstrip().startswith("#") for line in lines[:first_marker])
+            self._markers = (markers, content_before)
+        return self._markers
 
     def locate(self, index: int, path: tuple[str | int, ...], key: bool = False) -> tuple[int, int, int]:
         """(line, column, width) of ``path`` in document ``index``.

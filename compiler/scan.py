@@ -14,13 +14,17 @@ from functools import cached_property
 from pathlib import Path
 
 from modelplane.compiler.errors import Diagnostic, Location, SpecError, did_you_mean
-from modelplane.compiler.sources import FileSource, Source
+from modelplane.compiler.sources import FileSource, Source, unreadable
 from modelplane.compiler.timings import timed
 from modelplane.compiler.yamlio import decode, parse
 from modelplane.specs.project import PROJECT_FILE, Project
 from pydantic import ValidationError
 
 from modelplane import __version__
+
+PROJECT_FILE_MAX_BYTES = 1_048_576
+"""The project file's own size limit (its `limits:` cannot govern the file that declares them)."""
+PROJECT_ALIAS_EVENTS = 10_000
 
 
 def find_root(start: Path) -> Path:
@@ -52,12 +56,24 @@ def load_project_file(source: Source) -> tuple[Project, str]:
                 hint="run `modelplane init DIR` to create one",
             )
         )
-    raw = source.read(PROJECT_FILE)
+    try:
+        raw = source.read_limited(PROJECT_FILE, PROJECT_FILE_MAX_BYTES)
+    except OSError as exc:
+        raise SpecError(unreadable(PROJECT_FILE, exc)) from None
+    if raw is None:
+        raise SpecError(
+            Diagnostic(
+                code="file-too-large",
+                message=f"{PROJECT_FILE} is over the limit of {PROJECT_FILE_MAX_BYTES:,} bytes",
+                location=Location(PROJECT_FILE),
+                hint="keep the project file small: large settings belong in spec files",
+            )
+        )
     text, problem = decode(PROJECT_FILE, raw)
     if problem:
         raise SpecError(problem)
     assert text is not None
-    parsed = parse(PROJECT_FILE, text, 10_000)
+    parsed = parse(PROJECT_FILE, text, PROJECT_ALIAS_EVENTS)
     if parsed.errors:
         raise SpecError(parsed.errors)
     data = parsed.documents[0] if parsed.documents else None
@@ -128,8 +144,8 @@ def scan(root: Path, env: str | None = None, source: Source | None = None) -> Sc
             )
         )
     problems: list[Diagnostic] = []
-    paths = [p for p in source.glob(project.specs) if p != PROJECT_FILE]
-    if not paths:
+    paths = [p for p in source.glob(project.specs, problems) if p != PROJECT_FILE]
+    if not paths and not problems:
         problems.append(
             Diagnostic(
                 code="no-specs",
@@ -149,7 +165,14 @@ def scan(root: Path, env: str | None = None, source: Source | None = None) -> Sc
         if path in known:
             hashes[path] = known[path]
             continue
-        raw = source.read_limited(path, limit)
+        try:
+            raw = source.read_limited(path, limit)
+        except SpecError as exc:  # a path the source refuses to read (a link that left the project)
+            problems.extend(exc.diagnostics)
+            continue
+        except OSError as exc:  # removed, or its permissions changed, since the listing
+            problems.append(unreadable(path, exc))
+            continue
         if raw is None:
             problems.append(
                 Diagnostic(

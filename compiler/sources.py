@@ -8,14 +8,22 @@ it out.
 
 from __future__ import annotations
 
+import errno
 import os
+import posixpath
 import re
+import stat as stat_mode
 import subprocess
 from pathlib import Path
 from typing import Any, Protocol
 
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.compiler.errors import Diagnostic, Location, ModelplaneError, SpecError
 from modelplane.compiler.timings import timed
+
+MAX_FOLDER_DEPTH = 64
+"""Folders nested deeper than this under a glob's prefix are reported, not walked: nothing
+real is that deep, and a hostile tree (1,000 levels) must not exhaust the stack or PATH_MAX."""
+_MAX_LINK_HOPS = 40  # as the kernel's own limit on symlink chains (ELOOP)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -50,7 +58,102 @@ class Source(Protocol):
         """Record content hashes so a later ``known_hashes`` can skip reading."""
         ...
 
-    def glob(self, patterns: list[str]) -> list[str]: ...
+    def glob(self, patterns: list[str], problems: list[Diagnostic]) -> list[str]:
+        """Paths of spec files matching any pattern; what cannot be read safely goes to ``problems``."""
+        ...
+
+
+def display_path(path: str) -> str:
+    """``path`` as printable text: a non-UTF-8 file name shows its bytes as ``\\xff`` escapes."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def path_problem(path: str, code: str, message: str, hint: str) -> Diagnostic:
+    return Diagnostic(code=code, message=message, location=Location(display_path(path)), hint=hint)
+
+
+def _outside(path: str, target: str) -> Diagnostic:
+    # names the link and what it says, never the content: a link to ~/.aws/credentials must not
+    # have the secret printed in an error (or posted to a pull request by CI)
+    return path_problem(
+        path,
+        "symlink-outside-project",
+        f"symlink points outside the project root (to {display_path(target)}); it is not read",
+        "spec files must live inside the project: copy the file in, or remove the link",
+    )
+
+
+def _link_loop(path: str) -> Diagnostic:
+    return path_problem(
+        path,
+        "symlink-loop",
+        "symlink loop: following this link never reaches a file",
+        "point the link at a real file, or remove it",
+    )
+
+
+def _folder_link(path: str) -> Diagnostic:
+    return path_problem(
+        path,
+        "symlinked-folder",
+        "symlink to a folder: folder links are not followed (git stores them as links, so `--base` would see no files)",
+        "move the specs into the folder itself, or add the real folder to `specs:` in modelplane.yaml",
+    )
+
+
+def _special(path: str) -> Diagnostic:
+    return path_problem(
+        path,
+        "not-a-regular-file",
+        "not a regular file (a fifo, socket or device); it is not read",
+        "spec paths must be plain files: remove it or rename it so the `specs:` globs do not match it",
+    )
+
+
+def unreadable(path: str, exc: OSError) -> Diagnostic:
+    return path_problem(
+        path,
+        "unreadable-file",
+        f"cannot read: {exc.strerror or exc}",
+        "check the file's permissions (it must be readable by you), or remove it",
+    )
+
+
+class _Pattern:
+    """One `specs:` glob: a regex for whole paths and, per folder level, a test for whether a
+    folder can hold a match, so the walk starts at the glob's static prefix and descends only
+    where the glob can still match."""
+
+    def __init__(self, pattern: str) -> None:
+        self.regex = _glob_regex(pattern)
+        self.parts = pattern.split("/")
+        static: list[str] = []
+        for part in self.parts[:-1]:
+            if "*" in part or "?" in part:
+                break
+            static.append(part)
+        self.prefix = "/".join(static)
+        self._segments = [_glob_regex(p) if p != "**" else None for p in self.parts]
+
+    def could_contain(self, folder: str) -> bool:
+        """Whether files under ``folder`` (relative, no trailing slash) can match."""
+        for i, name in enumerate(folder.split("/")):
+            if i < len(self.parts) and self.parts[i] == "**":
+                return True
+            if i >= len(self.parts) - 1:
+                return False
+            segment = self._segments[i]
+            if segment is not None and not segment.match(name):
+                return False
+        return True
 
 
 class FileSource:
@@ -58,6 +161,7 @@ class FileSource:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._real_root = os.path.realpath(root)
         self.label = "working tree"
         self._index_path = root / ".modelplane" / "cache" / "stat-index.json"
         self._stats: dict[str, list[int]] = {}
@@ -113,36 +217,165 @@ class FileSource:
     def exists(self, path: str) -> bool:
         return (self.root / path).is_file()
 
+    def _inside(self, real: str) -> bool:
+        return real == self._real_root or real.startswith(self._real_root.rstrip(os.sep) + os.sep)
+
+    def _open(self, path: str) -> int:
+        """A descriptor for ``path``, refused (SpecError) where reading it is unsafe: a link that
+        leaves the project root is never opened, a fifo never blocks (O_NONBLOCK), a device or
+        /proc file is never read."""
+        full = os.path.join(self.root, path)
+        try:
+            real = os.path.realpath(full, strict=True)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise SpecError(_link_loop(path)) from None
+            raise
+        if not self._inside(real):
+            raise SpecError(_outside(path, os.readlink(full) if os.path.islink(full) else real))
+        fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if not stat_mode.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise SpecError(_special(path))
+        return fd
+
     def read(self, path: str) -> bytes:
-        return (self.root / path).read_bytes()
+        with os.fdopen(self._open(path), "rb") as f:
+            return f.read()
 
     def size(self, path: str) -> int:
         return os.stat(os.path.join(self.root, path)).st_size
 
     def read_limited(self, path: str, limit: int) -> bytes | None:
-        with open(os.path.join(self.root, path), "rb") as f:
+        with os.fdopen(self._open(path), "rb") as f:
             if os.fstat(f.fileno()).st_size > limit:
                 return None
-            return f.read()
+            # read one byte past the limit: a file that grows (or lies about its size) still stops
+            data = f.read(limit + 1)
+            return None if len(data) > limit else data
 
-    def glob(self, patterns: list[str]) -> list[str]:
-        """Relative paths of files matching any pattern (one scandir walk; no per-file stat)."""
-        regexes = [_glob_regex(p) for p in patterns]
+    def glob(self, patterns: list[str], problems: list[Diagnostic]) -> list[str]:
+        """Relative paths of files matching any pattern.
+
+        One scandir walk per static prefix of the globs (``specs/**/*.yaml`` walks
+        ``specs/`` only), descending only into folders the globs can still match,
+        iteratively (no recursion limit). Nothing is read here; links are resolved
+        without following them out of the project, and whatever cannot be used
+        safely (links outside, loops, folder links, fifos and devices, non-UTF-8
+        names, folders too deep or unreadable) becomes a problem naming the path.
+        """
+        pats = [_Pattern(p) for p in patterns]
+        prefixes = sorted({p.prefix for p in pats})
+        # a prefix inside another one is walked as part of it
+        starts = [a for a in prefixes if not any(b != a and (not b or a.startswith(b + "/")) for b in prefixes)]
         found: list[str] = []
-
-        def walk(directory: str, prefix: str) -> None:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    rel = prefix + entry.name
-                    if entry.is_dir():
+        stack: list[str] = []
+        for start in starts:
+            if not start:
+                stack.append("")
+                continue
+            full = os.path.join(self.root, start)
+            if os.path.islink(full):
+                self._link(start, pats, problems, found, folder=True)
+            elif os.path.isdir(full):
+                stack.append(start)
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(os.path.join(self.root, folder) if folder else self.root) as it:
+                    entries = list(it)
+            except OSError as exc:
+                problems.append(
+                    path_problem(
+                        folder,
+                        "unreadable-folder",
+                        f"cannot list this folder: {exc.strerror or exc}",
+                        "check its permissions, or narrow the `specs:` globs in modelplane.yaml so they skip it",
+                    )
+                )
+                continue
+            depth = folder.count("/") + 1 if folder else 0
+            for entry in entries:
+                rel = f"{folder}/{entry.name}" if folder else entry.name
+                try:
+                    if entry.is_symlink():
+                        self._link(rel, pats, problems, found, folder=False)
+                    elif entry.is_dir(follow_symlinks=False):
                         # hidden folders (.git, .modelplane, .venv) never hold specs
-                        if not entry.name.startswith("."):
-                            walk(entry.path, rel + "/")
-                    elif entry.is_file() and any(r.match(rel) for r in regexes):
-                        found.append(rel)
-
-        walk(str(self.root), "")
+                        if entry.name.startswith(".") or not any(p.could_contain(rel) for p in pats):
+                            continue
+                        if not _utf8(entry.name):
+                            problems.append(_bad_name(rel, "folder"))
+                        elif depth + 1 > MAX_FOLDER_DEPTH:
+                            problems.append(_too_deep(rel))
+                        else:
+                            stack.append(rel)
+                    elif any(p.regex.match(rel) for p in pats):
+                        if not entry.is_file(follow_symlinks=False):
+                            problems.append(_special(rel))
+                        elif not _utf8(entry.name):
+                            problems.append(_bad_name(rel, "file"))
+                        else:
+                            found.append(rel)
+                except OSError as exc:  # the entry vanished or cannot be stat'ed mid-walk
+                    problems.append(unreadable(rel, exc))
         return sorted(found)
+
+    def _link(self, rel: str, pats: list[_Pattern], problems: list[Diagnostic], found: list[str], folder: bool) -> None:
+        """A symlink met by the walk: used only when it is a file inside the project."""
+        full = os.path.join(self.root, rel)
+        matches = not folder and any(p.regex.match(rel) for p in pats)
+        try:
+            real = os.path.realpath(full, strict=True)
+        except OSError as exc:
+            could = folder or any(p.could_contain(rel) for p in pats)
+            if exc.errno == errno.ELOOP and (matches or could):
+                problems.append(_link_loop(rel))
+            elif matches:
+                problems.append(
+                    path_problem(
+                        rel,
+                        "broken-symlink",
+                        f"symlink to {display_path(os.readlink(full))}, which does not exist",
+                        "point the link at an existing file, or remove it",
+                    )
+                )
+            return
+        st = os.stat(real)
+        is_folder = stat_mode.S_ISDIR(st.st_mode)
+        if is_folder:
+            if not folder and not any(p.could_contain(rel) for p in pats):
+                return
+        elif not matches:
+            return  # a link no glob matches is never looked at
+        if not self._inside(real):
+            problems.append(_outside(rel, os.readlink(full)))
+        elif is_folder:
+            problems.append(_folder_link(rel))
+        elif not stat_mode.S_ISREG(st.st_mode):
+            problems.append(_special(rel))
+        elif not _utf8(rel):
+            problems.append(_bad_name(rel, "file"))
+        else:
+            found.append(rel)
+
+
+def _bad_name(path: str, what: str) -> Diagnostic:
+    return path_problem(
+        path,
+        "non-utf8-name",
+        f"{what} name is not valid UTF-8; it is not read",
+        f"rename the {what} using UTF-8 characters (e.g. `mv` it to a plain ASCII name)",
+    )
+
+
+def _too_deep(path: str) -> Diagnostic:
+    return path_problem(
+        path,
+        "folder-too-deep",
+        f"folders nest more than {MAX_FOLDER_DEPTH} levels deep here; nothing below is scanned",
+        "flatten the folder tree, or narrow the `specs:` globs in modelplane.yaml so they skip it",
+    )
 
 
 class _Git:
@@ -203,6 +436,10 @@ class GitSource:
         self._blob_index: dict[str, tuple[str, int]] | None = None
         self._contents: dict[str, bytes] | None = None
         self._borrowed: dict[str, str] = {}
+        self._links: dict[str, str] = {}
+        """Symlinks at the ref: path -> blob id of the link text."""
+        self._resolved: dict[str, str] = {}
+        """Symlinks that name a file inside the project: path -> that file's path."""
 
     def close(self) -> None:
         """Stop background listings nobody read (the working-tree compile failed before them)."""
@@ -218,13 +455,17 @@ class GitSource:
                 if not entry:
                     continue
                 meta, _, path = entry.partition("\t")
-                _mode, kind, sha, size = meta.split()
+                mode, kind, sha, size = meta.split()
                 if kind != "blob":
                     continue
                 if self.prefix:
                     if not path.startswith(self.prefix + "/"):
                         continue
                     path = path[len(self.prefix) + 1 :]
+                if mode == "120000":
+                    # a symlink: its blob is the link's text, never the content of what it names
+                    self._links[path] = sha
+                    continue
                 blobs[path] = (sha, int(size) if size != "-" else 0)
             self._blob_index = blobs
         return self._blob_index
@@ -290,7 +531,7 @@ class GitSource:
 
     def prefetch(self, paths: list[str]) -> None:
         """Read these blobs in one `git cat-file --batch` call."""
-        self._load(paths)
+        self._load([self._target(p) for p in paths])
 
     def _load(self, wanted: list[str]) -> dict[str, bytes]:
         have = self._contents or {}
@@ -314,16 +555,62 @@ class GitSource:
         return self._contents or {}
 
     def exists(self, path: str) -> bool:
-        return path in self._blobs
+        return path in self._blobs or path in self._links
+
+    def _follow(self, path: str) -> str | Diagnostic:
+        """The in-project file a symlink at the ref names, or why it cannot be used.
+
+        The same rules as the working tree: a link that leaves the project root is
+        an error naming the link (its target is never read), loops and links to
+        folders or missing files are errors too.
+        """
+        seen = {path}
+        current = path
+        for _ in range(_MAX_LINK_HOPS):
+            target = self._git("cat-file", "blob", self._links[current])
+            if target.startswith("/"):
+                return _outside(path, target)
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
+            if resolved == ".." or resolved.startswith("../"):
+                return _outside(path, target)
+            if resolved in self._blobs:
+                return resolved
+            if resolved not in self._links:
+                folder = any(p.startswith(resolved + "/") for p in (*self._blobs, *self._links))
+                if folder:
+                    return _folder_link(path)
+                return path_problem(
+                    path,
+                    "broken-symlink",
+                    f"symlink to {display_path(target)}, which does not exist at {self.ref}",
+                    "point the link at an existing file, or remove it",
+                )
+            if resolved in seen:
+                return _link_loop(path)
+            seen.add(resolved)
+            current = resolved
+        return _link_loop(path)
+
+    def _target(self, path: str) -> str:
+        """``path``, or the file it names where it is a symlink (SpecError where it may not be read)."""
+        if path in self._blobs:
+            return path
+        if path not in self._resolved and path in self._links:
+            found = self._follow(path)
+            if isinstance(found, Diagnostic):
+                raise SpecError(found)
+            self._resolved[path] = found
+        return self._resolved.get(path, path)
 
     def read(self, path: str) -> bytes:
+        path = self._target(path)
         if self._contents is None or path not in self._contents:
             self._load([path])
         assert self._contents is not None
         return self._contents[path]
 
     def size(self, path: str) -> int:
-        return self._blobs[path][1]
+        return self._blobs[self._target(path)][1]
 
     def read_limited(self, path: str, limit: int) -> bytes | None:
         return None if self.size(path) > limit else self.read(path)
@@ -331,7 +618,7 @@ class GitSource:
     def known_hashes(self, paths: list[str], limit: int) -> dict[str, str]:
         """Git blob ids are content addresses: a blob hashed once never needs reading again."""
         wanted = set(paths)
-        known = {p: h for p, h in self._borrowed.items() if p in wanted and self._blobs[p][1] <= limit}
+        known = {p: h for p, h in self._borrowed.items() if p in wanted and self.size(p) <= limit}
         if self._blob_map_path is None:
             return known
         import orjson
@@ -341,7 +628,7 @@ class GitSource:
         except (OSError, ValueError):
             self._blob_map = {}
         for path in paths:
-            sha, size = self._blobs[path]
+            sha, size = self._blobs[self._target(path)]
             if size <= limit and sha in self._blob_map:
                 known[path] = self._blob_map[sha]
         return known
@@ -351,17 +638,30 @@ class GitSource:
             return
         import orjson
 
-        fresh = {self._blobs[p][0]: h for p, h in hashes.items() if p in self._blobs}
+        fresh = {self._blobs[t][0]: h for t, h in ((self._target(p), h) for p, h in hashes.items()) if t in self._blobs}
         if all(self._blob_map.get(k) == v for k, v in fresh.items()):
             return
         atomic_write(self._blob_map_path, orjson.dumps({**self._blob_map, **fresh}))
 
-    def glob(self, patterns: list[str]) -> list[str]:
+    def glob(self, patterns: list[str], problems: list[Diagnostic]) -> list[str]:
         found: set[str] = set()
+        blobs = self._blobs  # lists the ref (and its symlinks)
         for pattern in patterns:
             regex = _glob_regex(pattern)
-            found.update(p for p in self._blobs if regex.match(p))
-        return sorted(found)
+            found.update(p for p in (*blobs, *self._links) if regex.match(p))
+        usable: list[str] = []
+        for path in sorted(found):
+            if not _utf8(path):
+                problems.append(_bad_name(path, "file"))
+                continue
+            if path in self._links:
+                target = self._follow(path)
+                if isinstance(target, Diagnostic):
+                    problems.append(target)
+                    continue
+                self._resolved[path] = target
+            usable.append(path)
+        return usable
 
 
 def _no_such_ref(ref: str, repo: Path) -> ModelplaneError:

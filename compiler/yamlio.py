@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from modelplane.compiler.errors import Diagnostic, Location
+from modelplane.compiler.errors import Diagnostic, Location, format_path
 
 _TAB_INDENT = re.compile(r"^( *)\t", re.MULTILINE)
 _RS_POSITION = re.compile(r"at line (\d+), column (\d+)")
@@ -91,7 +92,217 @@ def parse(path: str, text: str, max_alias_events: int) -> ParsedFile:
         out.documents = result
     else:
         out.documents = [result]
+    out.errors.extend(unsafe_constructs(path, text))
+    if not out.errors:
+        out.errors.extend(unsafe_values(path, text, out.documents))
     return out
+
+
+SAFE_INTEGER = 2**53
+"""Integers must lie within +-2^53: the range a JSON number keeps exactly (RFC 7493)."""
+MAX_NESTING = 64
+_ALLOWED_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")} | {"!"}
+
+
+def unsafe_constructs(path: str, text: str) -> list[Diagnostic]:
+    """YAML constructs the fast parser would silently mangle, from PyYAML's event stream.
+
+    yaml-rs drops unknown tags (``!!binary`` becomes the base64 text), turns a
+    self-referencing alias into null and keeps ``<<`` as a plain key; none of that
+    may pass unnoticed. Only files with a ``!``, ``*`` or ``<<`` pay for this scan.
+    """
+    if "!" not in text and "*" not in text and "<<" not in text:  # (`in` is far faster than a regex)
+        return []
+    import yaml
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    out: list[Diagnostic] = []
+    # per open collection: [anchor, is a mapping, the next node is a key]
+    stack: list[list[Any]] = []
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, (yaml.CollectionEndEvent, yaml.DocumentStartEvent, yaml.DocumentEndEvent)):
+                if isinstance(event, yaml.CollectionEndEvent) and stack:
+                    stack.pop()
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            parent = stack[-1] if stack else None
+            is_key = bool(parent and parent[1] and parent[2])
+            if parent and parent[1]:
+                parent[2] = not parent[2]
+            mark = event.start_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            if isinstance(event, yaml.AliasEvent):
+                if any(entry[0] == event.anchor for entry in stack):
+                    out.append(
+                        _diag(
+                            path,
+                            text,
+                            line,
+                            col,
+                            code="recursive-alias",
+                            message=f"alias `*{event.anchor}` refers to the collection that contains it",
+                            hint="a value cannot contain itself; repeat the values instead of the alias",
+                            width=len(event.anchor or "") + 1,
+                        )
+                    )
+                continue
+            tag = getattr(event, "tag", None)
+            if tag is not None and tag not in _ALLOWED_TAGS:
+                shown = tag.replace("tag:yaml.org,2002:", "!!")
+                out.append(
+                    _diag(
+                        path,
+                        text,
+                        line,
+                        col,
+                        code="unsupported-tag",
+                        message=f"YAML tag `{shown}` is not supported: specs hold only JSON values",
+                        hint="remove the tag: write text, numbers, booleans, lists and mappings "
+                        "(binary data as a quoted string, a set as a list)",
+                        width=len(shown),
+                    )
+                )
+            if isinstance(event, yaml.ScalarEvent):
+                if is_key and event.value == "<<" and not event.style:  # plain, not quoted
+                    out.append(
+                        _diag(
+                            path,
+                            text,
+                            line,
+                            col,
+                            code="merge-key",
+                            message="YAML merge keys (`<<`) are not supported",
+                            hint="YAML 1.2 has no merge keys: write the keys out, or use an environment's "
+                            "`overrides:` in modelplane.yaml for per-environment changes",
+                            width=2,
+                        )
+                    )
+            else:  # a sequence or mapping opens
+                if is_key:
+                    out.append(
+                        _diag(
+                            path,
+                            text,
+                            line,
+                            col,
+                            code="complex-key",
+                            message="a list or mapping used as a mapping key",
+                            hint="mapping keys must be text",
+                        )
+                    )
+                stack.append([event.anchor, isinstance(event, yaml.MappingStartEvent), True])
+    except yaml.YAMLError:
+        return out  # the fast parser accepted it; its own errors are reported elsewhere
+    return out
+
+
+_ORJSON_DEPTH = 254  # orjson refuses deeper nesting ("Recursion limit reached")
+FLOAT_LIMIT = 1e16
+"""Floats must be finite and smaller than this in magnitude: 1e308 billion parameters
+overflowed the GPU arithmetic to inf. (orjson writes exactly these with an exponent.)"""
+
+
+def _plainly_safe(documents: list[Any]) -> bool:
+    """The fast verdict, without a Python walk (which would cost as much as the parse itself).
+
+    orjson, in C, refuses integers past 2^53 (``OPT_STRICT_INTEGER``), non-text keys and
+    sets; wrapping the documents in enough lists makes its fixed depth limit fall exactly
+    at ``MAX_NESTING``. In its output inf and nan become ``null`` and every float of
+    magnitude 1e16 or more has an ``e+`` exponent: documents without either (real nulls
+    are rare in specs) need no walk.
+    """
+    import orjson
+
+    wrapped: Any = documents
+    for _ in range(_ORJSON_DEPTH - MAX_NESTING - 1):
+        wrapped = [wrapped]
+    try:
+        out = orjson.dumps(wrapped, option=orjson.OPT_STRICT_INTEGER)
+    except TypeError:
+        return False
+    return b"null" not in out and b"e+" not in out
+
+
+def unsafe_values(path: str, text: str, documents: list[Any]) -> list[Diagnostic]:
+    """Values JSON cannot carry exactly, each at its line: numbers past +-2^53, inf, nan,
+    non-text keys, sets, nesting deeper than ``MAX_NESTING``."""
+    if _plainly_safe(documents):
+        return []
+    found: list[tuple[int, tuple[str | int, ...], str, str, str]] = []
+    for index, doc in enumerate(documents):
+        # iterative: no recursion limit, and each container is visited once
+        todo: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
+        while todo:
+            value, where = todo.pop()
+            if isinstance(value, dict):
+                if len(where) >= MAX_NESTING:
+                    found.append((index, where, "too-deep", f"values nest more than {MAX_NESTING} levels deep", ""))
+                    continue
+                for k, v in value.items():
+                    if not isinstance(k, str):
+                        found.append((index, where, "non-text-key", _key_message(k), 'quote the key, e.g. "1":'))
+                        continue
+                    if isinstance(v, (dict, list, set, tuple, int, float)):
+                        todo.append((v, (*where, k)))
+            elif isinstance(value, list):
+                if len(where) >= MAX_NESTING:
+                    found.append((index, where, "too-deep", f"values nest more than {MAX_NESTING} levels deep", ""))
+                    continue
+                for i, v in enumerate(value):
+                    if isinstance(v, (dict, list, set, tuple, int, float)):
+                        todo.append((v, (*where, i)))
+            elif isinstance(value, bool):
+                continue
+            elif isinstance(value, int):
+                if not -SAFE_INTEGER <= value <= SAFE_INTEGER:
+                    found.append((index, where, "number-out-of-range", _number_message(value), _NUMBER_HINT))
+            elif isinstance(value, float):
+                if value != value or value in (float("inf"), float("-inf")) or abs(value) >= FLOAT_LIMIT:
+                    found.append((index, where, "number-out-of-range", _number_message(value), _NUMBER_HINT))
+            elif isinstance(value, (set, tuple)):
+                found.append((index, where, "unsupported-value", "a set is not a JSON value", "write a list"))
+    if not found:
+        return []
+    from modelplane.compiler.positions import SourceMap
+
+    source = SourceMap(path, text)
+    out = []
+    for index, where, code, message, hint in sorted(found, key=lambda f: (f[0], [str(p) for p in f[1]])):
+        loc, snippet, width = source.location(index, where)
+        shown = format_path(where) or "document"
+        out.append(
+            Diagnostic(
+                code=code,
+                message=f"{shown}: {message}",
+                location=loc,
+                hint=hint or "flatten the structure",
+                snippet=snippet,
+                width=width,
+            )
+        )
+    return out
+
+
+_NUMBER_HINT = (
+    "integers must lie between -2^53 and 2^53 (9,007,199,254,740,992), other numbers be finite and under 1e16; "
+    'quote the value if it is an identifier (e.g. "12345678901234567890")'
+)
+
+
+def _number_message(value: float) -> str:
+    if isinstance(value, float) and value != value:
+        return "`nan` is not a number JSON can carry"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return f"`{value}` is not finite (too large a number, or .inf)"
+    text = str(value)
+    return f"the number `{text if len(text) <= 40 else text[:37] + '...'}` is outside the safe range"
+
+
+def _key_message(key: Any) -> str:
+    shown = "a list or mapping" if isinstance(key, (tuple, frozenset)) else f"the {type(key).__name__} `{key}`"
+    return f"mapping key is {shown}, not text"
 
 
 def _decode_error(path: str, text: str, message: str, max_alias_events: int) -> Diagnostic:
@@ -173,5 +384,15 @@ def _diag(
 
 
 def source_line(text: str, line: int) -> str | None:
-    lines = text.splitlines()
+    lines = text_lines(text)
     return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+@lru_cache(maxsize=8)
+def text_lines(text: str) -> list[str]:
+    """The lines of ``text``, split once: a file with N errors asks for N lines of the same text.
+
+    Keyed by the text itself; a str caches its hash and a hit on the same object is an
+    identity comparison, so a lookup costs O(1) after the first.
+    """
+    return text.splitlines()

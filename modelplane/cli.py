@@ -239,6 +239,7 @@ def plan(
     """Diff the specs against the applied state (or --base REF) and show every change with its impact."""
     import io
 
+    errors_as = Format.json if fmt == PlanFormat.json else Format.text  # --format json: errors as JSON too
     root = _compile_root(project)
     memo_key = None
     head_scan = None
@@ -247,8 +248,8 @@ def plan(
         from modelplane.compiler.scan import scan
         from modelplane.compiler.sources import GitSource
 
-        head_scan = _guard(lambda: scan(root, env))
-        git = _guard(lambda: GitSource.for_project(root, base))
+        head_scan = _guard(lambda: scan(root, env), errors_as)
+        git = _guard(lambda: GitSource.for_project(root, base), errors_as)
     if head_scan is not None and git is not None and out is None and not no_cache and fmt != PlanFormat.markdown:
         from modelplane.compiler import plan_memo
 
@@ -277,7 +278,8 @@ def plan(
             use_cache=not no_cache,
             head_scan=head_scan,
             base_source=git,
-        )
+        ),
+        errors_as,
     )
     p = result.plan
     stdout, stderr = io.StringIO(), io.StringIO()
