@@ -66,6 +66,29 @@ PLAN_ONLY = {
     "breaking-change": "a change removes or retypes a column something reads: needs the base it changes from",
     "deleted-still-used": "a node deleted since the base is still referenced: needs the base it was deleted from",
 }
+# codes whose trigger is not file content (links, permissions, special files, file names) or is large:
+# each named test reaches it through `validate` (and `plan`), checked below to still mention it
+ELSEWHERE = {
+    **{
+        c: "tests/unit/test_scan_safety.py"
+        for c in (
+            "symlink-outside-project",
+            "symlink-loop",
+            "symlinked-folder",
+            "not-a-regular-file",
+            "unreadable-file",
+            "non-utf8-name",
+            "folder-too-deep",
+            "unreadable-folder",
+        )
+    },
+    **{
+        c: "tests/unit/test_compiler_robustness.py"
+        for c in ("interpolation-too-large", "unsupported-tag", "recursive-alias", "merge-key", "complex-key")
+    },
+    "broken-symlink": "tests/unit/test_diagnostic_codes.py",
+}
+
 NOT_FROM_SPECS = {
     "error": "the code of a plain message error (a selector that does not parse, a git failure): no spec emits it",
 }
@@ -189,7 +212,7 @@ TRIGGERS: dict[str, tuple[Files, str | None, list[str]]] = {
 
 def test_every_code_is_listed() -> None:
     codes = collected_codes()
-    listed = TRIGGERS.keys() | PLAN_ONLY.keys() | NOT_FROM_SPECS.keys()
+    listed = TRIGGERS.keys() | PLAN_ONLY.keys() | NOT_FROM_SPECS.keys() | ELSEWHERE.keys()
     missing = {c: where for c, where in codes.items() if c not in listed}
     assert not missing, f"new diagnostic codes: give each a spec set in TRIGGERS (or a reason in PLAN_ONLY): {missing}"
     assert not listed - codes.keys(), f"listed codes the compiler no longer emits: {sorted(listed - codes.keys())}"
@@ -210,3 +233,16 @@ def test_validate_reaches(code: str, make_project: Callable[..., Path], tmp_path
     assert result.exit_code == (0 if code in ("insufficient-replicas", "unknown-engine-version") else 1), result.output
     shown = next(d for d in [*payload["errors"], *payload.get("warnings", [])] if d["code"] == code)
     assert shown["message"], shown
+
+
+@pytest.mark.parametrize("code", sorted(ELSEWHERE))
+def test_codes_triggered_elsewhere_are_still_tested_there(code: str) -> None:
+    assert f'"{code}"' in (REPO / ELSEWHERE[code]).read_text()
+
+
+def test_validate_reaches_broken_symlink(make_project: Callable[..., Path]) -> None:
+    root = make_project({"specs/a.yaml": dataset("a")})
+    (root / "specs" / "gone.yaml").symlink_to(root / "specs" / "nowhere.yaml")
+    result = runner.invoke(app, ["validate", "-C", str(root), "--format", "json", "--no-cache"])
+    assert result.exit_code == 1, result.output
+    assert "broken-symlink" in [d["code"] for d in json.loads(result.output)["errors"]]
