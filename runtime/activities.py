@@ -8,6 +8,7 @@ after a worker crash, a replay or a continue-as-new safe.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -38,6 +39,13 @@ EXECUTORS: dict[str, ExecutorFn] = {
     "provision": provisioners.provision,
     "decommission": provisioners.decommission,
 }
+
+
+async def _heartbeat_while_running() -> None:
+    """Heartbeat every second, so a worker that dies mid-step is noticed in seconds, not at the step's timeout."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(1.0)
 
 
 def run_dir(root: Path, apply_id: str, action_id: str) -> Path:
@@ -114,11 +122,14 @@ class Activities:
             attempt=activity.info().attempt,
             run_dir=run_dir(root, inp.apply_id, inp.action.id),
         )
+        beating = asyncio.create_task(_heartbeat_while_running())
         try:
             prov = provisioners.provisioner_for(inp.action)
             data = await serving.run_op(prov, ctx, inp)
         except ActionFailed as exc:
             raise ApplicationError(str(exc), exc.details, type="ActionFailed", non_retryable=True) from None
+        finally:
+            beating.cancel()
         return ServingResult(data=data)
 
     @activity.defn(name="record_state")

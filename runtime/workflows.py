@@ -59,6 +59,10 @@ HEARTBEAT = timedelta(seconds=3)
 """A worker that dies mid-action is noticed this long after its last heartbeat, and the action retried."""
 
 
+STEP_HEARTBEAT = timedelta(seconds=10)
+"""Rollout steps other than wait_ready may block their event loop briefly (a router starting), so a longer one."""
+
+
 def action_timeout(action: ActionSpec) -> timedelta:
     return timedelta(seconds=float(action.details.get("timeout_s", 3600)) + 60)
 
@@ -432,7 +436,8 @@ class EndpointRolloutWorkflow:
             ),
             result_type=ServingResult,
             start_to_close_timeout=timeout,
-            heartbeat_timeout=HEARTBEAT if op == "wait_ready" else None,
+            # every step heartbeats (a crashed worker's step is retried in seconds); the quick ones block a little
+            heartbeat_timeout=HEARTBEAT if op == "wait_ready" else STEP_HEARTBEAT,
             retry_policy=ACTION_RETRY,
         )
         return res.data
