@@ -177,20 +177,21 @@ async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, 
     import asyncio
 
     from modelplane.compiler.report_text import render as render_text
+    from modelplane.compiler.scan import scan
     from modelplane.runtime.apply import apply_input, check_saved, fresh_plan, refuse_concurrent, running_apply, start
     from modelplane.runtime.connection import open_store
 
     store = open_store(s.root, s.state)
-    plan = saved if saved is not None else await asyncio.to_thread(fresh_plan, s, store)
     existing = await _existing_client(s)
     if existing is not None:
         client, ep = existing
         running = await running_apply(client, s)
         if running is not None:
+            # the specs' fingerprint is a scan's (file hashes): re-attaching compiles nothing
             same = (
                 running.plan_id == saved.id
                 if saved is not None
-                else (running.spec_fingerprint == plan.spec_fingerprint)
+                else running.spec_fingerprint == _guard(lambda: scan(s.root, s.environment)).fingerprint
             )
             if not same:
                 raise refuse_concurrent(s, running)
@@ -201,6 +202,7 @@ async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, 
         assert planfile is not None
         for note in check_saved(saved, planfile, s, store):
             print(note, file=sys.stderr)
+    plan = saved if saved is not None else await asyncio.to_thread(fresh_plan, s, store)
     sys.stdout.write(render_text(plan, color=_color(sys.stdout)))
     if not plan.actions and not plan.changes:
         return 0
