@@ -19,7 +19,8 @@ plan's endpoint document, because its weights are what a rollout changes).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, cast
 
 from modelplane.compiler.engine import revision_id, vllm_args
 from modelplane.compiler.graph import LineageGraph
@@ -52,20 +53,17 @@ def executable(plan: Plan, head: LineageGraph, base: LineageGraph) -> Plan:
         return norm[key]
 
     actions = [_action(a, head, base, doc) for a in plan.actions]
+    types = {a.id: a.type for a in plan.actions}
     stacks: dict[str, StackInputs] = {}
     for a in actions:
         stack = a.details.get("stack")
-        if stack and plan_action(plan, a.id).type in STACK_ACTIONS and stack not in stacks:
+        if stack and types[a.id] in STACK_ACTIONS and stack not in stacks:
             inputs = stack_inputs(head, base, str(stack))
             if inputs is not None:
                 stacks[str(stack)] = inputs
     return plan.model_copy(
         update={"execution": Execution(actions=actions, records=_records(plan, head), stacks=stacks)}
     )
-
-
-def plan_action(plan: Plan, aid: str) -> PlanAction:
-    return next(a for a in plan.actions if a.id == aid)
 
 
 def _action(a: PlanAction, head: LineageGraph, base: LineageGraph, doc: Any) -> ExecutionAction:
@@ -151,11 +149,12 @@ def stack_inputs(head: LineageGraph, base: LineageGraph, name: str) -> StackInpu
     )
     if inputs.provider == "local":
         return inputs  # local replicas are started from each action's engine arguments
-    from modelplane.stacks.render import _pool_for, render_stack, revision_objects, router_objects
+    from modelplane.stacks.render import _pool_for, render_stack, revision_objects
 
-    rendered = render_stack(graph, name)
+    # the stack's own objects (its namespace), rendered without its endpoints: routers are what a rollout
+    # re-renders at each weight, and rendering every router here too cost more than the plan itself
+    rendered = render_stack(cast(LineageGraph, _WithoutEndpoints(graph)), name)
     endpoints: dict[str, StackEndpoint] = {}
-    per_endpoint: set[tuple[str, str, str]] = set()
     for ep in graph.iter_kind("Endpoint"):
         if ep.spec["stack"] != name:
             continue
@@ -169,14 +168,15 @@ def stack_inputs(head: LineageGraph, base: LineageGraph, name: str) -> StackInpu
             if rev not in objects:
                 pool = _pool_for(rendered.pools, cur.spec["resources"]["accelerator"])
                 objects[rev] = revision_objects(cur.data, model.data, rev, rendered.namespace, pool, rendered.settings)
-        head_rev = next(iter(objects))
-        for obj in [*objects[head_rev], *router_objects(ep.data, rendered.namespace, {head_rev: 100})]:
-            per_endpoint.add(_key(obj))
-        endpoints[ep.name] = StackEndpoint(endpoint=ep.data, revision=head_rev, objects=objects)
-    shared = [o for o in rendered.objects if _key(o) not in per_endpoint]
-    return inputs.model_copy(update={"objects": shared, "endpoints": endpoints})
+        endpoints[ep.name] = StackEndpoint(endpoint=ep.data, revision=next(iter(objects)), objects=objects)
+    return inputs.model_copy(update={"objects": list(rendered.objects), "endpoints": endpoints})
 
 
-def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
-    md = obj.get("metadata", {})
-    return (str(obj.get("kind")), str(md.get("namespace", "")), str(md.get("name")))
+class _WithoutEndpoints:
+    """A graph view with the stack's documents and no endpoints (what ``render_stack`` reads)."""
+
+    def __init__(self, graph: LineageGraph) -> None:
+        self.nodes = graph.nodes
+
+    def iter_kind(self, kind: str) -> Iterator[Any]:
+        return iter(())
