@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from modelplane.compiler.engine import revision_id, vllm_args
 from modelplane.compiler.graph import LineageGraph
+from modelplane.compiler.loader import paused_gc
 from modelplane.compiler.planfile import (
     Execution,
     ExecutionAction,
@@ -45,6 +46,11 @@ def executable(plan: Plan, head: LineageGraph, base: LineageGraph) -> Plan:
     Built with ``model_construct``: the documents are the compiler's own validated values, and
     validating every ``dict[str, Any]`` again copied each one (most of this function's time).
     """
+    with paused_gc():  # many small objects beside a large graph: collections would rescan the whole graph
+        return _executable(plan, head, base)
+
+
+def _executable(plan: Plan, head: LineageGraph, base: LineageGraph) -> Plan:
     norm: dict[tuple[int, NodeId], dict[str, Any]] = {}
 
     def doc(graph: LineageGraph, nid: NodeId) -> dict[str, Any] | None:
