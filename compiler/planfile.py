@@ -2,7 +2,9 @@
 
 Only this flat form crosses into the runtime: ``apply`` reads it, checks that
 the state serial it was computed against is still current, and executes the
-actions.
+actions from its ``execution`` part (``compiler.execution``): every document,
+engine command and Kubernetes object an action needs, so nothing is compiled
+after the plan was made.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
+"""2: plans carry ``execution`` (what apply runs); version 1 plans must be made again."""
 
 ActionType = Literal["register", "run-workflow", "evaluate", "provision", "rollout", "decommission", "notify"]
 
@@ -133,8 +136,62 @@ class Summary(_Model):
     """Actions in this plan that an earlier apply left undone (pending in the state store)."""
 
 
+class ExecutionAction(_Model):
+    """What the executor of one plan action reads (``id`` is the plan action's)."""
+
+    id: str
+    node: dict[str, Any] | None = None
+    """The target's normalized document (the applied one for a deleted target)."""
+    context: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Other normalized documents the executor reads, by ``kind/name`` (an endpoint's model and stack)."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    """The action's details plus ``timeout_s``, ``stack``, ``revision`` and ``engine_args`` (rendered `vllm serve`)."""
+
+
+class NodeWrite(_Model):
+    """A node written into the applied snapshot once the actions it waits for succeed."""
+
+    id: str
+    op: Literal["upsert", "delete"]
+    kind: str
+    file: str = ""
+    index: int = 0
+    data: dict[str, Any] | None = None
+    waits_for: list[str] = Field(default_factory=list)
+
+
+class StackEndpoint(_Model):
+    endpoint: dict[str, Any]
+    """The endpoint's document: its router is rendered from it at each canary weight."""
+    revision: str
+    """The revision this plan deploys."""
+    objects: dict[str, list[dict[str, Any]]]
+    """Kubernetes objects per revision: the plan's and, where it differs, the applied one."""
+
+
+class StackInputs(_Model):
+    """What a stack's provisioner needs (for Kubernetes stacks: every object it deploys)."""
+
+    name: str
+    provider: str
+    namespace: str
+    region: str | None = None
+    pools: list[dict[str, Any]] = Field(default_factory=list)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    pulumi: dict[str, Any] = Field(default_factory=dict)
+    objects: list[dict[str, Any]] = Field(default_factory=list)
+    """Objects of the stack itself (its namespace)."""
+    endpoints: dict[str, StackEndpoint] = Field(default_factory=dict)
+
+
+class Execution(_Model):
+    actions: list[ExecutionAction]
+    records: list[NodeWrite]
+    stacks: dict[str, StackInputs] = Field(default_factory=dict)
+
+
 class Plan(_Model):
-    format_version: Literal[1] = 1
+    format_version: Literal[2] = 2
     modelplane_version: str
     project: str
     environment: str
@@ -152,6 +209,8 @@ class Plan(_Model):
     summary: Summary
     left_over: list[LeftOver] = Field(default_factory=list)
     """Every pending action of the state store, whether this plan carries it or (its node gone) cannot."""
+    execution: Execution | None = None
+    """What apply carries out; present in saved plans (``plan --out``) and in the plan ``apply`` makes."""
 
     @property
     def has_changes(self) -> bool:
@@ -173,5 +232,5 @@ class Plan(_Model):
 def plan_schema() -> dict[str, Any]:
     schema = Plan.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "modelplane plan file (format_version 1)"
+    schema["title"] = f"modelplane plan file (format_version {PLAN_FORMAT_VERSION})"
     return schema

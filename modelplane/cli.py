@@ -307,10 +307,13 @@ def plan(
     if result.errors and out is not None:
         print(f"plan not saved to {out}: fix the errors above or pass --allow-breaking", file=sys.stderr)
     if not result.errors and out is not None:
+        from modelplane.compiler.execution import executable
+
+        saved = executable(p, result.head.graph, result.base)  # with what apply executes: apply compiles nothing
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(p.model_dump_json(indent=2) + "\n")
+        tmp.write_text(saved.model_dump_json(indent=2) + "\n")
         os.replace(tmp, out)
-        print(f"saved plan {p.id} to {out}; apply it with: modelplane apply {out}", file=sys.stderr)
+        print(f"saved plan {saved.id} to {out}; apply it with: modelplane apply {out}", file=sys.stderr)
     _plan_exit(code, detailed_exitcode)
 
 

@@ -131,6 +131,11 @@ def _summary(console: Any, p: Any) -> None:
 
     style = {"succeeded": "green", "failed": "red", "aborted": "yellow"}.get(p.state, "")
     console.print(headline(p), style=style)
+    if p.preflight:
+        console.print("✗ preflight: nothing was run; missing on the worker:", style="red")
+        for problem in p.preflight:
+            console.print(f"  - {problem.what}", style="red")
+            console.print(f"    hint: {problem.hint}")
     for aid in p.order:
         r = p.actions[aid]
         if r.state == "failed":
@@ -168,23 +173,25 @@ def apply(
 
 
 async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, detach: bool, par: int) -> int:
+    """Apply one plan object: the saved one as it is, or one made now; either way nothing compiles after it."""
     import asyncio
 
     from modelplane.compiler.report_text import render as render_text
+    from modelplane.compiler.scan import scan
     from modelplane.runtime.apply import apply_input, check_saved, fresh_plan, refuse_concurrent, running_apply, start
     from modelplane.runtime.connection import open_store
 
     store = open_store(s.root, s.state)
-    current = await asyncio.to_thread(fresh_plan, s, store)
     existing = await _existing_client(s)
     if existing is not None:
         client, ep = existing
         running = await running_apply(client, s)
         if running is not None:
+            # the specs' fingerprint is a scan's (file hashes): re-attaching compiles nothing
             same = (
                 running.plan_id == saved.id
                 if saved is not None
-                else (running.spec_fingerprint == current.plan.spec_fingerprint)
+                else running.spec_fingerprint == _guard(lambda: scan(s.root, s.environment)).fingerprint
             )
             if not same:
                 raise refuse_concurrent(s, running)
@@ -193,8 +200,9 @@ async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, 
             return 0 if detach else _exit_code(await _watch(handle, s, ep))
     if saved is not None:
         assert planfile is not None
-        check_saved(saved, planfile, s, store, current)
-    plan = saved or current.plan
+        for note in check_saved(saved, planfile, s, store):
+            print(note, file=sys.stderr)
+    plan = saved if saved is not None else await asyncio.to_thread(fresh_plan, s, store)
     sys.stdout.write(render_text(plan, color=_color(sys.stdout)))
     if not plan.actions and not plan.changes:
         return 0
@@ -207,7 +215,7 @@ async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, 
         if not typer.confirm(f"Apply {len(plan.actions)} action(s) to {s.project.name}/{s.environment}?"):
             print("apply cancelled; nothing was changed", file=sys.stderr)
             return 1
-    inp = apply_input(plan, current, par, auto_approve)
+    inp = apply_input(plan, s, par, auto_approve)
     if existing is None:
         client, ep = await _client(s, start=True, with_worker=True)
     handle = await start(client, s, inp)

@@ -8,6 +8,7 @@ after a worker crash, a replay or a continue-as-new safe.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,9 +19,12 @@ from modelplane.runtime.messages import (
     ActionInput,
     ActionOutput,
     HistoryInput,
+    PreflightInput,
+    PreflightProblem,
     RecordInput,
     ServingOp,
     ServingResult,
+    Where,
 )
 from modelplane.runtime.state_store import StateStore
 from temporalio import activity
@@ -37,6 +41,13 @@ EXECUTORS: dict[str, ExecutorFn] = {
 }
 
 
+async def _heartbeat_while_running() -> None:
+    """Heartbeat every second, so a worker that dies mid-step is noticed in seconds, not at the step's timeout."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(1.0)
+
+
 def run_dir(root: Path, apply_id: str, action_id: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", action_id)
     return root / ".modelplane" / "runs" / apply_id / safe
@@ -45,24 +56,41 @@ def run_dir(root: Path, apply_id: str, action_id: str) -> Path:
 class Activities:
     def __init__(self, root: Path, stores: Callable[[str], StateStore]) -> None:
         self.root = root
+        """The worker's directory: used only for inputs recorded before they carried the apply's root."""
         self.stores = stores
-        """The state store of an environment (environments may keep state in different places)."""
+        """The state store of an environment, for inputs that do not say where it is."""
+        self._opened: dict[tuple[str, str], StateStore] = {}
+
+    def root_of(self, inp: Where) -> Path:
+        return Path(inp.root) if inp.root else self.root
+
+    def store_of(self, inp: Where, environment: str) -> StateStore:
+        """The apply's own state store (from its input), so a worker outside the project writes the right one."""
+        if inp.state is None:
+            return self.stores(environment)
+        from modelplane.runtime.connection import open_store
+
+        key = (str(self.root_of(inp)), inp.state.model_dump_json())
+        if key not in self._opened:
+            self._opened[key] = open_store(self.root_of(inp), inp.state)
+        return self._opened[key]
 
     @activity.defn(name="execute_action")
     async def execute_action(self, inp: ActionInput) -> ActionOutput:
         action = inp.action
-        store = self.stores(inp.environment)
+        store = self.store_of(inp, inp.environment)
+        root = self.root_of(inp)
         entry = store.ledger_begin(inp.key, inp.environment, inp.apply_id, action.id)
         if entry.status == "done":
             activity.logger.info("%s already done (ledger %s): not repeating it", action.id, inp.key)
             return ActionOutput(output=entry.result or {}, replayed=True)
         ctx = Context(
-            root=self.root,
+            root=root,
             environment=inp.environment,
             apply_id=inp.apply_id,
             key=inp.key,
             attempt=entry.attempts,
-            run_dir=run_dir(self.root, inp.apply_id, action.id),
+            run_dir=run_dir(root, inp.apply_id, action.id),
         )
         ctx.run_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -85,19 +113,23 @@ class Activities:
     @activity.defn(name="serving_op")
     async def serving_op(self, inp: ServingOp) -> ServingResult:
         """A rollout step on the endpoint's stack; user problems are not retried."""
+        root = self.root_of(inp)
         ctx = Context(
-            root=self.root,
+            root=root,
             environment=inp.environment,
             apply_id=inp.apply_id,
             key=inp.key,
             attempt=activity.info().attempt,
-            run_dir=run_dir(self.root, inp.apply_id, inp.action.id),
+            run_dir=run_dir(root, inp.apply_id, inp.action.id),
         )
+        beating = asyncio.create_task(_heartbeat_while_running())
         try:
             prov = provisioners.provisioner_for(inp.action)
             data = await serving.run_op(prov, ctx, inp)
         except ActionFailed as exc:
             raise ApplicationError(str(exc), exc.details, type="ActionFailed", non_retryable=True) from None
+        finally:
+            beating.cancel()
         return ServingResult(data=data)
 
     @activity.defn(name="record_state")
@@ -109,7 +141,7 @@ class Activities:
         ]
         deletes = [r.id for r in inp.records if r.op == "delete"]
         pending = [(aid, *aid.split(":", 1), why) for aid, why in inp.pending.items()]
-        return self.stores(inp.environment).record(
+        return self.store_of(inp, inp.environment).record(
             inp.environment,
             inp.apply_id,
             upserts=upserts,
@@ -120,11 +152,18 @@ class Activities:
 
     @activity.defn(name="record_history")
     async def record_history(self, inp: HistoryInput) -> None:
-        store = self.stores(inp.environment)
+        store = self.store_of(inp, inp.environment)
         if inp.outcome == "running":
             store.history_begin(inp.apply_id, inp.environment, inp.plan_id, inp.workflow_id, inp.requested_by)
         else:
             store.history_end(inp.apply_id, inp.outcome, inp.summary, inp.failures)
 
+    @activity.defn(name="preflight")
+    async def preflight(self, inp: PreflightInput) -> list[PreflightProblem]:
+        """What the plan's provisioners and commands need, checked on this worker before any action runs."""
+        from modelplane.runtime.preflight import check
+
+        return await check(self.root_of(inp), inp.environment, inp.actions)
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.execute_action, self.serving_op, self.record_state, self.record_history]
+        return [self.execute_action, self.serving_op, self.record_state, self.record_history, self.preflight]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+from modelplane.specs.serving import EndpointSpec
 from pydantic import BaseModel
 
 NOISE_FLOOR_MS = 20.0
@@ -24,17 +25,17 @@ class Verdict(BaseModel):
     stable: dict[str, Any] | None = None
 
 
-def min_requests(spec: dict[str, Any]) -> int:
-    declared = spec.get("rollout", {}).get("analysis", {}).get("min_requests")
+def min_requests(spec: EndpointSpec) -> int:
+    declared = spec.rollout.analysis.min_requests
     if declared is not None:
-        return int(declared)
-    return math.ceil(10 / (1 - float(spec["slo"]["availability"])))
+        return declared
+    return math.ceil(10 / (1 - spec.slo.availability))
 
 
-def judge(spec: dict[str, Any], canary: dict[str, Any], stable: dict[str, Any] | None) -> Verdict:
-    slo = spec["slo"]
-    analysis = spec.get("rollout", {}).get("analysis", {})
-    ratio = float(analysis.get("max_p99_ratio_to_stable", 1.1))
+def judge(spec: EndpointSpec, canary: dict[str, Any], stable: dict[str, Any] | None) -> Verdict:
+    """``spec`` is the endpoint's typed spec, so a gate left out of the YAML is its model default."""
+    slo = spec.slo
+    ratio = spec.rollout.analysis.max_p99_ratio_to_stable
     need = min_requests(spec)
     n = int(canary.get("requests", 0))
     if n < need:
@@ -44,7 +45,7 @@ def judge(spec: dict[str, Any], canary: dict[str, Any], stable: dict[str, Any] |
             canary=canary,
             stable=stable,
         )
-    budget = 1 - float(slo["availability"])
+    budget = 1 - slo.availability
     rate = float(canary.get("error_rate", 0.0))
     if rate > budget:
         return Verdict(
@@ -55,10 +56,10 @@ def judge(spec: dict[str, Any], canary: dict[str, Any], stable: dict[str, Any] |
             stable=stable,
         )
     p99 = canary.get("p99_ms")
-    if p99 is not None and p99 > float(slo["p99_latency_ms"]):
+    if p99 is not None and p99 > slo.p99_latency_ms:
         return Verdict(
             result="fail",
-            reason=f"p99 {p99:.0f} ms over the SLO {slo['p99_latency_ms']} ms",
+            reason=f"p99 {p99:.0f} ms over the SLO {slo.p99_latency_ms:g} ms",
             canary=canary,
             stable=stable,
         )

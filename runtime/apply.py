@@ -2,8 +2,9 @@
 
 A saved plan is applied only if it is still true: it was made against the
 applied state (not a git ref), for this environment, at the state serial the
-store is at now, from the specs on disk now. Otherwise it is refused as stale,
-naming what changed since.
+store is at now. Otherwise it is refused as stale, naming what changed since.
+What it executes comes from the plan alone (``Plan.execution``): the specs on
+disk are not compiled again, so a changed working tree changes nothing.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.compile import PlanResult, make_plan
-from modelplane.compiler.engine import revision_id
+from modelplane.compiler.compile import make_plan
 from modelplane.compiler.errors import Diagnostic, ModelplaneError, PlanError
-from modelplane.compiler.graph import LineageGraph
-from modelplane.compiler.planfile import Plan
+from modelplane.compiler.execution import executable
+from modelplane.compiler.planfile import PLAN_FORMAT_VERSION, Plan
+from modelplane.compiler.scan import scan
 from modelplane.runtime.connection import Settings
 from modelplane.runtime.messages import ActionSpec, ApplyInput, NodeRecord
 from modelplane.runtime.state_store import StateStore
-from modelplane.specs.base import NodeId
-from modelplane.specs.common import duration_seconds
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -32,30 +31,49 @@ def load_plan_file(path: Path) -> Plan:
     except OSError as exc:
         raise PlanError(Diagnostic("plan-unreadable", f"cannot read plan {path}: {exc.strerror}")) from None
     try:
-        return Plan.model_validate_json(text)
+        plan = Plan.model_validate_json(text)
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise PlanError(
             Diagnostic(
                 "plan-invalid",
-                f"{path} is not a modelplane plan (format_version 1): {first}",
-                hint="make one with `modelplane plan --out FILE`",
+                f"{path} is not a modelplane plan (format_version {PLAN_FORMAT_VERSION}): {first}",
+                hint="make one with `modelplane plan --out FILE` (plans of older modelplane versions must be made again)",
             )
         ) from None
+    if plan.execution is None:
+        raise PlanError(
+            Diagnostic(
+                "plan-not-executable",
+                f"{path} holds a report, not an executable plan (it has no `execution` part)",
+                hint="save an applicable plan with `modelplane plan --out FILE` (`--format json` prints a report)",
+            )
+        )
+    return plan
 
 
-def fresh_plan(s: Settings, store: StateStore) -> PlanResult:
+def fresh_plan(s: Settings, store: StateStore) -> Plan:
+    """Plan now, against the applied state, with everything apply will execute (the only compile of an apply)."""
     result = make_plan(s.root, s.environment, state=store)
     if result.errors:
         from modelplane.compiler.errors import GraphError
 
         raise GraphError(result.errors)
-    return result
+    return executable(result.plan, result.head.graph, result.base)
 
 
-def check_saved(saved: Plan, path: Path, s: Settings, store: StateStore, current: PlanResult) -> None:
-    """Refuse a saved plan that no longer describes what apply would do."""
+def check_saved(saved: Plan, path: Path, s: Settings, store: StateStore) -> list[str]:
+    """Refuse a saved plan that no longer applies; returns notes to show (the working tree changed since).
+
+    The plan carries every document it deploys, so what is on disk now does not
+    change what it does: the state serial is the staleness check that matters
+    (the plan's base must still be what is applied). The specs' fingerprint is
+    compared with a scan of the working tree (file hashes, no validation: a few
+    ms) only to say, not to refuse, that applying the plan is not applying the
+    working tree.
+    """
     problems = []
+    notes: list[str] = []
     if saved.base.kind != "state":
         problems.append(
             Diagnostic(
@@ -83,20 +101,19 @@ def check_saved(saved: Plan, path: Path, s: Settings, store: StateStore, current
                 hint=f"plan again: `modelplane plan --env {s.environment} --out {path}`",
             )
         )
-    elif saved.spec_fingerprint != current.plan.spec_fingerprint:
-        changed_nodes = sorted(
-            c.id for c in current.plan.changes if c.id not in {x.id for x in saved.changes}
-        ) or sorted({c.id for c in saved.changes} ^ {c.id for c in current.plan.changes})
-        problems.append(
-            Diagnostic(
-                "plan-stale",
-                f"{path} is stale: the specs changed since it was made"
-                + (f" ({', '.join(changed_nodes[:10])})" if changed_nodes else ""),
-                hint=f"plan again: `modelplane plan --env {s.environment} --out {path}`",
+    else:
+        try:
+            now = scan(s.root, s.environment).fingerprint
+        except ModelplaneError:
+            now = None
+        if now != saved.spec_fingerprint:
+            notes.append(
+                f"note: the specs on disk changed since {path} was made; applying the plan as saved "
+                "(it carries every document it deploys). Plan again to apply the working tree."
             )
-        )
     if problems:
         raise PlanError(problems)
+    return notes
 
 
 def requested_by() -> str:
@@ -107,34 +124,31 @@ def requested_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def apply_input(plan: Plan, result: PlanResult, parallelism: int, auto_approve: bool) -> ApplyInput:
-    head = result.head.graph
-    base = result.base
-    actions = [
-        _action_spec(a.id, a.type, a.target, a.depends_on, a.reason, a.details, head, base) for a in plan.actions
-    ]
-    by_target: dict[str, list[str]] = {}
+def apply_input(plan: Plan, s: Settings, parallelism: int, auto_approve: bool) -> ApplyInput:
+    """The workflow's input, from the plan alone: no compile, no file of the project read."""
+    ex = plan.execution
+    if ex is None:
+        raise ModelplaneError("this plan has no `execution` part", hint="make it with `modelplane plan --out FILE`")
+    by_id = {a.id: a for a in ex.actions}
+    actions = []
     for a in plan.actions:
-        by_target.setdefault(a.target.split("@", 1)[0], []).append(a.id)
-    records = []
-    for c in plan.changes:
-        nid = NodeId.parse(c.id)
-        waits = by_target.get(c.id, [])
-        if c.change == "delete":
-            records.append(NodeRecord(id=c.id, op="delete", kind=c.kind, waits_for=waits))
-        else:
-            node = head.nodes[nid]
-            records.append(
-                NodeRecord(
-                    id=c.id,
-                    op="upsert",
-                    kind=node.kind,
-                    file=node.file,
-                    index=node.index,
-                    data=node.data,
-                    waits_for=waits,
-                )
+        e = by_id[a.id]
+        stack = e.details.get("stack")
+        inputs = ex.stacks.get(str(stack)) if stack else None
+        actions.append(
+            ActionSpec(
+                id=a.id,
+                type=a.type,
+                target=a.target,
+                depends_on=a.depends_on,
+                reason=a.reason,
+                details=e.details,
+                node=e.node,
+                context=e.context,
+                stack=inputs.model_dump(mode="json") if inputs is not None else None,
             )
+        )
+    records = [NodeRecord.model_validate(r.model_dump()) for r in ex.records]
     return ApplyInput(
         apply_id=plan.id,
         project=plan.project,
@@ -146,63 +160,8 @@ def apply_input(plan: Plan, result: PlanResult, parallelism: int, auto_approve: 
         records=records,
         parallelism=parallelism,
         auto_approve=auto_approve,
-    )
-
-
-def _action_spec(
-    aid: str,
-    type_: str,
-    target: str,
-    depends_on: list[str],
-    reason: str,
-    details: dict[str, Any],
-    head: LineageGraph,
-    base: LineageGraph,
-) -> ActionSpec:
-    """Attach the documents an executor reads, so activities never recompile the specs."""
-    node_part, _, at = target.partition("@")
-    details = dict(details)
-    node_doc = None
-    context: dict[str, dict[str, Any]] = {}
-    try:
-        nid = NodeId.parse(node_part)
-    except ValueError:
-        nid = None
-    if nid is not None and nid.kind != "owner":
-        deleted = type_ == "decommission" and (nid not in head.nodes or at)
-        graph = base if deleted else head
-        node = graph.nodes.get(nid)
-        if node is not None:
-            node_doc = node.data
-            spec = node.spec
-            if "timeout" in spec:
-                details["timeout_s"] = duration_seconds(spec["timeout"])
-            if node.kind == "Endpoint":
-                stack = at.split("/", 1)[1] if at else spec["stack"]
-                details["stack"] = stack
-                for ref in (NodeId("stack", stack), NodeId("model", spec["model"])):
-                    doc = graph.nodes.get(ref) or base.nodes.get(ref)
-                    if doc is not None:
-                        context[str(ref)] = doc.data
-                model_doc = context.get(f"model/{spec['model']}", {})
-                # a revision is what serves: the endpoint's spec and the model's (same specs, same revision)
-                details["revision"] = revision_id(node.data, model_doc)
-            elif node.kind == "Stack":
-                details["stack"] = nid.name
-                context[str(nid)] = node.data
-            elif node.kind == "Evaluation":
-                model = graph.nodes.get(NodeId("model", spec["model"]))
-                if model is not None:
-                    context[str(model.id)] = model.data
-    return ActionSpec(
-        id=aid,
-        type=type_,
-        target=target,
-        depends_on=depends_on,
-        reason=reason,
-        details=details,
-        node=node_doc,
-        context=context,
+        root=str(s.root.resolve()),
+        state=s.state,
     )
 
 

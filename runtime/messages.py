@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from modelplane.specs.project import StateSettings
 from pydantic import BaseModel, ConfigDict, Field
 
 ActionState = Literal["pending", "running", "succeeded", "failed", "skipped"]
@@ -22,7 +23,7 @@ class _Msg(BaseModel):
 
 
 class ActionSpec(_Msg):
-    """One plan action with what its executor needs (the plan file only names targets)."""
+    """One plan action with what its executor needs, from the plan's ``execution`` part (nothing is recompiled)."""
 
     id: str
     type: str
@@ -31,9 +32,24 @@ class ActionSpec(_Msg):
     reason: str = ""
     details: dict[str, Any] = Field(default_factory=dict)
     node: dict[str, Any] | None = None
-    """The target's document as the specs declare it now (None for a deleted target)."""
+    """The target's normalized document as the plan saw it (None for a deleted target)."""
     context: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """Other documents the executor reads, by ``kind/name`` (an endpoint's model and stack...)."""
+    """Other normalized documents the executor reads, by ``kind/name`` (an endpoint's model and stack...)."""
+    stack: dict[str, Any] | None = None
+    """The plan's inputs of the target's stack (``planfile.StackInputs``): what a provisioner deploys."""
+
+
+class Where(_Msg):
+    """Where an apply's effects land, from the apply's input (not the worker's directory).
+
+    ``root`` is the project root the apply was started from: commands and
+    evaluations run there, local replicas and Pulumi records live under its
+    ``.modelplane/``; ``state`` says which state store to write. A worker
+    started anywhere (only its connection settings) can so run any apply.
+    """
+
+    root: str = ""
+    state: StateSettings | None = None
 
 
 class NodeRecord(_Msg):
@@ -60,6 +76,9 @@ class ApplyInput(_Msg):
     records: list[NodeRecord]
     parallelism: int = 8
     auto_approve: bool = False
+    root: str = ""
+    """The project root the apply was started from (see ``Where``)."""
+    state: StateSettings | None = None
     # carried over by continue-as-new
     results: dict[str, ActionResult] = Field(default_factory=dict)
     recorded: list[str] = Field(default_factory=list)
@@ -77,7 +96,7 @@ class ActionResult(_Msg):
     output: dict[str, Any] = Field(default_factory=dict)
 
 
-class ActionInput(_Msg):
+class ActionInput(Where):
     """What an executor activity gets: the action and its idempotency key (workflow id + plan id + action id)."""
 
     key: str
@@ -92,7 +111,7 @@ class ActionOutput(_Msg):
     """True when the ledger already had the result: the side effect was not repeated."""
 
 
-class RecordInput(_Msg):
+class RecordInput(Where):
     apply_id: str
     environment: str
     records: list[NodeRecord] = Field(default_factory=list)
@@ -102,7 +121,7 @@ class RecordInput(_Msg):
     """Actions left undone (id -> why), carried into the next plan."""
 
 
-class HistoryInput(_Msg):
+class HistoryInput(Where):
     apply_id: str
     environment: str
     plan_id: str
@@ -113,7 +132,7 @@ class HistoryInput(_Msg):
     failures: dict[str, str] = Field(default_factory=dict)
 
 
-class RolloutInput(_Msg):
+class RolloutInput(Where):
     key: str
     apply_id: str
     environment: str
@@ -121,7 +140,7 @@ class RolloutInput(_Msg):
     parent_id: str
 
 
-class ServingOp(_Msg):
+class ServingOp(Where):
     """One step of an endpoint rollout, done by the stack's provisioner (idempotent by design)."""
 
     op: Literal["inspect", "router", "start", "wait_ready", "weights", "stats", "promote", "teardown"]
@@ -133,6 +152,20 @@ class ServingOp(_Msg):
     replicas: int = 1
     weights: dict[str, int] = Field(default_factory=dict)
     window_s: float = 60.0
+
+
+class PreflightInput(Where):
+    """Every action of an apply: the preflight checks what the provisioners they need require."""
+
+    environment: str
+    actions: list[ActionSpec]
+
+
+class PreflightProblem(_Msg):
+    what: str
+    """What is missing, where (``stack/prod-gpu (aws-eks): the Pulumi CLI is not installed``)."""
+    hint: str
+    """What to install or set."""
 
 
 class ServingResult(_Msg):
@@ -161,6 +194,8 @@ class Progress(_Msg):
     order: list[str]
     gates: list[Gate] = Field(default_factory=list)
     abort_reason: str | None = None
+    preflight: list[PreflightProblem] = Field(default_factory=list)
+    """Prerequisites found missing before any action ran (then none did)."""
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

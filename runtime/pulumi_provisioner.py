@@ -1,7 +1,7 @@
 """The Pulumi provisioner (kubernetes, aws-eks, gcp-gke stacks): Automation API with an inline program.
 
-The program is ``stacks.components.GpuServingStack`` over ``stacks.render`` for
-the stack, with each endpoint's revisions and weights from a small serving
+The program is ``stacks.components.GpuServingStack`` over the plan's rendered
+objects for the stack, with each endpoint's revisions and weights from a small serving
 record kept beside the Pulumi state (``.modelplane/pulumi/<stack>/serving.json``).
 Every step (provision, a canary weight, promote, teardown) changes that record
 and runs ``pulumi up``: a sync call in a thread, heartbeating from Pulumi's
@@ -9,8 +9,10 @@ events. A retried attempt after a crash first cancels the stale lock the dead
 process left and refreshes, then runs ``up`` again. Analysis reads Prometheus
 (``settings.prometheus_url``) with the router-side queries of serving.md §9.
 
-The Pulumi CLI and provider plugins are not Python packages; where the CLI is
-missing every action fails before any work with what to install.
+The program is built from the plan's stack inputs (``planfile.StackInputs``),
+never by compiling the specs, so the worker needs no checkout. The Pulumi CLI
+and provider plugins are not Python packages; the apply's preflight
+(``runtime.preflight``) checks for them before any action runs.
 """
 
 from __future__ import annotations
@@ -22,11 +24,17 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from modelplane.compiler.planfile import StackInputs
 from modelplane.compiler.sources import atomic_write
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.typed import spec_of
+from modelplane.specs.platform import StackSpec
+
+if TYPE_CHECKING:
+    from modelplane.stacks.render import Rendered
 
 INSTALL_HINT = (
     "install the Pulumi CLI (https://www.pulumi.com/docs/install/: `curl -fsSL https://get.pulumi.com | sh` or "
@@ -57,6 +65,17 @@ def pulumi_command() -> Any:
         ) from None
 
 
+def find_pulumi_cli() -> str | None:
+    """None where the CLI is there; otherwise why not (for the preflight)."""
+    try:
+        pulumi_command()
+    except ActionFailed as exc:
+        return str(exc).rpartition("(")[2].rstrip(")") or str(exc)
+    except ImportError as exc:  # the pulumi package itself is missing: the preflight names it separately
+        return f"the pulumi package is not importable: {exc}"
+    return None
+
+
 def check_pulumi_cli() -> None:
     """Raise the missing-CLI error as a ModelplaneError (for commands outside an apply)."""
     from modelplane.compiler.errors import ModelplaneError
@@ -71,6 +90,23 @@ def _stack_doc(action: ActionSpec) -> dict[str, Any]:
     from modelplane.runtime.executors.provisioners import stack_of
 
     return stack_of(action)
+
+
+def _stack_spec(action: ActionSpec) -> StackSpec:
+    """The stack's typed spec (defaults filled in), from the plan's document."""
+    spec = spec_of(_stack_doc(action))
+    assert isinstance(spec, StackSpec)
+    return spec
+
+
+def _inputs(action: ActionSpec) -> StackInputs:
+    """The stack's inputs the plan computed (``StackInputs``): what ``pulumi up`` deploys."""
+    if action.stack is None:
+        raise ActionFailed(
+            f"{action.id}: the apply input carries no inputs of stack `{action.details.get('stack')}`",
+            {"hint": "apply a plan made by this version of modelplane: `modelplane plan --out FILE`"},
+        )
+    return StackInputs.model_validate(action.stack)
 
 
 class PulumiProvisioner:
@@ -104,7 +140,7 @@ class PulumiProvisioner:
         from types import SimpleNamespace
 
         # the Envoy Service is part of the program; clients in the cluster reach it by its DNS name
-        ns = _stack_doc(action)["spec"].get("namespace", "modelplane")
+        ns = _stack_spec(action).namespace
         return SimpleNamespace(pid=0, url=f"http://{_endpoint(action)}.{ns}.svc.cluster.local")
 
     async def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
@@ -129,8 +165,7 @@ class PulumiProvisioner:
         return {"weights": weights}
 
     async def stats(self, ctx: Context, action: ActionSpec, window_s: float) -> dict[str, Any]:
-        settings = _stack_doc(action)["spec"].get("settings", {})
-        url = settings.get("prometheus_url")
+        url = _stack_spec(action).settings.get("prometheus_url")
         if not url:
             raise ActionFailed(
                 f"stack/{_stack_doc(action)['metadata']['name']} has no settings.prometheus_url for canary analysis"
@@ -178,16 +213,16 @@ class PulumiProvisioner:
         from pulumi import automation as auto
 
         stack = _stack_doc(action)
-        spec = stack["spec"]
+        spec = _stack_spec(action)
         state = self._dir(ctx, action)
-        backend = spec.get("pulumi", {}).get("backend_url") or f"file://{state / 'backend'}"
+        backend = spec.pulumi.backend_url or f"file://{state / 'backend'}"
         (state / "backend").mkdir(parents=True, exist_ok=True)
         env = {
             "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", ""),
             "PULUMI_BACKEND_URL": backend,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
         }
-        program = _program(ctx.root, ctx.environment, stack["metadata"]["name"], self._record(ctx, action))
+        program = _program(_inputs(action), self._record(ctx, action))
         opts = auto.LocalWorkspaceOptions(
             work_dir=str(state),
             pulumi_command=cmd,
@@ -197,7 +232,7 @@ class PulumiProvisioner:
             secrets_provider="passphrase",
             env_vars=env,
         )
-        name = spec.get("pulumi", {}).get("stack") or f"{stack['metadata']['name']}-{ctx.environment}"
+        name = spec.pulumi.stack or f"{stack['metadata']['name']}-{ctx.environment}"
         return auto.create_or_select_stack(stack_name=name, project_name="modelplane", program=program, opts=opts)
 
     async def _up(self, ctx: Context, action: ActionSpec, cmd: Any) -> dict[str, Any]:
@@ -226,20 +261,50 @@ def _events(ctx: Context | None = None) -> Any:
     return on_event
 
 
-def build_stack(root: Path, env: str, stack: str, record: dict[str, Any]) -> Any:
-    """The stack's component, with each endpoint's revisions and weights from the serving record."""
-    from modelplane.compiler.compile import compile_graph
+def rendered(inputs: StackInputs, record: dict[str, Any]) -> Rendered:
+    """The stack's objects from the plan's inputs, each endpoint's revisions and weights from the serving record.
+
+    Revision objects come from the plan as rendered; only the routers are
+    rendered here, from the plan's endpoint documents, at the record's weights
+    (what a canary step changes). Nothing is compiled: the working tree is not read.
+    """
+    from modelplane.specs.platform import GpuPool
+    from modelplane.specs.serving import Endpoint
+    from modelplane.stacks.render import Rendered, router_objects
+    from modelplane.stacks.settings import StackSettings
+
+    pools = [GpuPool.model_validate(p) for p in inputs.pools]
+    out = Rendered(inputs.name, inputs.provider, inputs.namespace, pools, inputs.region,
+                   StackSettings.model_validate(inputs.settings))  # fmt: skip
+    out.objects += inputs.objects
+    for name, ep in inputs.endpoints.items():
+        revs = record.get(name) or {ep.revision: {"role": "stable", "weight": 100}}
+        unknown = sorted(r for r in revs if r not in ep.objects)
+        if unknown:
+            raise ActionFailed(
+                f"endpoint/{name}: the serving record lists revision(s) {', '.join(unknown)} that this plan "
+                f"does not deploy (plan revisions: {', '.join(ep.objects)})",
+                {"hint": "the stack changed outside this apply: plan again with `modelplane plan --out FILE`"},
+            )
+        weights = {r: int(v.get("weight", 0)) for r, v in revs.items()}
+        for r in revs:
+            out.objects += ep.objects[r]
+        endpoint = Endpoint.model_validate(ep.endpoint)
+        out.objects += router_objects(endpoint.metadata.name, endpoint.spec, inputs.namespace, weights)
+        out.endpoints[name] = {"revision": ep.revision, "weights": weights}
+    return out
+
+
+def build_stack(inputs: StackInputs, record: dict[str, Any]) -> Any:
+    """The stack's component, from the plan's inputs and the serving record."""
     from modelplane.stacks.components import GpuServingStack
-    from modelplane.stacks.render import render_stack
 
-    graph = compile_graph(root, env).graph
-    weights = {ep: {r: int(v.get("weight", 0)) for r, v in revs.items()} for ep, revs in record.items() if revs}
-    return GpuServingStack(stack, render_stack(graph, stack, weights=weights))
+    return GpuServingStack(inputs.name, rendered(inputs, record))
 
 
-def _program(root: Path, env: str, stack: str, record: dict[str, Any]) -> Any:
+def _program(inputs: StackInputs, record: dict[str, Any]) -> Any:
     def program() -> None:
-        build_stack(root, env, stack, record)
+        build_stack(inputs, record)
 
     return program
 

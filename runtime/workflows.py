@@ -36,12 +36,15 @@ with workflow.unsafe.imports_passed_through():
         Gate,
         HistoryInput,
         NodeRecord,
+        PreflightInput,
+        PreflightProblem,
         Progress,
         RecordInput,
         RolloutInput,
         ServingOp,
         ServingResult,
     )
+    from modelplane.runtime.typed import endpoint_spec, rollout_policy
     from modelplane.specs.common import duration_seconds
 
 # user errors are raised non-retryable by the activities; these retries are for crashes and flaky infrastructure
@@ -54,6 +57,10 @@ ACTION_RETRY = RetryPolicy(
 BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(seconds=2))
 HEARTBEAT = timedelta(seconds=3)
 """A worker that dies mid-action is noticed this long after its last heartbeat, and the action retried."""
+
+
+STEP_HEARTBEAT = timedelta(seconds=10)
+"""Rollout steps other than wait_ready may block their event loop briefly (a router starting), so a longer one."""
 
 
 def action_timeout(action: ActionSpec) -> timedelta:
@@ -100,6 +107,7 @@ class ApplyPlanWorkflow:
         self._dirty = False
         self._started_at = inp.started_at
         self._final: str | None = None
+        self._preflight: list[PreflightProblem] = []
 
     # -- queries, signals, updates ------------------------------------------------------------
 
@@ -116,6 +124,7 @@ class ApplyPlanWorkflow:
             order=[a.id for a in self._inp.actions],
             gates=list(self._gates.values()),
             abort_reason=self._abort_reason,
+            preflight=self._preflight,
         )
 
     @workflow.signal
@@ -180,6 +189,9 @@ class ApplyPlanWorkflow:
         if self._started_at is None:
             self._started_at = workflow.now()
             await self._history("running")
+            # applies started before the preflight existed replay without it
+            if workflow.patched("preflight") and await self._run_preflight():
+                return await self._refused()
         actions = inp.actions
         by_id = {a.id: a for a in actions}
         draining = False
@@ -238,6 +250,34 @@ class ApplyPlanWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ApplyOutcome(apply_id=inp.apply_id, state=outcome, actions=self._results)
 
+    async def _run_preflight(self) -> bool:
+        """Check every prerequisite the plan's provisioners need, before any side effect; True if one is missing."""
+        inp = self._inp
+        problems: list[PreflightProblem] = await workflow.execute_activity(
+            "preflight",
+            PreflightInput(environment=inp.environment, actions=inp.actions, **self._where()),
+            result_type=list[PreflightProblem],
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=BOOKKEEPING_RETRY,
+        )
+        self._preflight = problems
+        return bool(problems)
+
+    async def _refused(self) -> ApplyOutcome:
+        """Nothing ran: every action is left not run, the state is not written (no action changed anything)."""
+        why = "not run: the preflight found missing prerequisites (" + "; ".join(p.what for p in self._preflight) + ")"
+        now = workflow.now()
+        for r in self._results.values():
+            r.state, r.error, r.finished_at = "skipped", why, now
+        self._final = "failed"
+        await self._history("failed", {"preflight": "\n".join(f"{p.what} ({p.hint})" for p in self._preflight)})
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return ApplyOutcome(apply_id=self._inp.apply_id, state="failed", actions=self._results)
+
+    def _where(self) -> dict[str, Any]:
+        """Where effects land: the apply's project root and state store, not the worker's directory."""
+        return {"root": self._inp.root, "state": self._inp.state}
+
     def _history_long(self) -> bool:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._inp.history_limit
@@ -262,7 +302,12 @@ class ApplyPlanWorkflow:
                 out: ActionOutput = await workflow.execute_child_workflow(
                     "EndpointRollout",
                     RolloutInput(
-                        key=key, apply_id=inp.apply_id, environment=inp.environment, action=action, parent_id=wf_id
+                        key=key,
+                        apply_id=inp.apply_id,
+                        environment=inp.environment,
+                        action=action,
+                        parent_id=wf_id,
+                        **self._where(),
                     ),
                     id=rollout_workflow_id(wf_id, inp.apply_id, action.target),
                     result_type=ActionOutput,
@@ -270,7 +315,9 @@ class ApplyPlanWorkflow:
             else:
                 out = await workflow.execute_activity(
                     "execute_action",
-                    ActionInput(key=key, apply_id=inp.apply_id, environment=inp.environment, action=action),
+                    ActionInput(
+                        key=key, apply_id=inp.apply_id, environment=inp.environment, action=action, **self._where()
+                    ),
                     result_type=ActionOutput,
                     start_to_close_timeout=action_timeout(action),
                     heartbeat_timeout=HEARTBEAT,
@@ -304,6 +351,7 @@ class ApplyPlanWorkflow:
                 records=ready,
                 done=done,
                 pending=pending,
+                **self._where(),
             ),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=BOOKKEEPING_RETRY,
@@ -313,7 +361,7 @@ class ApplyPlanWorkflow:
     def _ready(self, rec: NodeRecord) -> bool:
         return all(self._results[a].state == "succeeded" for a in rec.waits_for if a in self._results)
 
-    async def _history(self, outcome: str) -> None:
+    async def _history(self, outcome: str, failures: dict[str, str] | None = None) -> None:
         await workflow.execute_activity(
             "record_history",
             HistoryInput(
@@ -324,7 +372,10 @@ class ApplyPlanWorkflow:
                 requested_by=self._inp.requested_by,
                 outcome=outcome,
                 summary=self._counts(),
-                failures={a: r.error or "" for a, r in self._results.items() if r.state == "failed"},
+                failures=failures
+                if failures is not None
+                else {a: r.error or "" for a, r in self._results.items() if r.state == "failed"},
+                **self._where(),
             ),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=BOOKKEEPING_RETRY,
@@ -374,11 +425,19 @@ class EndpointRolloutWorkflow:
         res: ServingResult = await workflow.execute_activity(
             "serving_op",
             ServingOp(
-                op=op, key=inp.key, apply_id=inp.apply_id, environment=inp.environment, action=inp.action, **fields
+                op=op,
+                key=inp.key,
+                apply_id=inp.apply_id,
+                environment=inp.environment,
+                action=inp.action,
+                root=inp.root,
+                state=inp.state,
+                **fields,
             ),
             result_type=ServingResult,
             start_to_close_timeout=timeout,
-            heartbeat_timeout=HEARTBEAT if op == "wait_ready" else None,
+            # every step heartbeats (a crashed worker's step is retried in seconds); the quick ones block a little
+            heartbeat_timeout=HEARTBEAT if op == "wait_ready" else STEP_HEARTBEAT,
             retry_policy=ACTION_RETRY,
         )
         return res.data
@@ -386,39 +445,36 @@ class EndpointRolloutWorkflow:
     @workflow.run
     async def run(self, inp: RolloutInput) -> ActionOutput:
         action = inp.action
-        spec = (action.node or {}).get("spec", {})
+        # typed, with every default filled in: an endpoint without `rollout:` gets the model's canary
+        spec = endpoint_spec(action.node)
+        policy = rollout_policy(action.node)
         revision = str(action.details.get("revision", "r0"))
-        replicas = max(1, int(spec.get("autoscaling", {}).get("min_replicas", 1)))
         state = await self._op("inspect")
         stable = state.get("stable")
         router = await self._op("router")
         if stable == revision:  # already serving this revision (e.g. resumed after the promotion)
             return ActionOutput(output={"revision": revision, "url": router["url"], "unchanged": True})
-        await self._op("start", revision=revision, replicas=replicas)
+        await self._op("start", revision=revision, replicas=policy.min_replicas)
         await self._op("wait_ready", revision=revision)
         if stable is None:
             promoted = await self._op("promote", revision=revision)
             return ActionOutput(output={"revision": revision, "url": router["url"], "first": True, **promoted})
 
-        rollout = spec.get("rollout", {})
-        analysis = rollout.get("analysis", {})
-        window = duration_seconds(analysis.get("window", "1m"))
-        inconclusive_limit = int(analysis.get("inconclusive_limit", 2))
+        window = policy.window_s
         verdicts: list[dict[str, Any]] = []
-        for i, step in enumerate(rollout.get("steps", [])):
+        for i, step in enumerate(policy.steps):
             self._step = i
-            weight = int(step["weight"])
+            weight = step.weight
             await self._op("weights", weights={stable: 100 - weight, revision: weight})
-            pause = step.get("pause")
-            if pause == "manual":
+            if step.pause == "manual":
                 await self._gate(i)
-            elif pause:
-                await self._hold(duration_seconds(pause))
+            elif step.pause:
+                await self._hold(duration_seconds(step.pause))
             if self._abort_reason is not None:
                 await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
-            if not step.get("analysis", True) or weight == 0:
+            if not step.analysis or weight == 0:
                 continue
-            for attempt in range(inconclusive_limit + 1):
+            for attempt in range(policy.inconclusive_limit + 1):
                 await self._hold(window)
                 if self._abort_reason is not None:
                     await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
@@ -429,8 +485,8 @@ class EndpointRolloutWorkflow:
                     break
                 if v.result == "fail":
                     await self._rollback(stable, revision, f"step {i + 1} (weight {weight}%): {v.reason}", verdicts)
-                if attempt == inconclusive_limit:
-                    if rollout.get("on_failure") == "pause":
+                if attempt == policy.inconclusive_limit:
+                    if policy.on_failure == "pause":
                         await self._gate(i)
                         break
                     await self._rollback(stable, revision, f"step {i + 1} inconclusive: {v.reason}", verdicts)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from modelplane.runtime.executors import Context, Effect
 from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.typed import spec_of
 
 
 async def register(ctx: Context, action: ActionSpec) -> Effect:
     assert action.node is not None
-    version = action.node.get("spec", {}).get("version")
+    version = getattr(spec_of(action.node), "version", None)  # typed: only some kinds have a version
     return Effect(
         output={"registered": action.target, **({"version": str(version)} if version is not None else {})},
         catalog=(action.target, None if version is None else str(version), action.node),

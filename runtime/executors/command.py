@@ -23,6 +23,9 @@ from typing import Any
 
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.typed import spec_of
+from modelplane.specs.common import duration_seconds
+from modelplane.specs.models import EvaluationSpec, Metric
 
 HEARTBEAT_EVERY = 1.0
 
@@ -44,10 +47,9 @@ def _die_with_parent() -> Callable[[], None] | None:
 
 async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str]) -> tuple[int, str]:
     """Run the target's command; returns (exit code, log path). Raises ActionFailed on timeout."""
-    assert action.node is not None
-    spec = action.node["spec"]
-    command: list[str] = spec["command"]
-    timeout = float(action.details.get("timeout_s", 3600))
+    spec = spec_of(action.node)  # a Workflow's or an Evaluation's typed spec
+    command: list[str] = list(spec.command)
+    timeout = duration_seconds(spec.timeout)
     out_dir = ctx.run_dir / "output"
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = ctx.run_dir / f"attempt-{ctx.attempt}.log"
@@ -93,7 +95,7 @@ async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str
                         _kill_group(proc.pid)
                         await proc.wait()
                         raise ActionFailed(
-                            f"{action.target}: `{shlex.join(command)}` ran past its timeout of {spec['timeout']}",
+                            f"{action.target}: `{shlex.join(command)}` ran past its timeout of {spec.timeout}",
                             {"log": str(log_path), "hint": "raise spec.timeout, or make the command faster"},
                         ) from None
         except asyncio.CancelledError:
@@ -127,26 +129,22 @@ async def run_workflow(ctx: Context, action: ActionSpec) -> Effect:
 
 
 async def evaluate(ctx: Context, action: ActionSpec) -> Effect:
-    assert action.node is not None
-    spec = action.node["spec"]
+    spec = spec_of(action.node)
+    assert isinstance(spec, EvaluationSpec)
     metrics_file = ctx.run_dir / "metrics.json"
     metrics_file.unlink(missing_ok=True)
     code, log = await run_command(ctx, action, {"MODELPLANE_METRICS_FILE": str(metrics_file)})
     if code != 0:
         raise ActionFailed(f"{action.target}: evaluation command exited with {code}\n{tail(log)}", {"log": log})
     metrics = read_metrics(action.target, metrics_file)
-    failures = check_thresholds(spec["metrics"], metrics)
-    output: dict[str, Any] = {
-        "metrics": metrics,
-        "failed": failures,
-        "blocking": spec.get("blocking", True),
-        "log": log,
-    }
-    if failures and spec.get("blocking", True):
+    failures = check_thresholds(spec.metrics, metrics)
+    # typed: `blocking: false` (or `no`, as the model reads it) really does not gate
+    output: dict[str, Any] = {"metrics": metrics, "failed": failures, "blocking": spec.blocking, "log": log}
+    if failures and spec.blocking:
         shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
         raise ActionFailed(
             f"{action.target} failed (blocking): {'; '.join(failures)}. metrics: {shown}. "
-            f"Rollouts of model/{spec['model']} are stopped",
+            f"Rollouts of model/{spec.model} are stopped",
             output,
         )
     return Effect(output=output)
@@ -167,16 +165,17 @@ def read_metrics(target: str, path: Any) -> dict[str, float]:
     return {str(k): v for k, v in raw.items()}
 
 
-def check_thresholds(declared: list[dict[str, Any]], metrics: dict[str, Any]) -> list[str]:
+def check_thresholds(declared: list[Metric], metrics: dict[str, Any]) -> list[str]:
     failures = []
     for m in declared:
-        name = m["name"]
-        value = metrics.get(name)
+        value = metrics.get(m.name)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            failures.append(f"{name} missing from the metrics" if value is None else f"{name}={value!r} not a number")
+            failures.append(
+                f"{m.name} missing from the metrics" if value is None else f"{m.name}={value!r} not a number"
+            )
             continue
-        if m.get("min") is not None and value < m["min"]:
-            failures.append(f"{name}={value} below min {m['min']}")
-        if m.get("max") is not None and value > m["max"]:
-            failures.append(f"{name}={value} above max {m['max']}")
+        if m.min is not None and value < m.min:
+            failures.append(f"{m.name}={value} below min {m.min:g}")
+        if m.max is not None and value > m.max:
+            failures.append(f"{m.name}={value} above max {m.max:g}")
     return failures

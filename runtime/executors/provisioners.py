@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.typed import spec_of
 
 PROVISIONERS: dict[str, str] = {
     "local": "modelplane.runtime.local.provisioner",
@@ -42,7 +43,7 @@ def stack_of(action: ActionSpec) -> dict[str, Any]:
 
 def provisioner_for(action: ActionSpec) -> Provisioner:
     stack = stack_of(action)
-    provider = stack["spec"]["provider"]
+    provider = spec_of(stack).provider  # typed: validated like the plan validated it
     module = PROVISIONERS.get(provider)
     if module is None:
         raise ActionFailed(

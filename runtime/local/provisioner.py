@@ -26,6 +26,7 @@ from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc
 from modelplane.runtime.messages import ActionSpec
 from modelplane.runtime.server import free_port, pid_alive, port_open, terminate
+from modelplane.runtime.typed import endpoint_spec, spec_of
 from modelplane.specs.common import duration_seconds
 
 READY_POLL_S = 0.2
@@ -39,25 +40,32 @@ def has_vllm_and_gpu() -> bool:
     return shutil.which("vllm") is not None and shutil.which("nvidia-smi") is not None
 
 
-def engine_command(endpoint: dict[str, Any], model: dict[str, Any], revision: str, port: int) -> tuple[list[str], str]:
+def engine_command(
+    endpoint: dict[str, Any], model: dict[str, Any], revision: str, port: int, planned: list[str] | None = None
+) -> tuple[list[str], str]:
+    """`vllm serve` with the plan's rendered arguments (``planned``) at this replica's port, or the simulator."""
     if has_vllm_and_gpu():
-        return ["vllm", "serve", *vllm_args(endpoint, model, port)], "vllm"
-    engine = endpoint["spec"].get("engine", {})
-    args = engine.get("args", {})
-    sim = engine.get("simulator", {})
+        args = list(planned) if planned is not None else vllm_args(endpoint, model, port)
+        if "--port" in args:  # the plan renders the Kubernetes port; a local replica gets a free one
+            args[args.index("--port") + 1] = str(port)
+        return ["vllm", "serve", *args], "vllm"
+    engine = endpoint_spec(endpoint).engine  # typed: defaults filled in, as validate read them
+    sim = engine.simulator
+    faults = sim.model_dump(exclude={"ttft_ms", "tpot_ms"}, exclude_none=True)
+    context_length = getattr(spec_of(model), "context_length", None) or 2048
     cmd = [
         sys.executable, "-m", "modelplane.runtime.local.simulator",
         "--port", str(port),
         "--served-model-name", served_name(endpoint, model),
         "--revision", revision,
-        "--max-num-seqs", str(args.get("max_num_seqs") or 256),
-        "--max-model-len", str(args.get("max_model_len") or model["spec"].get("context_length", 2048)),
-        "--ttft-ms", str(sim.get("ttft_ms", 20.0)),
-        "--tpot-ms", str(sim.get("tpot_ms", 2.0)),
-        "--faults", json.dumps({k: v for k, v in sim.items() if k not in ("ttft_ms", "tpot_ms")}),
+        "--max-num-seqs", str(engine.args.max_num_seqs or 256),
+        "--max-model-len", str(engine.args.max_model_len or context_length),
+        "--ttft-ms", str(sim.ttft_ms),
+        "--tpot-ms", str(sim.tpot_ms),
+        "--faults", json.dumps(faults),
     ]  # fmt: skip
-    if engine.get("histogram_buckets"):
-        cmd += ["--histogram-buckets", json.dumps(engine["histogram_buckets"])]
+    if engine.histogram_buckets:
+        cmd += ["--histogram-buckets", json.dumps(engine.histogram_buckets)]
     return cmd, "simulator"
 
 
@@ -100,13 +108,11 @@ class LocalProvisioner:
 
     def ensure_router(self, ctx: Context, action: ActionSpec) -> RouterProc:
         name = _endpoint_name(action)
-        spec = (action.node or {}).get("spec", {})
-        routing = spec.get("routing", {})
+        routing = endpoint_spec(action.node).routing  # typed: an unset policy is the model's default
         with regs.editing(ctx.root, ctx.environment, name) as reg:
-            reg.policy = routing.get("policy", "power_of_two_choices")
-            retries = routing.get("retries", {})
-            reg.max_retries = int(retries.get("max_retries", 1))
-            reg.retry_on = list(retries.get("retry_on", [503, 429]))
+            reg.policy = routing.policy
+            reg.max_retries = routing.retries.max_retries
+            reg.retry_on = list(routing.retries.retry_on)
             if reg.router is not None and pid_alive(reg.router.pid) and port_open(f"127.0.0.1:{reg.router.port}"):
                 return reg.router
             port = free_port(reg.router.port if reg.router else None)
@@ -129,7 +135,7 @@ class LocalProvisioner:
         with regs.editing(ctx.root, ctx.environment, name) as reg:
             _clean_orphans(reg, keep=revision)
             rev = reg.revisions.setdefault(revision, Revision(role="canary", weight=0))
-            rev.model = f"{model['metadata']['name']}@{model['spec'].get('version', '')}"
+            rev.model = f"{model['metadata']['name']}@{getattr(spec_of(model), 'version', '') or ''}"
             alive = [r for r in rev.replicas if pid_alive(r.pid)]  # listening or still starting
             adopted = len(alive)
             for dead in rev.replicas:
@@ -139,7 +145,7 @@ class LocalProvisioner:
             logs = regs.local_dir(ctx.root, ctx.environment) / "logs"
             while len(rev.replicas) < replicas:
                 port = free_port()
-                cmd, rev.engine = engine_command(endpoint, model, revision, port)
+                cmd, rev.engine = engine_command(endpoint, model, revision, port, action.details.get("engine_args"))
                 log = logs / f"{name}-{revision}-{len(rev.replicas)}.log"
                 rev.replicas.append(Replica(pid=_spawn(cmd, log, ctx.root), port=port, log=str(log)))
                 started += 1
@@ -148,8 +154,8 @@ class LocalProvisioner:
     async def wait_ready(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
         """Until every replica's model endpoint answers (``/v1/models``, not just ``/health``)."""
         name = _endpoint_name(action)
-        health = (action.node or {}).get("spec", {}).get("health", {})
-        limit = min(600.0, health.get("startup_failure_threshold", 60) * duration_seconds(health.get("period", "10s")))
+        health = endpoint_spec(action.node).health
+        limit = min(600.0, health.startup_failure_threshold * duration_seconds(health.period))
         deadline = time.monotonic() + limit
         async with aiohttp.ClientSession() as session:
             while True:
@@ -207,9 +213,7 @@ class LocalProvisioner:
                 reg.revisions[r].weight = 0
             reg.revisions[revision].role = "stable"
             reg.revisions[revision].weight = 100
-        grace = min(
-            5.0, duration_seconds((action.node or {}).get("spec", {}).get("health", {}).get("drain_grace", "30s"))
-        )
+        grace = min(5.0, duration_seconds(endpoint_spec(action.node).health.drain_grace))
         await self._drain(ctx, name, old, grace)
         for r in old:
             self.teardown(ctx, action, r)

@@ -44,8 +44,8 @@ def _settings(p: Pipeline) -> Settings:
 
 
 def _input(s: Settings, **update: Any) -> ApplyInput:
-    result = fresh_plan(s, open_store(s.root, s.state))
-    return apply_input(result.plan, result, 8, True).model_copy(update=update)
+    plan = fresh_plan(s, open_store(s.root, s.state))
+    return apply_input(plan, s, 8, True).model_copy(update=update)
 
 
 def save_history(name: str, history: Any) -> None:

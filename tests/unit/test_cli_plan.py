@@ -25,7 +25,7 @@ def test_plan_detailed_exitcode_and_out(git_example: Callable[[str], GitProject]
     assert res.exit_code == 2, res.output
     assert res.output.startswith("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete; ")
     saved = json.loads(out.read_text())
-    assert saved["format_version"] == 1 and saved["base"]["kind"] == "git"
+    assert saved["format_version"] == 2 and saved["base"]["kind"] == "git"
     assert [a["id"] for a in saved["actions"]][:2] == [
         "register:model/tiny-chat",
         "evaluate:evaluation/tiny-chat-quality",

@@ -8,6 +8,7 @@ from modelplane.compiler.compile import compile_graph
 from modelplane.compiler.engine import vllm_args
 from modelplane.runtime.analysis import judge, min_requests
 from modelplane.specs.base import NodeId
+from modelplane.specs.serving import EndpointSpec
 
 from tests.conftest import EXAMPLES
 
@@ -30,7 +31,20 @@ def test_vllm_args_for_the_200k_qps_endpoint() -> None:
     assert args[args.index("--custom-histogram-buckets") + 1].startswith('{"request_latency":[0.05,')
 
 
-SPEC = {"slo": {"p99_latency_ms": 1000, "availability": 0.999}, "rollout": {"analysis": {"min_requests": 20}}}
+def _spec(**over: object) -> EndpointSpec:
+    """A typed endpoint spec (the analysis reads typed values, defaults filled in)."""
+    base: dict[str, object] = {
+        "model": "m",
+        "stack": "s",
+        "resources": {"accelerator": "l4"},
+        "traffic": {"qps": 1},
+        "slo": {"p99_latency_ms": 1000},
+        "autoscaling": {"min_replicas": 1, "max_replicas": 2},
+    }
+    return EndpointSpec.model_validate({**base, **over})
+
+
+SPEC = _spec(slo={"p99_latency_ms": 1000, "availability": 0.999}, rollout={"analysis": {"min_requests": 20}})
 
 
 def test_analysis_verdicts() -> None:
@@ -47,5 +61,8 @@ def test_analysis_verdicts() -> None:
 
 
 def test_min_requests_defaults_from_availability() -> None:
-    assert min_requests({"slo": {"availability": 0.999}}) == 10_000
-    assert min_requests({"slo": {"availability": 0.99}, "rollout": {"analysis": {"min_requests": 7}}}) == 7
+    assert min_requests(_spec(slo={"p99_latency_ms": 1, "availability": 0.999})) == 10_000
+    assert (
+        min_requests(_spec(slo={"p99_latency_ms": 1, "availability": 0.99}, rollout={"analysis": {"min_requests": 7}}))
+        == 7
+    )

@@ -16,6 +16,7 @@ import pulumi
 import pytest
 import yaml
 from modelplane.compiler.compile import compile_graph
+from modelplane.specs.base import NodeId
 from modelplane.specs.serving import Endpoint, Routing
 from modelplane.stacks.preview import RecordingMocks
 from modelplane.stacks.render import Rendered, envoy_config, render_stack
@@ -216,10 +217,28 @@ def test_missing_pulumi_cli_is_a_clear_error_not_a_traceback(monkeypatch: pytest
 @pulumi.runtime.test
 def test_the_provisioner_program_renders_the_recorded_canary_weights() -> Any:
     """What `apply` runs through the Automation API: the same component, with the serving record's weights."""
+    from modelplane.compiler.execution import stack_inputs
     from modelplane.runtime.pulumi_provisioner import build_stack
+    from modelplane.specs.platform import GpuPool
+    from modelplane.stacks.render import EndpointInput, revision_objects
+    from modelplane.stacks.settings import StackSettings
 
+    # the plan's inputs of the stack, with two revisions of grammar-prod (what a canary has running)
+    graph = compile_graph(EXAMPLES / "assistant-platform", "prod", use_cache=False).graph
+    inputs = stack_inputs(graph, graph, "prod-gpu")
+    assert inputs is not None
+    ep = graph.nodes[NodeId("endpoint", "grammar-prod")]
+    model = graph.nodes[NodeId("model", ep.spec["model"])]
+    planned = inputs.endpoints["grammar-prod"]
+    pool = GpuPool.model_validate(
+        next(p for p in inputs.pools if p["accelerator"] == ep.spec["resources"]["accelerator"])
+    )
+    typed = EndpointInput(ep.name, ep.model.spec, model.model)  # type: ignore[arg-type]
+    settings = StackSettings.model_validate(inputs.settings)
+    objects = {r: revision_objects(typed, r, inputs.namespace, pool, settings) for r in ("rstable", "rcanary")}
+    eps = {**inputs.endpoints, "grammar-prod": planned.model_copy(update={"objects": objects, "revision": "rcanary"})}
     record = {"grammar-prod": {"rstable": {"role": "stable", "weight": 95}, "rcanary": {"role": "canary", "weight": 5}}}
-    stack = build_stack(EXAMPLES / "assistant-platform", "prod", "prod-gpu", record)
+    stack = build_stack(inputs.model_copy(update={"endpoints": eps}), record)
 
     def check() -> None:
         cms = {n: i for n, i in _by_type("kubernetes:core/v1:ConfigMap")}

@@ -9,6 +9,7 @@ import pytest
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.runtime.executors.command import check_thresholds
 from modelplane.runtime.state_store import SCHEMA_VERSION, StateStore
+from modelplane.specs.models import Metric
 
 
 def test_new_file_gets_the_current_schema_version(tmp_path: Path) -> None:
@@ -64,7 +65,8 @@ def test_ledger_counts_attempts_and_returns_done_results(tmp_path: Path) -> None
 
 
 def test_thresholds() -> None:
-    declared = [{"name": "acc", "min": 0.5}, {"name": "tox", "max": 0.1}, {"name": "f1", "min": 0.1}]
+    raw = [{"name": "acc", "min": 0.5}, {"name": "tox", "max": 0.1}, {"name": "f1", "min": 0.1}]
+    declared = [Metric.model_validate(m) for m in raw]  # the executor reads typed metrics
     assert check_thresholds(declared, {"acc": 0.4, "tox": 0.2, "f1": "x"}) == [
         "acc=0.4 below min 0.5",
         "tox=0.2 above max 0.1",
