@@ -22,7 +22,7 @@ from modelplane.runtime.messages import (
     ServingOp,
     ServingResult,
 )
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state_backend import Store
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -43,7 +43,7 @@ def run_dir(root: Path, apply_id: str, action_id: str) -> Path:
 
 
 class Activities:
-    def __init__(self, root: Path, stores: Callable[[str], StateStore]) -> None:
+    def __init__(self, root: Path, stores: Callable[[str], Store]) -> None:
         self.root = root
         self.stores = stores
         """The state store of an environment (environments may keep state in different places)."""

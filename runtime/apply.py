@@ -21,7 +21,7 @@ from modelplane.compiler.graph import LineageGraph
 from modelplane.compiler.planfile import Plan
 from modelplane.runtime.connection import Settings
 from modelplane.runtime.messages import ActionSpec, ApplyInput, NodeRecord
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state_backend import StateReader
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
 
@@ -44,7 +44,7 @@ def load_plan_file(path: Path) -> Plan:
         ) from None
 
 
-def fresh_plan(s: Settings, store: StateStore) -> PlanResult:
+def fresh_plan(s: Settings, store: StateReader) -> PlanResult:
     result = make_plan(s.root, s.environment, state=store)
     if result.errors:
         from modelplane.compiler.errors import GraphError
@@ -53,7 +53,7 @@ def fresh_plan(s: Settings, store: StateStore) -> PlanResult:
     return result
 
 
-def check_saved(saved: Plan, path: Path, s: Settings, store: StateStore, current: PlanResult) -> None:
+def check_saved(saved: Plan, path: Path, s: Settings, store: StateReader, current: PlanResult) -> None:
     """Refuse a saved plan that no longer describes what apply would do."""
     problems = []
     if saved.base.kind != "state":
