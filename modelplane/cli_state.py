@@ -49,6 +49,10 @@ def _store(s: Any, must_exist: bool = True) -> Any:
     return _guard(opened)
 
 
+def _can_prompt() -> bool:
+    return sys.stdin.isatty()
+
+
 def _who() -> str:
     try:
         user = getpass.getuser()
@@ -161,7 +165,7 @@ def unlock(
         f"the lock on {s.environment} is held by apply {held.apply_id} ({held.holder} on {held.location}, since {since})"
     )
     if not yes:
-        if not sys.stdin.isatty():
+        if not _can_prompt():
             _fail(ModelplaneError("no terminal to confirm the unlock on", hint="pass --yes to confirm"))
         answer = typer.prompt(f"type the environment name ({s.environment}) to clear it")
         if answer.strip() != s.environment:

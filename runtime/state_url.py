@@ -53,22 +53,22 @@ def is_postgres_url(url: str) -> bool:
     return urlsplit(url).scheme in SCHEMES
 
 
+def _authority(url: str) -> tuple[str, str, str] | None:
+    """(``scheme://``, userinfo, the rest) split at the last ``@``, so a password with an unquoted ``@``, ``:``
+    or ``/`` still lands in the userinfo; None without a userinfo."""
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    userinfo, _, host = rest.rpartition("@")
+    return head + sep, userinfo, host
+
+
 def redact(url: str) -> str:
     """The URL with any password (in the user part or a ``password=`` parameter) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
-    query = parts.query
-    if query:
-        pairs = [(k, MASK if k.lower() == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-        query = urlencode(pairs, safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    parts = _authority(url)
+    if parts and ":" in parts[1]:
+        url = f"{parts[0]}{parts[1].split(':', 1)[0]}:{MASK}@{parts[2]}"
+    return re.sub(r"([?&]password=)[^&#]*", rf"\1{MASK}", url, flags=re.IGNORECASE)
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
@@ -82,20 +82,19 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
 
 def split_password(url: str) -> tuple[str, str | None]:
     """(the URL without a password, the password it carried or None)."""
-    parts = urlsplit(url)
     password: str | None = None
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            user, raw = userinfo.split(":", 1)
-            password = unquote(raw)
-            netloc = f"{user}@{host}"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    parts = _authority(url)
+    if parts and ":" in parts[1]:
+        user, raw = parts[1].split(":", 1)
+        password = unquote(raw)
+        url = f"{parts[0]}{user}@{parts[2]}"
+    split = urlsplit(url)
+    pairs = parse_qsl(split.query, keep_blank_values=True)
     kept = [(k, v) for k, v in pairs if k.lower() != "password"]
     if len(kept) != len(pairs):
         password = next(v for k, v in pairs if k.lower() == "password")
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), parts.fragment)), password
+        url = urlunsplit((split.scheme, split.netloc, split.path, urlencode(kept), split.fragment))
+    return url, password
 
 
 def resolve(root: Path, state: StateSettings, environ: Mapping[str, str] | None = None) -> StateTarget:

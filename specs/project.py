@@ -33,13 +33,12 @@ class StateSettings(StrictModel):
     @model_validator(mode="after")
     def _no_password_in_the_project_file(self) -> StateSettings:
         # modelplane.yaml is committed: a password there would be in git history for good
-        if self.url and "@" in self.url.split("//", 1)[-1].split("/", 1)[0]:
-            userinfo = self.url.split("//", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0]
-            if ":" in userinfo:
-                raise ValueError(
-                    "state.url carries a password; modelplane.yaml is committed, so keep it out: use "
-                    "`password_file:`, MODELPLANE_STATE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass"
-                )
+        userinfo, at, _ = (self.url or "").partition("://")[2].rpartition("@")  # the last @: passwords may hold one
+        if at and ":" in userinfo:
+            raise ValueError(
+                "state.url carries a password; modelplane.yaml is committed, so keep it out: use "
+                "`password_file:`, MODELPLANE_STATE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass"
+            )
         if self.url and "password=" in self.url.lower():
             raise ValueError("state.url carries a password= parameter; use `password_file:` or PGPASSWORD instead")
         return self
