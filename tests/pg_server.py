@@ -9,6 +9,7 @@ password paths that a team's database uses. Where PostgreSQL cannot start,
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import itertools
@@ -18,8 +19,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 USER = "modelplane"
 PASSWORD = "pg-T3st:s3cret/7f3a"  # a colon and a slash: the URL-quoting paths must hold
@@ -33,12 +37,13 @@ class Unavailable(Exception):
 def bindir() -> Path:
     """Where initdb and pg_ctl are: $MODELPLANE_PG_BINDIR, PATH, or Debian's /usr/lib/postgresql/<ver>/bin."""
     explicit = os.environ.get("MODELPLANE_PG_BINDIR")
-    candidates = [Path(explicit)] if explicit else []
-    found = shutil.which("pg_ctl")
-    if found:
-        candidates.append(Path(found).resolve().parent)
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
-    candidates += [Path(p) for p in versions]
+    if explicit:  # exclusive: it names the one install to test against
+        candidates = [Path(explicit)]
+    else:
+        found = shutil.which("pg_ctl")
+        candidates = [Path(found).resolve().parent] if found else []
+        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
+        candidates += [Path(p) for p in versions]
     for c in candidates:
         if (c / "initdb").exists() and (c / "pg_ctl").exists():
             return c
@@ -164,3 +169,55 @@ class PgServer:
             psycopg.connect(self.url(), password=PASSWORD, autocommit=True) as db,
         ):
             db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+_shared: list[PgServer | Unavailable] = []
+
+
+def shared_server() -> PgServer:
+    """One server per test process, whichever conftest or module asks first; stopped at exit."""
+    if not _shared:
+        try:
+            server = PgServer.start()
+            atexit.register(server.stop)
+            _shared.append(server)
+        except Unavailable as exc:
+            _shared.append(exc)
+    got = _shared[0]
+    if isinstance(got, Unavailable):
+        raise got
+    return got
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> PgServer:
+    try:
+        return shared_server()
+    except Unavailable as exc:
+        if in_ci():  # CI installs PostgreSQL (.ci/run): a missing server there is a failure, never a skip
+            pytest.fail(f"PostgreSQL could not be started: {exc}")
+        pytest.skip(f"PostgreSQL could not be started: {exc}")
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    server: PgServer
+    name: str
+    password: str = PASSWORD
+
+    @property
+    def url(self) -> str:
+        """Without the password (it is passed separately, as modelplane does)."""
+        return self.server.url(self.name)
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer) -> Iterator[PgDatabase]:
+    """A fresh, empty database on the session's server."""
+    name = pg_server.create_database()
+    yield PgDatabase(pg_server, name)
+    pg_server.drop_database(name)

@@ -1,54 +1,14 @@
-"""State-store fixtures: a real PostgreSQL server for the session, and ``store`` on both backends."""
+"""State-store fixtures: a real PostgreSQL server (tests/pg_server.py), and ``store`` on both backends."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.pg_server import PASSWORD, PgServer, Unavailable
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    try:
-        server = PgServer.start()
-    except Unavailable as exc:
-        if _in_ci():  # CI installs PostgreSQL (.ci/run): a missing server there is a failure, never a skip
-            pytest.fail(f"PostgreSQL could not be started: {exc}")
-        pytest.skip(f"PostgreSQL could not be started: {exc}")
-    yield server
-    server.stop()
-
-
-@dataclass(frozen=True)
-class PgDatabase:
-    server: PgServer
-    name: str
-
-    @property
-    def url(self) -> str:
-        """Without the password (it is passed separately, as modelplane does)."""
-        return self.server.url(self.name)
-
-    password = PASSWORD
-
-
-@pytest.fixture
-def pg_db(pg_server: PgServer) -> Iterator[PgDatabase]:
-    """A fresh, empty database on the session's server."""
-    name = pg_server.create_database()
-    yield PgDatabase(pg_server, name)
-    pg_server.drop_database(name)
-
+from tests.pg_server import PgDatabase, pg_db, pg_server  # noqa: F401  (fixtures)
 
 BACKENDS = ["sqlite", "postgres"]
 

@@ -11,7 +11,7 @@ from modelplane.runtime.state_store import SCHEMA_VERSION, TABLES, StateStore
 from typer.testing import CliRunner
 
 from modelplane.cli import app
-from tests.unit.conftest import PgDatabase
+from tests.pg_server import PgDatabase
 
 runner = CliRunner()
 PROJECT = "name: demo\nspecs: ['specs/**/*.yaml']\nenvironments:\n  dev: {}\n  prod: {}\n"

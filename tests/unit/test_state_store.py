@@ -16,7 +16,7 @@ from modelplane.runtime.state_pg import MIGRATIONS as PG_MIGRATIONS
 from modelplane.runtime.state_pg import PostgresStore
 from modelplane.runtime.state_store import SCHEMA_VERSION, StateStore
 
-from tests.unit.conftest import PgDatabase
+from tests.pg_server import PgDatabase
 
 # -- schema versions (each backend keeps its own) ----------------------------------------------
 
@@ -276,3 +276,35 @@ def test_thresholds() -> None:
     ]
     assert check_thresholds(declared[:1], {}) == ["acc missing from the metrics"]
     assert check_thresholds(declared[:2], {"acc": 0.9, "tox": 0.0}) == []
+
+
+@pytest.mark.parametrize(("ci", "outcome", "rc"), [("true", "1 error", 1), ("", "1 skipped", 0)])
+def test_without_postgresql_ci_fails_and_a_laptop_skips(tmp_path: Path, ci: str, outcome: str, rc: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "CI": ci, "MODELPLANE_PG_BINDIR": str(tmp_path / "no-postgres-here")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/unit/test_state_store.py",
+            "-k",
+            "test_records_bump_the_serial_and_say_what_changed",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "1 passed" in proc.stdout and outcome in proc.stdout, proc.stdout + proc.stderr  # sqlite passes either way
+    assert proc.returncode == rc
+    assert "initdb/pg_ctl not found" in proc.stdout

@@ -17,7 +17,7 @@ from modelplane.specs.project import StateSettings
 from typer.testing import CliRunner
 
 from modelplane.cli import app
-from tests.unit.conftest import PgDatabase
+from tests.pg_server import PgDatabase
 
 SECRET = "hunter2:/@x"
 
