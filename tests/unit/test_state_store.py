@@ -86,7 +86,7 @@ def test_a_version_1_postgres_database_is_migrated_in_place(pg_db: PgDatabase) -
         db.execute("CREATE TABLE modelplane_schema (version INTEGER NOT NULL)")
         db.execute("INSERT INTO modelplane_schema VALUES (1)")
         for statement in PG_MIGRATIONS[0]:
-            db.execute(statement)  # type: ignore[call-overload]  # the module's own constant SQL
+            db.execute(statement)
         db.execute(
             "INSERT INTO history (apply_id, environment, plan_id, workflow_id, requested_by, started_at, outcome)"
             " VALUES ('a1', 'dev', 'p', 'w', 'me', 1.0, 'succeeded')"
