@@ -4,8 +4,8 @@ For a team: every checkout, CI job and worker that points at one database sees
 one truth about each environment and one lock row. Each write is one
 transaction, as in SQLite; where SQLite serializes writers with ``BEGIN
 IMMEDIATE``, this takes row locks (``ON CONFLICT ... RETURNING``, ``FOR
-UPDATE``) so two writers on two machines cannot both bump a serial or both
-start an effect. The schema version lives in ``modelplane_schema`` (SQLite's
+UPDATE``) so two writers on two machines cannot take the same serial or
+lose an attempt count in the ledger. The schema version lives in ``modelplane_schema`` (SQLite's
 ``PRAGMA user_version``) and migrations run under an advisory lock, so two
 processes opening a new database at once do not both create it. Tables whose
 rows SQLite lists by ``rowid`` carry an identity column ``seq`` for the same
