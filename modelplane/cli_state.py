@@ -6,9 +6,7 @@ password masked.
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +52,9 @@ def _can_prompt() -> bool:
 
 
 def _who() -> str:
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)
