@@ -17,11 +17,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from modelplane.runtime.state_export import export_document, migrate  # noqa: E402
-from modelplane.runtime.state_pg import PostgresStore  # noqa: E402
-from modelplane.runtime.state_store import StateStore  # noqa: E402
+from modelplane.runtime.state_export import export_document, migrate
+from modelplane.runtime.state_pg import PostgresStore
+from modelplane.runtime.state_store import StateStore
 
-from tests.pg_server import PASSWORD, PgServer  # noqa: E402
+from tests.pg_server import PASSWORD, PgServer
 
 
 def per_op(store: Any, n: int) -> dict[str, float]:
@@ -61,7 +61,9 @@ def main() -> None:
             src = StateStore(Path(tmp) / "big.db")
             doc = {"kind": "Dataset", "metadata": {"name": "x", "labels": {"a": "1"}}, "spec": {"uri": "s3://b/k"}}
             src.record(
-                "prod", "a1", upserts=[(f"dataset/d{i}", "Dataset", f"specs/{i}.yaml", 0, doc) for i in range(args.nodes)]
+                "prod",
+                "a1",
+                upserts=[(f"dataset/d{i}", "Dataset", f"specs/{i}.yaml", 0, doc) for i in range(args.nodes)],
             )
             for i in range(args.nodes):
                 src.ledger_begin(f"k{i}", "prod", "a1", f"register:dataset/d{i}")
@@ -75,7 +77,9 @@ def main() -> None:
             again = migrate(src, target)
             t4 = time.perf_counter()
             print(f"export of {args.nodes} nodes + {args.nodes} ledger rows ({result.rows} rows): {t1 - t0:.2f} s")
-            print(f"state migrate (copy + verify by export): {t3 - t2:.2f} s; second run (nothing to do): {t4 - t3:.2f} s")
+            print(
+                f"state migrate (copy + verify by export): {t3 - t2:.2f} s; second run (nothing to do): {t4 - t3:.2f} s"
+            )
             assert result.copied and not again.copied
     finally:
         server.stop()

@@ -195,3 +195,15 @@ def test_migrate_without_a_sqlite_state_says_so(make_project: Callable[..., Path
     root = make_project({"specs/a.yaml": "kind: Dataset\n"})
     code, out = state(root, "migrate", "--to", pg_db.url)
     assert code == 1 and "no SQLite state to migrate" in out, out
+
+
+def test_export_and_import_say_what_is_missing(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    root = make_project({"specs/a.yaml": "kind: Dataset\n"})
+    code, out = state(root, "export")
+    assert code == 1 and "there is no state for demo yet" in out and "modelplane apply" in out, out
+    assert not (root / ".modelplane" / "state.db").exists()  # exporting never creates a store
+    code, out = state(root, "import", str(tmp_path / "missing.json"))
+    assert code == 1 and f"cannot read {tmp_path / 'missing.json'}" in out, out
+    (tmp_path / "not.json").write_text("{")
+    code, out = state(root, "import", str(tmp_path / "not.json"))
+    assert code == 1 and "not JSON" in out, out
