@@ -21,12 +21,12 @@ from modelplane.runtime.state_export import export_document, migrate
 from modelplane.runtime.state_pg import PostgresStore
 from modelplane.runtime.state_store import StateStore
 
-from tests.pg_server import PASSWORD, PgServer
-
 
 def per_op(store: Any, n: int) -> dict[str, float]:
     """Median milliseconds of the writes an action makes: ledger begin + done, and a one-node record."""
-    begin, done, record = [], [], []
+    begin: list[float] = []
+    done: list[float] = []
+    record: list[float] = []
     for i in range(n):
         t0 = time.perf_counter()
         store.ledger_begin(f"k{i}", "dev", "a", f"run:{i}")
@@ -38,7 +38,10 @@ def per_op(store: Any, n: int) -> dict[str, float]:
         begin.append(t1 - t0)
         done.append(t2 - t1)
         record.append(t3 - t2)
-    med = lambda xs: sorted(xs)[len(xs) // 2] * 1000  # noqa: E731
+
+    def med(xs: list[float]) -> float:
+        return sorted(xs)[len(xs) // 2] * 1000
+
     return {"ledger_begin": med(begin), "ledger_done": med(done), "record": med(record)}
 
 
@@ -47,6 +50,8 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=10_000)
     ap.add_argument("--ops", type=int, default=300)
     args = ap.parse_args()
+    from tests.pg_server import PASSWORD, PgServer  # type: ignore[import-not-found]  # tests/ is outside the package
+
     server = PgServer.start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
