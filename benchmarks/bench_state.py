@@ -55,10 +55,11 @@ def main() -> None:
     server = PgServer.start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for name, store in [
+            stores: list[tuple[str, Any]] = [
                 ("sqlite", StateStore(Path(tmp) / "ops.db")),
                 ("postgres", PostgresStore(server.url(server.create_database()), PASSWORD)),
-            ]:
+            ]
+            for name, store in stores:
                 figures = per_op(store, args.ops)
                 print(f"{name:9} per write (median ms): " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
                 store.close()
