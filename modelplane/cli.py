@@ -323,14 +323,13 @@ def _plan_exit(code: int, detailed: bool) -> NoReturn:
 
 def _applied_state(root: Path, env: str | None) -> Any:
     """The environment's state store, or None before the first apply (planning never creates it)."""
-    from modelplane.runtime.connection import settings_for, state_path
-    from modelplane.runtime.state_store import StateStore
+    from modelplane.runtime.connection import settings_for
+    from modelplane.runtime.state_backend import existing_store
 
     s = settings_for(root, env)
-    path = state_path(s.root, s.state)
-    if not path.exists():
+    store = existing_store(s.root, s.state)
+    if store is None:
         return None
-    store = StateStore(path)
     last = store.history(s.environment, limit=1)
     if last and last[0].outcome == "running":
         print(
@@ -391,7 +390,7 @@ def init(
     print(f"✓ project ready; next: cd {directory} && modelplane validate && modelplane graph")
 
 
-from modelplane import cli_runtime  # noqa: E402,F401  (registers apply, status, approve...)
+from modelplane import cli_runtime, cli_state  # noqa: E402,F401  (register apply, status..., `state ...`)
 
 _QUICK_EXIT: list[bool] = []
 

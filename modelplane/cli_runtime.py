@@ -78,13 +78,12 @@ async def _existing_client(s: Any, with_worker: bool = True) -> tuple[Any, Any] 
 
 def _unfinished(s: Any) -> bool:
     """Did an apply start here and never finish (the server went down with it)? Then it must resume."""
-    from modelplane.runtime.connection import state_path
-    from modelplane.runtime.state_store import StateStore
+    from modelplane.runtime.state_backend import existing_store
 
-    path = state_path(s.root, s.state)
-    if not path.exists():
+    store = existing_store(s.root, s.state)
+    if store is None:
         return False
-    last = StateStore(path).history(s.environment, limit=1)
+    last = store.history(s.environment, limit=1)
     return bool(last) and last[0].outcome == "running"
 
 

@@ -26,7 +26,7 @@ from modelplane.runtime.messages import (
     ServingResult,
     Where,
 )
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state_backend import Store
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -54,17 +54,17 @@ def run_dir(root: Path, apply_id: str, action_id: str) -> Path:
 
 
 class Activities:
-    def __init__(self, root: Path, stores: Callable[[str], StateStore]) -> None:
+    def __init__(self, root: Path, stores: Callable[[str], Store]) -> None:
         self.root = root
         """The worker's directory: used only for inputs recorded before they carried the apply's root."""
         self.stores = stores
         """The state store of an environment, for inputs that do not say where it is."""
-        self._opened: dict[tuple[str, str], StateStore] = {}
+        self._opened: dict[tuple[str, str], Store] = {}
 
     def root_of(self, inp: Where) -> Path:
         return Path(inp.root) if inp.root else self.root
 
-    def store_of(self, inp: Where, environment: str) -> StateStore:
+    def store_of(self, inp: Where, environment: str) -> Store:
         """The apply's own state store (from its input), so a worker outside the project writes the right one."""
         if inp.state is None:
             return self.stores(environment)

@@ -22,7 +22,7 @@ from modelplane.compiler.planfile import PLAN_FORMAT_VERSION, Plan
 from modelplane.compiler.scan import scan
 from modelplane.runtime.connection import Settings
 from modelplane.runtime.messages import ActionSpec, ApplyInput, NodeRecord
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state_backend import StateReader
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -52,7 +52,7 @@ def load_plan_file(path: Path) -> Plan:
     return plan
 
 
-def fresh_plan(s: Settings, store: StateStore) -> Plan:
+def fresh_plan(s: Settings, store: StateReader) -> Plan:
     """Plan now, against the applied state, with everything apply will execute (the only compile of an apply)."""
     result = make_plan(s.root, s.environment, state=store)
     if result.errors:
@@ -62,7 +62,7 @@ def fresh_plan(s: Settings, store: StateStore) -> Plan:
     return executable(result.plan, result.head.graph, result.base)
 
 
-def check_saved(saved: Plan, path: Path, s: Settings, store: StateStore) -> list[str]:
+def check_saved(saved: Plan, path: Path, s: Settings, store: StateReader) -> list[str]:
     """Refuse a saved plan that no longer applies; returns notes to show (the working tree changed since).
 
     The plan carries every document it deploys, so what is on disk now does not

@@ -20,8 +20,9 @@ from pathlib import Path
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.scan import load_project_file
 from modelplane.compiler.sources import FileSource
+from modelplane.runtime import state_backend
 from modelplane.runtime.server import ensure_server, file_lock, pid_alive, running_server, state_dir
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state_backend import Store
 from modelplane.specs.project import Project, StateSettings, TemporalSettings
 
 WORKER_START_TIMEOUT_S = 60.0
@@ -60,13 +61,9 @@ def settings_for(root: Path, env: str | None) -> Settings:
     return Settings(root, project, name, e.temporal or project.temporal, e.state or project.state)
 
 
-def open_store(root: Path, state: StateSettings) -> StateStore:
-    if state.backend != "sqlite":
-        raise ModelplaneError(
-            f"the `{state.backend}` state backend is not available in this version of modelplane",
-            hint="use `state: {backend: sqlite}` (the default) in modelplane.yaml",
-        )
-    return StateStore(state_path(root, state))
+def open_store(root: Path, state: StateSettings) -> Store:
+    """The environment's store: SQLite under .modelplane/ or PostgreSQL (see ``state_backend``)."""
+    return state_backend.open_store(root, state)
 
 
 def state_path(root: Path, state: StateSettings) -> Path:

@@ -3,7 +3,10 @@
 Per environment it holds the applied snapshot (the documents as applied), a
 serial that grows with every write, actions an apply left undone (the next
 plan carries them), resource outputs (endpoint URLs...), the catalog of
-registered nodes, notifications, an idempotency ledger and the apply history.
+registered nodes, notifications, an idempotency ledger, the apply history, a
+lock row (who holds the environment, from where, since when) and an audit trail.
+``runtime/state_pg.py`` holds the same in PostgreSQL; ``state_backend`` names
+the interface both implement.
 
 Every write is one ``BEGIN IMMEDIATE`` transaction, made as each action
 completes, so a crash or an abort leaves exactly what really happened. The
@@ -61,8 +64,64 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE history ADD COLUMN failures TEXT NOT NULL DEFAULT '{}';
     """,
+    # 3: the per-environment lock row (who holds it, from where, since when) and the audit trail
+    """
+    CREATE TABLE locks (
+        environment TEXT PRIMARY KEY, apply_id TEXT NOT NULL, holder TEXT NOT NULL, location TEXT NOT NULL,
+        since REAL NOT NULL);
+    CREATE TABLE audit (
+        environment TEXT NOT NULL, at REAL NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # table: (columns, primary key); an empty key means the rows keep their insertion order (rowid)
+    "environments": (("environment", "serial"), ("environment",)),
+    "nodes": (
+        ("environment", "id", "kind", "file", "idx", "data", "serial", "apply_id", "applied_at"),
+        ("environment", "id"),
+    ),
+    "changes": (("environment", "serial", "what", "apply_id", "at"), ()),
+    "pending": (("environment", "action_id", "type", "target", "reason", "apply_id"), ("environment", "action_id")),
+    "outputs": (("environment", "id", "data"), ("environment", "id")),
+    "catalog": (("environment", "id", "version", "data", "apply_id", "registered_at"), ()),
+    "notifications": (("environment", "apply_id", "owner", "message", "data", "at"), ()),
+    "ledger": (
+        ("key", "environment", "apply_id", "action_id", "status", "attempts", "result", "started_at", "finished_at"),
+        (),  # keyed by `key`, but listed in the order the attempts began
+    ),
+    "history": (
+        (
+            "apply_id",
+            "environment",
+            "plan_id",
+            "workflow_id",
+            "requested_by",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "summary",
+            "failures",
+        ),
+        ("apply_id",),
+    ),
+    "locks": (("environment", "apply_id", "holder", "location", "since"), ("environment",)),
+    "audit": (("environment", "at", "who", "action", "detail"), ()),
+}
+"""Every table and column the store holds: what ``state export`` writes and ``state import`` reads."""
+JSON_COLUMNS = frozenset(
+    {
+        ("nodes", "data"),
+        ("outputs", "data"),
+        ("catalog", "data"),
+        ("notifications", "data"),
+        ("ledger", "result"),
+        ("history", "summary"),
+        ("history", "failures"),
+        ("audit", "detail"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +145,26 @@ class HistoryEntry:
     outcome: str
     summary: dict[str, Any]
     failures: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds an environment's lock row: an apply, a person, a machine and directory, a time."""
+
+    environment: str
+    apply_id: str
+    holder: str
+    location: str
+    since: float
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    environment: str
+    at: float
+    who: str
+    action: str
+    detail: dict[str, Any]
 
 
 class StateStore:
@@ -337,6 +416,96 @@ class StateStore:
                 "UPDATE history SET outcome=?, summary=?, failures=?, finished_at=? WHERE apply_id=?",
                 (outcome, json.dumps(summary, sort_keys=True), json.dumps(failures or {}), time.time(), apply_id),
             )
+
+    # -- the lock row --------------------------------------------------------------------------
+
+    def lock_acquire(self, environment: str, apply_id: str, holder: str, location: str) -> LockHolder:
+        """Take the environment's lock for ``apply_id`` if it is free; returns whoever holds it now."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO locks (environment, apply_id, holder, location, since) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (environment) DO NOTHING",
+                (environment, apply_id, holder, location, time.time()),
+            )
+            row = db.execute(
+                "SELECT apply_id, holder, location, since FROM locks WHERE environment=?", (environment,)
+            ).fetchone()
+            return LockHolder(environment, *row)
+
+    def lock_holder(self, environment: str) -> LockHolder | None:
+        row = self._db.execute(
+            "SELECT apply_id, holder, location, since FROM locks WHERE environment=?", (environment,)
+        ).fetchone()
+        return LockHolder(environment, *row) if row else None
+
+    def lock_release(self, environment: str, apply_id: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM locks WHERE environment=? AND apply_id=?", (environment, apply_id))
+            return cur.rowcount > 0
+
+    def force_unlock(self, environment: str, who: str, reason: str) -> LockHolder | None:
+        """Clear the lock whoever holds it, with an audit entry, in one transaction; returns what was cleared."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT apply_id, holder, location, since FROM locks WHERE environment=?", (environment,)
+            ).fetchone()
+            cleared = LockHolder(environment, *row) if row else None
+            db.execute("DELETE FROM locks WHERE environment=?", (environment,))
+            db.execute(
+                "INSERT INTO audit (environment, at, who, action, detail) VALUES (?, ?, ?, 'unlock', ?)",
+                (environment, time.time(), who, json.dumps(_unlock_detail(cleared, reason), sort_keys=True)),
+            )
+            return cleared
+
+    def audit(self, environment: str | None = None) -> list[AuditEntry]:
+        sql = "SELECT environment, at, who, action, detail FROM audit"
+        rows = self._db.execute(
+            sql + (" WHERE environment=?" if environment else "") + " ORDER BY rowid",
+            (environment,) if environment else (),
+        )
+        return [AuditEntry(e, t, w, a, json.loads(d)) for e, t, w, a, d in rows]
+
+    # -- export and import (``modelplane state``) ------------------------------------------------
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, in a deterministic order (primary key, else insertion order)."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with self._tx() as db:  # one snapshot of all tables
+            for table, (columns, key) in TABLES.items():
+                order = ", ".join(key) if key else "rowid"
+                out[table] = [
+                    tuple(r) for r in db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+                ]
+        return out
+
+    def load(self, tables: dict[str, list[tuple[Any, ...]]], replace: bool) -> None:
+        """Write ``tables`` (as ``dump`` returns them) in one transaction, first emptying the store if ``replace``."""
+        with self._tx() as db:
+            if replace:
+                for table in TABLES:
+                    db.execute(f"DELETE FROM {table}")
+            for table, rows in tables.items():
+                columns = TABLES[table][0]
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                db.executemany(sql, rows)
+
+    def is_empty(self) -> bool:
+        return all(self._db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is None for t in TABLES)
+
+
+def _unlock_detail(cleared: LockHolder | None, reason: str) -> dict[str, Any]:
+    held = (
+        {"apply_id": cleared.apply_id, "holder": cleared.holder, "location": cleared.location, "since": cleared.since}
+        if cleared
+        else None
+    )
+    return {"cleared": held, "reason": reason}
 
 
 def _statements(script: str) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from modelplane.compiler.sources import atomic_write
 from modelplane.runtime.connection import Settings, connect, open_store, settings_for
 from modelplane.runtime.server import state_dir
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state_backend import Store
 
 STICKY_TIMEOUT = timedelta(seconds=1)
 """How long a workflow task waits on a dead worker's sticky queue before any worker takes it.
@@ -30,15 +30,15 @@ The SDK default (10 s) is most of the time a crashed apply takes to resume.
 PASSTHROUGH = ("modelplane", "pydantic", "pydantic_core", "annotated_types", "typing_extensions")
 
 
-def build_worker(client: Any, s: Settings, stores: dict[str, StateStore] | None = None, **kwargs: Any) -> Any:
+def build_worker(client: Any, s: Settings, stores: dict[str, Store] | None = None, **kwargs: Any) -> Any:
     from modelplane.runtime.activities import Activities
     from modelplane.runtime.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
     from temporalio.worker import Worker
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-    opened: dict[str, StateStore] = stores if stores is not None else {}
+    opened: dict[str, Store] = stores if stores is not None else {}
 
-    def store(env: str) -> StateStore:
+    def store(env: str) -> Store:
         if env not in opened:
             opened[env] = open_store(s.root, settings_for(s.root, env).state)
         return opened[env]

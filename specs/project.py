@@ -16,12 +16,31 @@ Scalar = str | int | float | bool
 class StateSettings(StrictModel):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     path: str = Field(default=".modelplane/state.db", description="SQLite file, relative to the project root.")
-    url: str | None = Field(default=None, description="PostgreSQL URL when backend is postgres.")
+    url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL when backend is postgres, without a password (MODELPLANE_STATE_URL overrides it).",
+    )
+    password_file: str | None = Field(
+        default=None, description="File whose first line is the PostgreSQL password (relative to the project root)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `state: postgres` is short for `state: {backend: postgres}`
+        return {"backend": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
-    def _postgres_needs_url(self) -> StateSettings:
-        if self.backend == "postgres" and not self.url:
-            raise ValueError("the postgres state backend needs a `url`")
+    def _no_password_in_the_project_file(self) -> StateSettings:
+        # modelplane.yaml is committed: a password there would be in git history for good
+        userinfo, at, _ = (self.url or "").partition("://")[2].rpartition("@")  # the last @: passwords may hold one
+        if at and ":" in userinfo:
+            raise ValueError(
+                "state.url carries a password; modelplane.yaml is committed, so keep it out: use "
+                "`password_file:`, MODELPLANE_STATE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass"
+            )
+        if self.url and "password=" in self.url.lower():
+            raise ValueError("state.url carries a password= parameter; use `password_file:` or PGPASSWORD instead")
         return self
 
 

@@ -1,0 +1,62 @@
+"""`modelplane apply` with the state in a real PostgreSQL: the CLI, the background worker and a second
+checkout all read and write the one database."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from modelplane.runtime.state_pg import PostgresStore
+
+from tests.integration.pipeline import PROJECT, Pipeline, make_pipeline
+from tests.pg_server import PgDatabase, pg_db, pg_server  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.integration
+
+
+def _use_postgres(p: Pipeline, db: PgDatabase, password_file: Path) -> None:
+    (p.root / "modelplane.yaml").write_text(
+        PROJECT + f"state: {{backend: postgres, url: '{db.url}', password_file: '{password_file}'}}\n"
+    )
+
+
+@pytest.fixture
+def clones(tmp_path: Path, pg_db: PgDatabase) -> Iterator[tuple[Pipeline, Pipeline]]:  # noqa: F811
+    password_file = tmp_path / "pgpass"
+    password_file.write_text(pg_db.password + "\n")
+    a = make_pipeline(tmp_path / "a")
+    _use_postgres(a, pg_db, password_file)
+    b = Pipeline(tmp_path / "b")
+    shutil.copytree(a.root, b.root)
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_apply_with_postgres_state_is_seen_from_another_checkout(
+    clones: tuple[Pipeline, Pipeline],
+    pg_db: PgDatabase,  # noqa: F811
+) -> None:
+    a, b = clones
+    first = a.run("apply", "--auto-approve")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "succeeded" in first.stdout
+    assert a.run("plan", "--detailed-exitcode").returncode == 0  # the worker wrote the state to PostgreSQL
+
+    # checkout B never applied: it sees A's apply and has nothing to do
+    history = b.run("history", check=True).stdout
+    assert "succeeded" in history and len(history.splitlines()) == 1, history
+    plan_b = b.run("plan", "--detailed-exitcode")
+    assert plan_b.returncode == 0 and "No changes" in plan_b.stdout, plan_b.stdout + plan_b.stderr
+    assert not (a.root / ".modelplane" / "state.db").exists() and not (b.root / ".modelplane" / "state.db").exists()
+
+    store = PostgresStore(pg_db.url, pg_db.password)
+    done = [e for e in store.ledger("dev") if e.status == "done"]
+    assert done and len(done) == len({e.key for e in done})  # every effect once
+    assert [c["version"] for c in store.catalog("dev") if c["id"] == "model/chat"] == ["1.0.0"]
+    for log in [*(a.root / ".modelplane").rglob("*.log"), *(b.root / ".modelplane").rglob("*.log")]:
+        assert pg_db.password not in log.read_text(), log
