@@ -30,6 +30,7 @@ log = logging.getLogger("modelplane.procs")
 
 BOOT_TIME_SLACK_S = 60
 """``btime`` moves when the wall clock is stepped (NTP); a reboot moves it by the whole previous uptime."""
+STAMP_WAIT_S = 5.0
 
 
 class Tracked(Protocol):
@@ -116,8 +117,20 @@ def identify(pid: int) -> Identity | None:
 
 
 def stamp(pid: int) -> Identity:
-    """What to record for a process just started: its identity, or a blank one (never matched) if it is gone."""
-    return identify(pid) or Identity(pid, "", [])
+    """What to record for a process just started: its identity, or a blank one (never matched) if it is gone.
+
+    ``Popen`` returns once the child's ``exec`` has closed its close-on-exec
+    pipe, which the kernel does before it sets up the new program's arguments:
+    for a moment the command line reads empty. Wait that moment out.
+    """
+    deadline = time.monotonic() + STAMP_WAIT_S
+    while True:
+        ident = identify(pid)
+        if ident is None:
+            return Identity(pid, "", [])
+        if ident.cmdline or time.monotonic() > deadline:
+            return ident
+        time.sleep(0.001)
 
 
 def _same_start(recorded: str, now: str) -> bool:

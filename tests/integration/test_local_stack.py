@@ -60,7 +60,10 @@ def test_up_serves_through_the_router_and_status_shows_it(serving: Pipeline) -> 
     assert status == 200 and body["object"] == "text_completion"
     assert body["choices"][0]["text"]  # type: ignore[index]
     assert headers["x-modelplane-engine"] == "modelplane-vllm-simulator"  # says it is a simulator
-    code, chat, _ = _post(serving.router() + "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
+    # `model` is required by the router (OpenAI's API; its absence is a 400 there, see test_router_hardening)
+    code, chat, _ = _post(
+        serving.router() + "/v1/chat/completions", {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+    )
     assert code == 200, chat
     assert chat["choices"][0]["message"]["role"] == "assistant"  # type: ignore[index]
     with urllib.request.urlopen(serving.router() + "/v1/models") as r:
