@@ -265,7 +265,7 @@ def test_a_slowloris_connection_is_closed_by_the_header_timeout(stack: Stack) ->
         assert not _read_all(mute, 30).endswith(b"<not closed>")
     # a body that stalls after its headers: 408 with an error body, then closed
     with socket.create_connection(("127.0.0.1", port)) as stall:
-        stall.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"model\"")
+        stall.sendall(b'POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"model"')
         answer = _read_all(stall, 30)
         assert answer.startswith(b"HTTP/1.1 408"), answer
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "request_timeout"
