@@ -203,7 +203,9 @@ class LocalProvisioner:
             aiohttp.ClientSession(headers=regs.admin_headers(reg)) as s,
             s.get(reg.router.url + f"/admin/stats?window={window_s}") as r,
         ):
-            data: dict[str, Any] = await r.json()
+            data: dict[str, Any] = await r.json(content_type=None)
+            if r.status != 200:  # e.g. a router whose registry lost its admin token: say so, never gate on it
+                raise ActionFailed(f"endpoint/{name}: its router refused /admin/stats ({r.status}): {data}")
             return data
 
     async def promote(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
