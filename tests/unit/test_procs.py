@@ -12,6 +12,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def spawn() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
         p = subprocess.Popen(DECOY)
         started.append(p)
         assert stamp(p.pid).cmdline == DECOY  # its program runs (see the last test)
+        time.sleep(0.05)  # start times count 10 ms ticks: two decoys must not share one
         return p
 
     yield start
