@@ -35,7 +35,7 @@ def spawn(args: list[str]) -> subprocess.Popen[bytes]:
 
 
 def wait_port(port: int) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a loaded machine can take a while to start a Python process
     while not port_open(f"127.0.0.1:{port}"):
         if time.monotonic() > deadline:
             raise SystemExit(f"nothing listening on {port}")

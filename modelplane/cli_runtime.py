@@ -295,7 +295,7 @@ async def _local_endpoints(console: Any, s: Any) -> None:
     """Routers, revisions, weights, replicas and their health, as the routers see them."""
     import aiohttp
 
-    from modelplane.runtime.local.registry import all_registries
+    from modelplane.runtime.local.registry import admin_headers, all_registries
 
     for _, reg in all_registries(s.root, s.environment):
         router = reg.router
@@ -303,7 +303,7 @@ async def _local_endpoints(console: Any, s: Any) -> None:
         if router is not None:
             try:
                 async with (
-                    aiohttp.ClientSession() as session,
+                    aiohttp.ClientSession(headers=admin_headers(reg)) as session,
                     session.get(router.url + "/admin/state", timeout=aiohttp.ClientTimeout(total=2)) as r,
                 ):
                     live = await r.json()
@@ -473,6 +473,7 @@ def server(
     from dataclasses import asdict
 
     from modelplane.compiler.sources import atomic_write
+    from modelplane.runtime.procs import stamp
     from modelplane.runtime.server import ServerInfo, free_port
 
     s = _settings(project, None)
@@ -480,7 +481,16 @@ def server(
     cmd = _guard(lambda: server_command(state_dir(root) / "temporal.db", port, ui_port, s.temporal.namespace))
     state_dir(root).mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(cmd, cwd=root)
-    fg = ServerInfo(proc.pid, f"127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}", cmd[4], s.temporal.namespace)
+    ident = stamp(proc.pid)  # so `server --stop` and `down` can tell it from a later process with its pid
+    fg = ServerInfo(
+        proc.pid,
+        f"127.0.0.1:{port}",
+        f"http://127.0.0.1:{ui_port}",
+        cmd[4],
+        s.temporal.namespace,
+        started=ident.started,
+        cmdline=ident.cmdline,
+    )
     atomic_write(state_dir(root) / "temporal.json", json.dumps(asdict(fg), indent=2).encode())
     print(f"Temporal at {fg.address}, Web UI at {fg.ui_url}; Ctrl-C stops it", flush=True)
     try:

@@ -21,6 +21,7 @@ from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.scan import load_project_file
 from modelplane.compiler.sources import FileSource
 from modelplane.runtime import state_backend
+from modelplane.runtime.procs import Identity, is_ours, terminate
 from modelplane.runtime.server import ensure_server, file_lock, pid_alive, running_server, state_dir
 from modelplane.runtime.state_backend import Store
 from modelplane.specs.project import Project, StateSettings, TemporalSettings
@@ -141,9 +142,20 @@ def worker_info(root: Path) -> dict[str, object] | None:
         return None
 
 
+def _worker_proc(info: dict[str, object]) -> Identity:
+    cmdline = info.get("cmdline")
+    return Identity(int(str(info["pid"])), str(info.get("started") or ""), cmdline if isinstance(cmdline, list) else [])
+
+
+def _worker_running(info: dict[str, object]) -> bool:
+    proc = _worker_proc(info)
+    # a record from before start times were recorded: the old check (its command line names modelplane)
+    return is_ours(proc) if proc.started else pid_alive(proc.pid, "modelplane")
+
+
 def worker_alive(root: Path, address: str) -> bool:
     info = worker_info(root)
-    return bool(info and info.get("address") == address and pid_alive(int(str(info["pid"])), "modelplane"))
+    return bool(info and info.get("address") == address and _worker_running(info))
 
 
 def ensure_worker(s: Settings, ep: Endpoint) -> int:
@@ -175,10 +187,7 @@ def ensure_worker(s: Settings, ep: Endpoint) -> int:
 
 
 def stop_worker(root: Path) -> bool:
-    from modelplane.runtime.server import terminate
-
     info = worker_info(root)
-    if not info or not pid_alive(int(str(info["pid"])), "modelplane"):
+    if not info or not _worker_running(info):
         return False
-    terminate(int(str(info["pid"])), grace=10.0)
-    return True
+    return terminate(_worker_proc(info), grace=10.0, what="the background worker")

@@ -9,23 +9,22 @@ package installed next to this Python; it is never downloaded.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.sources import atomic_write
+from modelplane.runtime.procs import is_ours, stamp, terminate
 
 START_TIMEOUT_S = 30.0
 
@@ -37,6 +36,9 @@ class ServerInfo:
     ui_url: str | None
     db: str
     namespace: str
+    started: str = ""
+    """The process's start time and command line when it started: ``procs`` checks them before any signal."""
+    cmdline: list[str] = field(default_factory=list)
 
 
 def state_dir(root: Path) -> Path:
@@ -81,8 +83,11 @@ def port_open(address: str, timeout: float = 0.2) -> bool:
 def pid_alive(pid: int, expect: str | None = None) -> bool:
     """Is ``pid`` running (and, when given, is ``expect`` in its command line: pids get reused)?
 
-    A zombie (exited, not yet reaped by its parent) is not running.
+    A zombie (exited, not yet reaped by its parent) is not running. Only for liveness: before a
+    signal, ``procs`` checks the recorded start time as well.
     """
+    if pid <= 0:  # kill(0 or -n, ...) addresses process groups, which are always "alive"
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -99,12 +104,6 @@ def pid_alive(pid: int, expect: str | None = None) -> bool:
     except (OSError, IndexError):
         return False
     return expect is None or expect in cmdline
-
-
-def reap(pid: int) -> None:
-    """Collect an exited child of this process, so it does not linger as a zombie."""
-    with suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 @contextmanager
@@ -128,9 +127,11 @@ def read_info(root: Path) -> ServerInfo | None:
 
 def running_server(root: Path) -> ServerInfo | None:
     info = read_info(root)
-    if info and pid_alive(info.pid, "temporal") and port_open(info.address):
-        return info
-    return None
+    if info is None:
+        return None
+    # a record from before start times were recorded: the old check (its command line names temporal)
+    ours = is_ours(info) if info.started else pid_alive(info.pid, "temporal")
+    return info if ours and port_open(info.address) else None
 
 
 def server_command(db: Path, port: int, ui_port: int | None, namespace: str) -> list[str]:
@@ -193,12 +194,15 @@ def _start(root: Path, db: Path, port: int, ui: bool, namespace: str) -> ServerI
             start_new_session=True,  # outlives this process and its Ctrl-C
             cwd=root,
         )
+    ident = stamp(proc.pid)
     info = ServerInfo(
         pid=proc.pid,
         address=f"127.0.0.1:{port}",
         ui_url=f"http://127.0.0.1:{ui_port}" if ui_port else None,
         db=str(db),
         namespace=namespace,
+        started=ident.started,
+        cmdline=ident.cmdline,
     )
     deadline = time.monotonic() + START_TIMEOUT_S
     while not port_open(info.address) or not _settled(proc):
@@ -216,25 +220,9 @@ def _settled(proc: subprocess.Popen[bytes]) -> bool:
     return proc.poll() is None
 
 
-def terminate(pid: int, grace: float = 3.0) -> None:
-    """SIGTERM, up to ``grace`` seconds to exit, then SIGKILL; reaps it if it is our child."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and pid_alive(pid):
-        reap(pid)
-        time.sleep(0.05)
-    if pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    reap(pid)
-
-
 def stop_server(root: Path) -> ServerInfo | None:
     info = running_server(root)
     if info is None:
         return None
-    terminate(info.pid, grace=5.0)
+    terminate(info, grace=5.0, what="the embedded Temporal server")
     return info

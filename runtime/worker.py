@@ -19,6 +19,7 @@ from typing import Any
 
 from modelplane.compiler.sources import atomic_write
 from modelplane.runtime.connection import Settings, connect, open_store, settings_for
+from modelplane.runtime.procs import stamp
 from modelplane.runtime.server import state_dir
 from modelplane.runtime.state_backend import Store
 
@@ -66,7 +67,9 @@ async def serve(root: Path, env: str | None, idle_exit: float | None = None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with worker:
-        info = {"pid": os.getpid(), "address": ep.address, "task_queue": s.temporal.task_queue}
+        me = stamp(os.getpid())  # checked before `down` or `server --stop` signal this pid
+        info = {"pid": me.pid, "started": me.started, "cmdline": me.cmdline}
+        info |= {"address": ep.address, "task_queue": s.temporal.task_queue}
         atomic_write(state_dir(root) / "worker.json", json.dumps(info).encode())
         print(f"modelplane worker {os.getpid()} polling {s.temporal.task_queue} at {ep.address}", flush=True)
         idle_since = loop.time()

@@ -25,7 +25,8 @@ from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc
 from modelplane.runtime.messages import ActionSpec
-from modelplane.runtime.server import free_port, pid_alive, port_open, terminate
+from modelplane.runtime.procs import Identity, is_ours, stamp, terminate
+from modelplane.runtime.server import free_port, port_open
 from modelplane.runtime.typed import endpoint_spec, spec_of
 from modelplane.specs.common import duration_seconds
 
@@ -69,13 +70,14 @@ def engine_command(
     return cmd, "simulator"
 
 
-def _spawn(cmd: list[str], log: Path, cwd: Path) -> int:
+def _spawn(cmd: list[str], log: Path, cwd: Path) -> Identity:
+    """Start it; its identity (pid, start time, command line) goes in the registry, checked before any signal."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
         )
-    return proc.pid
+    return stamp(proc.pid)
 
 
 def _endpoint_name(action: ActionSpec) -> str:
@@ -113,16 +115,17 @@ class LocalProvisioner:
             reg.policy = routing.policy
             reg.max_retries = routing.retries.max_retries
             reg.retry_on = list(routing.retries.retry_on)
-            if reg.router is not None and pid_alive(reg.router.pid) and port_open(f"127.0.0.1:{reg.router.port}"):
+            if reg.router is not None and is_ours(reg.router) and port_open(f"127.0.0.1:{reg.router.port}"):
                 return reg.router
             port = free_port(reg.router.port if reg.router else None)
             path = regs.registry_path(ctx.root, ctx.environment, name)
-            pid = _spawn(
+            p = _spawn(
                 [sys.executable, "-m", "modelplane.runtime.local.router", "--registry", str(path), "--port", str(port)],
                 path.parent / "logs" / f"{name}-router.log",
                 ctx.root,
             )
-            reg.router = RouterProc(pid=pid, port=port)
+            # a fresh admin token per router: it reads it from the registry (0600), as set_weights does
+            reg.router = RouterProc(pid=p.pid, port=port, started=p.started, cmdline=p.cmdline, token=regs.new_token())
             router = reg.router
         _wait_port(port, 30, f"the router of endpoint/{name}")
         return router
@@ -136,18 +139,19 @@ class LocalProvisioner:
             _clean_orphans(reg, keep=revision)
             rev = reg.revisions.setdefault(revision, Revision(role="canary", weight=0))
             rev.model = f"{model['metadata']['name']}@{getattr(spec_of(model), 'version', '') or ''}"
-            alive = [r for r in rev.replicas if pid_alive(r.pid)]  # listening or still starting
+            alive = [r for r in rev.replicas if is_ours(r)]  # listening or still starting
             adopted = len(alive)
             for dead in rev.replicas:
                 if dead not in alive:
-                    terminate(dead.pid, 0)
+                    terminate(dead, 0, f"replica {dead.port} of {name}/{revision}")  # reaps it; never a stranger
             rev.replicas = alive
             logs = regs.local_dir(ctx.root, ctx.environment) / "logs"
             while len(rev.replicas) < replicas:
                 port = free_port()
                 cmd, rev.engine = engine_command(endpoint, model, revision, port, action.details.get("engine_args"))
                 log = logs / f"{name}-{revision}-{len(rev.replicas)}.log"
-                rev.replicas.append(Replica(pid=_spawn(cmd, log, ctx.root), port=port, log=str(log)))
+                p = _spawn(cmd, log, ctx.root)
+                rev.replicas.append(Replica(pid=p.pid, port=port, log=str(log), started=p.started, cmdline=p.cmdline))
                 started += 1
         return {"revision": revision, "started": started, "adopted": adopted, "replicas": replicas}
 
@@ -169,7 +173,7 @@ class LocalProvisioner:
                         async with session.get(r.url + "/v1/models", timeout=aiohttp.ClientTimeout(total=1)) as resp:
                             ready += resp.status == 200
                     except (aiohttp.ClientError, TimeoutError):
-                        if not pid_alive(r.pid):
+                        if not is_ours(r):
                             raise ActionFailed(
                                 f"endpoint/{name}: replica {r.pid} of revision {revision} exited while starting",
                                 {"log": r.log, "hint": f"see {r.log}"},
@@ -187,9 +191,12 @@ class LocalProvisioner:
             for rev, w in weights.items():
                 if rev in reg.revisions:
                     reg.revisions[rev].weight = w
-            router = reg.router
+            router, auth = reg.router, regs.admin_headers(reg)
         if router is not None:  # the registry is the record; telling the router makes it take effect now
-            async with aiohttp.ClientSession() as s, s.post(router.url + "/admin/weights", json=weights) as r:
+            async with (
+                aiohttp.ClientSession(headers=auth) as s,
+                s.post(router.url + "/admin/weights", json=weights) as r,
+            ):
                 r.raise_for_status()
         return {"weights": weights}
 
@@ -198,8 +205,13 @@ class LocalProvisioner:
         reg = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
         if reg is None or reg.router is None:
             raise ActionFailed(f"endpoint/{name} has no router")
-        async with aiohttp.ClientSession() as s, s.get(reg.router.url + f"/admin/stats?window={window_s}") as r:
-            data: dict[str, Any] = await r.json()
+        async with (
+            aiohttp.ClientSession(headers=regs.admin_headers(reg)) as s,
+            s.get(reg.router.url + f"/admin/stats?window={window_s}") as r,
+        ):
+            data: dict[str, Any] = await r.json(content_type=None)
+            if r.status != 200:  # e.g. a router whose registry lost its admin token: say so, never gate on it
+                raise ActionFailed(f"endpoint/{name}: its router refused /admin/stats ({r.status}): {data}")
             return data
 
     async def promote(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
@@ -226,7 +238,7 @@ class LocalProvisioner:
         if not revisions or reg is None or reg.router is None:
             return
         deadline = time.monotonic() + grace
-        async with aiohttp.ClientSession() as s:
+        async with aiohttp.ClientSession(headers=regs.admin_headers(reg)) as s:
             while time.monotonic() < deadline:
                 async with s.get(reg.router.url + "/admin/state") as r:
                     state = await r.json()
@@ -240,7 +252,7 @@ class LocalProvisioner:
         with regs.editing(ctx.root, ctx.environment, name) as reg:
             rev = reg.revisions.pop(revision, None)
         for r in rev.replicas if rev else []:
-            terminate(r.pid)
+            terminate(r, what=f"replica {r.port} of {name}/{revision}")
         return {"removed": revision, "replicas": len(rev.replicas) if rev else 0}
 
 
@@ -248,7 +260,7 @@ def _clean_orphans(reg: Registry, keep: str) -> None:
     """Canary revisions left by an earlier, interrupted rollout: nothing routes to them any more."""
     for name in [r for r, rev in reg.revisions.items() if rev.role != "stable" and r != keep]:
         for r in reg.revisions[name].replicas:
-            terminate(r.pid, 0.5)
+            terminate(r, 0.5, f"replica {r.port} of orphaned revision {name}")
         del reg.revisions[name]
 
 
@@ -265,10 +277,14 @@ def down_endpoint(root: Path, environment: str, name: str) -> int:
     reg = regs.read(path)
     if reg is None:
         return 0
-    pids = [r.pid for rev in reg.revisions.values() for r in rev.replicas]
+    procs: list[tuple[str, Replica | RouterProc]] = [
+        (f"replica {r.port} of endpoint/{name} revision {rev}", r)
+        for rev, revision in reg.revisions.items()
+        for r in revision.replicas
+    ]
     if reg.router is not None:
-        pids.append(reg.router.pid)
-    for pid in pids:
-        terminate(pid, 2.0)
+        procs.append((f"the router of endpoint/{name}", reg.router))
+    # only processes still ours are signalled (terminate checks start time and command line; a reused pid is not)
+    stopped = sum(terminate(p, 2.0, what) for what, p in procs)
     path.unlink(missing_ok=True)
-    return len(pids)
+    return stopped

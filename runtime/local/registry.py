@@ -4,25 +4,36 @@ One JSON file per environment and endpoint under ``.modelplane/local/<env>/``.
 The provisioner writes it (under a file lock, atomically); the router re-reads
 it when it changes, so replicas come and go without dropping requests; a new
 worker re-adopts the processes it lists after a crash.
+
+Every process it lists carries the start time and command line it had when it
+was started (``runtime.procs`` checks them before signalling the pid), and the
+router's entry carries the token its admin endpoints require. The file is
+therefore written 0600: it is this user's, like the processes it lists.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.sources import atomic_write
 from modelplane.runtime.server import file_lock
 from pydantic import BaseModel, Field
+
+ADMIN_HEADER = "Authorization"
 
 
 class Replica(BaseModel):
     pid: int
     port: int
     log: str = ""
+    started: str = ""
+    """Identity when started (see ``runtime.procs``): without it the pid is never signalled."""
+    cmdline: list[str] = Field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -42,6 +53,10 @@ class Revision(BaseModel):
 class RouterProc(BaseModel):
     pid: int
     port: int
+    started: str = ""
+    cmdline: list[str] = Field(default_factory=list)
+    token: str = Field(default="", repr=False)
+    """What the router's ``/admin/*`` endpoints require (``Authorization: Bearer <token>``)."""
 
     @property
     def url(self) -> str:
@@ -76,8 +91,25 @@ def read(path: Path) -> Registry | None:
         return None
 
 
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def admin_headers(reg: Registry | None) -> dict[str, str]:
+    """The header that authorises a call to this registry's router's admin endpoints."""
+    token = reg.router.token if reg is not None and reg.router is not None else ""
+    return {ADMIN_HEADER: f"Bearer {token}"} if token else {}
+
+
 def write(path: Path, reg: Registry) -> None:
-    atomic_write(path, reg.model_dump_json(indent=2).encode())
+    """Atomically, and created 0600 (never briefly readable by others: it holds the admin token)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(fd, 0o600)  # a leftover tmp file keeps its old mode through O_CREAT
+        f.write(reg.model_dump_json(indent=2).encode())
+    os.replace(tmp, path)
 
 
 @contextmanager
@@ -103,5 +135,6 @@ def all_registries(root: Path, environment: str | None = None) -> list[tuple[Pat
 
 
 def as_json(reg: Registry) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(reg.model_dump_json())
+    """For display: everything but the admin token."""
+    data: dict[str, Any] = json.loads(reg.model_dump_json(exclude={"router": {"token"}}))
     return data

@@ -11,7 +11,17 @@ replica on connection errors and the spec's ``retry_on`` statuses.
 ``/metrics`` exposes per-revision counters and a latency histogram with buckets
 fine enough for a p99 < 1 s gate; ``/admin/stats?window=S`` gives the same per
 revision over the last S seconds (what canary analysis reads);
-``/admin/weights`` sets the split; ``/admin/state`` shows everything.
+``/admin/weights`` sets the split; ``/admin/state`` shows everything. The
+``/admin/*`` endpoints require the per-router token from the registry
+(``Authorization: Bearer <token>``; the registry file is 0600).
+
+Only the replica's failures count against it (ejection) and against its
+revision (a canary's error rate): upstream 5xx, connection errors and
+timeouts. A malformed request is answered here with a 4xx in OpenAI's error
+shape and reaches no replica; a client that goes away mid-response is not a
+replica failure either. Connections are capped, and a request's headers and
+body must arrive within deadlines (``conn_guard``), so slow or abandoned
+clients cannot hold the router's file descriptors.
 """
 
 from __future__ import annotations
@@ -19,22 +29,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import hmac
 import itertools
+import json
 import random
+import resource
+import signal
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from modelplane.runtime.local.registry import Registry, read
+from modelplane.runtime.local.conn_guard import ConnectionGuard
+from modelplane.runtime.local.openai_api import (
+    COMPLETION_PATHS,
+    ClientError,
+    client_error_response,
+    error_body,
+    error_response,
+    parse_completion,
+)
+from modelplane.runtime.local.registry import ADMIN_HEADER, Registry, read
 
 BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0, 5.0]
 EJECT_AFTER = 3
 EJECT_FOR_S = 5.0
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
+MAX_CONNECTIONS = 4096
+HEADER_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 30.0
+IDLE_TIMEOUT_S = 30.0
+CLIENT_CLOSED = 499
+"""What a revision's stats record when the client left mid-response (nginx's code): not an error."""
+
+
+class _ClientGone(Exception):
+    """Writing to the client failed: the client's doing, not the replica's."""
 
 
 @dataclass
@@ -88,9 +122,13 @@ class RevisionStats:
 
 
 class Router:
-    def __init__(self, registry: Path) -> None:
+    def __init__(self, registry: Path, body_timeout: float = BODY_TIMEOUT_S) -> None:
         self.registry_path = registry
-        self.mtime = 0.0
+        self.version: tuple[int, int, int] = (0, 0, 0)
+        self.body_timeout = body_timeout
+        self.guard: ConnectionGuard | None = None
+        self.client_errors: dict[int, int] = {}
+        """Requests answered 4xx here (malformed, unauthorised): they reach no replica and no revision's stats."""
         self.reg = Registry(endpoint="?", environment="?")
         self.backends: dict[str, list[Backend]] = {}
         self.weights: dict[str, int] = {}
@@ -100,15 +138,17 @@ class Router:
 
     def reload(self) -> None:
         try:
-            mtime = self.registry_path.stat().st_mtime
+            st = self.registry_path.stat()
         except OSError:
             return
-        if mtime == self.mtime:
+        # the registry is replaced, never edited in place: a new inode is a new version, whatever the clock
+        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if version == self.version:
             return
         reg = read(self.registry_path)
         if reg is None:
             return
-        self.mtime = mtime
+        self.version = version
         self.reg = reg
         old = {b.url: b for bs in self.backends.values() for b in bs}
         # keep the in-flight counts and health of replicas that stay: a reload drops nothing
@@ -174,16 +214,27 @@ class Router:
                 b.healthy = b.probe_failures < 2
             await asyncio.sleep(0.5)
 
+    async def read_body(self, request: web.Request) -> bytes:
+        """The request body within the body deadline (a client that stalls mid-body gets a 408)."""
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await request.read()
+        except TimeoutError:
+            raise ClientError(
+                f"the request body was not received within {self.body_timeout:g} s", None, "request_timeout", 408
+            ) from None
+
     async def proxy(self, request: web.Request) -> web.StreamResponse:
         self.reload()
         assert self.session is not None
-        body = await request.read()
+        body = await self.read_body(request)
+        chat = COMPLETION_PATHS.get(request.path)
+        if chat is not None and request.method == "POST":
+            parse_completion(body, chat)  # a malformed request stops here: no replica, no revision counts it
         start = time.monotonic()
         revision = self.pick_revision()
         if revision is None:
-            return web.json_response(
-                {"error": {"message": "no revision has traffic weight", "type": "Unavailable"}}, status=503
-            )
+            return error_response(503, "no revision has traffic weight", code="no_traffic")
         tried: set[str] = set()
         status = 503
         response: web.StreamResponse | None = None
@@ -200,21 +251,31 @@ class Router:
                 ) as up:
                     status = up.status
                     if status in self.reg.retry_on and len(tried) <= self.reg.max_retries:
-                        self.failed(backend)
+                        if status >= 500:  # a 429 is the replica pacing us, not failing
+                            self.failed(backend)
                         continue
                     out_headers = {k: v for k, v in up.headers.items() if k.lower() not in HOP_HEADERS}
                     out_headers["x-modelplane-revision"] = revision
                     response = web.StreamResponse(status=status, headers=out_headers)
-                    await response.prepare(request)
-                    async for chunk in up.content.iter_any():
-                        await response.write(chunk)
-                    await response.write_eof()
+                    try:
+                        await response.prepare(request)
+                        async for chunk in up.content.iter_any():
+                            try:
+                                await response.write(chunk)
+                            except ConnectionError:
+                                raise _ClientGone from None
+                        await response.write_eof()
+                    except ConnectionError:
+                        raise _ClientGone from None
                     if status >= 500:
                         self.failed(backend)
                     else:
                         backend.failures = 0
                     break
-            except (aiohttp.ClientConnectionError, TimeoutError):
+            except _ClientGone:
+                status = CLIENT_CLOSED
+                break
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError):
                 self.failed(backend)
                 status = 502
                 if response is not None:  # the client already has the headers: nothing left to retry
@@ -225,19 +286,71 @@ class Router:
         self.stats.setdefault(revision, RevisionStats()).observe(status, time.monotonic() - start)
         if response is None:
             return web.json_response(
-                {"error": {"message": f"no replica of revision {revision} answered", "type": "BadGateway"}},
+                error_body(f"no replica of revision {revision} answered", "server_error", code="bad_gateway"),
                 status=status if status >= 500 else 502,
                 headers={"x-modelplane-revision": revision},
             )
         return response
 
+    def _authorised(self, request: web.Request) -> web.Response | None:
+        """None when the request carries this router's admin token; else the refusal."""
+        self.reload()  # a router started a moment ago may not have read the registry with its token yet
+        expected = self.reg.router.token if self.reg.router is not None else ""
+        given = request.headers.get(ADMIN_HEADER, "")
+        if not expected:
+            return error_response(
+                403,
+                f"this router has no admin token: {self.registry_path} names none "
+                "(it was started by an older modelplane; `modelplane down` then `modelplane apply` restarts it)",
+                code="no_admin_token",
+            )
+        if not given.startswith("Bearer "):
+            return error_response(
+                401,
+                f"{request.path} needs this router's admin token: send `{ADMIN_HEADER}: Bearer <token>`, "
+                f"with the token from router.token in {self.registry_path}",
+                code="missing_admin_token",
+                headers={"WWW-Authenticate": 'Bearer realm="modelplane-router"'},
+            )
+        if not hmac.compare_digest(given.removeprefix("Bearer ").encode(), expected.encode()):
+            return error_response(
+                403,
+                f"wrong admin token for {request.path}: it is router.token in {self.registry_path}",
+                code="invalid_admin_token",
+            )
+        return None
+
     async def admin_weights(self, request: web.Request) -> web.Response:
-        weights = await request.json()
+        raw = await self.read_body(request)
+        try:
+            weights = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ClientError("the body must be a JSON object of revision -> weight", code="invalid_json") from None
+        bad = (
+            [
+                f"{k}: {v!r}"
+                for k, v in weights.items()
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 100
+            ]
+            if isinstance(weights, dict)
+            else ["the body is not a JSON object"]
+        )
+        if bad:
+            raise ClientError(
+                "weights must be a JSON object of revision -> integer 0..100; wrong: " + ", ".join(bad[:5]),
+                "weights",
+                "invalid_type",
+            )
         self.weights.update({str(k): int(v) for k, v in weights.items()})
         return web.json_response(self.weights)
 
     async def admin_stats(self, request: web.Request) -> web.Response:
-        window = float(request.query.get("window", "60"))
+        try:
+            window = float(request.query.get("window", "60"))
+        except ValueError:
+            raise ClientError(
+                f"window must be a number of seconds, got {request.query['window']!r}", "window"
+            ) from None
         return web.json_response({r: s.window(window) for r, s in self.stats.items()})
 
     async def admin_state(self, _: web.Request) -> web.Response:
@@ -269,7 +382,21 @@ class Router:
             lines.append(f'modelplane_router_request_duration_seconds_count{{revision="{r}"}} {s.n}')
         lines.append("# TYPE modelplane_router_weight gauge")
         lines += [f'modelplane_router_weight{{revision="{r}"}} {w}' for r, w in self.weights.items()]
+        lines.append("# TYPE modelplane_router_client_errors_total counter")
+        lines += [f'modelplane_router_client_errors_total{{code="{c}"}} {n}' for c, n in self.client_errors.items()]
+        if self.guard is not None:
+            lines += [
+                "# TYPE modelplane_router_open_connections gauge",
+                f"modelplane_router_open_connections {len(self.guard.open)}",
+                "# TYPE modelplane_router_connections_refused_total counter",
+                f"modelplane_router_connections_refused_total {self.guard.refused}",
+                "# TYPE modelplane_router_connections_timed_out_total counter",
+                f"modelplane_router_connections_timed_out_total {self.guard.timed_out}",
+            ]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def make_app(router: Router) -> web.Application:
@@ -283,7 +410,34 @@ def make_app(router: Router) -> web.Application:
         if router.session is not None:
             await router.session.close()
 
-    app = web.Application(client_max_size=16 * 1024 * 1024)
+    @web.middleware
+    async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        guard = router.guard
+        if guard is not None:  # the headers are in: the header deadline no longer applies to this connection
+            guard.request_started(request.transport)
+        try:
+            if request.path.startswith("/admin/"):
+                refused = router._authorised(request)
+                if refused is not None:
+                    router.client_errors[refused.status] = router.client_errors.get(refused.status, 0) + 1
+                    return refused
+            return await handler(request)
+        except ClientError as exc:
+            router.client_errors[exc.status] = router.client_errors.get(exc.status, 0) + 1
+            resp = client_error_response(exc, {"x-modelplane-error-source": "router"})
+            if exc.status == 408:
+                resp.force_close()  # the rest of a stalled body may still come: do not read it as a request
+            return resp
+        except web.HTTPException as exc:  # e.g. 413 from a body over client_max_size: same error shape
+            if exc.status < 400:
+                raise
+            router.client_errors[exc.status] = router.client_errors.get(exc.status, 0) + 1
+            return error_response(exc.status, exc.text or exc.reason, code=exc.reason.lower().replace(" ", "_"))
+        finally:
+            if guard is not None:
+                guard.request_finished(request.transport)
+
+    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[guarded])
     app.on_startup.append(on_start)
     app.on_cleanup.append(on_stop)
     app.router.add_get("/metrics", router.metrics)
@@ -294,14 +448,61 @@ def make_app(router: Router) -> web.Application:
     return app
 
 
+def _fd_budget(wanted: int) -> int:
+    """Connections the router can hold: each proxied request also holds an upstream socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return max(1, min(wanted, (soft - 64) // 2))
+
+
+async def serve(router: Router, port: int, max_connections: int, header_timeout: float, idle_timeout: float) -> None:
+    """Serve until SIGTERM/SIGINT, through the connection guard (aiohttp's own server has no header deadline)."""
+    runner = web.AppRunner(make_app(router), access_log=None, keepalive_timeout=idle_timeout)
+    await runner.setup()
+    assert runner.server is not None
+    cap = _fd_budget(max_connections)
+    refused = error_body(
+        f"the router of endpoint/{router.reg.endpoint} is at its limit of {cap} open connections; retry shortly "
+        "(or raise the router's --max-connections)",
+        "server_error",
+        code="too_many_connections",
+    )
+    router.guard = ConnectionGuard(runner.server, cap, header_timeout, idle_timeout, refused)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(router.guard.protocol, "127.0.0.1", port, backlog=1024)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(
+        f"modelplane router for {router.registry_path.stem} on 127.0.0.1:{port} "
+        f"(at most {cap} connections; headers within {header_timeout:g} s, bodies within {router.body_timeout:g} s)",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await runner.cleanup()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="modelplane local router (one per endpoint)")
     ap.add_argument("--registry", type=Path, required=True)
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, help="past it, new connections get 503")
+    ap.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S, help="seconds to send the headers")
+    ap.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT_S, help="seconds to send the body")
+    ap.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S, help="seconds a keep-alive may idle")
     args = ap.parse_args(argv)
-    router = Router(args.registry)
-    print(f"modelplane router for {args.registry.stem} on 127.0.0.1:{args.port}", flush=True)
-    web.run_app(make_app(router), host="127.0.0.1", port=args.port, print=None, access_log=None)
+    router = Router(args.registry, args.body_timeout)
+    router.reload()  # for the endpoint's name in messages; the app reloads again on start
+    asyncio.run(serve(router, args.port, args.max_connections, args.header_timeout, args.idle_timeout))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from modelplane.runtime.local.openai_api import ClientError, client_error_response, error_response, parse_completion
 
 ENGINE = "modelplane-vllm-simulator"
 
@@ -156,7 +157,7 @@ def _prompt_of(body: dict[str, Any], chat: bool) -> str:
     if chat:
         return " ".join(str(m.get("content", "")) for m in body.get("messages", []) if isinstance(m, dict))
     prompt = body.get("prompt", "")
-    return " ".join(prompt) if isinstance(prompt, list) else str(prompt)
+    return " ".join(str(p) for p in prompt) if isinstance(prompt, list) else str(prompt)  # list: texts or token ids
 
 
 def make_app(engine: Engine) -> web.Application:
@@ -164,29 +165,23 @@ def make_app(engine: Engine) -> web.Application:
 
     async def complete(request: web.Request, chat: bool) -> web.StreamResponse:
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response({"error": {"message": "body is not JSON", "type": "BadRequest"}}, status=400)
+            # as vLLM: a malformed request is a 400, never a 500; `model` may be left out (the served one)
+            body = parse_completion(await request.read(), chat, require_model=False)
+        except ClientError as exc:
+            return client_error_response(exc, headers)
         if body.get("model") not in (None, engine.model):
-            return web.json_response(
-                {
-                    "error": {
-                        "message": f"model `{body.get('model')}` does not exist; this serves `{engine.model}`",
-                        "type": "NotFoundError",
-                    }
-                },
-                status=404,
-                headers=headers,
+            return error_response(
+                404,
+                f"model `{body.get('model')}` does not exist; this serves `{engine.model}`",
+                "model",
+                "model_not_found",
+                headers,
             )
         if engine.faults.error_rate and random.random() < engine.faults.error_rate:
             engine.errors += 1
-            return web.json_response(
-                {"error": {"message": "injected failure (simulator fault injection)", "type": "InternalServerError"}},
-                status=500,
-                headers=headers,
-            )
+            return error_response(500, "injected failure (simulator fault injection)", headers=headers)
         prompt_tokens = _tokens(_prompt_of(body, chat))
-        max_tokens = int(body.get("max_tokens") or 16)
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 16
         created = int(time.time())
         rid = f"{'chatcmpl' if chat else 'cmpl'}-sim-{engine.served}"
         if body.get("stream"):

@@ -60,14 +60,17 @@ def test_up_serves_through_the_router_and_status_shows_it(serving: Pipeline) -> 
     assert status == 200 and body["object"] == "text_completion"
     assert body["choices"][0]["text"]  # type: ignore[index]
     assert headers["x-modelplane-engine"] == "modelplane-vllm-simulator"  # says it is a simulator
-    code, chat, _ = _post(serving.router() + "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
+    # `model` is required by the router (OpenAI's API; its absence is a 400 there, see test_router_hardening)
+    code, chat, _ = _post(
+        serving.router() + "/v1/chat/completions", {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+    )
     assert code == 200, chat
     assert chat["choices"][0]["message"]["role"] == "assistant"  # type: ignore[index]
     with urllib.request.urlopen(serving.router() + "/v1/models") as r:
         assert "simulator" in json.loads(r.read())["data"][0]["owned_by"]
     stream = urllib.request.Request(
         serving.router() + "/v1/completions",
-        data=json.dumps({"prompt": "hi", "max_tokens": 3, "stream": True}).encode(),
+        data=json.dumps({"model": "chat", "prompt": "hi", "max_tokens": 3, "stream": True}).encode(),
         headers={"content-type": "application/json"},
     )
     with urllib.request.urlopen(stream, timeout=10) as r:
@@ -119,7 +122,9 @@ def test_bad_revision_is_rolled_back_at_its_first_gate(serving: Pipeline, simula
     assert reason in out.stdout
     assert _replica_pids(serving) == old  # stable untouched, canary torn down
     assert serving.registry()["revisions"][next(iter(old))]["weight"] == 100
-    status, _, _ = _post(serving.router() + "/v1/completions", {"prompt": "still there?", "max_tokens": 2})
+    status, _, _ = _post(
+        serving.router() + "/v1/completions", {"model": "chat", "prompt": "still there?", "max_tokens": 2}
+    )
     assert status == 200
     assert "pending rollout:endpoint/chat: rolled back" in serving.run("status", check=True).stdout
     history = serving.run("history", check=True).stdout
