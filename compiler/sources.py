@@ -162,6 +162,8 @@ class FileSource:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._real_root = os.path.realpath(root)
+        self._real_dirs: dict[str, str] = {}
+        """Resolved folders: a file's own link is caught by O_NOFOLLOW, so one realpath per folder, not per file."""
         self.label = "working tree"
         self._index_path = root / ".modelplane" / "cache" / "stat-index.json"
         self._stats: dict[str, list[int]] = {}
@@ -225,6 +227,9 @@ class FileSource:
         leaves the project root is never opened, a fifo never blocks (O_NONBLOCK), a device or
         /proc file is never read."""
         full = os.path.join(self.root, path)
+        fd = self._open_plain(full)
+        if fd is not None:
+            return fd
         try:
             real = os.path.realpath(full, strict=True)
         except OSError as exc:
@@ -237,6 +242,26 @@ class FileSource:
         if not stat_mode.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise SpecError(_special(path))
+        return fd
+
+    def _open_plain(self, full: str) -> int | None:
+        """The fast path: a regular file that is not itself a link, in a folder inside the root (else None)."""
+        parent = os.path.dirname(full)
+        real_parent = self._real_dirs.get(parent)
+        if real_parent is None:
+            try:
+                real_parent = self._real_dirs[parent] = os.path.realpath(parent, strict=True)
+            except OSError:
+                return None  # the slow path says what is wrong
+        if not self._inside(real_parent):
+            return None
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            return None  # a link (ELOOP) or unreadable: the slow path checks and explains
+        if not stat_mode.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
         return fd
 
     def read(self, path: str) -> bytes:
