@@ -51,6 +51,8 @@ class SpecCache:
         self.entries = entries
         self.dirty = False
         self._models: dict[str, list[Any]] = {}
+        self._json: dict[str, list[bytes]] = {}
+        """Documents put by this run, already serialized: saved as they are (orjson.Fragment)."""
 
     @classmethod
     def in_memory(cls, env: str, project_hash: str) -> SpecCache:
@@ -88,10 +90,20 @@ class SpecCache:
         models = self._models.get(key) or [None] * len(found)
         return [(i, d, m) for (i, d), m in zip(found, models, strict=True)]
 
-    def put(self, key: str, docs: list[tuple[int, dict[str, Any], Any]]) -> None:
+    def put(self, key: str, docs: list[tuple[int, dict[str, Any], Any]], blobs: list[bytes] | None = None) -> None:
+        """Store a file's documents; ``blobs`` are their JSON, where the caller has it (saved as is)."""
         self.entries[key] = [[i, d] for i, d, _ in docs]
         self._models[key] = [m for _, _, m in docs]
+        if blobs is not None:
+            self._json[key] = blobs
         self.dirty = True
+
+    def _stored(self, key: str, entry: list[Any]) -> list[Any]:
+        """An entry as saved: documents serialized by this run are embedded as their JSON, not dumped again."""
+        blobs = self._json.get(key)
+        if blobs is None:
+            return entry
+        return [[i, orjson.Fragment(b)] for (i, _), b in zip(entry, blobs, strict=True)]
 
     @timed("cache write")
     def save(self, used: set[str]) -> None:
@@ -100,11 +112,12 @@ class SpecCache:
             return
         if not self.dirty and len(self.entries) <= 2 * len(used) + 64 and self.path.exists():
             return
-        keep = {k: v for k, v in self.entries.items() if k in used}
+        keep = {k: self._stored(k, v) for k, v in self.entries.items() if k in used}
         for k, v in self.entries.items():
             if len(keep) >= 2 * len(used) + 64:
                 break
-            keep.setdefault(k, v)
+            if k not in keep:
+                keep[k] = self._stored(k, v)
         atomic_write(self.path, orjson.dumps({"header": self.header, "entries": keep}))
         self.dirty = False
 

@@ -59,7 +59,8 @@ def engine_args(spec: EndpointSpec, model_name: str, model: ModelSpec, port: int
     revision = model.artifact.partition("@")[2]
     if revision:
         out.append(EngineArg("--revision", revision, ("spec", "model")))
-    for name, value in eng.args.model_dump().items():
+    for name in type(eng.args).model_fields:  # declaration order; every field is a scalar
+        value = getattr(eng.args, name)
         if name == "served_model_name" or value is None:
             continue
         flag = "--" + name.replace("_", "-")

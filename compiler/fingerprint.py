@@ -35,7 +35,6 @@ def own_hashes(data: dict[str, Any]) -> tuple[str, str]:
     return content_hash([data["apiVersion"], data["kind"], data["spec"]]), content_hash(data["metadata"])
 
 
-@timed("fingerprints")
 def own_of(data: dict[str, Any], memo: dict[int, tuple[str, str]]) -> tuple[str, str]:
     """``own_hashes`` of a document, through ``memo`` (keyed by the document's identity)."""
     own = memo.get(id(data))
@@ -44,6 +43,7 @@ def own_of(data: dict[str, Any], memo: dict[int, tuple[str, str]]) -> tuple[str,
     return own
 
 
+@timed("fingerprints")
 def fingerprints(
     graph: LineageGraph,
     memo: dict[int, tuple[str, str]] | None = None,

@@ -1,8 +1,10 @@
 """Compiled graphs cached by the fingerprint of their whole input.
 
 A hit skips parsing, validation, reference resolution, checks and
-fingerprinting. Node documents are stored as JSON text and parsed only when a
-later stage reads them (a plan looks closely at a few hundred of 10,000
+fingerprinting. The file is one JSON line (nodes, edges, order, warnings, where
+each node's document ends) followed by the node documents' JSON back to back,
+written as the loader serialized them; each is parsed only when a later stage
+reads it (a plan looks closely at a few hundred of 10,000
 nodes), which is what makes a warm ``plan --base`` cheap.
 """
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from modelplane.compiler.compile import Compiled
     from modelplane.compiler.scan import Scan
 
-FORMAT = 2  # 2: node documents are normalized
+FORMAT = 3  # 2: node documents are normalized; 3: their JSON follows the payload line, not inside it
 KEEP = 6
 
 
@@ -69,13 +71,18 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
             [n.kind, n.name, node.kind, node.file, node.index, fps[n].spec, fps[n].meta, fps[n].full]
             for n, node in graph.nodes.items()
         ],
-        "data": [orjson.dumps(node.data).decode() for node in graph.nodes.values()],
         "edges": [[index[e.source], index[e.target], e.kind, list(e.path)] for e in graph.edges],
         "order": [index[n] for n in graph.topo_order()],
         "warnings": [diag_to_json(d) for d in compiled.warnings],
     }
+    blobs = [node.json for node in graph.nodes.values()]
+    ends, at = [], 0
+    for blob in blobs:
+        at += len(blob)
+        ends.append(at)
+    payload["data_ends"] = ends
     path = _path(root, graph.specs.fingerprint, checked)
-    atomic_write(path, orjson.dumps(payload))
+    atomic_write(path, b"".join([orjson.dumps(payload), b"\n", *blobs]))
     try:
         old = sorted(path.parent.glob("graph-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in old[KEEP:]:
@@ -92,11 +99,13 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
     payload = None
     for checked in (True, False) if not need_checked else (True,):
         try:
-            payload = orjson.loads(_path(root, scan.fingerprint, checked).read_bytes())
+            buf = _path(root, scan.fingerprint, checked).read_bytes()
+            head = buf.index(b"\n")
+            payload = orjson.loads(memoryview(buf)[:head])
             break
-        except (OSError, orjson.JSONDecodeError):
+        except (OSError, ValueError):  # missing, or not this format (JSONDecodeError is a ValueError)
             continue
-    if payload is None:
+    if payload is None or not isinstance(payload, dict):
         return None
     if (
         payload.get("format") != FORMAT
@@ -107,10 +116,12 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
     ids: list[NodeId] = []
     nodes: dict[NodeId, SpecNode] = {}
     fps: dict[NodeId, Fingerprint] = {}
-    for (kind, name, kind_name, file, idx, fs, fm, ff), data in zip(payload["nodes"], payload["data"], strict=True):
+    start = head + 1
+    for (kind, name, kind_name, file, idx, fs, fm, ff), end in zip(payload["nodes"], payload["data_ends"], strict=True):
         nid = NodeId(kind, name)
         ids.append(nid)
-        nodes[nid] = SpecNode(nid, kind_name, file, idx, data.encode())
+        nodes[nid] = SpecNode(nid, kind_name, file, idx, buf[start : head + 1 + end])
+        start = head + 1 + end
         fps[nid] = Fingerprint(fs, fm, ff)
     specs = SpecSet(
         scan.root, scan.project, scan.environment, nodes, files=dict(scan.hashes), fingerprint=scan.fingerprint

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from modelplane.compiler import cache as spec_cache
 from modelplane.compiler.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
 from modelplane.compiler.interpolate import TOO_LARGE, Budget, Unresolved, deep_merge, interpolate
@@ -183,7 +184,12 @@ def read_documents(
             if result.docs is None:
                 continue
             docs = result.docs
-            cache.put(key, docs)
+            blobs = [orjson.dumps(d) for _, d, _ in docs]  # once: for the spec cache and the graph cache
+            cache.put(key, docs, blobs)
+            for (doc_index, data, model), blob in zip(docs, blobs, strict=True):
+                nid = NodeId(data["kind"].lower(), data["metadata"]["name"])
+                out.append(SpecNode(nid, data["kind"], path, doc_index, data, model, blob))
+            continue
         else:
             docs = cache.get(key) or []
             for _, d, _ in docs:

@@ -39,6 +39,20 @@ class SpecNode:
     _data: dict[str, Any] | bytes
     """The normalized document, or its JSON from the compiled-graph cache (parsed on first use)."""
     _model: AnySpecModel | None = None
+    _json: bytes | None = None
+    """``data`` as JSON, where the loader already serialized it (for the spec cache)."""
+
+    @property
+    def json(self) -> bytes:
+        """The normalized document as JSON (what the caches store), serialized at most once."""
+        if self._json is None:
+            if isinstance(self._data, bytes):
+                self._json = self._data
+            else:
+                import orjson
+
+                self._json = orjson.dumps(self._data)
+        return self._json
 
     @property
     def data(self) -> dict[str, Any]:

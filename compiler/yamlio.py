@@ -215,14 +215,27 @@ def _plainly_safe(documents: list[Any]) -> bool:
     """
     import orjson
 
-    wrapped: Any = documents
-    for _ in range(_ORJSON_DEPTH - MAX_NESTING - 1):
-        wrapped = [wrapped]
+    _WRAP_LEAF[0] = documents
     try:
-        out = orjson.dumps(wrapped, option=orjson.OPT_STRICT_INTEGER)
+        out = orjson.dumps(_WRAP, option=orjson.OPT_STRICT_INTEGER)
     except TypeError:
         return False
+    finally:
+        _WRAP_LEAF[0] = None
     return b"null" not in out and b"e+" not in out
+
+
+def _wrapper(depth: int) -> tuple[list[Any], list[Any]]:
+    """``depth`` nested lists, built once: the outermost and the innermost (which holds the documents)."""
+    leaf: list[Any] = [None]
+    outer = leaf
+    for _ in range(depth - 1):
+        outer = [outer]
+    return outer, leaf
+
+
+_WRAP_DEPTH = _ORJSON_DEPTH - MAX_NESTING - 1
+_WRAP, _WRAP_LEAF = _wrapper(_WRAP_DEPTH)
 
 
 def unsafe_values(path: str, text: str, documents: list[Any]) -> list[Diagnostic]:
