@@ -14,12 +14,13 @@ a flag the image's vLLM lacks at the line that asked for it.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from modelplane.specs.models import Model, ModelSpec
-from modelplane.specs.serving import Endpoint, EndpointSpec
+from modelplane.specs.serving import Endpoint, EndpointSpec, VllmArgs
 
 VLLM_PORT = 8000
 
@@ -59,19 +60,17 @@ def engine_args(spec: EndpointSpec, model_name: str, model: ModelSpec, port: int
     revision = model.artifact.partition("@")[2]
     if revision:
         out.append(EngineArg("--revision", revision, ("spec", "model")))
-    for name in type(eng.args).model_fields:  # declaration order; every field is a scalar
-        value = getattr(eng.args, name)
-        if name == "served_model_name" or value is None:
+    args = eng.args
+    for name, flag, negated, path in _ARG_FLAGS:
+        value = getattr(args, name)
+        if value is None:
             continue
-        flag = "--" + name.replace("_", "-")
-        path: Path = ("spec", "engine", "args", name)
         if isinstance(value, bool):
-            out.append(EngineArg(flag if value else f"--no-{flag[2:]}", None, path))
+            out.append(EngineArg(flag if value else negated, None, path))
         else:
             out.append(EngineArg(flag, str(value), path))
     # finer request-latency buckets than vLLM's (0.3, 0.5, 0.8, ...) for sub-second p99 gates
-    buckets = json.dumps({"request_latency": eng.histogram_buckets}, separators=(",", ":"))
-    out.append(EngineArg("--custom-histogram-buckets", buckets, ("spec", "engine", "histogram_buckets")))
+    out.append(EngineArg("--custom-histogram-buckets", _buckets(tuple(eng.histogram_buckets)), _BUCKETS_PATH))
     for flag, value in sorted(eng.extra_args.items()):
         path = ("spec", "engine", "extra_args", flag)
         if isinstance(value, bool):
@@ -80,6 +79,19 @@ def engine_args(spec: EndpointSpec, model_name: str, model: ModelSpec, port: int
         else:
             out.append(EngineArg(f"--{flag}", str(value), path))
     return out
+
+
+_ARG_FLAGS: tuple[tuple[str, str, str, Path], ...] = tuple(
+    (name, "--" + name.replace("_", "-"), "--no-" + name.replace("_", "-"), ("spec", "engine", "args", name))
+    for name in VllmArgs.model_fields  # declaration order: the flags' order; every field is a scalar
+    if name != "served_model_name"  # rendered above, with the model's name as its default
+)
+_BUCKETS_PATH: Path = ("spec", "engine", "histogram_buckets")
+
+
+@functools.lru_cache(maxsize=64)
+def _buckets(bounds: tuple[float, ...]) -> str:
+    return json.dumps({"request_latency": list(bounds)}, separators=(",", ":"))
 
 
 def command(spec: EndpointSpec, model_name: str, model: ModelSpec, port: int = VLLM_PORT) -> list[str]:

@@ -26,8 +26,8 @@ from modelplane.compiler.sources import FileSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
 from modelplane.compiler.validate import diagnostics_for
-from modelplane.compiler.yamlio import decode, parse
-from modelplane.specs.base import API_VERSION, NodeId, normalize
+from modelplane.compiler.yamlio import ParsedFile, decode, parse, plainly_safe_files, unsafe_values
+from modelplane.specs.base import API_VERSION, NodeId, normalized_json
 from modelplane.specs.project import PROJECT_FILE
 from pydantic import ValidationError
 
@@ -169,7 +169,14 @@ def read_documents(
     if prefetch is not None:  # one git process for every blob to parse, not one per file
         prefetch(to_parse)
 
-    parsed = {p: _load_file(p, sc.content(p), variables, environment.overrides, limits) for p in to_parse}
+    read = {p: _read_file(p, sc.content(p), limits) for p in to_parse}
+    # JSON-safety of every file's values in one call; a file is walked for positions only when that fails
+    texts_docs = [r for r in read.values() if not isinstance(r, FileResult)]
+    all_safe = plainly_safe_files([pf.documents for _, pf in texts_docs])
+    parsed = {
+        p: r if isinstance(r, FileResult) else _load_file(p, r[0], r[1], all_safe, variables, environment.overrides)
+        for p, r in read.items()
+    }
     out: list[SpecNode] = []
     for path in paths:
         key = sc.hashes[path]
@@ -184,9 +191,8 @@ def read_documents(
             if result.docs is None:
                 continue
             docs = result.docs
-            blobs = [orjson.dumps(d) for _, d, _ in docs]  # once: for the spec cache and the graph cache
-            cache.put(key, docs, blobs)
-            for (doc_index, data, model), blob in zip(docs, blobs, strict=True):
+            cache.put(key, docs, result.blobs)  # the JSON the loader made, for both caches
+            for (doc_index, data, model), blob in zip(docs, result.blobs, strict=True):
                 nid = NodeId(data["kind"].lower(), data["metadata"]["name"])
                 out.append(SpecNode(nid, data["kind"], path, doc_index, data, model, blob))
             continue
@@ -213,21 +219,34 @@ class FileResult:
     used_overrides: set[str] = field(default_factory=set)
     text: str | None = None
     """The file's text where it has problems (to locate them)."""
+    blobs: list[bytes] = field(default_factory=list)
+    """Each document's normalized JSON (``docs`` holds it parsed): what the caches store."""
 
 
-def _load_file(
-    path: str,
-    raw: bytes,
-    variables: dict[str, Any],
-    overrides: dict[str, dict[str, Any]],
-    limits: Any,
-) -> FileResult:
-    """Parse and validate one file."""
+def _read_file(path: str, raw: bytes, limits: Any) -> tuple[str, ParsedFile] | FileResult:
+    """Decode and parse one file (values not yet checked for JSON safety); a FileResult if that failed."""
     text, problem = decode(path, raw)
     if problem is not None:
         return FileResult(None, [problem])
     assert text is not None
-    parsed = parse(path, text, limits.max_alias_events)
+    parsed = parse(path, text, limits.max_alias_events, check_values=False)
+    if parsed.errors:  # documents parsed before a construct was refused still answer references
+        return FileResult(None, parsed.errors, _named_documents(path, parsed.documents), text=text)
+    parsed.budget = max(0, limits.max_file_bytes - len(raw))
+    return text, parsed
+
+
+def _load_file(
+    path: str,
+    text: str,
+    parsed: ParsedFile,
+    values_safe: bool,
+    variables: dict[str, Any],
+    overrides: dict[str, dict[str, Any]],
+) -> FileResult:
+    """Validate one parsed file (its values checked first unless known ``values_safe``)."""
+    if not values_safe:
+        parsed.errors.extend(unsafe_values(path, text, parsed.documents))
     if parsed.errors:
         # values JSON cannot carry leave the documents parsed: they still answer references
         return FileResult(None, parsed.errors, _named_documents(path, parsed.documents), text=text)
@@ -238,8 +257,9 @@ def _load_file(
     from modelplane.specs.kinds import KIND_MODELS, SPEC_ADAPTER  # builds every model: only when parsing
 
     has_refs = "${" in text
-    budget = Budget(max(0, limits.max_file_bytes - len(raw)))  # interpolated text counts toward the file limit
+    budget = Budget(parsed.budget)  # interpolated text counts toward the file limit
     out: list[tuple[int, dict[str, Any], Any]] = []
+    blobs: list[bytes] = []
     ok = True
     for index, raw_doc in enumerate(parsed.documents):
         if raw_doc is None:
@@ -307,14 +327,16 @@ def _load_file(
         if unresolved or api != API_VERSION:
             ok = False
             continue
-        out.append((index, normalize(model), model))
+        blob = normalized_json(model)
+        blobs.append(blob)
+        out.append((index, orjson.loads(blob), model))
     if not ok:
         # the file is not cached or used, but its valid documents still answer references
         partial.extend(
             SpecNode(NodeId(d["kind"].lower(), d["metadata"]["name"]), d["kind"], path, i, d) for i, d, _ in out
         )
         return FileResult(None, problems.items, partial, used_overrides, text)
-    return FileResult(out, problems.items, partial, used_overrides)
+    return FileResult(out, problems.items, partial, used_overrides, blobs=blobs)
 
 
 def _named_documents(path: str, documents: list[Any]) -> list[SpecNode]:

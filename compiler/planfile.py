@@ -20,7 +20,7 @@ ActionType = Literal["register", "run-workflow", "evaluate", "provision", "rollo
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use
 
 
 class FieldDelta(_Model):

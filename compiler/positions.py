@@ -8,22 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from modelplane.compiler.errors import Location
 from modelplane.compiler.yamlio import source_line, text_lines
 
-try:  # the C composer when libyaml is there; the pure one otherwise
-    _Loader: type[Any] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+
+def _loader() -> Any:
+    """PyYAML's C composer when libyaml is there, the pure one otherwise. PyYAML is imported
+    on first use: only a file with something to report needs positions (~10 ms per run saved)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 _DOC_MARKER_LINE = "---"
 
 
 def syntax_error(text: str) -> tuple[int, int, str] | None:
     """(line, column, message) of PyYAML's own syntax error for ``text``, if it has one."""
+    import yaml
+
     try:
-        for _ in yaml.compose_all(text, Loader=_Loader):
+        for _ in yaml.compose_all(text, Loader=_loader()):
             pass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -38,8 +43,10 @@ def syntax_error(text: str) -> tuple[int, int, str] | None:
 
 def find_duplicate_key(text: str, key: str) -> tuple[int, int] | None:
     """Line and column (1-based) of the second occurrence of ``key`` in one mapping."""
+    import yaml
+
     try:
-        docs = list(yaml.compose_all(text, Loader=_Loader))
+        docs = list(yaml.compose_all(text, Loader=_loader()))
     except yaml.YAMLError:
         return None
     for doc in docs:
@@ -50,6 +57,8 @@ def find_duplicate_key(text: str, key: str) -> tuple[int, int] | None:
 
 
 def _dup_in(node: Any, key: str) -> tuple[int, int] | None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for k, v in node.value:
@@ -83,9 +92,11 @@ class SourceMap:
         self._markers: tuple[list[int], bool] | None = None
 
     def _documents(self) -> list[Any]:
+        import yaml
+
         if self._docs is None:
             try:
-                self._docs = list(yaml.compose_all(self.text, Loader=_Loader))
+                self._docs = list(yaml.compose_all(self.text, Loader=_loader()))
             except yaml.YAMLError:
                 self._docs = []
         return self._docs
@@ -119,6 +130,8 @@ class SourceMap:
         With ``key`` the position of the last mapping key is returned instead of
         its value: where an unknown field was written.
         """
+        import yaml
+
         docs = self._documents()
         if index >= len(docs):
             line, col = self.document_start(index)

@@ -70,6 +70,8 @@ def display_path(path: str) -> str:
 
 
 def _utf8(name: str) -> bool:
+    if name.isascii():
+        return True
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -184,6 +186,8 @@ class FileSource:
         except (OSError, ValueError):
             self._index = {}
         known: dict[str, str] = {}
+        if not self._index:
+            return known  # every file is read: its stat is taken from the open descriptor then
         for path in paths:
             try:
                 st = os.stat(os.path.join(self.root, path))
@@ -276,7 +280,9 @@ class FileSource:
     def read_limited(self, path: str, limit: int) -> bytes | None:
         fd = self._open(path)
         try:
-            return _read_fd(fd, limit)
+            st = os.fstat(fd)
+            self._stats[path] = [st.st_size, st.st_mtime_ns, st.st_ino]
+            return _read_fd(fd, st.st_size, limit)
         finally:
             os.close(fd)
 
@@ -386,11 +392,10 @@ class FileSource:
             found.append(rel)
 
 
-def _read_fd(fd: int, limit: int) -> bytes | None:
-    """A regular file's bytes, or None past ``limit``: reads of its stat size (plus one byte, so a
-    file that grows or lies about its size still stops at the limit) with os.read. A buffered
+def _read_fd(fd: int, size: int, limit: int) -> bytes | None:
+    """A regular file's bytes, or None past ``limit``: reads of its stat ``size`` (plus one byte, so
+    a file that grows or lies about its size still stops at the limit) with os.read. A buffered
     ``read(limit + 1)`` allocated the whole limit for every file: a third of a cold scan."""
-    size = os.fstat(fd).st_size
     if size > limit:
         return None
     chunks: list[bytes] = []

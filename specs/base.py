@@ -49,7 +49,9 @@ class StrictModel(BaseModel):
     which has no way to write them (they would come back as null).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    # defer_build: a model builds its validator and serializer on first use; nested models are
+    # validated through their kind's (or the spec union's) and never need their own (~40 ms per run)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
 
 
 def normalize(model: BaseModel) -> dict[str, Any]:
@@ -64,6 +66,13 @@ def normalize(model: BaseModel) -> dict[str, Any]:
     """
     dumped: dict[str, Any] = model.__pydantic_serializer__.to_python(model, mode="json", by_alias=True)
     return dumped
+
+
+def normalized_json(model: BaseModel) -> bytes:
+    """``normalize(model)`` as JSON, straight from the model's serializer: what the loader keeps
+    (``orjson.loads`` of it is the normalized value) and the caches store. Serializing to JSON
+    and parsing that back costs about two thirds of ``normalize`` followed by ``orjson.dumps``."""
+    return model.__pydantic_serializer__.to_json(model, by_alias=True)
 
 
 BOOL_TRUE = ("true", "yes", "on")

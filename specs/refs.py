@@ -101,6 +101,15 @@ def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[Found
     """
     found: list[FoundRef] = []
     for path, ref in paths:
+        if ANY_INDEX not in path:  # most paths name one place: follow it without building frontiers
+            node = data
+            for head in path:
+                node = node.get(head) if isinstance(node, dict) else None
+                if node is None:
+                    break
+            if isinstance(node, str):
+                found.append(FoundRef(path, node, ref))
+            continue
         frontier: list[tuple[RefPath, Any]] = [((), data)]
         for head in path:
             nxt: list[tuple[RefPath, Any]] = []

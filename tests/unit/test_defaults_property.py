@@ -26,7 +26,7 @@ from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.compiler.state import AppliedNode, AppliedState
 from modelplane.compiler.validate import _models_in
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
-from modelplane.specs.base import NodeId, normalize
+from modelplane.specs.base import NodeId, normalize, normalized_json
 from modelplane.specs.kinds import KIND_MODELS
 from modelplane.specs.models import weight_gib
 from modelplane.specs.serving import Rollout
@@ -160,6 +160,8 @@ def test_left_out_fields_mean_their_defaults_everywhere(data: st.DataObject, par
         for nid, node in graph.nodes.items():
             assert node.data == full[nid.name], nid
             assert normalize(node.model) == full[nid.name], nid
+            # the loader keeps the serializer's JSON parsed back: the same value as normalize's
+            assert orjson.loads(normalized_json(node.model)) == normalize(node.model), nid
             # a cached node builds its model from the normalized document: that must round-trip
             assert normalize(KIND_MODELS[node.kind].model_validate(node.data)) == node.data, nid
 
