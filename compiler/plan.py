@@ -17,6 +17,8 @@ from modelplane.compiler.diff import Change, Diff
 from modelplane.compiler.graph import LineageGraph
 from modelplane.compiler.impact import ACTIONABLE, CATEGORY_ORDER, Impact
 from modelplane.compiler.planfile import (
+    DUTY_TITLES,
+    OWNER_DUTIES,
     ActionType,
     BaseRef,
     ColumnRetype,
@@ -24,6 +26,7 @@ from modelplane.compiler.planfile import (
     FieldDelta,
     GpuDelta,
     LeftOver,
+    OwnerDuty,
     OwnerNotice,
     Plan,
     PlanAction,
@@ -303,14 +306,19 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
 def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
     out = []
     for notice in owners:
+        if set(notice.must) == {"review-change"} and not notice.services and notice.owner not in b.owed_only:
+            continue  # the authors of a change are named in the report, not sent a notice about it
         deps = set()
-        for svc in notice.services:
-            for parent in b.head.upstream([NodeId.parse(svc)]):
+        # told after the work on their nodes and on everything upstream of them
+        for about in {NodeId.parse(x) for x in (*notice.services, *notice.nodes)}:
+            for parent in (about, *b.head.upstream([about])) if about in b.head.nodes else (about,):
                 for t in ("rollout", "evaluate", "run-workflow"):
                     if f"{t}:{parent}" in b.actions:
                         deps.add(f"{t}:{parent}")
         aid = f"notify:owner/{notice.owner}"
-        reason = f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}"
+        parts = [f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}"] if notice.services else []
+        parts += [f"{DUTY_TITLES[d]}: {_few(nodes)}" for d, nodes in notice.must.items() if d != "be-informed"]
+        reason = "; ".join(parts) or "informed of the change"
         if notice.owner in b.owed_only:
             reason = f"left over from an earlier apply: {b.notify_left_over[notice.owner]}"
             if notice.services:
@@ -324,10 +332,19 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
                 target=f"owner/{notice.owner}",
                 depends_on=sorted(deps),
                 reason=reason,
-                details={"services": notice.services, "most_critical_tier": notice.most_critical_tier},
+                details={
+                    "services": notice.services,
+                    "most_critical_tier": notice.most_critical_tier,
+                    "must": notice.must,
+                },
             )
         )
     return out
+
+
+def _few(items: list[str], shown: int = 5) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def _topo(deps: dict[str, set[str]]) -> list[str]:
@@ -353,18 +370,32 @@ def _topo(deps: dict[str, set[str]]) -> list[str]:
     return order
 
 
+_DUTY_OF: dict[str, OwnerDuty] = {
+    "broken": "fix",
+    "retrain-required": "retrain",
+    "re-evaluate-required": "re-evaluate",
+    "rollout-required": "watch-rollout",
+    "notify": "be-informed",
+}
+
+
 def _owners(b: _Builder) -> list[OwnerNotice]:
-    services: dict[str, list[tuple[str, int]]] = {}
+    """Every owner of an affected or changed node, with what they must do and how critical it is."""
+    services: dict[str, dict[str, int]] = {}
     nodes_by_owner: dict[str, set[str]] = {}
-    touched = {n for n, a in b.impact.affected.items() if a.category in ACTIONABLE}
-    touched |= {n for n, c in b.diff.changes.items() if c.effect != "metadata-only"}
-    for nid in touched:
+    duties: dict[str, dict[OwnerDuty, set[str]]] = {}
+    touched: list[tuple[NodeId, OwnerDuty]] = [
+        (n, _DUTY_OF[a.category]) for n, a in b.impact.affected.items() if a.category in ACTIONABLE
+    ]
+    touched += [(n, "review-change") for n, c in b.diff.changes.items() if c.effect != "metadata-only"]
+    for nid, duty in touched:
         node = b.head.nodes.get(nid) or b.base.nodes.get(nid)
         if node is None:
             continue
         nodes_by_owner.setdefault(node.owner, set()).add(str(nid))
+        duties.setdefault(node.owner, {}).setdefault(duty, set()).add(str(nid))
         if node.kind == "Service":
-            services.setdefault(node.owner, []).append((str(nid), node.spec["tier"]))
+            services.setdefault(node.owner, {})[str(nid)] = node.spec["tier"]
     # a notice an earlier apply owed: about the services downstream of the work it left, as far as they are known
     left_targets = []
     for aid in b.carried - {f"notify:owner/{o}" for o in b.notify_left_over}:
@@ -372,22 +403,27 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
             left_targets.append(NodeId.parse(aid.split(":", 1)[1].split("@", 1)[0]))
     below = b.head.downstream(left_targets) if b.notify_left_over else set()
     for owner in b.notify_left_over:
-        if owner not in services:
+        if owner not in services and owner not in duties:
             b.owed_only.add(owner)
-            services[owner] = [
-                (str(n), b.head.nodes[n].spec["tier"])
+            services[owner] = {
+                str(n): b.head.nodes[n].spec["tier"]
                 for n in sorted(below)
                 if b.head.nodes[n].kind == "Service" and b.head.nodes[n].owner == owner
-            ]
+            }
     out = []
-    for owner in sorted(services):
-        svcs = sorted(services[owner])
+    for owner in sorted(set(services) | set(duties)):
+        svcs = sorted(services.get(owner, {}).items())
+        own = nodes_by_owner.get(owner, set())
+        fed = [NodeId.parse(n) for n in own if NodeId.parse(n) in b.head.nodes]
+        tiers = [t for _, t in svcs]
+        tiers += [b.head.nodes[n].spec["tier"] for n in b.head.downstream(fed) if b.head.nodes[n].kind == "Service"]
         out.append(
             OwnerNotice(
                 owner=owner,
                 services=[s for s, _ in svcs],
-                most_critical_tier=min((t for _, t in svcs), default=None),
-                nodes=sorted(nodes_by_owner.get(owner, ())),
+                most_critical_tier=min(tiers, default=None),
+                nodes=sorted(own),
+                must={d: sorted(duties[owner][d]) for d in OWNER_DUTIES if d in duties.get(owner, {})},
             )
         )
     return out

@@ -87,11 +87,40 @@ class GpuDelta(_Model):
         return self.after_min - self.before_min
 
 
+OwnerDuty = Literal["fix", "retrain", "re-evaluate", "watch-rollout", "review-change", "be-informed"]
+OWNER_DUTIES: tuple[OwnerDuty, ...] = ("fix", "retrain", "re-evaluate", "watch-rollout", "review-change", "be-informed")
+"""What an owner must do, most urgent first (a node's impact category, or its own change)."""
+DUTY_TITLES: dict[str, str] = {
+    "fix": "fix a broken consumer",
+    "retrain": "retrain a stale model",
+    "re-evaluate": "re-evaluate",
+    "watch-rollout": "watch a rollout",
+    "review-change": "review their change",
+    "be-informed": "be informed",
+}
+
+
 class OwnerNotice(_Model):
     owner: str
     services: list[str]
+    """The owner's own services among the affected."""
     most_critical_tier: int | None = None
+    """The most critical tier (0 is the most) of the services their affected nodes feed, their own included."""
     nodes: list[str] = Field(default_factory=list)
+    must: dict[OwnerDuty, list[str]] = Field(default_factory=dict)
+    """Their nodes by what they must do about them, in ``OWNER_DUTIES`` order."""
+
+
+def owners_by_duty(plan: Plan) -> list[tuple[OwnerDuty, list[tuple[OwnerNotice, list[str]]]]]:
+    """The plan's owners grouped by what they must do (most urgent first); within a duty, the most
+    critical tier first. An owner appears under every duty they have."""
+    out = []
+    for duty in OWNER_DUTIES:
+        owners = [(o, o.must[duty]) for o in plan.owners_to_notify if duty in o.must]
+        owners.sort(key=lambda x: (x[0].most_critical_tier if x[0].most_critical_tier is not None else 99, x[0].owner))
+        if owners:
+            out.append((duty, owners))
+    return out
 
 
 class BaseRef(_Model):

@@ -20,7 +20,7 @@ from importlib import resources
 import jinja2
 from modelplane.compiler.graph import LineageGraph
 from modelplane.compiler.impact import CATEGORY_ORDER
-from modelplane.compiler.planfile import Plan
+from modelplane.compiler.planfile import DUTY_TITLES, Plan, owners_by_duty
 from modelplane.compiler.report_graph import mermaid
 from modelplane.compiler.report_text import SYMBOLS, _change_detail
 from modelplane.compiler.report_text import render as render_text
@@ -58,6 +58,10 @@ def fence_for(text: str, minimum: int = 3) -> str:
     return "`" * max(minimum, 1 + max((len(m) for m in _BACKTICKS.findall(text)), default=0))
 
 
+OWNER_ROWS = 12
+"""Owners shown per duty in the markdown report (the full list is in the plan block and --out)."""
+
+
 @timed("report")
 def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, limit: int = 50) -> str:
     template_text = (resources.files("modelplane.templates") / "reports" / "plan.md.j2").read_text()
@@ -89,4 +93,7 @@ def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, li
         mermaid_total=len(focus),
         text_plan=text_plan,
         text_fence=fence_for(text_plan),
+        owners_by_duty=owners_by_duty(plan),
+        owner_rows=OWNER_ROWS,
+        duty_titles=DUTY_TITLES,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelplane.compiler.impact import CATEGORY_ORDER
-from modelplane.compiler.planfile import LeftOver, Plan, PlanChange
+from modelplane.compiler.planfile import DUTY_TITLES, LeftOver, Plan, PlanChange, owners_by_duty
 from modelplane.compiler.terminal import safe_line as s
 from modelplane.compiler.timings import timed
 
@@ -126,9 +126,19 @@ def render(plan: Plan, color: bool = False) -> str:
                 f"min {g.before_min} -> {g.after_min} ({g.delta_min:+d})"
             )
     if plan.owners_to_notify:
-        out.append(f"\n{bold}Owners to notify{reset}")
-        for o in plan.owners_to_notify:
-            tier = f" (tier {o.most_critical_tier})" if o.most_critical_tier is not None else ""
-            services = ", ".join(s(x) for x in o.services) or "owed from an earlier apply"
-            out.append(f"  {s(o.owner)}{tier}: {services}")
+        out.append(f"\n{bold}Owners to notify{reset}, by what they must do")
+        for duty, owners in owners_by_duty(plan):
+            out.append(f"  {DUTY_TITLES[duty]}")
+            for o, nodes in owners[:MAX_ROWS]:
+                tier = f" (tier {o.most_critical_tier})" if o.most_critical_tier is not None else ""
+                more = f" {dim}and {len(nodes) - 5} more{reset}" if len(nodes) > 5 else ""
+                out.append(f"    {s(o.owner)}{tier}: {', '.join(s(x) for x in nodes[:5])}{more}")
+            if len(owners) > MAX_ROWS:
+                out.append(f"    {dim}... and {len(owners) - MAX_ROWS} more owners{reset}")
+        owed = [o for o in plan.owners_to_notify if not o.must]
+        if owed:
+            out.append("  owed from an earlier apply")
+            for o in owed:
+                tier = f" (tier {o.most_critical_tier})" if o.most_critical_tier is not None else ""
+                out.append(f"    {s(o.owner)}{tier}: {', '.join(s(x) for x in o.services) or 'their notice'}")
     return "\n".join(out) + "\n"

@@ -131,7 +131,7 @@ def test_a_leftover_notify_alone_still_goes_out(applied: tuple[Path, StateStore]
     assert [a["id"] for a in plan["actions"]] == ["notify:owner/team-gone"]
     assert plan["actions"][0]["details"]["services"] == []
     code, text = _plan(root)
-    assert "team-gone: owed from an earlier apply" in text
+    assert "  owed from an earlier apply\n    team-gone: their notice" in text
 
 
 def test_a_leftover_whose_node_is_gone_is_listed_not_run(applied: tuple[Path, StateStore]) -> None:

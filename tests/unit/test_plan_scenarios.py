@@ -170,3 +170,41 @@ def test_actions_an_apply_left_undone_are_carried_into_the_next_plan() -> None:
     assert "rollout:endpoint/gone" not in actions
     rollout = actions["rollout:endpoint/tiny-chat"]
     assert rollout.reason == "left over from an earlier apply: skipped: evaluate failed"
+
+
+def test_owners_are_grouped_by_what_they_must_do(git_example: Make) -> None:
+    """Removing a column a feature reads: the feature's owner must fix it, the model owners must
+    retrain and re-evaluate, the dataset's owner is named for the change, consumers are informed;
+    each with the most critical tier of the services their nodes feed."""
+    gp = git_example("assistant-platform")
+    gp.edit("specs/data/raw.yaml", "      - {name: country, type: string}\n", "")
+    gp.commit("drop country from user-profiles")
+    plan = make_plan(gp.root, PROD, base_ref="HEAD~1", allow_breaking=True, use_cache=False).plan
+    must = {o.owner: o.must for o in plan.owners_to_notify}
+    assert must["team-personalization"]["fix"] == ["feature/user-writing-profile"]
+    assert "model/grammar-llm" in must["team-grammar-ml"]["retrain"]
+    assert "evaluation/grammar-llm-gold" in must["team-grammar-ml"]["re-evaluate"]
+    assert must["team-trust-safety"]["re-evaluate"] == ["evaluation/grammar-llm-safety"]
+    assert must["team-accounts"] == {"review-change": ["dataset/user-profiles"]}
+    assert must["team-editor"] == {"be-informed": ["service/editor-inline-suggestions"]}
+    tiers = {o.owner: o.most_critical_tier for o in plan.owners_to_notify}
+    # the feature feeds the tier-0 grammar services, so its owner's notice is tier 0
+    assert tiers["team-personalization"] == 0
+    actions = {a.id: a for a in plan.actions}
+    # the model owner is told after the retrain and evaluations; the change's author gets no notice
+    notify = actions["notify:owner/team-grammar-ml"]
+    assert "run-workflow:workflow/finetune-grammar-llm" in notify.depends_on
+    assert notify.details["must"]["retrain"] == must["team-grammar-ml"]["retrain"]
+    assert "notify:owner/team-accounts" not in actions
+    assert "notify:owner/team-personalization" in actions
+    from modelplane.compiler.report_markdown import render as render_md
+    from modelplane.compiler.report_text import render as render_text
+
+    text = render_text(plan)
+    section = text[text.index("Owners to notify") :]
+    assert (
+        section.index("fix a broken consumer") < section.index("retrain a stale model") < section.index("be informed")
+    )
+    assert "team-personalization (tier 0): feature/user-writing-profile" in section
+    md = render_md(plan, make_plan(gp.root, PROD, base_ref="HEAD~1", allow_breaking=True).head.graph)
+    assert "| fix a broken consumer | team-personalization | 0 | feature/user-writing-profile |" in md
