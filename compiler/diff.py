@@ -76,21 +76,59 @@ class Change:
         return out
 
 
-def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
-    else:
-        out[prefix] = value
+_IDENTITY_KEYS = ("name", "dataset", "feature", "id")
+"""Keys that name a list item (``columns[name=country]``, ``inputs[dataset=raw]``): items are matched by
+them, so an insertion is one added item, not a shift of every item after it."""
+
+
+def _identity(items: list[Any]) -> str | None:
+    """The key every item of ``items`` is a mapping with, each with a different value (or None)."""
+    if not items or not all(isinstance(i, dict) for i in items):
+        return None
+    for key in _IDENTITY_KEYS:
+        values = [i.get(key) for i in items]
+        if all(isinstance(v, str) for v in values) and len(set(values)) == len(values):
+            return key
+    return None
+
+
+def _walk(before: Any, after: Any, path: str, out: list[FieldChange]) -> None:
+    """Differences between two normalized values, as structured as the values are: mappings by key,
+    lists of named items by name, other lists of mappings by position, each item added or removed
+    whole; a list of plain values compares whole (the report shows what was added and removed)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for k in [*before, *(k for k in after if k not in before)]:
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in after:
+                out.append(FieldChange(sub, before[k], None))
+            elif k not in before:
+                out.append(FieldChange(sub, None, after[k]))
+            else:
+                _walk(before[k], after[k], sub, out)
+        return
+    if isinstance(before, list) and isinstance(after, list) and before != after:
+        named = _identity(before)
+        key = named if named is not None and named == _identity(after) else None
+        if key is not None:
+            old = {i[key]: i for i in before}
+            new = {i[key]: i for i in after}
+            for name in [*old, *(n for n in new if n not in old)]:
+                sub = f"{path}[{key}={name}]"
+                _walk(old.get(name), new.get(name), sub, out)
+            return
+        if any(isinstance(i, (dict, list)) for i in [*before, *after]):
+            for i in range(max(len(before), len(after))):
+                _walk(before[i] if i < len(before) else None, after[i] if i < len(after) else None, f"{path}[{i}]", out)
+            return
+    if before != after:
+        out.append(FieldChange(path, before, after))
 
 
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
-    """Leaf-level differences; lists compare whole (columns are reported separately)."""
-    a: dict[str, Any] = {}
-    b: dict[str, Any] = {}
-    _flatten(before, "", a)
-    _flatten(after, "", b)
-    return [FieldChange(k, a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+    """Leaf-level differences (columns are also reported on their own), sorted by path."""
+    out: list[FieldChange] = []
+    _walk(before, after, "", out)
+    return sorted(out, key=lambda f: f.path)
 
 
 def column_delta(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> ColumnDelta:

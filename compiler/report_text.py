@@ -19,12 +19,31 @@ MAX_ROWS = 200
 
 
 def _fmt(value: object) -> str:
+    """A value as the specs would write it (JSON, never a Python repr), cut at 60 characters."""
     if isinstance(value, str):
         return f'"{s(value)}"'
     if value is None:
         return "(unset)"
-    text = s(value)
+    import json
+
+    text = s(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def field_delta_text(path: str, before: object, after: object) -> str:
+    """One field's change: an item added or removed whole, a plain list's added and removed values,
+    or before -> after."""
+    if isinstance(before, list) and isinstance(after, list):
+        added = [v for v in after if v not in before]
+        removed = [v for v in before if v not in after]
+        parts = [f"added {', '.join(_fmt(v) for v in added)}"] if added else []
+        parts += [f"removed {', '.join(_fmt(v) for v in removed)}"] if removed else []
+        return f"{s(path)}: {'; '.join(parts) or 'reordered ' + _fmt(after)}"
+    if before is None and isinstance(after, (dict, list)):
+        return f"{s(path)}: added {_fmt(after)}"
+    if after is None and isinstance(before, (dict, list)):
+        return f"{s(path)}: removed {_fmt(before)}"
+    return f"{s(path)}: {_fmt(before)} -> {_fmt(after)}"
 
 
 def summary_line(plan: Plan) -> str:
@@ -58,7 +77,7 @@ def _change_detail(ch: PlanChange, text: Callable[[object], str] = s, code: Call
     if ch.columns:
         bits += [text("added column ") + code(c) for c in ch.columns.added]
     shown = [f for f in ch.fields if not f.path.startswith(("spec.schema.columns", "spec.columns"))]
-    bits += [text(f"{f.path}: {_fmt(f.before)} -> {_fmt(f.after)}") for f in shown[:4]]
+    bits += [text(field_delta_text(f.path, f.before, f.after)) for f in shown[:4]]
     if len(shown) > 4:
         bits.append(text(f"(+{len(shown) - 4} more fields)"))
     return text("; ").join(bits)
