@@ -62,8 +62,32 @@ OWNER_ROWS = 12
 """Owners shown per duty in the markdown report (the full list is in the plan block and --out)."""
 
 
+COMMENT_BUDGET = 60_000
+"""Characters a report may take: GitHub cuts comments at 65,536, and the CI example adds a line or two."""
+
+
 @timed("report")
-def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, limit: int = 50) -> str:
+def render(
+    plan: Plan,
+    graph: LineageGraph,
+    base: LineageGraph | None = None,
+    limit: int = 50,
+    artifact: str | None = None,
+) -> str:
+    """The pull-request report. Under ``COMMENT_BUDGET`` whatever the change: when the full plan
+    would not fit, a line points at ``artifact`` (the ``--out`` file) instead of inlining it."""
+    full = _render(plan, graph, limit, artifact, inline_plan=True)
+    if len(full) <= COMMENT_BUDGET:
+        return full
+    out = _render(plan, graph, limit, artifact, inline_plan=False)
+    for smaller in (20, 10, 5):  # still too long (thousands of changes with long names): fewer rows
+        if len(out) <= COMMENT_BUDGET:
+            break
+        out = _render(plan, graph, smaller, artifact, inline_plan=False)
+    return out
+
+
+def _render(plan: Plan, graph: LineageGraph, limit: int, artifact: str | None, inline_plan: bool) -> str:
     template_text = (resources.files("modelplane.templates") / "reports" / "plan.md.j2").read_text()
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=False)
     env.filters["md"] = md_escape
@@ -91,8 +115,10 @@ def render(plan: Plan, graph: LineageGraph, base: LineageGraph | None = None, li
         mermaid_truncated=len(focus) > MERMAID_MAX,
         mermaid_shown=len(shown),
         mermaid_total=len(focus),
-        text_plan=text_plan,
+        text_plan=text_plan if inline_plan else None,
         text_fence=fence_for(text_plan),
+        plan_chars=len(text_plan),
+        artifact=artifact,
         owners_by_duty=owners_by_duty(plan),
         owner_rows=OWNER_ROWS,
         duty_titles=DUTY_TITLES,

@@ -289,7 +289,8 @@ def plan(
     elif fmt == PlanFormat.markdown:
         from modelplane.compiler.report_markdown import render as render_md
 
-        stdout.write(render_md(p, result.head.graph, result.base))
+        saved_as = out.name if out is not None and not result.errors else None  # the artifact the report points at
+        stdout.write(render_md(p, result.head.graph, result.base, artifact=saved_as))
     else:
         from modelplane.compiler.report_text import render as render_text
 

@@ -94,6 +94,9 @@ def test_plan_step_reports_and_sets_the_exit_status(pr_repo: GitProject, tmp_pat
     assert summary.read_text() == report
     assert json.loads((pr_repo.root / "report" / "meta.json").read_text()) == {"env": "dev", "exitcode": 2}
     assert "exitcode=2" in output.read_text()
+    # the full plan rides along in the artifact; where it was saved is not reported as an error
+    assert json.loads((pr_repo.root / "report" / "plan.json").read_text())["format_version"] == 2
+    assert "Errors and warnings" not in report
     fail = step(workflow("github-actions.yml"), "plan", "Fail on plan errors")
     assert bash(fail["run"], pr_repo.root, {"CODE": "2"}).returncode == 0
     assert bash(fail["run"], pr_repo.root, {"CODE": "0"}).returncode == 0

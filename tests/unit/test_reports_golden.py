@@ -73,3 +73,25 @@ def test_markdown_stays_readable_for_a_thousand_node_change(tmp_path: Path) -> N
     assert "… and " in md and "more |" in md
     assert "_Showing 60 of" in md
     assert len(md) < 60_000  # GitHub comments stop at 65,536 characters
+
+
+def test_a_two_thousand_node_change_fits_a_github_comment(tmp_path: Path, update_goldens: bool) -> None:
+    """Every node of a generated 2,000-node platform created: the report stays under 60,000 characters
+    and points at the saved plan instead of inlining it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "big"
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/gen_specs.py"), "--nodes", "2000", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    result = make_plan(out, use_cache=False)
+    assert len(result.plan.changes) > 1990  # the generator rounds to whole domains
+    md = render_markdown(result.plan, result.head.graph, artifact="plan.json")
+    assert len(md) < 60_000
+    assert "does not fit in a comment: it is in `plan.json`" in md
+    check_golden("plan-2000-nodes.md", md, update_goldens)
+    # without a saved plan the line says how to get one
+    assert "modelplane plan --out plan.json" in render_markdown(result.plan, result.head.graph)

@@ -7,7 +7,11 @@ from modelplane.compiler.report_text import field_delta_text
 
 
 def _steps(*pauses: str) -> dict:
-    return {"spec": {"rollout": {"steps": [{"weight": w, "pause": p} for w, p in zip((5, 25, 50, 100), pauses)]}}}
+    return {
+        "spec": {
+            "rollout": {"steps": [{"weight": w, "pause": p} for w, p in zip((5, 25, 50, 100), pauses, strict=True)]}
+        }
+    }
 
 
 def test_a_changed_rollout_step_is_one_field_of_one_item() -> None:
