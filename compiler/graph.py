@@ -85,13 +85,22 @@ class LineageGraph:
     ) -> set[NodeId]:
         starts = set(start)
         seen: set[NodeId] = set()
+        if depth is None:  # the common case: no levels to count, a plain stack
+            stack = list(starts)
+            while stack:
+                for e in adj.get(stack.pop(), ()):
+                    nxt: NodeId = getattr(e, end)
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+            return seen - starts
         queue = deque((s, 0) for s in starts)
         while queue:
             node, d = queue.popleft()
             if depth is not None and d >= depth:
                 continue
             for e in adj.get(node, ()):
-                nxt: NodeId = getattr(e, end)
+                nxt = getattr(e, end)
                 if nxt not in seen:
                     seen.add(nxt)
                     queue.append((nxt, d + 1))

@@ -310,11 +310,11 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
             continue  # the authors of a change are named in the report, not sent a notice about it
         deps = set()
         # told after the work on their nodes and on everything upstream of them
-        for about in {NodeId.parse(x) for x in (*notice.services, *notice.nodes)}:
-            for parent in (about, *b.head.upstream([about])) if about in b.head.nodes else (about,):
-                for t in ("rollout", "evaluate", "run-workflow"):
-                    if f"{t}:{parent}" in b.actions:
-                        deps.add(f"{t}:{parent}")
+        about = {NodeId.parse(x) for x in (*notice.services, *notice.nodes)}
+        for parent in about | b.head.upstream(n for n in about if n in b.head.nodes):  # one walk per owner
+            for t in ("rollout", "evaluate", "run-workflow"):
+                if f"{t}:{parent}" in b.actions:
+                    deps.add(f"{t}:{parent}")
         aid = f"notify:owner/{notice.owner}"
         parts = [f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}"] if notice.services else []
         parts += [f"{DUTY_TITLES[d]}: {_few(nodes)}" for d, nodes in notice.must.items() if d != "be-informed"]
@@ -340,6 +340,23 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
             )
         )
     return out
+
+
+def _tier_below(graph: LineageGraph, start: list[NodeId]) -> dict[NodeId, int]:
+    """For each node at or below ``start``, the most critical tier of the services it feeds (itself
+    included): one pass in reverse topological order over that part of the graph, not a walk per owner."""
+    region = graph.downstream(start) | {n for n in start if n in graph.nodes}
+    below: dict[NodeId, int] = {}
+    for nid in reversed(graph.topo_order()):
+        if nid not in region:
+            continue
+        node = graph.nodes[nid]
+        tiers = [below[c] for c in graph.children(nid) if c in below]
+        if node.kind == "Service":
+            tiers.append(node.spec["tier"])
+        if tiers:
+            below[nid] = min(tiers)
+    return below
 
 
 def _few(items: list[str], shown: int = 5) -> str:
@@ -410,13 +427,12 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
                 for n in sorted(below)
                 if b.head.nodes[n].kind == "Service" and b.head.nodes[n].owner == owner
             }
+    fed = _tier_below(b.head, [NodeId.parse(n) for ns in nodes_by_owner.values() for n in ns])
     out = []
     for owner in sorted(set(services) | set(duties)):
         svcs = sorted(services.get(owner, {}).items())
         own = nodes_by_owner.get(owner, set())
-        fed = [NodeId.parse(n) for n in own if NodeId.parse(n) in b.head.nodes]
-        tiers = [t for _, t in svcs]
-        tiers += [b.head.nodes[n].spec["tier"] for n in b.head.downstream(fed) if b.head.nodes[n].kind == "Service"]
+        tiers = [t for _, t in svcs] + [t for n in own if (t := fed.get(NodeId.parse(n))) is not None]
         out.append(
             OwnerNotice(
                 owner=owner,
