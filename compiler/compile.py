@@ -22,6 +22,7 @@ from modelplane.compiler.overlay import base_from_head
 from modelplane.compiler.plan import build_plan
 from modelplane.compiler.planfile import BaseRef, Plan, PlanDiagnostic
 from modelplane.compiler.scan import Scan, scan
+from modelplane.compiler.selectors import select
 from modelplane.compiler.sources import GitSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.state import AppliedState, EmptyState, PendingAction, StateReader
@@ -159,16 +160,20 @@ def make_plan(
     use_cache: bool = True,
     head_scan: Scan | None = None,
     base_source: GitSource | None = None,
+    target: str | None = None,
 ) -> PlanResult:
     """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``.
 
-    ``base_source``: the ref's files, if the caller already opened them.
+    ``base_source``: the ref's files, if the caller already opened them. ``target``: a selector
+    (``graph --select`` grammar, ``state:modified`` meaning what this plan compares with); only
+    the changes of the nodes it picks are planned, with their whole impact, like Terraform's
+    ``-target``: the other changes stay for a later plan.
     """
     head_scan = head_scan or scan(root, env)
     # opened first: its git listings run on another core while the head compiles
     git = base_source or (GitSource.for_project(root, base_ref) if base_ref is not None else None)
     try:
-        return _make_plan(root, env, base_ref, git, state, allow_breaking, use_cache, head_scan)
+        return _make_plan(root, env, base_ref, git, state, allow_breaking, use_cache, head_scan, target)
     finally:
         if git is not None:
             git.close()
@@ -183,6 +188,7 @@ def _make_plan(
     allow_breaking: bool,
     use_cache: bool,
     head_scan: Scan,
+    target: str | None = None,
 ) -> PlanResult:
     base_graph: LineageGraph
     base_fingerprints = None
@@ -238,6 +244,9 @@ def _make_plan(
     with paused_gc():
         base_fp = base_fingerprints if base_fingerprints is not None else fingerprints(base_graph)
         changes = diff(base_graph, head.graph, base_fp, head.fingerprints)
+        if target is not None:
+            chosen = select(head.graph, target, set(changes.changes))
+            changes = Diff({n: c for n, c in changes.changes.items() if n in chosen})
         impact = compute(head.graph, changes)
         errors = _broken(head.graph, base_graph, impact)
         # a column a feature reads that this change removed is explained by `errors`; anything else stays an error
@@ -266,6 +275,8 @@ def _make_plan(
             diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings]],
             pending=pending,
         )
+        if target is not None:
+            plan = plan.model_copy(update={"target": target})
     return PlanResult(plan, head, base_graph, impact, changes, [] if allow_breaking else errors, head.warnings)
 
 

@@ -240,6 +240,8 @@ class Plan(_Model):
     """Every pending action of the state store, whether this plan carries it or (its node gone) cannot."""
     execution: Execution | None = None
     """What apply carries out; present in saved plans (``plan --out``) and in the plan ``apply`` makes."""
+    target: str | None = None
+    """The selector of a targeted plan (``plan --select``): only the changes of the nodes it picks."""
 
     @property
     def has_changes(self) -> bool:

@@ -56,6 +56,8 @@ def summary_line(plan: Plan) -> str:
         line += f"; {plan.summary.breaking} breaking"
     if plan.summary.gpus_delta_max:
         line += f"; GPUs {plan.summary.gpus_delta_max:+d} at max replicas"
+    if plan.target is not None:
+        line += f"; targeted: {s(plan.target)} (other changes are left for a later plan)"
     base = plan.base
     against = (
         f"git {s(base.ref)} ({s((base.commit or '')[:10])})" if base.kind == "git" else f"state serial {base.serial}"

@@ -173,6 +173,7 @@ def graph(
     project: ProjectOpt = None,
     env: EnvOpt = None,
     select: SelectOpt = None,
+    base: BaseOpt = None,
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="Output format.")] = GraphFormat.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -180,11 +181,18 @@ def graph(
     from modelplane.compiler import report_graph
     from modelplane.compiler.compile import compile_graph
     from modelplane.compiler.selectors import select as run_select
+    from modelplane.compiler.whatif import modified_nodes, uses_state
 
     def run() -> str:
-        compiled = compile_graph(_compile_root(project), env, use_cache=not no_cache)
+        root = _compile_root(project)
+        compiled = compile_graph(root, env, use_cache=not no_cache)
         g = compiled.graph
-        nodes = run_select(g, select) if select else None
+        modified = None
+        if uses_state(select):  # state:modified: against --base, or the applied state
+            state = None if base else _applied_state(root, env)
+            against = modified_nodes(root, env, base_ref=base, state=state, use_cache=not no_cache)
+            modified = against[1] if against is not None else None
+        nodes = run_select(g, select, modified) if select else None
         if fmt == GraphFormat.mermaid:
             return report_graph.mermaid(g, nodes) + "\n"
         if fmt == GraphFormat.dot:
@@ -208,7 +216,14 @@ def impact(
     """What is affected downstream if the selected nodes change (or, with --base, how they did change)."""
     from modelplane.compiler.whatif import impact_of
 
-    result = _guard(lambda: impact_of(_compile_root(project), selector, env=env, base_ref=base, use_cache=not no_cache))
+    def run() -> dict[str, Any]:
+        root = _compile_root(project)
+        state = _applied_state(root, env) if base is None and uses_state(selector) else None
+        return impact_of(root, selector, env=env, base_ref=base, state=state, use_cache=not no_cache)
+
+    from modelplane.compiler.whatif import uses_state
+
+    result = _guard(run)
     if fmt == Format.json:
         print(json.dumps(result, indent=2))
         return
@@ -236,6 +251,15 @@ def plan(
         bool, typer.Option("--allow-breaking", help="Acknowledge breaking impact: report it as warnings.")
     ] = False,
     no_cache: NoCacheOpt = False,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            "--select",
+            "-s",
+            help="Plan only the changes of these nodes (graph's selector grammar; state:modified is what this "
+            "plan compares with), with their whole impact; like Terraform's -target.",
+        ),
+    ] = None,
 ) -> None:
     """Diff the specs against the applied state (or --base REF) and show every change with its impact."""
     import io
@@ -259,6 +283,7 @@ def plan(
                 "fmt": fmt.value,
                 "allow_breaking": allow_breaking,
                 "color": [_color(sys.stdout), _color(sys.stderr)],
+                "select": select,
             }
             memo_key = plan_memo.key(head_scan, root, git.commit, **flags)
             hit = plan_memo.get(root, memo_key)
@@ -279,6 +304,7 @@ def plan(
             use_cache=not no_cache,
             head_scan=head_scan,
             base_source=git,
+            target=select,
         ),
         errors_as,
     )
