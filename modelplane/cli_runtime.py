@@ -37,6 +37,9 @@ def _run(coro: Any) -> Any:
         return asyncio.run(coro)
     except ModelplaneError as exc:
         _fail(exc)
+    except ServerLost as exc:  # one line, no traceback: what happened and the command that re-attaches
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1) from None
 
 
 def _console(stderr: bool = False) -> Any:
@@ -108,7 +111,7 @@ async def _watch(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
         if view is not None:
             view.start()
         while True:
-            p = await handle.query("progress", result_type=Progress)
+            p = await _progress(handle, s, ep, Progress)
             if view is not None:
                 view.update(table(p, datetime.now(UTC)))
             else:
@@ -123,6 +126,24 @@ async def _watch(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
     if p.state in FINAL:
         _summary(console, p)
     return p.state
+
+
+class ServerLost(Exception):
+    """The Temporal server stopped answering while a command followed an apply."""
+
+
+async def _progress(handle: Any, s: Any, ep: Any, progress_type: Any) -> Any:
+    """The apply's progress; losing the server ends the command with one line saying how to re-attach."""
+    from temporalio.service import RPCError
+
+    try:
+        return await handle.query("progress", result_type=progress_type)
+    except RPCError as exc:
+        raise ServerLost(
+            f"lost the Temporal server at {ep.address} while following apply {s.workflow_id} ({exc}); the apply "
+            f"is kept by the server and goes on when it is back: re-attach with "
+            f"`modelplane status --env {s.environment} --watch`"
+        ) from None
 
 
 def _summary(console: Any, p: Any) -> None:
@@ -253,7 +274,7 @@ async def _status(s: Any, watch: bool, fmt: Format) -> int:
         if await running_apply(client, s) is not None:
             handle = client.get_workflow_handle(s.workflow_id)
             if fmt == Format.json:
-                p = await handle.query("progress", result_type=Progress)
+                p = await _progress(handle, s, ep, Progress)
                 print(json.dumps({"running": True, "progress": p.model_dump(mode="json")}, indent=2))
                 return 0
             state = await _watch(handle, s, ep, follow=watch)

@@ -1,0 +1,32 @@
+"""Following an apply whose Temporal server goes away: one line, what happened and how to re-attach."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import typer
+from temporalio.service import RPCError, RPCStatusCode
+
+from modelplane import cli_runtime
+
+
+class _GoneHandle:
+    """A workflow handle whose server stopped answering (what the SDK raises: UNAVAILABLE)."""
+
+    async def query(self, *_: Any, **__: Any) -> Any:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+
+def test_losing_the_server_while_following_an_apply_says_how_to_re_attach(capsys: pytest.CaptureFixture[str]) -> None:
+    s = SimpleNamespace(workflow_id="modelplane-apply-demo-dev", environment="dev")
+    ep = SimpleNamespace(address="127.0.0.1:7233", namespace="default", ui_url=None)
+    with pytest.raises(typer.Exit) as exit_info:
+        cli_runtime._run(cli_runtime._watch(_GoneHandle(), s, ep))
+    assert exit_info.value.exit_code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "lost the Temporal server at 127.0.0.1:7233 while following apply modelplane-apply-demo-dev" in err
+    assert "re-attach with `modelplane status --env dev --watch`" in err
+    assert "Traceback" not in err
