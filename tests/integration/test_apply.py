@@ -46,12 +46,15 @@ def test_apply_end_to_end_then_no_changes_and_history(pipeline: Pipeline) -> Non
     history = pipeline.run("history", check=True).stdout.splitlines()
     assert len(history) == 2 and all("succeeded" in line for line in history)
     doc = json.loads(pipeline.run("history", "--format", "json", check=True).stdout)
-    assert doc[0]["summary"] == {"succeeded": 5}  # notify, prep, train, eval, register:dataset/raw
+    # prep, train, eval, register:dataset/raw, and a notice to each owner who must act or is told
+    assert doc[0]["summary"] == {"succeeded": 7}
 
     store = _store(pipeline)
     done = [e for e in store.ledger("dev") if e.status == "done"]
     assert len(done) == len({e.key for e in done})  # every effect once
-    assert any(n["owner"] == "team-apps" for n in store.notifications("dev"))
+    told = {n["owner"] for n in store.notifications("dev")}
+    # team-ml retrains and re-evaluates, team-data re-runs its prep workflow, team-apps is informed
+    assert {"team-apps", "team-ml", "team-data"} <= told, told
     assert [c["version"] for c in store.catalog("dev") if c["id"] == "model/chat"] == ["1.0.0"]
 
 

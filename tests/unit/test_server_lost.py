@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,8 +23,11 @@ class _GoneHandle:
 def test_losing_the_server_while_following_an_apply_says_how_to_re_attach(capsys: pytest.CaptureFixture[str]) -> None:
     s = SimpleNamespace(workflow_id="modelplane-apply-demo-dev", environment="dev")
     ep = SimpleNamespace(address="127.0.0.1:7233", namespace="default", ui_url=None)
-    with pytest.raises(typer.Exit) as exit_info:
-        cli_runtime._run(cli_runtime._watch(_GoneHandle(), s, ep))
+    try:
+        with pytest.raises(typer.Exit) as exit_info:
+            cli_runtime._run(cli_runtime._watch(_GoneHandle(), s, ep))
+    finally:  # asyncio.run leaves no current loop; later tests (pulumi's mocks) expect one
+        asyncio.set_event_loop(asyncio.new_event_loop())
     assert exit_info.value.exit_code == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
