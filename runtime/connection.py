@@ -27,7 +27,6 @@ from modelplane.runtime.state_backend import Store
 from modelplane.specs.project import Project, StateSettings, TemporalSettings
 
 WORKER_START_TIMEOUT_S = 60.0
-WORKER_IDLE_EXIT_S = 600.0
 """A background worker with no running apply for this long exits (apply starts a new one when needed)."""
 
 
@@ -158,6 +157,15 @@ def worker_alive(root: Path, address: str) -> bool:
     return bool(info and info.get("address") == address and _worker_running(info))
 
 
+def idle_stop_seconds(s: Settings) -> float:
+    """How long the embedded worker and server wait with no apply running before they stop:
+    ``temporal.idle_stop`` in modelplane.yaml, or ``MODELPLANE_WORKER_IDLE_EXIT`` (seconds), which wins."""
+    from modelplane.specs.common import duration_seconds
+
+    override = os.environ.get("MODELPLANE_WORKER_IDLE_EXIT")
+    return float(override) if override else duration_seconds(s.temporal.idle_stop)
+
+
 def ensure_worker(s: Settings, ep: Endpoint) -> int:
     """The project's background worker (embedded mode), started if it is not running; returns its pid."""
     sd = state_dir(s.root)
@@ -167,7 +175,7 @@ def ensure_worker(s: Settings, ep: Endpoint) -> int:
             return int(str(info["pid"]))
         (sd / "logs").mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "modelplane", "worker", "-C", str(s.root), "--env", s.environment]
-        cmd += ["--idle-exit", str(float(os.environ.get("MODELPLANE_WORKER_IDLE_EXIT", WORKER_IDLE_EXIT_S)))]
+        cmd += ["--idle-exit", str(idle_stop_seconds(s))]
         with open(sd / "logs" / "worker.log", "ab") as log:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=s.root

@@ -20,7 +20,7 @@ from typing import Any
 from modelplane.compiler.sources import atomic_write
 from modelplane.runtime.connection import Settings, connect, open_store, settings_for
 from modelplane.runtime.procs import stamp
-from modelplane.runtime.server import state_dir
+from modelplane.runtime.server import state_dir, stop_server
 from modelplane.runtime.state_backend import Store
 
 STICKY_TIMEOUT = timedelta(seconds=1)
@@ -85,4 +85,10 @@ async def serve(root: Path, env: str | None, idle_exit: float | None = None) -> 
                 idle_since = loop.time()
             elif loop.time() - idle_since > idle_exit:
                 print(f"no apply running for {idle_exit:.0f} s: exiting", flush=True)
+                if s.embedded and not (await client.count_workflows('ExecutionStatus="Running"')).count:  # type: ignore[attr-defined]
+                    # nothing else runs on the embedded server either: it stops too; the next
+                    # command that needs it starts it again (its database keeps every history)
+                    stopped = stop_server(root)
+                    if stopped is not None:
+                        print(f"stopped the embedded Temporal server (pid {stopped.pid})", flush=True)
                 break

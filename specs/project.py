@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from modelplane.specs.base import Bool, Name, StrictModel
-from modelplane.specs.common import QUALIFIED_REF_PATTERN
+from modelplane.specs.common import QUALIFIED_REF_PATTERN, Duration
 from pydantic import Field, StringConstraints, model_validator
 
 PROJECT_FILE = "modelplane.yaml"
@@ -54,6 +54,11 @@ class TemporalSettings(StrictModel):
     tls: Bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
+    idle_stop: Duration = Field(
+        default="15m",
+        description="Embedded mode: the background worker and dev server stop after this long with no apply "
+        "running, and start again with the next command that needs them.",
+    )
 
 
 class Limits(StrictModel):

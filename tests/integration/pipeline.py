@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -143,10 +143,16 @@ spec:
 @dataclass
 class Pipeline:
     root: Path
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to (or, empty, blanking) the environment of every command run."""
 
     def run(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [str(BIN), *args, "-C", str(self.root)], capture_output=True, text=True, timeout=timeout, env=_env()
+            [str(BIN), *args, "-C", str(self.root)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**_env(), **self.env},
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"modelplane {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
