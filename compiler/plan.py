@@ -399,7 +399,6 @@ _DUTY_OF: dict[str, OwnerDuty] = {
 def _owners(b: _Builder) -> list[OwnerNotice]:
     """Every owner of an affected or changed node, with what they must do and how critical it is."""
     services: dict[str, dict[str, int]] = {}
-    nodes_by_owner: dict[str, set[str]] = {}
     duties: dict[str, dict[OwnerDuty, set[str]]] = {}
     touched: list[tuple[NodeId, OwnerDuty]] = [
         (n, _DUTY_OF[a.category]) for n, a in b.impact.affected.items() if a.category in ACTIONABLE
@@ -409,7 +408,6 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
         node = b.head.nodes.get(nid) or b.base.nodes.get(nid)
         if node is None:
             continue
-        nodes_by_owner.setdefault(node.owner, set()).add(str(nid))
         duties.setdefault(node.owner, {}).setdefault(duty, set()).add(str(nid))
         if node.kind == "Service":
             services.setdefault(node.owner, {})[str(nid)] = node.spec["tier"]
@@ -427,6 +425,7 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
                 for n in sorted(below)
                 if b.head.nodes[n].kind == "Service" and b.head.nodes[n].owner == owner
             }
+    nodes_by_owner = {o: set().union(*by_duty.values()) for o, by_duty in duties.items()}
     fed = _tier_below(b.head, [NodeId.parse(n) for ns in nodes_by_owner.values() for n in ns])
     out = []
     for owner in sorted(set(services) | set(duties)):

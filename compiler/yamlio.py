@@ -219,29 +219,26 @@ def _plainly_safe(documents: list[Any]) -> bool:
     magnitude 1e16 or more has an ``e+`` exponent: documents without either (real nulls
     are rare in specs) need no walk.
     """
-    import orjson
-
-    _WRAP_LEAF[0] = documents
-    try:
-        out = orjson.dumps(_WRAP, option=orjson.OPT_STRICT_INTEGER)
-    except TypeError:
-        return False
-    finally:
-        _WRAP_LEAF[0] = None
-    return b"null" not in out and b"e+" not in out
+    return _dumps_plainly(_WRAP, _WRAP_LEAF, documents)
 
 
 def plainly_safe_files(files: list[list[Any]]) -> bool:
     """``_plainly_safe`` for the documents of many files in one orjson call (one level deeper)."""
+    return _dumps_plainly(_FILES_WRAP, _FILES_LEAF, files)
+
+
+def _dumps_plainly(wrap: list[Any], leaf: list[Any], value: Any) -> bool:
+    """Whether orjson, with ``value`` in ``wrap``'s innermost list, writes it without refusing it,
+    without ``null`` and without an ``e+`` exponent (see ``_plainly_safe``)."""
     import orjson
 
-    _FILES_LEAF[0] = files
+    leaf[0] = value
     try:
-        out = orjson.dumps(_FILES_WRAP, option=orjson.OPT_STRICT_INTEGER)
+        out = orjson.dumps(wrap, option=orjson.OPT_STRICT_INTEGER)
     except TypeError:
         return False
     finally:
-        _FILES_LEAF[0] = None
+        leaf[0] = None
     return b"null" not in out and b"e+" not in out
 
 
