@@ -17,7 +17,10 @@ from modelplane.compiler.timings import timed
 
 from modelplane import __version__
 
-CACHE_FORMAT = 2  # 2: documents are normalized (every default filled in)
+CACHE_FORMAT = 3  # 2: documents are normalized (every default filled in); 3: with their own hashes
+
+CachedDoc = tuple[int, dict[str, Any], Any, tuple[str, str]]
+"""(index in its file, normalized document, validated model or None, its own hashes: ``fingerprint.own_of``)."""
 _PROCESS_CACHES: dict[tuple[str, str], SpecCache] = {}
 _OPENED: dict[Path, SpecCache] = {}
 _CODE: list[str] = []
@@ -82,18 +85,18 @@ class SpecCache:
         _OPENED[path] = cls(path, header, entries)
         return _OPENED[path]
 
-    def get(self, key: str) -> list[tuple[int, dict[str, Any], Any]] | None:
-        """(document index, data, validated model or None) of each document of the file with this hash."""
+    def get(self, key: str) -> list[CachedDoc] | None:
+        """Each document of the file with this hash."""
         found = self.entries.get(key)
         if found is None:
             return None
         models = self._models.get(key) or [None] * len(found)
-        return [(i, d, m) for (i, d), m in zip(found, models, strict=True)]
+        return [(i, d, m, (spec, meta)) for (i, d, spec, meta), m in zip(found, models, strict=True)]
 
-    def put(self, key: str, docs: list[tuple[int, dict[str, Any], Any]], blobs: list[bytes] | None = None) -> None:
+    def put(self, key: str, docs: list[CachedDoc], blobs: list[bytes] | None = None) -> None:
         """Store a file's documents; ``blobs`` are their JSON, where the caller has it (saved as is)."""
-        self.entries[key] = [[i, d] for i, d, _ in docs]
-        self._models[key] = [m for _, _, m in docs]
+        self.entries[key] = [[i, d, *own] for i, d, _, own in docs]
+        self._models[key] = [m for _, _, m, _ in docs]
         if blobs is not None:
             self._json[key] = blobs
         self.dirty = True
@@ -103,7 +106,7 @@ class SpecCache:
         blobs = self._json.get(key)
         if blobs is None:
             return entry
-        return [[i, orjson.Fragment(b)] for (i, _), b in zip(entry, blobs, strict=True)]
+        return [[i, orjson.Fragment(b), spec, meta] for (i, _, spec, meta), b in zip(entry, blobs, strict=True)]
 
     @timed("cache write")
     def save(self, used: set[str]) -> None:

@@ -53,7 +53,6 @@ def compile_graph(
     strict: bool = True,
     scanned: Scan | None = None,
     run_checks: bool = True,
-    hash_memo: dict[int, tuple[str, str]] | None = None,
 ) -> Compiled:
     """Load, link and check; raises ``SpecError``/``GraphError`` with every problem found.
 
@@ -72,9 +71,7 @@ def compile_graph(
         errors = [d for d in problems if d.severity == "error"]
         if errors and (strict or any(d.code == "cycle" for d in errors)):
             raise GraphError(problems)
-        compiled = Compiled(
-            graph, fingerprints(graph, hash_memo), [d for d in problems if d.severity != "error"], errors
-        )
+        compiled = Compiled(graph, fingerprints(graph), [d for d in problems if d.severity != "error"], errors)
         if use_cache and not errors:
             graph_cache.save(root, compiled, checked=run_checks)
         return compiled
@@ -112,8 +109,11 @@ def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:
     nodes = {}
     for key, applied in state.nodes.items():
         nid = NodeId.parse(key)
-        data = normalized_applied(applied.kind, applied.data, head.nodes.get(nid))
-        nodes[nid] = SpecNode(nid, applied.kind, applied.file, applied.index, data)
+        same = head.nodes.get(nid)
+        data = normalized_applied(applied.kind, applied.data, same)
+        # the head's document, where the state's equals it, with its hashes (one hashing per document)
+        own = same.own if same is not None and data is same.data else None
+        nodes[nid] = SpecNode(nid, applied.kind, applied.file, applied.index, data, own=own)
     specs = SpecSet(head.root, head.project, head.environment, dict(sorted(nodes.items())))
     return build(specs, partial=True)
 
@@ -193,12 +193,11 @@ def _make_plan(
     base_graph: LineageGraph
     base_fingerprints = None
     pending: dict[str, PendingAction] = {}
-    memo: dict[int, tuple[str, str]] = {}  # both graphs stay alive below, so document ids are stable
     # the head compiles first: files that did not change are then validated once, and never read from git
     head: Compiled | None = None
     head_error: SpecError | None = None
     try:
-        head = compile_graph(root, env, None, use_cache, strict=False, scanned=head_scan, hash_memo=memo)
+        head = compile_graph(root, env, None, use_cache, strict=False, scanned=head_scan)
     except SpecError as exc:
         head_error = exc
     if base_ref is not None:
@@ -209,11 +208,9 @@ def _make_plan(
             overlaid = None
             if head is not None:
                 with paused_gc():
-                    overlaid = base_from_head(head, head_scan, base_scan, use_cache, memo)
+                    overlaid = base_from_head(head, head_scan, base_scan, use_cache)
             # the base's own graph rules were checked when it merged; a cycle still stops it (topo order)
-            base_compiled = overlaid or compile_graph(
-                root, env, git, use_cache, run_checks=False, scanned=base_scan, hash_memo=memo
-            )
+            base_compiled = overlaid or compile_graph(root, env, git, use_cache, run_checks=False, scanned=base_scan)
         except (SpecError, CycleError) as exc:
             found = exc.diagnostics if isinstance(exc, SpecError) else [cycle_diagnostic(exc.graph, exc.path)]
             raise PlanError(

@@ -80,6 +80,19 @@ class LineageGraph:
     def upstream(self, start: Iterable[NodeId], depth: int | None = None) -> set[NodeId]:
         return self._reach(start, self._in, "source", depth)
 
+    def upstream_within(self, start: Iterable[NodeId], region: set[NodeId]) -> set[NodeId]:
+        """``upstream(start)`` walked only through ``region``: the nodes of ``region`` upstream of ``start``."""
+        starts = set(start)
+        seen: set[NodeId] = set()
+        stack = list(starts)
+        while stack:
+            for e in self._in.get(stack.pop(), ()):
+                nxt = e.source
+                if nxt not in seen and nxt in region:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen - starts
+
     def _reach(
         self, start: Iterable[NodeId], adj: dict[NodeId, list[Edge]], end: str, depth: int | None
     ) -> set[NodeId]:
@@ -110,27 +123,35 @@ class LineageGraph:
         """Kahn's sort with ties broken by id; raises ``CycleError`` with the cycle's path."""
         if subset is None and self._order is not None:
             return self._order
-        nodes = set(self.nodes) if subset is None else set(subset)
-        indeg = {n: 0 for n in nodes}
-        for n in nodes:
-            for t in {e.target for e in self.out_edges(n)}:
-                if t in nodes:
-                    indeg[t] += 1
         import heapq
 
-        ready = [n for n, d in indeg.items() if d == 0]
-        heapq.heapify(ready)
+        if subset is None:
+            chosen = list(self.nodes)  # the loader keeps nodes sorted by id
+        else:
+            wanted = set(subset)
+            chosen = sorted(wanted) if wanted - self.nodes.keys() else [n for n in self.nodes if n in wanted]
+        # the sort runs on each node's rank in id order: a heap of ints, not of NodeId tuples
+        # (comparing tuples of strings was two thirds of the sort's time)
+        rank = {n: i for i, n in enumerate(chosen)}
+        out = self._out
+        succ: list[set[int]] = []
+        indeg = [0] * len(chosen)
+        for n in chosen:
+            targets = {r for e in out.get(n, ()) if (r := rank.get(e.target)) is not None}
+            succ.append(targets)
+            for r in targets:
+                indeg[r] += 1
+        ready = [i for i, d in enumerate(indeg) if d == 0]  # ascending: already a heap
         order: list[NodeId] = []
         while ready:
-            n = heapq.heappop(ready)
-            order.append(n)
-            for t in {e.target for e in self.out_edges(n)}:
-                if t in indeg:
-                    indeg[t] -= 1
-                    if indeg[t] == 0:
-                        heapq.heappush(ready, t)
-        if len(order) != len(nodes):
-            raise CycleError(self.find_cycle(sorted(n for n, d in indeg.items() if d > 0)), self)
+            i = heapq.heappop(ready)
+            order.append(chosen[i])
+            for r in succ[i]:
+                indeg[r] -= 1
+                if indeg[r] == 0:
+                    heapq.heappush(ready, r)
+        if len(order) != len(chosen):
+            raise CycleError(self.find_cycle([chosen[i] for i, d in enumerate(indeg) if d > 0]), self)
         if subset is None:
             self._order = order
         return order

@@ -10,6 +10,7 @@ nodes), which is what makes a warm ``plan --base`` cheap.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from modelplane.compiler.compile import Compiled
     from modelplane.compiler.scan import Scan
 
-FORMAT = 3  # 2: node documents are normalized; 3: their JSON follows the payload line, not inside it
+FORMAT = 4  # 2: node documents are normalized; 3: their JSON follows the payload line, not inside it;
+# 4: own hashes are of the serializer's bytes (fingerprint.serialized)
 KEEP = 6
 
 
@@ -67,20 +69,13 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
         "format": FORMAT,
         "modelplane": code_fingerprint(),
         "fingerprint": graph.specs.fingerprint,
-        "nodes": [
-            [n.kind, n.name, node.kind, node.file, node.index, fps[n].spec, fps[n].meta, fps[n].full]
-            for n, node in graph.nodes.items()
-        ],
+        "nodes": [[n.kind, n.name, node.kind, node.file, node.index, *fps[n]] for n, node in graph.nodes.items()],
         "edges": [[index[e.source], index[e.target], e.kind, list(e.path)] for e in graph.edges],
         "order": [index[n] for n in graph.topo_order()],
         "warnings": [diag_to_json(d) for d in compiled.warnings],
     }
     blobs = [node.json for node in graph.nodes.values()]
-    ends, at = [], 0
-    for blob in blobs:
-        at += len(blob)
-        ends.append(at)
-    payload["data_ends"] = ends
+    payload["data_ends"] = list(accumulate(map(len, blobs)))
     path = _path(root, graph.specs.fingerprint, checked)
     atomic_write(path, b"".join([orjson.dumps(payload), b"\n", *blobs]))
     try:
@@ -120,7 +115,7 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
     for (kind, name, kind_name, file, idx, fs, fm, ff), end in zip(payload["nodes"], payload["data_ends"], strict=True):
         nid = NodeId(kind, name)
         ids.append(nid)
-        nodes[nid] = SpecNode(nid, kind_name, file, idx, buf[start : head + 1 + end])
+        nodes[nid] = SpecNode(nid, kind_name, file, idx, buf[start : head + 1 + end], own=(fs, fm))
         start = head + 1 + end
         fps[nid] = Fingerprint(fs, fm, ff)
     specs = SpecSet(

@@ -38,7 +38,6 @@ def base_from_head(
     head_scan: Scan,
     base_scan: Scan,
     use_cache: bool,
-    memo: dict[int, tuple[str, str]],
 ) -> Compiled | None:
     """The compiled base, or None when it must be compiled in full."""
     from modelplane.compiler.compile import Compiled
@@ -121,13 +120,13 @@ def base_from_head(
     graph = head.graph.patched(specs, removed - added, added - removed)
     # a fingerprint differs from the head's only downstream of a document or an edge that differs
     moved = removed ^ added
-    stale = {n.id for n in fresh if own_of(n.data, memo) != _own_of(head.fingerprints.get(n.id))}
+    stale = {n.id for n in fresh if own_of(n) != _own_of(head.fingerprints.get(n.id))}
     stale |= {e.target for e in moved if e.target in nodes}
     stale |= graph.downstream(stale)
     known = {nid: fp for nid, fp in head.fingerprints.items() if nid in nodes and nid not in stale}
     # a cycle the base has and the head has not runs through a changed edge, so through `stale`:
     # sorting those raises CycleError, as a full compile would
-    fps: dict[NodeId, Fingerprint] = fingerprints(graph, memo, only=stale, known=known)
+    fps: dict[NodeId, Fingerprint] = fingerprints(graph, only=stale, known=known)
     return Compiled(graph, fps, [], [])
 
 

@@ -59,6 +59,12 @@ class _Builder:
     owed_only: set[str] = field(default_factory=set)
     """Owners told only because an earlier apply owed them a notice (nothing in this change affects them)."""
 
+    @property
+    def region(self) -> set[NodeId]:
+        """The changed nodes and everything downstream of them (impact holds the whole downstream
+        closure, unaffected nodes included): closed under downstream."""
+        return set(self.diff.changes) | set(self.impact.affected)
+
     def add(self, type_: str, target: NodeId | str, reason: str, **details: Any) -> str:
         aid = f"{type_}:{target}"
         if aid not in self.actions:
@@ -305,16 +311,24 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
 
 def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
     out = []
+    # every action of this plan's changes is in the region, and so is every node on a path from one
+    # down to an owner's node: the walks up stay inside it. Work left over from an earlier apply can
+    # sit anywhere, so with any of it the walks cover the whole graph.
+    region = set(b.head.nodes) if b.carried else b.region
+    # the work an owner is told after: each node's rollout, evaluation or workflow run
+    work: dict[NodeId, list[str]] = {}
+    for aid, act in b.actions.items():
+        if act.type in ("rollout", "evaluate", "run-workflow"):
+            with contextlib.suppress(ValueError):
+                work.setdefault(NodeId.parse(act.target), []).append(aid)
     for notice in owners:
         if set(notice.must) == {"review-change"} and not notice.services and notice.owner not in b.owed_only:
             continue  # the authors of a change are named in the report, not sent a notice about it
-        deps = set()
+        deps: set[str] = set()
         # told after the work on their nodes and on everything upstream of them
         about = {NodeId.parse(x) for x in (*notice.services, *notice.nodes)}
-        for parent in about | b.head.upstream(n for n in about if n in b.head.nodes):  # one walk per owner
-            for t in ("rollout", "evaluate", "run-workflow"):
-                if f"{t}:{parent}" in b.actions:
-                    deps.add(f"{t}:{parent}")
+        for parent in about | b.head.upstream_within(about & region, region):  # one walk per owner
+            deps.update(work.get(parent, ()))
         aid = f"notify:owner/{notice.owner}"
         parts = [f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}"] if notice.services else []
         parts += [f"{DUTY_TITLES[d]}: {_few(nodes)}" for d, nodes in notice.must.items() if d != "be-informed"]
@@ -342,16 +356,15 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
     return out
 
 
-def _tier_below(graph: LineageGraph, start: list[NodeId]) -> dict[NodeId, int]:
-    """For each node at or below ``start``, the most critical tier of the services it feeds (itself
-    included): one pass in reverse topological order over that part of the graph, not a walk per owner."""
-    region = graph.downstream(start) | {n for n in start if n in graph.nodes}
+def _tier_below(graph: LineageGraph, region: set[NodeId]) -> dict[NodeId, int]:
+    """For each node of ``region`` (closed under downstream), the most critical tier of the services
+    it feeds (itself included): one pass in reverse topological order, not a walk per owner."""
     below: dict[NodeId, int] = {}
     for nid in reversed(graph.topo_order()):
         if nid not in region:
             continue
         node = graph.nodes[nid]
-        tiers = [below[c] for c in graph.children(nid) if c in below]
+        tiers = [below[e.target] for e in graph.out_edges(nid) if e.target in below]
         if node.kind == "Service":
             tiers.append(node.spec["tier"])
         if tiers:
@@ -426,7 +439,7 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
                 if b.head.nodes[n].kind == "Service" and b.head.nodes[n].owner == owner
             }
     nodes_by_owner = {o: set().union(*by_duty.values()) for o, by_duty in duties.items()}
-    fed = _tier_below(b.head, [NodeId.parse(n) for ns in nodes_by_owner.values() for n in ns])
+    fed = _tier_below(b.head, b.region)  # every owner's node is in the region
     out = []
     for owner in sorted(set(services) | set(duties)):
         svcs = sorted(services.get(owner, {}).items())

@@ -41,6 +41,8 @@ class SpecNode:
     _model: AnySpecModel | None = None
     _json: bytes | None = None
     """``data`` as JSON, where the loader already serialized it (for the spec cache)."""
+    own: tuple[str, str] | None = None
+    """The document's own (spec, metadata) hashes, where already known (``fingerprint.own_of``)."""
 
     @property
     def json(self) -> bytes:

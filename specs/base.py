@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 API_VERSION = "modelplane/v1"
@@ -40,6 +40,22 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A node name: lower-case DNS label, so it can become a Kubernetes, Pulumi and Temporal id."""
 
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9_./-]{0,62})$")]
+
+
+def _in_key_order(value: Any) -> Any:
+    """A free-form map (and the maps inside it) in key order: the order a map is written in means
+    nothing, so the normalized document, its JSON and its hashes must not depend on it."""
+    if isinstance(value, dict):
+        if len(value) < 2 and not any(isinstance(v, dict | list) for v in value.values()):
+            return value  # the common case (no or one label), without sorting
+        return {k: _in_key_order(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_in_key_order(v) for v in value]
+    return value
+
+
+InKeyOrder = AfterValidator(_in_key_order)
+"""On every free-form map of a spec (``labels``, ``extra_args``, ``settings``)."""
 
 
 class StrictModel(BaseModel):
@@ -113,7 +129,7 @@ class Metadata(StrictModel):
         description="Team or person told when this node is affected by a change."
     )
     description: str = ""
-    labels: dict[LabelKey, str] = Field(default_factory=dict)
+    labels: Annotated[dict[LabelKey, str], InKeyOrder] = Field(default_factory=dict)
 
 
 class NodeId(NamedTuple):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, InKeyOrder, Metadata, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -60,7 +60,7 @@ class StackSpec(StrictModel):
     namespace: str = "modelplane"
     gpu_pools: list[GpuPool] = Field(default_factory=list)
     pulumi: PulumiSettings = Field(default_factory=PulumiSettings)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: Annotated[dict[str, Any], InKeyOrder] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _cloud_needs_region(self) -> StackSpec:

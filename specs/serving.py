@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, InKeyOrder, Metadata, Name, StrictModel
 from modelplane.specs.common import Duration
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -56,9 +56,9 @@ class Engine(StrictModel):
     name: Literal["vllm"] = "vllm"
     image: str = DEFAULT_VLLM_IMAGE
     args: VllmArgs = Field(default_factory=VllmArgs)
-    extra_args: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], str | int | float | bool] = Field(
-        default_factory=dict, description="Escape hatch: more `--flag value` pairs passed verbatim."
-    )
+    extra_args: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], str | int | float | bool], InKeyOrder
+    ] = Field(default_factory=dict, description="Escape hatch: more `--flag value` pairs passed verbatim.")
     histogram_buckets: list[float] = Field(
         default_factory=lambda: list(DEFAULT_LATENCY_BUCKETS),
         description="Request-latency buckets; vLLM's defaults are too coarse for a p99 < 1 s gate.",

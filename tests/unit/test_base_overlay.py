@@ -28,11 +28,10 @@ def bases(root: Path, ref: str = "HEAD~1") -> tuple[Compiled | None, Compiled]:
     """(the overlaid base or None where it declines, the fully compiled base)."""
     head_scan = scan(root, PROD)
     git = GitSource.for_project(root, ref)
-    memo: dict[int, tuple[str, str]] = {}
-    head = compile_graph(root, PROD, None, False, strict=False, scanned=head_scan, hash_memo=memo)
+    head = compile_graph(root, PROD, None, False, strict=False, scanned=head_scan)
     git.borrow(head_scan.hashes)
     base_scan = scan(root, PROD, git)
-    overlaid = base_from_head(head, head_scan, base_scan, False, memo)
+    overlaid = base_from_head(head, head_scan, base_scan, False)
     full = compile_graph(root, PROD, git, False, run_checks=False, scanned=base_scan)
     return overlaid, full
 
@@ -142,7 +141,7 @@ def test_declines_when_the_base_defines_a_name_twice(git_example: Make) -> None:
     head = compile_graph(gp.root, PROD, None, False, strict=False, scanned=head_scan)
     git = GitSource.for_project(gp.root, "HEAD~1")
     git.borrow(head_scan.hashes)
-    assert base_from_head(head, head_scan, scan(gp.root, PROD, git), False, {}) is None
+    assert base_from_head(head, head_scan, scan(gp.root, PROD, git), False) is None
 
 
 def test_a_cycle_only_the_base_has_stops_the_overlay_as_it_stops_a_full_compile(git_example: Make) -> None:
@@ -188,7 +187,7 @@ def test_an_unchanged_reference_to_a_node_the_base_lacks_declines(git_example: M
     head = compile_graph(gp.root, PROD, None, False, strict=False, scanned=head_scan)
     git = GitSource.for_project(gp.root, "HEAD~1")
     git.borrow(head_scan.hashes)
-    assert base_from_head(head, head_scan, scan(gp.root, PROD, git), False, {}) is None
+    assert base_from_head(head, head_scan, scan(gp.root, PROD, git), False) is None
     with pytest.raises(PlanError) as err:
         make_plan(gp.root, PROD, base_ref="HEAD~1", use_cache=False)
     assert [d.code for d in err.value.diagnostics][:2] == ["invalid-base", "dangling-reference"]

@@ -286,3 +286,58 @@ def test_an_applied_state_recorded_as_written_compares_normalized(make_project: 
     node = graph_from_state(head.specs, state).nodes[NodeId("endpoint", "chat")]
     assert node.data == ep.data
     assert node.spec["rollout"]["steps"][0] == {"weight": 5, "pause": "1m", "analysis": True}
+
+
+def test_the_order_a_map_is_written_in_is_not_a_change(make_project: Callable[..., Path]) -> None:
+    """Labels, engine extra_args and stack settings are maps: writing their keys in another order
+    changes neither the normalized document nor any fingerprint (they hash the serializer's bytes)."""
+    files = _files()
+    files["specs/data.yaml"] = DATA.replace("owner: team-data}", "owner: team-data, labels: {b: x, a: y}}")
+    files["specs/serving.yaml"] = (
+        files["specs/serving.yaml"]
+        .replace("spec: {provider: local}", "spec: {provider: local, settings: {z: 1, m: {y: 2, x: [{q: 1, p: 2}]}}}")
+        .replace("  traffic: {qps: 5}", "  engine: {extra_args: {seed: 4, block-size: 16}}\n  traffic: {qps: 5}")
+    )
+    root = make_project(files)
+    _commit(root)
+    _edit(root, "specs/data.yaml", "labels: {b: x, a: y}", "labels: {a: y, b: x}")
+    _edit(
+        root,
+        "specs/serving.yaml",
+        "settings: {z: 1, m: {y: 2, x: [{q: 1, p: 2}]}}",
+        "settings: {m: {x: [{p: 2, q: 1}], y: 2}, z: 1}",
+    )
+    _edit(root, "specs/serving.yaml", "{seed: 4, block-size: 16}", "{block-size: 16, seed: 4}")
+    _commit(root)
+    planned = make_plan(root, base_ref="HEAD~1", use_cache=False)
+    assert planned.plan.changes == [] and planned.plan.actions == []
+    git = GitSource.for_project(root, "HEAD~1")
+    try:
+        base = compile_graph(root, source=git, use_cache=False)
+    finally:
+        git.close()
+    assert base.fingerprints == planned.head.fingerprints
+    head = planned.head.graph
+    assert list(head.nodes[NodeId("dataset", "tickets")].data["metadata"]["labels"]) == ["a", "b"]
+    assert list(head.nodes[NodeId("stack", "local")].spec["settings"]["m"]["x"][0]) == ["p", "q"]
+
+
+def test_a_recorded_state_hashes_as_its_files_do() -> None:
+    """The state holds normalized documents; read back, validated again and hashed (own hashes are of
+    the serializer's bytes), every one of the example platform's has the fingerprint its file has."""
+    from modelplane.compiler.fingerprint import fingerprints
+
+    from tests.conftest import EXAMPLES
+
+    head = compile_graph(EXAMPLES / "assistant-platform", "prod", use_cache=False)
+    recorded = {
+        str(nid): AppliedNode(n.kind, n.file, n.index, json.loads(json.dumps(n.data)))
+        for nid, n in head.graph.nodes.items()
+    }
+    fresh = compile_graph(EXAMPLES / "assistant-platform", "prod", use_cache=False).graph.specs
+    for node in fresh.nodes.values():
+        node.own = None  # nothing shared with the head: every document is hashed from the state's copy
+        node._data = {}  # and equals no head document, so the state's is validated and serialized again
+    from_state = graph_from_state(fresh, AppliedState(serial=1, nodes=recorded))
+    assert all(n.own is None for n in from_state.nodes.values())
+    assert fingerprints(from_state) == head.fingerprints
