@@ -117,7 +117,7 @@ def _gpu_fit(graph: LineageGraph) -> list[Diagnostic]:
                     ("spec", "resources", "accelerator"),
                     "unknown-accelerator",
                     f"unknown accelerator `{res['accelerator']}`",
-                    did_you_mean(res["accelerator"], ACCELERATORS, "known accelerators"),
+                    did_you_mean(res["accelerator"], ACCELERATORS, "known accelerators", shown=None),
                 )
             )
             continue

@@ -118,8 +118,11 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-def did_you_mean(word: str, candidates: Iterable[str], what: str = "") -> str | None:
-    """A "did you mean" hint naming the closest candidate, or None."""
+def did_you_mean(
+    word: str, candidates: Iterable[str], what: str = "", *, shown: int | None = 8, see: str = ""
+) -> str | None:
+    """A "did you mean" hint naming the closest candidate; else the candidates (``what``: the
+    first ``shown`` of them, None for all, then ``see``: how to list the rest); else None."""
     pool = sorted(set(candidates))
     close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     if not close:
@@ -129,7 +132,9 @@ def did_you_mean(word: str, candidates: Iterable[str], what: str = "") -> str | 
     if close:
         return f"did you mean `{close[0]}`?"
     if what and pool:
-        shown = ", ".join(f"`{c}`" for c in pool[:8])
-        more = f" (and {len(pool) - 8} more)" if len(pool) > 8 else ""
-        return f"{what}: {shown}{more}"
+        listed = pool if shown is None else pool[:shown]
+        more = ""
+        if len(listed) < len(pool):
+            more = f" and {len(pool) - len(listed)} more" + (f" ({see})" if see else "")
+        return f"{what}: {', '.join(f'`{c}`' for c in listed)}{more}"
     return None

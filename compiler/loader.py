@@ -9,6 +9,7 @@ and skip parsing and validation entirely.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from modelplane.compiler.scan import Scan, scan
 from modelplane.compiler.sources import FileSource, Source
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
-from modelplane.compiler.validate import diagnostics_for
+from modelplane.compiler.validate import diagnostics_for, floats_as_written
 from modelplane.compiler.yamlio import ParsedFile, decode, parse, plainly_safe_files, unsafe_values
 from modelplane.specs.base import API_VERSION, NodeId
 from modelplane.specs.project import PROJECT_FILE
@@ -132,13 +133,41 @@ def _load(
                 hint=did_you_mean(oid, [str(n) for n in nodes]),
             )
         )
-    links, ref_problems = resolve(specs, partial)
+    # a file none of whose documents could be read may define any name written in it
+    read = {p.file for p in partial}
+    unknown = frozenset(w for f, text in texts.items() if f not in read for w in _WORD.findall(text))
+    links, ref_problems = resolve(specs, partial, unknown)
     specs.links = links
     problems.extend(ref_problems)
     if problems:
+        problems.extend(_graph_rules_of_the_rest(specs, partial, links))
         raise SpecError(problems.items)
     cache.save(set(sc.hashes.values()))
     return specs
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def _graph_rules_of_the_rest(specs: SpecSet, partial: list[SpecNode], links: list[Any]) -> list[Diagnostic]:
+    """The graph rules (cycles, column lineage, GPU fit, engine flags) on every valid document, those
+    of files with problems included, so one run shows them beside the load errors. A document that
+    failed to load is unknown, not missing: edges to it are left out, and no rule reports what its
+    absence causes."""
+    from modelplane.compiler.checks import check
+    from modelplane.compiler.graph import build
+
+    nodes = dict(specs.nodes)
+    for p in partial:
+        if p._model is not None:  # validated: only its file (or a duplicate key in it) kept it out
+            nodes.setdefault(p.id, p)
+    valid = SpecSet(specs.root, specs.project, specs.environment, dict(sorted(nodes.items())), dict(specs.files))
+    valid.source_loader, valid._maps = specs.source_loader, specs._maps
+    sound = [link for link in links if link.node in nodes and link.target in nodes]
+    try:
+        return check(build(valid, sound, partial=True))
+    except Exception:
+        return []
 
 
 def open_cache(sc: Scan, use_cache: bool) -> spec_cache.SpecCache:
@@ -268,6 +297,8 @@ def _load_file(
     out: list[CachedDoc] = []
     blobs: list[bytes] = []
     ok = True
+    for found in parsed.document_errors.values():
+        problems.extend(found)
     for index, raw_doc in enumerate(parsed.documents):
         if raw_doc is None:
             line, col = source.document_start(index)
@@ -320,7 +351,14 @@ def _load_file(
                 )
             )
         try:
-            model = SPEC_ADAPTER.validate_python(doc)
+            try:
+                model = SPEC_ADAPTER.validate_python(doc)
+            except ValidationError as first:
+                as_written = floats_as_written(first, doc, source, index)
+                if as_written is None:
+                    raise
+                doc = as_written  # `version: 1.5` is the text "1.5"; validated again, once
+                model = SPEC_ADAPTER.validate_python(doc)
         except ValidationError as exc:
             model_cls = KIND_MODELS.get(str(kind), KIND_MODELS["Dataset"])
             skip = {u.path for u in unresolved} | {("apiVersion",)}
@@ -331,7 +369,9 @@ def _load_file(
                 partial.append(SpecNode(NodeId(kind.lower(), meta["name"]), kind, path, index, doc))
             ok = False
             continue
-        if unresolved or api != API_VERSION:
+        if unresolved or api != API_VERSION or index in parsed.document_errors:
+            if index in parsed.document_errors:  # valid but for its duplicate key: it still answers references
+                partial.append(SpecNode(NodeId(model.kind.lower(), model.metadata.name), model.kind, path, index, doc))
             ok = False
             continue
         blob, own = serialized(model)
@@ -339,8 +379,9 @@ def _load_file(
         out.append((index, orjson.loads(blob), model, own))
     if not ok:
         # the file is not cached or used, but its valid documents still answer references
-        partial.extend(
-            SpecNode(NodeId(d["kind"].lower(), d["metadata"]["name"]), d["kind"], path, i, d) for i, d, _, _ in out
+        partial.extend(  # with their model: these are valid, and take part in the graph rules
+            SpecNode(NodeId(d["kind"].lower(), d["metadata"]["name"]), d["kind"], path, i, d, m, None, own)
+            for i, d, m, own in out
         )
         return FileResult(None, problems.items, partial, used_overrides, text)
     return FileResult(out, problems.items, partial, used_overrides, blobs=blobs)

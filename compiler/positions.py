@@ -77,6 +77,32 @@ def _dup_in(node: Any, key: str) -> tuple[int, int] | None:
     return None
 
 
+def duplicate_keys(text: str) -> list[tuple[int, str, int, int]]:
+    """Every key written twice in one mapping: (document index, key, line, column of the repeat)."""
+    import yaml
+
+    out: list[tuple[int, str, int, int]] = []
+    try:
+        docs = list(yaml.compose_all(text, Loader=_loader()))
+    except yaml.YAMLError:
+        return out
+    for index, doc in enumerate(docs):
+        todo = [doc]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode):
+                        if k.value in seen:
+                            out.append((index, k.value, k.start_mark.line + 1, k.start_mark.column + 1))
+                        seen.add(k.value)
+                    todo.append(v)
+            elif isinstance(node, yaml.SequenceNode):
+                todo.extend(node.value)
+    return sorted(out, key=lambda d: (d[2], d[3]))
+
+
 class SourceMap:
     """Positions of values in one file's documents, built on first use.
 

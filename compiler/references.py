@@ -32,11 +32,16 @@ def node_refs(node: SpecNode) -> list[FoundRef]:
 
 
 @timed("resolve")
-def resolve(specs: SpecSet, partial: Sequence[SpecNode] = ()) -> tuple[list[Link], list[Diagnostic]]:
+def resolve(
+    specs: SpecSet, partial: Sequence[SpecNode] = (), unknown: frozenset[str] = frozenset()
+) -> tuple[list[Link], list[Diagnostic]]:
     """Every reference of every node, resolved; diagnostics for the ones that dangle.
 
     ``partial`` are documents that failed validation: their references are
-    checked too, so one run reports a typo'd field and a typo'd name together.
+    checked too, so one run reports a typo'd field and a typo'd name together,
+    and a reference to one of them is sound (the node is there, only invalid).
+    ``unknown``: words of files that could not be parsed at all; a name among them
+    may be defined there, so a reference to it is not reported (a cascade).
     """
     names_by_kind: dict[str, set[str]] = {}
     for nid in [*specs.nodes, *(p.id for p in partial)]:
@@ -50,10 +55,14 @@ def resolve(specs: SpecSet, partial: Sequence[SpecNode] = ()) -> tuple[list[Link
             target, problem = _target(found, names_by_kind)
             if target is not None:
                 links.append(Link(node.id, target, found.ref.edge, found.ref.direction == "upstream", found.path))
-            elif problem is not None:
+            elif problem is not None and (problem.code != "dangling-reference" or _name(found) not in unknown):
                 location, snippet, width = specs.locate(node, found.path)
                 problems.append(Diagnostic(problem.code, problem.message, location, problem.hint, snippet, width))
     return links, problems
+
+
+def _name(found: FoundRef) -> str:
+    return found.value.rpartition("/")[2]
 
 
 def target_of(found: FoundRef, names_by_kind: dict[str, set[str]]) -> NodeId | None:
@@ -70,7 +79,9 @@ class _Problem(NamedTuple):
 def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None, _Problem | None]:
     ref: RefTo = found.ref
     if ref.qualified:
-        kind, _, name = found.value.partition("/")
+        kind, slash, name = found.value.partition("/")
+        if not slash:
+            return None, None  # a bare name where the kind must be written: validation reported it
         if kind not in ref.kinds:
             field = format_path(found.path)
             accepted = ", ".join(ref.kinds)
@@ -81,7 +92,12 @@ def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None,
             )
         kinds: tuple[str, ...] = (kind,)
     else:
-        name = found.value
+        # a document that failed validation is as written: `model/chat` where the field names a model
+        kind, slash, name = found.value.partition("/")
+        if not slash:
+            name = kind
+        elif kind not in ref.kinds:
+            return None, None  # names another kind: validation reported it
         kinds = ref.kinds
     for kind in kinds:
         if name in names.get(kind, ()):
@@ -92,12 +108,20 @@ def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None,
     if others:
         return None, _Problem(
             f"{field}: `{name}` is a {others[0]}, but {field} must name a {wanted}",
-            did_you_mean(name, [n for k in kinds for n in names.get(k, ())], f"existing {wanted} names"),
+            did_you_mean(
+                name,
+                [n for k in kinds for n in names.get(k, ())],
+                f"existing {wanted} names",
+                see=f"`modelplane graph --select kind:{kinds[0]}` lists them",
+            ),
             code="wrong-kind-reference",
         )
     candidates = [n for k in kinds for n in names.get(k, ())]
     return None, _Problem(
         f"{field}: no {wanted} named `{name}`",
-        did_you_mean(name, candidates, f"existing {wanted} names") or f"define a {wanted} named `{name}`",
+        did_you_mean(
+            name, candidates, f"existing {wanted} names", see=f"`modelplane graph --select kind:{kinds[0]}` lists them"
+        )
+        or f"define a {wanted} named `{name}`",
         code="dangling-reference",
     )

@@ -28,6 +28,8 @@ class ParsedFile:
 
     documents: list[Any] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
+    document_errors: dict[int, list[Diagnostic]] = field(default_factory=dict)
+    """Problems of single documents (a duplicate key): the others are still validated."""
     budget: int = 0
     """Bytes interpolation may still add to this file before it passes ``limits.max_file_bytes``."""
 
@@ -85,6 +87,7 @@ def parse(path: str, text: str, max_alias_events: int, check_values: bool = True
         return out
     import yaml_rs  # imported here: a warm run that parses nothing never loads it
 
+    result: Any
     try:
         result = yaml_rs.loads(
             text,
@@ -92,8 +95,10 @@ def parse(path: str, text: str, max_alias_events: int, check_values: bool = True
             alias_limits=yaml_rs.AliasLimits(max_total_replayed_events=max_alias_events),
         )
     except yaml_rs.YAMLDecodeError as exc:
-        out.errors.append(_decode_error(path, text, str(exc), max_alias_events))
-        return out
+        result = _with_duplicates(path, text, str(exc), max_alias_events, out)
+        if result is None:
+            out.errors.append(_decode_error(path, text, str(exc), max_alias_events))
+            return out
     if isinstance(result, list) and _expected_documents(text) > 1:
         out.documents = result
     else:
@@ -334,6 +339,43 @@ def _number_message(value: float) -> str:
 def _key_message(key: Any) -> str:
     shown = "a list or mapping" if isinstance(key, (tuple, frozenset)) else f"the {type(key).__name__} `{key}`"
     return f"mapping key is {shown}, not text"
+
+
+def _with_duplicates(path: str, text: str, message: str, max_alias_events: int, out: ParsedFile) -> Any | None:
+    """A stream whose only fault is keys written twice: parsed keeping the last value, with a
+    ``duplicate-key`` error on each document that has one, so the other documents are still
+    validated (one duplicate must not hide another document's unknown field). None otherwise."""
+    if not message.startswith("duplicate mapping key"):
+        return None
+    import yaml_rs
+    from modelplane.compiler.positions import duplicate_keys
+
+    try:
+        result = yaml_rs.loads(
+            text,
+            parse_datetime=False,
+            alias_limits=yaml_rs.AliasLimits(max_total_replayed_events=max_alias_events),
+            duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.LastWins,
+        )
+    except yaml_rs.YAMLDecodeError:
+        return None
+    found = duplicate_keys(text)
+    if not found:
+        return None
+    for index, key, line, col in found:
+        out.document_errors.setdefault(index, []).append(
+            _diag(
+                path,
+                text,
+                line,
+                col,
+                code="duplicate-key",
+                message=f"duplicate key `{key}` in a mapping",
+                hint="YAML would silently keep only the last value; remove or rename one of them",
+                width=len(key),
+            )
+        )
+    return result
 
 
 def _decode_error(path: str, text: str, message: str, max_alias_events: int) -> Diagnostic:

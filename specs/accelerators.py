@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
+
+from pydantic import BeforeValidator, StringConstraints
 
 
 class Accelerator(NamedTuple):
@@ -29,3 +31,15 @@ ACCELERATORS: dict[str, Accelerator] = {
 
 WEIGHT_SHARE = 0.9
 """Weights must fit in this share of GPU memory; the rest is activations and KV cache at minimum."""
+
+
+_BY_LOWER = {name.lower(): name for name in ACCELERATORS}
+
+
+def _canonical(value: object) -> object:
+    """Accelerator names match in any case (`l4`, `h100`) and are kept as the catalog writes them; an
+    unknown one is kept as written for the graph rule that names the closest (``unknown-accelerator``)."""
+    return _BY_LOWER.get(value.lower(), value) if isinstance(value, str) else value
+
+
+AcceleratorName = Annotated[str, BeforeValidator(_canonical), StringConstraints(min_length=1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
-from modelplane.specs.common import QUALIFIED_REF_PATTERN, Columns, Duration
+from modelplane.specs.common import QUALIFIED_REF_PATTERN, Columns, Command, Duration, NameOf, Text
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints
 
@@ -18,8 +18,10 @@ class DatasetSpec(StrictModel):
     uri: Annotated[str, StringConstraints(min_length=1)]
     format: Literal["parquet", "delta", "iceberg", "csv", "json", "jsonl", "avro", "tfrecord", "table"]
     schema_: DatasetSchema = Field(alias="schema")
-    version: str = "1"
-    derived_from: list[Annotated[Name, RefTo(("dataset",), edge="derives")]] = Field(default_factory=list)
+    version: Text = "1"
+    derived_from: list[Annotated[Name, NameOf("dataset"), RefTo(("dataset",), edge="derives")]] = Field(
+        default_factory=list
+    )
     freshness: Duration | None = None
 
 
@@ -33,7 +35,7 @@ class Dataset(StrictModel):
 
 
 class FeatureInput(StrictModel):
-    dataset: Annotated[Name, RefTo(("dataset",), edge="reads")]
+    dataset: Annotated[Name, NameOf("dataset"), RefTo(("dataset",), edge="reads")]
     columns: Annotated[list[str], Field(min_length=1)]
 
 
@@ -69,7 +71,7 @@ class WorkflowSpec(StrictModel):
         ],
         Field(min_length=1),
     ]
-    command: Annotated[list[str], Field(min_length=1)]
+    command: Command
     image: str | None = None
     schedule: str | None = Field(default=None, description="Cron expression; unset runs only on change.")
     retrain_on_change: Bool = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
-from modelplane.specs.common import Duration
+from modelplane.specs.common import Command, Duration, NameOf, NonEmptyText
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
 
@@ -20,13 +20,17 @@ def weight_gib(parameters_b: float, dtype: str) -> float:
 
 
 class TrainedOn(StrictModel):
-    datasets: list[Annotated[Name, RefTo(("dataset",), edge="trained_on")]] = Field(default_factory=list)
-    features: list[Annotated[Name, RefTo(("feature",), edge="trained_on")]] = Field(default_factory=list)
-    workflow: Annotated[Name, RefTo(("workflow",), edge="produces")] | None = None
+    datasets: list[Annotated[Name, NameOf("dataset"), RefTo(("dataset",), edge="trained_on")]] = Field(
+        default_factory=list
+    )
+    features: list[Annotated[Name, NameOf("feature"), RefTo(("feature",), edge="trained_on")]] = Field(
+        default_factory=list
+    )
+    workflow: Annotated[Name, NameOf("workflow"), RefTo(("workflow",), edge="produces")] | None = None
 
 
 class ModelSpec(StrictModel):
-    version: Annotated[str, StringConstraints(min_length=1)]
+    version: NonEmptyText
     artifact: Annotated[str, StringConstraints(min_length=1)] = Field(
         description="Where the weights are: hf://org/repo@rev, s3://..., gs://..., file://..."
     )
@@ -59,12 +63,10 @@ class Metric(StrictModel):
 
 
 class EvaluationSpec(StrictModel):
-    model: Annotated[Name, RefTo(("model",), edge="evaluates")]
-    dataset: Annotated[Name, RefTo(("dataset",), edge="evaluates_on")]
+    model: Annotated[Name, NameOf("model"), RefTo(("model",), edge="evaluates")]
+    dataset: Annotated[Name, NameOf("dataset"), RefTo(("dataset",), edge="evaluates_on")]
     metrics: Annotated[list[Metric], Field(min_length=1)]
-    command: Annotated[list[str], Field(min_length=1)] = Field(
-        description="Runs the evaluation; it writes metrics JSON to $MODELPLANE_METRICS_FILE."
-    )
+    command: Command = Field(description="Runs the evaluation; it writes metrics JSON to $MODELPLANE_METRICS_FILE.")
     blocking: Bool = Field(default=True, description="A failing blocking evaluation stops every rollout of the model.")
     timeout: Duration = "30m"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from modelplane.specs.accelerators import AcceleratorName
 from modelplane.specs.base import ApiVersion, Bool, InKeyOrder, Metadata, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN
 from modelplane.specs.refs import RefTo
@@ -20,7 +21,15 @@ class ServiceSpec(StrictModel):
         ],
         Field(min_length=1),
     ]
-    tier: Annotated[int, Field(ge=0, le=3, description="0 is the most critical.")]
+    tier: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=3,
+            description="0 is the most critical.",
+            json_schema_extra={"hint": "a tier is 0 (most critical), 1, 2 or 3 (least critical)"},
+        ),
+    ]
     contact: str | None = None
 
 
@@ -35,7 +44,7 @@ class Service(StrictModel):
 
 class GpuPool(StrictModel):
     name: Name
-    accelerator: Annotated[str, StringConstraints(min_length=1)]
+    accelerator: AcceleratorName
     gpus_per_node: Annotated[int, Field(ge=1)]
     min_nodes: Annotated[int, Field(ge=0)] = 0
     max_nodes: Annotated[int, Field(ge=1)]

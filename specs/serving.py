@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from modelplane.specs.accelerators import AcceleratorName
 from modelplane.specs.base import ApiVersion, Bool, InKeyOrder, Metadata, Name, StrictModel
-from modelplane.specs.common import Duration
+from modelplane.specs.common import Duration, NameOf, Text
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
 
@@ -70,8 +71,10 @@ class Engine(StrictModel):
 
 
 class Resources(StrictModel):
-    accelerator: Annotated[str, StringConstraints(min_length=1)]
-    gpus_per_replica: Annotated[int, Field(ge=1)] = 1
+    accelerator: AcceleratorName
+    gpus_per_replica: Annotated[
+        int, Field(ge=1, json_schema_extra={"hint": "every replica runs on at least 1 GPU: write 1 or more"})
+    ] = 1
     cpu: str = "8"
     memory: str = "64Gi"
 
@@ -84,7 +87,14 @@ class Traffic(StrictModel):
 
 class Slo(StrictModel):
     p99_latency_ms: Annotated[float, Field(gt=0)]
-    availability: Annotated[float, Field(gt=0, lt=1)] = 0.999
+    availability: Annotated[
+        float,
+        Field(
+            gt=0,
+            lt=1,
+            json_schema_extra={"hint": "availability is a fraction below 1: 99.9% is 0.999, 99.99% is 0.9999"},
+        ),
+    ] = 0.999
     ttft_p99_ms: Annotated[float, Field(gt=0)] | None = None
 
 
@@ -146,7 +156,14 @@ class Placement(StrictModel):
 
 
 class RolloutStep(StrictModel):
-    weight: Annotated[int, Field(ge=0, le=100)]
+    weight: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=100,
+            json_schema_extra={"hint": "a weight is a whole percentage of traffic, 0 to 100: 10 means 10%"},
+        ),
+    ]
     pause: Duration | Literal["manual"] | None = None
     analysis: Bool = True
 
@@ -184,9 +201,9 @@ class Rollout(StrictModel):
 
 
 class EndpointSpec(StrictModel):
-    model: Annotated[Name, RefTo(("model",), edge="serves")]
-    model_version: str | None = Field(default=None, description="Pinned model version; defaults to the model's.")
-    stack: Annotated[Name, RefTo(("stack",), edge="hosts")]
+    model: Annotated[Name, NameOf("model"), RefTo(("model",), edge="serves")]
+    model_version: Text | None = Field(default=None, description="Pinned model version; defaults to the model's.")
+    stack: Annotated[Name, NameOf("stack"), RefTo(("stack",), edge="hosts")]
     engine: Engine = Field(default_factory=Engine)
     resources: Resources
     traffic: Traffic
