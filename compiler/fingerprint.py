@@ -50,21 +50,22 @@ def serialized(model: BaseModel) -> tuple[bytes, Own]:
     """
     # normalized_json's serialization, called directly: this runs for every document parsed
     blob: bytes = model.__pydantic_serializer__.to_json(model, by_alias=True)
-    metadata = model.metadata  # type: ignore[attr-defined]
-    meta: bytes = metadata.__pydantic_serializer__.to_json(metadata, by_alias=True)
     at = _META_AT.get(model.kind) or _meta_at(model.kind)  # type: ignore[attr-defined]
-    spec_at = at + len(meta) + len(_SPEC_KEY)
-    # the document is {apiVersion, kind, metadata, spec} in that order (StrictModel forbids more)
-    if not (blob.startswith(meta, at) and blob.startswith(_SPEC_KEY, spec_at - len(_SPEC_KEY))):
+    # the document is {apiVersion, kind, metadata, spec} in that order (StrictModel forbids more),
+    # and the metadata ends at the first `},"spec":`: its values are text and one flat map of
+    # text, so no `}` precedes a key inside it, and a quote inside text is escaped
+    end = blob.find(_META_END, at)
+    if end < 0 or not blob.startswith(b'{"name":', at):
         raise AssertionError(f"unexpected layout of a serialized {model.kind} document")  # type: ignore[attr-defined]
     blake2b = hashlib.blake2b
+    view = memoryview(blob)
     return blob, (
-        blake2b(memoryview(blob)[spec_at:-1], digest_size=12).hexdigest(),
-        blake2b(meta, digest_size=12).hexdigest(),
+        blake2b(view[end + len(_META_END) - 1 : -1], digest_size=12).hexdigest(),
+        blake2b(view[at : end + 1], digest_size=12).hexdigest(),
     )
 
 
-_SPEC_KEY = b',"spec":'
+_META_END = b'},"spec":{'
 _META_AT: dict[str, int] = {}
 
 

@@ -210,7 +210,7 @@ class LineageGraph:
         return [e for e in self.edges if e.source in nodes and e.target in nodes]
 
     def iter_kind(self, kind: str) -> Iterator[SpecNode]:
-        return (n for n in self.nodes.values() if n.kind == kind)
+        return iter(self.specs.of_kind(kind))
 
 
 class CycleError(Exception):
@@ -256,13 +256,12 @@ def build(specs: SpecSet, links: list[Link] | None = None, partial: bool = False
 def gate_edges(specs: SpecSet) -> list[Edge]:
     """The derived edges: every blocking evaluation of a model gates the endpoints serving it."""
     evals_by_model: dict[str, list[NodeId]] = {}
-    for node in specs.nodes.values():
-        if node.kind == "Evaluation" and node.spec["blocking"]:
+    for node in specs.of_kind("Evaluation"):
+        if node.spec["blocking"]:
             evals_by_model.setdefault(node.spec["model"], []).append(node.id)
     return [
         Edge(ev, node.id, "gates")
-        for node in specs.nodes.values()
-        if node.kind == "Endpoint"
+        for node in specs.of_kind("Endpoint")
         for ev in evals_by_model.get(node.spec["model"], ())
     ]
 

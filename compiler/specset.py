@@ -110,6 +110,18 @@ class SpecSet:
     source_loader: Any = None
     """Callable(path) -> text, for locating positions (git objects for --base)."""
     _maps: dict[str, SourceMap] = field(default_factory=dict)
+    _kinds: dict[str, list[SpecNode]] = field(default_factory=dict)
+    _kinds_of: int = -1
+    """How many nodes ``_kinds`` was built from (rebuilt when nodes were added since)."""
+
+    def of_kind(self, kind: str) -> list[SpecNode]:
+        """The nodes of one kind (``Endpoint``), in id order: an index built once, not a pass over every node."""
+        if self._kinds_of != len(self.nodes):
+            self._kinds = {}
+            for node in self.nodes.values():
+                self._kinds.setdefault(node.kind, []).append(node)
+            self._kinds_of = len(self.nodes)
+        return self._kinds.get(kind, [])
 
     def source_map(self, file: str) -> SourceMap:
         if file not in self._maps:

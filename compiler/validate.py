@@ -330,6 +330,7 @@ def diagnostics_for(
     # a misspelt required field is one mistake: report the unknown field (with "did you mean"),
     # not also the missing one it was meant to be
     meant = _misspelt_required(errors, data, model, strip_tag)
+    errors = _most_telling_first(errors, data, strip_tag)
     for err in errors:
         loc = (
             err["loc"][1:]
@@ -365,6 +366,22 @@ def diagnostics_for(
             )
         )
     return out
+
+
+_OWN_ERRORS = frozenset(("duration", "duration_unit", "number_as_text", "wrong_kind", "command_split", "bool_spelling"))
+"""Error types of the specs' own validators: they say more than the strict member of a fast-first union."""
+
+
+def _most_telling_first(errors: list[ErrorDetails], data: Any, strip_tag: bool) -> list[ErrorDetails]:
+    """The errors in their order, except that where several are about one value (the members of a
+    fast-first union, see ``specs.base.Bool``) the specs' own come first: only the first is shown."""
+    groups: dict[DataPath, list[ErrorDetails]] = {}
+    for err in errors:
+        loc = tuple(err["loc"][1:] if strip_tag else err["loc"])
+        groups.setdefault(_data_path(data, loc)[0], []).append(err)
+    if all(len(g) == 1 for g in groups.values()):
+        return errors
+    return [e for g in groups.values() for e in sorted(g, key=lambda e: e["type"] not in _OWN_ERRORS)]
 
 
 def _misspelt_required(

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 API_VERSION = "modelplane/v1"
@@ -117,8 +125,16 @@ BoolSpelling = Annotated[
 ]
 """The spellings ``Bool`` accepts besides true/false, for the JSON Schema editors use."""
 
-Bool = Annotated[bool, BeforeValidator(_as_bool, json_schema_input_type=bool | BoolSpelling)]
-"""Every boolean field of every spec (and of modelplane.yaml): true/false/yes/no/on/off in any case."""
+Bool = Annotated[
+    Union[StrictBool, Annotated[bool, BeforeValidator(_as_bool, json_schema_input_type=BoolSpelling)]],  # noqa: UP007
+    Field(union_mode="left_to_right"),
+]
+"""Every boolean field of every spec (and of modelplane.yaml): true/false/yes/no/on/off in any case.
+
+FAST_FIRST: each forgiving type of the specs is a union tried left to right, the strict
+spelling first: most values are written canonically and pass in pydantic's Rust core, and
+only the others pay for the Python validator that reads them (a quarter of validation time
+at 10,000 nodes otherwise)."""
 
 
 class Metadata(StrictModel):

@@ -9,10 +9,10 @@ of writing the same thing have the same normalized value and the same fingerprin
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Union
 
-from modelplane.specs.base import Bool, StrictModel
-from pydantic import BeforeValidator, Field, StringConstraints
+from modelplane.specs.base import NAME_PATTERN, Bool, Name, StrictModel
+from pydantic import BeforeValidator, Field, StrictStr, StringConstraints
 from pydantic_core import PydanticCustomError
 
 # ---- durations ---------------------------------------------------------------------------
@@ -67,7 +67,16 @@ def _duration(value: object) -> object:
     return canonical_duration(duration_ms(value))
 
 
-Duration = Annotated[str, BeforeValidator(_duration, json_schema_input_type=DurationText)]
+_CANONICAL_DURATION = (
+    r"^(0s|([1-9][0-9]*d)?(([1-9]|1[0-9]|2[0-3])h)?(([1-9]|[1-5][0-9])m)?(([1-9]|[1-5][0-9])s)?([1-9][0-9]{0,2}ms)?)$"
+)
+Duration = Annotated[
+    Union[  # noqa: UP007  (fast first: see specs.base.Bool)
+        Annotated[StrictStr, StringConstraints(min_length=2, pattern=_CANONICAL_DURATION)],
+        Annotated[str, BeforeValidator(_duration, json_schema_input_type=DurationText)],
+    ],
+    Field(union_mode="left_to_right"),
+]
 """A duration: ``30s``, ``10m``, ``1h30m``, ``1w``; kept canonical (``90m`` is ``1h30m``)."""
 
 
@@ -87,7 +96,10 @@ def _text(value: object) -> object:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_text, json_schema_input_type=str | int)]
+Text = Annotated[
+    Union[StrictStr, Annotated[str, BeforeValidator(_text, json_schema_input_type=int)]],  # noqa: UP007
+    Field(union_mode="left_to_right"),
+]
 """Text that may be written as a number (``version: 7``, ``[--epochs, 2]``)."""
 
 NonEmptyText = Annotated[Text, StringConstraints(min_length=1)]
@@ -108,7 +120,13 @@ def _argv(value: object) -> object:
     return value
 
 
-Command = Annotated[list[Text], BeforeValidator(_argv, json_schema_input_type=str | list[str]), Field(min_length=1)]
+Command = Annotated[
+    Union[  # noqa: UP007
+        Annotated[list[StrictStr], Field(min_length=1)],
+        Annotated[list[Text], BeforeValidator(_argv, json_schema_input_type=str), Field(min_length=1)],
+    ],
+    Field(union_mode="left_to_right"),
+]
 """``[python3, train.py, --epochs, 2]``, or ``python3 train.py --epochs 2`` (split like a shell)."""
 
 
@@ -149,7 +167,13 @@ def _column_type(value: object) -> object:
     return value
 
 
-ColumnType = Annotated[str, BeforeValidator(_column_type), StringConstraints(pattern=COLUMN_TYPE_PATTERN)]
+ColumnType = Annotated[
+    Union[  # noqa: UP007
+        Annotated[StrictStr, StringConstraints(pattern=COLUMN_TYPE_PATTERN)],
+        Annotated[str, BeforeValidator(_column_type), StringConstraints(pattern=COLUMN_TYPE_PATTERN)],
+    ],
+    Field(union_mode="left_to_right"),
+]
 
 # ---- references ------------------------------------------------------------------------------
 
@@ -173,6 +197,28 @@ def NameOf(kind: str) -> BeforeValidator:
         return value
 
     return BeforeValidator(strip)
+
+
+DatasetName = Annotated[
+    Union[Name, Annotated[str, NameOf("dataset"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
+    Field(union_mode="left_to_right"),  # a bare name passes in Rust (see specs.base.Bool)
+]
+FeatureName = Annotated[
+    Union[Name, Annotated[str, NameOf("feature"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
+    Field(union_mode="left_to_right"),
+]
+WorkflowName = Annotated[
+    Union[Name, Annotated[str, NameOf("workflow"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
+    Field(union_mode="left_to_right"),
+]
+ModelName = Annotated[
+    Union[Name, Annotated[str, NameOf("model"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
+    Field(union_mode="left_to_right"),
+]
+StackName = Annotated[
+    Union[Name, Annotated[str, NameOf("stack"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
+    Field(union_mode="left_to_right"),
+]
 
 
 class Column(StrictModel):

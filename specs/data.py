@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
-from modelplane.specs.common import QUALIFIED_REF_PATTERN, Columns, Command, Duration, NameOf, Text
+from modelplane.specs.base import ApiVersion, Bool, Metadata, StrictModel
+from modelplane.specs.common import QUALIFIED_REF_PATTERN, Columns, Command, DatasetName, Duration, Text
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints
 
@@ -19,9 +19,7 @@ class DatasetSpec(StrictModel):
     format: Literal["parquet", "delta", "iceberg", "csv", "json", "jsonl", "avro", "tfrecord", "table"]
     schema_: DatasetSchema = Field(alias="schema")
     version: Text = "1"
-    derived_from: list[Annotated[Name, NameOf("dataset"), RefTo(("dataset",), edge="derives")]] = Field(
-        default_factory=list
-    )
+    derived_from: list[Annotated[DatasetName, RefTo(("dataset",), edge="derives")]] = Field(default_factory=list)
     freshness: Duration | None = None
 
 
@@ -35,7 +33,7 @@ class Dataset(StrictModel):
 
 
 class FeatureInput(StrictModel):
-    dataset: Annotated[Name, NameOf("dataset"), RefTo(("dataset",), edge="reads")]
+    dataset: Annotated[DatasetName, RefTo(("dataset",), edge="reads")]
     columns: Annotated[list[str], Field(min_length=1)]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from modelplane.specs.base import ApiVersion, Bool, Metadata, Name, StrictModel
-from modelplane.specs.common import Command, Duration, NameOf, NonEmptyText
+from modelplane.specs.base import ApiVersion, Bool, Metadata, StrictModel
+from modelplane.specs.common import Command, DatasetName, Duration, FeatureName, ModelName, NonEmptyText, WorkflowName
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
 
@@ -20,13 +20,9 @@ def weight_gib(parameters_b: float, dtype: str) -> float:
 
 
 class TrainedOn(StrictModel):
-    datasets: list[Annotated[Name, NameOf("dataset"), RefTo(("dataset",), edge="trained_on")]] = Field(
-        default_factory=list
-    )
-    features: list[Annotated[Name, NameOf("feature"), RefTo(("feature",), edge="trained_on")]] = Field(
-        default_factory=list
-    )
-    workflow: Annotated[Name, NameOf("workflow"), RefTo(("workflow",), edge="produces")] | None = None
+    datasets: list[Annotated[DatasetName, RefTo(("dataset",), edge="trained_on")]] = Field(default_factory=list)
+    features: list[Annotated[FeatureName, RefTo(("feature",), edge="trained_on")]] = Field(default_factory=list)
+    workflow: Annotated[WorkflowName, RefTo(("workflow",), edge="produces")] | None = None
 
 
 class ModelSpec(StrictModel):
@@ -63,8 +59,8 @@ class Metric(StrictModel):
 
 
 class EvaluationSpec(StrictModel):
-    model: Annotated[Name, NameOf("model"), RefTo(("model",), edge="evaluates")]
-    dataset: Annotated[Name, NameOf("dataset"), RefTo(("dataset",), edge="evaluates_on")]
+    model: Annotated[ModelName, RefTo(("model",), edge="evaluates")]
+    dataset: Annotated[DatasetName, RefTo(("dataset",), edge="evaluates_on")]
     metrics: Annotated[list[Metric], Field(min_length=1)]
     command: Command = Field(description="Runs the evaluation; it writes metrics JSON to $MODELPLANE_METRICS_FILE.")
     blocking: Bool = Field(default=True, description="A failing blocking evaluation stops every rollout of the model.")

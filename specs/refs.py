@@ -91,7 +91,8 @@ def reference_paths(model: type[BaseModel]) -> tuple[tuple[RefPath, RefTo], ...]
     """Every place in ``model``'s documents that can hold a reference."""
     out: list[tuple[RefPath, RefTo]] = []
     _walk(model, (), out, frozenset())
-    return tuple(out)
+    # each member of a union carries its RefTo (the specs' fast-first unions): one place, once
+    return tuple(dict.fromkeys(out))
 
 
 def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[FoundRef]:

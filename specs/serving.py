@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from modelplane.specs.accelerators import AcceleratorName
-from modelplane.specs.base import ApiVersion, Bool, InKeyOrder, Metadata, Name, StrictModel
-from modelplane.specs.common import Duration, NameOf, Text
+from modelplane.specs.base import ApiVersion, Bool, InKeyOrder, Metadata, StrictModel
+from modelplane.specs.common import Duration, ModelName, StackName, Text
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
 
@@ -201,9 +201,9 @@ class Rollout(StrictModel):
 
 
 class EndpointSpec(StrictModel):
-    model: Annotated[Name, NameOf("model"), RefTo(("model",), edge="serves")]
+    model: Annotated[ModelName, RefTo(("model",), edge="serves")]
     model_version: Text | None = Field(default=None, description="Pinned model version; defaults to the model's.")
-    stack: Annotated[Name, NameOf("stack"), RefTo(("stack",), edge="hosts")]
+    stack: Annotated[StackName, RefTo(("stack",), edge="hosts")]
     engine: Engine = Field(default_factory=Engine)
     resources: Resources
     traffic: Traffic

@@ -65,7 +65,7 @@ def _every_arg_set(flag: bool) -> VllmArgs:
         options = [a for a in get_args(ann) if a is not type(None)] or [ann]
         first = options[0]
         lits = get_args(first)
-        if bool in (first, ann, *get_args(first)):  # plain bool or the specs' Annotated Bool
+        if bool in (first, ann, *get_args(first)) or "_as_bool" in str(ann):  # bool, or the specs' Bool
             values[name] = flag
         elif lits and all(isinstance(x, str) for x in lits):
             values[name] = lits[-1]

@@ -341,3 +341,28 @@ def test_a_recorded_state_hashes_as_its_files_do() -> None:
     from_state = graph_from_state(fresh, AppliedState(serial=1, nodes=recorded))
     assert all(n.own is None for n in from_state.nodes.values())
     assert fingerprints(from_state) == head.fingerprints
+
+
+def test_own_hashes_are_of_the_spec_and_metadata_as_serialized() -> None:
+    """``serialized`` finds the metadata and the spec inside the document's JSON; each hash is of
+    exactly what serializing that part alone gives (labels with braces and quotes included)."""
+    import hashlib
+
+    from modelplane.compiler.fingerprint import serialized
+    from modelplane.specs.base import Metadata
+
+    from tests.conftest import EXAMPLES
+
+    graph = compile_graph(EXAMPLES / "assistant-platform", "prod", use_cache=False).graph
+    models = [n.model for n in graph.nodes.values()]
+    tricky = models[0].model_copy(
+        update={"metadata": Metadata(name="x", owner="o", description='a },"spec":{ b', labels={"spec": '}"'})}
+    )
+    for model in [*models, tricky]:
+        _, (spec, meta) = serialized(model)
+
+        def h(part: object) -> str:
+            data = part.__pydantic_serializer__.to_json(part, by_alias=True)  # type: ignore[attr-defined]
+            return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+        assert (spec, meta) == (h(model.spec), h(model.metadata))
