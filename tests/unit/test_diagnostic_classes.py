@@ -241,10 +241,7 @@ def test_a_duplicate_key_hides_no_other_document(make_project: MakeProject) -> N
     ]
 
 
-def test_graph_rules_run_beside_load_errors_without_cascades(make_project: MakeProject) -> None:
-    """A cycle and a missing column in the part that loaded are reported with the load error; the
-    documents that failed (one invalid, one file that does not parse) are unknown, not missing."""
-    extra = """\
+EXTRA = """\
 apiVersion: modelplane/v1
 kind: Dataset
 metadata: {name: loop-a, owner: team-data}
@@ -259,7 +256,7 @@ apiVersion: modelplane/v1
 kind: Feature
 metadata: {name: user-feats, owner: team-data}
 spec:
-  inputs: [{dataset: events, columns: [nope]}, {dataset: broken, columns: [id]}]
+  inputs: [{dataset: loop-a, columns: [nope]}, {dataset: broken, columns: [id]}]
   entity: user_id
   columns: [{name: user_id, type: string}]
 ---
@@ -268,7 +265,13 @@ kind: Dataset
 metadata: {name: broken, owner: team-data}
 spec: {uri: s3://x/c/, format: deltta, schema: {columns: [{name: id, type: string}]}}
 """
-    files = {**_files(), "specs/extra.yaml": extra, "specs/bad.yaml": "kind: Dataset\nmetadata: {name: unparsable\n"}
+BAD = "kind: Dataset\nmetadata: {name: unparsable\n"
+
+
+def test_graph_rules_run_beside_load_errors_without_cascades(make_project: MakeProject) -> None:
+    """A cycle and a missing column in the part that loaded are reported with the load error; the
+    documents that failed (one invalid, one file that does not parse) are unknown, not missing."""
+    files = {**_files(), "specs/extra.yaml": EXTRA, "specs/bad.yaml": BAD}
     diags = errors_of(make_project(files))
     assert sorted((d.code, at(d)[0]) for d in diags) == [
         ("cycle", "specs/extra.yaml"),
@@ -279,9 +282,9 @@ spec: {uri: s3://x/c/, format: deltta, schema: {columns: [{name: id, type: strin
 
 
 def test_one_run_reports_every_planted_error_once(make_project: MakeProject) -> None:
-    """Every case above at once, spread over the three files (each edit touches its own line)."""
+    """Every case above at once (each edit on its own line), with the graph-level and cascade cases."""
     planted = [c for c in CASES if c[0] not in ("not-a-duration", "unknown-accelerator")]  # same lines as others
-    files = _files()
+    files = {**_files(), "specs/extra.yaml": EXTRA, "specs/bad.yaml": BAD}
     for _, edits, *_ in planted:
         for name, (old, new) in edits.items():
             rel = f"specs/{name}.yaml"
@@ -296,5 +299,11 @@ def test_one_run_reports_every_planted_error_once(make_project: MakeProject) -> 
         if name == "duration-without-unit":
             col += 1  # `weight: 0.1` on the same line is one character longer
         expected.append((code, (f, line, col)))
+    expected += [
+        ("cycle", ("specs/extra.yaml", 9, 54)),  # at `derived_from: [loop-a`, the reference closing it
+        ("invalid-value", ("specs/extra.yaml", 22, 32)),  # format: deltta
+        ("unknown-column", ("specs/extra.yaml", 15, 40)),  # columns: [nope]
+        ("yaml-syntax", ("specs/bad.yaml", 3, 1)),
+    ]
     assert found == sorted(expected)
     assert not [d for d in diags if "Input should" in d.message or not d.hint]
