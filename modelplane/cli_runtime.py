@@ -271,12 +271,22 @@ async def _status(s: Any, watch: bool, fmt: Format) -> int:
     existing = await _existing_client(s)
     if existing is not None:
         client, ep = existing
-        if await running_apply(client, s) is not None:
+        running = await running_apply(client, s)
+        if running is not None:
             handle = client.get_workflow_handle(s.workflow_id)
             if fmt == Format.json:
                 p = await _progress(handle, s, ep, Progress)
-                print(json.dumps({"running": True, "progress": p.model_dump(mode="json")}, indent=2))
+                print(
+                    json.dumps(
+                        {"running": True, "apply": vars(running), "progress": p.model_dump(mode="json")}, indent=2
+                    )
+                )
                 return 0
+            # whoever started it, from whichever checkout: the lock and the apply are the service's
+            _console().print(
+                f"{s.project.name}/{s.environment}: apply of plan {running.plan_id} running, started "
+                f"{running.started} by {running.requested_by} from {running.checkout}"
+            )
             state = await _watch(handle, s, ep, follow=watch)
             return _exit_code(state) if state in FINAL else 0
     store = open_store(s.root, s.state)

@@ -172,6 +172,8 @@ class Running:
     requested_by: str
     started: str
     run_id: str | None
+    checkout: str = "?"
+    """Where it was started from: the project directory on the requesting machine."""
 
 
 async def running_apply(client: Any, s: Settings) -> Running | None:
@@ -193,13 +195,14 @@ async def running_apply(client: Any, s: Settings) -> Running | None:
         requested_by=str(memo.get("requested_by", "?")),
         started=desc.start_time.strftime("%Y-%m-%d %H:%M:%S UTC") if desc.start_time else "?",
         run_id=desc.run_id,
+        checkout=str(memo.get("checkout", "?")),
     )
 
 
 def refuse_concurrent(s: Settings, running: Running) -> ModelplaneError:
     return ModelplaneError(
         f"another apply is running on {s.project.name}/{s.environment}: plan {running.plan_id}, "
-        f"started {running.started} by {running.requested_by} (workflow {s.workflow_id})",
+        f"started {running.started} by {running.requested_by} from {running.checkout} (workflow {s.workflow_id})",
         hint=f"watch it with `modelplane status --env {s.environment}`, or stop it with "
         f"`modelplane abort --env {s.environment}`; then plan again",
     )
@@ -217,7 +220,12 @@ async def start(client: Any, s: Settings, inp: ApplyInput) -> Any:
             id=s.workflow_id,
             task_queue=s.temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            memo={"plan_id": inp.plan_id, "spec_fingerprint": inp.spec_fingerprint, "requested_by": inp.requested_by},
+            memo={
+                "plan_id": inp.plan_id,
+                "spec_fingerprint": inp.spec_fingerprint,
+                "requested_by": inp.requested_by,
+                "checkout": inp.root,
+            },
         )
     except WorkflowAlreadyStartedError:
         running = await running_apply(client, s)

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.server import free_port, server_command
 from modelplane.runtime.state_store import StateStore
 
 from tests.conftest import EXAMPLES
@@ -87,21 +86,6 @@ def test_apply_planfile_after_another_branch_is_checked_out_deploys_what_the_pla
     again = serving.run("plan", "--format", "json", check=True)
     changed = {c["id"] for c in json.loads(again.stdout)["changes"]}
     assert "model/chat" in changed and "endpoint/chat" in changed
-
-
-@pytest.fixture
-def temporal_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        server_command(tmp_path / "temporal.db", port, None, "default"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_an_apply_runs_with_its_worker_started_outside_the_project(tmp_path: Path, temporal_server: str) -> None:

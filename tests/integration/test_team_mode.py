@@ -1,0 +1,93 @@
+"""Team mode: two checkouts of one project share a Temporal service, a PostgreSQL state and one lock.
+
+A separate Temporal dev server process stands in for the team's cluster; the
+worker runs in a directory that holds only its connection settings.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.pipeline import PROJECT, Pipeline, _env, make_pipeline
+from tests.pg_server import PgDatabase, pg_db, pg_server  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def team(tmp_path: Path, temporal_server: str, pg_db: PgDatabase) -> Iterator[tuple[Pipeline, Pipeline]]:  # noqa: F811
+    """Clones A and B of one project, and a worker serving them from an empty directory."""
+    password_file = tmp_path / "pgpass"
+    password_file.write_text(pg_db.password + "\n")
+    connection = f'temporal: {{address: "{temporal_server}", task_queue: team}}\n'
+    state = f"state: {{backend: postgres, url: '{pg_db.url}', password_file: '{password_file}'}}\n"
+    a = make_pipeline(tmp_path / "a")
+    (a.root / "modelplane.yaml").write_text(PROJECT + state + connection)
+    b = Pipeline(tmp_path / "b")
+    shutil.copytree(a.root, b.root)
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    (elsewhere / "modelplane.yaml").write_text("name: worker-only\n" + connection)
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "modelplane", "worker"], cwd=elsewhere, stdout=log, stderr=subprocess.STDOUT, env=_env()
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (elsewhere / ".modelplane" / "worker.json").exists():
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.1)
+        yield a, b
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+        a.stop()
+        b.stop()
+
+
+def _plan_of(refusal: str) -> str:
+    return refusal.split("plan ", 1)[1].split(",", 1)[0]
+
+
+def test_a_second_checkout_is_refused_while_the_first_applies_and_sees_its_apply(
+    team: tuple[Pipeline, Pipeline],
+) -> None:
+    a, b = team
+    a.slow(eval=10)
+    running = a.start("apply", "--auto-approve")
+    try:
+        a.wait_for("eval", "start", timeout=90)
+        # B plans something else meanwhile (a different plan, so not a re-attach to A's)
+        b.edit('version: "1"', 'version: "2"')
+        refused = b.run("apply", "--auto-approve")
+        said = refused.stdout + refused.stderr
+        assert refused.returncode == 1, said
+        assert "another apply is running on pipeline/dev" in said and "started" in said and " by " in said, said
+        assert f"from {a.root}" in said and "modelplane abort --env dev" in said  # where from, how to stop it
+        status = b.run("status", check=True).stdout
+        assert f"apply of plan {_plan_of(said)} running" in status and f"from {a.root}" in status, status
+        assert "evaluate:evaluation/chat-quality  running" in status, status
+        out, _ = running.communicate(timeout=180)
+        assert running.returncode == 0, out
+    finally:
+        if running.poll() is None:
+            running.kill()
+    # B's history is A's: one apply, succeeded, with its effects once
+    history = b.run("history", check=True).stdout
+    assert len(history.splitlines()) == 1 and "succeeded" in history, history
+    assert a.count("eval", "done") == 1
+    # with A's specs, B has nothing to do: the state both read is the one A's apply wrote
+    b.edit('version: "2"', 'version: "1"')
+    plan = b.run("plan", "--detailed-exitcode")
+    assert plan.returncode == 0 and "No changes" in plan.stdout, plan.stdout + plan.stderr
+    assert not (b.root / ".modelplane" / "temporal.db").exists()  # no embedded server in either checkout
+    assert not (a.root / ".modelplane" / "temporal.db").exists()
