@@ -10,10 +10,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from modelplane.runtime.state_pg import PostgresStore
 
 from tests.integration.pipeline import PROJECT, Pipeline, _env, make_pipeline
 from tests.pg_server import PgDatabase, pg_db, pg_server  # noqa: F401  (fixtures)
@@ -21,8 +23,17 @@ from tests.pg_server import PgDatabase, pg_db, pg_server  # noqa: F401  (fixture
 pytestmark = pytest.mark.integration
 
 
+@dataclass
+class Team:
+    a: Pipeline
+    b: Pipeline
+    workers: list[subprocess.Popen[bytes]]
+    start_worker: Callable[[str], subprocess.Popen[bytes]]
+    """Start a worker in a new directory (named) that holds only the connection settings."""
+
+
 @pytest.fixture
-def team(tmp_path: Path, temporal_server: str, pg_db: PgDatabase) -> Iterator[tuple[Pipeline, Pipeline]]:  # noqa: F811
+def team(tmp_path: Path, temporal_server: str, pg_db: PgDatabase) -> Iterator[Team]:  # noqa: F811
     """Clones A and B of one project, and a worker serving them from an empty directory."""
     password_file = tmp_path / "pgpass"
     password_file.write_text(pg_db.password + "\n")
@@ -32,36 +43,54 @@ def team(tmp_path: Path, temporal_server: str, pg_db: PgDatabase) -> Iterator[tu
     (a.root / "modelplane.yaml").write_text(PROJECT + state + connection)
     b = Pipeline(tmp_path / "b")
     shutil.copytree(a.root, b.root)
-    elsewhere = tmp_path / "worker"
-    elsewhere.mkdir()
-    (elsewhere / "modelplane.yaml").write_text("name: worker-only\n" + connection)
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "modelplane", "worker"], cwd=elsewhere, stdout=log, stderr=subprocess.STDOUT, env=_env()
-    )
-    try:
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(name: str) -> subprocess.Popen[bytes]:
+        where = tmp_path / name
+        where.mkdir()
+        (where / "modelplane.yaml").write_text("name: worker-only\n" + connection)
+        with (tmp_path / f"{name}.log").open("wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "modelplane", "worker"],
+                cwd=where,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_env(),
+            )
+        workers.append(worker)
         deadline = time.monotonic() + 60
-        while not (elsewhere / ".modelplane" / "worker.json").exists():
-            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+        while not (where / ".modelplane" / "worker.json").exists():
+            assert worker.poll() is None, (tmp_path / f"{name}.log").read_text()
             assert time.monotonic() < deadline, "the worker did not start"
             time.sleep(0.1)
-        yield a, b
+        return worker
+
+    try:
+        start_worker("worker")
+        yield Team(a, b, workers, start_worker)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+                w.wait(timeout=30)
         a.stop()
         b.stop()
+
+
+def _pg(p: Pipeline) -> tuple[str, str]:
+    """The checkout's PostgreSQL URL and password (from its project file)."""
+    import yaml
+
+    state = yaml.safe_load((p.root / "modelplane.yaml").read_text())["state"]
+    return state["url"], Path(state["password_file"]).read_text().strip()
 
 
 def _plan_of(refusal: str) -> str:
     return refusal.split("plan ", 1)[1].split(",", 1)[0]
 
 
-def test_a_second_checkout_is_refused_while_the_first_applies_and_sees_its_apply(
-    team: tuple[Pipeline, Pipeline],
-) -> None:
-    a, b = team
+def test_a_second_checkout_is_refused_while_the_first_applies_and_sees_its_apply(team: Team) -> None:
+    a, b = team.a, team.b
     a.slow(eval=10)
     running = a.start("apply", "--auto-approve")
     try:
@@ -91,3 +120,30 @@ def test_a_second_checkout_is_refused_while_the_first_applies_and_sees_its_apply
     assert plan.returncode == 0 and "No changes" in plan.stdout, plan.stdout + plan.stderr
     assert not (b.root / ".modelplane" / "temporal.db").exists()  # no embedded server in either checkout
     assert not (a.root / ".modelplane" / "temporal.db").exists()
+
+
+def test_a_killed_worker_service_is_replaced_by_one_elsewhere_and_every_effect_runs_once(team: Team) -> None:
+    """The crash test in team mode: the worker dies mid-action; a new one in another directory finishes
+    the apply that checkout A is still attached to, without repeating what was done."""
+    a = team.a
+    a.run("apply", "--auto-approve", check=True)
+    a.edit('version: "1"', 'version: "2"')  # the raw data changes: prep, train and eval run again
+    a.slow(train=3)
+    attached = a.start("apply", "--auto-approve")
+    try:
+        a.wait_for("train", "start", timeout=90)
+        team.workers[0].kill()  # the worker service, mid-activity
+        team.workers[0].wait()
+        team.start_worker("replacement")
+        out, _ = attached.communicate(timeout=240)
+        assert attached.returncode == 0, out
+    finally:
+        if attached.poll() is None:
+            attached.kill()
+    assert a.count("prep", "start") == 1 and a.count("prep", "done") == 1
+    assert a.count("train", "done") == 1 and a.count("train", "start") == 2  # attempt 1 died with its worker
+    assert a.count("eval", "done") == 2  # the first apply's, and this one's
+    store = PostgresStore(*_pg(a))
+    done = [e for e in store.ledger("dev") if e.status == "done"]
+    assert done and len(done) == len({e.key for e in done})
+    assert a.run("plan", "--detailed-exitcode").returncode == 0
