@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from modelplane.compiler.sources import private_dir
 from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, provisioners, serving
 from modelplane.runtime.messages import (
     ActionInput,
@@ -92,7 +93,7 @@ class Activities:
             attempt=entry.attempts,
             run_dir=run_dir(root, inp.apply_id, action.id),
         )
-        ctx.run_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(ctx.run_dir)
         try:
             effect = await EXECUTORS[action.type](ctx, action)
         except ActionFailed as exc:

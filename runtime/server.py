@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.sources import atomic_write
+from modelplane.compiler.sources import PRIVATE_UMASK, atomic_write, private_dir, private_opener
 from modelplane.runtime.procs import is_ours, stamp, terminate
 
 START_TIMEOUT_S = 30.0
@@ -109,8 +109,8 @@ def pid_alive(pid: int, expect: str | None = None) -> bool:
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Serialize starting things across processes (two `apply`s must not start two servers)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
+    private_dir(path.parent)
+    with open(path, "a", opener=private_opener) as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -185,7 +185,8 @@ def ensure_server(root: Path, namespace: str = "default", ui: bool = True) -> Se
 def _start(root: Path, db: Path, port: int, ui: bool, namespace: str) -> ServerInfo | None:
     sd = state_dir(root)
     ui_port = free_port() if ui else None
-    with open(sd / "logs" / "temporal.log", "ab") as log:
+    private_dir(sd / "logs")
+    with open(sd / "logs" / "temporal.log", "ab", opener=private_opener) as log:
         proc = subprocess.Popen(
             server_command(db, port, ui_port, namespace),
             stdin=subprocess.DEVNULL,
@@ -193,6 +194,7 @@ def _start(root: Path, db: Path, port: int, ui: bool, namespace: str) -> ServerI
             stderr=subprocess.STDOUT,
             start_new_session=True,  # outlives this process and its Ctrl-C
             cwd=root,
+            umask=PRIVATE_UMASK,  # temporal.db holds every apply's payloads
         )
     ident = stamp(proc.pid)
     info = ServerInfo(

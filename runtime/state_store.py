@@ -17,6 +17,7 @@ older file forward on open.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.compiler.errors import ModelplaneError
+from modelplane.compiler.sources import private_dir, private_opener
 from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
 
 MIGRATIONS: list[str] = [
@@ -172,8 +174,11 @@ class StateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
+            os.close(
+                private_opener(str(path), os.O_RDWR | os.O_CREAT)
+            )  # 0600 before SQLite opens it (-wal, -shm follow)
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from modelplane.compiler.sources import private_opener
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
@@ -64,7 +65,7 @@ async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str
         "MODELPLANE_OUTPUT_DIR": str(out_dir),
         **extra_env,
     }
-    with open(log_path, "wb") as log:
+    with open(log_path, "wb", opener=private_opener) as log:
         log.write(f"$ {shlex.join(command)}\n".encode())
         log.flush()
         try:

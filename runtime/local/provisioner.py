@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 from modelplane.compiler.engine import served_name, vllm_args
+from modelplane.compiler.sources import PRIVATE_UMASK, private_dir, private_opener
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc
@@ -72,10 +73,16 @@ def engine_command(
 
 def _spawn(cmd: list[str], log: Path, cwd: Path) -> Identity:
     """Start it; its identity (pid, start time, command line) goes in the registry, checked before any signal."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    private_dir(log.parent)
+    with open(log, "ab", opener=private_opener) as out:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
+            umask=PRIVATE_UMASK,
         )
     return stamp(proc.pid)
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import time
 from pathlib import Path
 
@@ -56,6 +57,17 @@ def test_apply_end_to_end_then_no_changes_and_history(pipeline: Pipeline) -> Non
     # team-ml retrains and re-evaluates, team-data re-runs its prep workflow, team-apps is informed
     assert {"team-apps", "team-ml", "team-data"} <= told, told
     assert [c["version"] for c in store.catalog("dev") if c["id"] == "model/chat"] == ["1.0.0"]
+    assert_private(pipeline.root / ".modelplane")
+
+
+def assert_private(folder: Path) -> None:
+    """Issue 14: the state folder is 0700 and nothing in it is readable by others (caches, state.db and its
+    WAL, temporal.db, logs, run logs, registries, plans), whichever process wrote it."""
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    loose = {str(p.relative_to(folder)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if p.stat().st_mode & 0o077}
+    assert loose == {}, loose
 
 
 def test_missing_pulumi_cli_fails_clearly_and_next_plan_has_only_what_is_left(tmp_path: Path) -> None:
