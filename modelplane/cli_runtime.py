@@ -503,27 +503,32 @@ def server(
         return
     from dataclasses import asdict
 
-    from modelplane.compiler.sources import atomic_write
+    from modelplane.compiler.sources import PRIVATE_UMASK, atomic_write, private_dir
     from modelplane.runtime.procs import stamp
-    from modelplane.runtime.server import ServerInfo, free_port
+    from modelplane.runtime.server import ServerInfo, free_port, with_read_only_ui
 
     s = _settings(project, None)
-    port, ui_port = free_port(7233), free_port(8233)
-    cmd = _guard(lambda: server_command(state_dir(root) / "temporal.db", port, ui_port, s.temporal.namespace))
-    state_dir(root).mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(cmd, cwd=root)
+    port = free_port(7233)
+    ui_port = free_port(8233) if s.temporal.ui != "off" else None
+    db = state_dir(root) / "temporal.db"
+    cmd = _guard(lambda: server_command(db, port, ui_port, s.temporal.namespace))
+    private_dir(state_dir(root) / "logs")
+    proc = subprocess.Popen(cmd, cwd=root, umask=PRIVATE_UMASK)
     ident = stamp(proc.pid)  # so `server --stop` and `down` can tell it from a later process with its pid
     fg = ServerInfo(
         proc.pid,
         f"127.0.0.1:{port}",
-        f"http://127.0.0.1:{ui_port}",
-        cmd[4],
+        f"http://127.0.0.1:{ui_port}" if ui_port else None,
+        str(db),
         s.temporal.namespace,
         started=ident.started,
         cmdline=ident.cmdline,
     )
+    if ui_port is not None and s.temporal.ui == "read-only":
+        fg = _guard(lambda: with_read_only_ui(fg, f"127.0.0.1:{ui_port}", state_dir(root)))
     atomic_write(state_dir(root) / "temporal.json", json.dumps(asdict(fg), indent=2).encode())
-    print(f"Temporal at {fg.address}, Web UI at {fg.ui_url}; Ctrl-C stops it", flush=True)
+    ui = f"Web UI ({s.temporal.ui}) at {fg.ui_url}" if fg.ui_url else "no Web UI (temporal.ui: off)"
+    print(f"Temporal at {fg.address}, {ui}; Ctrl-C stops it", flush=True)
     try:
         proc.wait()
     except KeyboardInterrupt:

@@ -19,12 +19,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any, Literal
 
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.sources import PRIVATE_UMASK, atomic_write, private_dir, private_opener
-from modelplane.runtime.procs import is_ours, stamp, terminate
+from modelplane.runtime.procs import Identity, is_ours, stamp, terminate
 
 START_TIMEOUT_S = 30.0
 
@@ -39,6 +40,11 @@ class ServerInfo:
     started: str = ""
     """The process's start time and command line when it started: ``procs`` checks them before any signal."""
     cmdline: list[str] = field(default_factory=list)
+    ui_proxy: dict[str, Any] | None = None
+    """The read-only front of the Web UI (``ui_proxy``): its pid, start time and command line."""
+
+
+UiMode = Literal["read-only", "on", "off"]
 
 
 def state_dir(root: Path) -> Path:
@@ -157,7 +163,7 @@ def server_command(db: Path, port: int, ui_port: int | None, namespace: str) -> 
     return cmd
 
 
-def ensure_server(root: Path, namespace: str = "default", ui: bool = True) -> ServerInfo:
+def ensure_server(root: Path, namespace: str = "default", ui: UiMode = "read-only") -> ServerInfo:
     """The project's embedded server, started in the background if it is not running."""
     sd = state_dir(root)
     with file_lock(sd / "temporal.lock"):
@@ -182,9 +188,9 @@ def ensure_server(root: Path, namespace: str = "default", ui: bool = True) -> Se
         return info
 
 
-def _start(root: Path, db: Path, port: int, ui: bool, namespace: str) -> ServerInfo | None:
+def _start(root: Path, db: Path, port: int, ui: UiMode, namespace: str) -> ServerInfo | None:
     sd = state_dir(root)
-    ui_port = free_port() if ui else None
+    ui_port = free_port() if ui != "off" else None
     private_dir(sd / "logs")
     with open(sd / "logs" / "temporal.log", "ab", opener=private_opener) as log:
         proc = subprocess.Popen(
@@ -213,7 +219,37 @@ def _start(root: Path, db: Path, port: int, ui: bool, namespace: str) -> ServerI
             proc.wait()
             return None
         time.sleep(0.05)
+    if ui == "read-only" and ui_port is not None:
+        return with_read_only_ui(info, f"127.0.0.1:{ui_port}", sd)
     return info
+
+
+def with_read_only_ui(info: ServerInfo, upstream: str, sd: Path) -> ServerInfo:
+    """``info`` with its Web UI behind the read-only proxy (which exits with the server)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "modelplane.runtime.ui_proxy", "--upstream", upstream, "--port", str(port)]
+    cmd += ["--server-pid", str(info.pid)]
+    with open(sd / "logs" / "ui-proxy.log", "ab", opener=private_opener) as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            umask=PRIVATE_UMASK,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not port_open(f"127.0.0.1:{port}"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise ModelplaneError(
+                "the read-only front of the Temporal Web UI did not start",
+                hint=f"see {sd / 'logs' / 'ui-proxy.log'}, or set `temporal.ui: off` in modelplane.yaml",
+            )
+        time.sleep(0.05)
+    ident = stamp(proc.pid)
+    proxy = {"pid": ident.pid, "started": ident.started, "cmdline": ident.cmdline}
+    return replace(info, ui_url=f"http://127.0.0.1:{port}", ui_proxy=proxy)
 
 
 def _settled(proc: subprocess.Popen[bytes]) -> bool:
@@ -227,4 +263,6 @@ def stop_server(root: Path) -> ServerInfo | None:
     if info is None:
         return None
     terminate(info, grace=5.0, what="the embedded Temporal server")
+    if info.ui_proxy:
+        terminate(Identity(**info.ui_proxy), grace=2.0, what="the read-only Web UI front")
     return info

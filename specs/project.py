@@ -54,6 +54,11 @@ class TemporalSettings(StrictModel):
     tls: Bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
+    ui: Literal["read-only", "on", "off"] = Field(
+        default="read-only",
+        description="Embedded mode: the Temporal Web UI. `read-only` shows everything and allows no write "
+        "action (terminate, reset, signal would leave a rollout half done); `on` allows them; `off` runs none.",
+    )
     idle_stop: Duration = Field(
         default="15m",
         description="Embedded mode: the background worker and dev server stop after this long with no apply "
