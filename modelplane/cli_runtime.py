@@ -110,8 +110,19 @@ async def _watch(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
     try:
         if view is not None:
             view.start()
+        waiting = False
         while True:
-            p = await _progress(handle, s, ep, Progress)
+            try:
+                p = await _progress(handle, s, ep, Progress)
+            except NoWorker as exc:
+                if not follow:
+                    raise ServerLost(str(exc)) from None
+                if not waiting:  # said once; the apply is safe on the server and goes on with the next worker
+                    console.print(str(exc), style="yellow")
+                    waiting = True
+                await asyncio.sleep(POLL_S)
+                continue
+            waiting = False
             if view is not None:
                 view.update(table(p, datetime.now(UTC)))
             else:
@@ -132,6 +143,10 @@ class ServerLost(Exception):
     """The Temporal server stopped answering while a command followed an apply."""
 
 
+class NoWorker(ServerLost):
+    """The server answers, but no worker polls the apply's task queue (the apply waits for one)."""
+
+
 async def _progress(handle: Any, s: Any, ep: Any, progress_type: Any) -> Any:
     """The apply's progress; losing the server ends the command with one line saying how to re-attach."""
     from temporalio.service import RPCError
@@ -139,6 +154,12 @@ async def _progress(handle: Any, s: Any, ep: Any, progress_type: Any) -> Any:
     try:
         return await handle.query("progress", result_type=progress_type)
     except RPCError as exc:
+        if "no poller" in str(exc):  # the server answers; no worker polls the apply's task queue now
+            raise NoWorker(
+                f"no worker polls task queue `{s.temporal.task_queue}` at {ep.address} now; the apply waits on the "
+                f"server and goes on when one does (embedded mode: `modelplane apply` starts one; a team: start "
+                f"`modelplane worker` on the same build)"
+            ) from None
         raise ServerLost(
             f"lost the Temporal server at {ep.address} while following apply {s.workflow_id} ({exc}); the apply "
             f"is kept by the server and goes on when it is back: re-attach with "
@@ -468,13 +489,21 @@ def worker(
     idle_exit: Annotated[
         float | None, typer.Option("--idle-exit", help="Exit after this many seconds with no apply running.")
     ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option("--health-port", help="Serve GET /healthz on this port (200 while polling, 503 when stopping)."),
+    ] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="text, or json: one JSON object per line.")] = "text",
 ) -> None:
-    """Run a worker for this project's applies (against the configured Temporal, or the embedded one)."""
+    """Run a worker: in the foreground as a service for a team's Temporal (any directory with connection
+    settings will do: an apply carries what it needs), or for the embedded server. SIGTERM stops it gracefully."""
     from modelplane.runtime.worker import serve
 
+    if log_format not in ("text", "json"):
+        _fail(ModelplaneError(f"unknown --log-format `{log_format}`", hint="use text or json"))
     root = _root(project)
     with contextlib.suppress(KeyboardInterrupt):
-        _run(serve(root, env, idle_exit))
+        _run(serve(root, env, idle_exit, health_port=health_port, log_format=log_format))
 
 
 @app.command()

@@ -58,7 +58,24 @@ def settings_for(root: Path, env: str | None) -> Settings:
             f"unknown environment `{name}`", hint=did_you_mean(name, project.environments, "environments")
         )
     e = project.environments[name]
-    return Settings(root, project, name, e.temporal or project.temporal, e.state or project.state)
+    return Settings(
+        root, project, name, temporal_from_environ(e.temporal or project.temporal), e.state or project.state
+    )
+
+
+TEMPORAL_ENVIRON = {
+    "MODELPLANE_TEMPORAL_ADDRESS": "address",
+    "MODELPLANE_TEMPORAL_NAMESPACE": "namespace",
+    "MODELPLANE_TEMPORAL_TASK_QUEUE": "task_queue",
+}
+"""Environment variables that win over the project file's `temporal:` (a CI job or a worker service
+points every checkout at the team's cluster without editing it). The API key is read from
+``MODELPLANE_TEMPORAL_API_KEY`` or ``temporal.api_key_file``, never from the project file itself."""
+
+
+def temporal_from_environ(t: TemporalSettings) -> TemporalSettings:
+    update = {field: os.environ[var] for var, field in TEMPORAL_ENVIRON.items() if os.environ.get(var)}
+    return t.model_copy(update=update) if update else t
 
 
 def open_store(root: Path, state: StateSettings) -> Store:
@@ -97,7 +114,8 @@ async def connect(s: Settings, start: bool = True) -> tuple[object, Endpoint]:
     from temporalio.service import TLSConfig
 
     ep = temporal_endpoint(s, start)
-    tls: TLSConfig | bool = False
+    api_key = temporal_api_key(s)
+    tls: TLSConfig | bool = bool(api_key)  # an API key only ever travels over TLS (Temporal Cloud requires it)
     if s.temporal.tls:
         tls = TLSConfig(
             client_cert=_read(s.root, s.temporal.tls_cert),
@@ -107,7 +125,7 @@ async def connect(s: Settings, start: bool = True) -> tuple[object, Endpoint]:
     while True:
         try:
             client = await Client.connect(
-                ep.address, namespace=ep.namespace, data_converter=pydantic_data_converter, tls=tls
+                ep.address, namespace=ep.namespace, data_converter=pydantic_data_converter, tls=tls, api_key=api_key
             )
             return client, ep
         except RuntimeError as exc:
@@ -121,16 +139,23 @@ async def connect(s: Settings, start: bool = True) -> tuple[object, Endpoint]:
             await asyncio.sleep(0.2)
 
 
-def _read(root: Path, path: str | None) -> bytes | None:
+def temporal_api_key(s: Settings) -> str | None:
+    """The API key for the Temporal service: ``MODELPLANE_TEMPORAL_API_KEY``, or the file ``temporal.api_key_file``."""
+    key = os.environ.get("MODELPLANE_TEMPORAL_API_KEY")
+    if key:
+        return key.strip()
+    data = _read(s.root, s.temporal.api_key_file, "temporal.api_key_file")
+    return data.decode().strip() if data else None
+
+
+def _read(root: Path, path: str | None, what: str = "temporal.tls_cert/tls_key") -> bytes | None:
     if path is None:
         return None
     p = Path(path) if Path(path).is_absolute() else root / path
     try:
         return p.read_bytes()
     except OSError as exc:
-        raise ModelplaneError(
-            f"cannot read TLS file {p}: {exc.strerror}", hint="check temporal.tls_cert/tls_key"
-        ) from None
+        raise ModelplaneError(f"cannot read {p}: {exc.strerror}", hint=f"check {what} in modelplane.yaml") from None
 
 
 def worker_info(root: Path) -> dict[str, object] | None:

@@ -54,6 +54,10 @@ class TemporalSettings(StrictModel):
     tls: Bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
+    api_key_file: str | None = Field(
+        default=None,
+        description="A file holding the Temporal API key (or set MODELPLANE_TEMPORAL_API_KEY); never the key itself.",
+    )
     ui: Literal["read-only", "on", "off"] = Field(
         default="read-only",
         description="Embedded mode: the Temporal Web UI. `read-only` shows everything and allows no write "

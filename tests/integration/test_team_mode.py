@@ -6,18 +6,21 @@ worker runs in a directory that holds only its connection settings.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from modelplane.runtime.server import free_port
 from modelplane.runtime.state_pg import PostgresStore
 
-from tests.integration.pipeline import PROJECT, Pipeline, _env, make_pipeline
+from tests.integration.pipeline import BIN, PROJECT, Pipeline, _env, make_pipeline
 from tests.pg_server import PgDatabase, pg_db, pg_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
@@ -28,7 +31,8 @@ class Team:
     a: Pipeline
     b: Pipeline
     workers: list[subprocess.Popen[bytes]]
-    start_worker: Callable[[str], subprocess.Popen[bytes]]
+    start_worker: Callable[..., subprocess.Popen[bytes]]
+    logs: Path
     """Start a worker in a new directory (named) that holds only the connection settings."""
 
 
@@ -40,22 +44,23 @@ def team(tmp_path: Path, temporal_server: str, pg_db: PgDatabase) -> Iterator[Te
     connection = f'temporal: {{address: "{temporal_server}", task_queue: team}}\n'
     state = f"state: {{backend: postgres, url: '{pg_db.url}', password_file: '{password_file}'}}\n"
     a = make_pipeline(tmp_path / "a")
-    (a.root / "modelplane.yaml").write_text(PROJECT + state + connection)
+    (a.root / "modelplane.yaml").write_text(PROJECT + "  staging: {}\n" + state + connection)
     b = Pipeline(tmp_path / "b")
     shutil.copytree(a.root, b.root)
     workers: list[subprocess.Popen[bytes]] = []
 
-    def start_worker(name: str) -> subprocess.Popen[bytes]:
+    def start_worker(name: str, *args: str, build: str | None = None) -> subprocess.Popen[bytes]:
         where = tmp_path / name
         where.mkdir()
         (where / "modelplane.yaml").write_text("name: worker-only\n" + connection)
+        env = {**_env(), **({"MODELPLANE_BUILD_ID": build} if build else {})}
         with (tmp_path / f"{name}.log").open("wb") as log:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "modelplane", "worker"],
+                [sys.executable, "-m", "modelplane", "worker", *args],
                 cwd=where,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=_env(),
+                env=env,
             )
         workers.append(worker)
         deadline = time.monotonic() + 60
@@ -66,8 +71,8 @@ def team(tmp_path: Path, temporal_server: str, pg_db: PgDatabase) -> Iterator[Te
         return worker
 
     try:
-        start_worker("worker")
-        yield Team(a, b, workers, start_worker)
+        start_worker("worker", build="build-1")
+        yield Team(a, b, workers, start_worker, tmp_path)
     finally:
         for w in workers:
             if w.poll() is None:
@@ -134,7 +139,7 @@ def test_a_killed_worker_service_is_replaced_by_one_elsewhere_and_every_effect_r
         a.wait_for("train", "start", timeout=90)
         team.workers[0].kill()  # the worker service, mid-activity
         team.workers[0].wait()
-        team.start_worker("replacement")
+        team.start_worker("replacement", build="build-1")  # the same code, elsewhere: the pinned apply moves to it
         out, _ = attached.communicate(timeout=240)
         assert attached.returncode == 0, out
     finally:
@@ -147,3 +152,47 @@ def test_a_killed_worker_service_is_replaced_by_one_elsewhere_and_every_effect_r
     done = [e for e in store.ledger("dev") if e.status == "done"]
     assert done and len(done) == len({e.key for e in done})
     assert a.run("plan", "--detailed-exitcode").returncode == 0
+
+
+def _build_of(p: Pipeline, env: str) -> str:
+    """The build id of the worker deployment version an environment's last apply ran on."""
+    out = subprocess.run(
+        [str(BIN.parent / "temporal"), "workflow", "describe", "--workflow-id", f"apply/pipeline/{env}",
+         "--address", _address(p), "--output", "json"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    info = json.loads(out)["workflowExecutionInfo"]["versioningInfo"]
+    assert info["behavior"] == "VERSIONING_BEHAVIOR_PINNED"
+    return str(info["deploymentVersion"]["buildId"])
+
+
+def _address(p: Pipeline) -> str:
+    import yaml
+
+    return str(yaml.safe_load((p.root / "modelplane.yaml").read_text())["temporal"]["address"])
+
+
+def test_a_new_worker_build_takes_new_applies_while_one_in_flight_finishes_on_its_own(team: Team) -> None:
+    """Worker Versioning: applies are pinned to the build that started them; a new build becomes current."""
+    a = team.a
+    a.slow(eval=8)
+    first = a.start("apply", "--auto-approve", "--env", "dev")
+    try:
+        a.wait_for("eval", "start", timeout=90)
+        port = free_port()
+        team.start_worker("worker-2", "--health-port", str(port), "--log-format", "json", build="build-2")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            health = json.loads(r.read())
+        assert health["status"] == "polling" and health["build_id"] == "build-2", health
+        a.slow()  # the second apply's evaluation is quick
+        second = a.run("apply", "--auto-approve", "--env", "staging", timeout=180)
+        assert second.returncode == 0, second.stdout + second.stderr
+        out, _ = first.communicate(timeout=180)
+        assert first.returncode == 0, out
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert _build_of(a, "dev") == "build-1"  # started there, finished there, though build-2 became current
+    assert _build_of(a, "staging") == "build-2"
+    lines = [json.loads(line) for line in (team.logs / "worker-2.log").read_text().splitlines() if line.startswith("{")]
+    assert any(line.get("event") == "polling" and line.get("build_id") == "build-2" for line in lines), lines
