@@ -38,7 +38,7 @@ def test_the_api_key_comes_from_the_environment_or_a_file_never_the_project_file
     assert temporal_api_key(settings_for(root, None)) == "key-from-env"
     monkeypatch.delenv("MODELPLANE_TEMPORAL_API_KEY")
     key_file.unlink()
-    with pytest.raises(ModelplaneError, match="cannot read .*temporal-key") as info:
+    with pytest.raises(ModelplaneError, match=r"cannot read .*temporal-key") as info:
         temporal_api_key(settings_for(root, None))
     assert "temporal.api_key_file" in (info.value.diagnostics[0].hint or "")
     bad = make_project({}, project="name: demo2\ntemporal: {address: 'x:7233', api_key: 'sk-123'}\n")
