@@ -195,6 +195,10 @@ def apply(
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="Start the apply and return; watch with `status`.")] = False,
     parallelism: Annotated[int, typer.Option("--parallelism", min=1, max=64, help="Actions at a time.")] = 8,
+    wait_approvals: Annotated[
+        float,
+        typer.Option("--wait-approvals", min=0, help="Wait up to this many seconds for approvals the policy requires."),
+    ] = 0,
 ) -> None:
     """Apply the plan as a durable workflow: resumable after any crash, one apply per environment at a time."""
     from modelplane.runtime.apply import load_plan_file
@@ -202,7 +206,7 @@ def apply(
     saved = _guard(lambda: load_plan_file(planfile)) if planfile is not None else None
     s = _settings(project, env or (saved.environment if saved else None))
     try:
-        code = _run(_apply(s, planfile, saved, auto_approve, detach, parallelism))
+        code = _run(_apply(s, planfile, saved, auto_approve, detach, parallelism, wait_approvals))
     except KeyboardInterrupt:
         print(
             f"\ndetached: the apply goes on in the background. Watch it: modelplane status --env {s.environment} "
@@ -213,7 +217,34 @@ def apply(
     raise typer.Exit(code)
 
 
-async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, detach: bool, par: int) -> int:
+async def _approvals(s: Any, plan: Any, store: Any, wait: float) -> None:
+    """The environment's approval policy: every owner it requires has approved this plan, or (after waiting
+    up to ``wait`` seconds for them) the apply stops before anything runs, naming who must approve what."""
+    import asyncio
+    import time
+
+    from modelplane.runtime import approvals
+
+    require = s.project.environments[s.environment].approvals.require
+    if not approvals.needed(plan, require):
+        return
+    deadline = time.monotonic() + wait
+    while (lacking := approvals.missing(plan, require, store)) and time.monotonic() < deadline:
+        await asyncio.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
+    if lacking:
+        who = "; ".join(f"{o} ({', '.join(items)})" for o, items in lacking.items())
+        raise ModelplaneError(
+            f"{s.environment} requires the owners' approval for {', '.join(require)}: plan {plan.id} still needs {who}",
+            hint="each of them runs `modelplane approve --env "
+            f"{s.environment} --plan {plan.id} --owner OWNER`; then apply again (or pass --wait-approvals SECONDS)",
+        )
+    for a in approvals.given(store, plan.environment, plan.id).values():
+        print(f"approved for {a.owner} by {a.by}", file=sys.stderr)
+
+
+async def _apply(
+    s: Any, planfile: Path | None, saved: Any, auto_approve: bool, detach: bool, par: int, wait_approvals: float = 0
+) -> int:
     """Apply one plan object: the saved one as it is, or one made now; either way nothing compiles after it."""
     import asyncio
 
@@ -247,6 +278,7 @@ async def _apply(s: Any, planfile: Path | None, saved: Any, auto_approve: bool, 
     sys.stdout.write(render_text(plan, color=_color(sys.stdout)))
     if not plan.actions and not plan.changes:
         return 0
+    await _approvals(s, plan, store, wait_approvals)
     if not auto_approve:
         if not sys.stdin.isatty():
             raise ModelplaneError(
@@ -395,9 +427,16 @@ def approve(
     target: Annotated[str | None, typer.Argument(help="The endpoint to approve (default: every waiting gate).")] = None,
     project: ProjectOpt = None,
     env: EnvOpt = None,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="Approve this plan (its id, or a file from `plan --out`) for --owner.")
+    ] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="The owner you approve for (with --plan).")] = None,
 ) -> None:
-    """Approve a rollout waiting at a manual gate."""
+    """Approve a rollout waiting at a manual gate, or (--plan, --owner) a plan the environment's approval policy holds."""
     s = _settings(project, env)
+    if plan is not None or owner is not None:
+        _approve_plan(s, plan, owner)
+        return
 
     async def go() -> None:
         from temporalio.client import WorkflowUpdateFailedError
@@ -417,6 +456,30 @@ def approve(
         print(f"approved: {', '.join(done)}")
 
     _run(go())
+
+
+def _approve_plan(s: Any, plan: str | None, owner: str | None) -> None:
+    """Record an owner's approval of one plan in the state store (every checkout and CI read it there)."""
+    from modelplane.runtime import approvals
+    from modelplane.runtime.apply import load_plan_file, requested_by
+    from modelplane.runtime.connection import open_store
+
+    if plan is None or owner is None:
+        _fail(
+            ModelplaneError(
+                "approving a plan needs both --plan and --owner", hint="e.g. --plan 3025d9b2... --owner team-ml"
+            )
+        )
+    assert plan is not None and owner is not None
+    plan_id, items = plan, []
+    if Path(plan).exists():
+        saved = _guard(lambda: load_plan_file(Path(plan)))
+        plan_id = saved.id
+        items = approvals.needed(saved, s.project.environments[s.environment].approvals.require).get(owner, [])
+    store = open_store(s.root, s.state)
+    who = requested_by()
+    approvals.record(store, s.environment, plan_id, owner, who, items)
+    print(f"approved plan {plan_id} on {s.environment} for {owner} (by {who})")
 
 
 def _signal(s: Any, name: str, *args: Any) -> None:

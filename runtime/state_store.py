@@ -462,6 +462,14 @@ class StateStore:
             )
             return cleared
 
+    def audit_add(self, environment: str, who: str, action: str, detail: dict[str, Any]) -> None:
+        """One entry of the audit trail (an approval, an unlock), in its own transaction."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO audit (environment, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
+                (environment, time.time(), who, action, json.dumps(detail, sort_keys=True)),
+            )
+
     def audit(self, environment: str | None = None) -> list[AuditEntry]:
         sql = "SELECT environment, at, who, action, detail FROM audit"
         rows = self._db.execute(

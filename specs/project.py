@@ -75,8 +75,32 @@ class Limits(StrictModel):
     max_alias_events: Annotated[int, Field(ge=0)] = 10_000
 
 
+ApprovalClass = Literal[
+    "broken",
+    "retrain-required",
+    "re-evaluate-required",
+    "rollout-required",
+    "notify",
+    "breaking",
+    "non-breaking",
+    "metadata-only",
+]
+"""What a plan can hold: the impact categories of affected nodes, and the effects of changed nodes."""
+
+
+class Approvals(StrictModel):
+    """Which classes of change apply only once their owners approve; every other class applies automatically."""
+
+    require: list[ApprovalClass] = Field(
+        default_factory=list,
+        description="E.g. [broken, breaking, retrain-required]: each affected (or changed) node of these classes "
+        "needs its owner's `modelplane approve --plan`; apply waits or exits with the list.",
+    )
+
+
 class Environment(StrictModel):
     description: str = ""
+    approvals: Approvals = Field(default_factory=Approvals)
     variables: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Scalar] = Field(
         default_factory=dict
     )
