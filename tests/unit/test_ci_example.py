@@ -24,7 +24,7 @@ from check_jsonschema.builtin_schemas import get_builtin_schema
 from tests.conftest import EXAMPLES, GitProject
 
 CI = EXAMPLES / "ci"
-WORKFLOWS = ("github-actions.yml", "github-actions-comment.yml")
+WORKFLOWS = ("github-actions.yml", "github-actions-comment.yml", "github-actions-apply.yml")
 
 
 def workflow(name: str) -> dict[Any, Any]:
@@ -232,3 +232,17 @@ def test_comment_step_refuses_a_forged_environment_name(fake_github: tuple[FakeG
     assert proc.returncode != 0
     assert "not an environment name" in proc.stderr
     assert api.writes == []
+
+
+def test_the_apply_workflow_applies_the_saved_plan_in_turn_and_honours_the_approval_policy() -> None:
+    doc = workflow("github-actions-apply.yml")
+    assert doc["on"]["push"]["branches"] == ["main"]
+    assert doc["concurrency"]["cancel-in-progress"] is False  # never cancel an apply half way
+    job = doc["jobs"]["apply"]
+    assert job["strategy"]["max-parallel"] == 1  # dev, then prod
+    script = step(doc, "apply", "Apply")["run"]
+    assert "modelplane plan --env \"$APPLY_ENV\" --out plan.json" in script
+    assert "modelplane apply plan.json" in script and "--wait-approvals" in script
+    env = step(doc, "apply", "Apply")["env"]
+    assert {"MODELPLANE_STATE_URL", "PGPASSWORD", "MODELPLANE_TEMPORAL_ADDRESS", "MODELPLANE_TEMPORAL_API_KEY"} <= set(env)
+    assert all(v.startswith("${{ secrets.") or v.startswith("${{ matrix.") for v in env.values())
