@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from modelplane.compiler.references import Link, resolve
 from modelplane.compiler.specset import SpecNode, SpecSet
@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     import networkx as nx
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Edge:
+class Edge(NamedTuple):
+    """One edge (a tuple: tens of thousands are built per compile, in C; ordered by its fields)."""
+
     source: NodeId
     target: NodeId
     kind: str

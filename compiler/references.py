@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
@@ -13,9 +12,8 @@ from modelplane.specs.base import NodeId
 from modelplane.specs.refs import FoundRef, RefTo, find_refs, reference_paths
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
-    """A resolved reference: ``node`` refers to ``target`` through the field at ``path``."""
+class Link(NamedTuple):
+    """A resolved reference: ``node`` refers to ``target`` through the field at ``path`` (a tuple: built per reference)."""
 
     node: NodeId
     target: NodeId
