@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, VersioningBehavior
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -92,7 +92,7 @@ def rollout_workflow_id(parent_id: str, apply_id: str, target: str) -> str:
     return f"{parent_id}/{apply_id}/{target}"
 
 
-@workflow.defn(name="ApplyPlan", versioning_behavior=VersioningBehavior.PINNED)  # see runtime.worker
+@workflow.defn(name="ApplyPlan")  # pinned to its build by the worker (runtime.worker)
 class ApplyPlanWorkflow:
     @workflow.init
     def __init__(self, inp: ApplyInput) -> None:
@@ -388,7 +388,7 @@ class ApplyPlanWorkflow:
         return out
 
 
-@workflow.defn(name="EndpointRollout", versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name="EndpointRollout")
 class EndpointRolloutWorkflow:
     """One endpoint's rollout: start the new revision, canary steps with analysis gates, promote or roll back.
 
