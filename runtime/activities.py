@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,13 +159,72 @@ class Activities:
             store.history_begin(inp.apply_id, inp.environment, inp.plan_id, inp.workflow_id, inp.requested_by)
         else:
             store.history_end(inp.apply_id, inp.outcome, inp.summary, inp.failures)
+            store.lock_release(inp.environment, inp.apply_id)  # only ours: another apply's row stays
 
     @activity.defn(name="preflight")
     async def preflight(self, inp: PreflightInput) -> list[PreflightProblem]:
         """What the plan's provisioners and commands need, checked on this worker before any action runs."""
         from modelplane.runtime.preflight import check
 
-        return await check(self.root_of(inp), inp.environment, inp.actions)
+        problems = await self._lock(inp)
+        return problems + await check(self.root_of(inp), inp.environment, inp.actions)
+
+    async def _lock(self, inp: PreflightInput) -> list[PreflightProblem]:
+        """Take the environment's lock row in the state store: the lock across every Temporal service
+        and checkout writing this state (the workflow id is the lock on one service). A row left by
+        an apply whose workflow closed on this service is reclaimed, with an audit entry."""
+        if not inp.apply_id:
+            return []
+        store = self.store_of(inp, inp.environment)
+        here = _service_here(inp.workflow_id)
+        holder = store.lock_acquire(inp.environment, inp.apply_id, inp.requested_by, here)
+        if holder.apply_id == inp.apply_id:
+            return []
+        if await _closed_here(holder.location, holder.apply_id):
+            store.force_unlock(
+                inp.environment,
+                inp.requested_by,
+                f"reclaimed by apply {inp.apply_id}: workflow {holder.location} closed",
+            )
+            holder = store.lock_acquire(inp.environment, inp.apply_id, inp.requested_by, here)
+            if holder.apply_id == inp.apply_id:
+                return []
+        since = datetime.fromtimestamp(holder.since, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return [
+            PreflightProblem(
+                what=f"the state of {inp.environment} is held by apply {holder.apply_id} of {holder.holder} "
+                f"(workflow {holder.location.replace('|', ' ')}, since {since}), running from another checkout "
+                "or Temporal service",
+                hint="wait for it to finish (`modelplane history` shows it); if it died, clear its lock with "
+                f"`modelplane state unlock --force --env {inp.environment}`",
+            )
+        ]
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.execute_action, self.serving_op, self.record_state, self.record_history, self.preflight]
+
+
+def _service_here(workflow_id: str) -> str:
+    """Where an apply's workflow runs: this host, this worker's Temporal service and namespace, the workflow id."""
+    import socket
+
+    client = activity.client()
+    return f"{socket.gethostname()}|{client.service_client.config.target_host}|{client.namespace}|{workflow_id}"
+
+
+async def _closed_here(location: str, apply_id: str) -> bool:
+    """Whether the apply that holds a lock row ran on this worker's Temporal service and no longer runs
+    there (terminated, failed, timed out...). On another service it may still run: never closed."""
+    from temporalio.service import RPCError
+
+    host_service, _, workflow_id = location.rpartition("|")
+    if not host_service or host_service != _service_here(workflow_id).rpartition("|")[0]:
+        return False
+    try:
+        desc = await activity.client().get_workflow_handle(workflow_id).describe()
+    except RPCError:
+        return True  # this service never ran it, or forgot it: nothing of it runs
+    from temporalio.client import WorkflowExecutionStatus
+
+    memo = await desc.memo()
+    return not (desc.status == WorkflowExecutionStatus.RUNNING and memo.get("plan_id") == apply_id)

@@ -159,6 +159,10 @@ class PreflightInput(Where):
 
     environment: str
     actions: list[ActionSpec]
+    apply_id: str = ""
+    """Who takes the environment's lock row in the state (empty: an apply from before the lock row)."""
+    requested_by: str = ""
+    workflow_id: str = ""
 
 
 class PreflightProblem(_Msg):

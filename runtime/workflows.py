@@ -255,7 +255,14 @@ class ApplyPlanWorkflow:
         inp = self._inp
         problems: list[PreflightProblem] = await workflow.execute_activity(
             "preflight",
-            PreflightInput(environment=inp.environment, actions=inp.actions, **self._where()),
+            PreflightInput(
+                environment=inp.environment,
+                actions=inp.actions,
+                apply_id=inp.apply_id,
+                requested_by=inp.requested_by,
+                workflow_id=workflow.info().workflow_id,
+                **self._where(),
+            ),
             result_type=list[PreflightProblem],
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=BOOKKEEPING_RETRY,

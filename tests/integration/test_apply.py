@@ -7,13 +7,14 @@ import json
 import os
 import signal
 import stat
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from modelplane.runtime.state_store import StateStore
 
-from tests.integration.pipeline import Pipeline, make_pipeline
+from tests.integration.pipeline import BIN, Pipeline, make_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -204,3 +205,29 @@ def test_crash_mid_action_resumes_without_repeating_side_effects(pipeline: Pipel
     second_start = [e for e in pipeline.effects() if e["name"] == "train" and e["event"] == "start"][1]
     print(f"resumed step started {float(str(second_start['t'])) - restarted:.2f}s after the restart")
     assert pipeline.run("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_a_lock_row_left_by_a_terminated_apply_is_reclaimed_with_an_audit_entry(pipeline: Pipeline) -> None:
+    """Terminating an apply from outside leaves its lock row; the next apply on the same Temporal service
+    sees that workflow closed, takes the lock over and says so in the audit trail."""
+    pipeline.run("apply", "--auto-approve", check=True)
+    _bump_raw(pipeline)
+    pipeline.slow(train=30)
+    running = pipeline.start("apply", "--auto-approve")
+    pipeline.wait_for("train", "start")
+    address = json.loads((pipeline.root / ".modelplane" / "temporal.json").read_text())["address"]
+    subprocess.run(
+        [str(BIN.parent / "temporal"), "workflow", "terminate", "--workflow-id", "apply/pipeline/dev",
+         "--address", address, "--reason", "test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    running.kill()
+    running.wait()
+    assert _store(pipeline).lock_holder("dev") is not None  # left behind
+    pipeline.slow()
+    pipeline.edit('version: "2"', 'version: "3"')  # another plan
+    again = pipeline.run("apply", "--auto-approve", timeout=180)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _store(pipeline).lock_holder("dev") is None
+    reclaimed = [e for e in _store(pipeline).audit("dev") if e.action == "unlock"]
+    assert len(reclaimed) == 1 and "closed" in reclaimed[0].detail["reason"], reclaimed

@@ -60,3 +60,28 @@ def test_apply_with_postgres_state_is_seen_from_another_checkout(
     assert [c["version"] for c in store.catalog("dev") if c["id"] == "model/chat"] == ["1.0.0"]
     for log in [*(a.root / ".modelplane").rglob("*.log"), *(b.root / ".modelplane").rglob("*.log")]:
         assert pg_db.password not in log.read_text(), log
+
+
+def test_a_checkout_with_its_own_temporal_is_held_off_by_the_state_lock(
+    clones: tuple[Pipeline, Pipeline],
+) -> None:
+    """Two checkouts share the PostgreSQL state but not a Temporal service (each its embedded server),
+    so the workflow id cannot lock them apart: the lock row in the state does."""
+    a, b = clones
+    a.slow(eval=8)
+    running = a.start("apply", "--auto-approve")
+    try:
+        a.wait_for("eval", "start", timeout=90)
+        b.edit('version: "1"', 'version: "2"')
+        refused = b.run("apply", "--auto-approve")
+        said = refused.stdout + refused.stderr
+        assert refused.returncode == 1, said
+        assert "the state of dev is held by apply" in said and "state unlock --force --env dev" in said, said
+        assert b.effects() == []  # the preflight refused it: nothing ran
+        out, _ = running.communicate(timeout=180)
+        assert running.returncode == 0, out
+    finally:
+        if running.poll() is None:
+            running.kill()
+    again = b.run("apply", "--auto-approve", timeout=180)  # A's apply released the lock
+    assert again.returncode == 0, again.stdout + again.stderr

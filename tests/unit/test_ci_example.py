@@ -241,8 +241,10 @@ def test_the_apply_workflow_applies_the_saved_plan_in_turn_and_honours_the_appro
     job = doc["jobs"]["apply"]
     assert job["strategy"]["max-parallel"] == 1  # dev, then prod
     script = step(doc, "apply", "Apply")["run"]
-    assert "modelplane plan --env \"$APPLY_ENV\" --out plan.json" in script
+    assert 'modelplane plan --env "$APPLY_ENV" --out plan.json' in script
     assert "modelplane apply plan.json" in script and "--wait-approvals" in script
     env = step(doc, "apply", "Apply")["env"]
-    assert {"MODELPLANE_STATE_URL", "PGPASSWORD", "MODELPLANE_TEMPORAL_ADDRESS", "MODELPLANE_TEMPORAL_API_KEY"} <= set(env)
+    assert {"MODELPLANE_STATE_URL", "PGPASSWORD", "MODELPLANE_TEMPORAL_ADDRESS", "MODELPLANE_TEMPORAL_API_KEY"} <= set(
+        env
+    )
     assert all(v.startswith("${{ secrets.") or v.startswith("${{ matrix.") for v in env.values())
