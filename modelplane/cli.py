@@ -418,11 +418,12 @@ def init(
     print(f"✓ project ready; next: cd {directory} && modelplane validate && modelplane graph")
 
 
-from modelplane import cli_runtime, cli_state  # noqa: E402,F401  (register apply, status..., `state ...`)
-
 _QUICK_EXIT: list[bool] = []
+"""Set by a command whose process should end without interpreter teardown (see ``main``)."""
 _MAIN: list[bool] = []
 """Set when this process is the `modelplane` command itself (not a test runner calling ``app``)."""
+
+from modelplane import cli_runtime, cli_state  # noqa: E402,F401  (register apply, status..., `state ...`)
 
 
 def _compile_root(project: Path | None, fmt: Format = Format.text) -> Path:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from modelplane.cli import EnvOpt, Format, ProjectOpt, _color, _fail, _guard, _root, app
+from modelplane.cli import _QUICK_EXIT, EnvOpt, Format, ProjectOpt, _color, _fail, _guard, _root, app
 from modelplane.compiler.errors import ModelplaneError
 
 POLL_S = 0.25
@@ -33,6 +33,9 @@ def _settings(project: Path | None, env: str | None) -> Any:
 def _run(coro: Any) -> Any:
     import asyncio
 
+    # the process ends without tearing the interpreter down: Temporal's client leaves native threads that
+    # can abort a short-lived process at finalization (temporalio/sdk-python#300); output is flushed first
+    _QUICK_EXIT.append(True)
     try:
         return asyncio.run(coro)
     except ModelplaneError as exc:
