@@ -371,19 +371,21 @@ def _with_duplicates(path: str, text: str, message: str, max_alias_events: int, 
     if not found:
         return None
     for index, key, line, col in found:
-        out.document_errors.setdefault(index, []).append(
-            _diag(
-                path,
-                text,
-                line,
-                col,
-                code="duplicate-key",
-                message=f"duplicate key `{key}` in a mapping",
-                hint="YAML would silently keep only the last value; remove or rename one of them",
-                width=len(key),
-            )
-        )
+        out.document_errors.setdefault(index, []).append(_duplicate_key(path, text, key, line, col))
     return result
+
+
+def _duplicate_key(path: str, text: str, key: str, line: int, col: int) -> Diagnostic:
+    return _diag(
+        path,
+        text,
+        line,
+        col,
+        code="duplicate-key",
+        message=f"duplicate key `{key}` in a mapping",
+        hint="YAML would silently keep only the last value; remove or rename one of them",
+        width=len(key),
+    )
 
 
 def _decode_error(path: str, text: str, message: str, max_alias_events: int) -> Diagnostic:
@@ -393,16 +395,7 @@ def _decode_error(path: str, text: str, message: str, max_alias_events: int) -> 
         key = message.split(":", 1)[1].strip().strip("'\"")
         where = find_duplicate_key(text, key)
         line, col = where if where else (1, 1)
-        return _diag(
-            path,
-            text,
-            line,
-            col,
-            code="duplicate-key",
-            message=f"duplicate key `{key}` in a mapping",
-            hint="YAML would silently keep only the last value; remove or rename one of them",
-            width=len(key),
-        )
+        return _duplicate_key(path, text, key, line, col)
     if "alias" in message and "limit" in message:
         m = _ALIAS.search(text)
         line = text.count("\n", 0, m.start()) + 1 if m else 1

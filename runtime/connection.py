@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -19,9 +18,9 @@ from pathlib import Path
 
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.scan import load_project_file
-from modelplane.compiler.sources import PRIVATE_UMASK, FileSource, private_dir, private_opener
+from modelplane.compiler.sources import FileSource
 from modelplane.runtime import state_backend
-from modelplane.runtime.procs import Identity, is_ours, terminate
+from modelplane.runtime.procs import Identity, is_ours, spawn_detached, terminate
 from modelplane.runtime.server import ensure_server, file_lock, pid_alive, running_server, state_dir
 from modelplane.runtime.state_backend import Store
 from modelplane.specs.project import Project, StateSettings, TemporalSettings
@@ -198,19 +197,9 @@ def ensure_worker(s: Settings, ep: Endpoint) -> int:
         info = worker_info(s.root)
         if info and worker_alive(s.root, ep.address):
             return int(str(info["pid"]))
-        private_dir(sd / "logs")
         cmd = [sys.executable, "-m", "modelplane", "worker", "-C", str(s.root), "--env", s.environment]
         cmd += ["--idle-exit", str(idle_stop_seconds(s))]
-        with open(sd / "logs" / "worker.log", "ab", opener=private_opener) as log:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=s.root,
-                umask=PRIVATE_UMASK,  # what the worker writes under .modelplane is the owner's alone
-            )
+        proc = spawn_detached(cmd, sd / "logs" / "worker.log", s.root)
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
         while True:
             info = worker_info(s.root)

@@ -26,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from modelplane.compiler.sources import PRIVATE_UMASK, private_dir, private_opener
+
 log = logging.getLogger("modelplane.procs")
 
 BOOT_TIME_SLACK_S = 60
@@ -237,3 +239,19 @@ def terminate(proc: Tracked, grace: float = 3.0, what: str = "process") -> bool:
                 _send(proc.pid, fd, signal.SIGKILL)
             _exited(proc.pid, fd, 1.0)
     return True
+
+
+def spawn_detached(cmd: Sequence[str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a process that outlives this one and its Ctrl-C (own session), output appended to ``log``
+    (created 0600), with umask 077: what it writes under `.modelplane/` is the owner's alone."""
+    private_dir(log.parent)
+    with open(log, "ab", opener=private_opener) as out:
+        return subprocess.Popen(
+            list(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
+            umask=PRIVATE_UMASK,
+        )

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.sources import PRIVATE_UMASK, atomic_write, private_dir, private_opener
-from modelplane.runtime.procs import Identity, is_ours, stamp, terminate
+from modelplane.compiler.sources import atomic_write, private_dir, private_opener
+from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, terminate
 
 START_TIMEOUT_S = 30.0
 
@@ -191,17 +191,7 @@ def ensure_server(root: Path, namespace: str = "default", ui: UiMode = "read-onl
 def _start(root: Path, db: Path, port: int, ui: UiMode, namespace: str) -> ServerInfo | None:
     sd = state_dir(root)
     ui_port = free_port() if ui != "off" else None
-    private_dir(sd / "logs")
-    with open(sd / "logs" / "temporal.log", "ab", opener=private_opener) as log:
-        proc = subprocess.Popen(
-            server_command(db, port, ui_port, namespace),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives this process and its Ctrl-C
-            cwd=root,
-            umask=PRIVATE_UMASK,  # temporal.db holds every apply's payloads
-        )
+    proc = spawn_detached(server_command(db, port, ui_port, namespace), sd / "logs" / "temporal.log", root)
     ident = stamp(proc.pid)
     info = ServerInfo(
         pid=proc.pid,
@@ -229,15 +219,7 @@ def with_read_only_ui(info: ServerInfo, upstream: str, sd: Path) -> ServerInfo:
     port = free_port()
     cmd = [sys.executable, "-m", "modelplane.runtime.ui_proxy", "--upstream", upstream, "--port", str(port)]
     cmd += ["--server-pid", str(info.pid)]
-    with open(sd / "logs" / "ui-proxy.log", "ab", opener=private_opener) as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            umask=PRIVATE_UMASK,
-        )
+    proc = spawn_detached(cmd, sd / "logs" / "ui-proxy.log")
     deadline = time.monotonic() + START_TIMEOUT_S
     while not port_open(f"127.0.0.1:{port}"):
         if proc.poll() is not None or time.monotonic() > deadline:

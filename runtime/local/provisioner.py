@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,12 +20,11 @@ from typing import Any
 
 import aiohttp
 from modelplane.compiler.engine import served_name, vllm_args
-from modelplane.compiler.sources import PRIVATE_UMASK, private_dir, private_opener
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc
 from modelplane.runtime.messages import ActionSpec
-from modelplane.runtime.procs import Identity, is_ours, stamp, terminate
+from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, terminate
 from modelplane.runtime.server import free_port, port_open
 from modelplane.runtime.typed import endpoint_spec, spec_of
 from modelplane.specs.common import duration_seconds
@@ -73,18 +71,7 @@ def engine_command(
 
 def _spawn(cmd: list[str], log: Path, cwd: Path) -> Identity:
     """Start it; its identity (pid, start time, command line) goes in the registry, checked before any signal."""
-    private_dir(log.parent)
-    with open(log, "ab", opener=private_opener) as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=cwd,
-            umask=PRIVATE_UMASK,
-        )
-    return stamp(proc.pid)
+    return stamp(spawn_detached(cmd, log, cwd).pid)
 
 
 def _endpoint_name(action: ActionSpec) -> str:
