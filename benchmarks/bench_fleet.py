@@ -88,7 +88,9 @@ def workload() -> Workload:
     spec = endpoint.spec
     analysis = spec.rollout.analysis
     first = next(s.weight for s in spec.rollout.steps if s.analysis and s.weight > 0)
-    need = analysis.min_requests or math.ceil(10 / (1 - spec.slo.availability))
+    from modelplane.runtime.typed import min_requests
+
+    need = min_requests(spec)  # what the rollout uses: declared, or the error budget's (specs.sample_size)
     from modelplane.specs.common import duration_seconds
 
     sim = spec.engine.simulator

@@ -4,12 +4,16 @@
 - column lineage: a feature reads columns its dataset has,
 - GPU fit: a model's weights at its dtype fit the endpoint's GPUs,
 - capacity: endpoints' max replicas fit their stack's GPU pools, and declared
-  traffic fits max replicas at the measured per-replica capacity.
+  traffic fits max replicas at the measured per-replica capacity,
+- canary feasibility: every analysed rollout step can reach its sample size
+  (declared QPS x weight x window, or synthetic traffic where allowed), or
+  the plan says which step cannot decide and the smallest fix.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from modelplane.compiler.engine_check import check_engine
 from modelplane.compiler.errors import Diagnostic
@@ -17,7 +21,14 @@ from modelplane.compiler.graph import CycleError, LineageGraph, declared_by
 from modelplane.compiler.timings import timed
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
 from modelplane.specs.base import NodeId
+from modelplane.specs.common import canonical_duration, duration_seconds
 from modelplane.specs.models import weight_gib
+from modelplane.specs.sample_size import default_min_requests
+from modelplane.specs.serving import idle_policy
+
+SYNTHETIC_FILL = 0.85 / 2.2
+"""The share of ``max_qps x window`` the synthesizer gives the canary when nothing else comes (runtime.local.synthetic
+fills canary and stable each to 1.1 x need by 85% of the window)."""
 
 
 @timed("checks")
@@ -27,6 +38,7 @@ def check(graph: LineageGraph) -> list[Diagnostic]:
     out.extend(_column_lineage(graph))
     out.extend(_gpu_fit(graph))
     out.extend(_capacity(graph))
+    out.extend(canary_feasibility(graph))
     out.extend(check_engine(graph))
     return out
 
@@ -190,3 +202,80 @@ def _capacity(graph: LineageGraph) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def canary_feasibility(graph: LineageGraph) -> list[Diagnostic]:
+    """Rollout steps whose analysis windows cannot reach their sample size, each with the smallest fix."""
+    out = []
+    for ep in graph.iter_kind("Endpoint"):
+        spec = ep.spec
+        rollout, slo, qps = spec["rollout"], spec["slo"], spec["traffic"]["qps"]
+        analysis = rollout["analysis"]
+        stack = graph.nodes.get(NodeId("stack", spec["stack"]))
+        provider = stack.spec["provider"] if stack is not None else "local"
+        idle = idle_policy(analysis["when_idle"], provider)
+        window = duration_seconds(analysis["window"])
+        need = analysis["min_requests"] or default_min_requests(slo["availability"])
+        where = ("spec", "rollout", "analysis", "when_idle")
+        if idle == "synthesize" and provider != "local":
+            out.append(
+                _diag(
+                    graph, ep.id, where, "synthetic-traffic-unsupported",
+                    f"endpoint/{ep.name}: when_idle: synthesize needs a stack whose router this machine reaches "
+                    f"(the local stack); stack/{spec['stack']} is {provider}",
+                    "use when_idle: hold (wait for `modelplane approve`), fail or pass, or send load yourself",
+                )
+            )  # fmt: skip
+            continue
+        synthetic = analysis["synthetic"]["max_qps"] * window * SYNTHETIC_FILL if idle == "synthesize" else 0.0
+        for i, step in enumerate(rollout["steps"]):
+            w = step["weight"]
+            if not step["analysis"] or w == 0:
+                continue
+            real = qps * w / 100 * window
+            if real >= need or synthetic >= need:
+                continue
+            out.append(_infeasible(graph, ep, i, w, need, real, window, idle, provider))
+            break  # the first step that cannot decide says it; later steps have more weight
+    return out
+
+
+_NICE_S = (10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600)
+
+
+def _round_up(seconds: float) -> str:
+    """A duration a person would write, at least ``seconds`` (9m58s is 10m)."""
+    nice = next((n for n in _NICE_S if n >= seconds), math.ceil(seconds / 3600) * 3600)
+    return canonical_duration(nice * 1000)
+
+
+def _infeasible(
+    graph: LineageGraph, ep: Any, i: int, w: int, need: int, real: float, window: float, idle: str, provider: str
+) -> Diagnostic:
+    qps = ep.spec["traffic"]["qps"]
+    fixes = [f"analysis.window: {_round_up(need / (qps * w / 100))} or longer"]
+    weight = math.ceil(100 * need / (qps * window))
+    if weight <= 100:
+        fixes.append(f"a first analysed weight of {weight}% or more")
+    if idle == "synthesize":
+        fixes.insert(0, f"synthetic.max_qps: {math.ceil(need / (window * SYNTHETIC_FILL))} or more")
+        then = "even with synthetic traffic (capped at synthetic.max_qps)"
+    else:
+        if provider == "local":
+            fixes.append("when_idle: synthesize")
+        then = {
+            "hold": "so it will wait for `modelplane approve` (when_idle: hold)",
+            "fail": "so it will roll back (when_idle: fail)",
+            "pass": "so it will pass without evidence (when_idle: pass)",
+        }[idle]
+    return _diag(
+        graph,
+        ep.id,
+        ("spec", "rollout", "steps", i, "weight"),
+        "canary-cannot-decide",
+        f"endpoint/{ep.name}: rollout step {i + 1} (weight {w}%) cannot decide on its declared traffic, {then}: "
+        f"{qps:g} QPS x {w}% x {canonical_duration(int(window * 1000))} = {real:.0f} canary requests per window, "
+        f"need {need}",
+        "smallest fixes: " + "; ".join(f for f in fixes if f),
+        severity="warning",
+    )

@@ -1,10 +1,21 @@
 """Canary analysis: one window of canary (and stable) figures -> pass, fail or inconclusive, with the reason.
 
-Gates, from the endpoint's spec: p99 under the SLO; p99 no worse than stable x
-``max_p99_ratio_to_stable`` (beyond a small absolute floor, so 3 ms of noise on a
-30 ms p99 is not a regression); error rate within the availability budget; and
-at least ``min_requests`` requests in the window, or the verdict is
-inconclusive.
+Gates, from the endpoint's spec, in this order:
+
+- sample size: at least ``min_requests`` requests (real and synthetic) in the
+  window, or the verdict is inconclusive (``specs.sample_size`` derives the
+  default from the error budget);
+- errors: a binomial test against the budget, not a bare ratio (one error in
+  20 requests is not a 5% error rate worth a rollback at 99.9%): the canary
+  fails with ``critical_errors(n, budget)`` errors or more;
+- p99 under the SLO, and no worse than stable x ``max_p99_ratio_to_stable``
+  (beyond a small absolute floor, so 3 ms of noise on a 30 ms p99 is not a
+  regression);
+- traffic share: the canary's share of *real* traffic is within
+  ``share_tolerance`` of its weight beyond binomial noise. A balancer that
+  sheds a slow or saturated canary's requests to stable hides it from every
+  other gate; this one sees it. Synthetic requests are pinned to a revision,
+  so they never count here.
 """
 
 from __future__ import annotations
@@ -12,10 +23,14 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+from modelplane.runtime.typed import min_requests
+from modelplane.specs.sample_size import critical_errors
 from modelplane.specs.serving import EndpointSpec
 from pydantic import BaseModel
 
 NOISE_FLOOR_MS = 20.0
+SHARE_MIN_EXPECTED = 20
+"""Below this many expected real canary requests the share gate does not judge (noise)."""
 
 
 class Verdict(BaseModel):
@@ -23,55 +38,85 @@ class Verdict(BaseModel):
     reason: str
     canary: dict[str, Any]
     stable: dict[str, Any] | None = None
+    gate: str = "analysis"
+    """Which gate decided: sample, errors, p99, ratio, share, capacity, idle, analysis (all passed)."""
 
 
-def min_requests(spec: EndpointSpec) -> int:
-    declared = spec.rollout.analysis.min_requests
-    if declared is not None:
-        return declared
-    return math.ceil(10 / (1 - spec.slo.availability))
+def _counts(n: int, synthetic: int) -> str:
+    return f"{n} requests ({synthetic} synthetic)" if synthetic else f"{n} requests"
 
 
-def judge(spec: EndpointSpec, canary: dict[str, Any], stable: dict[str, Any] | None) -> Verdict:
+def judge(
+    spec: EndpointSpec, canary: dict[str, Any], stable: dict[str, Any] | None, weight: int | None = None
+) -> Verdict:
     """``spec`` is the endpoint's typed spec, so a gate left out of the YAML is its model default."""
     slo = spec.slo
-    ratio = spec.rollout.analysis.max_p99_ratio_to_stable
+    analysis = spec.rollout.analysis
+    ratio = analysis.max_p99_ratio_to_stable
     need = min_requests(spec)
     n = int(canary.get("requests", 0))
+    synthetic = int(canary.get("synthetic", 0))
+
+    def verdict(result: Literal["pass", "fail", "inconclusive"], gate: str, reason: str) -> Verdict:
+        return Verdict(result=result, gate=gate, reason=reason, canary=canary, stable=stable)
+
     if n < need:
-        return Verdict(
-            result="inconclusive",
-            reason=f"{n} canary requests in the window, need {need}",
-            canary=canary,
-            stable=stable,
-        )
+        return verdict("inconclusive", "sample", f"{n} canary requests in the window, need {need}")
     budget = 1 - slo.availability
-    rate = float(canary.get("error_rate", 0.0))
-    if rate > budget:
-        return Verdict(
-            result="fail",
-            reason=f"error rate {rate:.2%} over the budget {budget:.2%} "
-            f"({canary.get('errors')} of {n} requests failed)",
-            canary=canary,
-            stable=stable,
+    errors = int(canary.get("errors", 0))
+    critical = critical_errors(n, budget)
+    if errors >= critical:
+        return verdict(
+            "fail",
+            "errors",
+            f"{errors} errors in {_counts(n, synthetic)} ({errors / n:.2%}), over the {budget:.2%} error budget "
+            f"(a canary within it shows {critical} or more in {n} requests under 5% of the time)",
         )
     p99 = canary.get("p99_ms")
     if p99 is not None and p99 > slo.p99_latency_ms:
-        return Verdict(
-            result="fail",
-            reason=f"p99 {p99:.0f} ms over the SLO {slo.p99_latency_ms:g} ms",
-            canary=canary,
-            stable=stable,
+        return verdict(
+            "fail", "p99", f"p99 {p99:.0f} ms over the SLO {slo.p99_latency_ms:g} ms, over {_counts(n, synthetic)}"
         )
     base = (stable or {}).get("p99_ms")
     enough_stable = int((stable or {}).get("requests", 0)) >= min(need, 10)
     if p99 is not None and base is not None and enough_stable and p99 > base * ratio and p99 - base > NOISE_FLOOR_MS:
-        return Verdict(
-            result="fail",
-            reason=f"p99 {p99:.0f} ms is {p99 / base:.1f}x stable's {base:.0f} ms (limit {ratio}x)",
-            canary=canary,
-            stable=stable,
+        return verdict(
+            "fail",
+            "ratio",
+            f"p99 {p99:.0f} ms is {p99 / base:.1f}x stable's {base:.0f} ms (limit {ratio}x), "
+            f"over {_counts(n, synthetic)}",
         )
-    return Verdict(
-        result="pass", reason=f"p99 {p99} ms, error rate {rate:.2%} over {n} requests", canary=canary, stable=stable
+    share = share_verdict(canary, stable, weight, analysis.share_tolerance)
+    if share is not None:
+        return verdict("fail", "share", share)
+    return verdict(
+        "pass", "analysis", f"p99 {p99} ms, {errors} errors in {_counts(n, synthetic)}, need {need} requests"
+    )
+
+
+def share_verdict(
+    canary: dict[str, Any], stable: dict[str, Any] | None, weight: int | None, tolerance: float
+) -> str | None:
+    """Why the canary's share of real traffic is too far below its weight, or None when it is not (or unknown).
+
+    Fails when the shortfall is over ``tolerance`` of the expected count *and*
+    over three standard deviations of a binomial split, so a fair balancer at
+    a few hundred requests never trips it.
+    """
+    if weight is None or not 0 < weight < 100 or stable is None:
+        return None
+    real_canary = int(canary.get("real", canary.get("requests", 0)))
+    real_stable = int(stable.get("real", stable.get("requests", 0)))
+    total = real_canary + real_stable
+    w = weight / 100
+    expected = total * w
+    if expected < SHARE_MIN_EXPECTED:
+        return None
+    shortfall = expected - real_canary
+    if shortfall <= max(tolerance * expected, 3 * math.sqrt(total * w * (1 - w))):
+        return None
+    return (
+        f"the canary served {real_canary / total:.1%} of {total} real requests at weight {weight}% "
+        f"(at least {w * (1 - tolerance):.1%} expected): the balancer is moving its traffic to stable "
+        "(saturated, ejected or unhealthy canary replicas)"
     )

@@ -9,12 +9,15 @@ inside the Temporal sandbox (``modelplane`` and ``pydantic`` are passed through)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from modelplane.specs.base import model_class
 from modelplane.specs.common import duration_seconds
-from modelplane.specs.serving import Endpoint, EndpointSpec, RolloutStep
+from modelplane.specs.platform import Stack
+from modelplane.specs.sample_size import default_min_requests
+from modelplane.specs.serving import Endpoint, EndpointSpec, RolloutStep, WhenIdle
 from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
@@ -42,25 +45,57 @@ def endpoint_spec(doc: dict[str, Any] | None) -> EndpointSpec:
     return Endpoint.model_validate(doc).spec
 
 
+def min_requests(spec: EndpointSpec) -> int:
+    """Requests an analysis window needs: declared, or what the error budget needs (``specs.sample_size``)."""
+    declared = spec.rollout.analysis.min_requests
+    return declared if declared is not None else default_min_requests(spec.slo.availability)
+
+
 @dataclass(frozen=True)
 class RolloutPolicy:
-    """What an ``EndpointRollout`` does, read from the endpoint's typed spec."""
+    """What an ``EndpointRollout`` does, read from the endpoint's typed spec (and its stack's provider)."""
 
     steps: tuple[RolloutStep, ...]
     window_s: float
     inconclusive_limit: int
     min_replicas: int
     """Replicas started for the new revision (at least one, also with ``min_replicas: 0``)."""
+    max_replicas: int
     on_failure: Literal["rollback", "pause"]
+    when_idle: WhenIdle
+    need: int
+    """Requests a window needs to decide (``analysis.min_requests`` or the error budget's)."""
+    qps: float
+    per_replica_qps: float | None
+
+    def replicas_for(self, weight: int) -> int | None:
+        """Canary replicas that carry ``weight``% of the declared peak; None without a measured capacity."""
+        if not self.per_replica_qps:
+            return None
+        return max(self.min_replicas, math.ceil(weight / 100 * self.qps / self.per_replica_qps - 1e-9))
+
+    def capacity_reason(self, weight: int, needed: int) -> str:
+        fits = "" if needed <= self.max_replicas else f", but max_replicas is {self.max_replicas}"
+        return (
+            f"{weight}% of {self.qps:g} QPS at {self.per_replica_qps:g} QPS per replica needs {needed} "
+            f"canary replica(s){fits}"
+        )
 
 
-def rollout_policy(doc: dict[str, Any] | None) -> RolloutPolicy:
+def rollout_policy(doc: dict[str, Any] | None, context: dict[str, Any] | None = None) -> RolloutPolicy:
     spec = endpoint_spec(doc)
     r = spec.rollout
+    stack = (context or {}).get(f"stack/{spec.stack}")
+    provider = Stack.model_validate(stack).spec.provider if stack is not None else "local"
     return RolloutPolicy(
         steps=tuple(r.steps),
         window_s=duration_seconds(r.analysis.window),
         inconclusive_limit=r.analysis.inconclusive_limit,
         min_replicas=max(1, spec.autoscaling.min_replicas),
+        max_replicas=spec.autoscaling.max_replicas,
         on_failure=r.on_failure,
+        when_idle=r.analysis.idle_policy(provider),
+        need=min_requests(spec),
+        qps=spec.traffic.qps,
+        per_replica_qps=spec.capacity.target_qps_per_replica,
     )

@@ -103,7 +103,18 @@ class Capacity(StrictModel):
         default=None, description="Measured sustainable QPS of one replica at the SLO."
     )
     target_concurrency_per_replica: Annotated[int, Field(ge=1)] | None = None
+    max_concurrency_per_replica: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="In-flight requests one replica is given at most (routers shed the rest elsewhere); "
+        "default twice target_concurrency_per_replica, none when that is unset.",
+    )
     benchmark_ref: str | None = None
+
+    def concurrency_cap(self) -> int | None:
+        """The per-replica cap routers enforce (local router, Envoy's circuit breakers)."""
+        if self.max_concurrency_per_replica is not None:
+            return self.max_concurrency_per_replica
+        return 2 * self.target_concurrency_per_replica if self.target_concurrency_per_replica else None
 
 
 class ScalePolicy(StrictModel):
@@ -168,14 +179,53 @@ class RolloutStep(StrictModel):
     analysis: Bool = True
 
 
+WhenIdle = Literal["synthesize", "hold", "fail", "pass"]
+
+
+class Synthetic(StrictModel):
+    """Traffic a rollout generates when real traffic cannot fill an analysis window (``when_idle: synthesize``)."""
+
+    max_qps: Annotated[float, Field(gt=0, le=10_000)] = 50.0
+    stream_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
+    prompts: str | None = Field(
+        default=None,
+        description='A JSONL file (relative to the project) of {"prompt": ...} or {"messages": [...]} lines '
+        "replayed in turn; default: prompts of the endpoint's declared input length.",
+    )
+
+
 class Analysis(StrictModel):
     window: Duration = "1m"
     min_requests: Annotated[int, Field(ge=1)] | None = Field(
-        default=None, description="Below this a window is inconclusive; default ceil(10 / (1 - availability))."
+        default=None,
+        description="Below this a window is inconclusive; default: what the error budget needs "
+        "(specs.sample_size: a canary at 10x the budget fails 80% of windows, one within it 5% at most).",
     )
     max_p99_ratio_to_stable: Annotated[float, Field(gt=1)] = 1.1
     failure_limit: Annotated[int, Field(ge=0)] = 0
     inconclusive_limit: Annotated[int, Field(ge=0)] = 2
+    when_idle: WhenIdle | None = Field(
+        default=None,
+        description="What a step does when its windows lack requests: synthesize traffic, hold for `approve`, "
+        "fail (roll back) or pass; default synthesize on a local stack, hold elsewhere.",
+    )
+    synthetic: Synthetic = Field(default_factory=Synthetic)
+    share_tolerance: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.2,
+        description="How far below its weight the canary's share of real traffic may fall (0.2: 20% of the "
+        "weight) beyond binomial noise before the share gate fails it.",
+    )
+
+    def idle_policy(self, provider: str) -> WhenIdle:
+        return idle_policy(self.when_idle, provider)
+
+
+def idle_policy(when_idle: WhenIdle | None, provider: str) -> WhenIdle:
+    """``when_idle`` as it applies on a stack of ``provider`` (the one place its default is decided): the local
+    stack can always reach its router, so it synthesizes; elsewhere a person decides (``hold``)."""
+    if when_idle is not None:
+        return when_idle
+    return "synthesize" if provider == "local" else "hold"
 
 
 class Rollout(StrictModel):

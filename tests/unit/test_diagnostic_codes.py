@@ -133,6 +133,12 @@ TRIGGERS: dict[str, tuple[Files, str | None, list[str]]] = {
         [],
     ),
     "bad-interpolation": ({"specs/a.yaml": dataset("a").replace("s3://x/a", "s3://x/${env.HOME}")}, None, []),
+    "canary-cannot-decide": ({"specs/s.yaml": serving()}, None, []),
+    "synthetic-traffic-unsupported": (
+        {"specs/s.yaml": serving(capacity="  rollout: {analysis: {when_idle: synthesize}}\n")},
+        None,
+        [],
+    ),
     "cycle": (
         {
             "specs/a.yaml": dataset("a", "  derived_from: [b]\n"),
@@ -230,7 +236,9 @@ def test_validate_reaches(code: str, make_project: Callable[..., Path], tmp_path
     payload = json.loads(result.output)
     found = [d["code"] for d in [*payload["errors"], *payload.get("warnings", [])]]
     assert code in found, (code, result.output)
-    assert result.exit_code == (0 if code in ("insufficient-replicas", "unknown-engine-version") else 1), result.output
+    assert result.exit_code == (
+        0 if code in ("insufficient-replicas", "unknown-engine-version", "canary-cannot-decide") else 1
+    ), result.output
     shown = next(d for d in [*payload["errors"], *payload.get("warnings", [])] if d["code"] == code)
     assert shown["message"], shown
 

@@ -89,6 +89,10 @@ def test_init_scaffold_validates(tmp_path: Path) -> None:
     assert {p.name for p in written} >= {"modelplane.yaml", "data.yaml", "serving.yaml"}
     specs = load(tmp_path / "my-project", use_cache=False)
     assert ("endpoint", "my-project") in specs.nodes
+    # its canary can decide: no step lacks the requests its window needs (synthetic ones on the local stack)
+    from modelplane.compiler.compile import compile_graph
+
+    assert not [w for w in compile_graph(tmp_path / "my-project", use_cache=False).warnings]
 
 
 def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:

@@ -53,15 +53,19 @@ def test_analysis_verdicts() -> None:
     assert judge(SPEC, ok, stable).result == "pass"
     assert judge(SPEC, {**ok, "requests": 5}, stable).result == "inconclusive"
     errors = judge(SPEC, {**ok, "errors": 3, "error_rate": 0.03}, stable)
-    assert errors.result == "fail" and "error rate 3.00% over the budget 0.10%" in errors.reason
+    assert errors.result == "fail" and errors.gate == "errors"
+    assert (
+        "3 errors in 100 requests (3.00%), over the 0.10% error budget (a canary within it shows 2 or more"
+        in errors.reason
+    )
     slow = judge(SPEC, {**ok, "p99_ms": 360.0}, stable)
     assert slow.result == "fail" and "3.1x stable's 118 ms" in slow.reason
-    assert judge(SPEC, {**ok, "p99_ms": 1200.0}, None).reason == "p99 1200 ms over the SLO 1000 ms"
+    assert judge(SPEC, {**ok, "p99_ms": 1200.0}, None).reason == "p99 1200 ms over the SLO 1000 ms, over 100 requests"
     assert judge(SPEC, {**ok, "p99_ms": 130.0}, stable).result == "pass"  # 10% slower but within the noise floor
 
 
 def test_min_requests_defaults_from_availability() -> None:
-    assert min_requests(_spec(slo={"p99_latency_ms": 1, "availability": 0.999})) == 10_000
+    assert min_requests(_spec(slo={"p99_latency_ms": 1, "availability": 0.999})) == 299
     assert (
         min_requests(_spec(slo={"p99_latency_ms": 1, "availability": 0.99}, rollout={"analysis": {"min_requests": 7}}))
         == 7

@@ -1,0 +1,88 @@
+"""Canary analysis decides right: sample size from the error budget, a binomial error gate, the share gate,
+the capacity gate's replica count and the no-traffic policy's default per stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from modelplane.runtime.analysis import judge
+from modelplane.runtime.typed import min_requests, rollout_policy
+from modelplane.specs.sample_size import BAD_RATIO, FALSE_FAIL, POWER, _tail, critical_errors, default_min_requests
+from modelplane.specs.serving import EndpointSpec
+
+
+def _spec(**over: Any) -> EndpointSpec:
+    base = {
+        "model": "m",
+        "stack": "s",
+        "resources": {"accelerator": "L4"},
+        "traffic": {"qps": 10},
+        "slo": {"p99_latency_ms": 1000, "availability": 0.999},
+        "autoscaling": {"min_replicas": 1, "max_replicas": 4},
+    }
+    return EndpointSpec.model_validate({**base, **over})
+
+
+@pytest.mark.parametrize(("availability", "n"), [(0.99, 29), (0.999, 299), (0.9999, 2994)])
+def test_default_sample_size_keeps_a_good_canary_and_catches_a_bad_one(availability: float, n: int) -> None:
+    assert default_min_requests(availability) == n
+    budget = 1 - availability
+    c = critical_errors(n, budget)
+    assert _tail(n, budget, c) <= FALSE_FAIL  # a canary at the budget fails under 5% of windows
+    assert _tail(n, BAD_RATIO * budget, c) >= POWER  # one at 10x the budget fails 80% of them or more
+    # and no smaller window does both
+    for m in range(max(1, n - 40), n):
+        cm = critical_errors(m, budget)
+        assert _tail(m, BAD_RATIO * budget, cm) < POWER
+
+
+def test_error_gate_is_a_test_not_a_ratio() -> None:
+    spec = _spec()  # 299 requests at 0.999: one error is noise, two fail the canary
+    ok = {"requests": 299, "errors": 1, "p99_ms": 100.0}
+    assert judge(spec, ok, None).result == "pass"
+    bad = judge(spec, {**ok, "errors": 2}, None)
+    assert bad.result == "fail" and bad.gate == "errors" and "2 errors in 299 requests" in bad.reason
+
+
+def test_synthetic_requests_count_for_the_sample_and_are_said() -> None:
+    v = judge(_spec(), {"requests": 320, "real": 20, "synthetic": 300, "errors": 0, "p99_ms": 90.0}, None)
+    assert v.result == "pass" and "320 requests (300 synthetic)" in v.reason
+    short = judge(_spec(), {"requests": 12, "real": 12, "synthetic": 0}, None)
+    assert short.result == "inconclusive" and short.gate == "sample" and "need 299" in short.reason
+
+
+def test_share_gate_catches_a_starved_canary_and_spares_a_fair_split() -> None:
+    spec = _spec(rollout={"analysis": {"min_requests": 20}})
+    stable = {"requests": 700, "real": 700, "p99_ms": 100.0}
+    starved = judge(spec, {"requests": 120, "real": 120, "p99_ms": 100.0}, stable, weight=50)
+    assert starved.result == "fail" and starved.gate == "share"
+    assert "served 14.6% of 820 real requests at weight 50%" in starved.reason
+    # a fair 50/50 split off by binomial noise passes
+    fair = judge(spec, {"requests": 390, "real": 390, "p99_ms": 100.0}, {**stable, "real": 430}, weight=50)
+    assert fair.result == "pass"
+    # synthetic (pinned) requests are not part of the share
+    pinned = {"requests": 400, "real": 10, "synthetic": 390, "p99_ms": 100.0}
+    assert judge(spec, pinned, {"requests": 30, "real": 10, "p99_ms": 100.0}, weight=50).result == "pass"
+
+
+def test_capacity_gate_replicas_and_idle_policy_defaults() -> None:
+    doc = {
+        "apiVersion": "modelplane/v1",
+        "kind": "Endpoint",
+        "metadata": {"name": "e", "owner": "o"},
+        "spec": {**_spec().model_dump(mode="json", exclude_none=True), "capacity": {"target_qps_per_replica": 2}},
+    }
+
+    def stack(provider: str) -> dict[str, Any]:
+        return {"apiVersion": "modelplane/v1", "kind": "Stack", "metadata": {"name": "s", "owner": "o"},
+                "spec": {"provider": provider, "namespace": "ns"}}  # fmt: skip
+
+    local = rollout_policy(doc, {"stack/s": stack("local")})
+    assert local.when_idle == "synthesize" and local.need == 299
+    assert [local.replicas_for(w) for w in (5, 25, 50, 100)] == [1, 2, 3, 5]
+    assert "needs 5 canary replica(s), but max_replicas is 4" in local.capacity_reason(100, 5)
+    assert rollout_policy(doc, {"stack/s": stack("kubernetes")}).when_idle == "hold"
+    doc["spec"]["rollout"] = {"analysis": {"when_idle": "fail"}}
+    assert rollout_policy(doc, {"stack/s": stack("local")}).when_idle == "fail"
+    assert min_requests(_spec(rollout={"analysis": {"min_requests": 7}})) == 7
