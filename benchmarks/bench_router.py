@@ -106,17 +106,22 @@ def main() -> None:
                 f"{args.replicas} simulator replicas (replica 0 is 3x slower, batch 8 vs 64), {args.qps:.0f} req/s open loop, "
                 f"{args.duration:.0f} s, 50 input / 50 output tokens"
             )
-            for policy in ("power_of_two_choices", "round_robin", "least_request"):
-                path = Path(tmp) / f"{policy}.json"
+            # the router also ejects latency outliers (3x its revision's median) whatever the policy
+            for name, policy, cap in (
+                ("p2c + latency", "power_of_two_choices", None),
+                ("p2c + cap 8/replica", "power_of_two_choices", 8),
+                ("round_robin", "round_robin", None),
+                ("least_request", "least_request", None),
+            ):
+                path = Path(tmp) / f"{name}.json"
                 rport = free_port()
+                reps = [Replica(pid=0, port=p) for p in ports]
                 reg = Registry(
                     endpoint="bench",
                     environment="bench",
                     policy=policy,
                     router=RouterProc(pid=0, port=rport),
-                    revisions={
-                        "r1": Revision(role="stable", weight=100, replicas=[Replica(pid=0, port=p) for p in ports])
-                    },
+                    revisions={"r1": Revision(role="stable", weight=100, max_inflight=cap, replicas=reps)},
                 )
                 write(path, reg)
                 router = spawn(["modelplane.runtime.local.router", "--registry", str(path), "--port", str(rport)])
@@ -125,7 +130,7 @@ def main() -> None:
                 slow_before = served(ports[0])
                 result = asyncio.run(run_load(f"http://127.0.0.1:{rport}", "bench", args.qps, args.duration))
                 share = (served(ports[0]) - slow_before) / max(1, result.ok)
-                print(line(policy, result) + f"  slow replica got {share:.0%}")
+                print(line(name, result) + f"  slow replica got {share:.0%}")
                 router.terminate()
 
             print("router overhead (one fast replica, 20 req/s, 1 output token):")

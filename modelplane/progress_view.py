@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from modelplane.runtime.messages import ActionResult, Progress
+from modelplane.runtime.messages import ActionResult, Progress, RolloutStatus
 
 SYMBOL = {"pending": "·", "running": "⟳", "succeeded": "✓", "failed": "✗", "skipped": "-"}
 STYLE = {"pending": "dim", "running": "cyan", "succeeded": "green", "failed": "red bold", "skipped": "yellow"}
@@ -46,9 +46,35 @@ def table(p: Progress, now: datetime | None = None) -> Table:
             _elapsed(r, now),
             detail(r),
         )
+    for ro in p.rollouts.values():
+        t.add_row(Text("~", style="cyan"), f"rollout {ro.target}", rollout_line(ro), "", verdict_line(ro.verdict))
     for g in p.gates:
-        t.add_row(Text("?", style="magenta"), f"gate {g.target} step {g.step + 1}", "waiting", "", "modelplane approve")
+        why = f" ({g.reason})" if g.reason else ""
+        t.add_row(
+            Text("?", style="magenta"), f"gate {g.target} step {g.step + 1}", "waiting", "", "modelplane approve" + why
+        )
     return t
+
+
+def rollout_line(r: RolloutStatus) -> str:
+    """Where a rollout is: step, weight, phase (and the window's length while analysing)."""
+    window = f" ({r.window_s:g} s window)" if r.phase == "analysis" else ""
+    return f"step {r.step + 1}/{r.steps} weight {r.weight}% {r.phase}{window}, {r.replicas} canary replica(s)"
+
+
+def verdict_line(v: dict[str, Any] | None) -> str:
+    """The last verdict with its numbers: real and synthetic requests, errors, p99."""
+    if not v:
+        return ""
+    c = v.get("canary") or {}
+    figures = ""
+    if "requests" in c:
+        figures = (
+            f" [{c.get('requests', 0)} requests: {c.get('real', c.get('requests', 0))} real, "
+            f"{c.get('synthetic', 0)} synthetic; {c.get('errors', 0)} errors; p99 {c.get('p99_ms')} ms]"
+        )
+    where = f"step {int(v['step']) + 1} at {v.get('weight')}% " if "step" in v else ""
+    return f"last: {where}{v.get('result')} ({v.get('gate')}) {v.get('reason', '')}{figures}"
 
 
 def detail(r: ActionResult) -> str:
@@ -85,11 +111,20 @@ class LineLog:
                 if d := detail(r):
                     line.append(f"  {d}", style="red" if r.state == "failed" else "dim")
             self.console.print(line, highlight=False)
+        for ro in p.rollouts.values():
+            key = f"~{ro.target}"  # not an action id (those are `rollout:<target>`)
+            where = f"{rollout_line(ro)}  {verdict_line(ro.verdict)}".rstrip()
+            if self.seen.get(key) != where:
+                self.seen[key] = where
+                self.console.print(f"  ~ {ro.target} {where}", highlight=False)
         for g in p.gates:
             key = f"gate:{g.target}:{g.step}"
             if key not in self.seen:
                 self.seen[key] = "waiting"
-                self.console.print(f"  ? {g.target} waits for approval: modelplane approve {g.target}", highlight=False)
+                why = f" ({g.reason})" if g.reason else ""
+                self.console.print(
+                    f"  ? {g.target} waits for approval: modelplane approve {g.target}{why}", highlight=False
+                )
 
 
 def failures(p: Progress) -> list[dict[str, Any]]:

@@ -143,7 +143,7 @@ class RolloutInput(Where):
 class ServingOp(Where):
     """One step of an endpoint rollout, done by the stack's provisioner (idempotent by design)."""
 
-    op: Literal["inspect", "router", "start", "wait_ready", "weights", "stats", "promote", "teardown"]
+    op: Literal["inspect", "router", "start", "wait_ready", "weights", "stats", "observe", "promote", "teardown"]
     key: str
     apply_id: str
     environment: str
@@ -152,6 +152,11 @@ class ServingOp(Where):
     replicas: int = 1
     weights: dict[str, int] = Field(default_factory=dict)
     window_s: float = 60.0
+    need: int = 0
+    """observe: requests each revision in ``revisions`` should have in the window."""
+    synthesize: bool = False
+    """observe: top the window up with synthetic requests (``when_idle: synthesize``)."""
+    revisions: list[str] = Field(default_factory=list)
 
 
 class PreflightInput(Where):
@@ -186,6 +191,24 @@ class Gate(_Msg):
     target: str
     step: int
     since: datetime
+    reason: str = ""
+    """Why it waits: a manual pause, or a window without enough traffic (``when_idle: hold``)."""
+
+
+class RolloutStatus(_Msg):
+    """Where one endpoint's rollout is: what the live view and ``status`` show."""
+
+    target: str
+    step: int
+    steps: int
+    weight: int
+    phase: str
+    """starting | scaling | pause | analysis | waiting | promoting | rolled back | promoted"""
+    since: datetime
+    window_s: float = 0.0
+    replicas: int = 0
+    verdict: dict[str, Any] | None = None
+    """The last verdict: gate, result, reason, canary and stable figures (requests, real, synthetic)."""
 
 
 class Progress(_Msg):
@@ -197,6 +220,7 @@ class Progress(_Msg):
     actions: dict[str, ActionResult]
     order: list[str]
     gates: list[Gate] = Field(default_factory=list)
+    rollouts: dict[str, RolloutStatus] = Field(default_factory=dict)
     abort_reason: str | None = None
     preflight: list[PreflightProblem] = Field(default_factory=list)
     """Prerequisites found missing before any action ran (then none did)."""

@@ -20,6 +20,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from modelplane.runtime.analysis import judge
@@ -41,10 +42,11 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         RecordInput,
         RolloutInput,
+        RolloutStatus,
         ServingOp,
         ServingResult,
     )
-    from modelplane.runtime.typed import endpoint_spec, rollout_policy
+    from modelplane.runtime.typed import RolloutPolicy, endpoint_spec, rollout_policy
     from modelplane.specs.common import duration_seconds
 
 # user errors are raised non-retryable by the activities; these retries are for crashes and flaky infrastructure
@@ -102,6 +104,7 @@ class ApplyPlanWorkflow:
         self._unflushed: list[str] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._gates: dict[str, Gate] = {}
+        self._rollouts: dict[str, RolloutStatus] = {}
         self._paused = False
         self._abort_reason: str | None = None
         self._dirty = False
@@ -123,6 +126,7 @@ class ApplyPlanWorkflow:
             actions=self._results,
             order=[a.id for a in self._inp.actions],
             gates=list(self._gates.values()),
+            rollouts=dict(self._rollouts),
             abort_reason=self._abort_reason,
             preflight=self._preflight,
         )
@@ -162,6 +166,10 @@ class ApplyPlanWorkflow:
     @workflow.signal
     def gate_cleared(self, target: str) -> None:
         self._gates.pop(target, None)
+
+    @workflow.signal
+    def rollout_status(self, status: RolloutStatus) -> None:
+        self._rollouts[status.target] = status
 
     @workflow.update
     async def approve(self, approval: Approval) -> list[str]:
@@ -413,6 +421,9 @@ class EndpointRolloutWorkflow:
         self._approved = False
         self._abort_reason: str | None = None
         self._step = -1
+        self._policy: RolloutPolicy | None = None
+        self._replicas = 0
+        self._last: dict[str, Any] | None = None
 
     @workflow.signal
     def approve(self, approval: Approval) -> None:
@@ -426,21 +437,24 @@ class EndpointRolloutWorkflow:
     def step(self) -> int:
         return self._step
 
-    async def _op(self, op: str, **fields: Any) -> dict[str, Any]:
+    def _serving_op(self, op: str, **fields: Any) -> ServingOp:
         inp = self._inp
+        return ServingOp(
+            op=op,
+            key=inp.key,
+            apply_id=inp.apply_id,
+            environment=inp.environment,
+            action=inp.action,
+            root=inp.root,
+            state=inp.state,
+            **fields,
+        )
+
+    async def _op(self, op: str, **fields: Any) -> dict[str, Any]:
         timeout = timedelta(minutes=15) if op == "wait_ready" else timedelta(minutes=2)
         res: ServingResult = await workflow.execute_activity(
             "serving_op",
-            ServingOp(
-                op=op,
-                key=inp.key,
-                apply_id=inp.apply_id,
-                environment=inp.environment,
-                action=inp.action,
-                root=inp.root,
-                state=inp.state,
-                **fields,
-            ),
+            self._serving_op(op, **fields),
             result_type=ServingResult,
             start_to_close_timeout=timeout,
             # every step heartbeats (a crashed worker's step is retried in seconds); the quick ones block a little
@@ -449,19 +463,58 @@ class EndpointRolloutWorkflow:
         )
         return res.data
 
+    async def _observe(self, window: float, need: int, synthesize: bool, revisions: list[str]) -> dict[str, Any] | None:
+        """One analysis window (synthetic traffic topping it up where allowed); None when aborted meanwhile."""
+        handle = workflow.start_activity(
+            "serving_op",
+            self._serving_op("observe", window_s=window, need=need, synthesize=synthesize, revisions=revisions),
+            result_type=ServingResult,
+            start_to_close_timeout=timedelta(seconds=window + 120),
+            heartbeat_timeout=STEP_HEARTBEAT,
+            retry_policy=ACTION_RETRY,
+            cancellation_type=ActivityCancellationType.TRY_CANCEL,
+        )
+        await workflow.wait_condition(lambda: handle.done() or self._abort_reason is not None)
+        if not handle.done():
+            handle.cancel()  # the synthetic traffic stops with the step
+            return None
+        res: ServingResult = await handle
+        return res.data
+
+    async def _report(self, step: int, weight: int, phase: str, **fields: Any) -> None:
+        """Tell the apply where this rollout is (the live view and `status` show it)."""
+        policy = self._policy
+        if policy is None:
+            return
+        status = RolloutStatus(
+            target=self._inp.action.target,
+            step=step,
+            steps=len(policy.steps),
+            weight=weight,
+            phase=phase,
+            since=workflow.now(),
+            window_s=policy.window_s,
+            replicas=self._replicas,
+            verdict=self._last,
+            **fields,
+        )
+        await workflow.get_external_workflow_handle(self._inp.parent_id).signal("rollout_status", status)
+
     @workflow.run
     async def run(self, inp: RolloutInput) -> ActionOutput:
         action = inp.action
         # typed, with every default filled in: an endpoint without `rollout:` gets the model's canary
         spec = endpoint_spec(action.node)
-        policy = rollout_policy(action.node)
+        policy = self._policy = rollout_policy(action.node, action.context)
         revision = str(action.details.get("revision", "r0"))
         state = await self._op("inspect")
         stable = state.get("stable")
         router = await self._op("router")
         if stable == revision:  # already serving this revision (e.g. resumed after the promotion)
             return ActionOutput(output={"revision": revision, "url": router["url"], "unchanged": True})
-        await self._op("start", revision=revision, replicas=policy.min_replicas)
+        self._replicas = policy.min_replicas
+        await self._report(0, 0, "starting")
+        await self._op("start", revision=revision, replicas=self._replicas)
         await self._op("wait_ready", revision=revision)
         if stable is None:
             promoted = await self._op("promote", revision=revision)
@@ -472,45 +525,91 @@ class EndpointRolloutWorkflow:
         for i, step in enumerate(policy.steps):
             self._step = i
             weight = step.weight
+            await self._scale_for(i, weight, stable, revision, verdicts)
             await self._op("weights", weights={stable: 100 - weight, revision: weight})
             if step.pause == "manual":
-                await self._gate(i)
+                await self._report(i, weight, "waiting")
+                await self._gate(i, "manual pause")
             elif step.pause:
+                await self._report(i, weight, "pause")
                 await self._hold(duration_seconds(step.pause))
             if self._abort_reason is not None:
                 await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
             if not step.analysis or weight == 0:
                 continue
             for attempt in range(policy.inconclusive_limit + 1):
-                await self._hold(window)
-                if self._abort_reason is not None:
+                await self._report(i, weight, "analysis")
+                stats = await self._observe(window, policy.need, policy.when_idle == "synthesize", [revision, stable])
+                if stats is None or self._abort_reason is not None:
                     await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
-                stats = await self._op("stats", window_s=window)
-                v = judge(spec, stats.get(revision, {}), stats.get(stable))
-                verdicts.append({"step": i, "weight": weight, **v.model_dump()})
+                    return ActionOutput(output={})  # not reached: _rollback raises
+                v = judge(spec, stats.get(revision, {}), stats.get(stable), weight)
+                self._last = {"step": i, "weight": weight, **v.model_dump()}
+                verdicts.append(self._last)
                 if v.result == "pass":
                     break
                 if v.result == "fail":
+                    await self._report(i, weight, "rolled back")
                     await self._rollback(stable, revision, f"step {i + 1} (weight {weight}%): {v.reason}", verdicts)
-                if attempt == policy.inconclusive_limit:
-                    if policy.on_failure == "pause":
-                        await self._gate(i)
-                        break
-                    await self._rollback(stable, revision, f"step {i + 1} inconclusive: {v.reason}", verdicts)
+                if attempt < policy.inconclusive_limit:
+                    continue
+                why = f"step {i + 1} inconclusive after {attempt + 1} window(s): {v.reason}"
+                idle = policy.when_idle if v.gate == "sample" else None
+                if idle == "pass":
+                    self._last = {**self._last, "result": "pass", "gate": "idle",
+                                  "reason": f"{v.reason}; passed without data (analysis.when_idle: pass)"}  # fmt: skip
+                    verdicts.append(self._last)
+                    break
+                if idle == "hold" or (idle != "fail" and policy.on_failure == "pause"):
+                    await self._report(i, weight, "waiting")
+                    policy_name = "analysis.when_idle: hold" if idle == "hold" else "on_failure: pause"
+                    await self._gate(i, f"{why} ({policy_name})")
+                    if self._abort_reason is not None:
+                        await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
+                    self._last = {**self._last, "result": "pass", "gate": "approved",
+                                  "reason": f"{v.reason}; approved without data"}  # fmt: skip
+                    verdicts.append(self._last)
+                    break
+                await self._report(i, weight, "rolled back")
+                suffix = " (analysis.when_idle: fail)" if idle == "fail" else ""
+                await self._rollback(stable, revision, why + suffix, verdicts)
+        await self._report(len(policy.steps) - 1, 100, "promoting")
         promoted = await self._op("promote", revision=revision)
+        await self._report(len(policy.steps) - 1, 100, "promoted")
         return ActionOutput(
             output={"revision": revision, "previous": stable, "url": router["url"], "analysis": verdicts, **promoted}
         )
+
+    async def _scale_for(self, i: int, weight: int, stable: str, revision: str, verdicts: list[dict[str, Any]]) -> None:
+        """The capacity gate: the canary has the replicas its next weight needs before it takes it."""
+        policy = self._policy
+        assert policy is not None
+        needed = policy.replicas_for(weight)
+        if needed is None or needed <= self._replicas:
+            return
+        if needed > policy.max_replicas:
+            self._last = {"step": i, "weight": weight, "gate": "capacity", "result": "fail",
+                          "reason": policy.capacity_reason(weight, needed)}  # fmt: skip
+            verdicts.append(self._last)
+            await self._report(i, weight, "rolled back")
+            await self._rollback(stable, revision, f"step {i + 1} (weight {weight}%): {self._last['reason']}", verdicts)
+        await self._report(i, weight, "scaling")
+        await self._op("start", revision=revision, replicas=needed)
+        await self._op("wait_ready", revision=revision)
+        self._replicas = needed
+        self._last = {"step": i, "weight": weight, "gate": "capacity", "result": "pass",
+                      "reason": policy.capacity_reason(weight, needed)}  # fmt: skip
+        verdicts.append(self._last)
 
     async def _hold(self, seconds: float) -> None:
         """Sleep, but wake at once on abort."""
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self._abort_reason is not None, timeout=timedelta(seconds=seconds))
 
-    async def _gate(self, step: int) -> None:
+    async def _gate(self, step: int, reason: str) -> None:
         parent = workflow.get_external_workflow_handle(self._inp.parent_id)
         target = self._inp.action.target
-        await parent.signal("gate_waiting", Gate(target=target, step=step, since=workflow.now()))
+        await parent.signal("gate_waiting", Gate(target=target, step=step, since=workflow.now(), reason=reason))
         self._approved = False
         await workflow.wait_condition(lambda: self._approved or self._abort_reason is not None)
         await parent.signal("gate_cleared", target)

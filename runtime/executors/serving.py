@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import time
 from typing import Any
 
 from modelplane.runtime.executors import ActionFailed, Context
@@ -27,6 +29,17 @@ async def run_op(prov: Any, ctx: Context, op: ServingOp) -> dict[str, Any]:
         result = prov.set_weights(ctx, a, op.weights)
     elif op.op == "stats":
         result = prov.stats(ctx, a, op.window_s)
+    elif op.op == "observe":
+        if hasattr(prov, "observe"):
+            result = prov.observe(ctx, a, op.window_s, op.need, op.synthesize, op.revisions)
+        elif op.synthesize:
+            raise ActionFailed(
+                f"{a.target}: this stack's provisioner cannot generate synthetic traffic "
+                "(rollout.analysis.when_idle: synthesize); use hold, fail or pass"
+            )
+        else:
+            await _wait_out(ctx, op.window_s)
+            result = prov.stats(ctx, a, op.window_s)
     elif op.op == "promote":
         result = prov.promote(ctx, a, op.revision)
     elif op.op == "teardown":
@@ -37,3 +50,10 @@ async def run_op(prov: Any, ctx: Context, op: ServingOp) -> dict[str, Any]:
         result = await result
     data: dict[str, Any] = result
     return data
+
+
+async def _wait_out(ctx: Context, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ctx.heartbeat({"window_left_s": round(left, 1)})
+        await asyncio.sleep(min(1.0, left))

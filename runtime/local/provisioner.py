@@ -23,6 +23,8 @@ from modelplane.compiler.engine import served_name, vllm_args
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc
+from modelplane.runtime.local.synthetic import Shape, read_prompts
+from modelplane.runtime.local.synthetic import synthesize as synthesize_traffic
 from modelplane.runtime.messages import ActionSpec
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, terminate
 from modelplane.runtime.server import free_port, port_open
@@ -109,6 +111,7 @@ class LocalProvisioner:
             reg.policy = routing.policy
             reg.max_retries = routing.retries.max_retries
             reg.retry_on = list(routing.retries.retry_on)
+            reg.slow_start_s = duration_seconds(routing.slow_start) if routing.slow_start else 0.0
             if reg.router is not None and is_ours(reg.router) and port_open(f"127.0.0.1:{reg.router.port}"):
                 return reg.router
             port = free_port(reg.router.port if reg.router else None)
@@ -133,6 +136,7 @@ class LocalProvisioner:
             _clean_orphans(reg, keep=revision)
             rev = reg.revisions.setdefault(revision, Revision(role="canary", weight=0))
             rev.model = f"{model['metadata']['name']}@{getattr(spec_of(model), 'version', '') or ''}"
+            rev.max_inflight = endpoint_spec(endpoint).capacity.concurrency_cap()
             alive = [r for r in rev.replicas if is_ours(r)]  # listening or still starting
             adopted = len(alive)
             for dead in rev.replicas:
@@ -208,6 +212,57 @@ class LocalProvisioner:
                 raise ActionFailed(f"endpoint/{name}: its router refused /admin/stats ({r.status}): {data}")
             return data
 
+    async def observe(
+        self, ctx: Context, action: ActionSpec, window_s: float, need: int, synthesize: bool, revisions: list[str]
+    ) -> dict[str, Any]:
+        """One analysis window: wait it out (topping it up with synthetic requests where allowed), then its stats."""
+        name = _endpoint_name(action)
+        reg = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
+        if reg is None or reg.router is None:
+            raise ActionFailed(f"endpoint/{name} has no router")
+        if not synthesize:
+            await _wait_out(ctx, window_s)
+            return await self.stats(ctx, action, window_s)
+        spec = endpoint_spec(action.node)
+        synth = spec.rollout.analysis.synthetic
+        prompts: tuple[dict[str, Any], ...] = ()
+        if synth.prompts:
+            try:
+                prompts = read_prompts(ctx.root / synth.prompts)
+            except (OSError, ValueError) as exc:
+                raise ActionFailed(
+                    f"endpoint/{name}: rollout.analysis.synthetic.prompts: {exc}",
+                    {"hint": 'a JSONL file, relative to the project, of {"prompt": ...} or {"messages": ...}'},
+                ) from None
+        model = action.context[f"model/{spec.model}"]
+        shape = Shape(
+            model=served_name(action.node or {}, model),
+            input_tokens=spec.traffic.input_tokens,
+            output_tokens=spec.traffic.output_tokens,
+            stream_fraction=synth.stream_fraction,
+            prompts=prompts,
+        )
+        router, admin = reg.router, regs.admin_headers(reg)
+
+        async def real(elapsed: float) -> dict[str, int]:
+            now = await self._router_stats(router.url, admin, elapsed)
+            return {r: int(s.get("real", 0)) for r, s in now.items()}
+
+        sent = await synthesize_traffic(
+            router.url, admin, revisions, need, window_s, shape, synth.max_qps, real, lambda d: ctx.heartbeat(d)
+        )
+        stats = await self.stats(ctx, action, window_s)
+        return {**stats, "_synthetic": {"sent": sent.by_revision, "failed": sent.failed}}
+
+    @staticmethod
+    async def _router_stats(url: str, admin: dict[str, str], window_s: float) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession(headers=admin) as s,
+            s.get(url + f"/admin/stats?window={max(window_s, 0.001)}") as r,
+        ):
+            data: dict[str, Any] = await r.json(content_type=None)
+            return data if r.status == 200 else {}
+
     async def promote(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
         """The revision becomes stable with all traffic; the old stable drains and is torn down."""
         name = _endpoint_name(action)
@@ -248,6 +303,13 @@ class LocalProvisioner:
         for r in rev.replicas if rev else []:
             terminate(r, what=f"replica {r.port} of {name}/{revision}")
         return {"removed": revision, "replicas": len(rev.replicas) if rev else 0}
+
+
+async def _wait_out(ctx: Context, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ctx.heartbeat({"window_left_s": round(left, 1)})
+        await asyncio.sleep(min(1.0, left))
 
 
 def _clean_orphans(reg: Registry, keep: str) -> None:

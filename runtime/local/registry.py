@@ -47,6 +47,8 @@ class Revision(BaseModel):
     model: str = ""
     engine: str = "simulator"
     """simulator | vllm"""
+    max_inflight: int | None = None
+    """Requests one replica of this revision is given at most (``capacity``); the rest go elsewhere."""
     replicas: list[Replica] = Field(default_factory=list)
 
 
@@ -69,6 +71,8 @@ class Registry(BaseModel):
     policy: str = "power_of_two_choices"
     max_retries: int = 1
     retry_on: list[int] = Field(default_factory=lambda: [503, 429])
+    slow_start_s: float = 0.0
+    """A replica new to the router gets a share of its load ramping up over this long."""
     router: RouterProc | None = None
     revisions: dict[str, Revision] = Field(default_factory=dict)
 

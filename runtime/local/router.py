@@ -3,7 +3,15 @@
 For each request: pick the revision by weight first (stable vs canary: decided
 before balancing, so a slow canary cannot hide by getting less traffic), then a
 replica of it by the endpoint's policy: power of two choices on in-flight
-requests (default), round robin, or least request. Replicas are discovered
+requests with a latency tie-break (default), round robin, or least request.
+A replica new to the router ramps up over ``slow_start`` (its in-flight count
+weighs more while it warms), and none is given more than its revision's
+concurrency cap (``capacity``): a request that finds every replica of its
+revision full goes to another revision with room (the traffic share gate of
+canary analysis sees that), or is shed at once with a 503 when none has any.
+Requests marked ``x-modelplane-synthetic: 1`` (a rollout's generated traffic)
+are counted apart; with the admin token they may pin a revision
+(``x-modelplane-pin-revision``) and are never moved to another. Replicas are discovered
 from the registry file (re-read when it changes), health-checked every second,
 and ejected for a while after consecutive failures. Retries go to another
 replica on connection errors and the spec's ``retry_on`` statuses.
@@ -58,6 +66,12 @@ from modelplane.runtime.local.registry import ADMIN_HEADER, Registry, read
 BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0, 5.0]
 EJECT_AFTER = 3
 EJECT_FOR_S = 5.0
+EWMA_ALPHA = 0.2
+SLOW_EJECT_RATIO = 3.0
+"""A replica whose latency (EWMA) is this many times its revision's median is ejected for a while."""
+SLOW_EJECT_FLOOR_MS = 50.0
+SYNTHETIC_HEADER = "x-modelplane-synthetic"
+PIN_HEADER = "x-modelplane-pin-revision"
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
 MAX_CONNECTIONS = 4096
 HEADER_TIMEOUT_S = 10.0
@@ -80,9 +94,26 @@ class Backend:
     failures: int = 0
     probe_failures: int = 0
     ejected_until: float = 0.0
+    cap: int | None = None
+    joined: float = field(default_factory=time.monotonic)
+    ewma_ms: float = 0.0
+    slow_ejections: int = 0
 
     def usable(self, now: float) -> bool:
         return self.healthy and now >= self.ejected_until
+
+    def has_room(self) -> bool:
+        return self.cap is None or self.inflight < self.cap
+
+    def load(self, now: float, slow_start: float) -> float:
+        """In-flight requests, weighed up while the replica is within its slow start (as Envoy's ramp)."""
+        if slow_start <= 0:
+            return float(self.inflight)
+        ramp = min(1.0, max(0.1, (now - self.joined) / slow_start))
+        return (self.inflight + 1) / ramp - 1
+
+    def observed(self, ms: float) -> None:
+        self.ewma_ms = ms if self.ewma_ms == 0.0 else (1 - EWMA_ALPHA) * self.ewma_ms + EWMA_ALPHA * ms
 
 
 @dataclass
@@ -91,21 +122,25 @@ class RevisionStats:
     buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
     total: float = 0.0
     n: int = 0
-    recent: deque[tuple[float, float, bool]] = field(default_factory=lambda: deque(maxlen=200_000))
+    synthetic: int = 0
+    recent: deque[tuple[float, float, bool, bool]] = field(default_factory=lambda: deque(maxlen=200_000))
 
-    def observe(self, status: int, seconds: float) -> None:
+    def observe(self, status: int, seconds: float, synthetic: bool = False) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
         i = bisect.bisect_left(BUCKETS, seconds)
         if i < len(BUCKETS):
             self.buckets[i] += 1
         self.total += seconds
         self.n += 1
-        self.recent.append((time.monotonic(), seconds, status < 500))
+        self.synthetic += synthetic
+        self.recent.append((time.monotonic(), seconds, status < 500, synthetic))
 
     def window(self, seconds: float) -> dict[str, Any]:
         since = time.monotonic() - seconds
-        lat = sorted(s for t, s, _ in self.recent if t >= since)
-        errors = sum(1 for t, _, ok in self.recent if t >= since and not ok)
+        inside = [e for e in self.recent if e[0] >= since]
+        lat = sorted(e[1] for e in inside)
+        errors = sum(1 for e in inside if not e[2])
+        synthetic = sum(1 for e in inside if e[3])
         n = len(lat)
 
         def q(p: float) -> float | None:
@@ -113,6 +148,8 @@ class RevisionStats:
 
         return {
             "requests": n,
+            "real": n - synthetic,
+            "synthetic": synthetic,
             "errors": errors,
             "error_rate": errors / n if n else 0.0,
             "p50_ms": q(0.5),
@@ -133,6 +170,8 @@ class Router:
         self.backends: dict[str, list[Backend]] = {}
         self.weights: dict[str, int] = {}
         self.stats: dict[str, RevisionStats] = {}
+        self.shed = 0
+        """Requests answered 503 here because every replica with weight was at its concurrency cap."""
         self.rr = itertools.count()
         self.session: aiohttp.ClientSession | None = None
 
@@ -155,6 +194,9 @@ class Router:
         self.backends = {
             name: [old.get(r.url) or Backend(r.url, r.pid) for r in rev.replicas] for name, rev in reg.revisions.items()
         }
+        for name, rev in reg.revisions.items():
+            for b in self.backends[name]:
+                b.cap = rev.max_inflight
         self.weights = {name: rev.weight for name, rev in reg.revisions.items()}
 
     def pick_revision(self) -> str | None:
@@ -170,15 +212,18 @@ class Router:
                 break
         else:
             chosen = next(iter(live))
-        if not any(b.usable(now) for b in self.backends.get(chosen, [])):
-            # the chosen revision has nothing healthy: serve from another rather than fail
-            others = [n for n in live if any(b.usable(now) for b in self.backends.get(n, []))]
+        if not self._can_take(chosen, now):
+            # nothing healthy with room in the chosen revision: serve from another rather than fail or queue
+            others = [n for n in live if n != chosen and self._can_take(n, now)]
             return others[0] if others else chosen
         return chosen
 
+    def _can_take(self, revision: str, now: float) -> bool:
+        return any(b.usable(now) and b.has_room() for b in self.backends.get(revision, []))
+
     def pick_backend(self, revision: str, exclude: set[str]) -> Backend | None:
         now = time.monotonic()
-        every = [b for b in self.backends.get(revision, []) if b.url not in exclude]
+        every = [b for b in self.backends.get(revision, []) if b.url not in exclude and b.has_room()]
         # panic mode (as Envoy's): with nothing healthy, trying a replica beats refusing the request
         pool = [b for b in every if b.usable(now)] or every
         if not pool:
@@ -186,12 +231,21 @@ class Router:
         policy = self.reg.policy
         if policy == "round_robin":
             return pool[next(self.rr) % len(pool)]
+        slow_start = self.reg.slow_start_s
         if policy == "least_request":
-            return min(pool, key=lambda b: (b.inflight, random.random()))
+            return min(pool, key=lambda b: (b.load(now, slow_start), random.random()))
         if len(pool) == 1:
             return pool[0]
         a, b = random.sample(pool, 2)
-        return a if a.inflight <= b.inflight else b
+        la, lb = a.load(now, slow_start), b.load(now, slow_start)
+        if la != lb:
+            return a if la < lb else b
+        return a if a.ewma_ms <= b.ewma_ms else b  # equal queues: the one answering faster (Prequal's tie-break)
+
+    def full(self, revision: str) -> bool:
+        """Every replica of ``revision`` is at its concurrency cap (so the request is shed, not queued)."""
+        bs = self.backends.get(revision, [])
+        return bool(bs) and not any(b.has_room() for b in bs)
 
     def failed(self, b: Backend) -> None:
         b.failures += 1
@@ -212,7 +266,32 @@ class Router:
                 # one slow probe on a busy machine is not a dead replica: two in a row are
                 b.probe_failures = 0 if ok else b.probe_failures + 1
                 b.healthy = b.probe_failures < 2
+            for bs in self.backends.values():
+                self.eject_slow(bs)
             await asyncio.sleep(0.5)
+
+    def eject_slow(self, backends: list[Backend]) -> list[Backend]:
+        """Outlier ejection on latency: P2C alone still gives a 3x slower replica a third of a fair share,
+        enough to hold p99 at its latency (benchmarks/bench_fleet.py). At most a third of a revision's
+        replicas are out at once; an ejected one comes back at the median and must earn its ejection again."""
+        now = time.monotonic()
+        timed = sorted(b.ewma_ms for b in backends if b.ewma_ms > 0)
+        if len(timed) < 3:
+            return []
+        median = timed[(len(timed) - 1) // 2]  # the lower median: a slow half does not set the norm
+        room = max(1, len(backends) // 3) - sum(1 for b in backends if now < b.ejected_until)
+        out = []
+        for b in sorted(backends, key=lambda b: -b.ewma_ms):
+            if room <= 0 or b.ewma_ms < SLOW_EJECT_RATIO * median or b.ewma_ms - median < SLOW_EJECT_FLOOR_MS:
+                break
+            if now < b.ejected_until:
+                continue
+            b.ejected_until = now + EJECT_FOR_S
+            b.ewma_ms = median
+            b.slow_ejections += 1
+            room -= 1
+            out.append(b)
+        return out
 
     async def read_body(self, request: web.Request) -> bytes:
         """The request body within the body deadline (a client that stalls mid-body gets a 408)."""
@@ -232,9 +311,28 @@ class Router:
         if chat is not None and request.method == "POST":
             parse_completion(body, chat)  # a malformed request stops here: no replica, no revision counts it
         start = time.monotonic()
-        revision = self.pick_revision()
+        synthetic = request.headers.get(SYNTHETIC_HEADER) == "1"
+        pin = request.headers.get(PIN_HEADER)
+        if pin is not None:
+            refused = self._authorised(request)
+            if refused is not None:
+                return refused
+            if pin not in self.backends:
+                raise ClientError(f"{PIN_HEADER}: no revision {pin!r} here", PIN_HEADER, "unknown_revision", 404)
+            revision: str | None = pin
+        else:
+            revision = self.pick_revision()
         if revision is None:
             return error_response(503, "no revision has traffic weight", code="no_traffic")
+        if self.full(revision):
+            self.shed += 1
+            self.stats.setdefault(revision, RevisionStats()).observe(503, time.monotonic() - start, synthetic)
+            return error_response(
+                503,
+                f"every replica of revision {revision} is at its concurrency cap (capacity); retry shortly",
+                code="overloaded",
+                headers={"retry-after": "1", "x-modelplane-revision": revision},
+            )
         tried: set[str] = set()
         status = 503
         response: web.StreamResponse | None = None
@@ -283,7 +381,9 @@ class Router:
                 continue
             finally:
                 backend.inflight -= 1
-        self.stats.setdefault(revision, RevisionStats()).observe(status, time.monotonic() - start)
+                if status < 500:
+                    backend.observed((time.monotonic() - start) * 1000)
+        self.stats.setdefault(revision, RevisionStats()).observe(status, time.monotonic() - start, synthetic)
         if response is None:
             return web.json_response(
                 error_body(f"no replica of revision {revision} answered", "server_error", code="bad_gateway"),
@@ -361,9 +461,21 @@ class Router:
                 "policy": self.reg.policy,
                 "weights": self.weights,
                 "revisions": {
-                    r: [{"url": b.url, "pid": b.pid, "inflight": b.inflight, "healthy": b.usable(now)} for b in bs]
+                    r: [
+                        {
+                            "url": b.url,
+                            "pid": b.pid,
+                            "inflight": b.inflight,
+                            "healthy": b.usable(now),
+                            "cap": b.cap,
+                            "ewma_ms": round(b.ewma_ms, 2),
+                            "slow_ejections": b.slow_ejections,
+                        }
+                        for b in bs
+                    ]
                     for r, bs in self.backends.items()
                 },
+                "shed": self.shed,
             }
         )
 
@@ -380,6 +492,11 @@ class Router:
             lines.append(f'modelplane_router_request_duration_seconds_bucket{{revision="{r}",le="+Inf"}} {s.n}')
             lines.append(f'modelplane_router_request_duration_seconds_sum{{revision="{r}"}} {s.total}')
             lines.append(f'modelplane_router_request_duration_seconds_count{{revision="{r}"}} {s.n}')
+        lines.append("# TYPE modelplane_router_synthetic_requests_total counter")
+        lines += [
+            f'modelplane_router_synthetic_requests_total{{revision="{r}"}} {s.synthetic}' for r, s in self.stats.items()
+        ]
+        lines += ["# TYPE modelplane_router_shed_total counter", f"modelplane_router_shed_total {self.shed}"]
         lines.append("# TYPE modelplane_router_weight gauge")
         lines += [f'modelplane_router_weight{{revision="{r}"}} {w}' for r, w in self.weights.items()]
         lines.append("# TYPE modelplane_router_client_errors_total counter")

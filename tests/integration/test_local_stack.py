@@ -107,7 +107,10 @@ def test_version_bump_canaries_passes_gates_and_promotes(serving: Pipeline) -> N
 
 @pytest.mark.parametrize(
     ("simulator", "reason"),
-    [("{ttft_ms: 10, tpot_ms: 1, error_rate: 0.5}", "error rate"), ("{ttft_ms: 30, tpot_ms: 3}", "x stable's")],
+    [
+        ("{ttft_ms: 10, tpot_ms: 1, error_rate: 0.5}", "over the 0.10% error budget"),
+        ("{ttft_ms: 30, tpot_ms: 3}", "x stable's"),
+    ],
     ids=["errors", "3x-latency"],
 )
 def test_bad_revision_is_rolled_back_at_its_first_gate(serving: Pipeline, simulator: str, reason: str) -> None:

@@ -149,10 +149,11 @@ async def test_pause_holds_new_actions_and_abort_skips_the_rest(
 async def test_rollouts_first_deploy_then_inconclusive_canary_rolls_back(
     temporal: Client, tmp_path: Path, update_goldens: bool
 ) -> None:
-    """No traffic during the canary: every window is inconclusive, so the canary is rolled back."""
+    """No traffic during the canary and ``when_idle: fail``: the window is inconclusive, the canary rolled back."""
     from modelplane.runtime.workflows import rollout_workflow_id
 
     p = make_pipeline(tmp_path / "p", serving=True)
+    p.edit("inconclusive_limit: 3}", "inconclusive_limit: 1, when_idle: fail}", file="specs/serving.yaml")
     try:
         s = _settings(p)
         first, _ = await _run(temporal, s, _input(s), "apply-first-deploy", update_goldens)
@@ -163,7 +164,9 @@ async def test_rollouts_first_deploy_then_inconclusive_canary_rolls_back(
         outcome, history = await _run(temporal, s, inp, "apply-canary-parent", update_goldens)
         assert outcome.state == "failed"
         error = outcome.actions["rollout:endpoint/chat"].error or ""
-        assert "rolled back endpoint/chat" in error and "inconclusive: 0 canary requests in the window" in error
+        assert "rolled back endpoint/chat" in error
+        assert "inconclusive after 2 window(s): 0 canary requests in the window, need 5" in error
+        assert "(analysis.when_idle: fail)" in error
         parent_id = history.workflow_id
         child = temporal.get_workflow_handle(rollout_workflow_id(parent_id, inp.apply_id, "endpoint/chat"))
         child_history = await child.fetch_history()
