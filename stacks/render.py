@@ -181,7 +181,13 @@ def revision_objects(
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(full, namespace, labels),
-        "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": VLLM_PORT}]},
+        # headless: Envoy's STRICT_DNS then resolves every ready pod, so power of two choices, slow start and
+        # outlier ejection act per replica (a ClusterIP would be one host to Envoy, balanced by kube-proxy at random)
+        "spec": {
+            "clusterIP": "None",
+            "selector": labels,
+            "ports": [{"name": "http", "port": 80, "targetPort": VLLM_PORT}],
+        },
     }
     unavailable = placement.pdb_max_unavailable
     pdb = {
@@ -257,11 +263,24 @@ def autoscaler(
     }  # fmt: skip
 
 
+EJECT_AFTER = 3
+"""Consecutive 5xx (or gateway failures: per-try timeouts) that eject a replica, as the local router does."""
+EJECT_FOR = "5s"
+
+
 def envoy_config(name: str, spec: EndpointSpec, namespace: str, weights: dict[str, int]) -> dict[str, Any]:
-    """Envoy bootstrap: LEAST_REQUEST (power of two choices) per revision, weighted clusters across them."""
+    """Envoy bootstrap: LEAST_REQUEST (power of two choices) per revision, weighted clusters across them.
+
+    The local router's safety, in Envoy's terms: slow start for new replicas
+    (``slow_start_config``), outlier ejection on errors and on gateway failures
+    (a per-try timeout is one: Envoy has no latency ejection of its own, so the
+    per-try timeout is the latency bound), circuit breakers at the revision's
+    concurrency cap x its replicas, and retries that go to another host.
+    """
     routing = spec.routing
     retries = routing.retries
     lb = "ROUND_ROBIN" if routing.policy == "round_robin" else "LEAST_REQUEST"
+    cap = spec.capacity.concurrency_cap()
     clusters = []
     for rev in weights:
         cluster: dict[str, Any] = {
@@ -272,9 +291,23 @@ def envoy_config(name: str, spec: EndpointSpec, namespace: str, weights: dict[st
             "load_assignment": {"cluster_name": f"{name}-{rev}", "endpoints": [{"lb_endpoints": [{"endpoint": {
                 "address": {"socket_address": {"address": f"{name}-{rev}.{namespace}.svc.cluster.local",
                                                "port_value": 80}}}}]}]},
+            "outlier_detection": {
+                "consecutive_5xx": EJECT_AFTER, "consecutive_gateway_failure": EJECT_AFTER,
+                "interval": "1s", "base_ejection_time": EJECT_FOR, "max_ejection_percent": 50,
+            },
         }  # fmt: skip
+        lb_config: dict[str, Any] = {}
+        if routing.slow_start:
+            lb_config["slow_start_config"] = {"slow_start_window": f"{duration_seconds(routing.slow_start):g}s"}
         if lb == "LEAST_REQUEST":
-            cluster["least_request_lb_config"] = {"choice_count": routing.choice_count}
+            cluster["least_request_lb_config"] = {"choice_count": routing.choice_count, **lb_config}
+        elif lb_config:
+            cluster["round_robin_lb_config"] = lb_config
+        if cap is not None:
+            # per cluster (Envoy has no per-host request limit): the cap times the replicas the revision may have
+            most = cap * spec.autoscaling.max_replicas
+            cluster["circuit_breakers"] = {"thresholds": [{"max_requests": most, "max_pending_requests": most,
+                                                           "max_retries": max(1, most // 10)}]}  # fmt: skip
         clusters.append(cluster)
     route: dict[str, Any] = {
         "weighted_clusters": {"clusters": [{"name": f"{name}-{r}", "weight": w} for r, w in weights.items()]},
@@ -283,8 +316,12 @@ def envoy_config(name: str, spec: EndpointSpec, namespace: str, weights: dict[st
             "retriable_status_codes": list(retries.retry_on),
             "num_retries": retries.max_retries,
             "per_try_timeout": f"{retries.per_try_timeout_ms / 1000}s",
+            # a retry goes to another replica, as the local router's does
+            "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}],
+            "host_selection_retry_max_attempts": 3,
         },
-    }
+    }  # fmt: skip
     if routing.timeout_ms:
         route["timeout"] = f"{routing.timeout_ms / 1000}s"
     hcm = {
