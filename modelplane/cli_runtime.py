@@ -405,8 +405,21 @@ async def _local_endpoints(console: Any, s: Any) -> None:
             for rep in rev.replicas:
                 h = health.get(rep.pid)
                 state = "healthy" if h and h["healthy"] else "unhealthy" if h else "unknown"
+                if rep.draining:
+                    state = "draining"
+                elif not rep.ready:
+                    state = "starting"
                 inflight = f", {h['inflight']} in flight" if h else ""
                 console.print(f"    replica pid {rep.pid} {rep.url}  {state}{inflight}")
+        if reg.autoscaling is not None and reg.autoscaler is not None:
+            a = reg.autoscaling
+            console.print(
+                f"  autoscaler pid {reg.autoscaler.pid}: {a.metric}, target {a.target:g} per replica, "
+                f"{a.min_replicas}..{a.max_replicas} replicas"
+            )
+        for e in reg.scaling[-3:]:
+            when = datetime.fromtimestamp(e.at, UTC).strftime("%H:%M:%S")
+            console.print(f"    {when} {e.revision}: {e.replicas_from} -> {e.replicas_to} replicas ({e.reason})")
 
 
 def _counts(summary: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ derive from them; the rollout policy mirrors Argo Rollouts' canary steps.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from modelplane.specs.accelerators import AcceleratorName
@@ -250,6 +251,13 @@ class Rollout(StrictModel):
         return self
 
 
+DEFAULT_TARGET_IN_FLIGHT = 32
+"""Requests in flight per replica to scale at when the spec gives neither a target nor a measured capacity."""
+DEFAULT_TARGET_WAITING = 4
+"""Requests waiting in vLLM's queue per replica to scale at (``queue_depth``) without a target."""
+DEFAULT_TARGET_KV_USAGE = 0.8
+
+
 class EndpointSpec(StrictModel):
     model: Annotated[ModelName, RefTo(("model",), edge="serves")]
     model_version: Text | None = Field(default=None, description="Pinned model version; defaults to the model's.")
@@ -264,6 +272,33 @@ class EndpointSpec(StrictModel):
     health: Health = Field(default_factory=Health)
     placement: Placement = Field(default_factory=Placement)
     rollout: Rollout = Field(default_factory=Rollout)
+
+    def scale_target(self) -> float:
+        """Per replica, the value of ``autoscaling.metric`` to scale at: the one policy the local autoscaler runs
+        and the Kubernetes stack renders (HPA or KEDA)."""
+        a = self.autoscaling
+        if a.target:
+            return a.target
+        if a.metric == "qps":
+            return self.capacity.target_qps_per_replica or 1.0  # unreachable: _qps_scaling_has_a_target
+        if a.metric == "queue_depth":
+            return DEFAULT_TARGET_WAITING
+        if a.metric == "kv_usage":
+            return DEFAULT_TARGET_KV_USAGE
+        if self.capacity.target_concurrency_per_replica:
+            return self.capacity.target_concurrency_per_replica
+        if self.capacity.target_qps_per_replica:  # Little's law at half the p99: in flight = rate x time
+            return max(1, math.ceil(self.capacity.target_qps_per_replica * self.slo.p99_latency_ms / 1000 / 2))
+        return DEFAULT_TARGET_IN_FLIGHT
+
+    @model_validator(mode="after")
+    def _qps_scaling_has_a_target(self) -> EndpointSpec:
+        if self.autoscaling.metric == "qps" and not (self.autoscaling.target or self.capacity.target_qps_per_replica):
+            raise ValueError(
+                "autoscaling.metric qps needs a target: set autoscaling.target (requests/s per replica) "
+                "or capacity.target_qps_per_replica"
+            )
+        return self
 
     @model_validator(mode="after")
     def _parallelism_fits(self) -> EndpointSpec:

@@ -14,7 +14,6 @@ preview --render DIR`` writes them as YAML.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,18 +201,24 @@ def revision_objects(
     return [deployment, service, pdb, autoscaler(spec, full, namespace, labels, settings)]
 
 
-DEFAULT_TARGET_IN_FLIGHT = 32
-"""Requests in flight per replica to scale at when the spec gives neither a target nor a measured capacity."""
+# what each autoscaling.metric reads: per pod through prometheus-adapter (HPA), or the query (KEDA)
+_HPA_METRIC = {
+    "concurrency": "vllm_requests_in_flight",
+    "queue_depth": "vllm_num_requests_waiting",
+    "qps": "vllm_requests_per_second",
+    "kv_usage": "vllm_kv_cache_usage_perc",
+}
 
 
-def target_in_flight(spec: EndpointSpec) -> int:
-    """Requests in flight per replica to scale at: the spec's target, else Little's law on its capacity."""
-    if spec.autoscaling.target:
-        return int(spec.autoscaling.target)
-    qps = spec.capacity.target_qps_per_replica
-    if qps:
-        return max(1, math.ceil(qps * spec.slo.p99_latency_ms / 1000 / 2))
-    return DEFAULT_TARGET_IN_FLIGHT
+def _keda_query(metric: str, namespace: str, full: str) -> str:
+    sel = f'{{namespace="{namespace}",deployment="{full}"}}'
+    if metric == "queue_depth":
+        return f"sum(vllm:num_requests_waiting{sel})"
+    if metric == "qps":
+        return f"sum(rate(vllm:request_success_total{sel}[1m]))"
+    if metric == "kv_usage":
+        return f"avg(vllm:kv_cache_usage_perc{sel})"
+    return f"sum(vllm:num_requests_running{sel}) + sum(vllm:num_requests_waiting{sel})"
 
 
 def _scale_policy(p: ScalePolicy) -> dict[str, Any]:
@@ -228,12 +233,9 @@ def autoscaler(
     spec: EndpointSpec, full: str, namespace: str, labels: dict[str, str], settings: StackSettings
 ) -> dict[str, Any]:
     scaling = spec.autoscaling
-    target = target_in_flight(spec)
+    target = spec.scale_target()
     if settings.autoscaler == "keda":
-        query = (
-            f'sum(vllm:num_requests_running{{namespace="{namespace}",deployment="{full}"}})'
-            f' + sum(vllm:num_requests_waiting{{namespace="{namespace}",deployment="{full}"}})'
-        )
+        query = _keda_query(scaling.metric, namespace, full)
         return {
             "apiVersion": "keda.sh/v1alpha1",
             "kind": "ScaledObject",
@@ -243,7 +245,7 @@ def autoscaler(
                 "minReplicaCount": scaling.min_replicas,
                 "maxReplicaCount": scaling.max_replicas,
                 "triggers": [{"type": "prometheus", "metadata": {
-                    "serverAddress": settings.prometheus_url, "query": query, "threshold": str(target)}}],
+                    "serverAddress": settings.prometheus_url, "query": query, "threshold": f"{target:g}"}}],
             },
         }  # fmt: skip
     return {
@@ -255,9 +257,9 @@ def autoscaler(
             # an HPA cannot scale to zero: min_replicas 0 keeps one replica
             "minReplicas": max(1, scaling.min_replicas),
             "maxReplicas": scaling.max_replicas,
-            # vllm:num_requests_running + vllm:num_requests_waiting per pod, through prometheus-adapter
-            "metrics": [{"type": "Pods", "pods": {"metric": {"name": "vllm_requests_in_flight"},
-                                                  "target": {"type": "AverageValue", "averageValue": str(target)}}}],
+            # the spec's metric per pod, through prometheus-adapter (vllm_requests_in_flight is running + waiting)
+            "metrics": [{"type": "Pods", "pods": {"metric": {"name": _HPA_METRIC[scaling.metric]},
+                                                  "target": {"type": "AverageValue", "averageValue": f"{target:g}"}}}],
             "behavior": {"scaleUp": _scale_policy(scaling.scale_up), "scaleDown": _scale_policy(scaling.scale_down)},
         },
     }  # fmt: skip

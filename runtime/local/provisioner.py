@@ -22,7 +22,7 @@ import aiohttp
 from modelplane.compiler.engine import served_name, vllm_args
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.local import registry as regs
-from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc
+from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, Revision, RouterProc
 from modelplane.runtime.local.synthetic import Shape, read_prompts
 from modelplane.runtime.local.synthetic import synthesize as synthesize_traffic
 from modelplane.runtime.messages import ActionSpec
@@ -30,6 +30,7 @@ from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, t
 from modelplane.runtime.server import free_port, port_open
 from modelplane.runtime.typed import endpoint_spec, spec_of
 from modelplane.specs.common import duration_seconds
+from modelplane.specs.serving import EndpointSpec
 
 READY_POLL_S = 0.2
 
@@ -106,16 +107,19 @@ class LocalProvisioner:
 
     def ensure_router(self, ctx: Context, action: ActionSpec) -> RouterProc:
         name = _endpoint_name(action)
-        routing = endpoint_spec(action.node).routing  # typed: an unset policy is the model's default
+        spec = endpoint_spec(action.node)  # typed: an unset policy is the model's default
+        routing = spec.routing
         with regs.editing(ctx.root, ctx.environment, name) as reg:
             reg.policy = routing.policy
             reg.max_retries = routing.retries.max_retries
             reg.retry_on = list(routing.retries.retry_on)
             reg.slow_start_s = duration_seconds(routing.slow_start) if routing.slow_start else 0.0
+            reg.autoscaling = autoscaling_policy(spec)
+            path = regs.registry_path(ctx.root, ctx.environment, name)
+            _ensure_autoscaler(reg, path, ctx.root)
             if reg.router is not None and is_ours(reg.router) and port_open(f"127.0.0.1:{reg.router.port}"):
                 return reg.router
             port = free_port(reg.router.port if reg.router else None)
-            path = regs.registry_path(ctx.root, ctx.environment, name)
             p = _spawn(
                 [sys.executable, "-m", "modelplane.runtime.local.router", "--registry", str(path), "--port", str(port)],
                 path.parent / "logs" / f"{name}-router.log",
@@ -137,6 +141,7 @@ class LocalProvisioner:
             rev = reg.revisions.setdefault(revision, Revision(role="canary", weight=0))
             rev.model = f"{model['metadata']['name']}@{getattr(spec_of(model), 'version', '') or ''}"
             rev.max_inflight = endpoint_spec(endpoint).capacity.concurrency_cap()
+            rev.min_replicas = max(rev.min_replicas, replicas)  # the capacity gate's count: no scaling below it
             alive = [r for r in rev.replicas if is_ours(r)]  # listening or still starting
             adopted = len(alive)
             for dead in rev.replicas:
@@ -147,6 +152,7 @@ class LocalProvisioner:
             while len(rev.replicas) < replicas:
                 port = free_port()
                 cmd, rev.engine = engine_command(endpoint, model, revision, port, action.details.get("engine_args"))
+                rev.command = _port_template(cmd, port)
                 log = logs / f"{name}-{revision}-{len(rev.replicas)}.log"
                 p = _spawn(cmd, log, ctx.root)
                 rev.replicas.append(Replica(pid=p.pid, port=port, log=str(log), started=p.started, cmdline=p.cmdline))
@@ -166,7 +172,8 @@ class LocalProvisioner:
                 if rev is None:
                     raise ActionFailed(f"endpoint/{name}: revision {revision} is not in the registry")
                 ready = 0
-                for r in rev.replicas:
+                serving = [r for r in rev.replicas if not r.draining]  # the autoscaler may be removing some
+                for r in serving:
                     try:
                         async with session.get(r.url + "/v1/models", timeout=aiohttp.ClientTimeout(total=1)) as resp:
                             ready += resp.status == 200
@@ -176,11 +183,11 @@ class LocalProvisioner:
                                 f"endpoint/{name}: replica {r.pid} of revision {revision} exited while starting",
                                 {"log": r.log, "hint": f"see {r.log}"},
                             ) from None
-                if ready == len(rev.replicas):
+                if ready == len(serving):
                     return {"revision": revision, "ready": ready}
                 if time.monotonic() > deadline:
                     raise ActionFailed(f"endpoint/{name}: revision {revision} not ready after {limit:.0f} s")
-                ctx.heartbeat({"ready": ready, "of": len(rev.replicas)})
+                ctx.heartbeat({"ready": ready, "of": len(serving)})
                 await asyncio.sleep(READY_POLL_S)
 
     async def set_weights(self, ctx: Context, action: ActionSpec, weights: dict[str, int]) -> dict[str, Any]:
@@ -274,6 +281,7 @@ class LocalProvisioner:
                 reg.revisions[r].weight = 0
             reg.revisions[revision].role = "stable"
             reg.revisions[revision].weight = 100
+            reg.revisions[revision].min_replicas = 0  # stable: autoscaling's own minimum applies again
         grace = min(5.0, duration_seconds(endpoint_spec(action.node).health.drain_grace))
         await self._drain(ctx, name, old, grace)
         for r in old:
@@ -312,6 +320,51 @@ async def _wait_out(ctx: Context, seconds: float) -> None:
         await asyncio.sleep(min(1.0, left))
 
 
+def autoscaling_policy(spec: EndpointSpec) -> Autoscaling:
+    """The spec's autoscaling as the local autoscaler runs it (typed: every default filled in)."""
+    a = spec.autoscaling
+    return Autoscaling(
+        min_replicas=max(1, a.min_replicas),
+        max_replicas=a.max_replicas,
+        metric=a.metric,
+        target=spec.scale_target(),
+        up_stabilization_s=duration_seconds(a.scale_up.stabilization),
+        up_percent=a.scale_up.max_percent_per_period,
+        up_period_s=duration_seconds(a.scale_up.period),
+        down_stabilization_s=duration_seconds(a.scale_down.stabilization),
+        down_percent=a.scale_down.max_percent_per_period,
+        down_period_s=duration_seconds(a.scale_down.period),
+        drain_grace_s=min(30.0, duration_seconds(spec.health.drain_grace)),
+    )
+
+
+def _ensure_autoscaler(reg: Registry, path: Path, root: Path) -> None:
+    """One autoscaler per endpoint whose replicas may vary (min below max); none where they cannot."""
+    policy = reg.autoscaling
+    running = reg.autoscaler is not None and is_ours(reg.autoscaler)
+    if policy is None or policy.min_replicas >= policy.max_replicas:
+        if running and reg.autoscaler is not None:
+            terminate(reg.autoscaler, 2.0, f"the autoscaler of endpoint/{reg.endpoint}")
+        reg.autoscaler = None
+        return
+    if running:
+        return
+    p = _spawn(
+        [sys.executable, "-m", "modelplane.runtime.local.autoscaler", "--registry", str(path)],
+        path.parent / "logs" / f"{reg.endpoint}-autoscaler.log",
+        root,
+    )
+    reg.autoscaler = Replica(pid=p.pid, port=0, started=p.started, cmdline=p.cmdline)
+
+
+def _port_template(cmd: list[str], port: int) -> list[str]:
+    """The command with ``{port}`` where this replica's port is (the value after ``--port``)."""
+    out = list(cmd)
+    i = out.index("--port") + 1
+    out[i] = "{port}"
+    return out
+
+
 def _clean_orphans(reg: Registry, keep: str) -> None:
     """Canary revisions left by an earlier, interrupted rollout: nothing routes to them any more."""
     for name in [r for r, rev in reg.revisions.items() if rev.role != "stable" and r != keep]:
@@ -340,6 +393,8 @@ def down_endpoint(root: Path, environment: str, name: str) -> int:
     ]
     if reg.router is not None:
         procs.append((f"the router of endpoint/{name}", reg.router))
+    if reg.autoscaler is not None:
+        procs.insert(0, (f"the autoscaler of endpoint/{name}", reg.autoscaler))  # first: it starts replicas
     # only processes still ours are signalled (terminate checks start time and command line; a reused pid is not)
     stopped = sum(terminate(p, 2.0, what) for what, p in procs)
     path.unlink(missing_ok=True)

@@ -34,10 +34,39 @@ class Replica(BaseModel):
     started: str = ""
     """Identity when started (see ``runtime.procs``): without it the pid is never signalled."""
     cmdline: list[str] = Field(default_factory=list)
+    ready: bool = True
+    """False while a replica the autoscaler added starts: the router sends it nothing until it answers."""
+    draining: bool = False
+    """The autoscaler is removing it: the router sends it nothing new; it is stopped once idle."""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+class ScalingEvent(BaseModel):
+    at: float
+    """Wall-clock seconds."""
+    revision: str
+    replicas_from: int
+    replicas_to: int
+    reason: str
+
+
+class Autoscaling(BaseModel):
+    """The endpoint's autoscaling policy, as the local autoscaler runs it (from the typed spec)."""
+
+    min_replicas: int
+    max_replicas: int
+    metric: str
+    target: float
+    up_stabilization_s: float
+    up_percent: int
+    up_period_s: float
+    down_stabilization_s: float
+    down_percent: int
+    down_period_s: float
+    drain_grace_s: float = 30.0
 
 
 class Revision(BaseModel):
@@ -49,6 +78,10 @@ class Revision(BaseModel):
     """simulator | vllm"""
     max_inflight: int | None = None
     """Requests one replica of this revision is given at most (``capacity``); the rest go elsewhere."""
+    min_replicas: int = 0
+    """What the rollout asked for (the capacity gate): the autoscaler never goes below it."""
+    command: list[str] = Field(default_factory=list)
+    """How a replica of it starts, with ``{port}`` for its port: what the autoscaler runs to add one."""
     replicas: list[Replica] = Field(default_factory=list)
 
 
@@ -74,6 +107,11 @@ class Registry(BaseModel):
     slow_start_s: float = 0.0
     """A replica new to the router gets a share of its load ramping up over this long."""
     router: RouterProc | None = None
+    autoscaling: Autoscaling | None = None
+    autoscaler: Replica | None = None
+    """The autoscaler process (its port is unused: 0)."""
+    scaling: list[ScalingEvent] = Field(default_factory=list)
+    """The last scaling decisions, newest last (``status``, the router's /metrics)."""
     revisions: dict[str, Revision] = Field(default_factory=dict)
 
     def stable(self) -> str | None:

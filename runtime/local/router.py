@@ -98,9 +98,10 @@ class Backend:
     joined: float = field(default_factory=time.monotonic)
     ewma_ms: float = 0.0
     slow_ejections: int = 0
+    draining: bool = False
 
     def usable(self, now: float) -> bool:
-        return self.healthy and now >= self.ejected_until
+        return self.healthy and now >= self.ejected_until and not self.draining
 
     def has_room(self) -> bool:
         return self.cap is None or self.inflight < self.cap
@@ -191,12 +192,16 @@ class Router:
         self.reg = reg
         old = {b.url: b for bs in self.backends.values() for b in bs}
         # keep the in-flight counts and health of replicas that stay: a reload drops nothing
+        # a replica the autoscaler is starting joins once ready (then with slow start, from that moment)
         self.backends = {
-            name: [old.get(r.url) or Backend(r.url, r.pid) for r in rev.replicas] for name, rev in reg.revisions.items()
+            name: [old.get(r.url) or Backend(r.url, r.pid) for r in rev.replicas if r.ready]
+            for name, rev in reg.revisions.items()
         }
         for name, rev in reg.revisions.items():
+            draining = {r.url for r in rev.replicas if r.draining}
             for b in self.backends[name]:
                 b.cap = rev.max_inflight
+                b.draining = b.url in draining
         self.weights = {name: rev.weight for name, rev in reg.revisions.items()}
 
     def pick_revision(self) -> str | None:
@@ -223,7 +228,7 @@ class Router:
 
     def pick_backend(self, revision: str, exclude: set[str]) -> Backend | None:
         now = time.monotonic()
-        every = [b for b in self.backends.get(revision, []) if b.url not in exclude and b.has_room()]
+        every = [b for b in self.backends.get(revision, []) if b.url not in exclude and b.has_room() and not b.draining]
         # panic mode (as Envoy's): with nothing healthy, trying a replica beats refusing the request
         pool = [b for b in every if b.usable(now)] or every
         if not pool:
@@ -244,7 +249,7 @@ class Router:
 
     def full(self, revision: str) -> bool:
         """Every replica of ``revision`` is at its concurrency cap (so the request is shed, not queued)."""
-        bs = self.backends.get(revision, [])
+        bs = [b for b in self.backends.get(revision, []) if not b.draining]
         return bool(bs) and not any(b.has_room() for b in bs)
 
     def failed(self, b: Backend) -> None:
@@ -470,6 +475,7 @@ class Router:
                             "cap": b.cap,
                             "ewma_ms": round(b.ewma_ms, 2),
                             "slow_ejections": b.slow_ejections,
+                            "draining": b.draining,
                         }
                         for b in bs
                     ]
@@ -497,6 +503,17 @@ class Router:
             f'modelplane_router_synthetic_requests_total{{revision="{r}"}} {s.synthetic}' for r, s in self.stats.items()
         ]
         lines += ["# TYPE modelplane_router_shed_total counter", f"modelplane_router_shed_total {self.shed}"]
+        lines.append("# TYPE modelplane_router_replicas gauge")
+        for name, rev in self.reg.revisions.items():
+            states = {"ready": 0, "starting": 0, "draining": 0}
+            for rep in rev.replicas:
+                states["draining" if rep.draining else "ready" if rep.ready else "starting"] += 1
+            lines += [f'modelplane_router_replicas{{revision="{name}",state="{k}"}} {v}' for k, v in states.items()]
+        last: dict[str, int] = {e.revision: e.replicas_to for e in self.reg.scaling}
+        lines.append("# TYPE modelplane_autoscaler_desired_replicas gauge")
+        lines += [f'modelplane_autoscaler_desired_replicas{{revision="{r}"}} {n}' for r, n in last.items()]
+        lines.append("# TYPE modelplane_autoscaler_decisions gauge")
+        lines.append(f"modelplane_autoscaler_decisions {len(self.reg.scaling)}")
         lines.append("# TYPE modelplane_router_weight gauge")
         lines += [f'modelplane_router_weight{{revision="{r}"}} {w}' for r, w in self.weights.items()]
         lines.append("# TYPE modelplane_router_client_errors_total counter")
