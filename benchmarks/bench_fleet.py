@@ -20,7 +20,8 @@ running, the rest queue FIFO). Policies compared:
   (Prequal's hot/cold lexicographic rule);
 - ``p2c+ejection``: power of two choices with outlier ejection on latency (a
   replica whose recent latency is over 2x the fleet's median is not picked
-  while it stays there), as the rendered Envoy's outlier detection does;
+  while it stays there), as the local router does (Envoy has no latency
+  ejection of its own: its per-try timeout ejects through gateway failures);
 - ``round_robin``.
 
 Scenario 1: one replica in ten degraded 3x. Scenario 2: a canary at the first
