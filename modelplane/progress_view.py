@@ -47,7 +47,7 @@ def table(p: Progress, now: datetime | None = None) -> Table:
             detail(r),
         )
     for ro in p.rollouts.values():
-        t.add_row(Text("~", style="cyan"), f"rollout {ro.target}", rollout_line(ro), "", verdict_line(ro.verdict))
+        t.add_row(Text("~", style="cyan"), f"rollout {ro.target}", rollout_line(ro, now), "", verdict_line(ro.verdict))
     for g in p.gates:
         why = f" ({g.reason})" if g.reason else ""
         t.add_row(
@@ -56,9 +56,12 @@ def table(p: Progress, now: datetime | None = None) -> Table:
     return t
 
 
-def rollout_line(r: RolloutStatus) -> str:
-    """Where a rollout is: step, weight, phase (and the window's length while analysing)."""
-    window = f" ({r.window_s:g} s window)" if r.phase == "analysis" else ""
+def rollout_line(r: RolloutStatus, now: datetime | None = None) -> str:
+    """Where a rollout is: step, weight, phase (and how far into its window, while analysing)."""
+    window = ""
+    if r.phase == "analysis":
+        done = f"{min(r.window_s, (now - r.since).total_seconds()):.0f}/" if now is not None else ""
+        window = f" ({done}{r.window_s:g} s window)"
     return f"step {r.step + 1}/{r.steps} weight {r.weight}% {r.phase}{window}, {r.replicas} canary replica(s)"
 
 

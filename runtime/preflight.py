@@ -13,7 +13,8 @@ provisions, rolls out on or decommissions:
   ``.modelplane/local``, and a free loopback port.
 
 And for every ``run-workflow`` and ``evaluate`` action, that its command's
-program exists (on PATH, or relative to the project root, where it runs).
+program exists (on PATH, or relative to the project root, where it runs); for
+every rollout that replays prompts as synthetic traffic, that the file reads.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ async def check(root: Path, environment: str, actions: list[ActionSpec]) -> list
             if stack not in seen_stacks:
                 seen_stacks.add(stack)
                 problems += _stack(root, stack, _provider(a), _pulumi_settings(a))
+            if a.type == "rollout":
+                problems += _prompts(root, a)
         elif a.type in ("run-workflow", "evaluate") and a.node is not None:
             command = list(a.node.get("spec", {}).get("command") or [])
             if command and command[0] not in seen_programs:
@@ -194,6 +197,26 @@ def _program(root: Path, a: ActionSpec, command: list[str]) -> list[PreflightPro
             hint=f"install `{program}` on the worker, or fix spec.command of {a.target}",
         )
     ]
+
+
+def _prompts(root: Path, a: ActionSpec) -> list[PreflightProblem]:
+    """The JSONL file a rollout's synthetic traffic replays (rollout.analysis.synthetic.prompts) reads."""
+    from modelplane.runtime.local.synthetic import read_prompts
+    from modelplane.runtime.typed import endpoint_spec
+
+    name = endpoint_spec(a.node).rollout.analysis.synthetic.prompts if a.node is not None else None
+    if not name:
+        return []
+    try:
+        read_prompts(root / name)
+    except (OSError, ValueError) as exc:
+        return [
+            PreflightProblem(
+                what=f"{a.target}: rollout.analysis.synthetic.prompts cannot be replayed: {exc}",
+                hint='a JSONL file, relative to the project, one {"prompt": ...} or {"messages": [...]} per line',
+            )
+        ]
+    return []
 
 
 def _writable(folder: Path) -> bool:
