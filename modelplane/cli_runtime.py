@@ -291,7 +291,7 @@ async def _apply(
         if not typer.confirm(f"Apply {len(plan.actions)} action(s) to {s.project.name}/{s.environment}?"):
             print("apply cancelled; nothing was changed", file=sys.stderr)
             return 1
-    inp = apply_input(plan, s, par, auto_approve)
+    inp = apply_input(plan, s, par, auto_approve, apply_id=store.next_apply_id(), store_id=store.store_id())
     if existing is None:
         client, ep = await _client(s, start=True, with_worker=True)
     handle = await start(client, s, inp)
@@ -591,6 +591,7 @@ def server(
     stop: Annotated[bool, typer.Option("--stop", help="Stop the embedded server (and its worker).")] = False,
 ) -> None:
     """Run the embedded Temporal server in the foreground, with its Web UI."""
+    import os
     import subprocess
 
     from modelplane.runtime.connection import stop_worker
@@ -613,7 +614,7 @@ def server(
 
     from modelplane.compiler.sources import PRIVATE_UMASK, atomic_write, private_dir
     from modelplane.runtime.procs import stamp
-    from modelplane.runtime.server import ServerInfo, free_port, with_read_only_ui
+    from modelplane.runtime.server import ServerInfo, claim_database, free_port, record_owner, with_read_only_ui
 
     s = _settings(project, None)
     port = free_port(7233)
@@ -621,7 +622,8 @@ def server(
     db = state_dir(root) / "temporal.db"
     cmd = _guard(lambda: server_command(db, port, ui_port, s.temporal.namespace))
     private_dir(state_dir(root) / "logs")
-    proc = subprocess.Popen(cmd, cwd=root, umask=PRIVATE_UMASK)
+    owner = _guard(lambda: claim_database(db))  # one server per database, whoever starts it
+    proc = subprocess.Popen(cmd, cwd=root, umask=PRIVATE_UMASK, pass_fds=(owner,))
     ident = stamp(proc.pid)  # so `server --stop` and `down` can tell it from a later process with its pid
     fg = ServerInfo(
         proc.pid,
@@ -634,6 +636,8 @@ def server(
     )
     if ui_port is not None and s.temporal.ui == "read-only":
         fg = _guard(lambda: with_read_only_ui(fg, f"127.0.0.1:{ui_port}", state_dir(root)))
+    record_owner(owner, fg)
+    os.close(owner)
     atomic_write(state_dir(root) / "temporal.json", json.dumps(asdict(fg), indent=2).encode())
     ui = f"Web UI ({s.temporal.ui}) at {fg.ui_url}" if fg.ui_url else "no Web UI (temporal.ui: off)"
     print(f"Temporal at {fg.address}, {ui}; Ctrl-C stops it", flush=True)

@@ -67,15 +67,32 @@ class Activities:
         return Path(inp.root) if inp.root else self.root
 
     def store_of(self, inp: Where, environment: str) -> Store:
-        """The apply's own state store (from its input), so a worker outside the project writes the right one."""
+        """The apply's own state store (from its input), so a worker outside the project writes the right one.
+
+        Checked before every use: a SQLite file moved aside or replaced is opened again from its path (the
+        worker never keeps writing a deleted file), and a store that is not the one the apply started on
+        (another ``store_id``) is refused: nothing of this apply is recorded in it."""
         if inp.state is None:
             return self.stores(environment)
         from modelplane.runtime.connection import open_store
 
         key = (str(self.root_of(inp)), inp.state.model_dump_json())
-        if key not in self._opened:
-            self._opened[key] = open_store(self.root_of(inp), inp.state)
-        return self._opened[key]
+        store = self._opened.get(key)
+        if store is not None and not store.same_file():
+            store.close()
+            store = None
+        if store is None:
+            store = self._opened[key] = open_store(self.root_of(inp), inp.state)
+        if inp.store_id and store.store_id() != inp.store_id:
+            raise ApplicationError(
+                f"the state store changed under this apply: it started on store {inp.store_id}, and "
+                f"{store.describe()} is now store {store.store_id()} (moved aside, replaced or restored?); "
+                "nothing more of this apply is recorded there",
+                {"hint": "run `modelplane plan` to see what the state now holds, then apply again"},
+                type="StoreChanged",
+                non_retryable=True,
+            )
+        return store
 
     @activity.defn(name="execute_action")
     async def execute_action(self, inp: ActionInput) -> ActionOutput:

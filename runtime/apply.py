@@ -124,8 +124,13 @@ def requested_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def apply_input(plan: Plan, s: Settings, parallelism: int, auto_approve: bool) -> ApplyInput:
-    """The workflow's input, from the plan alone: no compile, no file of the project read."""
+def apply_input(
+    plan: Plan, s: Settings, parallelism: int, auto_approve: bool, apply_id: str | None = None, store_id: str = ""
+) -> ApplyInput:
+    """The workflow's input, from the plan alone: no compile, no file of the project read.
+
+    ``apply_id`` comes from the state store (``next_apply_id``), unique per apply; ``store_id`` is that
+    store's identity, which every state write of the apply checks."""
     ex = plan.execution
     if ex is None:
         raise ModelplaneError("this plan has no `execution` part", hint="make it with `modelplane plan --out FILE`")
@@ -150,7 +155,8 @@ def apply_input(plan: Plan, s: Settings, parallelism: int, auto_approve: bool) -
         )
     records = [NodeRecord.model_validate(r.model_dump()) for r in ex.records]
     return ApplyInput(
-        apply_id=plan.id,
+        apply_id=apply_id or plan.id,
+        store_id=store_id,
         project=plan.project,
         environment=plan.environment,
         plan_id=plan.id,

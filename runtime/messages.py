@@ -50,6 +50,8 @@ class Where(_Msg):
 
     root: str = ""
     state: StateSettings | None = None
+    store_id: str = ""
+    """The identity of the store the apply started on: a worker writes nothing to a store that is not it."""
 
 
 class NodeRecord(_Msg):
@@ -66,7 +68,8 @@ class NodeRecord(_Msg):
 
 class ApplyInput(_Msg):
     apply_id: str
-    """Names this apply in history and in idempotency keys (the plan id)."""
+    """Names this apply in history and in idempotency keys: the store's counter and id, unique per apply
+    (a plan id repeats when the same plan is applied again, e.g. to a state moved aside)."""
     project: str
     environment: str
     plan_id: str
@@ -79,6 +82,7 @@ class ApplyInput(_Msg):
     root: str = ""
     """The project root the apply was started from (see ``Where``)."""
     state: StateSettings | None = None
+    store_id: str = ""
     # carried over by continue-as-new
     results: dict[str, ActionResult] = Field(default_factory=dict)
     recorded: list[str] = Field(default_factory=list)

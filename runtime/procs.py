@@ -241,9 +241,12 @@ def terminate(proc: Tracked, grace: float = 3.0, what: str = "process") -> bool:
     return True
 
 
-def spawn_detached(cmd: Sequence[str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn_detached(
+    cmd: Sequence[str], log: Path, cwd: Path | None = None, pass_fds: Sequence[int] = ()
+) -> subprocess.Popen[bytes]:
     """Start a process that outlives this one and its Ctrl-C (own session), output appended to ``log``
-    (created 0600), with umask 077: what it writes under `.modelplane/` is the owner's alone."""
+    (created 0600), with umask 077: what it writes under `.modelplane/` is the owner's alone. ``pass_fds``
+    are inherited (a lock the child then holds for as long as it lives)."""
     private_dir(log.parent)
     with open(log, "ab", opener=private_opener) as out:
         return subprocess.Popen(
@@ -254,4 +257,5 @@ def spawn_detached(cmd: Sequence[str], log: Path, cwd: Path | None = None) -> su
             start_new_session=True,
             cwd=cwd,
             umask=PRIVATE_UMASK,
+            pass_fds=tuple(pass_fds),
         )

@@ -164,7 +164,13 @@ def server_command(db: Path, port: int, ui_port: int | None, namespace: str) -> 
 
 
 def ensure_server(root: Path, namespace: str = "default", ui: UiMode = "read-only") -> ServerInfo:
-    """The project's embedded server, started in the background if it is not running."""
+    """The project's embedded server, started in the background if it is not running.
+
+    One server per database: the server process holds an exclusive lock on ``temporal.db.owner`` for
+    as long as it lives (inherited from the starter), and that file says which server it is. A lost or
+    stale ``temporal.json`` therefore never starts a second server on the same database: the owner is
+    adopted again, or, if it cannot be identified, that is an error naming it.
+    """
     sd = state_dir(root)
     with file_lock(sd / "temporal.lock"):
         running = running_server(root)
@@ -173,25 +179,89 @@ def ensure_server(root: Path, namespace: str = "default", ui: UiMode = "read-onl
         old = read_info(root)
         db = sd / "temporal.db"
         (sd / "logs").mkdir(parents=True, exist_ok=True)
-        # the same port as last time where it is free: workers and notes that remember it keep working
-        preferred = int(old.address.rsplit(":", 1)[1]) if old else None
-        for attempt in range(3):  # a port found free can be taken before the server binds it: try others
-            info = _start(root, db, free_port(preferred if attempt == 0 else None), ui, namespace)
-            if info is not None:
-                break
-        else:
-            raise ModelplaneError(
-                "the embedded Temporal server did not start",
-                hint=f"see {sd / 'logs' / 'temporal.log'}; a damaged {db} can be moved aside",
-            )
-        atomic_write(sd / "temporal.json", json.dumps(asdict(info), indent=2).encode())
-        return info
+        owner = os.open(owner_file(db), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if not _lock(owner):
+                return _adopt_owner(sd, db, owner)
+            # the same port as last time where it is free: workers and notes that remember it keep working
+            preferred = int(old.address.rsplit(":", 1)[1]) if old else None
+            for attempt in range(3):  # a port found free can be taken before the server binds it: try others
+                info = _start(root, db, free_port(preferred if attempt == 0 else None), ui, namespace, owner)
+                if info is not None:
+                    break
+            else:
+                raise ModelplaneError(
+                    "the embedded Temporal server did not start",
+                    hint=f"see {sd / 'logs' / 'temporal.log'}; a damaged {db} can be moved aside",
+                )
+            record_owner(owner, info)
+            atomic_write(sd / "temporal.json", json.dumps(asdict(info), indent=2).encode())
+            return info
+        finally:
+            os.close(owner)  # the server keeps its inherited copy, and with it the lock
 
 
-def _start(root: Path, db: Path, port: int, ui: UiMode, namespace: str) -> ServerInfo | None:
+def owner_file(db: Path) -> Path:
+    """The file whose exclusive lock the server of ``db`` holds while it lives."""
+    return db.with_name(db.name + ".owner")
+
+
+def _lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def claim_database(db: Path) -> int:
+    """An fd holding ``db``'s owner lock, for a server started in the foreground to inherit; an error naming
+    the server that already holds it."""
+    fd = os.open(owner_file(db), os.O_RDWR | os.O_CREAT, 0o600)
+    if _lock(fd):
+        return fd
+    try:
+        info = ServerInfo(**json.loads(os.pread(fd, 1 << 16, 0) or b"{}"))
+        who = f"pid {info.pid} at {info.address}"
+    except (ValueError, TypeError):
+        who = "a process that left no record"
+    finally:
+        os.close(fd)
+    raise ModelplaneError(
+        f"a Temporal server already runs on {db} ({who}): one database serves one server",
+        hint="use it (it is the project's server), or stop it first: modelplane server --stop",
+    )
+
+
+def record_owner(fd: int, info: ServerInfo) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+
+
+def _adopt_owner(sd: Path, db: Path, owner: int) -> ServerInfo:
+    """The server that holds the database's lock, recorded again in ``temporal.json``; or an error."""
+    try:
+        info: ServerInfo | None = ServerInfo(**json.loads(os.pread(owner, 1 << 16, 0) or b"{}"))
+    except (ValueError, TypeError):
+        info = None
+    if info is not None and is_ours(info):
+        for _ in range(int(START_TIMEOUT_S / 0.05)):  # it may be starting (another checkout's apply)
+            if port_open(info.address):
+                atomic_write(sd / "temporal.json", json.dumps(asdict(info), indent=2).encode())
+                return info
+            time.sleep(0.05)
+    who = f"pid {info.pid} at {info.address}" if info is not None else "a process that left no record"
+    raise ModelplaneError(
+        f"another Temporal server holds {db} ({who}), and it cannot be used: one database serves one server",
+        hint=f"stop that process, then run the command again (`fuser {db}.owner` names it)",
+    )
+
+
+def _start(root: Path, db: Path, port: int, ui: UiMode, namespace: str, owner: int) -> ServerInfo | None:
     sd = state_dir(root)
     ui_port = free_port() if ui != "off" else None
-    proc = spawn_detached(server_command(db, port, ui_port, namespace), sd / "logs" / "temporal.log", root)
+    cmd = server_command(db, port, ui_port, namespace)
+    proc = spawn_detached(cmd, sd / "logs" / "temporal.log", root, pass_fds=(owner,))
     ident = stamp(proc.pid)
     info = ServerInfo(
         pid=proc.pid,

@@ -72,6 +72,12 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE audit (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, environment TEXT NOT NULL,"
         " at DOUBLE PRECISION NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
     ],
+    # 4: the store's own identity and the counter that numbers its applies
+    [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "INSERT INTO meta VALUES ('store_id', substr(md5(random()::text || clock_timestamp()::text), 1, 16))",
+        "INSERT INTO meta VALUES ('applies', '0')",
+    ],
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "every SQLite migration needs its PostgreSQL twin"
 
@@ -92,6 +98,21 @@ class PostgresStore:
 
     def describe(self) -> str:
         return redact(self.url)
+
+    def same_file(self) -> bool:
+        return True  # a database, not a file: its identity is store_id
+
+    def store_id(self) -> str:
+        return str(self._all("SELECT value FROM meta WHERE key='store_id'")[0][0])
+
+    def next_apply_id(self) -> str:
+        """A new apply's id: this store's counter and its own id, never repeated (a plan id can be)."""
+        with self._tx() as db:
+            row = db.execute(
+                "UPDATE meta SET value = (value::bigint + 1)::text WHERE key='applies' RETURNING value"
+            ).fetchone()
+        assert row is not None, "migration 4 inserts the counter"
+        return f"{row[0]}.{self.store_id()}"
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._password,) if self._password else ()

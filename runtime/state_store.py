@@ -74,6 +74,12 @@ MIGRATIONS: list[str] = [
     CREATE TABLE audit (
         environment TEXT NOT NULL, at REAL NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
     """,
+    # 4: the store's own identity (a random id made once) and the counter that numbers its applies
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('store_id', lower(hex(randomblob(8))));
+    INSERT INTO meta VALUES ('applies', '0');
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -175,6 +181,7 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         private_dir(path.parent)
+        _refuse_truncated(path)
         try:
             os.close(
                 private_opener(str(path), os.O_RDWR | os.O_CREAT)
@@ -182,12 +189,52 @@ class StateStore:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._check_integrity()
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise ModelplaneError(
                 f"cannot open the state file {path}: {exc}",
-                hint="is it a modelplane state file? move it aside to start from an empty state",
+                hint=f"is it a modelplane state file? restore it from a backup (`modelplane state import`), or "
+                f"move it aside to start from an empty state: mv {path} {path}.broken",
             ) from None
+        st = os.stat(path)
+        self._file = (st.st_dev, st.st_ino)
+
+    def _check_integrity(self) -> None:
+        """A damaged file is an error with the way out, never an empty state; a foreign database likewise."""
+        problems = [r[0] for r in self._db.execute("PRAGMA quick_check(5)").fetchall()]
+        if problems != ["ok"]:
+            raise ModelplaneError(
+                f"the state file {self.path} is damaged: " + "; ".join(problems),
+                hint=f"restore it from a backup (`modelplane state import`), or recover what SQLite can: "
+                f"sqlite3 {self.path} .recover | sqlite3 {self.path}.recovered, then point state.path at it",
+            )
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and tables:
+            raise ModelplaneError(
+                f"the state file {self.path} is an SQLite database of something else (tables: "
+                f"{', '.join(sorted(tables)[:5])})",
+                hint="point state.path at a modelplane state file, or move this one aside",
+            )
+
+    def same_file(self) -> bool:
+        """Whether the path still names the file this store opened (not moved aside, deleted or replaced)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self._file
+
+    def store_id(self) -> str:
+        return str(self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()[0])
+
+    def next_apply_id(self) -> str:
+        """A new apply's id: this store's counter and its own id, never repeated (a plan id can be)."""
+        with self._tx() as db:
+            db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='applies'")
+            n = db.execute("SELECT value FROM meta WHERE key='applies'").fetchone()[0]
+        return f"{n}.{self.store_id()}"
 
     def close(self) -> None:
         self._db.close()
@@ -510,6 +557,23 @@ class StateStore:
 
     def is_empty(self) -> bool:
         return all(self._db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is None for t in TABLES)
+
+
+def _refuse_truncated(path: Path) -> None:
+    """A state file of 0 bytes was truncated (a new one is written as it is created): SQLite would read it as
+    an empty database and the next plan would want to create everything again."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    if size == 0:
+        wal = path.with_name(path.name + "-wal")
+        raise ModelplaneError(
+            f"the state file {path} is empty (0 bytes): it was truncated, so what was applied is not known"
+            + (f" (its write-ahead log {wal.name} is still there)" if wal.exists() else ""),
+            hint=f"restore it from a backup (`modelplane state import`); to really start from an empty state, "
+            f"remove it: rm {path}",
+        )
 
 
 def _unlock_detail(cleared: LockHolder | None, reason: str) -> dict[str, Any]:

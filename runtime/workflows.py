@@ -291,7 +291,7 @@ class ApplyPlanWorkflow:
 
     def _where(self) -> dict[str, Any]:
         """Where effects land: the apply's project root and state store, not the worker's directory."""
-        return {"root": self._inp.root, "state": self._inp.state}
+        return {"root": self._inp.root, "state": self._inp.state, "store_id": self._inp.store_id}
 
     def _history_long(self) -> bool:
         info = workflow.info()

@@ -137,7 +137,7 @@ def test_apply_prod_without_the_pulumi_cli_runs_nothing_and_says_what_to_install
     assert "preflight: nothing was run" in text
     assert "the Pulumi CLI is not available" in text and "https://www.pulumi.com/docs/install/" in text
     assert "PULUMI_CONFIG_PASSPHRASE" in text  # every missing prerequisite at once, each with what to set
-    actions = re.search(r"apply \w+ on prod: failed \((\d+) skipped\)", text)
+    actions = re.search(r"apply [\w.]+ on prod: failed \((\d+) skipped\)", text)
     assert actions is not None, text
     db = project / ".modelplane" / "prod-state.db"
     store = StateStore(db)
