@@ -132,6 +132,18 @@ async def _watch(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
                 log.update(p)
             if p.state in FINAL or not follow:
                 break
+            ended = await _ended_unfinished(handle)
+            if ended is not None:  # a query replays a closed workflow as it last was: "running", forever
+                if view is not None:
+                    view.stop()
+                    view = None
+                console.print(
+                    f"apply {p.apply_id} ended on the server without finishing: {ended}; what it did not finish "
+                    f"is pending in the state: `modelplane plan --env {s.environment}` shows it, "
+                    f"`modelplane apply --env {s.environment}` does it",
+                    style="red",
+                )
+                return "failed"
             await asyncio.sleep(POLL_S)
     finally:
         if view is not None:
@@ -140,6 +152,21 @@ async def _watch(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
     if p.state in FINAL:
         _summary(console, p)
     return p.state
+
+
+async def _ended_unfinished(handle: Any) -> str | None:
+    """How the apply's workflow closed without its own ending (terminated, timed out...), or None if it runs."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
+    try:
+        desc = await handle.describe()
+    except RPCError:
+        return None  # the next query says what is wrong with the server
+    if desc.status in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+        return None  # completed: the query's next answer is its final state
+    name: str = desc.status.name
+    return name.lower().replace("_", " ")
 
 
 class ServerLost(Exception):

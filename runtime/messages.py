@@ -125,6 +125,10 @@ class RecordInput(Where):
     """Actions left undone (id -> why), carried into the next plan."""
 
 
+INTENT_PREFIX = "started by apply"
+"""The reason an action is pending while its apply runs: what is left of it when that apply dies."""
+
+
 class HistoryInput(Where):
     apply_id: str
     environment: str

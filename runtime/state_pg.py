@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
+from modelplane.runtime.messages import INTENT_PREFIX
 from modelplane.runtime.state_store import (
     SCHEMA_VERSION,
     TABLES,
@@ -394,6 +395,9 @@ class PostgresStore:
                 "UPDATE history SET outcome=%s, summary=%s, failures=%s, finished_at=%s WHERE apply_id=%s",
                 (outcome, json.dumps(summary, sort_keys=True), json.dumps(failures or {}), time.time(), apply_id),
             )
+            # the apply ended (however): what it wrote ahead and never reached is not left over (a refused
+            # or aborted apply has recorded its own reasons for what it did not run)
+            db.execute("DELETE FROM pending WHERE apply_id=%s AND reason LIKE %s", (apply_id, INTENT_PREFIX + " %"))
 
     # -- the lock row --------------------------------------------------------------------------
 

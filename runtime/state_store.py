@@ -29,6 +29,7 @@ from typing import Any
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.sources import private_dir, private_opener
 from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
+from modelplane.runtime.messages import INTENT_PREFIX
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -468,6 +469,9 @@ class StateStore:
                 "UPDATE history SET outcome=?, summary=?, failures=?, finished_at=? WHERE apply_id=?",
                 (outcome, json.dumps(summary, sort_keys=True), json.dumps(failures or {}), time.time(), apply_id),
             )
+            # the apply ended (however): what it wrote ahead and never reached is not left over (a refused
+            # or aborted apply has recorded its own reasons for what it did not run)
+            db.execute("DELETE FROM pending WHERE apply_id=? AND reason LIKE ?", (apply_id, INTENT_PREFIX + " %"))
 
     # -- the lock row --------------------------------------------------------------------------
 

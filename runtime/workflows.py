@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from modelplane.runtime.analysis import judge
     from modelplane.runtime.messages import (
         FINISHED,
+        INTENT_PREFIX,
         ActionInput,
         ActionOutput,
         ActionResult,
@@ -200,6 +201,10 @@ class ApplyPlanWorkflow:
             # applies started before the preflight existed replay without it
             if workflow.patched("preflight") and await self._run_preflight():
                 return await self._refused()
+            # write-ahead: every action is pending until it succeeds, so an apply that dies without
+            # finishing (terminated, timed out, reset) leaves its work in the state for the next plan
+            if workflow.patched("intents"):
+                await self._record_intents()
         actions = inp.actions
         by_id = {a.id: a for a in actions}
         draining = False
@@ -372,6 +377,26 @@ class ApplyPlanWorkflow:
             retry_policy=BOOKKEEPING_RETRY,
         )
         self._recorded.extend(rec.id for rec in ready)
+
+    async def _record_intents(self) -> None:
+        todo = [a for a in self._inp.actions if self._results[a.id].state == "pending"]
+        if not todo:
+            return
+        since = self._started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if self._started_at else "?"
+        reason = f"{INTENT_PREFIX} {self._inp.apply_id} (started {since}) and not finished by it"
+        await workflow.execute_activity(
+            "record_state",
+            RecordInput(
+                apply_id=self._inp.apply_id,
+                environment=self._inp.environment,
+                records=[],
+                done={},
+                pending={a.id: reason for a in todo},
+                **self._where(),
+            ),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=BOOKKEEPING_RETRY,
+        )
 
     def _ready(self, rec: NodeRecord) -> bool:
         return all(self._results[a].state == "succeeded" for a in rec.waits_for if a in self._results)

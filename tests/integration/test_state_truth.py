@@ -69,3 +69,56 @@ def test_one_server_per_database_even_when_its_record_is_lost(tmp_path: Path) ->
         assert fresh.pid != first.pid
     finally:
         stop_server(root)
+
+
+def test_an_apply_terminated_mid_rollout_leaves_its_work_pending_and_the_next_apply_repairs_it(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import time
+
+    from modelplane.runtime.server import temporal_binary
+
+    from tests.integration.pipeline import make_pipeline
+
+    p = make_pipeline(tmp_path / "p", serving=True)
+    try:
+        p.run("apply", "--auto-approve", check=True)
+        p.edit('version: "1.0.0"', 'version: "1.1.0"')
+        p.edit("{weight: 50, pause: 1s}", "{weight: 50, pause: manual}", file="specs/serving.yaml")
+
+        def wait_gate() -> None:
+            deadline = time.monotonic() + 90
+            while "waits for approval" not in p.run("status").stdout:
+                assert time.monotonic() < deadline, p.run("status").stdout
+                time.sleep(0.3)
+
+        apply = p.start("apply", "--auto-approve")
+        wait_gate()
+        assert sorted(r["weight"] for r in p.registry()["revisions"].values()) == [50, 50]  # half-done
+        address = json.loads((p.root / ".modelplane" / "temporal.json").read_text())["address"]
+        # from outside, as anyone on the machine can with the embedded server
+        subprocess.run(
+            [temporal_binary(), "workflow", "terminate", "--address", address, "--workflow-id", "apply/pipeline/dev",
+             "--reason", "probe"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        apply.wait(timeout=60)
+
+        status = p.run("status", check=True).stdout
+        assert "no apply running" in status and "pending rollout:endpoint/chat: started by apply" in status, status
+        plan = p.run("plan", "--detailed-exitcode")
+        assert plan.returncode == 2, plan.stdout
+        assert "rollout" in plan.stdout and "left over from an earlier apply" in " ".join(plan.stdout.split())
+
+        repair = p.start("apply", "--auto-approve")
+        wait_gate()  # the same manual step: the canary's replicas are adopted, the step taken again
+        p.run("approve", "chat", check=True)
+        out, _ = repair.communicate(timeout=120)
+        assert repair.returncode == 0, out
+        (stable,) = p.registry()["revisions"].values()
+        assert stable["weight"] == 100 and stable["model"] == "chat@1.1.0"  # router at 100/0 on the new revision
+        assert p.run("plan", "--detailed-exitcode").returncode == 0
+        assert "pending" not in p.run("status", check=True).stdout
+    finally:
+        p.stop()

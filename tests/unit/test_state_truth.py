@@ -95,3 +95,20 @@ def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(ModelplaneError, match="an SQLite database of something else \\(tables: photos\\)"):
         StateStore(path)
+
+
+def test_written_ahead_work_is_cleared_when_its_apply_ends_and_kept_when_it_dies(store: Any) -> None:
+    from modelplane.runtime.messages import INTENT_PREFIX
+
+    ahead = f"{INTENT_PREFIX} A (started now) and not finished by it"
+    store.history_begin("A", "dev", "p", "wf", "me")
+    store.record("dev", "A", pending=[("rollout:endpoint/e", "rollout", "endpoint/e", ahead),
+                                      ("evaluate:evaluation/q", "evaluate", "evaluation/q", ahead)])  # fmt: skip
+    store.record("dev", "B", pending=[("notify:owner/o", "notify", "owner/o", f"{INTENT_PREFIX} B ...")])
+    store.record("dev", "A", pending=[("evaluate:evaluation/q", "evaluate", "evaluation/q", "failed: acc 0.1")])
+    # while A runs (or after it died without ending) its work is pending: the next plan carries it
+    assert set(store.applied("dev").pending) == {"rollout:endpoint/e", "evaluate:evaluation/q", "notify:owner/o"}
+    store.history_end("A", "failed", {"failed": 1})
+    pending = store.applied("dev").pending
+    assert set(pending) == {"evaluate:evaluation/q", "notify:owner/o"}  # its own failure and B's work stay
+    assert pending["evaluate:evaluation/q"].reason == "failed: acc 0.1"
