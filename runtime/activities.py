@@ -80,6 +80,17 @@ class Activities:
         store = self._opened.get(key)
         if store is not None and not store.same_file():
             store.close()
+            del self._opened[key]
+            gone = getattr(store, "path", None)
+            if inp.store_id and gone is not None and not Path(gone).exists():
+                # moved aside or deleted mid-apply: say so, and leave no new empty state in its place
+                raise ApplicationError(
+                    f"the state store changed under this apply: {gone} (store {inp.store_id}) is gone; "
+                    "nothing more of this apply is recorded",
+                    {"hint": "put it back, or run `modelplane plan` and apply again to start on a new state"},
+                    type="StoreChanged",
+                    non_retryable=True,
+                )
             store = None
         if store is None:
             store = self._opened[key] = open_store(self.root_of(inp), inp.state)

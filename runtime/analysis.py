@@ -60,18 +60,18 @@ def judge(
     def verdict(result: Literal["pass", "fail", "inconclusive"], gate: str, reason: str) -> Verdict:
         return Verdict(result=result, gate=gate, reason=reason, canary=canary, stable=stable)
 
-    if n < need:
-        return verdict("inconclusive", "sample", f"{n} canary requests in the window, need {need}")
     budget = 1 - slo.availability
     errors = int(canary.get("errors", 0))
-    critical = critical_errors(n, budget)
-    if errors >= critical:
+    critical = critical_errors(n, budget) if n else 1
+    if n and errors >= critical:  # the test holds at any n: 40 errors in 40 requests fail, sample or not
         return verdict(
             "fail",
             "errors",
             f"{errors} errors in {_counts(n, synthetic)} ({errors / n:.2%}), over the {budget:.2%} error budget "
             f"(a canary within it shows {critical} or more in {n} requests under 5% of the time)",
         )
+    if n < need:
+        return verdict("inconclusive", "sample", f"{n} canary requests in the window, need {need}")
     p99 = canary.get("p99_ms")
     if p99 is not None and p99 > slo.p99_latency_ms:
         return verdict(

@@ -279,8 +279,13 @@ def _start(root: Path, db: Path, port: int, ui: UiMode, namespace: str, owner: i
             proc.wait()
             return None
         time.sleep(0.05)
+    record_owner(owner, info)  # the lock names its server from the moment it serves
     if ui == "read-only" and ui_port is not None:
-        return with_read_only_ui(info, f"127.0.0.1:{ui_port}", sd)
+        try:
+            return with_read_only_ui(info, f"127.0.0.1:{ui_port}", sd)
+        except ModelplaneError:
+            terminate(info, grace=5.0, what="the embedded Temporal server")  # not left holding the lock unrecorded
+            raise
     return info
 
 

@@ -449,6 +449,7 @@ class EndpointRolloutWorkflow:
         self._policy: RolloutPolicy | None = None
         self._replicas = 0
         self._last: dict[str, Any] | None = None
+        self._observe_error: str | None = None
 
     @workflow.signal
     def approve(self, approval: Approval) -> None:
@@ -497,13 +498,22 @@ class EndpointRolloutWorkflow:
             start_to_close_timeout=timedelta(seconds=window + 120),
             heartbeat_timeout=STEP_HEARTBEAT,
             retry_policy=ACTION_RETRY,
-            cancellation_type=ActivityCancellationType.TRY_CANCEL,
+            # the rollback waits until the synthetic traffic has really stopped
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         await workflow.wait_condition(lambda: handle.done() or self._abort_reason is not None)
         if not handle.done():
-            handle.cancel()  # the synthetic traffic stops with the step
+            handle.cancel()  # the synthetic traffic stops with the step, before the rollback
+            with contextlib.suppress(ActivityError, asyncio.CancelledError):
+                await handle
             return None
-        res: ServingResult = await handle
+        try:
+            res: ServingResult = await handle
+        except ActivityError as exc:
+            # the window could not be observed (the router gone, a prompt file unreadable): the canary must
+            # not stay at its weight; the caller rolls back with the reason
+            self._observe_error = failure_message(exc)
+            return None
         return res.data
 
     async def _report(self, step: int, weight: int, phase: str, **fields: Any) -> None:
@@ -565,6 +575,10 @@ class EndpointRolloutWorkflow:
             for attempt in range(policy.inconclusive_limit + 1):
                 await self._report(i, weight, "analysis")
                 stats = await self._observe(window, policy.need, policy.when_idle == "synthesize", [revision, stable])
+                if self._observe_error is not None:
+                    await self._report(i, weight, "rolled back")
+                    why = f"step {i + 1} (weight {weight}%): the window could not be observed: {self._observe_error}"
+                    await self._rollback(stable, revision, why, verdicts)
                 if stats is None or self._abort_reason is not None:
                     await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
                     return ActionOutput(output={})  # not reached: _rollback raises

@@ -217,7 +217,7 @@ def _keda_query(metric: str, namespace: str, full: str) -> str:
     if metric == "qps":
         return f"sum(rate(vllm:request_success_total{sel}[1m]))"
     if metric == "kv_usage":
-        return f"avg(vllm:kv_cache_usage_perc{sel})"
+        return f"sum(vllm:kv_cache_usage_perc{sel})"  # KEDA divides the value by the threshold: a sum, as the HPA's
     return f"sum(vllm:num_requests_running{sel}) + sum(vllm:num_requests_waiting{sel})"
 
 

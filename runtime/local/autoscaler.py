@@ -205,6 +205,10 @@ class Autoscaler:
             if rev is None or not rev.command:
                 return
             before = len([r for r in rev.replicas if not r.draining])
+            if reg.autoscaling is not None:  # decided on an earlier read: never above the maximum as it is now
+                n = min(n, reg.autoscaling.max_replicas - before)
+            if n <= 0:
+                return
             logs = regs.local_dir(self.root, self.environment) / "logs"
             for _ in range(n):
                 port = free_port()
@@ -246,6 +250,12 @@ class Autoscaler:
             if rev is None:
                 return
             active = [r for r in rev.replicas if not r.draining]
+            # decided on an earlier read: never below the floor as it is now (the rollout may have raised it)
+            policy = reg.autoscaling
+            floor = max(1, rev.min_replicas, policy.min_replicas if policy else 1)
+            n = min(n, len(active) - floor)
+            if n <= 0:
+                return
             # the newest first (the last started), and those not yet ready before those serving
             for r in sorted(active, key=lambda r: (r.ready, -active.index(r)))[:n]:
                 r.draining = True
@@ -266,9 +276,9 @@ class Autoscaler:
             try:
                 async with self.session.get(reg.router.url + "/admin/state", headers=regs.admin_headers(reg)) as r:
                     state = await r.json()
-            except (aiohttp.ClientError, TimeoutError):
-                break
-            inflight = [b["inflight"] for b in state["revisions"].get(name, []) if b["url"] == replica.url]
+                inflight = [b["inflight"] for b in state["revisions"].get(name, []) if b["url"] == replica.url]
+            except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError):
+                break  # the router cannot say: stop it after the grace it had
             if not inflight or inflight[0] == 0:
                 break
             await asyncio.sleep(0.1)

@@ -149,7 +149,7 @@ class LocalProvisioner:
                     terminate(dead, 0, f"replica {dead.port} of {name}/{revision}")  # reaps it; never a stranger
             rev.replicas = alive
             logs = regs.local_dir(ctx.root, ctx.environment) / "logs"
-            while len(rev.replicas) < replicas:
+            while len([r for r in rev.replicas if not r.draining]) < replicas:  # draining ones are leaving
                 port = free_port()
                 cmd, rev.engine = engine_command(endpoint, model, revision, port, action.details.get("engine_args"))
                 rev.command = _port_template(cmd, port)

@@ -72,6 +72,8 @@ SLOW_EJECT_RATIO = 3.0
 SLOW_EJECT_FLOOR_MS = 50.0
 SYNTHETIC_HEADER = "x-modelplane-synthetic"
 PIN_HEADER = "x-modelplane-pin-revision"
+MARKERS = {SYNTHETIC_HEADER, PIN_HEADER}
+"""The router's own request headers: replicas never see them."""
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
 MAX_CONNECTIONS = 4096
 HEADER_TIMEOUT_S = 10.0
@@ -134,7 +136,10 @@ class RevisionStats:
         self.total += seconds
         self.n += 1
         self.synthetic += synthetic
-        self.recent.append((time.monotonic(), seconds, status < 500, synthetic))
+        # a request the rollout made itself that the replica refuses (a prompt too long, a wrong model) is
+        # no evidence the canary works: it counts as an error, not as a fast success
+        ok = status < 500 and not (synthetic and status >= 400 and status != CLIENT_CLOSED)
+        self.recent.append((time.monotonic(), seconds, ok, synthetic))
 
     def window(self, seconds: float) -> dict[str, Any]:
         since = time.monotonic() - seconds
@@ -331,7 +336,8 @@ class Router:
             return error_response(503, "no revision has traffic weight", code="no_traffic")
         if self.full(revision):
             self.shed += 1
-            self.stats.setdefault(revision, RevisionStats()).observe(503, time.monotonic() - start, synthetic)
+            if pin is None:  # the rollout's own generator overloading a small canary is not the canary's error
+                self.stats.setdefault(revision, RevisionStats()).observe(503, time.monotonic() - start, synthetic)
             return error_response(
                 503,
                 f"every replica of revision {revision} is at its concurrency cap (capacity); retry shortly",
@@ -348,7 +354,9 @@ class Router:
             tried.add(backend.url)
             backend.inflight += 1
             try:
-                headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+                # a pinned request carried the router's admin token: never pass it on
+                drop = HOP_HEADERS | MARKERS | ({ADMIN_HEADER.lower()} if pin is not None else set())
+                headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
                 async with self.session.request(
                     request.method, backend.url + request.path_qs, data=body, headers=headers
                 ) as up:

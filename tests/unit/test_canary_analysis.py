@@ -86,3 +86,9 @@ def test_capacity_gate_replicas_and_idle_policy_defaults() -> None:
     doc["spec"]["rollout"] = {"analysis": {"when_idle": "fail"}}
     assert rollout_policy(doc, {"stack/s": stack("local")}).when_idle == "fail"
     assert min_requests(_spec(rollout={"analysis": {"min_requests": 7}})) == 7
+
+
+def test_a_canary_failing_everything_fails_before_it_has_a_full_sample() -> None:
+    v = judge(_spec(), {"requests": 40, "errors": 40, "p99_ms": 5.0}, None)  # need 299, but 40 of 40 failed
+    assert v.result == "fail" and v.gate == "errors"
+    assert judge(_spec(), {"requests": 40, "errors": 0, "p99_ms": 5.0}, None).result == "inconclusive"

@@ -50,10 +50,15 @@ def test_the_worker_reopens_a_moved_file_and_refuses_a_store_that_is_not_the_app
     inp = Where(root=str(tmp_path), state=settings, store_id=sid)
     assert acts.store_of(inp, "dev") is first  # the same file: the open store is kept
     shutil.move(tmp_path / "state.db", tmp_path / "state.db.aside")
+    with pytest.raises(ApplicationError, match=r"state.db \(store .*\) is gone") as gone:
+        acts.store_of(inp, "dev")
+    assert gone.value.non_retryable and gone.value.type == "StoreChanged"
+    assert not (tmp_path / "state.db").exists()  # no new empty state left in its place
+    replaced = StateStore(tmp_path / "state.db")  # another store at the path (a new one, a restored copy)
     with pytest.raises(ApplicationError, match=f"it started on store {sid}") as exc:
-        acts.store_of(inp, "dev")  # opened again from its path: a new, empty store, not the apply's
-    assert exc.value.non_retryable and exc.value.type == "StoreChanged"
-    fresh = Where(root=str(tmp_path), state=settings, store_id=StateStore(tmp_path / "state.db").store_id())
+        acts.store_of(inp, "dev")
+    assert exc.value.type == "StoreChanged"
+    fresh = Where(root=str(tmp_path), state=settings, store_id=replaced.store_id())
     assert acts.store_of(fresh, "dev").same_file()  # a new apply writes the file the settings name
 
 
