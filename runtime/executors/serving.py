@@ -38,7 +38,7 @@ async def run_op(prov: Any, ctx: Context, op: ServingOp) -> dict[str, Any]:
                 "(rollout.analysis.when_idle: synthesize); use hold, fail or pass"
             )
         else:
-            await _wait_out(ctx, op.window_s)
+            await wait_out(ctx, op.window_s)
             result = prov.stats(ctx, a, op.window_s)
     elif op.op == "promote":
         result = prov.promote(ctx, a, op.revision)
@@ -52,7 +52,8 @@ async def run_op(prov: Any, ctx: Context, op: ServingOp) -> dict[str, Any]:
     return data
 
 
-async def _wait_out(ctx: Context, seconds: float) -> None:
+async def wait_out(ctx: Context, seconds: float) -> None:
+    """Sleep out an analysis window, heartbeating (the stack gives no traffic of its own to wait on)."""
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         ctx.heartbeat({"window_left_s": round(left, 1)})

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from modelplane.compiler.engine import served_name, vllm_args
 from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.runtime.executors.serving import wait_out
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, Revision, RouterProc
 from modelplane.runtime.local.synthetic import Shape, read_prompts
@@ -228,7 +229,7 @@ class LocalProvisioner:
         if reg is None or reg.router is None:
             raise ActionFailed(f"endpoint/{name} has no router")
         if not synthesize:
-            await _wait_out(ctx, window_s)
+            await wait_out(ctx, window_s)
             return await self.stats(ctx, action, window_s)
         spec = endpoint_spec(action.node)
         synth = spec.rollout.analysis.synthetic
@@ -311,13 +312,6 @@ class LocalProvisioner:
         for r in rev.replicas if rev else []:
             terminate(r, what=f"replica {r.port} of {name}/{revision}")
         return {"removed": revision, "replicas": len(rev.replicas) if rev else 0}
-
-
-async def _wait_out(ctx: Context, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        ctx.heartbeat({"window_left_s": round(left, 1)})
-        await asyncio.sleep(min(1.0, left))
 
 
 def autoscaling_policy(spec: EndpointSpec) -> Autoscaling:

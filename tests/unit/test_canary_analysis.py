@@ -9,19 +9,8 @@ import pytest
 from modelplane.runtime.analysis import judge
 from modelplane.runtime.typed import min_requests, rollout_policy
 from modelplane.specs.sample_size import BAD_RATIO, FALSE_FAIL, POWER, _tail, critical_errors, default_min_requests
-from modelplane.specs.serving import EndpointSpec
 
-
-def _spec(**over: Any) -> EndpointSpec:
-    base = {
-        "model": "m",
-        "stack": "s",
-        "resources": {"accelerator": "L4"},
-        "traffic": {"qps": 10},
-        "slo": {"p99_latency_ms": 1000, "availability": 0.999},
-        "autoscaling": {"min_replicas": 1, "max_replicas": 4},
-    }
-    return EndpointSpec.model_validate({**base, **over})
+from tests.endpoint_factory import endpoint_spec as _spec
 
 
 @pytest.mark.parametrize(("availability", "n"), [(0.99, 29), (0.999, 299), (0.9999, 2994)])

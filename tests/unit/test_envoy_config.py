@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 from modelplane.compiler.compile import compile_graph
-from modelplane.specs.serving import EndpointSpec
 from modelplane.stacks.render import envoy_config, render_stack
 
 from tests.conftest import EXAMPLES
+from tests.endpoint_factory import endpoint_spec as _spec
 
 pytest.importorskip("envoy_data_plane")
 # typed_config (google.protobuf.Any) is checked against the message its @type names: register each
@@ -43,18 +43,6 @@ def validate(config: dict[str, Any]) -> Bootstrap:
 
     strip(doc)
     return Bootstrap.from_dict(doc)
-
-
-def _spec(**over: Any) -> EndpointSpec:
-    base = {
-        "model": "m",
-        "stack": "s",
-        "resources": {"accelerator": "L4"},
-        "traffic": {"qps": 10},
-        "slo": {"p99_latency_ms": 1000},
-        "autoscaling": {"min_replicas": 1, "max_replicas": 4},
-    }
-    return EndpointSpec.model_validate({**base, **over})
 
 
 def test_every_example_router_config_is_valid_for_envoy() -> None:
