@@ -76,11 +76,13 @@ def main() -> None:
             best = min(r[0] for r in runs[side])
             print(f"  {side}: wall {wall:7.3f} s   cpu {cpu:7.3f} s   fastest {best:7.3f} s")
         stages = sorted({k for side in runs.values() for r in side for k in r[2]})
-        print(f"  {'stage':<24} {'A':>8} {'B':>8}")
+        print(f"  {'stage (median, fastest)':<24} {'A':>8} {'B':>8} {'A min':>8} {'B min':>8}")
         for k in stages:
             a = statistics.median(r[2].get(k, 0.0) for r in runs["A"])
             b = statistics.median(r[2].get(k, 0.0) for r in runs["B"])
-            print(f"  {k:<24} {a:8.3f} {b:8.3f}")
+            a_min = min(r[2].get(k, 0.0) for r in runs["A"])
+            b_min = min(r[2].get(k, 0.0) for r in runs["B"])
+            print(f"  {k:<24} {a:8.3f} {b:8.3f} {a_min:8.3f} {b_min:8.3f}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ from modelplane import __version__
 
 CACHE_FORMAT = 3  # 2: documents are normalized (every default filled in); 3: with their own hashes
 
-CachedDoc = tuple[int, dict[str, Any], Any, tuple[str, str]]
-"""(index in its file, normalized document, validated model or None, its own hashes: ``fingerprint.own_of``)."""
+CachedDoc = tuple[int, dict[str, Any] | bytes, Any, tuple[str, str]]
+"""(index in its file, normalized document, validated model or None, its own hashes: ``fingerprint.own_of``).
+
+A document validated by this run is its JSON (``bytes``) and comes with its model; one read
+from the cache file is parsed, and its model is built on first use (``SpecNode.model``)."""
 _PROCESS_CACHES: dict[tuple[str, str], SpecCache] = {}
 _OPENED: dict[Path, SpecCache] = {}
 _CODE: list[str] = []
@@ -54,8 +57,6 @@ class SpecCache:
         self.entries = entries
         self.dirty = False
         self._models: dict[str, list[Any]] = {}
-        self._json: dict[str, list[bytes]] = {}
-        """Documents put by this run, already serialized: saved as they are (orjson.Fragment)."""
 
     @classmethod
     def in_memory(cls, env: str, project_hash: str) -> SpecCache:
@@ -93,20 +94,16 @@ class SpecCache:
         models = self._models.get(key) or [None] * len(found)
         return [(i, d, m, (spec, meta)) for (i, d, spec, meta), m in zip(found, models, strict=True)]
 
-    def put(self, key: str, docs: list[CachedDoc], blobs: list[bytes] | None = None) -> None:
-        """Store a file's documents; ``blobs`` are their JSON, where the caller has it (saved as is)."""
+    def put(self, key: str, docs: list[CachedDoc]) -> None:
+        """Store a file's documents (the loader's are still their JSON: saved as is, not dumped again)."""
         self.entries[key] = [[i, d, *own] for i, d, _, own in docs]
         self._models[key] = [m for _, _, m, _ in docs]
-        if blobs is not None:
-            self._json[key] = blobs
         self.dirty = True
 
-    def _stored(self, key: str, entry: list[Any]) -> list[Any]:
-        """An entry as saved: documents serialized by this run are embedded as their JSON, not dumped again."""
-        blobs = self._json.get(key)
-        if blobs is None:
-            return entry
-        return [[i, orjson.Fragment(b), spec, meta] for (i, _, spec, meta), b in zip(entry, blobs, strict=True)]
+    @staticmethod
+    def _stored(entry: list[Any]) -> list[Any]:
+        """An entry as saved: a document still held as its JSON is embedded as that JSON."""
+        return [[i, orjson.Fragment(d) if isinstance(d, bytes) else d, spec, meta] for i, d, spec, meta in entry]
 
     @timed("cache write")
     def save(self, used: set[str]) -> None:
@@ -115,12 +112,12 @@ class SpecCache:
             return
         if not self.dirty and len(self.entries) <= 2 * len(used) + 64 and self.path.exists():
             return
-        keep = {k: self._stored(k, v) for k, v in self.entries.items() if k in used}
+        keep = {k: self._stored(v) for k, v in self.entries.items() if k in used}
         for k, v in self.entries.items():
             if len(keep) >= 2 * len(used) + 64:
                 break
             if k not in keep:
-                keep[k] = self._stored(k, v)
+                keep[k] = self._stored(v)
         atomic_write(self.path, orjson.dumps({"header": self.header, "entries": keep}))
         self.dirty = False
 

@@ -75,6 +75,19 @@ def _meta_at(kind: str) -> int:
     return _META_AT[kind]
 
 
+def kind_and_name(blob: bytes) -> tuple[str, str]:
+    """The kind and name of a document serialized by ``serialized``, read off its layout
+    (``{"apiVersion":..,"kind":"K","metadata":{"name":"N",..``) without parsing it: both are
+    validated plain words, never escaped."""
+    start = blob.index(b'"kind":"') + 8
+    end = blob.index(b'"', start)
+    kind = blob[start:end].decode()
+    at = _META_AT.get(kind) or _meta_at(kind)
+    if not blob.startswith(b'{"name":"', at):
+        raise AssertionError(f"unexpected layout of a serialized {kind} document")
+    return kind, blob[at + 9 : blob.index(b'"', at + 9)].decode()
+
+
 def own_of(node: SpecNode) -> Own:
     """A node's own hashes: as the loader, a cache or the state recorded them, or computed now."""
     if node.own is None:

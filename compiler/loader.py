@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 from modelplane.compiler import cache as spec_cache
+from modelplane.compiler import forked
 from modelplane.compiler.cache import CachedDoc
 from modelplane.compiler.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
-from modelplane.compiler.fingerprint import serialized
+from modelplane.compiler.fingerprint import kind_and_name, serialized
 from modelplane.compiler.interpolate import TOO_LARGE, Budget, Unresolved, deep_merge, interpolate
 from modelplane.compiler.positions import SourceMap
 from modelplane.compiler.references import resolve
@@ -203,16 +203,28 @@ def read_documents(
     if prefetch is not None:  # one git process for every blob to parse, not one per file
         prefetch(to_parse)
 
-    parsed: dict[str, FileResult] = {}
-    # files go through in small batches: the JSON-safety of a batch's values is one call (a file is
-    # walked for positions only when that fails), and a batch is validated while its parsed
-    # documents are still in the CPU's caches (parsing every file first and then validating
-    # them all cost a sixth more)
-    for at in range(0, len(to_parse), _BATCH):
-        read = {p: _read_file(p, sc.content(p), limits) for p in to_parse[at : at + _BATCH]}
-        safe = plainly_safe_files([r[1].documents for r in read.values() if not isinstance(r, FileResult)])
-        for p, r in read.items():
-            parsed[p] = r if isinstance(r, FileResult) else _load_file(p, *r, safe, variables, environment.overrides)
+    def parse_files(files: list[str]) -> dict[str, FileResult]:
+        parsed: dict[str, FileResult] = {}
+        # files go through in small batches: the JSON-safety of a batch's values is one call (a file
+        # is walked for positions only when that fails), and a batch is validated while its parsed
+        # documents are still in the CPU's caches (parsing every file first and then validating
+        # them all cost a sixth more)
+        for at in range(0, len(files), _BATCH):
+            read = {p: _read_file(p, sc.content(p), limits) for p in files[at : at + _BATCH]}
+            safe = plainly_safe_files([r[1].documents for r in read.values() if not isinstance(r, FileResult)])
+            for p, r in read.items():
+                parsed[p] = (
+                    r if isinstance(r, FileResult) else _load_file(p, *r, safe, variables, environment.overrides)
+                )
+        return parsed
+
+    mine, share = forked.start(to_parse, lambda files: {p: _clean(r) for p, r in parse_files(files).items()})
+    parsed = parse_files(mine)
+    if share is not None:
+        clean, left = share.collect()
+        for p, (cdocs, overrides) in clean.items():
+            parsed[p] = FileResult([(i, blob, None, own) for i, blob, own in cdocs], used_overrides=set(overrides))
+        parsed.update(parse_files(left))
     out: list[SpecNode] = []
     for path in paths:
         key = sc.hashes[path]
@@ -227,21 +239,42 @@ def read_documents(
             if result.docs is None:
                 continue
             docs = result.docs
-            cache.put(key, docs, result.blobs)  # the JSON the loader made, for both caches
-            for (doc_index, data, model, own), blob in zip(docs, result.blobs, strict=True):
-                nid = NodeId(data["kind"].lower(), data["metadata"]["name"])
-                out.append(SpecNode(nid, data["kind"], path, doc_index, data, model, blob, own))
+            cache.put(key, docs)  # the JSON the loader made, for both caches
+            for doc_index, blob, model, own in docs:
+                # the document stays JSON until a stage reads it: a cold plan never reads a third
+                # of them (references come from the model), and parsing them all back cost ~5%
+                assert isinstance(blob, bytes)
+                kind, name = _kind_name(blob, model)
+                out.append(SpecNode(NodeId(kind.lower(), name), kind, path, doc_index, blob, model, blob, own))
             continue
         else:
             docs = cache.get(key) or []
-            for _, d, _, _ in docs:
-                oid = f"{d['kind'].lower()}/{d['metadata']['name']}"
-                if oid in environment.overrides:
-                    used_overrides.add(oid)
+            for _, d, m, _ in docs:
+                kind, name = _kind_name(d, m)
+                if f"{kind.lower()}/{name}" in environment.overrides:
+                    used_overrides.add(f"{kind.lower()}/{name}")
         for doc_index, data, model, own in docs:
-            nid = NodeId(data["kind"].lower(), data["metadata"]["name"])
-            out.append(SpecNode(nid, data["kind"], path, doc_index, data, model, None, own))
+            kind, name = _kind_name(data, model)
+            out.append(SpecNode(NodeId(kind.lower(), name), kind, path, doc_index, data, model, None, own))
     return out
+
+
+def _clean(result: FileResult) -> forked.Clean | None:
+    """What a forked child sends back of a file: only a file with no problem at all (the parent
+    parses any other itself, so its diagnostics come from one place)."""
+    if result.docs is None or result.problems or result.partial or result.text is not None:
+        return None
+    return [(i, blob, own) for i, blob, _, own in result.docs], sorted(result.used_overrides)  # type: ignore[misc]
+
+
+def _kind_name(data: dict[str, Any] | bytes, model: Any) -> tuple[str, str]:
+    """A document's kind and name: from its model where this process validated it, from its
+    JSON where a forked child did (``forked``), else from the stored document."""
+    if model is not None:
+        return model.kind, model.metadata.name
+    if isinstance(data, bytes):
+        return kind_and_name(data)
+    return data["kind"], data["metadata"]["name"]
 
 
 @dataclass
@@ -255,8 +288,6 @@ class FileResult:
     used_overrides: set[str] = field(default_factory=set)
     text: str | None = None
     """The file's text where it has problems (to locate them)."""
-    blobs: list[bytes] = field(default_factory=list)
-    """Each document's normalized JSON (``docs`` holds it parsed): what the caches store."""
 
 
 def _read_file(path: str, raw: bytes, limits: Any) -> tuple[str, ParsedFile] | FileResult:
@@ -295,7 +326,6 @@ def _load_file(
     has_refs = "${" in text
     budget = Budget(parsed.budget)  # interpolated text counts toward the file limit
     out: list[CachedDoc] = []
-    blobs: list[bytes] = []
     ok = True
     for found in parsed.document_errors.values():
         problems.extend(found)
@@ -375,16 +405,14 @@ def _load_file(
             ok = False
             continue
         blob, own = serialized(model)
-        blobs.append(blob)
-        out.append((index, orjson.loads(blob), model, own))
+        out.append((index, blob, model, own))
     if not ok:
         # the file is not cached or used, but its valid documents still answer references
         partial.extend(  # with their model: these are valid, and take part in the graph rules
-            SpecNode(NodeId(d["kind"].lower(), d["metadata"]["name"]), d["kind"], path, i, d, m, None, own)
-            for i, d, m, own in out
+            SpecNode(NodeId(m.kind.lower(), m.metadata.name), m.kind, path, i, d, m, None, own) for i, d, m, own in out
         )
         return FileResult(None, problems.items, partial, used_overrides, text)
-    return FileResult(out, problems.items, partial, used_overrides, blobs=blobs)
+    return FileResult(out, problems.items, partial, used_overrides)
 
 
 def _named_documents(path: str, documents: list[Any]) -> list[SpecNode]:

@@ -9,7 +9,7 @@ from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
 from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
-from modelplane.specs.refs import FoundRef, RefTo, find_refs, reference_paths
+from modelplane.specs.refs import FoundRef, RefTo, find_refs, find_refs_in_model, reference_paths
 
 
 class Link(NamedTuple):
@@ -24,8 +24,12 @@ class Link(NamedTuple):
 
 
 def node_refs(node: SpecNode) -> list[FoundRef]:
+    """The references a node makes: from its model where it is built (a cold compile: its
+    document need not be parsed back from JSON), else from its document."""
     from modelplane.specs.kinds import KIND_MODELS
 
+    if node.has_model:
+        return find_refs_in_model(node.model)
     return find_refs(node.data, reference_paths(KIND_MODELS[node.kind]))
 
 

@@ -66,6 +66,11 @@ class SpecNode:
         return self._data
 
     @property
+    def has_model(self) -> bool:
+        """Whether the typed model is already built (reading ``model`` otherwise validates)."""
+        return self._model is not None
+
+    @property
     def name(self) -> str:
         return self.id.name
 

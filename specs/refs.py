@@ -67,32 +67,76 @@ def _unwrap(tp: Any) -> Iterator[tuple[Any, tuple[Any, ...]]]:
     yield tp, ()
 
 
-def _walk(tp: Any, prefix: RefPath, out: list[tuple[RefPath, RefTo]], seen: frozenset[type]) -> None:
+def _walk(
+    tp: Any, prefix: RefPath, attrs: RefPath, out: list[tuple[RefPath, RefPath, RefTo]], seen: frozenset[type]
+) -> None:
     for base, meta in _unwrap(tp):
         for m in meta:
             if isinstance(m, RefTo):
-                out.append((prefix, m))
+                out.append((prefix, attrs, m))
         origin = get_origin(base)
         if origin in (list, tuple, set, frozenset):
             for arg in get_args(base):
                 if arg is not Ellipsis:
-                    _walk(arg, (*prefix, ANY_INDEX), out, seen)
+                    _walk(arg, (*prefix, ANY_INDEX), (*attrs, ANY_INDEX), out, seen)
         elif isinstance(base, type) and issubclass(base, BaseModel) and base not in seen:
             for name, field in base.model_fields.items():
-                key = field.alias or name
                 ann: Any = field.annotation
                 if field.metadata:
                     ann = typing.Annotated[(ann, *field.metadata)]
-                _walk(ann, (*prefix, key), out, seen | {base})
+                _walk(ann, (*prefix, field.alias or name), (*attrs, name), out, seen | {base})
+
+
+@cache
+def _places(model: type[BaseModel]) -> tuple[tuple[RefPath, RefPath, RefTo], ...]:
+    out: list[tuple[RefPath, RefPath, RefTo]] = []
+    _walk(model, (), (), out, frozenset())
+    # each member of a union carries its RefTo (the specs' fast-first unions): one place, once
+    return tuple(dict.fromkeys(out))
 
 
 @cache
 def reference_paths(model: type[BaseModel]) -> tuple[tuple[RefPath, RefTo], ...]:
     """Every place in ``model``'s documents that can hold a reference."""
-    out: list[tuple[RefPath, RefTo]] = []
-    _walk(model, (), out, frozenset())
-    # each member of a union carries its RefTo (the specs' fast-first unions): one place, once
-    return tuple(dict.fromkeys(out))
+    return tuple((path, ref) for path, _, ref in _places(model))
+
+
+@cache
+def reference_attributes(model: type[BaseModel]) -> tuple[tuple[RefPath, RefPath, RefTo], ...]:
+    """Every place that can hold a reference, as (document path, attribute path, RefTo)."""
+    return _places(model)
+
+
+def find_refs_in_model(model: BaseModel) -> list[FoundRef]:
+    """``find_refs`` over a validated model instead of its plain data: the same references in
+    the same order, without needing the document parsed (a cold compile has the models)."""
+    found: list[FoundRef] = []
+    for path, attrs, ref in reference_attributes(type(model)):
+        if ANY_INDEX not in attrs:
+            node: Any = model
+            for head in attrs:
+                node = getattr(node, head, None) if isinstance(node, BaseModel) else None  # type: ignore[arg-type]
+                if node is None:
+                    break
+            if isinstance(node, str):
+                found.append(FoundRef(path, node, ref))
+            continue
+        frontier: list[tuple[RefPath, Any]] = [((), model)]
+        for key, head in zip(path, attrs, strict=True):
+            nxt: list[tuple[RefPath, Any]] = []
+            for at, node in frontier:
+                if head == ANY_INDEX:
+                    if isinstance(node, list | tuple):
+                        nxt.extend(((*at, i), item) for i, item in enumerate(node))
+                elif isinstance(node, BaseModel):
+                    value = getattr(node, head, None)  # type: ignore[arg-type]
+                    if value is not None:
+                        nxt.append(((*at, key), value))
+            frontier = nxt
+            if not frontier:
+                break
+        found.extend(FoundRef(at, value, ref) for at, value in frontier if isinstance(value, str))
+    return found
 
 
 def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[FoundRef]:

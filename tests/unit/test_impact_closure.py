@@ -93,3 +93,23 @@ def test_impact_json_lists_unaffected_with_reasons(git_example: Make) -> None:
     impact = {i["id"]: i for i in json.loads(out.stdout)["impact"]}
     assert impact["feature/user-writing-profile"]["category"] == "unaffected"
     assert impact["feature/user-writing-profile"]["reasons"]
+
+
+def test_references_read_from_the_model_equal_those_read_from_the_document(tmp_path: Path) -> None:
+    """A cold compile takes references from the validated models (documents stay JSON until read);
+    a warm one from the cached documents: both give the same references in the same order."""
+    from modelplane.compiler.compile import check_specs
+    from modelplane.specs.kinds import KIND_MODELS
+    from modelplane.specs.refs import find_refs, find_refs_in_model, reference_paths
+
+    from tests.conftest import EXAMPLES
+
+    root = tmp_path / "g300"
+    gen_specs.generate(root, 300, 3, [])
+    compared = 0
+    for project in (root, EXAMPLES / "quickstart", EXAMPLES / "assistant-platform"):
+        for node in check_specs(project, use_cache=False).specs.nodes.values():
+            from_data = find_refs(node.data, reference_paths(KIND_MODELS[node.kind]))
+            assert find_refs_in_model(node.model) == from_data, node.id
+            compared += bool(from_data)
+    assert compared > 200

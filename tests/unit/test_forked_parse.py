@@ -1,0 +1,110 @@
+"""A cold compile parses a share of its files in a forked child: the same nodes, the same
+diagnostics, and the parent does the work itself whenever the child cannot."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from modelplane.compiler import cache as spec_cache
+from modelplane.compiler import forked
+from modelplane.compiler.compile import check_specs
+from modelplane.compiler.errors import SpecError
+
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import gen_specs
+
+needs_fork = pytest.mark.skipif(
+    not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2, reason="a forked share needs fork and two cores"
+)
+
+
+def _compiled(root: Path, fork: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[bytes, tuple[str, str]]]:
+    monkeypatch.setenv("MODELPLANE_PARSE_FORK", "1" if fork else "0")
+    monkeypatch.setattr(forked, "MIN_FILES", 10)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # the test runner's own threads hold no loader lock
+    monkeypatch.setattr(spec_cache, "_PROCESS_CACHES", {})  # parse every file again, not from the last call
+    starts: list[int] = []
+    real_start = forked.start
+
+    def counting(paths: list[str], work: object) -> object:
+        mine, share = real_start(paths, work)  # type: ignore[arg-type]
+        starts.append(len(share.paths) if share else 0)
+        return mine, share
+
+    monkeypatch.setattr(forked, "start", counting)
+    specs = check_specs(root, use_cache=False).specs
+    assert (starts and starts[0] > 0) == fork
+    return {str(nid): (node.json, node.own) for nid, node in specs.nodes.items()}  # type: ignore[misc]
+
+
+@needs_fork
+def test_a_forked_share_gives_the_same_nodes_as_parsing_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "g200"
+    gen_specs.generate(root, 200, 3, [])
+    alone = _compiled(root, False, monkeypatch)
+    shared = _compiled(root, True, monkeypatch)
+    assert len(alone) > 150
+    assert shared == alone
+    # a node made from the child's JSON answers like one validated here
+    specs = check_specs(root, use_cache=False).specs
+    for node in specs.nodes.values():
+        assert node.data["metadata"]["name"] == node.name
+        assert node.model.kind == node.kind
+
+
+@needs_fork
+def test_files_with_problems_are_reported_by_the_parent_exactly_as_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "g200"
+    gen_specs.generate(root, 200, 3, [])
+    files = sorted(p for p in root.rglob("*.yaml") if p.name != "modelplane.yaml")
+    for bad in files[1:40:7]:  # several files, some of them in the child's share
+        bad.write_text(bad.read_text().replace("owner:", "ownr:", 1))
+
+    def diagnostics(fork: bool) -> list[str]:
+        with pytest.raises(SpecError) as err:
+            _compiled(root, fork, monkeypatch)
+        return [f"{d.code} {d.location} {d.message}" for d in err.value.diagnostics]
+
+    alone = diagnostics(False)
+    assert len(alone) >= 5
+    assert diagnostics(True) == alone
+
+
+def test_a_child_that_fails_leaves_its_share_to_the_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    monkeypatch.setattr(forked, "usable", lambda: True)
+    paths = [f"f{i}.yaml" for i in range(forked.MIN_FILES)]
+
+    def boom(files: list[str]) -> dict[str, forked.Clean | None]:
+        raise RuntimeError("the child fails")
+
+    mine, share = forked.start(paths, boom)
+    assert share is not None and sorted(mine + share.paths) == sorted(paths)
+    got, left = share.collect()
+    assert got == {} and left == share.paths
+
+    def clean(files: list[str]) -> dict[str, forked.Clean | None]:
+        return {p: ([(0, p.encode(), ("s", "m"))], []) if p.endswith("1.yaml") else None for p in files}
+
+    mine, share = forked.start(paths, clean)
+    assert share is not None
+    got, left = share.collect()
+    assert got and all(p.endswith("1.yaml") for p in got)
+    assert got[next(iter(got))][0][0][1] == next(iter(got)).encode()
+    assert sorted([*got, *left]) == sorted(share.paths)
+
+
+def test_no_fork_for_few_files_or_when_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    few = [f"f{i}.yaml" for i in range(forked.MIN_FILES - 1)]
+    assert forked.start(few, lambda files: {}) == (few, None)
+    monkeypatch.setenv("MODELPLANE_PARSE_FORK", "0")
+    assert not forked.usable()
