@@ -226,8 +226,14 @@ def sensitive_key(key: str) -> bool:
     return bool(_SENSITIVE_KEY.search(key)) and not _NOT_A_VALUE_KEY.search(key)
 
 
+_HINT = re.compile(r"AKIA|ASIA|gh|hf_|sk-|xox|eyJ|PRIVATE KEY|@")
+"""A substring every shape of ``_CREDENTIAL`` holds: most strings skip the full regex (a tenth of its cost)."""
+
+
 def _looks(value: str) -> tuple[str, str] | None:
     """(what, the part to mask) when ``value`` holds a known credential shape outside a reference."""
+    if _HINT.search(value) is None:
+        return None
     m = _CREDENTIAL.search(value)
     if m is None:
         return None
