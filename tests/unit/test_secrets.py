@@ -181,6 +181,9 @@ def test_the_render_has_secret_key_refs_and_no_value(make_project: Callable[...,
         },
     ]
     assert "${secret." not in json.dumps(container)
+    import kubernetes_validate
+
+    kubernetes_validate.validate(deployment, "1.31", strict=True)  # env/valueFrom as the API server takes it
 
 
 def test_the_plans_stack_inputs_render_secret_key_refs(make_project: Callable[..., Path]) -> None:
