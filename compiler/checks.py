@@ -40,6 +40,45 @@ def check(graph: LineageGraph) -> list[Diagnostic]:
     out.extend(_capacity(graph))
     out.extend(canary_feasibility(graph))
     out.extend(check_engine(graph))
+    out.extend(credentials_in_specs(graph))
+    return out
+
+
+CREDENTIAL_KINDS = ("Endpoint", "Workflow", "Evaluation", "Dataset", "Model", "Stack")
+
+
+def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
+    """A literal that looks like a credential in a field where one turns up: a warning at the field, the
+    value masked (never printed), with the fix: a ``${secret.NAME}`` reference."""
+    from modelplane.compiler.secrets import credentials, mask_line
+
+    out = []
+    for kind in CREDENTIAL_KINDS:
+        for node in graph.iter_kind(kind):
+            found_here = list(credentials(kind, node.spec))
+            for found in found_here:
+                loc, snippet, width = graph.specs.locate(node, found.path)
+                field = ".".join(str(p) for p in found.path)
+                masked = mask_line(snippet, found.literal)
+                for other in found_here:  # a line may hold more than one: none is shown
+                    masked = (
+                        masked
+                        if masked is None or other.literal not in masked
+                        else masked.replace(other.literal, "****")
+                    )
+                out.append(
+                    Diagnostic(
+                        "credential-in-spec",
+                        f"{node.id}: `{field}` holds what looks like {found.what} (not shown); specs are "
+                        "committed, and plans, state and logs would keep it",
+                        loc,
+                        "move it out of the spec: write `${secret.NAME}` here and set NAME where apply "
+                        "runs (MODELPLANE_SECRET_NAME, or `secrets:` in modelplane.yaml)",
+                        masked,
+                        min(width, 4) if masked is not None else 1,
+                        severity="warning",
+                    )
+                )
     return out
 
 

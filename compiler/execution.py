@@ -62,13 +62,15 @@ def _executable(plan: Plan, head: LineageGraph, base: LineageGraph) -> Plan:
             norm[key] = node.normalized()
         return norm[key]
 
-    actions = [_action(a, head, base, doc) for a in plan.actions]
+    specs = getattr(head, "specs", None)
+    declared = specs.project.secrets_for(specs.environment) if specs is not None else {}
+    actions = [_with_secrets(_action(a, head, base, doc), a.type, declared) for a in plan.actions]
     types = {a.id: a.type for a in plan.actions}
     stacks: dict[str, StackInputs] = {}
     for a in actions:
         stack = a.details.get("stack")
         if stack and types[a.id] in STACK_ACTIONS and stack not in stacks:
-            inputs = stack_inputs(head, base, str(stack))
+            inputs = stack_inputs(head, base, str(stack), declared)
             if inputs is not None:
                 stacks[str(stack)] = inputs
     return plan.model_copy(
@@ -119,6 +121,27 @@ def _action(a: PlanAction, head: LineageGraph, base: LineageGraph, doc: Any) -> 
     return ExecutionAction.model_construct(id=a.id, node=node_doc, context=context, details=details)
 
 
+def secrets_needed(action: ExecutionAction | Any, type_: str) -> list[str]:
+    """The secrets an action resolves when it runs: a command's, or the engine arguments of an endpoint's
+    replicas (a reference elsewhere, e.g. a dataset's uri, is passed on as a reference and never resolved)."""
+    from modelplane.compiler.secrets import names_in
+
+    if type_ in ("run-workflow", "evaluate") and action.node is not None:
+        return names_in(action.node["spec"].get("command"))
+    if type_ in ("rollout", "provision") and action.details.get("engine_args"):
+        return names_in(action.details["engine_args"])
+    return []
+
+
+def _with_secrets(action: ExecutionAction, type_: str, declared: dict[str, dict[str, Any]]) -> ExecutionAction:
+    """``details.secrets``: per secret the action resolves, its declared source (``{}``: the default), so the
+    worker (which has only the plan) knows where to read it. Sources only, never a value."""
+    names = secrets_needed(action, type_)
+    if names:
+        action.details["secrets"] = {n: declared.get(n, {}) for n in names}
+    return action
+
+
 def _records(plan: Plan, head: LineageGraph) -> list[NodeWrite]:
     by_target: dict[str, list[str]] = {}
     for a in plan.actions:
@@ -139,7 +162,9 @@ def _records(plan: Plan, head: LineageGraph) -> list[NodeWrite]:
     return out
 
 
-def stack_inputs(head: LineageGraph, base: LineageGraph, name: str) -> StackInputs | None:
+def stack_inputs(
+    head: LineageGraph, base: LineageGraph, name: str, secrets: dict[str, dict[str, Any]] | None = None
+) -> StackInputs | None:
     """The provisioner's inputs for one stack: for Kubernetes stacks, every object per endpoint revision."""
     sid = NodeId("stack", name)
     node = head.nodes.get(sid) or base.nodes.get(sid)
@@ -178,7 +203,7 @@ def stack_inputs(head: LineageGraph, base: LineageGraph, name: str) -> StackInpu
             if rev not in objects:
                 pool = _pool_for(rendered.pools, cur.spec["resources"]["accelerator"])
                 typed = EndpointInput(cur.name, cur.model.spec, model.model)  # type: ignore[arg-type]
-                objects[rev] = revision_objects(typed, rev, rendered.namespace, pool, rendered.settings)
+                objects[rev] = revision_objects(typed, rev, rendered.namespace, pool, rendered.settings, secrets)
         endpoints[ep.name] = StackEndpoint(endpoint=ep.data, revision=next(iter(objects)), objects=objects)
     return inputs.model_copy(update={"objects": list(rendered.objects), "endpoints": endpoints})
 

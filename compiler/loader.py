@@ -21,7 +21,7 @@ from modelplane.compiler import forked
 from modelplane.compiler.cache import CachedDoc
 from modelplane.compiler.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
 from modelplane.compiler.fingerprint import kind_and_name, serialized
-from modelplane.compiler.interpolate import TOO_LARGE, Budget, Unresolved, deep_merge, interpolate
+from modelplane.compiler.interpolate import BAD_SECRET, TOO_LARGE, Budget, Unresolved, deep_merge, interpolate
 from modelplane.compiler.positions import SourceMap
 from modelplane.compiler.references import resolve
 from modelplane.compiler.scan import Scan, scan
@@ -363,10 +363,14 @@ def _load_file(
                 doc = deep_merge(doc, overrides[oid])
                 used_overrides.add(oid)
         unresolved: list[Unresolved] = []
+        secret_paths: list[tuple[str | int, ...]] = []
         if has_refs:
-            doc = interpolate(doc, variables, unresolved, budget)
+            doc = interpolate(doc, variables, unresolved, budget, secret_paths)
         for u in unresolved:
             problems.add(_unresolved(source, index, u, variables))
+        misplaced = [p for p in secret_paths if not secret_allowed(kind, p)] if secret_paths else []
+        for p in misplaced:
+            problems.add(_misplaced_secret(source, index, p, kind))
         api = doc.get("apiVersion")
         if api != API_VERSION and kind in KIND_MODELS:
             loc, snippet, width = source.location(index, ("apiVersion",))
@@ -391,7 +395,7 @@ def _load_file(
                 model = SPEC_ADAPTER.validate_python(doc)
         except ValidationError as exc:
             model_cls = KIND_MODELS.get(str(kind), KIND_MODELS["Dataset"])
-            skip = {u.path for u in unresolved} | {("apiVersion",)}
+            skip = {u.path for u in unresolved} | {("apiVersion",)} | set(misplaced)
             problems.extend(
                 d for d in diagnostics_for(exc, doc, model_cls, source, index, strip_tag=True, skip_paths=skip)
             )
@@ -399,7 +403,7 @@ def _load_file(
                 partial.append(SpecNode(NodeId(kind.lower(), meta["name"]), kind, path, index, doc))
             ok = False
             continue
-        if unresolved or api != API_VERSION or index in parsed.document_errors:
+        if unresolved or misplaced or api != API_VERSION or index in parsed.document_errors:
             if index in parsed.document_errors:  # valid but for its duplicate key: it still answers references
                 partial.append(SpecNode(NodeId(model.kind.lower(), model.metadata.name), model.kind, path, index, doc))
             ok = False
@@ -448,6 +452,15 @@ def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[st
             snippet=snippet,
             width=width,
         )
+    if u.reason.startswith(BAD_SECRET):
+        return Diagnostic(
+            code="bad-secret-reference",
+            message=f"`${{{u.expression}}}` is not a valid secret reference",
+            location=loc,
+            hint=u.reason.removeprefix(BAD_SECRET + ": "),
+            snippet=snippet,
+            width=width,
+        )
     if u.reason == "undefined":
         return Diagnostic(
             code="undefined-variable",
@@ -463,6 +476,29 @@ def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[st
         message=f"cannot interpolate `${{{u.expression}}}`",
         location=loc,
         hint=u.reason + "; write `$${` for a literal `${`",
+        snippet=snippet,
+        width=width,
+    )
+
+
+def secret_allowed(kind: object, path: tuple[str | int, ...]) -> bool:
+    from modelplane.compiler.secrets import allowed
+    from modelplane.stacks.settings import StackSettings
+
+    return allowed(kind, path, frozenset(StackSettings.model_fields))
+
+
+def _misplaced_secret(source: SourceMap, index: int, path: tuple[str | int, ...], kind: object) -> Diagnostic:
+    from modelplane.compiler.secrets import ALLOWED
+
+    loc, snippet, width = source.location(index, path)
+    field = ".".join(str(p) for p in path)
+    return Diagnostic(
+        code="secret-not-allowed",
+        message=f"a secret reference cannot go in `{field}` of a {kind}: it takes no secret (it is read as "
+        "a plain value, or is not a string)",
+        location=loc,
+        hint=f"secret references are allowed in {ALLOWED}; write a literal value here",
         snippet=snippet,
         width=width,
     )

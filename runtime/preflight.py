@@ -14,7 +14,12 @@ provisions, rolls out on or decommissions:
 
 And for every ``run-workflow`` and ``evaluate`` action, that its command's
 program exists (on PATH, or relative to the project root, where it runs); for
-every rollout that replays prompts as synthetic traffic, that the file reads.
+every rollout that replays prompts as synthetic traffic, that the file reads;
+for every secret an action resolves on this worker (a command's, a local
+replica's), that it can be read from its source now (read and dropped: the
+problem names the secret, the action and how to set it, never a value). A
+secret a Kubernetes pod reads comes from a Secret in the cluster, which the
+kubelet reads; it is not checked here.
 """
 
 from __future__ import annotations
@@ -56,7 +61,21 @@ async def check(root: Path, environment: str, actions: list[ActionSpec]) -> list
             if command and command[0] not in seen_programs:
                 seen_programs.add(command[0])
                 problems += _program(root, a, command)
+        problems += _secrets(root, a)
     return problems
+
+
+def _secrets(root: Path, a: ActionSpec) -> list[PreflightProblem]:
+    """The secrets ``a`` resolves on this worker, each readable now (a pod's are the kubelet's to read)."""
+    declared = a.details.get("secrets")
+    if not declared or (a.type in STACK_ACTIONS and _provider(a) != "local"):
+        return []
+    from modelplane.runtime.secrets import check as check_secrets
+
+    return [
+        PreflightProblem(what=f"{a.target}: {missing}", hint=missing.source.hint())
+        for missing in check_secrets(sorted(declared), declared, root)
+    ]
 
 
 def _provider(a: ActionSpec) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
@@ -158,9 +159,27 @@ def mismatch(proc: Tracked) -> str | None:
         return "it has exited"
     if not _same_start(proc.started, started):
         return f"the pid now belongs to a process started at {started}, not {proc.started} (the pid was reused)"
-    if list(proc.cmdline) != cmdline:
-        return f"the pid now runs `{' '.join(cmdline)[:200]}` (the pid was reused)"
+    if list(proc.cmdline) != cmdline and not _same_cmdline(list(proc.cmdline), cmdline):
+        return f"the pid now runs `{' '.join(proc.cmdline)[:200]}`, not the recorded command (the pid was reused)"
     return None
+
+
+def _same_cmdline(recorded: list[str], now: list[str]) -> bool:
+    """A command line recorded in its reference form (``${secret.NAME}`` where the process got a value, never
+    written down) matches the running one where each reference stands for some text."""
+    if len(recorded) != len(now) or not any("${secret." in a for a in recorded):
+        return False
+    from modelplane.compiler.secrets import substitute
+
+    for r, n in zip(recorded, now, strict=True):
+        if r == n:
+            continue
+        if "${secret." not in r:
+            return False
+        pattern = re.escape(substitute(r, lambda _: "\0")).replace(re.escape("\0"), ".*")
+        if re.fullmatch(pattern, n, re.DOTALL) is None:
+            return False
+    return True
 
 
 def is_ours(proc: Tracked) -> bool:
@@ -242,11 +261,16 @@ def terminate(proc: Tracked, grace: float = 3.0, what: str = "process") -> bool:
 
 
 def spawn_detached(
-    cmd: Sequence[str], log: Path, cwd: Path | None = None, pass_fds: Sequence[int] = ()
+    cmd: Sequence[str],
+    log: Path,
+    cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a process that outlives this one and its Ctrl-C (own session), output appended to ``log``
     (created 0600), with umask 077: what it writes under `.modelplane/` is the owner's alone. ``pass_fds``
-    are inherited (a lock the child then holds for as long as it lives)."""
+    are inherited (a lock the child then holds for as long as it lives); ``env``: its environment (default
+    this process's)."""
     private_dir(log.parent)
     with open(log, "ab", opener=private_opener) as out:
         return subprocess.Popen(
@@ -258,4 +282,5 @@ def spawn_detached(
             cwd=cwd,
             umask=PRIVATE_UMASK,
             pass_fds=tuple(pass_fds),
+            env=env,
         )

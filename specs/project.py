@@ -70,6 +70,36 @@ class TemporalSettings(StrictModel):
     )
 
 
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class KubernetesSecretRef(StrictModel):
+    secret: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")]
+
+
+class SecretSource(StrictModel):
+    """Where a ``${secret.NAME}`` is read: for processes the worker starts (``env`` or ``file``, default the
+    variable ``MODELPLANE_SECRET_<NAME>``) and for Kubernetes pods (default key NAME of ``modelplane-secrets``).
+    Never the value: modelplane.yaml is committed."""
+
+    env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = Field(
+        default=None, description="An environment variable of the worker."
+    )
+    file: str | None = Field(
+        default=None, description="A file on the worker whose content is the value (relative to the project, ~ ok)."
+    )
+    kubernetes: KubernetesSecretRef | None = Field(
+        default=None, description="On Kubernetes stacks: the Secret (in the stack's namespace) and key pods read."
+    )
+
+    @model_validator(mode="after")
+    def _one_process_source(self) -> SecretSource:
+        if self.env and self.file:
+            raise ValueError("a secret is read from `env` or from `file`, not both")
+        return self
+
+
 class Limits(StrictModel):
     max_file_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     max_alias_events: Annotated[int, Field(ge=0)] = 10_000
@@ -110,6 +140,9 @@ class Environment(StrictModel):
     )
     state: StateSettings | None = None
     temporal: TemporalSettings | None = None
+    secrets: dict[SecretName, SecretSource] = Field(
+        default_factory=dict, description="Per secret name, where this environment reads it (over the project's)."
+    )
 
 
 class Project(StrictModel):
@@ -126,6 +159,12 @@ class Project(StrictModel):
     state: StateSettings = Field(default_factory=StateSettings)
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     limits: Limits = Field(default_factory=Limits)
+    secrets: dict[SecretName, SecretSource] = Field(
+        default_factory=dict,
+        description="Where each `${secret.NAME}` is read at apply time (never its value); undeclared names are "
+        "read from MODELPLANE_SECRET_<NAME> on the worker, and on Kubernetes from key NAME of the Secret "
+        "`modelplane-secrets`.",
+    )
 
     @model_validator(mode="after")
     def _default_env_exists(self) -> Project:
@@ -142,6 +181,11 @@ class Project(StrictModel):
 
     def variables_for(self, env: str) -> dict[str, Scalar]:
         return {**self.variables, **self.environments[env].variables}
+
+    def secrets_for(self, env: str) -> dict[str, dict[str, Any]]:
+        """The declared sources of secrets in ``env`` (plain data: the plan carries them to the worker)."""
+        merged = {**self.secrets, **self.environments[env].secrets}
+        return {name: s.model_dump(exclude_none=True, mode="json") for name, s in merged.items()}
 
     def state_for(self, env: str) -> StateSettings:
         return self.environments[env].state or self.state

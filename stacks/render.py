@@ -14,12 +14,14 @@ preview --render DIR`` writes them as YAML.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from modelplane.compiler.engine import VLLM_PORT, command, revision_id
 from modelplane.compiler.graph import LineageGraph
+from modelplane.compiler.secrets import kubernetes_arg, names_in, process_env_var, source
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.models import Model
@@ -88,7 +90,7 @@ def render_stack(graph: LineageGraph, stack_name: str, weights: dict[str, dict[s
         revision = revision_id(node.data, model_node.data)
         split = (weights or {}).get(ep.name) or {revision: 100}
         pool = _pool_for(out.pools, ep_spec.resources.accelerator)
-        out.objects += revision_objects(ep, revision, ns, pool, settings)
+        out.objects += revision_objects(ep, revision, ns, pool, settings, _declared(graph))
         out.objects += router_objects(ep.name, ep_spec, ns, split)
         out.endpoints[ep.name] = {
             "revision": revision,
@@ -103,6 +105,12 @@ def render_stack(graph: LineageGraph, stack_name: str, weights: dict[str, dict[s
     return out
 
 
+def _declared(graph: LineageGraph) -> dict[str, Any]:
+    specs = getattr(graph, "specs", None)
+    project = getattr(specs, "project", None)
+    return project.secrets_for(specs.environment) if project is not None and specs is not None else {}
+
+
 def _vllm_args(ep: EndpointInput) -> list[str]:
     return command(ep.spec, ep.model.metadata.name, ep.model.spec, VLLM_PORT)
 
@@ -111,8 +119,29 @@ def _pool_for(pools: list[GpuPool], accelerator: str) -> GpuPool | None:
     return next((p for p in pools if p.accelerator == accelerator), None)
 
 
+def container_args(
+    args: list[str], declared: Mapping[str, Any] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Container arguments and env for Kubernetes: each ``${secret.NAME}`` becomes ``$(MP_SECRET_NAME)``, which
+    the kubelet expands from an env entry ``valueFrom.secretKeyRef`` (``compiler.secrets.source``). The value
+    is never in an object, the plan or Pulumi's state: only the Secret's name and key are."""
+    names = names_in(args)
+    if not names:
+        return args, []
+    env = []
+    for name in names:
+        src = source(name, declared, "kubernetes")
+        env.append({"name": process_env_var(name), "valueFrom": {"secretKeyRef": {"name": src.secret, "key": src.key}}})
+    return [kubernetes_arg(a) for a in args], env
+
+
 def revision_objects(
-    ep: EndpointInput, revision: str, namespace: str, pool: GpuPool | None, settings: StackSettings
+    ep: EndpointInput,
+    revision: str,
+    namespace: str,
+    pool: GpuPool | None,
+    settings: StackSettings,
+    secrets: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     spec = ep.spec
     res = spec.resources
@@ -122,13 +151,14 @@ def revision_objects(
     full = f"{ep.name}-{revision}"
     labels = _labels(ep.name, revision)
     limits: dict[str, str] = {GPU: str(res.gpus_per_replica), "cpu": res.cpu, "memory": res.memory}
+    args, secret_env = container_args(_vllm_args(ep), secrets)
     pod: dict[str, Any] = {
         "containers": [
             {
                 "name": "vllm",
                 "image": spec.engine.image,
                 "command": ["vllm", "serve"],
-                "args": _vllm_args(ep),
+                "args": args,
                 "ports": [{"name": "http", "containerPort": VLLM_PORT}],
                 "resources": {"requests": dict(limits), "limits": limits},
                 # model load takes minutes: the startup probe allows it, then readiness takes over
@@ -158,6 +188,8 @@ def revision_objects(
             }
         ],
     }
+    if secret_env:
+        pod["containers"][0]["env"] = secret_env
     if pool is not None:
         pod["nodeSelector"] = {POOL_LABEL: pool.name}
     if placement.zones:

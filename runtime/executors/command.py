@@ -2,7 +2,10 @@
 
 The command runs in the project root with ``MODELPLANE_*`` variables telling it
 where to write (``MODELPLANE_OUTPUT_DIR``; evaluations write metrics JSON to
-``MODELPLANE_METRICS_FILE``). Its output goes to a log file under the action's
+``MODELPLANE_METRICS_FILE``). Each ``${secret.NAME}`` of the command is
+resolved here, as it starts (``runtime.secrets``): the child gets the value in
+its argv and as ``MP_SECRET_<NAME>``; the log and every message show the
+reference. Its output goes to a log file under the action's
 run folder; the last lines are shown when it fails. On Linux the child dies
 with the worker (PR_SET_PDEATHSIG), so a crashed worker leaves no half-run
 command behind and the retry starts it cleanly.
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from modelplane.compiler.sources import private_opener
+from modelplane.runtime import secrets
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
@@ -54,8 +58,12 @@ async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str
     out_dir = ctx.run_dir / "output"
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = ctx.run_dir / f"attempt-{ctx.attempt}.log"
+    try:  # the values only now, only for the child: `command` (the reference form) is what is logged and shown
+        argv, secret_env = secrets.for_process(command, action.details.get("secrets"), ctx.root)
+    except secrets.SecretMissing as exc:
+        raise ActionFailed(f"{action.target}: {exc}", {"hint": exc.source.hint()}) from None
     env = {
-        **os.environ,
+        **secrets.child_environ(secret_env),
         "MODELPLANE_ENV": ctx.environment,
         "MODELPLANE_APPLY_ID": ctx.apply_id,
         "MODELPLANE_ACTION": action.id,
@@ -70,7 +78,7 @@ async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str
         log.flush()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *command,
+                *argv,
                 cwd=ctx.root,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,

@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from modelplane.runtime import secrets as secret_values
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, ScalingEvent
-from modelplane.runtime.procs import is_ours, spawn_detached, stamp, terminate
+from modelplane.runtime.procs import is_ours, terminate
 from modelplane.runtime.server import free_port
 
 TICK_S = 0.5
@@ -214,11 +215,15 @@ class Autoscaler:
                 port = free_port()
                 cmd = [a.replace("{port}", str(port)) for a in rev.command]
                 log = logs / f"{self.endpoint}-{name}-{port}.log"
-                p = stamp(spawn_detached(cmd, log, self.root).pid)
+                try:  # its secrets are read now, for it alone; the registry keeps the reference form
+                    p = secret_values.spawn(cmd, rev.secrets, log, self.root, also=sorted(rev.secrets))
+                except secret_values.SecretMissing as exc:
+                    print(f"cannot add a replica to {name}: {exc}", flush=True)  # names the secret, not a value
+                    break
                 replica = Replica(pid=p.pid, port=port, log=str(log), started=p.started, cmdline=p.cmdline, ready=False)
                 rev.replicas.append(replica)
                 added.append(replica)
-            self._record(reg, name, before, before + n, reason)
+            self._record(reg, name, before, before + len(added), reason)
         for replica in added:
             self._spawn_task(self._join_when_ready(name, replica))
 

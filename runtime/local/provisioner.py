@@ -78,6 +78,18 @@ def _spawn(cmd: list[str], log: Path, cwd: Path) -> Identity:
     return stamp(spawn_detached(cmd, log, cwd).pid)
 
 
+def spawn_replica(cmd: list[str], secrets: dict[str, dict[str, Any]], log: Path, cwd: Path, what: str) -> Identity:
+    """Start one replica with its secrets resolved for it alone (``runtime.secrets``): the values go in its
+    environment as ``MP_SECRET_<NAME>`` (and its argv where the engine arguments hold a reference); the
+    registry records the reference form."""
+    from modelplane.runtime import secrets as secret_values
+
+    try:
+        return secret_values.spawn(cmd, secrets, log, cwd, also=sorted(secrets))
+    except secret_values.SecretMissing as exc:
+        raise ActionFailed(f"{what}: {exc}", {"hint": exc.source.hint()}) from None
+
+
 def _endpoint_name(action: ActionSpec) -> str:
     return action.target.split("@", 1)[0].split("/", 1)[1]
 
@@ -150,12 +162,13 @@ class LocalProvisioner:
                     terminate(dead, 0, f"replica {dead.port} of {name}/{revision}")  # reaps it; never a stranger
             rev.replicas = alive
             logs = regs.local_dir(ctx.root, ctx.environment) / "logs"
+            rev.secrets = dict(action.details.get("secrets") or {})
             while len([r for r in rev.replicas if not r.draining]) < replicas:  # draining ones are leaving
                 port = free_port()
                 cmd, rev.engine = engine_command(endpoint, model, revision, port, action.details.get("engine_args"))
                 rev.command = _port_template(cmd, port)
                 log = logs / f"{name}-{revision}-{len(rev.replicas)}.log"
-                p = _spawn(cmd, log, ctx.root)
+                p = spawn_replica(cmd, rev.secrets, log, ctx.root, action.target)
                 rev.replicas.append(Replica(pid=p.pid, port=port, log=str(log), started=p.started, cmdline=p.cmdline))
                 started += 1
         return {"revision": revision, "started": started, "adopted": adopted, "replicas": replicas}

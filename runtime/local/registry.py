@@ -81,7 +81,11 @@ class Revision(BaseModel):
     min_replicas: int = 0
     """What the rollout asked for (the capacity gate): the autoscaler never goes below it."""
     command: list[str] = Field(default_factory=list)
-    """How a replica of it starts, with ``{port}`` for its port: what the autoscaler runs to add one."""
+    """How a replica of it starts, with ``{port}`` for its port: what the autoscaler runs to add one
+    (``${secret.NAME}`` as written: resolved as each replica starts, never stored)."""
+    secrets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """The secrets its replicas get (as ``MP_SECRET_<NAME>``, and in ``command``), each with its declared
+    source (``{}``: the default): where to read them, never a value."""
     replicas: list[Replica] = Field(default_factory=list)
 
 

@@ -132,6 +132,17 @@ TRIGGERS: dict[str, tuple[Files, str | None, list[str]]] = {
         MINIMAL_PROJECT + "limits: {max_alias_events: 0}\n",
         [],
     ),
+    "bad-secret-reference": (
+        {"specs/a.yaml": dataset("a").replace("s3://x/a", "s3://x/${secret.no-dashes}")},
+        None,
+        [],
+    ),
+    "secret-not-allowed": ({"specs/a.yaml": dataset("a").replace("format: parquet", "format: ${secret.F}")}, None, []),
+    "credential-in-spec": (
+        {"specs/a.yaml": dataset("a").replace("s3://x/a", "'postgresql://app:hunter2@db/x'")},
+        None,
+        [],
+    ),
     "bad-interpolation": ({"specs/a.yaml": dataset("a").replace("s3://x/a", "s3://x/${env.HOME}")}, None, []),
     "canary-cannot-decide": ({"specs/s.yaml": serving()}, None, []),
     "synthetic-traffic-unsupported": (
@@ -237,7 +248,9 @@ def test_validate_reaches(code: str, make_project: Callable[..., Path], tmp_path
     found = [d["code"] for d in [*payload["errors"], *payload.get("warnings", [])]]
     assert code in found, (code, result.output)
     assert result.exit_code == (
-        0 if code in ("insufficient-replicas", "unknown-engine-version", "canary-cannot-decide") else 1
+        0
+        if code in ("insufficient-replicas", "unknown-engine-version", "canary-cannot-decide", "credential-in-spec")
+        else 1
     ), result.output
     shown = next(d for d in [*payload["errors"], *payload.get("warnings", [])] if d["code"] == code)
     assert shown["message"], shown
