@@ -355,7 +355,9 @@ def _load_file(
             ok = False
             continue
         doc = raw_doc
-        kind = doc.get("kind")
+        # a kind written as a mapping or list is reported by validation; here it names no kind
+        # (and must not be looked up: it is unhashable)
+        kind = doc.get("kind") if isinstance(doc.get("kind"), str) else None
         meta = doc.get("metadata")
         if isinstance(kind, str) and isinstance(meta, dict) and isinstance(meta.get("name"), str):
             oid = f"{kind.lower()}/{meta['name']}"

@@ -49,16 +49,22 @@ def find_duplicate_key(text: str, key: str) -> tuple[int, int] | None:
         docs = list(yaml.compose_all(text, Loader=_loader()))
     except yaml.YAMLError:
         return None
+    seen: set[int] = set()
     for doc in docs:
-        found = _dup_in(doc, key)
+        found = _dup_in(doc, key, seen)
         if found is not None:
             return found
     return None
 
 
-def _dup_in(node: Any, key: str) -> tuple[int, int] | None:
+def _dup_in(node: Any, key: str, visited: set[int]) -> tuple[int, int] | None:
     import yaml
 
+    # an alias is the node it names, shared: walk each node once, or nested aliases
+    # (a "billion laughs" document) take exponential time
+    if id(node) in visited:
+        return None
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for k, v in node.value:
@@ -66,12 +72,12 @@ def _dup_in(node: Any, key: str) -> tuple[int, int] | None:
                 if k.value == key and k.value in seen:
                     return k.start_mark.line + 1, k.start_mark.column + 1
                 seen.add(k.value)
-            found = _dup_in(v, key)
+            found = _dup_in(v, key, visited)
             if found:
                 return found
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            found = _dup_in(item, key)
+            found = _dup_in(item, key, visited)
             if found:
                 return found
     return None
@@ -86,10 +92,14 @@ def duplicate_keys(text: str) -> list[tuple[int, str, int, int]]:
         docs = list(yaml.compose_all(text, Loader=_loader()))
     except yaml.YAMLError:
         return out
+    visited: set[int] = set()  # aliases share nodes: each is walked once (see _dup_in)
     for index, doc in enumerate(docs):
         todo = [doc]
         while todo:
             node = todo.pop()
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
             if isinstance(node, yaml.MappingNode):
                 seen: set[str] = set()
                 for k, v in node.value:

@@ -115,7 +115,8 @@ def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None,
                 [n for k in kinds for n in names.get(k, ())],
                 f"existing {wanted} names",
                 see=f"`modelplane graph --select kind:{kinds[0]}` lists them",
-            ),
+            )
+            or f"no {wanted} is defined: define one named `{name}`, or point {field} at an existing {wanted}",
             code="wrong-kind-reference",
         )
     candidates = [n for k in kinds for n in names.get(k, ())]

@@ -216,3 +216,28 @@ def test_deep_nesting_is_an_error_not_a_recursion_crash(project: Path) -> None:
     for command in ("validate", "plan"):
         code, payload = run(project, command, "--no-cache")
         assert code == 1 and payload["errors"][0]["code"] == "yaml-syntax"  # the parsers' own depth limit
+
+
+def test_a_self_referencing_alias_beside_a_duplicate_key_is_an_error_not_a_hang(project: Path) -> None:
+    """Found by a 5,000-case fuzz run: locating the duplicate key walked the composed nodes without
+    noting those already seen, so an alias inside its own collection looped for ever."""
+    import subprocess
+    import sys
+
+    edit(project, MODEL, "spec:\n", "spec:\n  loop: &a [1, *a]\n  version: 1.0.0\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "modelplane", "validate", "--no-cache", "--format", "json", "-C", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang is the failure here (it used to loop until killed), not a speed target
+    )
+    assert out.returncode == 1, out.stderr
+    codes = {e["code"] for e in json.loads(out.stdout)["errors"]}
+    assert "recursive-alias" in codes, codes
+
+
+def test_a_kind_written_as_a_mapping_is_a_diagnostic_not_a_crash(project: Path) -> None:
+    """Also from the long fuzz run: an unhashable `kind` reached a dict lookup (TypeError)."""
+    edit(project, MODEL, "kind: Model", "kind: {Model: 1}")
+    errors = errors_of(project)
+    assert any(e["file"] == MODEL for e in errors), errors
