@@ -187,9 +187,6 @@ class Diff:
     def of(self, nid: NodeId) -> Change | None:
         return self.changes.get(nid)
 
-    def ids(self, *types: ChangeType) -> list[NodeId]:
-        return [n for n, c in self.changes.items() if not types or c.change in types]
-
 
 @timed("diff")
 def diff(

@@ -86,10 +86,6 @@ class PlanError(ModelplaneError):
     """A plan cannot be made or used (stale, unreadable, wrong version)."""
 
 
-class ApplyError(ModelplaneError):
-    """Applying a plan failed in a way the user must act on."""
-
-
 @dataclass
 class Collector:
     """Accumulates diagnostics across files so they can be reported together."""
@@ -104,10 +100,6 @@ class Collector:
 
     def __bool__(self) -> bool:
         return bool(self.items)
-
-    def raise_if_any(self, cls: type[ModelplaneError] = SpecError) -> None:
-        if self.items:
-            raise cls(self.items)
 
 
 def format_path(path: Iterable[str | int]) -> str:

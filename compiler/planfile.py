@@ -244,10 +244,6 @@ class Plan(_Model):
     """The selector of a targeted plan (``plan --select``): only the changes of the nodes it picks."""
 
     @property
-    def has_changes(self) -> bool:
-        return bool(self.changes)
-
-    @property
     def has_work(self) -> bool:
         """Something for apply to do: a change, or an action an earlier apply left undone."""
         return bool(self.changes) or self.summary.left_over > 0

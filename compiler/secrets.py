@@ -55,10 +55,6 @@ def name_problem(expr: str) -> str | None:
     return None
 
 
-def has_reference(text: str) -> bool:
-    return PREFIX in text
-
-
 def names_in(data: Any) -> list[str]:
     """Every secret name referenced anywhere in ``data`` (strings, lists, mappings), sorted, once each."""
     found: set[str] = set()

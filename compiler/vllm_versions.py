@@ -65,8 +65,3 @@ def image_for(version: str) -> str:
 
 def versions_with(flag: str) -> list[str]:
     return [v for v, fs in flag_sets().items() if flag in fs.flags]
-
-
-@functools.cache
-def all_flags() -> frozenset[str]:
-    return frozenset().union(*(fs.flags for fs in flag_sets().values()))

@@ -115,13 +115,14 @@ def migrate(
     ] = False,
 ) -> None:
     """Copy the SQLite state into PostgreSQL, then check both export the same; running it twice is safe."""
+    from modelplane.runtime.connection import state_path
     from modelplane.runtime.state_backend import open_target
     from modelplane.runtime.state_export import migrate as do_migrate
     from modelplane.runtime.state_store import StateStore
     from modelplane.runtime.state_url import postgres_target, redact
 
     s = _settings(project, env)
-    path = Path(s.state.path) if Path(s.state.path).is_absolute() else s.root / s.state.path
+    path = state_path(s.root, s.state)
     if not path.exists():
         _fail(ModelplaneError(f"there is no SQLite state to migrate: {path} does not exist", hint="nothing to do"))
     target = _guard(lambda: open_target(postgres_target(to, s.root, s.state.password_file, os.environ, "--to")))

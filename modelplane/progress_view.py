@@ -128,9 +128,3 @@ class LineLog:
                 self.console.print(
                     f"  ? {g.target} waits for approval: modelplane approve {g.target}{why}", highlight=False
                 )
-
-
-def failures(p: Progress) -> list[dict[str, Any]]:
-    return [
-        {"id": aid, "error": r.error, "output": r.output} for aid in p.order if (r := p.actions[aid]).state == "failed"
-    ]

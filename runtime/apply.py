@@ -21,7 +21,7 @@ from modelplane.compiler.execution import executable
 from modelplane.compiler.planfile import PLAN_FORMAT_VERSION, Plan
 from modelplane.compiler.scan import scan
 from modelplane.runtime.connection import Settings
-from modelplane.runtime.messages import ActionSpec, ApplyInput, NodeRecord
+from modelplane.runtime.messages import ActionSpec, ApplyInput
 from modelplane.runtime.state_backend import StateReader
 
 
@@ -153,7 +153,7 @@ def apply_input(
                 stack=inputs.model_dump(mode="json") if inputs is not None else None,
             )
         )
-    records = [NodeRecord.model_validate(r.model_dump()) for r in ex.records]
+    records = list(ex.records)  # the plan's own model: the workflow reads what the compiler wrote
     return ApplyInput(
         apply_id=apply_id or plan.id,
         store_id=store_id,

@@ -56,10 +56,7 @@ def settings_for(root: Path, env: str | None) -> Settings:
         raise ModelplaneError(
             f"unknown environment `{name}`", hint=did_you_mean(name, project.environments, "environments")
         )
-    e = project.environments[name]
-    return Settings(
-        root, project, name, temporal_from_environ(e.temporal or project.temporal), e.state or project.state
-    )
+    return Settings(root, project, name, temporal_from_environ(project.temporal_for(name)), project.state_for(name))
 
 
 TEMPORAL_ENVIRON = {

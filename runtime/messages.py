@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from modelplane.compiler.planfile import NodeWrite
 from modelplane.specs.project import StateSettings
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,18 +55,6 @@ class Where(_Msg):
     """The identity of the store the apply started on: a worker writes nothing to a store that is not it."""
 
 
-class NodeRecord(_Msg):
-    """A changed node to write into the applied snapshot once the actions it waits for succeed."""
-
-    id: str
-    op: Literal["upsert", "delete"]
-    kind: str
-    file: str = ""
-    index: int = 0
-    data: dict[str, Any] | None = None
-    waits_for: list[str] = Field(default_factory=list)
-
-
 class ApplyInput(_Msg):
     apply_id: str
     """Names this apply in history and in idempotency keys: the store's counter and id, unique per apply
@@ -76,7 +65,7 @@ class ApplyInput(_Msg):
     spec_fingerprint: str
     requested_by: str
     actions: list[ActionSpec]
-    records: list[NodeRecord]
+    records: list[NodeWrite]
     parallelism: int = 8
     auto_approve: bool = False
     root: str = ""
@@ -118,7 +107,7 @@ class ActionOutput(_Msg):
 class RecordInput(Where):
     apply_id: str
     environment: str
-    records: list[NodeRecord] = Field(default_factory=list)
+    records: list[NodeWrite] = Field(default_factory=list)
     done: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Actions that succeeded (id -> output), cleared from the pending list."""
     pending: dict[str, str] = Field(default_factory=dict)

@@ -76,16 +76,6 @@ def find_pulumi_cli() -> str | None:
     return None
 
 
-def check_pulumi_cli() -> None:
-    """Raise the missing-CLI error as a ModelplaneError (for commands outside an apply)."""
-    from modelplane.compiler.errors import ModelplaneError
-
-    try:
-        pulumi_command()
-    except ActionFailed as exc:
-        raise ModelplaneError(str(exc), hint=INSTALL_HINT) from None
-
-
 def _stack_doc(action: ActionSpec) -> dict[str, Any]:
     from modelplane.runtime.executors.provisioners import stack_of
 

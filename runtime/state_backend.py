@@ -5,19 +5,124 @@ for plans and ``status``/``history``, ``StateWriter`` and ``StateLedger`` for
 the activities that make effects, ``StateAdmin`` for ``modelplane state``.
 ``runtime/state_store.py`` (SQLite, the default) and ``runtime/state_pg.py``
 (PostgreSQL, for teams) both implement ``Store``; the same test suite runs
-against both.
+against both. What they share is here too: the table listing (``TABLES``), the
+record types, and ``SqlStore``, the queries and row-to-record code both build on.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from modelplane.compiler.state import AppliedState
-from modelplane.runtime.state_store import AuditEntry, HistoryEntry, LedgerEntry, LockHolder, StateStore
+from modelplane.runtime.messages import INTENT_PREFIX
 from modelplane.runtime.state_url import StateTarget, resolve
 from modelplane.specs.project import StateSettings
+
+TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # table: (columns, primary key); an empty key means the rows keep their insertion order (rowid)
+    "environments": (("environment", "serial"), ("environment",)),
+    "nodes": (
+        ("environment", "id", "kind", "file", "idx", "data", "serial", "apply_id", "applied_at"),
+        ("environment", "id"),
+    ),
+    "changes": (("environment", "serial", "what", "apply_id", "at"), ()),
+    "pending": (("environment", "action_id", "type", "target", "reason", "apply_id"), ("environment", "action_id")),
+    "outputs": (("environment", "id", "data"), ("environment", "id")),
+    "catalog": (("environment", "id", "version", "data", "apply_id", "registered_at"), ()),
+    "notifications": (("environment", "apply_id", "owner", "message", "data", "at"), ()),
+    "ledger": (
+        ("key", "environment", "apply_id", "action_id", "status", "attempts", "result", "started_at", "finished_at"),
+        (),  # keyed by `key`, but listed in the order the attempts began
+    ),
+    "history": (
+        (
+            "apply_id",
+            "environment",
+            "plan_id",
+            "workflow_id",
+            "requested_by",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "summary",
+            "failures",
+        ),
+        ("apply_id",),
+    ),
+    "locks": (("environment", "apply_id", "holder", "location", "since"), ("environment",)),
+    "audit": (("environment", "at", "who", "action", "detail"), ()),
+}
+"""Every table and column the store holds: what ``state export`` writes and ``state import`` reads."""
+JSON_COLUMNS = frozenset(
+    {
+        ("nodes", "data"),
+        ("outputs", "data"),
+        ("catalog", "data"),
+        ("notifications", "data"),
+        ("ledger", "result"),
+        ("history", "summary"),
+        ("history", "failures"),
+        ("audit", "detail"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: str
+    action_id: str
+    status: str
+    attempts: int
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    apply_id: str
+    environment: str
+    plan_id: str
+    workflow_id: str
+    requested_by: str
+    started_at: float
+    finished_at: float | None
+    outcome: str
+    summary: dict[str, Any]
+    failures: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds an environment's lock row: an apply, a person, a machine and directory, a time."""
+
+    environment: str
+    apply_id: str
+    holder: str
+    location: str
+    since: float
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    environment: str
+    at: float
+    who: str
+    action: str
+    detail: dict[str, Any]
+
+
+def unlock_detail(cleared: LockHolder | None, reason: str) -> dict[str, Any]:
+    held = (
+        {"apply_id": cleared.apply_id, "holder": cleared.holder, "location": cleared.location, "since": cleared.since}
+        if cleared
+        else None
+    )
+    return {"cleared": held, "reason": reason}
 
 
 class StateReader(Protocol):
@@ -106,6 +211,8 @@ class Store(StateReader, StateWriter, StateLedger, StateAdmin, Protocol):
 
 def open_target(target: StateTarget) -> Store:
     if target.backend == "sqlite":
+        from modelplane.runtime.state_store import StateStore  # it builds on SqlStore, below
+
         assert target.path is not None
         return StateStore(target.path)
     from modelplane.runtime.state_pg import PostgresStore  # psycopg is imported only by those who need it
@@ -125,3 +232,274 @@ def existing_store(root: Path, state: StateSettings) -> Store | None:
     if target.backend == "sqlite" and not (target.path and target.path.exists()):
         return None
     return open_target(target)
+
+
+# -- what both backends share ---------------------------------------------------------------
+
+
+class SqlStore:
+    """The queries and row-to-record code the two backends share, written once.
+
+    The SQL is written with SQLite's ``?`` placeholders; ``PLACEHOLDER`` is what the
+    driver takes instead (``%s`` for psycopg). ``INSERTION_ORDER`` is the column that
+    lists rows in the order they were written (SQLite's ``rowid``, PostgreSQL's
+    identity column ``seq``). A backend provides ``_tx`` (one write transaction) and
+    ``_rows`` (one read) and keeps what differs: opening and migrating, ``applied``,
+    ``ledger_begin``, ``record``, ``force_unlock``, ``dump`` and ``load``.
+    """
+
+    PLACEHOLDER = "?"
+    INSERTION_ORDER = "rowid"
+
+    def _tx(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _next_serial(self, db: Any, environment: str) -> int:
+        """Count one more write to ``environment`` inside the transaction ``db``; returns the new serial."""
+        raise NotImplementedError
+
+    def _execute_many(self, db: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def _q(self, sql: str) -> str:
+        return sql if self.PLACEHOLDER == "?" else sql.replace("?", self.PLACEHOLDER)
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._rows(self._q(sql), args)
+
+    def _write(self, sql: str, args: Sequence[Any]) -> None:
+        with self._tx() as db:
+            db.execute(self._q(sql), args)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def serial(self, environment: str) -> int:
+        rows = self._all("SELECT serial FROM environments WHERE environment=?", (environment,))
+        return int(rows[0][0]) if rows else 0
+
+    def changed_since(self, environment: str, serial: int) -> list[str]:
+        rows = self._all(
+            "SELECT DISTINCT what FROM changes WHERE environment=? AND serial>? ORDER BY what", (environment, serial)
+        )
+        return [r[0] for r in rows]
+
+    def outputs(self, environment: str) -> dict[str, dict[str, Any]]:
+        rows = self._all("SELECT id, data FROM outputs WHERE environment=? ORDER BY id", (environment,))
+        return {i: json.loads(d) for i, d in rows}
+
+    def catalog(self, environment: str) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT id, version, apply_id, registered_at FROM catalog WHERE environment=?"
+            f" ORDER BY {self.INSERTION_ORDER}",
+            (environment,),
+        )
+        return [{"id": i, "version": v, "apply_id": a, "registered_at": t} for i, v, a, t in rows]
+
+    def notifications(self, environment: str, apply_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT apply_id, owner, message, data, at FROM notifications WHERE environment=?"
+        args: tuple[Any, ...] = (environment,)
+        if apply_id:
+            sql += " AND apply_id=?"
+            args += (apply_id,)
+        rows = self._all(sql + f" ORDER BY {self.INSERTION_ORDER}", args)
+        return [{"apply_id": a, "owner": o, "message": m, **json.loads(d), "at": t} for a, o, m, d, t in rows]
+
+    def ledger(self, environment: str | None = None) -> list[LedgerEntry]:
+        sql = "SELECT key, action_id, status, attempts, result FROM ledger"
+        rows = self._all(
+            sql + (" WHERE environment=?" if environment else "") + f" ORDER BY {self.INSERTION_ORDER}",
+            (environment,) if environment else (),
+        )
+        return [LedgerEntry(k, a, s, int(n), json.loads(r) if r else None) for k, a, s, n, r in rows]
+
+    def history(self, environment: str | None = None, limit: int = 20) -> list[HistoryEntry]:
+        sql = (
+            "SELECT apply_id, environment, plan_id, workflow_id, requested_by, started_at, finished_at, outcome,"
+            " summary, failures FROM history" + (" WHERE environment=?" if environment else "")
+        )
+        rows = self._all(sql + " ORDER BY started_at DESC LIMIT ?", ((environment,) if environment else ()) + (limit,))
+        return [
+            HistoryEntry(a, e, p, w, r, s, f, o, json.loads(m), json.loads(x)) for a, e, p, w, r, s, f, o, m, x in rows
+        ]
+
+    def lock_holder(self, environment: str) -> LockHolder | None:
+        rows = self._all("SELECT apply_id, holder, location, since FROM locks WHERE environment=?", (environment,))
+        return LockHolder(environment, *rows[0]) if rows else None
+
+    def audit(self, environment: str | None = None) -> list[AuditEntry]:
+        sql = "SELECT environment, at, who, action, detail FROM audit"
+        rows = self._all(
+            sql + (" WHERE environment=?" if environment else "") + f" ORDER BY {self.INSERTION_ORDER}",
+            (environment,) if environment else (),
+        )
+        return [AuditEntry(e, t, w, a, json.loads(d)) for e, t, w, a, d in rows]
+
+    def is_empty(self) -> bool:
+        return not any(self._all(f"SELECT 1 FROM {t} LIMIT 1") for t in TABLES)
+
+    # -- the idempotency ledger -----------------------------------------------------------------
+
+    def ledger_done(
+        self,
+        key: str,
+        result: dict[str, Any],
+        *,
+        environment: str,
+        apply_id: str,
+        outputs: dict[str, dict[str, Any]] | None = None,
+        catalog: tuple[str, str | None, dict[str, Any]] | None = None,
+        notification: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Mark the effect done, together with what it wrote, in one transaction."""
+        now = time.time()
+        q = self._q
+        with self._tx() as db:
+            db.execute(
+                q("UPDATE ledger SET status='done', result=?, finished_at=? WHERE key=?"),
+                (json.dumps(result), now, key),
+            )
+            for node_id, data in (outputs or {}).items():
+                db.execute(
+                    q(
+                        "INSERT INTO outputs (environment, id, data) VALUES (?, ?, ?) "
+                        "ON CONFLICT (environment, id) DO UPDATE SET data=excluded.data"
+                    ),
+                    (environment, node_id, json.dumps(data, sort_keys=True)),
+                )
+            if catalog is not None:
+                node_id, version, data = catalog
+                db.execute(
+                    q(
+                        "INSERT INTO catalog (environment, id, version, data, apply_id, registered_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
+                    (environment, node_id, version, json.dumps(data, sort_keys=True), apply_id, now),
+                )
+            if notification is not None:
+                owner, message, data = notification
+                db.execute(
+                    q(
+                        "INSERT INTO notifications (environment, apply_id, owner, message, data, at) VALUES (?,?,?,?,?,?)"
+                    ),
+                    (environment, apply_id, owner, message, json.dumps(data, sort_keys=True), now),
+                )
+
+    def ledger_failed(self, key: str, error: str) -> None:
+        self._write(
+            "UPDATE ledger SET status='failed', result=?, finished_at=? WHERE key=? AND status!='done'",
+            (json.dumps({"error": error}), time.time(), key),
+        )
+
+    # -- the snapshot ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        environment: str,
+        apply_id: str,
+        upserts: Sequence[tuple[str, str, str, int, dict[str, Any]]] = (),
+        deletes: Sequence[str] = (),
+        done: Sequence[str] = (),
+        pending: Sequence[tuple[str, str, str, str]] = (),
+    ) -> int:
+        """Apply node writes and action outcomes atomically; returns the new serial."""
+        now = time.time()
+        q = self._q
+        # JSON first: a value that cannot be written fails before the transaction begins
+        rows = [(n, k, f, i, json.dumps(d, sort_keys=True)) for n, k, f, i, d in upserts]
+        with self._tx() as db:
+            serial = self._next_serial(db, environment)
+            for node_id, kind, file, idx, data in rows:
+                db.execute(
+                    q(
+                        "INSERT INTO nodes (environment, id, kind, file, idx, data, serial, apply_id, applied_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (environment, id) DO UPDATE SET"
+                        " kind=excluded.kind, file=excluded.file, idx=excluded.idx, data=excluded.data,"
+                        " serial=excluded.serial, apply_id=excluded.apply_id, applied_at=excluded.applied_at"
+                    ),
+                    (environment, node_id, kind, file, idx, data, serial, apply_id, now),
+                )
+            for node_id in deletes:
+                db.execute(q("DELETE FROM nodes WHERE environment=? AND id=?"), (environment, node_id))
+                db.execute(q("DELETE FROM outputs WHERE environment=? AND id=?"), (environment, node_id))
+            for aid in done:
+                db.execute(q("DELETE FROM pending WHERE environment=? AND action_id=?"), (environment, aid))
+            for aid, type_, target, reason in pending:
+                db.execute(
+                    q(
+                        "INSERT INTO pending (environment, action_id, type, target, reason, apply_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (environment, action_id) DO UPDATE SET"
+                        " reason=excluded.reason, apply_id=excluded.apply_id"
+                    ),
+                    (environment, aid, type_, target, reason, apply_id),
+                )
+            self._execute_many(
+                db,
+                q("INSERT INTO changes (environment, serial, what, apply_id, at) VALUES (?, ?, ?, ?, ?)"),
+                [(environment, serial, what, apply_id, now) for what in changed_whats(upserts, deletes, done, pending)],
+            )
+            return serial
+
+    # -- history --------------------------------------------------------------------------------
+
+    def history_begin(self, apply_id: str, environment: str, plan_id: str, workflow_id: str, requested_by: str) -> None:
+        self._write(
+            "INSERT INTO history (apply_id, environment, plan_id, workflow_id, requested_by, started_at, outcome)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'running') ON CONFLICT (apply_id) DO NOTHING",
+            (apply_id, environment, plan_id, workflow_id, requested_by, time.time()),
+        )
+
+    def history_end(
+        self, apply_id: str, outcome: str, summary: dict[str, Any], failures: dict[str, str] | None = None
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                self._q("UPDATE history SET outcome=?, summary=?, failures=?, finished_at=? WHERE apply_id=?"),
+                (outcome, json.dumps(summary, sort_keys=True), json.dumps(failures or {}), time.time(), apply_id),
+            )
+            # the apply ended (however): what it wrote ahead and never reached is not left over (a refused
+            # or aborted apply has recorded its own reasons for what it did not run)
+            db.execute(
+                self._q("DELETE FROM pending WHERE apply_id=? AND reason LIKE ?"), (apply_id, INTENT_PREFIX + " %")
+            )
+
+    # -- the lock row and the audit trail -------------------------------------------------------
+
+    def lock_acquire(self, environment: str, apply_id: str, holder: str, location: str) -> LockHolder:
+        """Take the environment's lock for ``apply_id`` if it is free; returns whoever holds it now."""
+        with self._tx() as db:
+            db.execute(
+                self._q(
+                    "INSERT INTO locks (environment, apply_id, holder, location, since) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (environment) DO NOTHING"
+                ),
+                (environment, apply_id, holder, location, time.time()),
+            )
+            row = db.execute(
+                self._q("SELECT apply_id, holder, location, since FROM locks WHERE environment=?"), (environment,)
+            ).fetchone()
+            return LockHolder(environment, *row)  # just inserted or already there
+
+    def lock_release(self, environment: str, apply_id: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute(self._q("DELETE FROM locks WHERE environment=? AND apply_id=?"), (environment, apply_id))
+            return bool(cur.rowcount > 0)
+
+    def audit_add(self, environment: str, who: str, action: str, detail: dict[str, Any]) -> None:
+        """One entry of the audit trail (an approval, an unlock), in its own transaction."""
+        self._write(
+            "INSERT INTO audit (environment, at, who, action, detail) VALUES (?, ?, ?, ?, ?)",
+            (environment, time.time(), who, action, json.dumps(detail, sort_keys=True)),
+        )
+
+
+def changed_whats(
+    upserts: Sequence[tuple[str, str, str, int, dict[str, Any]]],
+    deletes: Sequence[str],
+    done: Sequence[str],
+    pending: Sequence[tuple[str, str, str, str]],
+) -> list[str]:
+    """What one ``record`` changed, as its rows in the ``changes`` table name it."""
+    return [*(u[0] for u in upserts), *deletes, *(f"action {a}" for a in done), *(f"action {p[0]}" for p in pending)]

@@ -24,16 +24,8 @@ from typing import Any
 import psycopg
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
-from modelplane.runtime.messages import INTENT_PREFIX
-from modelplane.runtime.state_store import (
-    SCHEMA_VERSION,
-    TABLES,
-    AuditEntry,
-    HistoryEntry,
-    LedgerEntry,
-    LockHolder,
-    _unlock_detail,
-)
+from modelplane.runtime.state_backend import TABLES, LedgerEntry, LockHolder, SqlStore, unlock_detail
+from modelplane.runtime.state_store import SCHEMA_VERSION
 from modelplane.runtime.state_url import redact, scrub
 
 MIGRATIONS: list[list[str]] = [
@@ -86,8 +78,11 @@ MIGRATION_LOCK = 0x6D6F64656C  # any constant: the advisory lock all modelplane 
 CONNECT_TIMEOUT_S = 10
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """Reader, writer and ledger of the applied state in one PostgreSQL database."""
+
+    PLACEHOLDER = "%s"
+    INSERTION_ORDER = "seq"
 
     def __init__(self, url: str, password: str | None = None) -> None:
         self.url = url
@@ -163,9 +158,23 @@ class PostgresStore:
                     db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield db
 
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock, self._guard("read the state"):
             return self._conn().execute(sql, args).fetchall()
+
+    def _next_serial(self, db: psycopg.Connection[Any], environment: str) -> int:
+        # the upsert row-locks the environment: a second writer waits here until this one commits
+        row = db.execute(
+            "INSERT INTO environments (environment, serial) VALUES (%s, 1) ON CONFLICT (environment)"
+            " DO UPDATE SET serial=environments.serial+1 RETURNING serial",
+            (environment,),
+        ).fetchone()
+        assert row is not None, "RETURNING always yields the row"
+        return int(row[0])
+
+    def _execute_many(self, db: psycopg.Connection[Any], sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with db.cursor() as cur:
+            cur.executemany(sql, rows)
 
     def _migrate(self) -> None:
         with self._tx() as db:
@@ -188,10 +197,6 @@ class PostgresStore:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def serial(self, environment: str) -> int:
-        rows = self._all("SELECT serial FROM environments WHERE environment=%s", (environment,))
-        return int(rows[0][0]) if rows else 0
-
     def applied(self, environment: str) -> AppliedState:
         with self._tx(snapshot=True) as db:
             row = db.execute("SELECT serial FROM environments WHERE environment=%s", (environment,)).fetchone()
@@ -209,49 +214,6 @@ class PostgresStore:
                 )
             }
         return AppliedState(int(row[0]) if row else 0, nodes, pending)
-
-    def changed_since(self, environment: str, serial: int) -> list[str]:
-        rows = self._all(
-            "SELECT DISTINCT what FROM changes WHERE environment=%s AND serial>%s ORDER BY what", (environment, serial)
-        )
-        return [r[0] for r in rows]
-
-    def outputs(self, environment: str) -> dict[str, dict[str, Any]]:
-        rows = self._all("SELECT id, data FROM outputs WHERE environment=%s ORDER BY id", (environment,))
-        return {i: json.loads(d) for i, d in rows}
-
-    def catalog(self, environment: str) -> list[dict[str, Any]]:
-        rows = self._all(
-            "SELECT id, version, apply_id, registered_at FROM catalog WHERE environment=%s ORDER BY seq", (environment,)
-        )
-        return [{"id": i, "version": v, "apply_id": a, "registered_at": t} for i, v, a, t in rows]
-
-    def notifications(self, environment: str, apply_id: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT apply_id, owner, message, data, at FROM notifications WHERE environment=%s"
-        args: tuple[Any, ...] = (environment,)
-        if apply_id:
-            sql += " AND apply_id=%s"
-            args += (apply_id,)
-        rows = self._all(sql + " ORDER BY seq", args)
-        return [{"apply_id": a, "owner": o, "message": m, **json.loads(d), "at": t} for a, o, m, d, t in rows]
-
-    def ledger(self, environment: str | None = None) -> list[LedgerEntry]:
-        sql = "SELECT key, action_id, status, attempts, result FROM ledger"
-        rows = self._all(
-            sql + (" WHERE environment=%s" if environment else "") + " ORDER BY seq",
-            (environment,) if environment else (),
-        )
-        return [LedgerEntry(k, a, s, int(n), json.loads(r) if r else None) for k, a, s, n, r in rows]
-
-    def history(self, environment: str | None = None, limit: int = 20) -> list[HistoryEntry]:
-        sql = (
-            "SELECT apply_id, environment, plan_id, workflow_id, requested_by, started_at, finished_at, outcome,"
-            " summary, failures FROM history" + (" WHERE environment=%s" if environment else "")
-        )
-        rows = self._all(sql + " ORDER BY started_at DESC LIMIT %s", ((environment,) if environment else ()) + (limit,))
-        return [
-            HistoryEntry(a, e, p, w, r, s, f, o, json.loads(m), json.loads(x)) for a, e, p, w, r, s, f, o, m, x in rows
-        ]
 
     # -- the idempotency ledger ---------------------------------------------------------------
 
@@ -274,154 +236,7 @@ class PostgresStore:
             db.execute("UPDATE ledger SET attempts=attempts+1, status='started' WHERE key=%s", (key,))
             return LedgerEntry(key, action_id, "started", int(attempts) + 1, None)
 
-    def ledger_done(
-        self,
-        key: str,
-        result: dict[str, Any],
-        *,
-        environment: str,
-        apply_id: str,
-        outputs: dict[str, dict[str, Any]] | None = None,
-        catalog: tuple[str, str | None, dict[str, Any]] | None = None,
-        notification: tuple[str, str, dict[str, Any]] | None = None,
-    ) -> None:
-        """Mark the effect done, together with what it wrote, in one transaction."""
-        now = time.time()
-        with self._tx() as db:
-            db.execute(
-                "UPDATE ledger SET status='done', result=%s, finished_at=%s WHERE key=%s",
-                (json.dumps(result), now, key),
-            )
-            for node_id, data in (outputs or {}).items():
-                db.execute(
-                    "INSERT INTO outputs (environment, id, data) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (environment, id) DO UPDATE SET data=excluded.data",
-                    (environment, node_id, json.dumps(data, sort_keys=True)),
-                )
-            if catalog is not None:
-                node_id, version, data = catalog
-                db.execute(
-                    "INSERT INTO catalog (environment, id, version, data, apply_id, registered_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    (environment, node_id, version, json.dumps(data, sort_keys=True), apply_id, now),
-                )
-            if notification is not None:
-                owner, message, data = notification
-                db.execute(
-                    "INSERT INTO notifications (environment, apply_id, owner, message, data, at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    (environment, apply_id, owner, message, json.dumps(data, sort_keys=True), now),
-                )
-
-    def ledger_failed(self, key: str, error: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE ledger SET status='failed', result=%s, finished_at=%s WHERE key=%s AND status!='done'",
-                (json.dumps({"error": error}), time.time(), key),
-            )
-
-    # -- the snapshot ------------------------------------------------------------------------
-
-    def record(
-        self,
-        environment: str,
-        apply_id: str,
-        upserts: Sequence[tuple[str, str, str, int, dict[str, Any]]] = (),
-        deletes: Sequence[str] = (),
-        done: Sequence[str] = (),
-        pending: Sequence[tuple[str, str, str, str]] = (),
-    ) -> int:
-        """Apply node writes and action outcomes atomically; returns the new serial."""
-        now = time.time()
-        # JSON first: a value that cannot be written fails before the transaction begins
-        rows = [(n, k, f, i, json.dumps(d, sort_keys=True)) for n, k, f, i, d in upserts]
-        with self._tx() as db:
-            # the upsert row-locks the environment: a second writer waits here until this one commits
-            serial = int(
-                db.execute(
-                    "INSERT INTO environments (environment, serial) VALUES (%s, 1) ON CONFLICT (environment)"
-                    " DO UPDATE SET serial=environments.serial+1 RETURNING serial",
-                    (environment,),
-                ).fetchone()[0]  # type: ignore[index]  # RETURNING always yields the row
-            )
-            for node_id, kind, file, idx, data in rows:
-                db.execute(
-                    "INSERT INTO nodes (environment, id, kind, file, idx, data, serial, apply_id, applied_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (environment, id) DO UPDATE SET"
-                    " kind=excluded.kind, file=excluded.file, idx=excluded.idx, data=excluded.data,"
-                    " serial=excluded.serial, apply_id=excluded.apply_id, applied_at=excluded.applied_at",
-                    (environment, node_id, kind, file, idx, data, serial, apply_id, now),
-                )
-            for node_id in deletes:
-                db.execute("DELETE FROM nodes WHERE environment=%s AND id=%s", (environment, node_id))
-                db.execute("DELETE FROM outputs WHERE environment=%s AND id=%s", (environment, node_id))
-            for aid in done:
-                db.execute("DELETE FROM pending WHERE environment=%s AND action_id=%s", (environment, aid))
-            for aid, type_, target, reason in pending:
-                db.execute(
-                    "INSERT INTO pending (environment, action_id, type, target, reason, apply_id)"
-                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (environment, action_id) DO UPDATE SET"
-                    " reason=excluded.reason, apply_id=excluded.apply_id",
-                    (environment, aid, type_, target, reason, apply_id),
-                )
-            whats = [
-                *(u[0] for u in upserts),
-                *deletes,
-                *(f"action {a}" for a in done),
-                *(f"action {p[0]}" for p in pending),
-            ]
-            with db.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO changes (environment, serial, what, apply_id, at) VALUES (%s, %s, %s, %s, %s)",
-                    [(environment, serial, what, apply_id, now) for what in whats],
-                )
-            return serial
-
-    # -- history -----------------------------------------------------------------------------
-
-    def history_begin(self, apply_id: str, environment: str, plan_id: str, workflow_id: str, requested_by: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO history (apply_id, environment, plan_id, workflow_id, requested_by, started_at, outcome)"
-                " VALUES (%s, %s, %s, %s, %s, %s, 'running') ON CONFLICT (apply_id) DO NOTHING",
-                (apply_id, environment, plan_id, workflow_id, requested_by, time.time()),
-            )
-
-    def history_end(
-        self, apply_id: str, outcome: str, summary: dict[str, Any], failures: dict[str, str] | None = None
-    ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE history SET outcome=%s, summary=%s, failures=%s, finished_at=%s WHERE apply_id=%s",
-                (outcome, json.dumps(summary, sort_keys=True), json.dumps(failures or {}), time.time(), apply_id),
-            )
-            # the apply ended (however): what it wrote ahead and never reached is not left over (a refused
-            # or aborted apply has recorded its own reasons for what it did not run)
-            db.execute("DELETE FROM pending WHERE apply_id=%s AND reason LIKE %s", (apply_id, INTENT_PREFIX + " %"))
-
     # -- the lock row --------------------------------------------------------------------------
-
-    def lock_acquire(self, environment: str, apply_id: str, holder: str, location: str) -> LockHolder:
-        """Take the environment's lock for ``apply_id`` if it is free; returns whoever holds it now."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO locks (environment, apply_id, holder, location, since) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (environment) DO NOTHING",
-                (environment, apply_id, holder, location, time.time()),
-            )
-            row = db.execute(
-                "SELECT apply_id, holder, location, since FROM locks WHERE environment=%s", (environment,)
-            ).fetchone()
-            return LockHolder(environment, *row)  # type: ignore[misc]  # just inserted or already there
-
-    def lock_holder(self, environment: str) -> LockHolder | None:
-        rows = self._all("SELECT apply_id, holder, location, since FROM locks WHERE environment=%s", (environment,))
-        return LockHolder(environment, *rows[0]) if rows else None
-
-    def lock_release(self, environment: str, apply_id: str) -> bool:
-        with self._tx() as db:
-            cur = db.execute("DELETE FROM locks WHERE environment=%s AND apply_id=%s", (environment, apply_id))
-            return cur.rowcount > 0
 
     def force_unlock(self, environment: str, who: str, reason: str) -> LockHolder | None:
         """Clear the lock whoever holds it, with an audit entry, in one transaction; returns what was cleared."""
@@ -432,25 +247,9 @@ class PostgresStore:
             cleared = LockHolder(environment, *row) if row else None
             db.execute(
                 "INSERT INTO audit (environment, at, who, action, detail) VALUES (%s, %s, %s, 'unlock', %s)",
-                (environment, time.time(), who, json.dumps(_unlock_detail(cleared, reason), sort_keys=True)),
+                (environment, time.time(), who, json.dumps(unlock_detail(cleared, reason), sort_keys=True)),
             )
             return cleared
-
-    def audit_add(self, environment: str, who: str, action: str, detail: dict[str, Any]) -> None:
-        """One entry of the audit trail (an approval, an unlock), in its own transaction."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO audit (environment, at, who, action, detail) VALUES (%s, %s, %s, %s, %s)",
-                (environment, time.time(), who, action, json.dumps(detail, sort_keys=True)),
-            )
-
-    def audit(self, environment: str | None = None) -> list[AuditEntry]:
-        sql = "SELECT environment, at, who, action, detail FROM audit"
-        rows = self._all(
-            sql + (" WHERE environment=%s" if environment else "") + " ORDER BY seq",
-            (environment,) if environment else (),
-        )
-        return [AuditEntry(e, t, w, a, json.loads(d)) for e, t, w, a, d in rows]
 
     # -- export and import ---------------------------------------------------------------------
 
@@ -478,6 +277,3 @@ class PostgresStore:
                     columns = TABLES[table][0]
                     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
                     cur.executemany(sql, rows)
-
-    def is_empty(self) -> bool:
-        return not any(self._all(f"SELECT 1 FROM {t} LIMIT 1") for t in TABLES)

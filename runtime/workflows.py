@@ -23,6 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from modelplane.compiler.planfile import NodeWrite
     from modelplane.runtime.analysis import judge
     from modelplane.runtime.messages import (
         FINISHED,
@@ -37,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         Approval,
         Gate,
         HistoryInput,
-        NodeRecord,
         PreflightInput,
         PreflightProblem,
         Progress,
@@ -398,7 +398,7 @@ class ApplyPlanWorkflow:
             retry_policy=BOOKKEEPING_RETRY,
         )
 
-    def _ready(self, rec: NodeRecord) -> bool:
+    def _ready(self, rec: NodeWrite) -> bool:
         return all(self._results[a].state == "succeeded" for a in rec.waits_for if a in self._results)
 
     async def _history(self, outcome: str, failures: dict[str, str] | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import (
@@ -42,7 +41,6 @@ def model_class(kind: str) -> type[BaseModel]:
 
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
-NAME_RE = re.compile(NAME_PATTERN)
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A node name: lower-case DNS label, so it can become a Kubernetes, Pulumi and Temporal id."""

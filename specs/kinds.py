@@ -30,6 +30,5 @@ KIND_MODELS: dict[str, type[AnySpecModel]] = {
 }
 KINDS = tuple(KIND_MODELS)
 assert KINDS == KIND_ORDER
-KIND_BY_LOWER = {k.lower(): k for k in KINDS}
 
 SPEC_ADAPTER: TypeAdapter[AnySpecModel] = TypeAdapter(AnySpec)

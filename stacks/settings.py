@@ -7,7 +7,7 @@ read here are validated and defaulted in one place instead of at each use.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +26,3 @@ class StackSettings(BaseModel):
     """EKS: the node role to use; default: one is created with the worker policies."""
     subnet_ids: list[str] = Field(default_factory=list)
     node_disk_gib: Annotated[int, Field(ge=1)] = 200
-
-
-def stack_settings(settings: dict[str, Any]) -> StackSettings:
-    return StackSettings.model_validate(settings)

@@ -20,8 +20,7 @@ PROVISIONERS: dict[str, str] = {
     "aws-eks": "modelplane.runtime.pulumi_provisioner",
     "gcp-gke": "modelplane.runtime.pulumi_provisioner",
 }
-"""provider -> module exposing ``provisioner()``; filled in by the stack issues (local, Pulumi)."""
-KNOWN_PROVIDERS = ("local", "kubernetes", "aws-eks", "gcp-gke")
+"""provider -> module exposing ``provisioner()``: the local stack, and Pulumi for the cloud ones."""
 
 
 class Provisioner(Protocol):

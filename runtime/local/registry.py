@@ -13,7 +13,6 @@ therefore written 0600: it is this user's, like the processes it lists.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -178,9 +177,3 @@ def all_registries(root: Path, environment: str | None = None) -> list[tuple[Pat
             if reg is not None:
                 out.append((path, reg))
     return out
-
-
-def as_json(reg: Registry) -> dict[str, Any]:
-    """For display: everything but the admin token."""
-    data: dict[str, Any] = json.loads(reg.model_dump_json(exclude={"router": {"token"}}))
-    return data

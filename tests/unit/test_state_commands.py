@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state_store import SCHEMA_VERSION, TABLES, StateStore
+from modelplane.runtime.state_backend import TABLES
+from modelplane.runtime.state_store import SCHEMA_VERSION, StateStore
 from typer.testing import CliRunner
 
 from modelplane.cli import app
