@@ -17,9 +17,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from modelplane.runtime.state_export import export_document, migrate
-from modelplane.runtime.state_pg import PostgresStore
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state.export import export_document, migrate
+from modelplane.runtime.state.postgres import PostgresStore
+from modelplane.runtime.state.sqlite import StateStore
 
 
 def per_op(store: Any, n: int) -> dict[str, float]:

@@ -12,9 +12,10 @@ from typing import Any
 
 from modelplane.compiler import graph_cache
 from modelplane.compiler.checks import check, cycle_diagnostic
+from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.diff import Diff, diff
 from modelplane.compiler.errors import Diagnostic, GraphError, Location, PlanError, SpecError
-from modelplane.compiler.fingerprint import Fingerprint, fingerprints
+from modelplane.compiler.fingerprint import fingerprints
 from modelplane.compiler.graph import CycleError, LineageGraph, build
 from modelplane.compiler.impact import Impact, compute
 from modelplane.compiler.loader import load, paused_gc
@@ -29,19 +30,6 @@ from modelplane.compiler.state import AppliedState, EmptyState, PendingAction, S
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId, normalize
 from pydantic import ValidationError
-
-
-@dataclass
-class Compiled:
-    graph: LineageGraph
-    fingerprints: dict[NodeId, Fingerprint]
-    warnings: list[Diagnostic]
-    errors: list[Diagnostic]
-    """Graph-rule errors; only non-empty when compiled with ``strict=False``."""
-
-    @property
-    def specs(self) -> SpecSet:
-        return self.graph.specs
 
 
 @timed("compile (other)")

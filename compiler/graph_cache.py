@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from modelplane.compiler.cache import code_fingerprint
+from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.errors import Diagnostic, Location
 from modelplane.compiler.fingerprint import Fingerprint
 from modelplane.compiler.graph import Edge, LineageGraph
@@ -25,7 +26,6 @@ from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
 if TYPE_CHECKING:
-    from modelplane.compiler.compile import Compiled
     from modelplane.compiler.scan import Scan
 
 FORMAT = 4  # 2: node documents are normalized; 3: their JSON follows the payload line, not inside it;
@@ -89,8 +89,6 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
 @timed("cache read")
 def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
     """The cached graph for this input; an unchecked one only when ``need_checked`` is false."""
-    from modelplane.compiler.compile import Compiled
-
     payload = None
     for checked in (True, False) if not need_checked else (True,):
         try:

@@ -16,8 +16,7 @@ problem properly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.errors import Collector
 from modelplane.compiler.fingerprint import Fingerprint, fingerprints, own_of
 from modelplane.compiler.graph import Edge, declared_by, gate_edges
@@ -28,9 +27,6 @@ from modelplane.compiler.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
-if TYPE_CHECKING:
-    from modelplane.compiler.compile import Compiled
-
 
 @timed("base overlay")
 def base_from_head(
@@ -40,8 +36,6 @@ def base_from_head(
     use_cache: bool,
 ) -> Compiled | None:
     """The compiled base, or None when it must be compiled in full."""
-    from modelplane.compiler.compile import Compiled
-
     if (
         base_scan.problems
         or base_scan.project_hash != head_scan.project_hash

@@ -6,10 +6,10 @@ path (yamlio) keeps no positions at all.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from modelplane.compiler.errors import Location
-from modelplane.compiler.yamlio import source_line, text_lines
 
 
 def _loader() -> Any:
@@ -198,3 +198,18 @@ class SourceMap:
     def location(self, index: int, path: tuple[str | int, ...], key: bool = False) -> tuple[Location, str | None, int]:
         line, col, width = self.locate(index, path, key)
         return Location(self.path, line, col), source_line(self.text, line), width
+
+
+def source_line(text: str, line: int) -> str | None:
+    lines = text_lines(text)
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+@lru_cache(maxsize=8)
+def text_lines(text: str) -> list[str]:
+    """The lines of ``text``, split once: a file with N errors asks for N lines of the same text.
+
+    Keyed by the text itself; a str caches its hash and a hit on the same object is an
+    identity comparison, so a lookup costs O(1) after the first.
+    """
+    return text.splitlines()

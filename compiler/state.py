@@ -2,7 +2,7 @@
 
 The planner only reads: which documents were applied in an environment and
 the state serial they carry. The store that writes them lives in the runtime
-(``modelplane.runtime.state_backend``: SQLite or PostgreSQL) and implements ``StateReader``; with no store
+(``modelplane.runtime.state``: SQLite or PostgreSQL) and implements ``StateReader``; with no store
 yet, ``EmptyState`` means everything is to be created.
 """
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from modelplane.compiler.errors import Diagnostic, Location, format_path
+from modelplane.compiler.positions import source_line
 
 _TAB_INDENT = re.compile(r"^( *)\t", re.MULTILINE)
 _RS_POSITION = re.compile(r"at line (\d+), column (\d+)")
@@ -455,18 +455,3 @@ def _diag(
         snippet=source_line(text, line),
         width=width,
     )
-
-
-def source_line(text: str, line: int) -> str | None:
-    lines = text_lines(text)
-    return lines[line - 1] if 0 < line <= len(lines) else None
-
-
-@lru_cache(maxsize=8)
-def text_lines(text: str) -> list[str]:
-    """The lines of ``text``, split once: a file with N errors asks for N lines of the same text.
-
-    Keyed by the text itself; a str caches its hash and a hit on the same object is an
-    identity comparison, so a lookup costs O(1) after the first.
-    """
-    return text.splitlines()

@@ -28,7 +28,7 @@ from modelplane.runtime.messages import (
     ServingResult,
     Where,
 )
-from modelplane.runtime.state_backend import Store
+from modelplane.runtime.state import Store
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 

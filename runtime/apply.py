@@ -10,6 +10,7 @@ disk are not compiled again, so a changed working tree changes nothing.
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from modelplane.compiler.planfile import PLAN_FORMAT_VERSION, Plan
 from modelplane.compiler.scan import scan
 from modelplane.runtime.connection import Settings
 from modelplane.runtime.messages import ActionSpec, ApplyInput
-from modelplane.runtime.state_backend import StateReader
+from modelplane.runtime.state import StateReader
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -117,10 +118,11 @@ def check_saved(saved: Plan, path: Path, s: Settings, store: StateReader) -> lis
 
 
 def requested_by() -> str:
+    """Who asks, as ``user@host``: recorded with applies, approvals and unlocks."""
     try:
         user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = f"uid {os.getuid()}"
     return f"{user}@{socket.gethostname()}"
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelplane.compiler.planfile import Plan
-from modelplane.runtime.state_backend import Store
+from modelplane.runtime.state import Store
 
 ACTION = "approve"
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.scan import load_project_file
 from modelplane.compiler.sources import FileSource
-from modelplane.runtime import state_backend
+from modelplane.runtime import state as state_backend
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, terminate
 from modelplane.runtime.server import ensure_server, file_lock, pid_alive, running_server, state_dir
-from modelplane.runtime.state_backend import Store
+from modelplane.runtime.state import Store
 from modelplane.specs.project import Project, StateSettings, TemporalSettings
 
 WORKER_START_TIMEOUT_S = 60.0

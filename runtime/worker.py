@@ -31,7 +31,7 @@ from modelplane.compiler.sources import atomic_write
 from modelplane.runtime.connection import Settings, connect, open_store, settings_for
 from modelplane.runtime.procs import stamp
 from modelplane.runtime.server import state_dir, stop_server
-from modelplane.runtime.state_backend import Store
+from modelplane.runtime.state import Store
 
 from modelplane import __version__
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from modelplane.specs.platform import GpuPool
-from modelplane.stacks.render import GPU, POOL_LABEL, Rendered
+from modelplane.stacks.render import Rendered
 
 
 class GpuServingStack(pulumi.ComponentResource):
@@ -64,14 +63,3 @@ def kubernetes_object(key: str, obj: dict[str, Any], opts: pulumi.ResourceOption
     return k8s.apiextensions.CustomResource(
         key, api_version=obj["apiVersion"], kind=kind, metadata=obj["metadata"], spec=obj["spec"], opts=opts
     )
-
-
-def pool_labels(pool: GpuPool) -> dict[str, str]:
-    return {
-        POOL_LABEL: pool.name,
-        "modelplane.dev/accelerator": pool.accelerator,
-        "modelplane.dev/gpus-per-node": str(pool.gpus_per_node),
-    }
-
-
-GPU_TAINT = {"key": GPU, "value": "present", "effect": "NoSchedule"}

@@ -12,10 +12,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ["specs", "compiler", "runtime", "stacks", "templates"]
+
+
+def subpackages() -> dict[str, str]:
+    """``{subpackage: folder}`` from pyproject.toml's package-dir mapping (as setup.py reads it)."""
+    mapping: dict[str, str] = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    return {name.removeprefix("modelplane."): folder for name, folder in mapping.items() if name != "modelplane"}
 
 
 def build_tree() -> Path:
@@ -23,11 +29,12 @@ def build_tree() -> Path:
     shutil.rmtree(tree, ignore_errors=True)
     pkg = tree / "modelplane"
     pkg.mkdir(parents=True)
-    for f in (REPO / "modelplane").glob("*.py"):
-        (pkg / f.name).symlink_to(f)
+    for f in (REPO / "modelplane").iterdir():
+        if f.suffix == ".py" or (f.is_dir() and f.name != "__pycache__"):
+            (pkg / f.name).symlink_to(f, target_is_directory=f.is_dir())
     (pkg / "py.typed").touch()
-    for sub in SUBPACKAGES:
-        (pkg / sub).symlink_to(REPO / sub, target_is_directory=True)
+    for sub, folder in subpackages().items():
+        (pkg / sub).symlink_to(REPO / folder, target_is_directory=True)
     bench = tree / "benchmarks"
     bench.mkdir()
     for f in (REPO / "benchmarks").glob("*.py"):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state.sqlite import StateStore
 
 from tests.integration.pipeline import BIN, Pipeline, make_pipeline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state.sqlite import StateStore
 
 from tests.integration.pipeline import PROJECT, Pipeline
 

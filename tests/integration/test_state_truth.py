@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state.sqlite import StateStore
 
 from tests.integration.pipeline import Pipeline
 

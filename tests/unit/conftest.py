@@ -15,10 +15,10 @@ BACKENDS = ["sqlite", "postgres"]
 
 def open_backend(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     if backend == "sqlite":
-        from modelplane.runtime.state_store import StateStore
+        from modelplane.runtime.state.sqlite import StateStore
 
         return StateStore(tmp_path / "s.db")
-    from modelplane.runtime.state_pg import PostgresStore
+    from modelplane.runtime.state.postgres import PostgresStore
 
     db: PgDatabase = request.getfixturevalue("pg_db")
     return PostgresStore(db.url, db.password)

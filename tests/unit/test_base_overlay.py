@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from modelplane.compiler.compile import Compiled, compile_graph, make_plan
+from modelplane.compiler.compile import compile_graph, make_plan
+from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.errors import GraphError, PlanError
 from modelplane.compiler.graph import CycleError
 from modelplane.compiler.overlay import base_from_head

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelplane.compiler import yamlio
+from modelplane.compiler import positions
 from modelplane.compiler.errors import SpecError
 from modelplane.compiler.loader import load
 from typer.testing import CliRunner
@@ -199,13 +199,13 @@ def test_ten_thousand_bad_documents_report_each_once_in_linear_work(project: Pat
     the file's lines are split once now, whatever the number of errors."""
     edit(project, "modelplane.yaml", "variables:", "limits: {max_file_bytes: 10485760}\nvariables:")
     (project / "specs" / "bad.yaml").write_text("".join(f"---\nfoo: {i}\n" for i in range(10_000)))
-    yamlio.text_lines.cache_clear()
+    positions.text_lines.cache_clear()
     with pytest.raises(SpecError) as caught:
         load(project, use_cache=False)
     diags = caught.value.diagnostics
     assert len(diags) == 10_000 and {d.code for d in diags} == {"missing-kind"}
     assert [d.location.line for d in diags[:3] if d.location] == [2, 4, 6]
-    info = yamlio.text_lines.cache_info()
+    info = positions.text_lines.cache_info()
     assert info.misses == 1 and info.hits >= 10_000 - 1
 
 

@@ -28,7 +28,8 @@ import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from modelplane.compiler import cache as spec_cache
-from modelplane.compiler.compile import Compiled, compile_graph
+from modelplane.compiler.compile import compile_graph
+from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.errors import ModelplaneError
 from typer.testing import CliRunner, Result
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from modelplane.compiler.compile import compile_graph
 from modelplane.runtime.connection import settings_for, state_path
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state.sqlite import StateStore
 from typer.testing import CliRunner
 
 from modelplane.cli import app

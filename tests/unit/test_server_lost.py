@@ -10,7 +10,7 @@ import pytest
 import typer
 from temporalio.service import RPCError, RPCStatusCode
 
-from modelplane import cli_runtime
+from modelplane.cli import follow
 
 
 class _GoneHandle:
@@ -25,7 +25,7 @@ def test_losing_the_server_while_following_an_apply_says_how_to_re_attach(capsys
     ep = SimpleNamespace(address="127.0.0.1:7233", namespace="default", ui_url=None)
     try:
         with pytest.raises(typer.Exit) as exit_info:
-            cli_runtime._run(cli_runtime._watch(_GoneHandle(), s, ep))
+            follow.run_async(follow.follow_apply(_GoneHandle(), s, ep))
     finally:  # asyncio.run leaves no current loop; later tests (pulumi's mocks) expect one
         asyncio.set_event_loop(asyncio.new_event_loop())
     assert exit_info.value.exit_code == 1

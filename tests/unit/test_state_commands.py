@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state_backend import TABLES
-from modelplane.runtime.state_store import SCHEMA_VERSION, StateStore
+from modelplane.runtime.state import TABLES
+from modelplane.runtime.state.sqlite import SCHEMA_VERSION, StateStore
 from typer.testing import CliRunner
 
 from modelplane.cli import app
@@ -101,7 +101,7 @@ def test_migrate_round_trip_sqlite_to_postgres_exports_the_same_document(
 def test_migrate_refuses_a_database_holding_another_state_unless_forced(
     project: Path, pg_db: PgDatabase, password_file: Path
 ) -> None:
-    from modelplane.runtime.state_pg import PostgresStore
+    from modelplane.runtime.state.postgres import PostgresStore
 
     other = PostgresStore(pg_db.url, pg_db.password)
     other.history_begin("zz", "dev", "p", "w", "someone else")
@@ -174,7 +174,7 @@ def test_unlock_needs_force_and_a_confirmation_and_leaves_an_audit_entry(
 
     store = StateStore(project / ".modelplane" / "state.db")
     store.lock_acquire("dev", "a5", "frank", "laptop:/x")
-    monkeypatch.setattr("modelplane.cli_state._can_prompt", lambda: True)
+    monkeypatch.setattr("modelplane.cli.state._can_prompt", lambda: True)
     code, out = state(project, "unlock", "--env", "dev", "--force", input="prod\n")  # the wrong name
     assert code == 1 and "not confirmed" in out and store.lock_holder("dev") is not None, out
     code, out = state(project, "unlock", "--env", "dev", "--force", "--reason", "frank left", input="dev\n")

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.runtime.executors.command import check_thresholds
-from modelplane.runtime.state_pg import MIGRATIONS as PG_MIGRATIONS
-from modelplane.runtime.state_pg import PostgresStore
-from modelplane.runtime.state_store import SCHEMA_VERSION, StateStore
+from modelplane.runtime.state.postgres import MIGRATIONS as PG_MIGRATIONS
+from modelplane.runtime.state.postgres import PostgresStore
+from modelplane.runtime.state.sqlite import SCHEMA_VERSION, StateStore
 from modelplane.specs.models import Metric
 
 from tests.pg_server import PgDatabase
@@ -63,7 +63,7 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_version_1_sqlite_file_is_migrated_in_place(tmp_path: Path) -> None:
-    from modelplane.runtime.state_store import MIGRATIONS
+    from modelplane.runtime.state.sqlite import MIGRATIONS
 
     db = sqlite3.connect(tmp_path / "s.db")
     for statement in MIGRATIONS[0].split(";"):

@@ -12,7 +12,7 @@ import pytest
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.runtime.activities import Activities
 from modelplane.runtime.messages import Where
-from modelplane.runtime.state_store import StateStore
+from modelplane.runtime.state.sqlite import StateStore
 from modelplane.specs.project import StateSettings
 from temporalio.exceptions import ApplicationError
 

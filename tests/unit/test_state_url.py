@@ -9,10 +9,10 @@ from urllib.parse import quote
 
 import pytest
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.runtime.state_backend import open_store
-from modelplane.runtime.state_pg import PostgresStore
-from modelplane.runtime.state_store import StateStore
-from modelplane.runtime.state_url import redact, resolve, scrub, split_password
+from modelplane.runtime.state import open_store
+from modelplane.runtime.state.postgres import PostgresStore
+from modelplane.runtime.state.sqlite import StateStore
+from modelplane.runtime.state.url import redact, resolve, scrub, split_password
 from modelplane.specs.project import StateSettings
 from typer.testing import CliRunner
 

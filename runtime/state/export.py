@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.runtime.state_backend import JSON_COLUMNS, TABLES, Store
-from modelplane.runtime.state_store import SCHEMA_VERSION
+from modelplane.runtime.state.ports import JSON_COLUMNS, TABLES, Store
+from modelplane.runtime.state.sqlite import SCHEMA_VERSION
 
 FORMAT = "modelplane-state"
 FORMAT_VERSION = 1

@@ -24,9 +24,10 @@ from typing import Any
 import psycopg
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
-from modelplane.runtime.state_backend import TABLES, LedgerEntry, LockHolder, SqlStore, unlock_detail
-from modelplane.runtime.state_store import SCHEMA_VERSION
-from modelplane.runtime.state_url import redact, scrub
+from modelplane.runtime.state.ports import TABLES, LedgerEntry, LockHolder, unlock_detail
+from modelplane.runtime.state.sql import SqlStore
+from modelplane.runtime.state.sqlite import SCHEMA_VERSION
+from modelplane.runtime.state.url import redact, scrub
 
 MIGRATIONS: list[list[str]] = [
     # 1: the first schema (SQLite's migration 1)

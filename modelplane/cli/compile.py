@@ -1,93 +1,32 @@
-"""The ``modelplane`` command line: thin commands over the compiler and the runtime.
-
-Exit codes are part of the interface: 0 success, 1 an error the user can fix
-(printed as diagnostics, no traceback), 2 changes present (``plan
---detailed-exitcode``) or a usage error.
-"""
+"""Commands that only compile and print: validate, graph, impact, plan, schema, init."""
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
-from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from modelplane import __version__
+from modelplane.cli.exit import fail, guard, plan_exit
+from modelplane.cli.options import (
+    BaseOpt,
+    EnvOpt,
+    Format,
+    GraphFormat,
+    NoCacheOpt,
+    PlanFormat,
+    ProjectOpt,
+    SchemaTarget,
+    SelectOpt,
+    color,
+)
+from modelplane.cli.project import compile_root
 from modelplane.compiler.errors import ModelplaneError
 
-app = typer.Typer(
-    name="modelplane",
-    help="Declarative config-as-code for ML infrastructure: validate, plan and apply ML specs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
-T = TypeVar("T")
-
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
-
-
-ProjectOpt = Annotated[
-    Path | None,
-    typer.Option("--project", "-C", help="Project directory (default: nearest with a modelplane.yaml)."),
-]
-EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Environment (default: the project's default).")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ignore the content cache under .modelplane/.")]
-
-
-def _color(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
-
-
-def _fail(exc: ModelplaneError, fmt: Format = Format.text) -> NoReturn:
-    from modelplane.compiler.render_diagnostics import to_json, to_text
-
-    if fmt == Format.json:
-        print(json.dumps({"ok": False, "errors": to_json(exc.diagnostics)}, indent=2))
-    else:
-        print(to_text(exc.diagnostics, color=_color(sys.stderr)), file=sys.stderr)
-    raise typer.Exit(exc.exit_code)
-
-
-def _guard(fn: Callable[[], T], fmt: Format = Format.text) -> T:
-    try:
-        return fn()
-    except ModelplaneError as exc:
-        _fail(exc, fmt)
-
-
-def _root(project: Path | None, fmt: Format = Format.text) -> Path:
-    from modelplane.compiler.scan import find_root
-
-    return _guard(lambda: find_root(project or Path.cwd()), fmt)
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"modelplane {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """modelplane: specs in git -> lineage graph -> impact-aware plan -> durable rollout."""
-
-
-@app.command()
 def validate(
     project: ProjectOpt = None,
     env: EnvOpt = None,
@@ -99,7 +38,7 @@ def validate(
     from modelplane.compiler.scan import scan
 
     def run() -> dict[str, Any]:
-        root = _compile_root(project, fmt)  # no project is an error in the asked format too
+        root = compile_root(project, fmt)  # no project is an error in the asked format too
         sc = scan(root, env)
         verdicts = VerdictCache(root, sc.environment)
         summary = None if no_cache or sc.problems else verdicts.get(sc.fingerprint)
@@ -124,7 +63,7 @@ def validate(
                 verdicts.put(sc.fingerprint, summary)
         return summary
 
-    summary = _guard(run, fmt)
+    summary = guard(run, fmt)
     found = summary.pop("warnings", [])
     warnings = []
     if found:  # a warm run without warnings imports nothing more
@@ -144,31 +83,9 @@ def validate(
         if warnings:
             from modelplane.compiler.render_diagnostics import to_text
 
-            print("\n" + to_text(warnings, color=_color(sys.stderr)), file=sys.stderr)
+            print("\n" + to_text(warnings, color=color(sys.stderr)), file=sys.stderr)
 
 
-class GraphFormat(StrEnum):
-    text = "text"
-    mermaid = "mermaid"
-    dot = "dot"
-    json = "json"
-
-
-class PlanFormat(StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-SelectOpt = Annotated[
-    str | None, typer.Option("--select", "-s", help="dbt-style selector, e.g. `+model/x+`, `kind:endpoint`.")
-]
-BaseOpt = Annotated[
-    str | None, typer.Option("--base", help="Compare with the specs at this git ref instead of the applied state.")
-]
-
-
-@app.command()
 def graph(
     project: ProjectOpt = None,
     env: EnvOpt = None,
@@ -184,7 +101,7 @@ def graph(
     from modelplane.compiler.whatif import modified_nodes, uses_state
 
     def run() -> str:
-        root = _compile_root(project)
+        root = compile_root(project)
         compiled = compile_graph(root, env, use_cache=not no_cache)
         g = compiled.graph
         modified = None
@@ -201,10 +118,9 @@ def graph(
             return json.dumps(report_graph.to_json(g, nodes), indent=2) + "\n"
         return report_graph.text(g, nodes)
 
-    sys.stdout.write(_guard(run))
+    sys.stdout.write(guard(run))
 
 
-@app.command()
 def impact(
     selector: Annotated[str, typer.Argument(help="What changes: a dbt-style selector (e.g. dataset/events).")],
     project: ProjectOpt = None,
@@ -217,13 +133,13 @@ def impact(
     from modelplane.compiler.whatif import impact_of
 
     def run() -> dict[str, Any]:
-        root = _compile_root(project)
+        root = compile_root(project)
         state = _applied_state(root, env) if base is None and uses_state(selector) else None
         return impact_of(root, selector, env=env, base_ref=base, state=state, use_cache=not no_cache)
 
     from modelplane.compiler.whatif import uses_state
 
-    result = _guard(run)
+    result = guard(run)
     if fmt == Format.json:
         print(json.dumps(result, indent=2))
         return
@@ -234,7 +150,6 @@ def impact(
         print(f"  {item['category']:<21} {item['id']}  <- {' -> '.join(item['reasons'])}")
 
 
-@app.command()
 def plan(
     project: ProjectOpt = None,
     env: EnvOpt = None,
@@ -265,7 +180,7 @@ def plan(
     import io
 
     errors_as = Format.json if fmt == PlanFormat.json else Format.text  # --format json: errors as JSON too
-    root = _compile_root(project)
+    root = compile_root(project)
     memo_key = None
     head_scan = None
     git = None
@@ -273,8 +188,8 @@ def plan(
         from modelplane.compiler.scan import scan
         from modelplane.compiler.sources import GitSource
 
-        head_scan = _guard(lambda: scan(root, env), errors_as)
-        git = _guard(lambda: GitSource.for_project(root, base), errors_as)
+        head_scan = guard(lambda: scan(root, env), errors_as)
+        git = guard(lambda: GitSource.for_project(root, base), errors_as)
     if head_scan is not None and git is not None and out is None and not no_cache and fmt != PlanFormat.markdown:
         from modelplane.compiler import plan_memo
 
@@ -282,7 +197,7 @@ def plan(
             flags = {
                 "fmt": fmt.value,
                 "allow_breaking": allow_breaking,
-                "color": [_color(sys.stdout), _color(sys.stderr)],
+                "color": [color(sys.stdout), color(sys.stderr)],
                 "select": select,
             }
             memo_key = plan_memo.key(head_scan, root, git.commit, **flags)
@@ -290,11 +205,11 @@ def plan(
             if hit is not None:
                 sys.stdout.write(hit["stdout"])
                 sys.stderr.write(hit["stderr"])
-                _plan_exit(hit["code"], detailed_exitcode)
+                plan_exit(hit["code"], detailed_exitcode)
     from modelplane.compiler.compile import make_plan
     from modelplane.compiler.render_diagnostics import to_text
 
-    result = _guard(
+    result = guard(
         lambda: make_plan(
             root,
             env,
@@ -320,10 +235,10 @@ def plan(
     else:
         from modelplane.compiler.report_text import render as render_text
 
-        stdout.write(render_text(p, color=_color(sys.stdout)))
+        stdout.write(render_text(p, color=color(sys.stdout)))
     shown = [*result.errors, *([] if fmt == PlanFormat.json else result.warnings)]
     if shown:
-        stderr.write("\n" + to_text(shown, color=_color(sys.stderr)) + "\n")
+        stderr.write("\n" + to_text(shown, color=color(sys.stderr)) + "\n")
     # 1: errors, 2: changes or work an earlier apply left (shown as such only with --detailed-exitcode), 0: neither
     code = 1 if result.errors else 2 if p.has_work else 0
     if memo_key is not None:
@@ -342,17 +257,13 @@ def plan(
         tmp.write_text(saved.model_dump_json(indent=2) + "\n")
         os.replace(tmp, out)
         print(f"saved plan {saved.id} to {out}; apply it with: modelplane apply {out}", file=sys.stderr)
-    _plan_exit(code, detailed_exitcode)
-
-
-def _plan_exit(code: int, detailed: bool) -> NoReturn:
-    raise typer.Exit(1 if code == 1 else 2 if code == 2 and detailed else 0)
+    plan_exit(code, detailed_exitcode)
 
 
 def _applied_state(root: Path, env: str | None) -> Any:
     """The environment's state store, or None before the first apply (planning never creates it)."""
     from modelplane.runtime.connection import settings_for
-    from modelplane.runtime.state_backend import existing_store
+    from modelplane.runtime.state import existing_store
 
     s = settings_for(root, env)
     store = existing_store(s.root, s.state)
@@ -368,13 +279,6 @@ def _applied_state(root: Path, env: str | None) -> Any:
     return store
 
 
-class SchemaTarget(StrEnum):
-    spec = "spec"
-    project = "project"
-    plan = "plan"
-
-
-@app.command()
 def schema(
     target: Annotated[
         SchemaTarget, typer.Argument(help="`spec` for spec documents, `project` for modelplane.yaml.")
@@ -389,7 +293,7 @@ def schema(
     if kind is not None and kind not in KINDS:
         from modelplane.compiler.errors import did_you_mean
 
-        _fail(ModelplaneError(f"unknown kind `{kind}`", hint=did_you_mean(kind, KINDS, "known kinds")))
+        fail(ModelplaneError(f"unknown kind `{kind}`", hint=did_you_mean(kind, KINDS, "known kinds")))
     if target == SchemaTarget.plan:
         from modelplane.compiler.planfile import plan_schema
 
@@ -404,7 +308,6 @@ def schema(
         print(f"wrote {out}", file=sys.stderr)
 
 
-@app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to create the project (must be empty or absent).")],
     name: Annotated[str | None, typer.Option("--name", help="Project name (default: the folder's name).")] = None,
@@ -412,60 +315,7 @@ def init(
     """Create a small, valid project: a dataset, a model, an evaluation, an endpoint on the local stack."""
     from modelplane.templates.scaffold import scaffold
 
-    written = _guard(lambda: scaffold(directory, name))
+    written = guard(lambda: scaffold(directory, name))
     for path in written:
         print(f"  created {path}")
     print(f"✓ project ready; next: cd {directory} && modelplane validate && modelplane graph")
-
-
-_QUICK_EXIT: list[bool] = []
-"""Set by a command whose process should end without interpreter teardown (see ``main``)."""
-_MAIN: list[bool] = []
-"""Set when this process is the `modelplane` command itself (not a test runner calling ``app``)."""
-
-from modelplane import cli_runtime, cli_state  # noqa: E402,F401  (register apply, status..., `state ...`)
-
-
-def _compile_root(project: Path | None, fmt: Format = Format.text) -> Path:
-    """The project root, for a command that only compiles and prints (validate, graph, impact, plan).
-
-    Such a command leaves nothing to clean up, so its process skips tearing down the
-    compiled graph at exit: freeing millions of small objects one by one took about a
-    second of a 100,000-node plan, after its output was complete.
-    """
-    _QUICK_EXIT.append(True)
-    if _MAIN:
-        # nor does it make garbage cycles worth collecting: generational collections rescanning
-        # a compiled graph cost ~20 ms of a 10,000-node plan (the loader pauses them while loading)
-        gc.disable()
-    return _root(project, fmt)
-
-
-def main() -> None:
-    # pydantic's plugin discovery scans every installed distribution's entry points
-    # (~15 ms per run); modelplane uses no pydantic plugins.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
-    from modelplane.compiler import timings
-
-    code: int | str | None = 0
-    _MAIN.append(True)
-    try:
-        app()
-    except SystemExit as exc:
-        code = exc.code
-        if not _QUICK_EXIT:
-            raise
-    finally:
-        if timings.ENABLED and timings.totals():
-            print(timings.report(), file=sys.stderr)
-    if _QUICK_EXIT:
-        if isinstance(code, str):  # sys.exit("message") prints it and exits 1
-            print(code, file=sys.stderr)
-            code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code or 0)
-
-
-if __name__ == "__main__":
-    main()

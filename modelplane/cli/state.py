@@ -1,7 +1,6 @@
 """``modelplane state``: export, import, migrate to PostgreSQL, clear a stuck lock.
 
-Every message names stores by ``describe()``: a path, or a URL with any
-password masked.
+Every message names stores by ``describe()``: a path, or a URL with any password masked.
 """
 
 from __future__ import annotations
@@ -14,24 +13,19 @@ from typing import Annotated, Any
 
 import typer
 
-from modelplane.cli import EnvOpt, ProjectOpt, _fail, _guard, _root, app
+from modelplane.cli.exit import fail, guard
+from modelplane.cli.options import EnvOpt, ProjectOpt
+from modelplane.cli.project import settings
 from modelplane.compiler.errors import ModelplaneError
+from modelplane.runtime.apply import requested_by
 
 state_app = typer.Typer(
     help="The state store: export, import, migrate SQLite to PostgreSQL, clear a stuck lock.", no_args_is_help=True
 )
-app.add_typer(state_app, name="state")
-
-
-def _settings(project: Path | None, env: str | None) -> Any:
-    from modelplane.runtime.connection import settings_for
-
-    root = _root(project)
-    return _guard(lambda: settings_for(root, env))
 
 
 def _store(s: Any, must_exist: bool = True) -> Any:
-    from modelplane.runtime.state_backend import existing_store, open_store
+    from modelplane.runtime.state import existing_store, open_store
 
     def opened() -> Any:
         if not must_exist:
@@ -44,22 +38,11 @@ def _store(s: Any, must_exist: bool = True) -> Any:
             )
         return store
 
-    return _guard(opened)
+    return guard(opened)
 
 
 def _can_prompt() -> bool:
     return sys.stdin.isatty()
-
-
-def _who() -> str:
-    import getpass
-    import socket
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        user = f"uid {os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
 
 
 @state_app.command("export")
@@ -69,11 +52,11 @@ def export_(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Everything the store holds, as a versioned JSON document (deterministic: same state, same bytes)."""
-    from modelplane.runtime.state_export import dumps, export_document
+    from modelplane.runtime.state.export import dumps, export_document
 
-    s = _settings(project, env)
+    s = settings(project, env)
     store = _store(s)
-    text = dumps(_guard(lambda: export_document(store)))
+    text = dumps(guard(lambda: export_document(store)))
     if output is None:
         sys.stdout.write(text)
         return
@@ -91,17 +74,17 @@ def import_(
     force: Annotated[bool, typer.Option("--force", help="Replace a store that is not empty.")] = False,
 ) -> None:
     """Load an export into the environment's store, which must be empty unless --force."""
-    from modelplane.runtime.state_export import import_rows, parse_document
+    from modelplane.runtime.state.export import import_rows, parse_document
 
-    s = _settings(project, env)
+    s = settings(project, env)
     source = "<stdin>" if str(file) == "-" else str(file)
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text()
     except OSError as exc:
-        _fail(ModelplaneError(f"cannot read {file}: {exc.strerror}", hint="pass the path of an export"))
-    rows = _guard(lambda: parse_document(text, source))
+        fail(ModelplaneError(f"cannot read {file}: {exc.strerror}", hint="pass the path of an export"))
+    rows = guard(lambda: parse_document(text, source))
     store = _store(s, must_exist=False)
-    n = _guard(lambda: import_rows(store, rows, force))
+    n = guard(lambda: import_rows(store, rows, force))
     print(f"imported {n} rows from {source} into {store.describe()}")
 
 
@@ -116,17 +99,17 @@ def migrate(
 ) -> None:
     """Copy the SQLite state into PostgreSQL, then check both export the same; running it twice is safe."""
     from modelplane.runtime.connection import state_path
-    from modelplane.runtime.state_backend import open_target
-    from modelplane.runtime.state_export import migrate as do_migrate
-    from modelplane.runtime.state_store import StateStore
-    from modelplane.runtime.state_url import postgres_target, redact
+    from modelplane.runtime.state import open_target
+    from modelplane.runtime.state.export import migrate as do_migrate
+    from modelplane.runtime.state.sqlite import StateStore
+    from modelplane.runtime.state.url import postgres_target, redact
 
-    s = _settings(project, env)
+    s = settings(project, env)
     path = state_path(s.root, s.state)
     if not path.exists():
-        _fail(ModelplaneError(f"there is no SQLite state to migrate: {path} does not exist", hint="nothing to do"))
-    target = _guard(lambda: open_target(postgres_target(to, s.root, s.state.password_file, os.environ, "--to")))
-    result = _guard(lambda: do_migrate(StateStore(path), target, force))
+        fail(ModelplaneError(f"there is no SQLite state to migrate: {path} does not exist", hint="nothing to do"))
+    target = guard(lambda: open_target(postgres_target(to, s.root, s.state.password_file, os.environ, "--to")))
+    result = guard(lambda: do_migrate(StateStore(path), target, force))
     shown = redact(to)
     if result.copied:
         print(f"copied {result.rows} rows from {path} to {shown}; both export the same document")
@@ -147,9 +130,9 @@ def unlock(
     reason: Annotated[str, typer.Option("--reason", help="Why, kept in the audit entry.")] = "",
 ) -> None:
     """Clear an environment's lock row (left by a crashed apply); recorded in the audit trail."""
-    s = _settings(project, env)
+    s = settings(project, env)
     if not force:
-        _fail(
+        fail(
             ModelplaneError(
                 f"`state unlock` clears the lock on {s.environment} whoever holds it; if that apply still runs, "
                 "two applies would then write the same state",
@@ -158,7 +141,7 @@ def unlock(
             )
         )
     store = _store(s, must_exist=False)
-    held = _guard(lambda: store.lock_holder(s.environment))
+    held = guard(lambda: store.lock_holder(s.environment))
     if held is None:
         print(f"no lock is held on {s.project.name}/{s.environment} in {store.describe()}: nothing to clear")
         return
@@ -168,11 +151,11 @@ def unlock(
     )
     if not yes:
         if not _can_prompt():
-            _fail(ModelplaneError("no terminal to confirm the unlock on", hint="pass --yes to confirm"))
+            fail(ModelplaneError("no terminal to confirm the unlock on", hint="pass --yes to confirm"))
         answer = typer.prompt(f"type the environment name ({s.environment}) to clear it")
         if answer.strip() != s.environment:
             print("not confirmed: the lock is left as it was", file=sys.stderr)
             raise typer.Exit(1)
-    cleared = _guard(lambda: store.force_unlock(s.environment, _who(), reason))
+    cleared = guard(lambda: store.force_unlock(s.environment, requested_by(), reason))
     what = f"apply {cleared.apply_id}'s lock" if cleared else "the lock (already gone)"
-    print(f"cleared {what} on {s.environment}; recorded in the audit trail as {_who()}")
+    print(f"cleared {what} on {s.environment}; recorded in the audit trail as {requested_by()}")

@@ -5,7 +5,7 @@ serial that grows with every write, actions an apply left undone (the next
 plan carries them), resource outputs (endpoint URLs...), the catalog of
 registered nodes, notifications, an idempotency ledger, the apply history, a
 lock row (who holds the environment, from where, since when) and an audit trail.
-``runtime/state_pg.py`` holds the same in PostgreSQL; ``state_backend`` names
+``runtime/state/postgres.py`` holds the same in PostgreSQL; ``state_backend`` names
 the interface both implement.
 
 Every write is one ``BEGIN IMMEDIATE`` transaction, made as each action
@@ -28,7 +28,8 @@ from typing import Any
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.sources import private_dir, private_opener
 from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
-from modelplane.runtime.state_backend import TABLES, LedgerEntry, LockHolder, SqlStore, unlock_detail
+from modelplane.runtime.state.ports import TABLES, LedgerEntry, LockHolder, unlock_detail
+from modelplane.runtime.state.sql import SqlStore
 
 MIGRATIONS: list[str] = [
     # 1: the first schema

@@ -1,0 +1,28 @@
+"""The compiler's product: a checked lineage graph with its fingerprints and warnings.
+
+Its own module so the caches that store and rebuild it (``graph_cache``, ``overlay``) need not import
+``compile``, which calls them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelplane.compiler.errors import Diagnostic
+from modelplane.compiler.fingerprint import Fingerprint
+from modelplane.compiler.graph import LineageGraph
+from modelplane.compiler.specset import SpecSet
+from modelplane.specs.base import NodeId
+
+
+@dataclass
+class Compiled:
+    graph: LineageGraph
+    fingerprints: dict[NodeId, Fingerprint]
+    warnings: list[Diagnostic]
+    errors: list[Diagnostic]
+    """Graph-rule errors; only non-empty when compiled with ``strict=False``."""
+
+    @property
+    def specs(self) -> SpecSet:
+        return self.graph.specs

@@ -1,0 +1,230 @@
+"""Talking to a running apply: the Temporal client, following its progress, and losing the server gracefully."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+
+from modelplane.cli.exit import QUICK_EXIT, fail
+from modelplane.cli.options import color
+from modelplane.compiler.errors import ModelplaneError
+
+POLL_S = 0.25
+
+
+FINAL = ("succeeded", "failed", "aborted")
+
+
+def run_async(coro: Any) -> Any:
+    import asyncio
+
+    # the process ends without tearing the interpreter down: Temporal's client leaves native threads that
+    # can abort a short-lived process at finalization (temporalio/sdk-python#300); output is flushed first
+    QUICK_EXIT.append(True)
+    try:
+        return asyncio.run(coro)
+    except ModelplaneError as exc:
+        fail(exc)
+    except ServerLost as exc:  # one line, no traceback: what happened and the command that re-attaches
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+def make_console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    tty = color(stream)
+    # off a terminal (CI logs, pipes) lines are not wrapped at 80 columns
+    return Console(file=stream, force_terminal=tty, no_color=not tty, highlight=False, width=None if tty else 200)
+
+
+def ui_link(ep: Any, s: Any) -> str | None:
+    if ep.ui_url is None:
+        return None
+    from urllib.parse import quote
+
+    return f"{ep.ui_url}/namespaces/{ep.namespace}/workflows/{quote(s.workflow_id, safe='')}"
+
+
+async def connect_client(s: Any, start: bool, with_worker: bool) -> tuple[Any, Any]:
+    import asyncio
+
+    from modelplane.runtime.connection import connect, ensure_worker
+
+    client, ep = await connect(s, start=start)
+    if with_worker and s.embedded:
+        await asyncio.to_thread(ensure_worker, s, ep)
+    return client, ep
+
+
+async def existing_client(s: Any, with_worker: bool = True) -> tuple[Any, Any] | None:
+    """A client, or None where no embedded server runs (then no apply can be running either)."""
+    from modelplane.runtime.server import running_server
+
+    if s.embedded and running_server(s.root) is None and not unfinished(s):
+        return None
+    return await connect_client(s, start=True, with_worker=with_worker)
+
+
+def unfinished(s: Any) -> bool:
+    """Did an apply start here and never finish (the server went down with it)? Then it must resume."""
+    from modelplane.runtime.state import existing_store
+
+    store = existing_store(s.root, s.state)
+    if store is None:
+        return False
+    last = store.history(s.environment, limit=1)
+    return bool(last) and last[0].outcome == "running"
+
+
+async def follow_apply(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
+    """Show progress until the apply ends; returns its final state."""
+    import asyncio
+
+    from rich.live import Live
+
+    from modelplane.cli.views.progress import LineLog, table
+    from modelplane.runtime.messages import Progress
+
+    console = make_console()
+    link = ui_link(ep, s)
+    if link:
+        console.print(f"Temporal UI: {link}", style="dim")
+    live = console.is_terminal
+    log = LineLog(console)
+    view = Live(console=console, refresh_per_second=8, transient=False) if live else None
+    p: Progress | None = None
+    try:
+        if view is not None:
+            view.start()
+        waiting = False
+        while True:
+            try:
+                p = await query_progress(handle, s, ep, Progress)
+            except NoWorker as exc:
+                if not follow:
+                    raise ServerLost(str(exc)) from None
+                if not waiting:  # said once; the apply is safe on the server and goes on with the next worker
+                    console.print(str(exc), style="yellow")
+                    waiting = True
+                await asyncio.sleep(POLL_S)
+                continue
+            waiting = False
+            if view is not None:
+                view.update(table(p, datetime.now(UTC)))
+            else:
+                log.update(p)
+            if p.state in FINAL or not follow:
+                break
+            ended = await ended_unfinished(handle)
+            if ended is not None:  # a query replays a closed workflow as it last was: "running", forever
+                if view is not None:
+                    view.stop()
+                    view = None
+                console.print(
+                    f"apply {p.apply_id} ended on the server without finishing: {ended}; what it did not finish "
+                    f"is pending in the state: `modelplane plan --env {s.environment}` shows it, "
+                    f"`modelplane apply --env {s.environment}` does it",
+                    style="red",
+                )
+                return "failed"
+            await asyncio.sleep(POLL_S)
+    finally:
+        if view is not None:
+            view.stop()
+    assert p is not None
+    if p.state in FINAL:
+        print_summary(console, p)
+    return p.state
+
+
+async def ended_unfinished(handle: Any) -> str | None:
+    """How the apply's workflow closed without its own ending (terminated, timed out...), or None if it runs."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
+    try:
+        desc = await handle.describe()
+    except RPCError:
+        return None  # the next query says what is wrong with the server
+    if desc.status in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+        return None  # completed: the query's next answer is its final state
+    name: str = desc.status.name
+    return name.lower().replace("_", " ")
+
+
+class ServerLost(Exception):
+    """The Temporal server stopped answering while a command followed an apply."""
+
+
+class NoWorker(ServerLost):
+    """The server answers, but no worker polls the apply's task queue (the apply waits for one)."""
+
+
+async def query_progress(handle: Any, s: Any, ep: Any, progress_type: Any) -> Any:
+    """The apply's progress; losing the server ends the command with one line saying how to re-attach."""
+    from temporalio.service import RPCError
+
+    try:
+        return await handle.query("progress", result_type=progress_type)
+    except RPCError as exc:
+        if "no poller" in str(exc):  # the server answers; no worker polls the apply's task queue now
+            raise NoWorker(
+                f"no worker polls task queue `{s.temporal.task_queue}` at {ep.address} now; the apply waits on the "
+                f"server and goes on when one does (embedded mode: `modelplane apply` starts one; a team: start "
+                f"`modelplane worker` on the same build)"
+            ) from None
+        raise ServerLost(
+            f"lost the Temporal server at {ep.address} while following apply {s.workflow_id} ({exc}); the apply "
+            f"is kept by the server and goes on when it is back: re-attach with "
+            f"`modelplane status --env {s.environment} --watch`"
+        ) from None
+
+
+def print_summary(console: Any, p: Any) -> None:
+    from modelplane.cli.views.progress import headline
+
+    style = {"succeeded": "green", "failed": "red", "aborted": "yellow"}.get(p.state, "")
+    console.print(headline(p), style=style)
+    if p.preflight:
+        console.print("✗ preflight: nothing was run; missing on the worker:", style="red")
+        for problem in p.preflight:
+            console.print(f"  - {problem.what}", style="red")
+            console.print(f"    hint: {problem.hint}")
+    for aid in p.order:
+        r = p.actions[aid]
+        if r.state == "failed":
+            console.print(f"  ✗ {aid}: {r.error}", style="red")
+            if r.output.get("hint"):
+                console.print(f"    hint: {r.output['hint']}")
+            if r.output.get("metrics"):
+                console.print(f"    metrics: {json.dumps(r.output['metrics'])}")
+
+
+def exit_code(state: str) -> int:
+    return 0 if state == "succeeded" else 1
+
+
+async def running_handle(s: Any) -> Any:
+    from modelplane.runtime.apply import running_apply
+
+    existing = await existing_client(s)
+    if existing is None or await running_apply(existing[0], s) is None:
+        raise ModelplaneError(
+            f"no apply is running on {s.project.name}/{s.environment}",
+            hint=f"`modelplane status --env {s.environment}` shows the last one",
+        )
+    return existing[0].get_workflow_handle(s.workflow_id)
+
+
+def signal_apply(s: Any, name: str, *args: Any) -> None:
+    async def go() -> None:
+        handle = await running_handle(s)
+        await handle.signal(name, *args)
+
+    run_async(go())

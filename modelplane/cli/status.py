@@ -1,0 +1,166 @@
+"""Commands that read an environment: status (re-attaching to a running apply) and history."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from modelplane.cli.exit import guard
+from modelplane.cli.follow import (
+    FINAL,
+    existing_client,
+    exit_code,
+    follow_apply,
+    make_console,
+    query_progress,
+    run_async,
+)
+from modelplane.cli.options import EnvOpt, Format, ProjectOpt
+from modelplane.cli.project import settings
+
+
+def status(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow a running apply until it ends.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+) -> None:
+    """The running apply (re-attaching to it), or the applied state: serial, pending actions, last apply."""
+    s = settings(project, env)
+    raise typer.Exit(run_async(_status(s, watch, fmt)))
+
+
+async def _status(s: Any, watch: bool, fmt: Format) -> int:
+    from modelplane.runtime.apply import running_apply
+    from modelplane.runtime.connection import open_store
+    from modelplane.runtime.messages import Progress
+
+    existing = await existing_client(s)
+    if existing is not None:
+        client, ep = existing
+        running = await running_apply(client, s)
+        if running is not None:
+            handle = client.get_workflow_handle(s.workflow_id)
+            if fmt == Format.json:
+                p = await query_progress(handle, s, ep, Progress)
+                print(
+                    json.dumps(
+                        {"running": True, "apply": vars(running), "progress": p.model_dump(mode="json")}, indent=2
+                    )
+                )
+                return 0
+            # whoever started it, from whichever checkout: the lock and the apply are the service's
+            make_console().print(
+                f"{s.project.name}/{s.environment}: apply of plan {running.plan_id} running, started "
+                f"{running.started} by {running.requested_by} from {running.checkout}"
+            )
+            state = await follow_apply(handle, s, ep, follow=watch)
+            return exit_code(state) if state in FINAL else 0
+    store = open_store(s.root, s.state)
+    applied = store.applied(s.environment)
+    last = store.history(s.environment, limit=1)
+    outputs = store.outputs(s.environment)
+    if fmt == Format.json:
+        doc = {
+            "running": False,
+            "environment": s.environment,
+            "serial": applied.serial,
+            "nodes": len(applied.nodes),
+            "pending": {k: vars(v) for k, v in applied.pending.items()},
+            "outputs": outputs,
+            "last_apply": vars(last[0]) if last else None,
+        }
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    console = make_console()
+    console.print(
+        f"{s.project.name}/{s.environment}: no apply running; state serial {applied.serial}, "
+        f"{len(applied.nodes)} node(s) applied"
+    )
+    if last:
+        h = last[0]
+        when = datetime.fromtimestamp(h.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        console.print(f"last apply {h.apply_id}: {h.outcome}, {when} by {h.requested_by} {counts(h.summary)}")
+    for aid, p in applied.pending.items():
+        console.print(f"  pending {aid}: {p.reason}", style="yellow")
+    for nid, out in outputs.items():
+        console.print(f"  {nid}: {json.dumps(out, sort_keys=True)}")
+    await _local_endpoints(console, s)
+    return 0
+
+
+async def _local_endpoints(console: Any, s: Any) -> None:
+    """Routers, revisions, weights, replicas and their health, as the routers see them."""
+    import aiohttp
+
+    from modelplane.runtime.local.registry import admin_headers, all_registries
+
+    for _, reg in all_registries(s.root, s.environment):
+        router = reg.router
+        live: dict[str, Any] = {}
+        if router is not None:
+            try:
+                async with (
+                    aiohttp.ClientSession(headers=admin_headers(reg)) as session,
+                    session.get(router.url + "/admin/state", timeout=aiohttp.ClientTimeout(total=2)) as r,
+                ):
+                    live = await r.json()
+            except (aiohttp.ClientError, TimeoutError):
+                live = {}
+        where = f"router {router.url} ({reg.policy})" if router else "no router"
+        console.print(f"endpoint/{reg.endpoint}: {where}" + ("" if live or not router else "  [router DOWN]"))
+        for name, rev in reg.revisions.items():
+            weight = live.get("weights", {}).get(name, rev.weight)
+            console.print(f"  {name} {rev.role:<8} weight {weight:>3}%  {rev.model}  engine {rev.engine}")
+            health = {b["pid"]: b for b in live.get("revisions", {}).get(name, [])}
+            for rep in rev.replicas:
+                h = health.get(rep.pid)
+                state = "healthy" if h and h["healthy"] else "unhealthy" if h else "unknown"
+                if rep.draining:
+                    state = "draining"
+                elif not rep.ready:
+                    state = "starting"
+                inflight = f", {h['inflight']} in flight" if h else ""
+                console.print(f"    replica pid {rep.pid} {rep.url}  {state}{inflight}")
+        if reg.autoscaling is not None and reg.autoscaler is not None:
+            a = reg.autoscaling
+            console.print(
+                f"  autoscaler pid {reg.autoscaler.pid}: {a.metric}, target {a.target:g} per replica, "
+                f"{a.min_replicas}..{a.max_replicas} replicas"
+            )
+        for e in reg.scaling[-3:]:
+            when = datetime.fromtimestamp(e.at, UTC).strftime("%H:%M:%S")
+            console.print(f"    {when} {e.revision}: {e.replicas_from} -> {e.replicas_to} replicas ({e.reason})")
+
+
+def counts(summary: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{v} {k}" for k, v in sorted(summary.items())) + ")" if summary else ""
+
+
+def history(
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+) -> None:
+    """Past applies of an environment: who, when, which plan, outcome."""
+    from modelplane.runtime.connection import open_store
+
+    s = settings(project, env)
+    store = guard(lambda: open_store(s.root, s.state))
+    rows = store.history(s.environment, limit)
+    if fmt == Format.json:
+        print(json.dumps([vars(r) for r in rows], indent=2))
+        return
+    if not rows:
+        print(f"no applies on {s.project.name}/{s.environment} yet")
+        return
+    for h in rows:
+        when = datetime.fromtimestamp(h.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        took = f" in {h.finished_at - h.started_at:.1f}s" if h.finished_at else ""
+        print(f"{when}  {h.apply_id}  {h.outcome:<9} {h.requested_by}{took} {counts(h.summary)}")
+        for aid, why in h.failures.items():
+            print(f"    ✗ {aid}: {why.splitlines()[0] if why else ''}")

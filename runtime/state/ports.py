@@ -1,0 +1,199 @@
+"""What the state store offers, as Protocols, and the records it returns.
+
+Callers depend on these, never on a backend class: ``StateReader`` for plans and
+``status``/``history``, ``StateWriter`` and ``StateLedger`` for the activities that make
+effects, ``StateAdmin`` for ``modelplane state``. ``TABLES`` lists the schema both backends
+keep (``sqlite.py`` and ``postgres.py`` hold their migrations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from modelplane.compiler.state import AppliedState
+
+TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # table: (columns, primary key); an empty key means the rows keep their insertion order (rowid)
+    "environments": (("environment", "serial"), ("environment",)),
+    "nodes": (
+        ("environment", "id", "kind", "file", "idx", "data", "serial", "apply_id", "applied_at"),
+        ("environment", "id"),
+    ),
+    "changes": (("environment", "serial", "what", "apply_id", "at"), ()),
+    "pending": (("environment", "action_id", "type", "target", "reason", "apply_id"), ("environment", "action_id")),
+    "outputs": (("environment", "id", "data"), ("environment", "id")),
+    "catalog": (("environment", "id", "version", "data", "apply_id", "registered_at"), ()),
+    "notifications": (("environment", "apply_id", "owner", "message", "data", "at"), ()),
+    "ledger": (
+        ("key", "environment", "apply_id", "action_id", "status", "attempts", "result", "started_at", "finished_at"),
+        (),  # keyed by `key`, but listed in the order the attempts began
+    ),
+    "history": (
+        (
+            "apply_id",
+            "environment",
+            "plan_id",
+            "workflow_id",
+            "requested_by",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "summary",
+            "failures",
+        ),
+        ("apply_id",),
+    ),
+    "locks": (("environment", "apply_id", "holder", "location", "since"), ("environment",)),
+    "audit": (("environment", "at", "who", "action", "detail"), ()),
+}
+"""Every table and column the store holds: what ``state export`` writes and ``state import`` reads."""
+JSON_COLUMNS = frozenset(
+    {
+        ("nodes", "data"),
+        ("outputs", "data"),
+        ("catalog", "data"),
+        ("notifications", "data"),
+        ("ledger", "result"),
+        ("history", "summary"),
+        ("history", "failures"),
+        ("audit", "detail"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: str
+    action_id: str
+    status: str
+    attempts: int
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    apply_id: str
+    environment: str
+    plan_id: str
+    workflow_id: str
+    requested_by: str
+    started_at: float
+    finished_at: float | None
+    outcome: str
+    summary: dict[str, Any]
+    failures: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds an environment's lock row: an apply, a person, a machine and directory, a time."""
+
+    environment: str
+    apply_id: str
+    holder: str
+    location: str
+    since: float
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    environment: str
+    at: float
+    who: str
+    action: str
+    detail: dict[str, Any]
+
+
+def unlock_detail(cleared: LockHolder | None, reason: str) -> dict[str, Any]:
+    held = (
+        {"apply_id": cleared.apply_id, "holder": cleared.holder, "location": cleared.location, "since": cleared.since}
+        if cleared
+        else None
+    )
+    return {"cleared": held, "reason": reason}
+
+
+class StateReader(Protocol):
+    """What plans, ``status`` and ``history`` read (a superset of the compiler's ``StateReader``)."""
+
+    def serial(self, environment: str) -> int: ...
+    def applied(self, environment: str) -> AppliedState: ...
+    def changed_since(self, environment: str, serial: int) -> list[str]: ...
+    def outputs(self, environment: str) -> dict[str, dict[str, Any]]: ...
+    def catalog(self, environment: str) -> list[dict[str, Any]]: ...
+    def notifications(self, environment: str, apply_id: str | None = None) -> list[dict[str, Any]]: ...
+    def ledger(self, environment: str | None = None) -> list[LedgerEntry]: ...
+    def history(self, environment: str | None = None, limit: int = 20) -> list[HistoryEntry]: ...
+    def lock_holder(self, environment: str) -> LockHolder | None: ...
+    def audit(self, environment: str | None = None) -> list[AuditEntry]: ...
+
+
+class StateWriter(Protocol):
+    """The snapshot, the apply history and the lock row: each call one transaction."""
+
+    def record(
+        self,
+        environment: str,
+        apply_id: str,
+        upserts: Sequence[tuple[str, str, str, int, dict[str, Any]]] = (),
+        deletes: Sequence[str] = (),
+        done: Sequence[str] = (),
+        pending: Sequence[tuple[str, str, str, str]] = (),
+    ) -> int: ...
+    def history_begin(
+        self, apply_id: str, environment: str, plan_id: str, workflow_id: str, requested_by: str
+    ) -> None: ...
+    def history_end(
+        self, apply_id: str, outcome: str, summary: dict[str, Any], failures: dict[str, str] | None = None
+    ) -> None: ...
+    def lock_acquire(self, environment: str, apply_id: str, holder: str, location: str) -> LockHolder: ...
+    def lock_release(self, environment: str, apply_id: str) -> bool: ...
+
+
+class StateLedger(Protocol):
+    """The idempotency ledger: an effect is begun, then done (with what it wrote) or failed."""
+
+    def ledger_begin(self, key: str, environment: str, apply_id: str, action_id: str) -> LedgerEntry: ...
+    def ledger_done(
+        self,
+        key: str,
+        result: dict[str, Any],
+        *,
+        environment: str,
+        apply_id: str,
+        outputs: dict[str, dict[str, Any]] | None = None,
+        catalog: tuple[str, str | None, dict[str, Any]] | None = None,
+        notification: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> None: ...
+    def ledger_failed(self, key: str, error: str) -> None: ...
+
+
+class StateAdmin(Protocol):
+    """Whole-store operations for ``modelplane state`` (export, import, migrate, unlock)."""
+
+    def describe(self) -> str:
+        """Where the store is, safe to print (a path, or a URL with the password masked)."""
+        ...
+
+    def store_id(self) -> str:
+        """The store's own identity, made once when it was created (a new file or database has another)."""
+        ...
+
+    def next_apply_id(self) -> str: ...
+    def same_file(self) -> bool:
+        """Whether what was opened is still what the settings name (a SQLite file moved aside is not)."""
+        ...
+
+    def schema_version(self) -> int: ...
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]: ...
+    def load(self, tables: dict[str, list[tuple[Any, ...]]], replace: bool) -> None: ...
+    def is_empty(self) -> bool: ...
+    def force_unlock(self, environment: str, who: str, reason: str) -> LockHolder | None: ...
+    def audit_add(self, environment: str, who: str, action: str, detail: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class Store(StateReader, StateWriter, StateLedger, StateAdmin, Protocol):
+    """Everything a backend provides."""
