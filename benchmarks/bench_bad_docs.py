@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from modelplane.compiler.errors import SpecError
-from modelplane.compiler.loader import load
+from modelplane.compiler.load.loader import load
 
 
 def missing_kind(i: int) -> str:

@@ -74,8 +74,8 @@ def impact_time(root: Path) -> tuple[float, dict[str, int]]:
 import json, time
 from pathlib import Path
 from modelplane.compiler.compile import compile_graph, make_plan
-from modelplane.compiler.selectors import select
-from modelplane.compiler.whatif import hypothetical
+from modelplane.compiler.graph.selectors import select
+from modelplane.compiler.change.whatif import hypothetical
 root = Path({str(root)!r})
 g = compile_graph(root).graph
 ts = []

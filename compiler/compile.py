@@ -10,23 +10,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler import graph_cache
-from modelplane.compiler.checks import check, cycle_diagnostic
+from modelplane.compiler.change.diff import Diff, diff
+from modelplane.compiler.change.impact import Impact, compute
+from modelplane.compiler.change.state import AppliedState, EmptyState, PendingAction, StateReader
 from modelplane.compiler.compiled import Compiled
-from modelplane.compiler.diff import Diff, diff
 from modelplane.compiler.errors import Diagnostic, GraphError, Location, PlanError, SpecError
-from modelplane.compiler.fingerprint import fingerprints
-from modelplane.compiler.graph import CycleError, LineageGraph, build
-from modelplane.compiler.impact import Impact, compute
-from modelplane.compiler.loader import load, paused_gc
-from modelplane.compiler.overlay import base_from_head
-from modelplane.compiler.plan import build_plan
-from modelplane.compiler.planfile import BaseRef, Plan, PlanDiagnostic
-from modelplane.compiler.scan import Scan, scan
-from modelplane.compiler.selectors import select
-from modelplane.compiler.sources import GitSource, Source
-from modelplane.compiler.specset import SpecNode, SpecSet
-from modelplane.compiler.state import AppliedState, EmptyState, PendingAction, StateReader
+from modelplane.compiler.graph.checks import check, cycle_diagnostic
+from modelplane.compiler.graph.fingerprint import fingerprints
+from modelplane.compiler.graph.lineage import CycleError, LineageGraph, build
+from modelplane.compiler.graph.selectors import select
+from modelplane.compiler.incremental import graph_cache
+from modelplane.compiler.incremental.overlay import base_from_head
+from modelplane.compiler.load.loader import load, paused_gc
+from modelplane.compiler.load.specset import SpecNode, SpecSet
+from modelplane.compiler.plan.actions import build_plan
+from modelplane.compiler.plan.model import BaseRef, Plan, PlanDiagnostic
+from modelplane.compiler.source.files import GitSource, Source
+from modelplane.compiler.source.scan import Scan, scan
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId, normalize
 from pydantic import ValidationError

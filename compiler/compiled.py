@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelplane.compiler.errors import Diagnostic
-from modelplane.compiler.fingerprint import Fingerprint
-from modelplane.compiler.graph import LineageGraph
-from modelplane.compiler.specset import SpecSet
+from modelplane.compiler.graph.fingerprint import Fingerprint
+from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.load.specset import SpecSet
 from modelplane.specs.base import NodeId
 
 

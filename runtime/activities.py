@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.sources import private_dir
+from modelplane.compiler.source.files import private_dir
 from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, provisioners, serving
 from modelplane.runtime.messages import (
     ActionInput,

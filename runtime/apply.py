@@ -18,9 +18,9 @@ from typing import Any
 
 from modelplane.compiler.compile import make_plan
 from modelplane.compiler.errors import Diagnostic, ModelplaneError, PlanError
-from modelplane.compiler.execution import executable
-from modelplane.compiler.planfile import PLAN_FORMAT_VERSION, Plan
-from modelplane.compiler.scan import scan
+from modelplane.compiler.plan.execution import executable
+from modelplane.compiler.plan.model import PLAN_FORMAT_VERSION, Plan
+from modelplane.compiler.source.scan import scan
 from modelplane.runtime.connection import Settings
 from modelplane.runtime.messages import ActionSpec, ApplyInput
 from modelplane.runtime.state import StateReader

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelplane.compiler.planfile import Plan
+from modelplane.compiler.plan.model import Plan
 from modelplane.runtime.state import Store
 
 ACTION = "approve"

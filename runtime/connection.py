@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.scan import load_project_file
-from modelplane.compiler.sources import FileSource
+from modelplane.compiler.source.files import FileSource
+from modelplane.compiler.source.scan import load_project_file
 from modelplane.runtime import state as state_backend
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, terminate
 from modelplane.runtime.server import ensure_server, file_lock, pid_alive, running_server, state_dir

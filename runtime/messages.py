@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from modelplane.compiler.planfile import NodeWrite
+from modelplane.compiler.plan.model import NodeWrite
 from modelplane.specs.project import StateSettings
 from pydantic import BaseModel, ConfigDict, Field
 

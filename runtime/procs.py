@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from modelplane.compiler.sources import PRIVATE_UMASK, private_dir, private_opener
+from modelplane.compiler.source.files import PRIVATE_UMASK, private_dir, private_opener
 
 log = logging.getLogger("modelplane.procs")
 
@@ -169,7 +169,7 @@ def _same_cmdline(recorded: list[str], now: list[str]) -> bool:
     written down) matches the running one where each reference stands for some text."""
     if len(recorded) != len(now) or not any("${secret." in a for a in recorded):
         return False
-    from modelplane.compiler.secrets import substitute
+    from modelplane.compiler.load.secrets import substitute
 
     for r, n in zip(recorded, now, strict=True):
         if r == n:

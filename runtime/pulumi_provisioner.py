@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelplane.compiler.planfile import StackInputs
-from modelplane.compiler.sources import atomic_write
+from modelplane.compiler.plan.model import StackInputs
+from modelplane.compiler.source.files import atomic_write
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec
 from modelplane.runtime.typed import spec_of

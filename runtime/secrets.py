@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.secrets import Source, names_in, process_env_var, source, substitute
+from modelplane.compiler.load.secrets import Source, names_in, process_env_var, source, substitute
 from modelplane.runtime.procs import Identity, spawn_detached, stamp
 
 
@@ -70,7 +70,7 @@ def for_process(
 def child_environ(extra: Mapping[str, str]) -> dict[str, str]:
     """The worker's environment for a child, less the ``MODELPLANE_SECRET_*`` sources (a child gets only the
     secrets it references, as ``MP_SECRET_<NAME>``), plus ``extra``."""
-    from modelplane.compiler.secrets import ENV_PREFIX
+    from modelplane.compiler.load.secrets import ENV_PREFIX
 
     return {**{k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}, **extra}
 

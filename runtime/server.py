@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.sources import atomic_write, private_dir, private_opener
+from modelplane.compiler.source.files import atomic_write, private_dir, private_opener
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, terminate
 
 START_TIMEOUT_S = 30.0

@@ -27,7 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.sources import atomic_write
+from modelplane.compiler.source.files import atomic_write
 from modelplane.runtime.connection import Settings, connect, open_store, settings_for
 from modelplane.runtime.procs import stamp
 from modelplane.runtime.server import state_dir, stop_server

@@ -23,7 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from modelplane.compiler.planfile import NodeWrite
+    from modelplane.compiler.plan.model import NodeWrite
     from modelplane.runtime.analysis import judge
     from modelplane.runtime.messages import (
         FINISHED,

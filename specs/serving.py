@@ -16,7 +16,7 @@ from modelplane.specs.common import Duration, ModelName, StackName, Text
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
 
-# The vLLM release endpoints run unless engine.image says otherwise; compiler/engine_flags has its flag set
+# The vLLM release endpoints run unless engine.image says otherwise; stacks/engine_flags has its flag set
 DEFAULT_VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"
 DEFAULT_LATENCY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0, 5.0]
 

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from modelplane.compiler.engine import VLLM_PORT, command, revision_id
-from modelplane.compiler.graph import LineageGraph
-from modelplane.compiler.secrets import kubernetes_arg, names_in, process_env_var, source
+from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.load.secrets import kubernetes_arg, names_in, process_env_var, source
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.models import Model
 from modelplane.specs.platform import GpuPool, Stack
 from modelplane.specs.serving import EndpointSpec, ScalePolicy
+from modelplane.stacks.engine import VLLM_PORT, command, revision_id
 from modelplane.stacks.settings import StackSettings
 
 POOL_LABEL = "modelplane.dev/pool"

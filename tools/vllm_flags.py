@@ -3,7 +3,7 @@
     python tools/vllm_flags.py 0.33.0 0.32.0 0.11.0     # downloads each wheel with pip
     python tools/vllm_flags.py 0.33.0 --wheel PATH.whl  # reuse a wheel already downloaded
 
-Writes ``compiler/engine_flags/vllm-<version>.json``: the sorted flags, the
+Writes ``stacks/engine_flags/vllm-<version>.json``: the sorted flags, the
 version, the wheel's file name and sha256, and the modules read.
 
 Why static analysis and not ``import vllm``: the parser builder
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "compiler" / "engine_flags"
+OUT_DIR = Path(__file__).resolve().parent.parent / "stacks" / "engine_flags"
 SERVE_MODULE = "vllm/entrypoints/cli/serve.py"
 ARGPARSE_MODULE = "vllm/utils/argparse_utils.py"
 MAX_DEPTH = 12

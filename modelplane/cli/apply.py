@@ -84,8 +84,8 @@ async def _apply(
     """Apply one plan object: the saved one as it is, or one made now; either way nothing compiles after it."""
     import asyncio
 
-    from modelplane.compiler.report_text import render as render_text
-    from modelplane.compiler.scan import scan
+    from modelplane.compiler.report.text import render as render_text
+    from modelplane.compiler.source.scan import scan
     from modelplane.runtime.apply import apply_input, check_saved, fresh_plan, refuse_concurrent, running_apply, start
     from modelplane.runtime.connection import open_store
 

@@ -34,8 +34,8 @@ def validate(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Check every spec: syntax, fields, references and every graph rule plan checks. Exit 0 when valid, 1 when not."""
-    from modelplane.compiler.cache import VerdictCache
-    from modelplane.compiler.scan import scan
+    from modelplane.compiler.incremental.spec_cache import VerdictCache
+    from modelplane.compiler.source.scan import scan
 
     def run() -> dict[str, Any]:
         root = compile_root(project, fmt)  # no project is an error in the asked format too
@@ -44,7 +44,7 @@ def validate(
         summary = None if no_cache or sc.problems else verdicts.get(sc.fingerprint)
         if summary is None:
             from modelplane.compiler.compile import check_specs
-            from modelplane.compiler.graph_cache import diag_to_json
+            from modelplane.compiler.incremental.graph_cache import diag_to_json
 
             # every check plan runs (load, references, graph rules): what plan rejects, validate rejects
             compiled = check_specs(root, env, use_cache=not no_cache, scanned=sc)
@@ -67,11 +67,11 @@ def validate(
     found = summary.pop("warnings", [])
     warnings = []
     if found:  # a warm run without warnings imports nothing more
-        from modelplane.compiler.graph_cache import diag_from_json
+        from modelplane.compiler.incremental.graph_cache import diag_from_json
 
         warnings = [diag_from_json(d) for d in found]
     if fmt == Format.json:
-        from modelplane.compiler.render_diagnostics import to_json
+        from modelplane.compiler.report.diagnostics import to_json
 
         print(json.dumps({"ok": True, "errors": [], "warnings": to_json(warnings), **summary}))
     else:
@@ -81,7 +81,7 @@ def validate(
         detail = ", ".join(f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds)
         print(f"✓ {summary['nodes']} specs valid in {summary['files']} files (env {summary['environment']}): {detail}")
         if warnings:
-            from modelplane.compiler.render_diagnostics import to_text
+            from modelplane.compiler.report.diagnostics import to_text
 
             print("\n" + to_text(warnings, color=color(sys.stderr)), file=sys.stderr)
 
@@ -95,10 +95,10 @@ def graph(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Show the lineage graph, or the part a selector picks."""
-    from modelplane.compiler import report_graph
+    from modelplane.compiler.change.whatif import modified_nodes, uses_state
     from modelplane.compiler.compile import compile_graph
-    from modelplane.compiler.selectors import select as run_select
-    from modelplane.compiler.whatif import modified_nodes, uses_state
+    from modelplane.compiler.graph.selectors import select as run_select
+    from modelplane.compiler.report import graph as report_graph
 
     def run() -> str:
         root = compile_root(project)
@@ -130,14 +130,14 @@ def impact(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """What is affected downstream if the selected nodes change (or, with --base, how they did change)."""
-    from modelplane.compiler.whatif import impact_of
+    from modelplane.compiler.change.whatif import impact_of
 
     def run() -> dict[str, Any]:
         root = compile_root(project)
         state = _applied_state(root, env) if base is None and uses_state(selector) else None
         return impact_of(root, selector, env=env, base_ref=base, state=state, use_cache=not no_cache)
 
-    from modelplane.compiler.whatif import uses_state
+    from modelplane.compiler.change.whatif import uses_state
 
     result = guard(run)
     if fmt == Format.json:
@@ -185,13 +185,13 @@ def plan(
     head_scan = None
     git = None
     if base is not None:
-        from modelplane.compiler.scan import scan
-        from modelplane.compiler.sources import GitSource
+        from modelplane.compiler.source.files import GitSource
+        from modelplane.compiler.source.scan import scan
 
         head_scan = guard(lambda: scan(root, env), errors_as)
         git = guard(lambda: GitSource.for_project(root, base), errors_as)
     if head_scan is not None and git is not None and out is None and not no_cache and fmt != PlanFormat.markdown:
-        from modelplane.compiler import plan_memo
+        from modelplane.cli import plan_memo
 
         if not head_scan.problems:
             flags = {
@@ -207,7 +207,7 @@ def plan(
                 sys.stderr.write(hit["stderr"])
                 plan_exit(hit["code"], detailed_exitcode)
     from modelplane.compiler.compile import make_plan
-    from modelplane.compiler.render_diagnostics import to_text
+    from modelplane.compiler.report.diagnostics import to_text
 
     result = guard(
         lambda: make_plan(
@@ -228,12 +228,12 @@ def plan(
     if fmt == PlanFormat.json:
         stdout.write(p.model_dump_json(indent=2) + "\n")
     elif fmt == PlanFormat.markdown:
-        from modelplane.compiler.report_markdown import render as render_md
+        from modelplane.compiler.report.markdown import render as render_md
 
         saved_as = out.name if out is not None and not result.errors else None  # the artifact the report points at
         stdout.write(render_md(p, result.head.graph, result.base, artifact=saved_as))
     else:
-        from modelplane.compiler.report_text import render as render_text
+        from modelplane.compiler.report.text import render as render_text
 
         stdout.write(render_text(p, color=color(sys.stdout)))
     shown = [*result.errors, *([] if fmt == PlanFormat.json else result.warnings)]
@@ -242,7 +242,7 @@ def plan(
     # 1: errors, 2: changes or work an earlier apply left (shown as such only with --detailed-exitcode), 0: neither
     code = 1 if result.errors else 2 if p.has_work else 0
     if memo_key is not None:
-        from modelplane.compiler import plan_memo
+        from modelplane.cli import plan_memo
 
         plan_memo.put(root, memo_key, stdout.getvalue(), stderr.getvalue(), code)
     sys.stdout.write(stdout.getvalue())
@@ -250,7 +250,7 @@ def plan(
     if result.errors and out is not None:
         print(f"plan not saved to {out}: fix the errors above or pass --allow-breaking", file=sys.stderr)
     if not result.errors and out is not None:
-        from modelplane.compiler.execution import executable
+        from modelplane.compiler.plan.execution import executable
 
         saved = executable(p, result.head.graph, result.base)  # with what apply executes: apply compiles nothing
         tmp = out.with_name(out.name + ".tmp")
@@ -295,7 +295,7 @@ def schema(
 
         fail(ModelplaneError(f"unknown kind `{kind}`", hint=did_you_mean(kind, KINDS, "known kinds")))
     if target == SchemaTarget.plan:
-        from modelplane.compiler.planfile import plan_schema
+        from modelplane.compiler.plan.model import plan_schema
 
         doc = plan_schema()
     else:

@@ -11,7 +11,7 @@ from modelplane.cli.options import Format
 
 
 def project_root(project: Path | None, fmt: Format = Format.text) -> Path:
-    from modelplane.compiler.scan import find_root
+    from modelplane.compiler.source.scan import find_root
 
     return guard(lambda: find_root(project or Path.cwd()), fmt)
 

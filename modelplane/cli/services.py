@@ -64,7 +64,7 @@ def server(
         return
     from dataclasses import asdict
 
-    from modelplane.compiler.sources import PRIVATE_UMASK, atomic_write, private_dir
+    from modelplane.compiler.source.files import PRIVATE_UMASK, atomic_write, private_dir
     from modelplane.runtime.procs import stamp
     from modelplane.runtime.server import ServerInfo, claim_database, free_port, record_owner, with_read_only_ui
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from modelplane.compiler.sources import private_opener
+from modelplane.compiler.source.files import private_opener
 from modelplane.runtime import secrets
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.messages import ActionSpec

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from modelplane.compiler.engine import served_name, vllm_args
 from modelplane.runtime.executors import ActionFailed, Context, Effect
 from modelplane.runtime.executors.serving import wait_out
 from modelplane.runtime.local import registry as regs
@@ -32,6 +31,7 @@ from modelplane.runtime.server import free_port, port_open
 from modelplane.runtime.typed import endpoint_spec, spec_of
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.serving import EndpointSpec
+from modelplane.stacks.engine import served_name, vllm_args
 
 READY_POLL_S = 0.2
 

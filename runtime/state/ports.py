@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from modelplane.compiler.state import AppliedState
+from modelplane.compiler.change.state import AppliedState
 
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # table: (columns, primary key); an empty key means the rows keep their insertion order (rowid)

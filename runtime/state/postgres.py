@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
 from modelplane.runtime.state.ports import TABLES, LedgerEntry, LockHolder, unlock_detail
 from modelplane.runtime.state.sql import SqlStore
 from modelplane.runtime.state.sqlite import SCHEMA_VERSION

@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.sources import private_dir, private_opener
-from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
+from modelplane.compiler.source.files import private_dir, private_opener
 from modelplane.runtime.state.ports import TABLES, LedgerEntry, LockHolder, unlock_detail
 from modelplane.runtime.state.sql import SqlStore
 

@@ -14,10 +14,10 @@ import pytest
 from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.errors import GraphError, PlanError
-from modelplane.compiler.graph import CycleError
-from modelplane.compiler.overlay import base_from_head
-from modelplane.compiler.scan import scan
-from modelplane.compiler.sources import GitSource
+from modelplane.compiler.graph.lineage import CycleError
+from modelplane.compiler.incremental.overlay import base_from_head
+from modelplane.compiler.source.files import GitSource
+from modelplane.compiler.source.scan import scan
 
 from tests.conftest import GitProject
 
@@ -163,7 +163,7 @@ def test_a_cycle_only_the_base_has_stops_the_overlay_as_it_stops_a_full_compile(
 
 
 def test_edges_declared_by_their_source_match_the_spec_models() -> None:
-    from modelplane.compiler.graph import DECLARED_BY_SOURCE
+    from modelplane.compiler.graph.lineage import DECLARED_BY_SOURCE
     from modelplane.specs.kinds import KIND_MODELS
     from modelplane.specs.refs import reference_paths
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelplane.compiler import positions
 from modelplane.compiler.errors import SpecError
-from modelplane.compiler.loader import load
+from modelplane.compiler.load.loader import load
+from modelplane.compiler.source import positions
 from typer.testing import CliRunner
 
 from modelplane.cli import app

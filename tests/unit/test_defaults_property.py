@@ -22,9 +22,9 @@ from typing import Any
 import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from modelplane.compiler.change.state import AppliedNode, AppliedState
 from modelplane.compiler.compile import compile_graph, make_plan
-from modelplane.compiler.state import AppliedNode, AppliedState
-from modelplane.compiler.validate import _models_in
+from modelplane.compiler.load.validate import _models_in
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
 from modelplane.specs.base import NodeId, normalize, normalized_json
 from modelplane.specs.kinds import KIND_MODELS

@@ -30,8 +30,8 @@ runner = CliRunner()
 def collected_codes() -> dict[str, str]:
     """code -> where it is first written (file:line)."""
     found: dict[str, str] = {}
-    for folder in ("compiler", "specs"):
-        for f in sorted((REPO / folder).glob("*.py")):
+    for folder in ("compiler", "specs", "stacks"):  # every stage's subpackage, and the vLLM renderer
+        for f in sorted((REPO / folder).rglob("*.py")):
             tree = ast.parse(f.read_text())
             code_param = {
                 fn.name: [a.arg for a in fn.args.args].index("code")

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from modelplane.compiler.loader import load
+from modelplane.compiler.load.loader import load
 from modelplane.specs.schema import project_schema, spec_schema
 from modelplane.templates.scaffold import render, scaffold
 

@@ -18,15 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from modelplane.compiler.compile import compile_graph, make_plan
-from modelplane.compiler.engine import vllm_args
-from modelplane.compiler.execution import executable
-from modelplane.compiler.planfile import PLAN_FORMAT_VERSION, Plan, plan_schema
+from modelplane.compiler.plan.execution import executable
+from modelplane.compiler.plan.model import PLAN_FORMAT_VERSION, Plan, plan_schema
 from modelplane.runtime.apply import apply_input, load_plan_file
 from modelplane.runtime.connection import settings_for
 from modelplane.runtime.typed import rollout_policy
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.serving import Analysis, Rollout
+from modelplane.stacks.engine import vllm_args
 
 from tests.conftest import EXAMPLES
 
@@ -80,7 +80,7 @@ def _no_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("apply compiled the specs")
 
     for target in ("modelplane.compiler.compile.compile_graph", "modelplane.compiler.compile.make_plan",
-                   "modelplane.compiler.loader.load", "modelplane.runtime.apply.make_plan"):  # fmt: skip
+                   "modelplane.compiler.load.loader.load", "modelplane.runtime.apply.make_plan"):  # fmt: skip
         monkeypatch.setattr(target, refuse)
 
 
@@ -104,7 +104,7 @@ def test_applying_a_saved_plan_compiles_nothing_and_the_pulumi_program_comes_fro
     stacks = {a.details["stack"]: a.stack for a in inp.actions if a.stack is not None}
     assert {"prod-gpu", "staging-gpu"} <= set(stacks)
     for name, inputs in stacks.items():
-        from modelplane.compiler.planfile import StackInputs
+        from modelplane.compiler.plan.model import StackInputs
 
         if inputs["provider"] == "local":
             continue

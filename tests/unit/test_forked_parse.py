@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from modelplane.compiler import cache as spec_cache
-from modelplane.compiler import forked
 from modelplane.compiler.compile import check_specs
 from modelplane.compiler.errors import SpecError
+from modelplane.compiler.incremental import spec_cache
+from modelplane.compiler.load import forked
 
 from tests.conftest import REPO
 

@@ -27,10 +27,10 @@ from typing import Any
 import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from modelplane.compiler import cache as spec_cache
 from modelplane.compiler.compile import compile_graph
 from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.errors import ModelplaneError
+from modelplane.compiler.incremental import spec_cache
 from typer.testing import CliRunner, Result
 
 from modelplane.cli import app

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from modelplane.compiler.change.whatif import hypothetical
 from modelplane.compiler.compile import compile_graph
 from modelplane.compiler.errors import GraphError
-from modelplane.compiler.graph import LineageGraph
-from modelplane.compiler.selectors import SelectorError, select
-from modelplane.compiler.whatif import hypothetical
+from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.graph.selectors import SelectorError, select
 from modelplane.specs.base import NodeId
 
 from tests.conftest import EXAMPLES
@@ -210,7 +210,7 @@ def test_caches_are_ignored_when_the_code_that_made_them_changed(
     import shutil
 
     import orjson
-    from modelplane.compiler import cache
+    from modelplane.compiler.incremental import spec_cache as cache
 
     root = tmp_path / "qs"
     shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))

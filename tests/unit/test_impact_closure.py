@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from modelplane.compiler.change.impact import rules_table
 from modelplane.compiler.compile import make_plan
-from modelplane.compiler.impact import rules_table
 
 from tests.conftest import REPO, GitProject
 

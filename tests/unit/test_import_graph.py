@@ -3,7 +3,7 @@
 The graph is built from the source, not from what an interpreter happened to import: every ``import`` and
 ``from ... import`` in every module (function-level and ``TYPE_CHECKING`` ones included, since a circle
 through a deferred import is still two modules that each need the other), with the package-dir mapping of
-pyproject.toml resolved, so ``compiler/graph.py`` is ``modelplane.compiler.graph``.
+pyproject.toml resolved, so ``compiler/graph/lineage.py`` is ``modelplane.compiler.graph.lineage``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from modelplane.compiler.errors import Diagnostic, SpecError
-from modelplane.compiler.loader import load
+from modelplane.compiler.load.loader import load
 
 DATASET = """\
 apiVersion: modelplane/v1

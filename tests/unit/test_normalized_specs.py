@@ -16,13 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from modelplane.compiler.change.state import AppliedNode, AppliedState
 from modelplane.compiler.compile import compile_graph, graph_from_state, make_plan
-from modelplane.compiler.engine import revision_id
 from modelplane.compiler.errors import SpecError
-from modelplane.compiler.graph import LineageGraph
-from modelplane.compiler.sources import GitSource
-from modelplane.compiler.state import AppliedNode, AppliedState
+from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.source.files import GitSource
 from modelplane.specs.base import NodeId
+from modelplane.stacks.engine import revision_id
 from typer.testing import CliRunner
 
 from modelplane.cli import app
@@ -325,7 +325,7 @@ def test_the_order_a_map_is_written_in_is_not_a_change(make_project: Callable[..
 def test_a_recorded_state_hashes_as_its_files_do() -> None:
     """The state holds normalized documents; read back, validated again and hashed (own hashes are of
     the serializer's bytes), every one of the example platform's has the fingerprint its file has."""
-    from modelplane.compiler.fingerprint import fingerprints
+    from modelplane.compiler.graph.fingerprint import fingerprints
 
     from tests.conftest import EXAMPLES
 
@@ -348,7 +348,7 @@ def test_own_hashes_are_of_the_spec_and_metadata_as_serialized() -> None:
     exactly what serializing that part alone gives (labels with braces and quotes included)."""
     import hashlib
 
-    from modelplane.compiler.fingerprint import serialized
+    from modelplane.compiler.graph.fingerprint import serialized
     from modelplane.specs.base import Metadata
 
     from tests.conftest import EXAMPLES

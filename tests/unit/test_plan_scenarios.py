@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from modelplane.compiler.compile import make_plan
 from modelplane.compiler.errors import SpecError
-from modelplane.compiler.planfile import plan_schema
+from modelplane.compiler.plan.model import plan_schema
 
 from tests.conftest import EXAMPLES, GitProject
 
@@ -149,8 +149,8 @@ def test_plan_json_validates_against_its_schema(git_example: Make) -> None:
 
 
 def test_actions_an_apply_left_undone_are_carried_into_the_next_plan() -> None:
+    from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
     from modelplane.compiler.compile import compile_graph, make_plan
-    from modelplane.compiler.state import AppliedNode, AppliedState, PendingAction
 
     root = EXAMPLES / "quickstart"
     head = compile_graph(root, use_cache=False)
@@ -197,8 +197,8 @@ def test_owners_are_grouped_by_what_they_must_do(git_example: Make) -> None:
     assert notify.details["must"]["retrain"] == must["team-grammar-ml"]["retrain"]
     assert "notify:owner/team-accounts" not in actions
     assert "notify:owner/team-personalization" in actions
-    from modelplane.compiler.report_markdown import render as render_md
-    from modelplane.compiler.report_text import render as render_text
+    from modelplane.compiler.report.markdown import render as render_md
+    from modelplane.compiler.report.text import render as render_text
 
     text = render_text(plan)
     section = text[text.index("Owners to notify") :]

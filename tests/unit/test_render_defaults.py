@@ -15,9 +15,8 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from modelplane.compiler.engine import command
-from modelplane.compiler.graph import LineageGraph, build
-from modelplane.compiler.specset import SpecNode, SpecSet
+from modelplane.compiler.graph.lineage import LineageGraph, build
+from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.models import Model
@@ -35,6 +34,7 @@ from modelplane.specs.serving import (
     Routing,
     VllmArgs,
 )
+from modelplane.stacks.engine import command
 from modelplane.stacks.render import Rendered, render_stack
 from modelplane.stacks.settings import DEFAULT_PROMETHEUS_URL
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from modelplane.compiler.compile import PlanResult, make_plan
-from modelplane.compiler.report_markdown import render as render_markdown
-from modelplane.compiler.report_text import render as render_text
+from modelplane.compiler.report.markdown import render as render_markdown
+from modelplane.compiler.report.text import render as render_text
 
 from tests.conftest import REPO, GitProject
 

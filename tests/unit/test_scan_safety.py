@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from modelplane.compiler.errors import Diagnostic
-from modelplane.compiler.sources import MAX_FOLDER_DEPTH, FileSource, GitSource
+from modelplane.compiler.source.files import MAX_FOLDER_DEPTH, FileSource, GitSource
 from typer.testing import CliRunner
 
 from modelplane.cli import app

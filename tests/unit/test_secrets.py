@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from modelplane.compiler.compile import compile_graph
 from modelplane.compiler.errors import SpecError
-from modelplane.compiler.interpolate import Unresolved, interpolate
-from modelplane.compiler.secrets import kubernetes_arg, names_in, source, substitute
+from modelplane.compiler.load.interpolate import Unresolved, interpolate
+from modelplane.compiler.load.secrets import kubernetes_arg, names_in, source, substitute
 from modelplane.runtime.messages import ActionSpec
 from modelplane.specs.base import NodeId
 
@@ -111,7 +111,7 @@ def test_a_reference_where_a_field_cannot_take_one_is_an_error(make_project: Cal
 
 
 def test_where_references_are_allowed() -> None:
-    from modelplane.compiler.loader import secret_allowed
+    from modelplane.compiler.load.loader import secret_allowed
 
     assert secret_allowed("Endpoint", ("spec", "engine", "extra_args", "api-key"))
     assert secret_allowed("Workflow", ("spec", "command", 2)) and secret_allowed("Evaluation", ("spec", "command"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 from modelplane.compiler.compile import compile_graph
-from modelplane.compiler.engine import vllm_args
 from modelplane.runtime.analysis import judge, min_requests
 from modelplane.specs.base import NodeId
 from modelplane.specs.serving import EndpointSpec
+from modelplane.stacks.engine import vllm_args
 
 from tests.conftest import EXAMPLES
 

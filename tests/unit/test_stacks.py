@@ -213,7 +213,7 @@ def test_missing_pulumi_cli_is_a_clear_error_not_a_traceback(monkeypatch: pytest
 @pulumi.runtime.test
 def test_the_provisioner_program_renders_the_recorded_canary_weights() -> Any:
     """What `apply` runs through the Automation API: the same component, with the serving record's weights."""
-    from modelplane.compiler.execution import stack_inputs
+    from modelplane.compiler.plan.execution import stack_inputs
     from modelplane.runtime.pulumi_provisioner import build_stack
     from modelplane.specs.platform import GpuPool
     from modelplane.stacks.render import EndpointInput, revision_objects

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from modelplane.compiler.diff import field_changes
-from modelplane.compiler.report_text import field_delta_text
+from modelplane.compiler.change.diff import field_changes
+from modelplane.compiler.report.text import field_delta_text
 
 
 def _steps(*pauses: str) -> dict:

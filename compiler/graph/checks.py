@@ -1,0 +1,320 @@
+"""Check stage: rules about the graph as a whole, each reported at the spec that breaks it.
+
+- cycles (with the path),
+- column lineage: a feature reads columns its dataset has,
+- GPU fit: a model's weights at its dtype fit the endpoint's GPUs,
+- capacity: endpoints' max replicas fit their stack's GPU pools, and declared
+  traffic fits max replicas at the measured per-replica capacity,
+- canary feasibility: every analysed rollout step can reach its sample size
+  (declared QPS x weight x window, or synthetic traffic where allowed), or
+  the plan says which step cannot decide and the smallest fix.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from modelplane.compiler.errors import Diagnostic
+from modelplane.compiler.graph.engine_check import check_engine
+from modelplane.compiler.graph.lineage import CycleError, LineageGraph, declared_by
+from modelplane.compiler.timings import timed
+from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
+from modelplane.specs.base import NodeId
+from modelplane.specs.common import canonical_duration, duration_seconds
+from modelplane.specs.models import weight_gib
+from modelplane.specs.sample_size import default_min_requests
+from modelplane.specs.serving import idle_policy
+
+SYNTHETIC_FILL = 0.85 / 2.2
+"""The share of ``max_qps x window`` the synthesizer gives the canary when nothing else comes (runtime.local.synthetic
+fills canary and stable each to 1.1 x need by 85% of the window)."""
+
+
+@timed("checks")
+def check(graph: LineageGraph) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    out.extend(_cycles(graph))
+    out.extend(_column_lineage(graph))
+    out.extend(_gpu_fit(graph))
+    out.extend(_capacity(graph))
+    out.extend(canary_feasibility(graph))
+    out.extend(check_engine(graph))
+    out.extend(credentials_in_specs(graph))
+    return out
+
+
+CREDENTIAL_KINDS = ("Endpoint", "Workflow", "Evaluation", "Dataset", "Model", "Stack")
+
+
+def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
+    """A literal that looks like a credential in a field where one turns up: a warning at the field, the
+    value masked (never printed), with the fix: a ``${secret.NAME}`` reference."""
+    from modelplane.compiler.load.secrets import credentials, mask_line
+
+    out = []
+    for kind in CREDENTIAL_KINDS:
+        for node in graph.iter_kind(kind):
+            found_here = list(credentials(kind, node.spec))
+            for found in found_here:
+                loc, snippet, width = graph.specs.locate(node, found.path)
+                field = ".".join(str(p) for p in found.path)
+                masked = mask_line(snippet, found.literal)
+                for other in found_here:  # a line may hold more than one: none is shown
+                    masked = (
+                        masked
+                        if masked is None or other.literal not in masked
+                        else masked.replace(other.literal, "****")
+                    )
+                out.append(
+                    Diagnostic(
+                        "credential-in-spec",
+                        f"{node.id}: `{field}` holds what looks like {found.what} (not shown); specs are "
+                        "committed, and plans, state and logs would keep it",
+                        loc,
+                        "move it out of the spec: write `${secret.NAME}` here and set NAME where apply "
+                        "runs (MODELPLANE_SECRET_NAME, or `secrets:` in modelplane.yaml)",
+                        masked,
+                        min(width, 4) if masked is not None else 1,
+                        severity="warning",
+                    )
+                )
+    return out
+
+
+def _diag(
+    graph: LineageGraph,
+    node: NodeId,
+    path: tuple[str | int, ...],
+    code: str,
+    message: str,
+    hint: str | None,
+    severity: str = "error",
+) -> Diagnostic:
+    loc, snippet, width = graph.specs.locate(graph.nodes[node], path)
+    return Diagnostic(code, message, loc, hint, snippet, width, severity=severity)
+
+
+def _cycles(graph: LineageGraph) -> list[Diagnostic]:
+    try:
+        graph.topo_order()
+    except CycleError as exc:
+        return [cycle_diagnostic(graph, exc.path)]
+    return []
+
+
+def cycle_diagnostic(graph: LineageGraph, path: list[NodeId]) -> Diagnostic:
+    """The cycle ``path`` (closed: [a, b, ..., a]), located at the reference that closes it."""
+    edge = next(e for e in graph.out_edges(path[0]) if e.target == path[1])
+    chain = " -> ".join(str(p) for p in path)
+    return _diag(
+        graph,
+        declared_by(edge) if edge.path else edge.target,
+        edge.path,
+        "cycle",
+        f"lineage cycle: {chain}",
+        "data must flow one way; remove one of these references",
+    )
+
+
+def _column_lineage(graph: LineageGraph) -> list[Diagnostic]:
+    out = []
+    for node in graph.iter_kind("Feature"):
+        for i, inp in enumerate(node.spec["inputs"]):
+            ds = graph.nodes.get(NodeId("dataset", inp["dataset"]))
+            if ds is None:
+                continue
+            have = [c["name"] for c in ds.spec["schema"]["columns"]]
+            for j, col in enumerate(inp["columns"]):
+                if col not in have:
+                    from modelplane.compiler.errors import did_you_mean
+
+                    hint = did_you_mean(col, have) or f"dataset/{ds.name} has: {', '.join(have)}"
+                    d = _diag(
+                        graph,
+                        node.id,
+                        ("spec", "inputs", i, "columns", j),
+                        "unknown-column",
+                        f"feature/{node.name} reads column `{col}`, which dataset/{ds.name} does not have",
+                        hint,
+                    )
+                    ds_loc, _, _ = graph.specs.locate(ds, ("spec", "schema", "columns"))
+                    out.append(
+                        Diagnostic(
+                            d.code,
+                            d.message,
+                            d.location,
+                            d.hint,
+                            d.snippet,
+                            d.width,
+                            related=((f"dataset/{ds.name} columns", ds_loc),),
+                        )
+                    )
+    return out
+
+
+def _gpu_fit(graph: LineageGraph) -> list[Diagnostic]:
+    out = []
+    for ep in graph.iter_kind("Endpoint"):
+        res = ep.spec["resources"]
+        acc = ACCELERATORS.get(res["accelerator"])
+        if acc is None:
+            from modelplane.compiler.errors import did_you_mean
+
+            out.append(
+                _diag(
+                    graph,
+                    ep.id,
+                    ("spec", "resources", "accelerator"),
+                    "unknown-accelerator",
+                    f"unknown accelerator `{res['accelerator']}`",
+                    did_you_mean(res["accelerator"], ACCELERATORS, "known accelerators", shown=None),
+                )
+            )
+            continue
+        model = graph.nodes.get(NodeId("model", ep.spec["model"]))
+        if model is None:
+            continue
+        dtype = model.spec["dtype"]
+        quant = ep.spec["engine"]["args"]["quantization"]
+        weights = weight_gib(model.spec["parameters_b"], "fp8" if quant == "fp8" else dtype)
+        gpus = res["gpus_per_replica"]
+        budget = acc.memory_gib * gpus * WEIGHT_SHARE
+        if weights > budget:
+            need = math.ceil(weights / (acc.memory_gib * WEIGHT_SHARE))
+            out.append(
+                _diag(
+                    graph,
+                    ep.id,
+                    ("spec", "resources", "gpus_per_replica"),
+                    "gpu-fit",
+                    f"model/{model.name} needs {weights:.0f} GiB for its weights ({dtype}), but {gpus} x {acc.name} "
+                    f"give {budget:.0f} GiB usable",
+                    f"use gpus_per_replica: {need} with tensor_parallel_size: {need}, a larger accelerator, "
+                    "or quantization",
+                )
+            )
+    return out
+
+
+def _capacity(graph: LineageGraph) -> list[Diagnostic]:
+    out = []
+    demand: dict[tuple[NodeId, str], list[tuple[NodeId, int]]] = {}
+    for ep in graph.iter_kind("Endpoint"):
+        spec = ep.spec
+        gpus = spec["resources"]["gpus_per_replica"] * spec["autoscaling"]["max_replicas"]
+        demand.setdefault((NodeId("stack", spec["stack"]), spec["resources"]["accelerator"]), []).append((ep.id, gpus))
+        per_replica = spec["capacity"]["target_qps_per_replica"]
+        if per_replica:
+            need = math.ceil(spec["traffic"]["qps"] / per_replica)
+            if need > spec["autoscaling"]["max_replicas"]:
+                out.append(
+                    _diag(
+                        graph,
+                        ep.id,
+                        ("spec", "autoscaling", "max_replicas"),
+                        "insufficient-replicas",
+                        f"endpoint/{ep.name} declares {spec['traffic']['qps']:g} QPS at {per_replica:g} QPS per "
+                        f"replica: {need} replicas needed, max_replicas is {spec['autoscaling']['max_replicas']}",
+                        f"raise max_replicas to at least {need}, or re-measure capacity.target_qps_per_replica",
+                        severity="warning",
+                    )
+                )
+    for (stack_id, accel), users in sorted(demand.items()):
+        stack = graph.nodes.get(stack_id)
+        if stack is None or not stack.spec["gpu_pools"]:
+            continue  # the local stack (or a stack without declared pools) has no GPU budget to check
+        pools = [p for p in stack.spec["gpu_pools"] if p["accelerator"] == accel]
+        have = sum(p["gpus_per_node"] * p["max_nodes"] for p in pools)
+        need = sum(g for _, g in users)
+        if need > have:
+            names = ", ".join(f"{u} ({g})" for u, g in users)
+            first = users[0][0]
+            out.append(
+                _diag(
+                    graph,
+                    first,
+                    ("spec", "autoscaling", "max_replicas"),
+                    "gpu-capacity",
+                    f"stack/{stack.name} has {have} {accel} GPUs at most, but its endpoints may need {need}: {names}",
+                    f"add or grow a {accel} pool in stack/{stack.name} (max_nodes), or lower max_replicas",
+                )
+            )
+    return out
+
+
+def canary_feasibility(graph: LineageGraph) -> list[Diagnostic]:
+    """Rollout steps whose analysis windows cannot reach their sample size, each with the smallest fix."""
+    out = []
+    for ep in graph.iter_kind("Endpoint"):
+        spec = ep.spec
+        rollout, slo, qps = spec["rollout"], spec["slo"], spec["traffic"]["qps"]
+        analysis = rollout["analysis"]
+        stack = graph.nodes.get(NodeId("stack", spec["stack"]))
+        provider = stack.spec["provider"] if stack is not None else "local"
+        idle = idle_policy(analysis["when_idle"], provider)
+        window = duration_seconds(analysis["window"])
+        need = analysis["min_requests"] or default_min_requests(slo["availability"])
+        where = ("spec", "rollout", "analysis", "when_idle")
+        if idle == "synthesize" and provider != "local":
+            out.append(
+                _diag(
+                    graph, ep.id, where, "synthetic-traffic-unsupported",
+                    f"endpoint/{ep.name}: when_idle: synthesize needs a stack whose router this machine reaches "
+                    f"(the local stack); stack/{spec['stack']} is {provider}",
+                    "use when_idle: hold (wait for `modelplane approve`), fail or pass, or send load yourself",
+                )
+            )  # fmt: skip
+            continue
+        synthetic = analysis["synthetic"]["max_qps"] * window * SYNTHETIC_FILL if idle == "synthesize" else 0.0
+        for i, step in enumerate(rollout["steps"]):
+            w = step["weight"]
+            if not step["analysis"] or w == 0:
+                continue
+            real = qps * w / 100 * window
+            if real >= need or synthetic >= need:
+                continue
+            out.append(_infeasible(graph, ep, i, w, need, real, window, idle, provider))
+            break  # the first step that cannot decide says it; later steps have more weight
+    return out
+
+
+_NICE_S = (10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600)
+
+
+def _round_up(seconds: float) -> str:
+    """A duration a person would write, at least ``seconds`` (9m58s is 10m)."""
+    nice = next((n for n in _NICE_S if n >= seconds), math.ceil(seconds / 3600) * 3600)
+    return canonical_duration(nice * 1000)
+
+
+def _infeasible(
+    graph: LineageGraph, ep: Any, i: int, w: int, need: int, real: float, window: float, idle: str, provider: str
+) -> Diagnostic:
+    qps = ep.spec["traffic"]["qps"]
+    fixes = [f"analysis.window: {_round_up(need / (qps * w / 100))} or longer"]
+    weight = math.ceil(100 * need / (qps * window))
+    if weight <= 100:
+        fixes.append(f"a first analysed weight of {weight}% or more")
+    if idle == "synthesize":
+        fixes.insert(0, f"synthetic.max_qps: {math.ceil(need / (window * SYNTHETIC_FILL))} or more")
+        then = "even with synthetic traffic (capped at synthetic.max_qps)"
+    else:
+        if provider == "local":
+            fixes.append("when_idle: synthesize")
+        then = {
+            "hold": "so it will wait for `modelplane approve` (when_idle: hold)",
+            "fail": "so it will roll back (when_idle: fail)",
+            "pass": "so it will pass without evidence (when_idle: pass)",
+        }[idle]
+    return _diag(
+        graph,
+        ep.id,
+        ("spec", "rollout", "steps", i, "weight"),
+        "canary-cannot-decide",
+        f"endpoint/{ep.name}: rollout step {i + 1} (weight {w}%) cannot decide on its declared traffic, {then}: "
+        f"{qps:g} QPS x {w}% x {canonical_duration(int(window * 1000))} = {real:.0f} canary requests per window, "
+        f"need {need}",
+        "smallest fixes: " + "; ".join(f for f in fixes if f),
+        severity="warning",
+    )

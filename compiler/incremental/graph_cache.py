@@ -1,0 +1,136 @@
+"""Compiled graphs cached by the fingerprint of their whole input.
+
+A hit skips parsing, validation, reference resolution, checks and
+fingerprinting. The file is one JSON line (nodes, edges, order, warnings, where
+each node's document ends) followed by the node documents' JSON back to back,
+written as the loader serialized them; each is parsed only when a later stage
+reads it (a plan looks closely at a few hundred of 10,000
+nodes), which is what makes a warm ``plan --base`` cheap.
+"""
+
+from __future__ import annotations
+
+from itertools import accumulate
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from modelplane.compiler.compiled import Compiled
+from modelplane.compiler.errors import Diagnostic, Location
+from modelplane.compiler.graph.fingerprint import Fingerprint
+from modelplane.compiler.graph.lineage import Edge, LineageGraph
+from modelplane.compiler.incremental.spec_cache import code_fingerprint
+from modelplane.compiler.load.specset import SpecNode, SpecSet
+from modelplane.compiler.source.files import atomic_write
+from modelplane.compiler.timings import timed
+from modelplane.specs.base import NodeId
+
+if TYPE_CHECKING:
+    from modelplane.compiler.source.scan import Scan
+
+FORMAT = 4  # 2: node documents are normalized; 3: their JSON follows the payload line, not inside it;
+# 4: own hashes are of the serializer's bytes (fingerprint.serialized)
+KEEP = 6
+
+
+def _path(root: Path, fingerprint: str, checked: bool = True) -> Path:
+    suffix = "" if checked else ".unchecked"
+    return root / ".modelplane" / "cache" / f"graph-{fingerprint}{suffix}.json"
+
+
+def diag_to_json(d: Diagnostic) -> dict[str, Any]:
+    loc = d.location
+    return {
+        "code": d.code,
+        "message": d.message,
+        "loc": [loc.file, loc.line, loc.column] if loc else None,
+        "hint": d.hint,
+        "snippet": d.snippet,
+        "width": d.width,
+        "related": [[m, [r.file, r.line, r.column]] for m, r in d.related],
+        "severity": d.severity,
+    }
+
+
+def diag_from_json(x: dict[str, Any]) -> Diagnostic:
+    loc = Location(*x["loc"]) if x["loc"] else None
+    related = tuple((m, Location(*r)) for m, r in x["related"])
+    return Diagnostic(x["code"], x["message"], loc, x["hint"], x["snippet"], x["width"], related, x["severity"])
+
+
+@timed("cache write")
+def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
+    """Store a compiled graph; ``checked`` says whether the graph rules ran on it."""
+    graph = compiled.graph
+    ids = list(graph.nodes)
+    index = {n: i for i, n in enumerate(ids)}
+    fps = compiled.fingerprints
+    payload = {
+        "format": FORMAT,
+        "modelplane": code_fingerprint(),
+        "fingerprint": graph.specs.fingerprint,
+        "nodes": [[n.kind, n.name, node.kind, node.file, node.index, *fps[n]] for n, node in graph.nodes.items()],
+        "edges": [[index[e.source], index[e.target], e.kind, list(e.path)] for e in graph.edges],
+        "order": [index[n] for n in graph.topo_order()],
+        "warnings": [diag_to_json(d) for d in compiled.warnings],
+    }
+    blobs = [node.json for node in graph.nodes.values()]
+    payload["data_ends"] = list(accumulate(map(len, blobs)))
+    path = _path(root, graph.specs.fingerprint, checked)
+    atomic_write(path, b"".join([orjson.dumps(payload), b"\n", *blobs]))
+    try:
+        old = sorted(path.parent.glob("graph-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in old[KEEP:]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass  # read-only checkout: no warm runs, nothing else changes
+
+
+@timed("cache read")
+def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
+    """The cached graph for this input; an unchecked one only when ``need_checked`` is false."""
+    payload = None
+    for checked in (True, False) if not need_checked else (True,):
+        try:
+            buf = _path(root, scan.fingerprint, checked).read_bytes()
+            head = buf.index(b"\n")
+            payload = orjson.loads(memoryview(buf)[:head])
+            break
+        except (OSError, ValueError):  # missing, or not this format (JSONDecodeError is a ValueError)
+            continue
+    if payload is None or not isinstance(payload, dict):
+        return None
+    if (
+        payload.get("format") != FORMAT
+        or payload.get("fingerprint") != scan.fingerprint
+        or payload.get("modelplane") != code_fingerprint()
+    ):
+        return None
+    ids: list[NodeId] = []
+    nodes: dict[NodeId, SpecNode] = {}
+    fps: dict[NodeId, Fingerprint] = {}
+    start = head + 1
+    for (kind, name, kind_name, file, idx, fs, fm, ff), end in zip(payload["nodes"], payload["data_ends"], strict=True):
+        nid = NodeId(kind, name)
+        ids.append(nid)
+        nodes[nid] = SpecNode(nid, kind_name, file, idx, buf[start : head + 1 + end], own=(fs, fm))
+        start = head + 1 + end
+        fps[nid] = Fingerprint(fs, fm, ff)
+    specs = SpecSet(
+        scan.root, scan.project, scan.environment, nodes, files=dict(scan.hashes), fingerprint=scan.fingerprint
+    )
+    if not isinstance(scan.source, _file_source_type()):
+        source = scan.source
+        specs.source_loader = lambda f: source.read(f).decode("utf-8", errors="replace")
+    graph = LineageGraph(specs, [Edge(ids[a], ids[b], kind, tuple(p)) for a, b, kind, p in payload["edges"]])
+    for e in graph.edges:
+        graph._out.setdefault(e.source, []).append(e)
+        graph._in.setdefault(e.target, []).append(e)
+    graph._order = [ids[i] for i in payload["order"]]
+    return Compiled(graph, fps, [diag_from_json(d) for d in payload["warnings"]], [])
+
+
+def _file_source_type() -> type:
+    from modelplane.compiler.source.files import FileSource
+
+    return FileSource

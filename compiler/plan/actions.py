@@ -1,0 +1,475 @@
+"""Plan stage: changes and impact -> a DAG of actions, GPU deltas per stack, owners to notify.
+
+Dependencies encode the safety order: a model's blocking evaluations run
+before any of its endpoints roll out, stacks are provisioned before the
+endpoints on them, workflows re-run before the evaluations of what they train,
+and owners are told after the rollouts that affect them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_args
+
+from modelplane.compiler.change.diff import Change, Diff
+from modelplane.compiler.change.impact import ACTIONABLE, CATEGORY_ORDER, Impact
+from modelplane.compiler.change.state import PendingAction
+from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.load.specset import SpecNode
+from modelplane.compiler.plan.model import (
+    DUTY_TITLES,
+    OWNER_DUTIES,
+    ActionType,
+    BaseRef,
+    ColumnRetype,
+    Columns,
+    FieldDelta,
+    GpuDelta,
+    LeftOver,
+    OwnerDuty,
+    OwnerNotice,
+    Plan,
+    PlanAction,
+    PlanChange,
+    PlanDiagnostic,
+    PlanImpact,
+    Summary,
+)
+from modelplane.compiler.timings import timed
+from modelplane.specs.base import NodeId
+
+from modelplane import __version__
+
+CATALOG_KINDS = ("Dataset", "Feature", "Workflow", "Model", "Evaluation", "Service")
+
+
+@dataclass
+class _Builder:
+    head: LineageGraph
+    base: LineageGraph
+    diff: Diff
+    impact: Impact
+    actions: dict[str, PlanAction]
+    carried: set[str] = field(default_factory=set)
+    """Ids of actions an earlier apply left pending (they may be needed afresh too)."""
+    notify_left_over: dict[str, str] = field(default_factory=dict)
+    """Owner -> why a notice to them is still owed from an earlier apply."""
+    owed_only: set[str] = field(default_factory=set)
+    """Owners told only because an earlier apply owed them a notice (nothing in this change affects them)."""
+
+    @property
+    def region(self) -> set[NodeId]:
+        """The changed nodes and everything downstream of them (impact holds the whole downstream
+        closure, unaffected nodes included): closed under downstream."""
+        return set(self.diff.changes) | set(self.impact.affected)
+
+    def add(self, type_: str, target: NodeId | str, reason: str, **details: Any) -> str:
+        aid = f"{type_}:{target}"
+        if aid not in self.actions:
+            self.actions[aid] = PlanAction(id=aid, type=type_, target=str(target), reason=reason, details=details)
+        return aid
+
+
+@timed("plan")
+def build_plan(
+    *,
+    project: str,
+    environment: str,
+    head: LineageGraph,
+    base: LineageGraph,
+    diff: Diff,
+    impact: Impact,
+    base_ref: BaseRef,
+    state_serial: int,
+    diagnostics: list[PlanDiagnostic] | None = None,
+    pending: Mapping[str, PendingAction] | None = None,
+) -> Plan:
+    b = _Builder(head, base, diff, impact, {})
+    _actions_for_changes(b)
+    _actions_for_impact(b)
+    left_over = _actions_left_over(b, pending or {})
+    owners = _owners(b)
+    actions = _with_dependencies(b, owners)
+    gpu = gpu_deltas(base, head)
+    changes = [_plan_change(c, head, base) for c in diff.changes.values()]
+    impacts = [
+        PlanImpact(
+            id=str(a.id),
+            category=a.category,
+            reasons=a.reasons,
+            owner=head.nodes[a.id].owner,
+            broken_columns=a.broken_columns,
+        )
+        for a in impact.affected.values()
+    ]
+    summary = Summary(
+        changes=_count(c.change for c in changes),
+        impact={cat: n for cat in CATEGORY_ORDER if (n := sum(1 for i in impacts if i.category == cat))},
+        actions=_count(a.type for a in actions),
+        breaking=sum(1 for c in changes if c.effect == "breaking") + sum(1 for i in impacts if i.category == "broken"),
+        gpus_delta_max=sum(g.delta_max for g in gpu),
+        gpus_delta_min=sum(g.delta_min for g in gpu),
+        owners=len(owners),
+        left_over=sum(1 for a in actions if a.id in b.carried),
+    )
+    return Plan(
+        modelplane_version=__version__,
+        project=project,
+        environment=environment,
+        base=base_ref,
+        spec_fingerprint=head.specs.fingerprint,
+        state_serial=state_serial,
+        changes=changes,
+        impact=impacts,
+        actions=actions,
+        gpu_deltas=gpu,
+        owners_to_notify=owners,
+        diagnostics=diagnostics or [],
+        summary=summary,
+        left_over=left_over,
+    )
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in items:
+        out[i] = out.get(i, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _plan_change(c: Change, head: LineageGraph, base: LineageGraph) -> PlanChange:
+    node = head.nodes.get(c.id) or base.nodes[c.id]
+    columns = None
+    if c.columns:
+        columns = Columns(
+            added=c.columns.added,
+            removed=c.columns.removed,
+            retyped=[ColumnRetype(name=n, before=a, after=b) for n, a, b in c.columns.retyped],
+        )
+    return PlanChange(
+        id=str(c.id),
+        kind=c.kind,
+        change=c.change,
+        effect=c.effect,
+        fields=[FieldDelta(path=f.path, before=f.before, after=f.after) for f in c.fields],
+        columns=columns,
+        breaking_reasons=c.breaking_reasons,
+        owner=node.owner,
+        file=node.file if c.change != "delete" else None,
+    )
+
+
+def _actions_for_changes(b: _Builder) -> None:
+    for nid, c in b.diff.changes.items():
+        if c.effect == "metadata-only":
+            continue  # recorded by apply, nothing to run
+        if c.change == "delete":
+            if c.kind in ("Endpoint", "Stack"):
+                b.add("decommission", nid, f"{nid} is deleted")
+            continue
+        verb = {"create": "new", "update": "changed", "replace": "replaced"}[c.change]
+        if c.kind in CATALOG_KINDS:
+            b.add("register", nid, f"{nid} is {verb}")
+        if c.kind == "Evaluation":
+            b.add("evaluate", nid, f"{nid} is {verb}")
+        if c.kind == "Stack":
+            b.add("provision", nid, f"{nid} is {verb}")
+        if c.kind == "Endpoint":
+            if c.change in ("create", "replace"):
+                b.add("provision", nid, f"{nid} is {verb}: capacity on its stack")
+            if c.change == "replace":
+                old_stack = b.base.nodes[nid].spec["stack"]
+                b.add("decommission", f"{nid}@stack/{old_stack}", f"{nid} moves off stack/{old_stack}")
+            b.add("rollout", nid, f"{nid} is {verb}")
+
+
+def _actions_for_impact(b: _Builder) -> None:
+    for a in b.impact.affected.values():
+        node = b.head.nodes[a.id]
+        reason = " -> ".join(a.reasons)
+        if a.category == "retrain-required" and node.kind == "Workflow":
+            b.add("run-workflow", a.id, reason)
+        elif a.category == "re-evaluate-required" and not _waits_for_retrain(b, node):
+            b.add("evaluate", a.id, reason)
+        elif a.category == "rollout-required":
+            b.add("rollout", a.id, reason)
+    # an evaluation of a stale model runs after the re-run that retrains it; with nothing
+    # scheduled to retrain the model (no producing workflow, or retrain_on_change off) the
+    # impact still lists it, but running it now would only re-measure the old model
+    for a in b.impact.affected.values():
+        node = b.head.nodes[a.id]
+        if a.category == "re-evaluate-required" and _waits_for_retrain(b, node):
+            model = NodeId("model", node.spec["model"])
+            if any(f"run-workflow:{w}" in b.actions for w in _producer(b.head, model)):
+                b.add("evaluate", a.id, " -> ".join(a.reasons))
+
+
+def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:
+    """An evaluation whose model is stale (not a new version) re-runs only once it is retrained."""
+    if node.kind != "Evaluation":
+        return False
+    model = NodeId("model", node.spec["model"])
+    stale = b.impact.affected.get(model)
+    return stale is not None and stale.category == "retrain-required" and model not in b.diff.changes
+
+
+def _actions_left_over(b: _Builder, pending: Mapping[str, PendingAction]) -> list[LeftOver]:
+    """What an earlier apply did not finish is still to do; each pending action is accounted for, none dropped.
+
+    Only an action whose node is gone from the specs is not carried (a deleted
+    node's own delete decommissions it): it is listed with that note instead.
+    A notice is owed to its owner whatever changed since, so it always stays.
+    """
+    out = []
+    for aid, p in sorted(pending.items()):
+        if p.type not in get_args(ActionType):
+            out.append(LeftOver(action=aid, reason=p.reason, in_plan=False, note=f"unknown action type `{p.type}`"))
+            continue
+        if p.type == "notify":
+            b.notify_left_over[p.target.removeprefix("owner/")] = p.reason
+            b.carried.add(f"notify:{p.target}")
+            out.append(LeftOver(action=aid, reason=p.reason))
+            continue
+        target = p.target.split("@", 1)[0]
+        try:
+            nid: NodeId | None = NodeId.parse(target)
+        except ValueError:
+            nid = None
+        if nid is not None and (nid in b.head.nodes or p.type == "decommission"):
+            b.carried.add(b.add(p.type, p.target, f"left over from an earlier apply: {p.reason}"))
+            out.append(LeftOver(action=aid, reason=p.reason))
+        else:
+            note = f"{target} is no longer in the specs, so its {p.type} cannot run"
+            out.append(LeftOver(action=aid, reason=p.reason, in_plan=False, note=note))
+    return out
+
+
+def _producer(head: LineageGraph, nid: NodeId) -> list[NodeId]:
+    return sorted({e.source for e in head.in_edges(nid) if e.kind in ("output", "produces")})
+
+
+def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
+    acts = b.actions
+    head = b.head
+    deps: dict[str, set[str]] = {aid: set() for aid in acts}
+
+    def need(aid: str, dep: str) -> None:
+        if dep in acts and dep != aid:
+            deps[aid].add(dep)
+
+    for aid, act in acts.items():
+        target = act.target.split("@", 1)[0]
+        try:
+            nid = NodeId.parse(target)
+        except ValueError:
+            continue
+        node = head.nodes.get(nid)
+        if node is None:
+            continue
+        if act.type in ("run-workflow", "evaluate", "rollout", "provision"):
+            need(aid, f"register:{nid}")
+        if act.type == "run-workflow":
+            for inp in head.parents(nid):
+                for w in _producer(head, inp):
+                    need(aid, f"run-workflow:{w}")
+        if act.type == "evaluate":
+            model = NodeId("model", node.spec["model"])
+            need(aid, f"register:{model}")
+            for w in _producer(head, model):
+                need(aid, f"run-workflow:{w}")
+            for w in _producer(head, NodeId("dataset", node.spec["dataset"])):
+                need(aid, f"run-workflow:{w}")
+        if act.type in ("rollout", "provision") and node.kind == "Endpoint":
+            stack = NodeId("stack", node.spec["stack"])
+            need(aid, f"provision:{stack}")
+            if act.type == "rollout":
+                need(aid, f"provision:{nid}")
+                model = NodeId("model", node.spec["model"])
+                need(aid, f"register:{model}")
+                for e in head.in_edges(nid):
+                    if e.kind == "gates":
+                        need(aid, f"evaluate:{e.source}")
+        if act.type == "decommission" and node is not None and node.kind == "Endpoint":
+            need(aid, f"rollout:{nid}")  # the new revision serves before the old one goes
+    for aid, act in acts.items():
+        if act.type == "decommission" and act.target.startswith("stack/"):
+            for other in acts.values():
+                if other.type == "decommission" and other.target.startswith("endpoint/"):
+                    old = b.base.nodes.get(NodeId.parse(other.target.split("@")[0]))
+                    if old is not None and f"stack/{old.spec['stack']}" == act.target:
+                        deps[aid].add(other.id)
+    # owners are told after everything that affects what they consume
+    notify = _notify_actions(b, owners)
+    for n in notify:
+        deps[n.id] = set(n.depends_on)
+    ordered = _topo(deps)
+    by_id = {**acts, **{n.id: n for n in notify}}
+    return [by_id[a].model_copy(update={"depends_on": sorted(deps[a])}) for a in ordered]
+
+
+def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
+    out = []
+    # every action of this plan's changes is in the region, and so is every node on a path from one
+    # down to an owner's node: the walks up stay inside it. Work left over from an earlier apply can
+    # sit anywhere, so with any of it the walks cover the whole graph.
+    region = set(b.head.nodes) if b.carried else b.region
+    # the work an owner is told after: each node's rollout, evaluation or workflow run
+    work: dict[NodeId, list[str]] = {}
+    for aid, act in b.actions.items():
+        if act.type in ("rollout", "evaluate", "run-workflow"):
+            with contextlib.suppress(ValueError):
+                work.setdefault(NodeId.parse(act.target), []).append(aid)
+    for notice in owners:
+        if set(notice.must) == {"review-change"} and not notice.services and notice.owner not in b.owed_only:
+            continue  # the authors of a change are named in the report, not sent a notice about it
+        deps: set[str] = set()
+        # told after the work on their nodes and on everything upstream of them
+        about = {NodeId.parse(x) for x in (*notice.services, *notice.nodes)}
+        for parent in about | b.head.upstream_within(about & region, region):  # one walk per owner
+            deps.update(work.get(parent, ()))
+        aid = f"notify:owner/{notice.owner}"
+        parts = [f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}"] if notice.services else []
+        parts += [f"{DUTY_TITLES[d]}: {_few(nodes)}" for d, nodes in notice.must.items() if d != "be-informed"]
+        reason = "; ".join(parts) or "informed of the change"
+        if notice.owner in b.owed_only:
+            reason = f"left over from an earlier apply: {b.notify_left_over[notice.owner]}"
+            if notice.services:
+                reason += f"; {len(notice.services)} service(s) affected: {', '.join(notice.services)}"
+            else:  # what it was about is not known any more: tell them after the rest of the left-over work
+                deps |= {a for a in b.carried if a in b.actions and a.split(":", 1)[0] != "notify"}
+        out.append(
+            PlanAction(
+                id=aid,
+                type="notify",
+                target=f"owner/{notice.owner}",
+                depends_on=sorted(deps),
+                reason=reason,
+                details={
+                    "services": notice.services,
+                    "most_critical_tier": notice.most_critical_tier,
+                    "must": notice.must,
+                },
+            )
+        )
+    return out
+
+
+def _tier_below(graph: LineageGraph, region: set[NodeId]) -> dict[NodeId, int]:
+    """For each node of ``region`` (closed under downstream), the most critical tier of the services
+    it feeds (itself included): one pass in reverse topological order, not a walk per owner."""
+    below: dict[NodeId, int] = {}
+    for nid in reversed(graph.topo_order()):
+        if nid not in region:
+            continue
+        node = graph.nodes[nid]
+        tiers = [below[e.target] for e in graph.out_edges(nid) if e.target in below]
+        if node.kind == "Service":
+            tiers.append(node.spec["tier"])
+        if tiers:
+            below[nid] = min(tiers)
+    return below
+
+
+def _few(items: list[str], shown: int = 5) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
+
+
+def _topo(deps: dict[str, set[str]]) -> list[str]:
+    import heapq
+
+    indeg = {a: len(d) for a, d in deps.items()}
+    users: dict[str, list[str]] = {}
+    for a, ds in deps.items():
+        for d in ds:
+            users.setdefault(d, []).append(a)
+    ready = [a for a, n in indeg.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        a = heapq.heappop(ready)
+        order.append(a)
+        for u in users.get(a, ()):
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(deps):  # the rules above only point from later stages to earlier ones
+        raise AssertionError(f"plan actions form a cycle: {sorted(set(deps) - set(order))}")
+    return order
+
+
+_DUTY_OF: dict[str, OwnerDuty] = {
+    "broken": "fix",
+    "retrain-required": "retrain",
+    "re-evaluate-required": "re-evaluate",
+    "rollout-required": "watch-rollout",
+    "notify": "be-informed",
+}
+
+
+def _owners(b: _Builder) -> list[OwnerNotice]:
+    """Every owner of an affected or changed node, with what they must do and how critical it is."""
+    services: dict[str, dict[str, int]] = {}
+    duties: dict[str, dict[OwnerDuty, set[str]]] = {}
+    touched: list[tuple[NodeId, OwnerDuty]] = [
+        (n, _DUTY_OF[a.category]) for n, a in b.impact.affected.items() if a.category in ACTIONABLE
+    ]
+    touched += [(n, "review-change") for n, c in b.diff.changes.items() if c.effect != "metadata-only"]
+    for nid, duty in touched:
+        node = b.head.nodes.get(nid) or b.base.nodes.get(nid)
+        if node is None:
+            continue
+        duties.setdefault(node.owner, {}).setdefault(duty, set()).add(str(nid))
+        if node.kind == "Service":
+            services.setdefault(node.owner, {})[str(nid)] = node.spec["tier"]
+    # a notice an earlier apply owed: about the services downstream of the work it left, as far as they are known
+    left_targets = []
+    for aid in b.carried - {f"notify:owner/{o}" for o in b.notify_left_over}:
+        with contextlib.suppress(ValueError):
+            left_targets.append(NodeId.parse(aid.split(":", 1)[1].split("@", 1)[0]))
+    below = b.head.downstream(left_targets) if b.notify_left_over else set()
+    for owner in b.notify_left_over:
+        if owner not in services and owner not in duties:
+            b.owed_only.add(owner)
+            services[owner] = {
+                str(n): b.head.nodes[n].spec["tier"]
+                for n in sorted(below)
+                if b.head.nodes[n].kind == "Service" and b.head.nodes[n].owner == owner
+            }
+    nodes_by_owner = {o: set().union(*by_duty.values()) for o, by_duty in duties.items()}
+    fed = _tier_below(b.head, b.region)  # every owner's node is in the region
+    out = []
+    for owner in sorted(set(services) | set(duties)):
+        svcs = sorted(services.get(owner, {}).items())
+        own = nodes_by_owner.get(owner, set())
+        tiers = [t for _, t in svcs] + [t for n in own if (t := fed.get(NodeId.parse(n))) is not None]
+        out.append(
+            OwnerNotice(
+                owner=owner,
+                services=[s for s, _ in svcs],
+                most_critical_tier=min(tiers, default=None),
+                nodes=sorted(own),
+                must={d: sorted(duties[owner][d]) for d in OWNER_DUTIES if d in duties.get(owner, {})},
+            )
+        )
+    return out
+
+
+def gpu_deltas(base: LineageGraph, head: LineageGraph) -> list[GpuDelta]:
+    """GPUs reserved by endpoints per (stack, accelerator): min and max replicas x GPUs per replica."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for side, graph in ((0, base), (1, head)):
+        for ep in graph.iter_kind("Endpoint"):
+            s = ep.spec
+            per = s["resources"]["gpus_per_replica"]
+            key = (s["stack"], s["resources"]["accelerator"])
+            row = totals.setdefault(key, [0, 0, 0, 0])
+            row[side * 2] += per * s["autoscaling"]["min_replicas"]
+            row[side * 2 + 1] += per * s["autoscaling"]["max_replicas"]
+    return [
+        GpuDelta(stack=k[0], accelerator=k[1], before_min=v[0], before_max=v[1], after_min=v[2], after_max=v[3])
+        for k, v in sorted(totals.items())
+        if v[0:2] != v[2:4]
+    ]

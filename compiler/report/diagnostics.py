@@ -1,0 +1,54 @@
+"""Diagnostics as text (rustc-style, with the source line and a caret) or JSON.
+
+Messages, snippets, paths and hints quote spec files: in text, control
+characters in them are shown escaped (``compiler/report/terminal.py``), never sent to
+the terminal, and the caret is placed under the escaped line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from modelplane.compiler.errors import Diagnostic
+from modelplane.compiler.report.terminal import safe, safe_line
+
+
+def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
+    red, blue, bold, cyan, reset = ("\x1b[31m", "\x1b[34m", "\x1b[1m", "\x1b[36m", "\x1b[0m") if color else ("",) * 5
+    blocks: list[str] = []
+    for d in diagnostics:
+        tone = red if d.severity == "error" else "\x1b[33m" if color else ""
+        # a plain message error has no code of its own to show (not "error[error]")
+        label = d.severity if d.code == d.severity else f"{d.severity}[{d.code}]"
+        lines = [f"{bold}{tone}{safe_line(label)}{reset}{bold}: {safe(d.message)}{reset}"]
+        if d.location is not None:
+            loc = d.location
+            gutter = " " * len(str(loc.line))
+            lines.append(f"{gutter}{blue}-->{reset} {safe_line(loc)}")
+            if d.snippet is not None:
+                before = safe_line(d.snippet[: loc.column - 1])
+                under = safe_line(d.snippet[loc.column - 1 : loc.column - 1 + max(1, d.width)])
+                caret = " " * len(before) + "^" * max(1, d.width, len(under))
+                lines.append(f"{gutter} {blue}|{reset}")
+                lines.append(f"{blue}{loc.line} |{reset} {safe_line(d.snippet)}")
+                lines.append(f"{gutter} {blue}|{reset} {red}{caret}{reset}")
+        for message, where in d.related:
+            lines.append(f"   {blue}= note:{reset} {safe(message)}: {safe_line(where)}")
+        if d.hint:
+            lines.append(f"   {cyan}= hint:{reset} {safe(d.hint)}")
+        blocks.append("\n".join(lines))
+    files = {d.location.file for d in diagnostics if d.location}
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    warnings = len(diagnostics) - errors
+    parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    summary = " and ".join(parts)
+    if files:
+        summary += f" in {len(files)} file{'s' if len(files) != 1 else ''}"
+    return "\n\n".join(blocks) + f"\n\n{bold}{red if errors else ''}{summary}{reset}"
+
+
+def to_json(diagnostics: Sequence[Diagnostic]) -> list[dict[str, Any]]:
+    return [d.to_json() for d in diagnostics]

@@ -1,0 +1,189 @@
+"""Scan stage: read the project file and find every spec file and its content hash, parsing nothing.
+
+The scan's fingerprint identifies a compile's whole input, so anything keyed by
+it (the validation verdict, the compiled graph) is reused without parsing. On
+disk, a stat index (size, mtime, inode -> content hash, the way git's index
+works) means unchanged files are not even read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from modelplane.compiler.errors import Diagnostic, Location, SpecError, did_you_mean
+from modelplane.compiler.source.files import FileSource, Source, unreadable
+from modelplane.compiler.source.yamlio import decode, parse
+from modelplane.compiler.timings import timed
+from modelplane.specs.project import PROJECT_FILE, Project
+from pydantic import ValidationError
+
+from modelplane import __version__
+
+PROJECT_FILE_MAX_BYTES = 1_048_576
+"""The project file's own size limit (its `limits:` cannot govern the file that declares them)."""
+PROJECT_ALIAS_EVENTS = 10_000
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding a modelplane.yaml."""
+    start = start.resolve()
+    for d in (start, *start.parents):
+        if (d / PROJECT_FILE).is_file():
+            return d
+    raise SpecError(
+        Diagnostic(
+            code="no-project",
+            message=f"no {PROJECT_FILE} found in {start} or any parent directory",
+            hint="run `modelplane init DIR` to create a project, or pass --project DIR",
+        )
+    )
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def load_project_file(source: Source) -> tuple[Project, str]:
+    """The validated project file and the hash of its bytes."""
+    if not source.exists(PROJECT_FILE):
+        raise SpecError(
+            Diagnostic(
+                code="no-project",
+                message=f"no {PROJECT_FILE} in the {source.label}",
+                hint="run `modelplane init DIR` to create one",
+            )
+        )
+    try:
+        raw = source.read_limited(PROJECT_FILE, PROJECT_FILE_MAX_BYTES)
+    except OSError as exc:
+        raise SpecError(unreadable(PROJECT_FILE, exc)) from None
+    if raw is None:
+        raise SpecError(
+            Diagnostic(
+                code="file-too-large",
+                message=f"{PROJECT_FILE} is over the limit of {PROJECT_FILE_MAX_BYTES:,} bytes",
+                location=Location(PROJECT_FILE),
+                hint="keep the project file small: large settings belong in spec files",
+            )
+        )
+    text, problem = decode(PROJECT_FILE, raw)
+    if problem:
+        raise SpecError(problem)
+    assert text is not None
+    parsed = parse(PROJECT_FILE, text, PROJECT_ALIAS_EVENTS)
+    if parsed.errors:
+        raise SpecError(parsed.errors)
+    data = parsed.documents[0] if parsed.documents else None
+    if not isinstance(data, dict):
+        raise SpecError(
+            Diagnostic(
+                code="invalid-project",
+                message=f"{PROJECT_FILE} must be a mapping with at least `name:`",
+                location=Location(PROJECT_FILE),
+                hint="see `modelplane init` for an example",
+            )
+        )
+    try:
+        project = Project.model_validate(data)
+    except ValidationError as exc:
+        from modelplane.compiler.load.validate import diagnostics_for
+        from modelplane.compiler.source.positions import SourceMap
+
+        raise SpecError(diagnostics_for(exc, data, Project, SourceMap(PROJECT_FILE, text), 0, False)) from None
+    return project, digest(raw)
+
+
+@dataclass
+class Scan:
+    """What a compile reads before parsing anything: the project file and the bytes of every spec file.
+
+    Its ``fingerprint`` identifies the compile's whole input, so results keyed by
+    it (the validation verdict, the compiled graph) can be reused without parsing.
+    """
+
+    root: Path
+    source: Source
+    project: Project
+    project_hash: str
+    environment: str
+    hashes: dict[str, str]
+    problems: list[Diagnostic]
+    _contents: dict[str, bytes] = field(default_factory=dict)
+
+    def content(self, path: str) -> bytes:
+        """The bytes of a spec file (read now if the stat index let the scan skip it)."""
+        if path not in self._contents:
+            self._contents[path] = self.source.read(path)
+        return self._contents[path]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{__version__}\0{self.environment}\0{self.project_hash}\0".encode())
+        for path, key in sorted(self.hashes.items()):
+            h.update(f"{path}\0{key}\n".encode())
+        return h.hexdigest()
+
+
+@timed("scan")
+def scan(root: Path, env: str | None = None, source: Source | None = None) -> Scan:
+    """Read the project file and every spec file's bytes (no parsing)."""
+    source = source or FileSource(root)
+    project, project_hash = load_project_file(source)
+    env_name = project.env_name(env)
+    if env_name not in project.environments:
+        raise SpecError(
+            Diagnostic(
+                code="unknown-environment",
+                message=f"no environment `{env_name}` in {PROJECT_FILE}",
+                location=Location(PROJECT_FILE),
+                hint=did_you_mean(env_name, project.environments, "environments"),
+            )
+        )
+    problems: list[Diagnostic] = []
+    paths = [p for p in source.glob(project.specs, problems) if p != PROJECT_FILE]
+    if not paths and not problems:
+        problems.append(
+            Diagnostic(
+                code="no-specs",
+                message=f"no spec files match {', '.join(project.specs)}",
+                location=Location(PROJECT_FILE),
+                hint="put specs under the folders named by `specs:` in modelplane.yaml, or change that list",
+            )
+        )
+    contents: dict[str, bytes] = {}
+    hashes: dict[str, str] = {}
+    limit = project.limits.max_file_bytes
+    known = source.known_hashes(paths, limit)
+    prefetch = getattr(source, "prefetch", None)
+    if prefetch is not None:
+        prefetch([p for p in paths if p not in known and source.size(p) <= limit])
+    for path in paths:
+        if path in known:
+            hashes[path] = known[path]
+            continue
+        try:
+            raw = source.read_limited(path, limit)
+        except SpecError as exc:  # a path the source refuses to read (a link that left the project)
+            problems.extend(exc.diagnostics)
+            continue
+        except OSError as exc:  # removed, or its permissions changed, since the listing
+            problems.append(unreadable(path, exc))
+            continue
+        if raw is None:
+            problems.append(
+                Diagnostic(
+                    code="file-too-large",
+                    message=f"spec file is {source.size(path):,} bytes, over the limit of {limit:,}",
+                    location=Location(path),
+                    hint="split it into several files, or raise `limits.max_file_bytes` in modelplane.yaml",
+                )
+            )
+            continue
+        contents[path] = raw
+        hashes[path] = digest(raw)
+    source.remember_hashes(hashes)
+    return Scan(root, source, project, project_hash, env_name, hashes, problems, contents)
