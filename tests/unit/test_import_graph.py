@@ -35,8 +35,8 @@ def _is_package(path: Path) -> bool:
 
 def _targets(name: str, path: Path, node: ast.Import | ast.ImportFrom, modules: dict[str, Path]) -> list[str]:
     if isinstance(node, ast.Import):
-        bases = [alias.name for alias in node.names]
-        return [_owning(b, modules) for b in bases if _owning(b, modules)]
+        owners = [_owning(alias.name, modules) for alias in node.names]
+        return [owner for owner in owners if owner]
     if node.level:
         package = name if _is_package(path) else name.rpartition(".")[0]
         for _ in range(node.level - 1):
