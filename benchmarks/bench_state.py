@@ -18,6 +18,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from modelplane.runtime.state.export import export_document, migrate
+from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.state.postgres import PostgresStore
 from modelplane.runtime.state.sqlite import StateStore
 
@@ -31,7 +32,9 @@ def per_op(store: Any, n: int) -> dict[str, float]:
         t0 = time.perf_counter()
         store.ledger_begin(f"k{i}", "dev", "a", f"run:{i}")
         t1 = time.perf_counter()
-        store.ledger_done(f"k{i}", {"ok": True}, environment="dev", apply_id="a", outputs={f"n/{i}": {"u": i}})
+        store.ledger_done(
+            f"k{i}", {"ok": True}, environment="dev", apply_id="a", writes=EffectWrites(outputs={f"n/{i}": {"u": i}})
+        )
         t2 = time.perf_counter()
         store.record("dev", "a", upserts=[(f"dataset/d{i}", "Dataset", "f.yaml", 0, {"i": i})])
         t3 = time.perf_counter()

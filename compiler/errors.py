@@ -42,6 +42,19 @@ class Diagnostic:
     severity: str = "error"
     """``error`` stops the command; ``warning`` is shown and the command goes on."""
 
+    @classmethod
+    def at(
+        cls,
+        place: tuple[Location, str | None, int],
+        code: str,
+        message: str,
+        hint: str | None = None,
+        related: tuple[tuple[str, Location], ...] = (),
+    ) -> Diagnostic:
+        """An error at ``place`` as ``SourceMap.location`` gives it: where, the source line, the caret's width."""
+        loc, snippet, width = place
+        return cls(code, message, loc, hint, snippet, width, related)
+
     def to_json(self) -> dict[str, Any]:
         loc = self.location
         return {

@@ -134,9 +134,7 @@ class Activities:
             output,
             environment=inp.environment,
             apply_id=inp.apply_id,
-            outputs=effect.outputs,
-            catalog=effect.catalog,
-            notification=effect.notification,
+            writes=effect.writes,
         )
         return ActionOutput(output=output)
 

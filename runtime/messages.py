@@ -97,6 +97,10 @@ class ActionInput(Where):
     environment: str
     action: ActionSpec
 
+    def action_fields(self) -> dict[str, Any]:
+        """This input's own fields (not a subclass's): what a rollout passes on to each of its steps."""
+        return {name: getattr(self, name) for name in ActionInput.model_fields}
+
 
 class ActionOutput(_Msg):
     output: dict[str, Any] = Field(default_factory=dict)
@@ -129,22 +133,14 @@ class HistoryInput(Where):
     failures: dict[str, str] = Field(default_factory=dict)
 
 
-class RolloutInput(Where):
-    key: str
-    apply_id: str
-    environment: str
-    action: ActionSpec
+class RolloutInput(ActionInput):
     parent_id: str
 
 
-class ServingOp(Where):
+class ServingOp(ActionInput):
     """One step of an endpoint rollout, done by the stack's provisioner (idempotent by design)."""
 
     op: Literal["inspect", "router", "start", "wait_ready", "weights", "stats", "observe", "promote", "teardown"]
-    key: str
-    apply_id: str
-    environment: str
-    action: ActionSpec
     revision: str = ""
     replicas: int = 1
     weights: dict[str, int] = Field(default_factory=dict)

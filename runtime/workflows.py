@@ -464,17 +464,8 @@ class EndpointRolloutWorkflow:
         return self._step
 
     def _serving_op(self, op: str, **fields: Any) -> ServingOp:
-        inp = self._inp
-        return ServingOp(
-            op=op,
-            key=inp.key,
-            apply_id=inp.apply_id,
-            environment=inp.environment,
-            action=inp.action,
-            root=inp.root,
-            state=inp.state,
-            **fields,
-        )
+        # the rollout's store_id goes along too: a step writes nothing to a store that is not the apply's
+        return ServingOp(op=op, **self._inp.action_fields(), **fields)
 
     async def _op(self, op: str, **fields: Any) -> dict[str, Any]:
         timeout = timedelta(minutes=15) if op == "wait_ready" else timedelta(minutes=2)

@@ -40,6 +40,12 @@ def model_class(kind: str) -> type[BaseModel]:
     return cls
 
 
+def Bounded(hint: str, **bounds: Any) -> Any:  # named like the Field it returns
+    """A number's bounds (``ge``, ``lt``...) with the hint a wrong value gets (validate reads
+    ``json_schema_extra["hint"]``; the JSON schema shows it too)."""
+    return Field(**bounds, json_schema_extra={"hint": hint})
+
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]

@@ -9,7 +9,7 @@ of writing the same thing have the same normalized value and the same fingerprin
 from __future__ import annotations
 
 import re
-from typing import Annotated, Union
+from typing import TYPE_CHECKING, Annotated, Union
 
 from modelplane.specs.base import NAME_PATTERN, Bool, Name, StrictModel
 from pydantic import BeforeValidator, Field, StrictStr, StringConstraints
@@ -199,26 +199,24 @@ def NameOf(kind: str) -> BeforeValidator:
     return BeforeValidator(strip)
 
 
-DatasetName = Annotated[
-    Union[Name, Annotated[str, NameOf("dataset"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
-    Field(union_mode="left_to_right"),  # a bare name passes in Rust (see specs.base.Bool)
-]
-FeatureName = Annotated[
-    Union[Name, Annotated[str, NameOf("feature"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
-    Field(union_mode="left_to_right"),
-]
-WorkflowName = Annotated[
-    Union[Name, Annotated[str, NameOf("workflow"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
-    Field(union_mode="left_to_right"),
-]
-ModelName = Annotated[
-    Union[Name, Annotated[str, NameOf("model"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
-    Field(union_mode="left_to_right"),
-]
-StackName = Annotated[
-    Union[Name, Annotated[str, NameOf("stack"), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
-    Field(union_mode="left_to_right"),
-]
+def _name_of(kind: str) -> object:
+    """A field that names a node of ``kind``: a bare name, or ``kind/name`` kept as the name."""
+    return Annotated[
+        Union[Name, Annotated[str, NameOf(kind), StringConstraints(pattern=NAME_PATTERN)]],  # noqa: UP007
+        Field(union_mode="left_to_right"),  # a bare name passes in Rust (see specs.base.Bool)
+    ]
+
+
+if TYPE_CHECKING:  # to a type checker each is a plain string; pydantic sees the validators
+    DatasetName = str
+    FeatureName = str
+    WorkflowName = str
+    ModelName = str
+    StackName = str
+else:
+    DatasetName, FeatureName, WorkflowName, ModelName, StackName = map(
+        _name_of, ("dataset", "feature", "workflow", "model", "stack")
+    )
 
 
 class Column(StrictModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from modelplane.specs.accelerators import AcceleratorName
-from modelplane.specs.base import ApiVersion, Bool, InKeyOrder, Metadata, Name, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -23,11 +23,8 @@ class ServiceSpec(StrictModel):
     ]
     tier: Annotated[
         int,
-        Field(
-            ge=0,
-            le=3,
-            description="0 is the most critical.",
-            json_schema_extra={"hint": "a tier is 0 (most critical), 1, 2 or 3 (least critical)"},
+        Bounded(
+            "a tier is 0 (most critical), 1, 2 or 3 (least critical)", ge=0, le=3, description="0 is the most critical."
         ),
     ]
     contact: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
@@ -110,64 +110,58 @@ def reference_attributes(model: type[BaseModel]) -> tuple[tuple[RefPath, RefPath
 def find_refs_in_model(model: BaseModel) -> list[FoundRef]:
     """``find_refs`` over a validated model instead of its plain data: the same references in
     the same order, without needing the document parsed (a cold compile has the models)."""
-    found: list[FoundRef] = []
-    for path, attrs, ref in reference_attributes(type(model)):
-        if ANY_INDEX not in attrs:
-            node: Any = model
-            for head in attrs:
-                node = getattr(node, head, None) if isinstance(node, BaseModel) else None  # type: ignore[arg-type]
-                if node is None:
-                    break
-            if isinstance(node, str):
-                found.append(FoundRef(path, node, ref))
-            continue
-        frontier: list[tuple[RefPath, Any]] = [((), model)]
-        for key, head in zip(path, attrs, strict=True):
-            nxt: list[tuple[RefPath, Any]] = []
-            for at, node in frontier:
-                if head == ANY_INDEX:
-                    if isinstance(node, list | tuple):
-                        nxt.extend(((*at, i), item) for i, item in enumerate(node))
-                elif isinstance(node, BaseModel):
-                    value = getattr(node, head, None)  # type: ignore[arg-type]
-                    if value is not None:
-                        nxt.append(((*at, key), value))
-            frontier = nxt
-            if not frontier:
-                break
-        found.extend(FoundRef(at, value, ref) for at, value in frontier if isinstance(value, str))
-    return found
+    return [
+        FoundRef(at, value, ref)
+        for path, attrs, ref in reference_attributes(type(model))
+        for at, value in _reach(model, path, attrs, _attribute)
+        if isinstance(value, str)
+    ]
 
 
 def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[FoundRef]:
-    """Pull every reference out of a document's plain data, in declaration order.
+    """Pull every reference out of a document's plain data, in declaration order."""
+    return [
+        FoundRef(at, value, ref)
+        for path, ref in paths
+        for at, value in _reach(data, path, path, _key)
+        if isinstance(value, str)
+    ]
 
-    Iterative and allocation-light: it runs for every node on every compile.
+
+def _attribute(node: Any, head: PathElem) -> Any:
+    return getattr(node, head, None) if isinstance(node, BaseModel) else None  # type: ignore[arg-type]
+
+
+def _key(node: Any, head: PathElem) -> Any:
+    return node.get(head) if isinstance(node, dict) else None
+
+
+def _reach(
+    root: Any, path: RefPath, heads: RefPath, child: Callable[[Any, PathElem], Any]
+) -> list[tuple[RefPath, Any]]:
+    """Follow ``heads`` (attribute names or keys, ``child`` takes one step) from ``root``, fanning
+    out over every item at an ``ANY_INDEX``; returns each place reached as (document path, value).
+
+    ``path`` is the same walk as the document spells it. Iterative and allocation-light: it runs
+    for every node on every compile, and most paths name one place (no frontier is built).
     """
-    found: list[FoundRef] = []
-    for path, ref in paths:
-        if ANY_INDEX not in path:  # most paths name one place: follow it without building frontiers
-            node = data
-            for head in path:
-                node = node.get(head) if isinstance(node, dict) else None
-                if node is None:
-                    break
-            if isinstance(node, str):
-                found.append(FoundRef(path, node, ref))
-            continue
-        frontier: list[tuple[RefPath, Any]] = [((), data)]
-        for head in path:
-            nxt: list[tuple[RefPath, Any]] = []
-            for at, node in frontier:
-                if head == ANY_INDEX:
-                    if isinstance(node, list):
-                        nxt.extend(((*at, i), item) for i, item in enumerate(node))
-                elif isinstance(node, dict):
-                    value = node.get(head)
-                    if value is not None:
-                        nxt.append(((*at, head), value))
-            frontier = nxt
-            if not frontier:
-                break
-        found.extend(FoundRef(at, value, ref) for at, value in frontier if isinstance(value, str))
-    return found
+    if ANY_INDEX not in heads:
+        node = root
+        for head in heads:
+            node = child(node, head)
+            if node is None:
+                return []
+        return [(path, node)]
+    frontier: list[tuple[RefPath, Any]] = [((), root)]
+    for key, head in zip(path, heads, strict=True):
+        nxt: list[tuple[RefPath, Any]] = []
+        for at, node in frontier:
+            if head == ANY_INDEX:
+                if isinstance(node, list | tuple):
+                    nxt.extend(((*at, i), item) for i, item in enumerate(node))
+            elif (value := child(node, head)) is not None:
+                nxt.append(((*at, key), value))
+        frontier = nxt
+        if not frontier:
+            break
+    return frontier

@@ -11,7 +11,7 @@ import math
 from typing import Annotated, Literal
 
 from modelplane.specs.accelerators import AcceleratorName
-from modelplane.specs.base import ApiVersion, Bool, InKeyOrder, Metadata, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, StrictModel
 from modelplane.specs.common import Duration, ModelName, StackName, Text
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -73,9 +73,7 @@ class Engine(StrictModel):
 
 class Resources(StrictModel):
     accelerator: AcceleratorName
-    gpus_per_replica: Annotated[
-        int, Field(ge=1, json_schema_extra={"hint": "every replica runs on at least 1 GPU: write 1 or more"})
-    ] = 1
+    gpus_per_replica: Annotated[int, Bounded("every replica runs on at least 1 GPU: write 1 or more", ge=1)] = 1
     cpu: str = "8"
     memory: str = "64Gi"
 
@@ -89,12 +87,7 @@ class Traffic(StrictModel):
 class Slo(StrictModel):
     p99_latency_ms: Annotated[float, Field(gt=0)]
     availability: Annotated[
-        float,
-        Field(
-            gt=0,
-            lt=1,
-            json_schema_extra={"hint": "availability is a fraction below 1: 99.9% is 0.999, 99.99% is 0.9999"},
-        ),
+        float, Bounded("availability is a fraction below 1: 99.9% is 0.999, 99.99% is 0.9999", gt=0, lt=1)
     ] = 0.999
     ttft_p99_ms: Annotated[float, Field(gt=0)] | None = None
 
@@ -168,14 +161,7 @@ class Placement(StrictModel):
 
 
 class RolloutStep(StrictModel):
-    weight: Annotated[
-        int,
-        Field(
-            ge=0,
-            le=100,
-            json_schema_extra={"hint": "a weight is a whole percentage of traffic, 0 to 100: 10 means 10%"},
-        ),
-    ]
+    weight: Annotated[int, Bounded("a weight is a whole percentage of traffic, 0 to 100: 10 means 10%", ge=0, le=100)]
     pause: Duration | Literal["manual"] | None = None
     analysis: Bool = True
 

@@ -111,16 +111,13 @@ def _load(
     for f, text in texts.items():
         specs._maps[f] = SourceMap(f, text)
     for first, again in duplicates:
-        loc, snippet, width = specs.locate(again, ("metadata", "name"))
         first_loc, _, _ = specs.locate(first, ("metadata", "name"))
         problems.add(
-            Diagnostic(
-                code="duplicate-name",
-                message=f"{again.id} is defined twice",
-                location=loc,
-                hint="names are unique per kind; rename or remove one of the two",
-                snippet=snippet,
-                width=width,
+            Diagnostic.at(
+                specs.locate(again, ("metadata", "name")),
+                "duplicate-name",
+                f"{again.id} is defined twice",
+                "names are unique per kind; rename or remove one of the two",
                 related=(("first defined here", first_loc),),
             )
         )
@@ -330,28 +327,8 @@ def _load_file(
     for found in parsed.document_errors.values():
         problems.extend(found)
     for index, raw_doc in enumerate(parsed.documents):
-        if raw_doc is None:
-            line, col = source.document_start(index)
-            problems.add(
-                Diagnostic(
-                    code="empty-document",
-                    message=f"document {index + 1} is empty",
-                    location=Location(path, line, col),
-                    hint="remove the stray `---`, or write a spec (apiVersion, kind, metadata, spec) there",
-                )
-            )
-            ok = False
-            continue
         if not isinstance(raw_doc, dict):
-            line, col = source.document_start(index)
-            problems.add(
-                Diagnostic(
-                    code="not-a-mapping",
-                    message=f"document {index + 1} is a {type(raw_doc).__name__}, not a mapping",
-                    location=Location(path, line, col),
-                    hint="a spec document is a mapping with apiVersion, kind, metadata and spec",
-                )
-            )
+            problems.add(_not_a_spec(source, index, raw_doc))
             ok = False
             continue
         doc = raw_doc
@@ -438,6 +415,18 @@ def _named_documents(path: str, documents: list[Any]) -> list[SpecNode]:
     return out
 
 
+def _not_a_spec(source: SourceMap, index: int, raw_doc: object) -> Diagnostic:
+    """A document that is empty or not a mapping: said at its first line, with what a spec looks like."""
+    line, col = source.document_start(index)
+    if raw_doc is None:
+        code, what = "empty-document", f"document {index + 1} is empty"
+        hint = "remove the stray `---`, or write a spec (apiVersion, kind, metadata, spec) there"
+    else:
+        code, what = "not-a-mapping", f"document {index + 1} is a {type(raw_doc).__name__}, not a mapping"
+        hint = "a spec document is a mapping with apiVersion, kind, metadata and spec"
+    return Diagnostic(code=code, message=what, location=Location(source.path, line, col), hint=hint)
+
+
 def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[str, Any]) -> Diagnostic:
     loc, snippet, width = source.location(index, u.path)
     if snippet is not None and width > 1:
@@ -445,41 +434,31 @@ def _unresolved(source: SourceMap, index: int, u: Unresolved, variables: dict[st
         quoted = snippet[loc.column - 1 : loc.column] in ("'", '"')
         loc = Location(loc.file, loc.line, loc.column + u.offset + (1 if quoted else 0))
         width = len(u.expression) + 3
+    place, expr = (loc, snippet, width), u.expression
     if u.reason == TOO_LARGE:
-        return Diagnostic(
-            code="interpolation-too-large",
-            message=f"interpolating `${{{u.expression.strip()}}}` here takes this file past `limits.max_file_bytes`",
-            location=loc,
-            hint="use shorter variables or fewer references, or raise `limits.max_file_bytes` in modelplane.yaml",
-            snippet=snippet,
-            width=width,
+        return Diagnostic.at(
+            place,
+            "interpolation-too-large",
+            f"interpolating `${{{expr.strip()}}}` here takes this file past `limits.max_file_bytes`",
+            "use shorter variables or fewer references, or raise `limits.max_file_bytes` in modelplane.yaml",
         )
     if u.reason.startswith(BAD_SECRET):
-        return Diagnostic(
-            code="bad-secret-reference",
-            message=f"`${{{u.expression}}}` is not a valid secret reference",
-            location=loc,
-            hint=u.reason.removeprefix(BAD_SECRET + ": "),
-            snippet=snippet,
-            width=width,
+        return Diagnostic.at(
+            place,
+            "bad-secret-reference",
+            f"`${{{expr}}}` is not a valid secret reference",
+            u.reason.removeprefix(BAD_SECRET + ": "),
         )
     if u.reason == "undefined":
-        return Diagnostic(
-            code="undefined-variable",
-            message=f"undefined variable `{u.expression.strip()}`",
-            location=loc,
-            hint=did_you_mean(u.expression.strip().removeprefix("var."), variables, "defined variables")
-            or "define it under `variables:` in modelplane.yaml (for the project or this environment)",
-            snippet=snippet,
-            width=width,
+        hint = did_you_mean(expr.strip().removeprefix("var."), variables, "defined variables")
+        return Diagnostic.at(
+            place,
+            "undefined-variable",
+            f"undefined variable `{expr.strip()}`",
+            hint or "define it under `variables:` in modelplane.yaml (for the project or this environment)",
         )
-    return Diagnostic(
-        code="bad-interpolation",
-        message=f"cannot interpolate `${{{u.expression}}}`",
-        location=loc,
-        hint=u.reason + "; write `$${` for a literal `${`",
-        snippet=snippet,
-        width=width,
+    return Diagnostic.at(
+        place, "bad-interpolation", f"cannot interpolate `${{{expr}}}`", u.reason + "; write `$${` for a literal `${`"
     )
 
 
@@ -493,14 +472,11 @@ def secret_allowed(kind: object, path: tuple[str | int, ...]) -> bool:
 def _misplaced_secret(source: SourceMap, index: int, path: tuple[str | int, ...], kind: object) -> Diagnostic:
     from modelplane.compiler.load.secrets import ALLOWED
 
-    loc, snippet, width = source.location(index, path)
     field = ".".join(str(p) for p in path)
-    return Diagnostic(
-        code="secret-not-allowed",
-        message=f"a secret reference cannot go in `{field}` of a {kind}: it takes no secret (it is read as "
+    return Diagnostic.at(
+        source.location(index, path),
+        "secret-not-allowed",
+        f"a secret reference cannot go in `{field}` of a {kind}: it takes no secret (it is read as "
         "a plain value, or is not a string)",
-        location=loc,
-        hint=f"secret references are allowed in {ALLOWED}; write a literal value here",
-        snippet=snippet,
-        width=width,
+        f"secret references are allowed in {ALLOWED}; write a literal value here",
     )

@@ -180,6 +180,16 @@ def allowed(kind: object, path: tuple[str | int, ...], known_settings: frozenset
 
 # -- a literal that looks like a credential ------------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class Credential:
+    """A literal at ``path`` that looks like ``what``; ``literal`` is what to mask where it is shown."""
+
+    path: tuple[str | int, ...]
+    what: str
+    literal: str
+
+
 _CREDENTIAL = re.compile(
     r"(?P<aws>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)"
     r"|(?P<github>\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{20,})"
@@ -205,15 +215,6 @@ _SENSITIVE_KEY = re.compile(
     r"credentials?|client[-_]secret)(?:[-_.]|$)"
 )
 _NOT_A_VALUE_KEY = re.compile(r"(?i)[-_.](?:file|path|env|dir|name|id|header|type|mode|url)$")
-
-
-@dataclass(frozen=True)
-class Credential:
-    """A literal at ``path`` that looks like ``what``; ``literal`` is what to mask where it is shown."""
-
-    path: tuple[str | int, ...]
-    what: str
-    literal: str
 
 
 def sensitive_key(key: str) -> bool:

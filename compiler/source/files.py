@@ -122,40 +122,39 @@ def _outside(path: str, target: str) -> Diagnostic:
     )
 
 
+# (code, message, hint) of the problems whose wording does not depend on the path
+_LINK_LOOP = (
+    "symlink-loop",
+    "symlink loop: following this link never reaches a file",
+    "point the link at a real file, or remove it",
+)
+_FOLDER_LINK = (
+    "symlinked-folder",
+    "symlink to a folder: folder links are not followed (git stores them as links, so `--base` would see no files)",
+    "move the specs into the folder itself, or add the real folder to `specs:` in modelplane.yaml",
+)
+_SPECIAL = (
+    "not-a-regular-file",
+    "not a regular file (a fifo, socket or device); it is not read",
+    "spec paths must be plain files: remove it or rename it so the `specs:` globs do not match it",
+)
+
+
 def _link_loop(path: str) -> Diagnostic:
-    return path_problem(
-        path,
-        "symlink-loop",
-        "symlink loop: following this link never reaches a file",
-        "point the link at a real file, or remove it",
-    )
+    return path_problem(path, *_LINK_LOOP)
 
 
 def _folder_link(path: str) -> Diagnostic:
-    return path_problem(
-        path,
-        "symlinked-folder",
-        "symlink to a folder: folder links are not followed (git stores them as links, so `--base` would see no files)",
-        "move the specs into the folder itself, or add the real folder to `specs:` in modelplane.yaml",
-    )
+    return path_problem(path, *_FOLDER_LINK)
 
 
 def _special(path: str) -> Diagnostic:
-    return path_problem(
-        path,
-        "not-a-regular-file",
-        "not a regular file (a fifo, socket or device); it is not read",
-        "spec paths must be plain files: remove it or rename it so the `specs:` globs do not match it",
-    )
+    return path_problem(path, *_SPECIAL)
 
 
 def unreadable(path: str, exc: OSError) -> Diagnostic:
-    return path_problem(
-        path,
-        "unreadable-file",
-        f"cannot read: {exc.strerror or exc}",
-        "check the file's permissions (it must be readable by you), or remove it",
-    )
+    hint = "check the file's permissions (it must be readable by you), or remove it"
+    return path_problem(path, "unreadable-file", f"cannot read: {exc.strerror or exc}", hint)
 
 
 class _Pattern:

@@ -46,28 +46,30 @@ def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _project_error(code: str, message: str, hint: str) -> SpecError:
+    # no-project has no file to point at; the others are about the project file as a whole
+    return SpecError(
+        Diagnostic(
+            code=code, message=message, location=None if code == "no-project" else Location(PROJECT_FILE), hint=hint
+        )
+    )
+
+
 def load_project_file(source: Source) -> tuple[Project, str]:
     """The validated project file and the hash of its bytes."""
     if not source.exists(PROJECT_FILE):
-        raise SpecError(
-            Diagnostic(
-                code="no-project",
-                message=f"no {PROJECT_FILE} in the {source.label}",
-                hint="run `modelplane init DIR` to create one",
-            )
+        raise _project_error(
+            "no-project", f"no {PROJECT_FILE} in the {source.label}", "run `modelplane init DIR` to create one"
         )
     try:
         raw = source.read_limited(PROJECT_FILE, PROJECT_FILE_MAX_BYTES)
     except OSError as exc:
         raise SpecError(unreadable(PROJECT_FILE, exc)) from None
     if raw is None:
-        raise SpecError(
-            Diagnostic(
-                code="file-too-large",
-                message=f"{PROJECT_FILE} is over the limit of {PROJECT_FILE_MAX_BYTES:,} bytes",
-                location=Location(PROJECT_FILE),
-                hint="keep the project file small: large settings belong in spec files",
-            )
+        raise _project_error(
+            "file-too-large",
+            f"{PROJECT_FILE} is over the limit of {PROJECT_FILE_MAX_BYTES:,} bytes",
+            "keep the project file small: large settings belong in spec files",
         )
     text, problem = decode(PROJECT_FILE, raw)
     if problem:
@@ -78,13 +80,10 @@ def load_project_file(source: Source) -> tuple[Project, str]:
         raise SpecError(parsed.errors)
     data = parsed.documents[0] if parsed.documents else None
     if not isinstance(data, dict):
-        raise SpecError(
-            Diagnostic(
-                code="invalid-project",
-                message=f"{PROJECT_FILE} must be a mapping with at least `name:`",
-                location=Location(PROJECT_FILE),
-                hint="see `modelplane init` for an example",
-            )
+        raise _project_error(
+            "invalid-project",
+            f"{PROJECT_FILE} must be a mapping with at least `name:`",
+            "see `modelplane init` for an example",
         )
     try:
         project = Project.model_validate(data)
@@ -146,14 +145,9 @@ def scan(root: Path, env: str | None = None, source: Source | None = None) -> Sc
     problems: list[Diagnostic] = []
     paths = [p for p in source.glob(project.specs, problems) if p != PROJECT_FILE]
     if not paths and not problems:
-        problems.append(
-            Diagnostic(
-                code="no-specs",
-                message=f"no spec files match {', '.join(project.specs)}",
-                location=Location(PROJECT_FILE),
-                hint="put specs under the folders named by `specs:` in modelplane.yaml, or change that list",
-            )
-        )
+        hint = "put specs under the folders named by `specs:` in modelplane.yaml, or change that list"
+        where = Location(PROJECT_FILE)
+        problems.append(Diagnostic("no-specs", f"no spec files match {', '.join(project.specs)}", where, hint))
     contents: dict[str, bytes] = {}
     hashes: dict[str, str] = {}
     limit = project.limits.max_file_bytes

@@ -382,27 +382,18 @@ def _decode_error(path: str, text: str, message: str, max_alias_events: int) -> 
         )
     # Prefer PyYAML's wording when it also rejects the text: it names the construct being parsed.
     found = syntax_error(text)
-    if found is not None:
-        line, col, problem = found
-        return _diag(
-            path,
-            text,
-            line,
-            col,
-            code="yaml-syntax",
-            message=f"invalid YAML: {problem}",
-            hint="check the indentation and the brackets or quotes around this point",
-        )
-    m = _RS_POSITION.search(message)
-    line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
-    reason = message.strip().splitlines()[-1]
+    if found is None:
+        m = _RS_POSITION.search(message)
+        line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
+        found = (line, col, message.strip().splitlines()[-1])
+    line, col, problem = found
     return _diag(
         path,
         text,
         line,
         col,
         code="yaml-syntax",
-        message=f"invalid YAML: {reason}",
+        message=f"invalid YAML: {problem}",
         hint="check the indentation and the brackets or quotes around this point",
     )
 

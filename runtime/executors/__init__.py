@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelplane.runtime.state.ports import EffectWrites
+
 
 class ActionFailed(Exception):
     """A failure retrying will not fix (bad command, failing evaluation, missing provisioner)."""
@@ -24,10 +26,7 @@ class ActionFailed(Exception):
 @dataclass
 class Effect:
     output: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Resource outputs by node id (endpoint URLs...)."""
-    catalog: tuple[str, str | None, dict[str, Any]] | None = None
-    notification: tuple[str, str, dict[str, Any]] | None = None
+    writes: EffectWrites = field(default_factory=EffectWrites)
 
 
 @dataclass

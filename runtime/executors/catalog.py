@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modelplane.runtime.executors import Context, Effect
 from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.typed import spec_of
 
 
@@ -12,7 +13,7 @@ async def register(ctx: Context, action: ActionSpec) -> Effect:
     version = getattr(spec_of(action.node), "version", None)  # typed: only some kinds have a version
     return Effect(
         output={"registered": action.target, **({"version": str(version)} if version is not None else {})},
-        catalog=(action.target, None if version is None else str(version), action.node),
+        writes=EffectWrites(catalog=(action.target, None if version is None else str(version), action.node)),
     )
 
 
@@ -22,5 +23,7 @@ async def notify(ctx: Context, action: ActionSpec) -> Effect:
     message = f"{owner}: {action.reason}"
     return Effect(
         output={"owner": owner, "services": services, "message": message},
-        notification=(owner, message, {"services": services, "tier": action.details.get("most_critical_tier")}),
+        writes=EffectWrites(
+            notification=(owner, message, {"services": services, "tier": action.details.get("most_critical_tier")})
+        ),
     )

@@ -28,6 +28,7 @@ from modelplane.runtime.local.synthetic import synthesize as synthesize_traffic
 from modelplane.runtime.messages import ActionSpec
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, terminate
 from modelplane.runtime.server import free_port, port_open
+from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.typed import endpoint_spec, spec_of
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.serving import EndpointSpec
@@ -101,7 +102,10 @@ class LocalProvisioner:
             return Effect(output={"stack": action.target, "provider": "local"})
         router = self.ensure_router(ctx, action)
         url = f"http://127.0.0.1:{router.port}"
-        return Effect(output={"url": url}, outputs={action.target: {"url": url, "router_pid": router.pid}})
+        return Effect(
+            output={"url": url},
+            writes=EffectWrites(outputs={action.target: {"url": url, "router_pid": router.pid}}),
+        )
 
     async def decommission(self, ctx: Context, action: ActionSpec) -> Effect:
         if action.target.startswith("stack/"):

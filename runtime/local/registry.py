@@ -26,30 +26,28 @@ from pydantic import BaseModel, Field
 ADMIN_HEADER = "Authorization"
 
 
-class Replica(BaseModel):
+class LocalProcess(BaseModel):
+    """A process of the local stack on 127.0.0.1: a replica or a router."""
+
     pid: int
     port: int
-    log: str = ""
     started: str = ""
     """Identity when started (see ``runtime.procs``): without it the pid is never signalled."""
     cmdline: list[str] = Field(default_factory=list)
-    ready: bool = True
-    """False while a replica the autoscaler added starts: the router sends it nothing until it answers."""
-    draining: bool = False
-    """The autoscaler is removing it: the router sends it nothing new; it is stopped once idle."""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
 
-class ScalingEvent(BaseModel):
-    at: float
-    """Wall-clock seconds."""
-    revision: str
-    replicas_from: int
-    replicas_to: int
-    reason: str
+class Replica(LocalProcess):
+    """One replica of a revision (the simulator, or vLLM)."""
+
+    log: str = Field(default="", description="Its log file (stdout and stderr), under the run folder.")
+    ready: bool = True
+    """False while a replica the autoscaler added starts: the router sends it nothing until it answers."""
+    draining: bool = False
+    """The autoscaler is removing it: the router sends it nothing new; it is stopped once idle."""
 
 
 class Autoscaling(BaseModel):
@@ -66,6 +64,15 @@ class Autoscaling(BaseModel):
     down_percent: int
     down_period_s: float
     drain_grace_s: float = 30.0
+
+
+class ScalingEvent(BaseModel):
+    at: float
+    """Wall-clock seconds."""
+    revision: str
+    replicas_from: int
+    replicas_to: int
+    reason: str
 
 
 class Revision(BaseModel):
@@ -88,17 +95,9 @@ class Revision(BaseModel):
     replicas: list[Replica] = Field(default_factory=list)
 
 
-class RouterProc(BaseModel):
-    pid: int
-    port: int
-    started: str = ""
-    cmdline: list[str] = Field(default_factory=list)
+class RouterProc(LocalProcess):
     token: str = Field(default="", repr=False)
     """What the router's ``/admin/*`` endpoints require (``Authorization: Bearer <token>``)."""
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 class Registry(BaseModel):

@@ -9,8 +9,8 @@ keep (``sqlite.py`` and ``postgres.py`` hold their migrations).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict, Unpack
 
 from modelplane.compiler.change.state import AppliedState
 
@@ -86,6 +86,34 @@ class HistoryEntry:
     failures: dict[str, str]
 
 
+NodeRow = tuple[str, str, str, int, dict[str, Any]]
+"""A node as the snapshot keeps it: (id, kind, file, index in the file, the normalized document)."""
+PendingRow = tuple[str, str, str, str]
+"""An unfinished action: (action id, type, target, reason)."""
+
+
+class SnapshotChange(TypedDict, total=False):
+    """What one ``record`` call writes, all in one transaction; each part may be left out."""
+
+    upserts: Sequence[NodeRow]
+    deletes: Sequence[str]
+    done: Sequence[str]
+    """Action ids that finished: their pending rows go."""
+    pending: Sequence[PendingRow]
+
+
+@dataclass(frozen=True)
+class EffectWrites:
+    """What a finished effect writes beside its ledger entry, in the same transaction."""
+
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Resource outputs by node id (endpoint URLs...)."""
+    catalog: tuple[str, str | None, dict[str, Any]] | None = None
+    """A registration: (node id, version, the node's document)."""
+    notification: tuple[str, str, dict[str, Any]] | None = None
+    """A message for an owner: (owner, message, data)."""
+
+
 @dataclass(frozen=True)
 class LockHolder:
     """Who holds an environment's lock row: an apply, a person, a machine and directory, a time."""
@@ -133,15 +161,7 @@ class StateReader(Protocol):
 class StateWriter(Protocol):
     """The snapshot, the apply history and the lock row: each call one transaction."""
 
-    def record(
-        self,
-        environment: str,
-        apply_id: str,
-        upserts: Sequence[tuple[str, str, str, int, dict[str, Any]]] = (),
-        deletes: Sequence[str] = (),
-        done: Sequence[str] = (),
-        pending: Sequence[tuple[str, str, str, str]] = (),
-    ) -> int: ...
+    def record(self, environment: str, apply_id: str, **change: Unpack[SnapshotChange]) -> int: ...
     def history_begin(
         self, apply_id: str, environment: str, plan_id: str, workflow_id: str, requested_by: str
     ) -> None: ...
@@ -157,15 +177,7 @@ class StateLedger(Protocol):
 
     def ledger_begin(self, key: str, environment: str, apply_id: str, action_id: str) -> LedgerEntry: ...
     def ledger_done(
-        self,
-        key: str,
-        result: dict[str, Any],
-        *,
-        environment: str,
-        apply_id: str,
-        outputs: dict[str, dict[str, Any]] | None = None,
-        catalog: tuple[str, str | None, dict[str, Any]] | None = None,
-        notification: tuple[str, str, dict[str, Any]] | None = None,
+        self, key: str, result: dict[str, Any], *, environment: str, apply_id: str, writes: EffectWrites | None = None
     ) -> None: ...
     def ledger_failed(self, key: str, error: str) -> None: ...
 

@@ -18,14 +18,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
-from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.runtime.state.ports import TABLES, LedgerEntry, LockHolder, unlock_detail
-from modelplane.runtime.state.sql import SqlStore
+from modelplane.runtime.state.ports import TABLES, LedgerEntry
+from modelplane.runtime.state.sql import SqlStore, too_new
 from modelplane.runtime.state.sqlite import SCHEMA_VERSION
 from modelplane.runtime.state.url import redact, scrub
 
@@ -173,6 +172,9 @@ class PostgresStore(SqlStore):
         assert row is not None, "RETURNING always yields the row"
         return int(row[0])
 
+    def _snapshot(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return self._tx(snapshot=True)
+
     def _execute_many(self, db: psycopg.Connection[Any], sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with db.cursor() as cur:
             cur.executemany(sql, rows)
@@ -186,35 +188,11 @@ class PostgresStore(SqlStore):
                 db.execute("INSERT INTO modelplane_schema (version) VALUES (0)")
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
-                raise ModelplaneError(
-                    f"the state database {self.describe()} has schema version {version}; this modelplane knows up "
-                    f"to {SCHEMA_VERSION}",
-                    hint="upgrade modelplane (pip install -U modelplane)",
-                )
+                raise too_new(f"the state database {self.describe()}", version, SCHEMA_VERSION)
             for n in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[n]:
                     db.execute(statement)
                 db.execute("UPDATE modelplane_schema SET version=%s", (n + 1,))
-
-    # -- reading ------------------------------------------------------------------------------
-
-    def applied(self, environment: str) -> AppliedState:
-        with self._tx(snapshot=True) as db:
-            row = db.execute("SELECT serial FROM environments WHERE environment=%s", (environment,)).fetchone()
-            nodes = {
-                id_: AppliedNode(kind, file, int(idx), json.loads(data))
-                for id_, kind, file, idx, data in db.execute(
-                    "SELECT id, kind, file, idx, data FROM nodes WHERE environment=%s ORDER BY id", (environment,)
-                )
-            }
-            pending = {
-                aid: PendingAction(type_, target, reason)
-                for aid, type_, target, reason in db.execute(
-                    "SELECT action_id, type, target, reason FROM pending WHERE environment=%s ORDER BY action_id",
-                    (environment,),
-                )
-            }
-        return AppliedState(int(row[0]) if row else 0, nodes, pending)
 
     # -- the idempotency ledger ---------------------------------------------------------------
 
@@ -237,36 +215,11 @@ class PostgresStore(SqlStore):
             db.execute("UPDATE ledger SET attempts=attempts+1, status='started' WHERE key=%s", (key,))
             return LedgerEntry(key, action_id, "started", int(attempts) + 1, None)
 
-    # -- the lock row --------------------------------------------------------------------------
-
-    def force_unlock(self, environment: str, who: str, reason: str) -> LockHolder | None:
-        """Clear the lock whoever holds it, with an audit entry, in one transaction; returns what was cleared."""
-        with self._tx() as db:
-            row = db.execute(
-                "DELETE FROM locks WHERE environment=%s RETURNING apply_id, holder, location, since", (environment,)
-            ).fetchone()
-            cleared = LockHolder(environment, *row) if row else None
-            db.execute(
-                "INSERT INTO audit (environment, at, who, action, detail) VALUES (%s, %s, %s, 'unlock', %s)",
-                (environment, time.time(), who, json.dumps(unlock_detail(cleared, reason), sort_keys=True)),
-            )
-            return cleared
-
     # -- export and import ---------------------------------------------------------------------
 
     def schema_version(self) -> int:
         rows = self._all("SELECT version FROM modelplane_schema")
         return int(rows[0][0]) if rows else 0
-
-    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of every table, in the SQLite store's order (primary key, else insertion order)."""
-        out: dict[str, list[tuple[Any, ...]]] = {}
-        with self._tx(snapshot=True) as db:
-            for table, (columns, key) in TABLES.items():
-                order = ", ".join(key) if key else "seq"
-                sql = f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
-                out[table] = [tuple(r) for r in db.execute(sql)]
-        return out
 
     def load(self, tables: dict[str, list[tuple[Any, ...]]], replace: bool) -> None:
         """Write ``tables`` (as ``dump`` returns them) in one transaction, first emptying the store if ``replace``."""

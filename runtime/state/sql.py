@@ -6,10 +6,23 @@ import json
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Unpack
 
+from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
+from modelplane.compiler.errors import ModelplaneError
 from modelplane.runtime.messages import INTENT_PREFIX
-from modelplane.runtime.state.ports import TABLES, AuditEntry, HistoryEntry, LedgerEntry, LockHolder
+from modelplane.runtime.state.ports import (
+    TABLES,
+    AuditEntry,
+    EffectWrites,
+    HistoryEntry,
+    LedgerEntry,
+    LockHolder,
+    NodeRow,
+    PendingRow,
+    SnapshotChange,
+    unlock_detail,
+)
 
 
 class SqlStore:
@@ -19,8 +32,8 @@ class SqlStore:
     driver takes instead (``%s`` for psycopg). ``INSERTION_ORDER`` is the column that
     lists rows in the order they were written (SQLite's ``rowid``, PostgreSQL's
     identity column ``seq``). A backend provides ``_tx`` (one write transaction) and
-    ``_rows`` (one read) and keeps what differs: opening and migrating, ``applied``,
-    ``ledger_begin``, ``record``, ``force_unlock``, ``dump`` and ``load``.
+    ``_rows`` (one read) and keeps what differs: opening and migrating,
+    ``ledger_begin`` and ``load``.
     """
 
     PLACEHOLDER = "?"
@@ -28,6 +41,10 @@ class SqlStore:
 
     def _tx(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
+
+    def _snapshot(self) -> AbstractContextManager[Any]:
+        """A transaction that reads one consistent snapshot (a backend may make it read-only)."""
+        return self._tx()
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -50,6 +67,25 @@ class SqlStore:
             db.execute(self._q(sql), args)
 
     # -- reading --------------------------------------------------------------------------------
+
+    def applied(self, environment: str) -> AppliedState:
+        q = self._q
+        with self._snapshot() as db:
+            row = db.execute(q("SELECT serial FROM environments WHERE environment=?"), (environment,)).fetchone()
+            nodes = {
+                id_: AppliedNode(kind, file, int(idx), json.loads(data))
+                for id_, kind, file, idx, data in db.execute(
+                    q("SELECT id, kind, file, idx, data FROM nodes WHERE environment=? ORDER BY id"), (environment,)
+                )
+            }
+            pending = {
+                aid: PendingAction(type_, target, reason)
+                for aid, type_, target, reason in db.execute(
+                    q("SELECT action_id, type, target, reason FROM pending WHERE environment=? ORDER BY action_id"),
+                    (environment,),
+                )
+            }
+        return AppliedState(int(row[0]) if row else 0, nodes, pending)
 
     def serial(self, environment: str) -> int:
         rows = self._all("SELECT serial FROM environments WHERE environment=?", (environment,))
@@ -115,20 +151,25 @@ class SqlStore:
     def is_empty(self) -> bool:
         return not any(self._all(f"SELECT 1 FROM {t} LIMIT 1") for t in TABLES)
 
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, in one snapshot and a deterministic order (primary key, else
+        insertion order): the same rows dump the same from either backend."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with self._snapshot() as db:
+            for table, (columns, key) in TABLES.items():
+                order = ", ".join(key) if key else self.INSERTION_ORDER
+                out[table] = [
+                    tuple(r) for r in db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+                ]
+        return out
+
     # -- the idempotency ledger -----------------------------------------------------------------
 
     def ledger_done(
-        self,
-        key: str,
-        result: dict[str, Any],
-        *,
-        environment: str,
-        apply_id: str,
-        outputs: dict[str, dict[str, Any]] | None = None,
-        catalog: tuple[str, str | None, dict[str, Any]] | None = None,
-        notification: tuple[str, str, dict[str, Any]] | None = None,
+        self, key: str, result: dict[str, Any], *, environment: str, apply_id: str, writes: EffectWrites | None = None
     ) -> None:
         """Mark the effect done, together with what it wrote, in one transaction."""
+        outputs, catalog, notification = (w := writes or EffectWrites()).outputs, w.catalog, w.notification
         now = time.time()
         q = self._q
         with self._tx() as db:
@@ -136,7 +177,7 @@ class SqlStore:
                 q("UPDATE ledger SET status='done', result=?, finished_at=? WHERE key=?"),
                 (json.dumps(result), now, key),
             )
-            for node_id, data in (outputs or {}).items():
+            for node_id, data in outputs.items():
                 db.execute(
                     q(
                         "INSERT INTO outputs (environment, id, data) VALUES (?, ?, ?) "
@@ -170,16 +211,10 @@ class SqlStore:
 
     # -- the snapshot ---------------------------------------------------------------------------
 
-    def record(
-        self,
-        environment: str,
-        apply_id: str,
-        upserts: Sequence[tuple[str, str, str, int, dict[str, Any]]] = (),
-        deletes: Sequence[str] = (),
-        done: Sequence[str] = (),
-        pending: Sequence[tuple[str, str, str, str]] = (),
-    ) -> int:
+    def record(self, environment: str, apply_id: str, **change: Unpack[SnapshotChange]) -> int:
         """Apply node writes and action outcomes atomically; returns the new serial."""
+        upserts, deletes = change.get("upserts", ()), change.get("deletes", ())
+        done, pending = change.get("done", ()), change.get("pending", ())
         now = time.time()
         q = self._q
         # JSON first: a value that cannot be written fails before the transaction begins
@@ -257,6 +292,20 @@ class SqlStore:
             ).fetchone()
             return LockHolder(environment, *row)  # just inserted or already there
 
+    def force_unlock(self, environment: str, who: str, reason: str) -> LockHolder | None:
+        """Clear the lock whoever holds it, with an audit entry, in one transaction; returns what was cleared."""
+        q = self._q
+        with self._tx() as db:
+            row = db.execute(
+                q("DELETE FROM locks WHERE environment=? RETURNING apply_id, holder, location, since"), (environment,)
+            ).fetchone()
+            cleared = LockHolder(environment, *row) if row else None
+            db.execute(
+                q("INSERT INTO audit (environment, at, who, action, detail) VALUES (?, ?, ?, 'unlock', ?)"),
+                (environment, time.time(), who, json.dumps(unlock_detail(cleared, reason), sort_keys=True)),
+            )
+            return cleared
+
     def lock_release(self, environment: str, apply_id: str) -> bool:
         with self._tx() as db:
             cur = db.execute(self._q("DELETE FROM locks WHERE environment=? AND apply_id=?"), (environment, apply_id))
@@ -271,10 +320,15 @@ class SqlStore:
 
 
 def changed_whats(
-    upserts: Sequence[tuple[str, str, str, int, dict[str, Any]]],
-    deletes: Sequence[str],
-    done: Sequence[str],
-    pending: Sequence[tuple[str, str, str, str]],
+    upserts: Sequence[NodeRow], deletes: Sequence[str], done: Sequence[str], pending: Sequence[PendingRow]
 ) -> list[str]:
     """What one ``record`` changed, as its rows in the ``changes`` table name it."""
     return [*(u[0] for u in upserts), *deletes, *(f"action {a}" for a in done), *(f"action {p[0]}" for p in pending)]
+
+
+def too_new(where: str, version: int, known: int) -> ModelplaneError:
+    """The error for a store written by a newer modelplane: refuse it rather than guess at its schema."""
+    return ModelplaneError(
+        f"{where} has schema version {version}; this modelplane knows up to {known}",
+        hint="upgrade modelplane (pip install -U modelplane)",
+    )

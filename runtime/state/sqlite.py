@@ -25,11 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.source.files import private_dir, private_opener
-from modelplane.runtime.state.ports import TABLES, LedgerEntry, LockHolder, unlock_detail
-from modelplane.runtime.state.sql import SqlStore
+from modelplane.runtime.state.ports import TABLES, LedgerEntry
+from modelplane.runtime.state.sql import SqlStore, too_new
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -168,11 +167,7 @@ class StateStore(SqlStore):
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise ModelplaneError(
-                f"the state file {self.path} has schema version {version}; this modelplane knows up to "
-                f"{SCHEMA_VERSION}",
-                hint="upgrade modelplane (pip install -U modelplane)",
-            )
+            raise too_new(f"the state file {self.path}", version, SCHEMA_VERSION)
         for n in range(version, SCHEMA_VERSION):
             with self._tx() as db:
                 for statement in _statements(MIGRATIONS[n]):  # executescript would commit mid-transaction
@@ -189,24 +184,6 @@ class StateStore(SqlStore):
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-
-    # -- reading (the compiler's StateReader) -------------------------------------------------
-
-    def applied(self, environment: str) -> AppliedState:
-        nodes = {
-            id_: AppliedNode(kind, file, idx, json.loads(data))
-            for id_, kind, file, idx, data in self._db.execute(
-                "SELECT id, kind, file, idx, data FROM nodes WHERE environment=? ORDER BY id", (environment,)
-            )
-        }
-        pending = {
-            aid: PendingAction(type_, target, reason)
-            for aid, type_, target, reason in self._db.execute(
-                "SELECT action_id, type, target, reason FROM pending WHERE environment=? ORDER BY action_id",
-                (environment,),
-            )
-        }
-        return AppliedState(self.serial(environment), nodes, pending)
 
     # -- the idempotency ledger ---------------------------------------------------------------
 
@@ -228,22 +205,6 @@ class StateStore(SqlStore):
                 attempts = 1
             return LedgerEntry(key, action_id, "started", attempts, None)
 
-    # -- the lock row --------------------------------------------------------------------------
-
-    def force_unlock(self, environment: str, who: str, reason: str) -> LockHolder | None:
-        """Clear the lock whoever holds it, with an audit entry, in one transaction; returns what was cleared."""
-        with self._tx() as db:
-            row = db.execute(
-                "SELECT apply_id, holder, location, since FROM locks WHERE environment=?", (environment,)
-            ).fetchone()
-            cleared = LockHolder(environment, *row) if row else None
-            db.execute("DELETE FROM locks WHERE environment=?", (environment,))
-            db.execute(
-                "INSERT INTO audit (environment, at, who, action, detail) VALUES (?, ?, ?, 'unlock', ?)",
-                (environment, time.time(), who, json.dumps(unlock_detail(cleared, reason), sort_keys=True)),
-            )
-            return cleared
-
     # -- export and import (``modelplane state``) ------------------------------------------------
 
     def describe(self) -> str:
@@ -251,17 +212,6 @@ class StateStore(SqlStore):
 
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of every table, in a deterministic order (primary key, else insertion order)."""
-        out: dict[str, list[tuple[Any, ...]]] = {}
-        with self._tx() as db:  # one snapshot of all tables
-            for table, (columns, key) in TABLES.items():
-                order = ", ".join(key) if key else "rowid"
-                out[table] = [
-                    tuple(r) for r in db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
-                ]
-        return out
 
     def load(self, tables: dict[str, list[tuple[Any, ...]]], replace: bool) -> None:
         """Write ``tables`` (as ``dump`` returns them) in one transaction, first emptying the store if ``replace``."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from modelplane.runtime.state import TABLES
+from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.state.sqlite import SCHEMA_VERSION, StateStore
 from typer.testing import CliRunner
 
@@ -29,9 +30,11 @@ def fill(store: StateStore) -> None:
         {"version": "1", "z": 0, "a": [1.5, None]},
         environment="dev",
         apply_id="a1",
-        outputs={"dataset/a": {"uri": "file:///tmp/a"}},
-        catalog=("dataset/a", "1", {"rows": 3}),
-        notification=("team-a", "dataset/a registered", {"impact": "metadata-only"}),
+        writes=EffectWrites(
+            outputs={"dataset/a": {"uri": "file:///tmp/a"}},
+            catalog=("dataset/a", "1", {"rows": 3}),
+            notification=("team-a", "dataset/a registered", {"impact": "metadata-only"}),
+        ),
     )
     store.ledger_begin("k2", "dev", "a1", "run:workflow/w")
     store.ledger_failed("k2", "exit 3")

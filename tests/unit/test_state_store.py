@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.runtime.executors.command import check_thresholds
+from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.state.postgres import MIGRATIONS as PG_MIGRATIONS
 from modelplane.runtime.state.postgres import PostgresStore
 from modelplane.runtime.state.sqlite import SCHEMA_VERSION, StateStore
@@ -146,7 +147,9 @@ def test_a_failed_write_changes_nothing(store: Any) -> None:
 def test_ledger_counts_attempts_and_returns_done_results(store: Any) -> None:
     assert store.ledger_begin("k", "dev", "p", "register:a").attempts == 1
     assert store.ledger_begin("k", "dev", "p", "register:a").attempts == 2  # a retry after a crash
-    store.ledger_done("k", {"ok": True}, environment="dev", apply_id="p", catalog=("dataset/a", "1", {}))
+    store.ledger_done(
+        "k", {"ok": True}, environment="dev", apply_id="p", writes=EffectWrites(catalog=("dataset/a", "1", {}))
+    )
     again = store.ledger_begin("k", "dev", "p", "register:a")
     assert again.status == "done" and again.result == {"ok": True} and again.attempts == 2
     assert [c["id"] for c in store.catalog("dev")] == ["dataset/a"]
@@ -172,11 +175,13 @@ def test_outputs_and_notifications_are_written_with_the_effect(store: Any) -> No
         {},
         environment="dev",
         apply_id="p",
-        outputs={"endpoint/e": {"url": "http://127.0.0.1:1/v1"}},
-        notification=("team-a", "endpoint/e changed", {"impact": "rollout"}),
+        writes=EffectWrites(
+            outputs={"endpoint/e": {"url": "http://127.0.0.1:1/v1"}},
+            notification=("team-a", "endpoint/e changed", {"impact": "rollout"}),
+        ),
     )
     store.ledger_begin("k2", "dev", "p2", "notify:b")
-    store.ledger_done("k2", {}, environment="dev", apply_id="p2", notification=("team-b", "b", {}))
+    store.ledger_done("k2", {}, environment="dev", apply_id="p2", writes=EffectWrites(notification=("team-b", "b", {})))
     assert store.outputs("dev") == {"endpoint/e": {"url": "http://127.0.0.1:1/v1"}}
     assert [n["owner"] for n in store.notifications("dev")] == ["team-a", "team-b"]  # in the order written
     (only,) = store.notifications("dev", apply_id="p")
