@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,10 +48,19 @@ def collected_codes() -> dict[str, str]:
                     for kw in node.keywords:
                         if kw.arg == "code" and isinstance(kw.value, ast.Constant):
                             found.setdefault(kw.value.value, f"{folder}/{f.name}:{kw.value.lineno}")
-                    at = 0 if name == "Diagnostic" else code_param.get(name)
+                    at = 0 if name == "Diagnostic" else 1 if name == "at" else code_param.get(name)
                     if at is not None and len(node.args) > at and isinstance(node.args[at], ast.Constant):
                         found.setdefault(node.args[at].value, f"{folder}/{f.name}:{node.lineno}")
-                elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                elif isinstance(node, ast.Tuple) and node.elts and isinstance(node.elts[0], ast.Constant):
+                    # (code, message, hint) constants, and `code, what = "...", ...` pairs
+                    first = node.elts[0].value
+                    second = node.elts[1] if len(node.elts) in (2, 3) else None
+                    message = isinstance(second, ast.JoinedStr) or (
+                        isinstance(second, ast.Constant) and isinstance(second.value, str) and " " in second.value
+                    )
+                    if isinstance(first, str) and re.fullmatch(r"[a-z]+(-[a-z0-9]+)+", first) and message:
+                        found.setdefault(first, f"{folder}/{f.name}:{node.lineno}")
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
                     target = node.targets[0].id
                     if target.endswith("_CODES") and isinstance(node.value, ast.Dict):
                         for v in node.value.values:
