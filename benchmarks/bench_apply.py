@@ -16,7 +16,6 @@ restart until the interrupted action starts again. Never asserts on time.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import os
@@ -27,6 +26,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from _options import options
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -123,11 +124,7 @@ def resume(crashes: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--actions", type=int, default=200)
-    ap.add_argument("--parallelism", type=int, default=8)
-    ap.add_argument("--crashes", type=int, default=3)
-    args = ap.parse_args()
+    args = options(__doc__, actions=200, parallelism=8, crashes=3)
     asyncio.run(overhead(args.actions, args.parallelism))
     if args.crashes:
         resume(args.crashes)

@@ -12,13 +12,13 @@ caches. Never a timed assertion: it prints.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _options import options
 from modelplane.compiler.errors import SpecError
 from modelplane.compiler.load.loader import load
 
@@ -54,10 +54,7 @@ def once(root: Path) -> tuple[float, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--docs", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = options(__doc__, docs=10_000, repeat=3)
     for shape, make in SHAPES.items():
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)

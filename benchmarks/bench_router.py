@@ -11,7 +11,6 @@ figures; never asserts on time.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import subprocess
@@ -25,6 +24,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _options import options  # noqa: E402
 from modelplane.runtime.local.load import LoadResult, run_load  # noqa: E402
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc, write  # noqa: E402
 from modelplane.runtime.server import free_port, port_open  # noqa: E402
@@ -88,11 +88,7 @@ async def closed_loop(url: str, concurrency: int, seconds: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--replicas", type=int, default=4)
-    ap.add_argument("--qps", type=float, default=150)
-    ap.add_argument("--duration", type=float, default=10)
-    args = ap.parse_args()
+    args = options(__doc__, replicas=4, qps=150.0, duration=10.0)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,6 @@ PostgreSQL figures leave out disk flushes) and prints figures. Run from the repo
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -17,6 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _options import options
 from modelplane.runtime.state.export import export_document, migrate
 from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.state.postgres import PostgresStore
@@ -49,10 +49,7 @@ def per_op(store: Any, n: int) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--nodes", type=int, default=10_000)
-    ap.add_argument("--ops", type=int, default=300)
-    args = ap.parse_args()
+    args = options(__doc__, nodes=10_000, ops=300)
     from tests.pg_server import PASSWORD, PgServer  # type: ignore[import-not-found]  # tests/ is outside the package
 
     server = PgServer.start()

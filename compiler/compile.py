@@ -21,7 +21,7 @@ from modelplane.compiler.graph.lineage import CycleError, LineageGraph, build
 from modelplane.compiler.graph.selectors import select
 from modelplane.compiler.incremental import graph_cache
 from modelplane.compiler.incremental.overlay import base_from_head
-from modelplane.compiler.load.loader import load, paused_gc
+from modelplane.compiler.load.loader import load_scanned, paused_gc
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.plan.actions import build_plan
 from modelplane.compiler.plan.model import BaseRef, Plan, PlanDiagnostic
@@ -53,7 +53,7 @@ def compile_graph(
             hit = graph_cache.load(root, sc, need_checked=run_checks)
         if hit is not None:
             return hit
-    specs = load(root, env, source, use_cache, scanned=sc)
+    specs = load_scanned(sc, use_cache)
     with paused_gc():
         graph, problems = _build_and_check(specs, run_checks)
         errors = [d for d in problems if d.severity == "error"]
@@ -85,7 +85,7 @@ def check_specs(root: Path, env: str | None = None, *, use_cache: bool = True, s
             hit = graph_cache.load(root, sc)
         if hit is not None:
             return hit
-    specs = load(root, env, None, use_cache, scanned=sc)
+    specs = load_scanned(sc, use_cache)
     with paused_gc():
         graph, problems = _build_and_check(specs)
     if any(d.severity == "error" for d in problems):

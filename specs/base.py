@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -44,6 +45,19 @@ def Bounded(hint: str, **bounds: Any) -> Any:  # named like the Field it returns
     """A number's bounds (``ge``, ``lt``...) with the hint a wrong value gets (validate reads
     ``json_schema_extra["hint"]``; the JSON schema shows it too)."""
     return Field(**bounds, json_schema_extra={"hint": hint})
+
+
+def at_most(low: str, high: str) -> Any:
+    """A model validator: field ``low`` may not be above field ``high`` (a pool's or an autoscaler's
+    ``min_*``/``max_*``). Assign it in the class body: ``_bounds = at_most("min_nodes", "max_nodes")``."""
+
+    def check(model: BaseModel) -> BaseModel:
+        below, above = getattr(model, low), getattr(model, high)
+        if below > above:
+            raise ValueError(f"{low} ({below}) is above {high} ({above})")
+        return model
+
+    return model_validator(mode="after")(check)
 
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"

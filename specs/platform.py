@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from modelplane.specs.accelerators import AcceleratorName
-from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, Name, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, Name, StrictModel, at_most
 from modelplane.specs.common import QUALIFIED_REF_PATTERN
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -48,11 +48,7 @@ class GpuPool(StrictModel):
     instance_type: str | None = None
     spot: Bool = False
 
-    @model_validator(mode="after")
-    def _bounds(self) -> GpuPool:
-        if self.min_nodes > self.max_nodes:
-            raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
-        return self
+    _bounds = at_most("min_nodes", "max_nodes")
 
 
 class PulumiSettings(StrictModel):

@@ -11,7 +11,7 @@ import math
 from typing import Annotated, Literal
 
 from modelplane.specs.accelerators import AcceleratorName
-from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, StrictModel
+from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, StrictModel, at_most
 from modelplane.specs.common import Duration, ModelName, StackName, Text
 from modelplane.specs.refs import RefTo
 from pydantic import Field, StringConstraints, model_validator
@@ -127,11 +127,7 @@ class Autoscaling(StrictModel):
         default_factory=lambda: ScalePolicy(stabilization="15m", max_percent_per_period=10, period="60s")
     )
 
-    @model_validator(mode="after")
-    def _bounds(self) -> Autoscaling:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
-        return self
+    _bounds = at_most("min_replicas", "max_replicas")
 
 
 class Retries(StrictModel):

@@ -35,20 +35,19 @@ from modelplane.specs.project import PROJECT_FILE
 from pydantic import ValidationError
 
 
-@timed("load")
-def load(
-    root: Path,
-    env: str | None = None,
-    source: Source | None = None,
-    use_cache: bool = True,
-    scanned: Scan | None = None,
-) -> SpecSet:
+def load(root: Path, env: str | None = None, source: Source | None = None, use_cache: bool = True) -> SpecSet:
     """Load and validate every spec of ``root`` for environment ``env``.
 
     Raises ``SpecError`` with every problem found; returns the nodes otherwise.
     """
+    return load_scanned(scan(root, env, source), use_cache)
+
+
+@timed("load")
+def load_scanned(sc: Scan, use_cache: bool = True) -> SpecSet:
+    """``load`` of what a scan read (a compile scans first, to try its graph cache)."""
     with paused_gc():
-        return _load(root, env, source, use_cache, scanned)
+        return _load(sc, use_cache)
 
 
 @contextmanager
@@ -71,15 +70,8 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _load(
-    root: Path,
-    env: str | None,
-    source: Source | None,
-    use_cache: bool,
-    scanned: Scan | None,
-) -> SpecSet:
-    sc = scanned or scan(root, env, source)
-    project, env_name = sc.project, sc.environment
+def _load(sc: Scan, use_cache: bool) -> SpecSet:
+    root, project, env_name = sc.root, sc.project, sc.environment
     environment = project.environments[env_name]
     cache = open_cache(sc, use_cache)
 

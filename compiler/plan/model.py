@@ -24,15 +24,19 @@ class _Model(BaseModel):
 
 
 class FieldDelta(_Model):
-    path: str
-    before: Any = None
-    after: Any = None
+    """One changed field of a spec."""
+
+    path: str = Field(description="Where in the document, e.g. `spec.slo.p99_latency_ms`.")
+    before: Any = Field(default=None, description="The value before; null where the field is added.")
+    after: Any = Field(default=None, description="The value after; null where the field is removed.")
 
 
 class ColumnRetype(_Model):
+    """A column whose type changed: the features that read it are broken."""
+
     name: str
-    before: str
-    after: str
+    before: str = Field(description="Its type before.")
+    after: str = Field(description="Its type after.")
 
 
 class Columns(_Model):

@@ -15,9 +15,12 @@ from modelplane.cli.options import (
     BaseOpt,
     EnvOpt,
     Format,
+    FormatOpt,
     GraphFormat,
+    GraphFormatOpt,
     NoCacheOpt,
     PlanFormat,
+    PlanFormatOpt,
     ProjectOpt,
     SchemaTarget,
     SelectOpt,
@@ -30,7 +33,7 @@ from modelplane.compiler.errors import ModelplaneError
 def validate(
     project: ProjectOpt = None,
     env: EnvOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    fmt: FormatOpt = Format.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Check every spec: syntax, fields, references and every graph rule plan checks. Exit 0 when valid, 1 when not."""
@@ -91,7 +94,7 @@ def graph(
     env: EnvOpt = None,
     select: SelectOpt = None,
     base: BaseOpt = None,
-    fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="Output format.")] = GraphFormat.text,
+    fmt: GraphFormatOpt = GraphFormat.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Show the lineage graph, or the part a selector picks."""
@@ -126,7 +129,7 @@ def impact(
     project: ProjectOpt = None,
     env: EnvOpt = None,
     base: BaseOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    fmt: FormatOpt = Format.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """What is affected downstream if the selected nodes change (or, with --base, how they did change)."""
@@ -155,7 +158,7 @@ def plan(
     env: EnvOpt = None,
     base: BaseOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan (JSON) for `apply`.")] = None,
-    fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    fmt: PlanFormatOpt = PlanFormat.text,
     detailed_exitcode: Annotated[
         bool,
         typer.Option(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from modelplane.cli.exit import guard
-from modelplane.cli.options import EnvOpt, Format, ProjectOpt
+from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
 from modelplane.cli.project import settings
 from modelplane.compiler.errors import ModelplaneError
 
@@ -37,7 +37,7 @@ def load(
     duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds.")] = 10.0,
     input_tokens: Annotated[int, typer.Option("--input-tokens", min=1)] = 50,
     output_tokens: Annotated[int, typer.Option("--output-tokens", min=1)] = 50,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    fmt: FormatOpt = Format.text,
 ) -> None:
     """Send steady load to an endpoint's router and print latency percentiles."""
     import asyncio

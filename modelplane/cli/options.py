@@ -34,6 +34,13 @@ class SchemaTarget(StrEnum):
     plan = "plan"
 
 
+_FORMAT = typer.Option("--format", "-f", help="Output format.")
+
+FormatOpt = Annotated[Format, _FORMAT]
+GraphFormatOpt = Annotated[GraphFormat, _FORMAT]
+PlanFormatOpt = Annotated[PlanFormat, _FORMAT]
+
+
 ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", "-C", help="Project directory (default: nearest with a modelplane.yaml)."),

@@ -18,7 +18,7 @@ from modelplane.cli.follow import (
     query_progress,
     run_async,
 )
-from modelplane.cli.options import EnvOpt, Format, ProjectOpt
+from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
 from modelplane.cli.project import settings
 
 
@@ -26,7 +26,7 @@ def status(
     project: ProjectOpt = None,
     env: EnvOpt = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow a running apply until it ends.")] = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    fmt: FormatOpt = Format.text,
 ) -> None:
     """The running apply (re-attaching to it), or the applied state: serial, pending actions, last apply."""
     s = settings(project, env)
@@ -144,7 +144,7 @@ def history(
     project: ProjectOpt = None,
     env: EnvOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    fmt: FormatOpt = Format.text,
 ) -> None:
     """Past applies of an environment: who, when, which plan, outcome."""
     from modelplane.runtime.connection import open_store

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -132,31 +133,27 @@ class _Guarded(asyncio.Protocol):
             self.inner.resume_writing()
 
 
+@dataclass(eq=False)
 class ConnectionGuard:
-    def __init__(
-        self,
-        factory: Callable[[], asyncio.Protocol],
-        max_connections: int,
-        header_timeout: float,
-        idle_timeout: float,
-        refused_body: dict[str, Any],
-        linger: float = 0.5,
-    ) -> None:
-        self.factory = factory
-        self.max_connections = max_connections
-        self.header_timeout = header_timeout
-        self.idle_timeout = idle_timeout
-        self.linger = linger
-        self.open: dict[asyncio.BaseTransport, _Guarded] = {}
-        self.refused = 0
-        self.timed_out = 0
-        self.refused_response = raw_response(503, "Service Unavailable", refused_body, "Retry-After: 1\r\n")
+    factory: Callable[[], asyncio.Protocol]
+    max_connections: int
+    header_timeout: float
+    idle_timeout: float
+    refused_body: dict[str, Any]
+    linger: float = 0.5
+    """How long a refused connection keeps reading after its 503, so closing it does not reset it unread."""
+    open: dict[asyncio.BaseTransport, _Guarded] = field(default_factory=dict)
+    refused: int = 0
+    timed_out: int = 0
+
+    def __post_init__(self) -> None:
+        self.refused_response = raw_response(503, "Service Unavailable", self.refused_body, "Retry-After: 1\r\n")
         self.timeout_response = raw_response(
             408,
             "Request Timeout",
             {
                 "error": {
-                    "message": f"the request was not received within {header_timeout:g} s",
+                    "message": f"the request was not received within {self.header_timeout:g} s",
                     "type": "invalid_request_error",
                     "param": None,
                     "code": "request_timeout",

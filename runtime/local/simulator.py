@@ -62,36 +62,30 @@ class Histogram:
         return out
 
 
+@dataclass(eq=False)
 class Engine:
-    def __init__(
-        self,
-        model: str,
-        revision: str,
-        max_num_seqs: int,
-        ttft_ms: float,
-        tpot_ms: float,
-        max_model_len: int,
-        buckets: list[float],
-        faults: Faults,
-    ) -> None:
-        self.model = model
-        self.revision = revision
-        self.max_num_seqs = max_num_seqs
-        self.ttft_ms = ttft_ms
-        self.tpot_ms = tpot_ms
-        self.max_model_len = max_model_len
-        self.faults = faults
-        self.slots = asyncio.Semaphore(max_num_seqs)
-        self.running = 0
-        self.waiting = 0
-        self.served = 0
-        self.success = 0
-        self.errors = 0
-        self.prompt_tokens = 0
-        self.generation_tokens = 0
-        self.e2e = Histogram(buckets)
-        self.ttft = Histogram(buckets)
-        self.started = time.time()
+    model: str
+    revision: str
+    max_num_seqs: int
+    ttft_ms: float
+    tpot_ms: float
+    max_model_len: int
+    buckets: list[float]
+    faults: Faults
+    # What it has done, for /metrics and /load:
+    running: int = 0
+    waiting: int = 0
+    served: int = 0
+    success: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    generation_tokens: int = 0
+    started: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.max_num_seqs)
+        self.e2e = Histogram(self.buckets)
+        self.ttft = Histogram(self.buckets)
 
     def labels(self) -> str:
         return f'model_name="{self.model}",engine="0"'
