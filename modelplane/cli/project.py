@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelplane.cli.exit import MAIN, QUICK_EXIT, guard
 from modelplane.cli.options import Format
+
+if TYPE_CHECKING:
+    from modelplane.workspace import Workspace
 
 
 def project_root(project: Path | None, fmt: Format = Format.text) -> Path:
@@ -21,6 +24,15 @@ def settings(project: Path | None, env: str | None) -> Any:
 
     root = project_root(project)
     return guard(lambda: settings_for(root, env))
+
+
+def workspace(project: Path | None, env: str | None) -> Workspace:
+    """The project's workspace, its settings read (so a bad environment fails here, as a clear error)."""
+    from modelplane.workspace import Workspace
+
+    ws = Workspace(project_root(project), env)
+    guard(lambda: ws.settings)
+    return ws
 
 
 def compile_root(project: Path | None, fmt: Format = Format.text) -> Path:

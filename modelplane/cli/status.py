@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,7 +20,8 @@ from modelplane.cli.follow import (
     run_async,
 )
 from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
-from modelplane.cli.project import settings
+from modelplane.cli.project import settings, workspace
+from modelplane.cli.views.history import counts, history_json, history_text, when
 
 
 def status(
@@ -82,8 +84,9 @@ async def _status(s: Any, watch: bool, fmt: Format) -> int:
     )
     if last:
         h = last[0]
-        when = datetime.fromtimestamp(h.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        console.print(f"last apply {h.apply_id}: {h.outcome}, {when} by {h.requested_by} {counts(h.summary)}")
+        console.print(
+            f"last apply {h.apply_id}: {h.outcome}, {when(h.started_at)} by {h.requested_by} {counts(h.summary)}"
+        )
     for aid, p in applied.pending.items():
         console.print(f"  pending {aid}: {p.reason}", style="yellow")
     for nid, out in outputs.items():
@@ -132,12 +135,8 @@ async def _local_endpoints(console: Any, s: Any) -> None:
                 f"{a.min_replicas}..{a.max_replicas} replicas"
             )
         for e in reg.scaling[-3:]:
-            when = datetime.fromtimestamp(e.at, UTC).strftime("%H:%M:%S")
-            console.print(f"    {when} {e.revision}: {e.replicas_from} -> {e.replicas_to} replicas ({e.reason})")
-
-
-def counts(summary: dict[str, Any]) -> str:
-    return "(" + ", ".join(f"{v} {k}" for k, v in sorted(summary.items())) + ")" if summary else ""
+            at = datetime.fromtimestamp(e.at, UTC).strftime("%H:%M:%S")
+            console.print(f"    {at} {e.revision}: {e.replicas_from} -> {e.replicas_to} replicas ({e.reason})")
 
 
 def history(
@@ -147,20 +146,9 @@ def history(
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Past applies of an environment: who, when, which plan, outcome."""
-    from modelplane.runtime.connection import open_store
-
-    s = settings(project, env)
-    store = guard(lambda: open_store(s.root, s.state))
-    rows = store.history(s.environment, limit)
-    if fmt == Format.json:
-        print(json.dumps([vars(r) for r in rows], indent=2))
-        return
-    if not rows:
-        print(f"no applies on {s.project.name}/{s.environment} yet")
-        return
-    for h in rows:
-        when = datetime.fromtimestamp(h.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        took = f" in {h.finished_at - h.started_at:.1f}s" if h.finished_at else ""
-        print(f"{when}  {h.apply_id}  {h.outcome:<9} {h.requested_by}{took} {counts(h.summary)}")
-        for aid, why in h.failures.items():
-            print(f"    ✗ {aid}: {why.splitlines()[0] if why else ''}")
+    ws = workspace(project, env)
+    rows = guard(lambda: ws.history(limit))
+    s = ws.settings
+    sys.stdout.write(
+        history_json(rows) + "\n" if fmt == Format.json else history_text(rows, f"{s.project.name}/{s.environment}")
+    )

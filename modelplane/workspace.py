@@ -1,0 +1,256 @@
+"""The programmatic API: one project and environment, and the use cases the CLI offers on them.
+
+``Workspace(root, env)`` is what ``modelplane validate/graph/impact/plan/history/stack
+preview`` call (as dbt's ``dbtRunner`` is what ``dbt`` calls): each method returns a value;
+printing it is a view's job (``modelplane.cli``), and nothing here reads argv or writes to a
+terminal. It holds no logic of its own either: it picks the compiler stage or runtime port a
+use case needs and wires them, so a script gets exactly what the command line gets::
+
+    from modelplane.workspace import Workspace
+
+    ws = Workspace.find("examples/quickstart")
+    result = ws.plan()
+    print(result.plan.summary, [a.id for a in result.plan.actions])
+
+Imports stay inside the methods: a warm ``validate`` answers from its verdict cache
+without importing the compiler, and this module must not undo that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelplane.compiler.compile import PlanResult
+    from modelplane.compiler.compiled import Compiled
+    from modelplane.compiler.errors import Diagnostic
+    from modelplane.compiler.graph.lineage import LineageGraph
+    from modelplane.compiler.plan.model import Plan
+    from modelplane.compiler.source.files import GitSource
+    from modelplane.compiler.source.scan import Scan
+    from modelplane.runtime.connection import Settings
+    from modelplane.runtime.state.ports import HistoryEntry, Store
+    from modelplane.specs.base import NodeId
+    from modelplane.stacks.preview import Row
+    from modelplane.stacks.render import Rendered
+
+
+@dataclass
+class Validation:
+    """What ``validate`` found in a valid project (an invalid one raises ``SpecError``/``GraphError``)."""
+
+    environment: str
+    nodes: int
+    files: int
+    kinds: dict[str, int]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class GraphSelection:
+    graph: LineageGraph
+    nodes: set[NodeId] | None
+    """What the selector picked; None without a selector (the whole graph)."""
+
+
+@dataclass
+class StackPreview:
+    name: str
+    spec: dict[str, Any]
+    rendered: Rendered
+    rows: list[Row]
+    missing_extras: list[str]
+    """Extras (``aws``, ``gcp``) whose Pulumi SDK is not installed: their node pools are not shown."""
+
+
+class Workspace:
+    """One project (the folder holding ``modelplane.yaml``) in one environment (None: its default)."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        env: str | None = None,
+        *,
+        use_cache: bool = True,
+        on_unfinished: Callable[[HistoryEntry], None] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.env = env
+        self.use_cache = use_cache
+        self.on_unfinished = on_unfinished
+        """Told when a compare with the applied state finds an apply still running (the state so far)."""
+
+    @classmethod
+    def find(cls, start: Path | str | None = None, env: str | None = None, *, use_cache: bool = True) -> Workspace:
+        """The project at ``start`` or the nearest folder above it with a ``modelplane.yaml``."""
+        from modelplane.compiler.source.scan import find_root
+
+        return cls(find_root(Path(start) if start is not None else Path.cwd()), env, use_cache=use_cache)
+
+    # -- compile: nothing here writes outside .modelplane/'s caches -------------------------------
+
+    def scan(self) -> Scan:
+        from modelplane.compiler.source.scan import scan
+
+        return scan(self.root, self.env)
+
+    def validate(self) -> Validation:
+        """Every check ``plan`` runs (syntax, fields, references, graph rules), answered from the verdict
+        cache when no input changed since the last valid run."""
+        from modelplane.compiler.incremental.spec_cache import VerdictCache
+
+        sc = self.scan()
+        verdicts = VerdictCache(self.root, sc.environment)
+        summary = None if not self.use_cache or sc.problems else verdicts.get(sc.fingerprint)
+        if summary is None:
+            summary = self._check(sc)
+            if self.use_cache:
+                verdicts.put(sc.fingerprint, summary)
+        found = summary.get("warnings", [])
+        warnings = []
+        if found:  # a warm run without warnings imports nothing more
+            from modelplane.compiler.incremental.graph_cache import diag_from_json
+
+            warnings = [diag_from_json(d) for d in found]
+        return Validation(summary["environment"], summary["nodes"], summary["files"], summary["kinds"], warnings)
+
+    def _check(self, sc: Scan) -> dict[str, Any]:
+        """The verdict cache's form of a validation (JSON)."""
+        from modelplane.compiler.compile import check_specs
+        from modelplane.compiler.incremental.graph_cache import diag_to_json
+
+        compiled = check_specs(self.root, self.env, use_cache=self.use_cache, scanned=sc)
+        specs = compiled.specs
+        kinds: dict[str, int] = {}
+        for node in specs.nodes.values():
+            kinds[node.kind] = kinds.get(node.kind, 0) + 1
+        return {
+            "environment": specs.environment,
+            "nodes": len(specs.nodes),
+            "files": len(specs.files),
+            "kinds": kinds,
+            "warnings": [diag_to_json(d) for d in compiled.warnings],
+        }
+
+    def compile(self) -> Compiled:
+        from modelplane.compiler.compile import compile_graph
+
+        return compile_graph(self.root, self.env, use_cache=self.use_cache)
+
+    def graph(self, select: str | None = None, base: str | None = None) -> GraphSelection:
+        """The lineage graph and what ``select`` picks in it (``state:modified`` compares with git ref
+        ``base``, or without one with the applied state)."""
+        from modelplane.compiler.change.whatif import modified_nodes, uses_state
+        from modelplane.compiler.graph.selectors import select as run_select
+
+        g = self.compile().graph
+        modified = None
+        if uses_state(select):
+            state = None if base else self.applied_state()
+            against = modified_nodes(self.root, self.env, base_ref=base, state=state, use_cache=self.use_cache)
+            modified = against[1] if against is not None else None
+        return GraphSelection(g, run_select(g, select, modified) if select else None)
+
+    def impact(self, selector: str, base: str | None = None) -> dict[str, Any]:
+        """What the selected nodes' change affects downstream (with ``base``: how they did change)."""
+        from modelplane.compiler.change.whatif import impact_of, uses_state
+
+        state = self.applied_state() if base is None and uses_state(selector) else None
+        return impact_of(self.root, selector, env=self.env, base_ref=base, state=state, use_cache=self.use_cache)
+
+    def plan(
+        self,
+        base: str | None = None,
+        *,
+        allow_breaking: bool = False,
+        select: str | None = None,
+        head_scan: Scan | None = None,
+        base_source: GitSource | None = None,
+    ) -> PlanResult:
+        """The plan against git ref ``base``, or without one against the applied state (none before the
+        first apply: planning never creates a state store)."""
+        from modelplane.compiler.compile import make_plan
+
+        return make_plan(
+            self.root,
+            self.env,
+            base_ref=base,
+            state=None if base else self.applied_state(),
+            allow_breaking=allow_breaking,
+            use_cache=self.use_cache,
+            head_scan=head_scan,
+            base_source=base_source,
+            target=select,
+        )
+
+    def save_plan(self, result: PlanResult, out: Path) -> Plan:
+        """Write the executable plan (everything apply runs: it compiles nothing) to ``out``, atomically."""
+        from modelplane.compiler.plan.execution import executable
+
+        saved = executable(result.plan, result.head.graph, result.base)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(saved.model_dump_json(indent=2) + "\n")
+        os.replace(tmp, out)
+        return saved
+
+    def stack_preview(self, stack: str) -> StackPreview:
+        """Every resource a stack's Pulumi program would create, offline (no Pulumi CLI, no cloud)."""
+        from modelplane.compiler.errors import ModelplaneError, did_you_mean
+        from modelplane.specs.base import NodeId
+        from modelplane.stacks.preview import preview
+        from modelplane.stacks.render import render_stack
+
+        graph = self.compile().graph
+        name = stack.removeprefix("stack/")
+        node = graph.nodes.get(NodeId("stack", name))
+        env = self.settings.environment
+        if node is None:
+            names = [n.name for n in graph.iter_kind("Stack")]
+            raise ModelplaneError(f"no stack named `{name}` in {env}", hint=did_you_mean(name, names, "stacks"))
+        if node.spec["provider"] == "local":
+            raise ModelplaneError(
+                f"stack/{name} is a local stack: it has no Pulumi program",
+                hint="`modelplane status` shows what runs on it",
+            )
+        rendered = render_stack(graph, name)
+        rows, missing = preview(rendered)
+        return StackPreview(name, node.spec, rendered, rows, missing)
+
+    # -- state: read through the environment's store ---------------------------------------------
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The environment's resolved settings (Temporal, state store), from ``modelplane.yaml``."""
+        from modelplane.runtime.connection import settings_for
+
+        return settings_for(self.root, self.env)
+
+    def applied_state(self) -> Store | None:
+        """The environment's state store, or None before the first apply (reading never creates it)."""
+        from modelplane.runtime.state import existing_store
+
+        store = existing_store(self.settings.root, self.settings.state)
+        running = self.unfinished_apply(store)
+        if running is not None and self.on_unfinished is not None:
+            self.on_unfinished(running)
+        return store
+
+    def store(self) -> Store:
+        """The environment's state store, created (or migrated) if needed."""
+        from modelplane.runtime.connection import open_store
+
+        return open_store(self.settings.root, self.settings.state)
+
+    def unfinished_apply(self, store: Store | None) -> HistoryEntry | None:
+        """The environment's last apply if it has not finished (what a plan shows is then the state so far)."""
+        last = store.history(self.settings.environment, limit=1) if store is not None else []
+        return last[0] if last and last[0].outcome == "running" else None
+
+    def history(self, limit: int = 20) -> list[HistoryEntry]:
+        """Past applies of the environment, newest first."""
+        return self.store().history(self.settings.environment, limit)
