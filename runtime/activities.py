@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelplane.compiler.plan.ids import ActionId
 from modelplane.compiler.source.files import private_dir
 from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, provisioners, serving
 from modelplane.runtime.messages import (
@@ -168,14 +169,14 @@ class Activities:
             if r.op == "upsert" and r.data is not None
         ]
         deletes = [r.id for r in inp.records if r.op == "delete"]
-        pending = [(aid, *aid.split(":", 1), why) for aid, why in inp.pending.items()]
+        pending = [(aid, a.type, str(a.target), why) for aid, why in inp.pending.items() for a in [ActionId.parse(aid)]]
         return self.store_of(inp, inp.environment).record(
             inp.environment,
             inp.apply_id,
             upserts=upserts,
             deletes=deletes,
             done=list(inp.done),
-            pending=pending,  # type: ignore[arg-type]
+            pending=pending,
         )
 
     @activity.defn(name="record_history")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import NodeWrite
 from modelplane.specs.project import StateSettings
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +39,10 @@ class ActionSpec(_Msg):
     """Other normalized documents the executor reads, by ``kind/name`` (an endpoint's model and stack...)."""
     stack: dict[str, Any] | None = None
     """The plan's inputs of the target's stack (``planfile.StackInputs``): what a provisioner deploys."""
+
+    @property
+    def target_id(self) -> Target:
+        return Target.parse(self.target)
 
 
 class Where(_Msg):

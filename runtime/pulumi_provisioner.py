@@ -112,7 +112,7 @@ class PulumiProvisioner:
     async def decommission(self, ctx: Context, action: ActionSpec) -> Effect:
         cmd = pulumi_command()
         if action.target.startswith("endpoint/"):
-            name = action.target.split("@", 1)[0].split("/", 1)[1]
+            name = action.target_id.node.name
             self._edit(ctx, action, lambda rec: rec.pop(name, None))
             return Effect(output=await self._up(ctx, action, cmd))
         await asyncio.to_thread(self._workspace(ctx, action, cmd).destroy, on_event=_events())
@@ -236,7 +236,7 @@ class PulumiProvisioner:
 
 
 def _endpoint(action: ActionSpec) -> str:
-    return action.target.split("@", 1)[0].split("/", 1)[1]
+    return action.target_id.node.name
 
 
 def _events(ctx: Context | None = None) -> Any:

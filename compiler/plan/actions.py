@@ -18,6 +18,7 @@ from modelplane.compiler.change.impact import ACTIONABLE, CATEGORY_ORDER, Impact
 from modelplane.compiler.change.state import PendingAction
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.specset import SpecNode
+from modelplane.compiler.plan.ids import ActionId, Target
 from modelplane.compiler.plan.model import (
     DUTY_TITLES,
     OWNER_DUTIES,
@@ -228,20 +229,19 @@ def _actions_left_over(b: _Builder, pending: Mapping[str, PendingAction]) -> lis
             out.append(LeftOver(action=aid, reason=p.reason, in_plan=False, note=f"unknown action type `{p.type}`"))
             continue
         if p.type == "notify":
-            b.notify_left_over[p.target.removeprefix("owner/")] = p.reason
+            b.notify_left_over[Target.parse(p.target).node.name] = p.reason
             b.carried.add(f"notify:{p.target}")
             out.append(LeftOver(action=aid, reason=p.reason))
             continue
-        target = p.target.split("@", 1)[0]
         try:
-            nid: NodeId | None = NodeId.parse(target)
+            nid: NodeId | None = Target.parse(p.target).node
         except ValueError:
             nid = None
         if nid is not None and (nid in b.head.nodes or p.type == "decommission"):
             b.carried.add(b.add(p.type, p.target, f"left over from an earlier apply: {p.reason}"))
             out.append(LeftOver(action=aid, reason=p.reason))
         else:
-            note = f"{target} is no longer in the specs, so its {p.type} cannot run"
+            note = f"{nid if nid is not None else p.target} is no longer in the specs, so its {p.type} cannot run"
             out.append(LeftOver(action=aid, reason=p.reason, in_plan=False, note=note))
     return out
 
@@ -260,9 +260,8 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
             deps[aid].add(dep)
 
     for aid, act in acts.items():
-        target = act.target.split("@", 1)[0]
         try:
-            nid = NodeId.parse(target)
+            nid = act.target_id.node
         except ValueError:
             continue
         node = head.nodes.get(nid)
@@ -297,7 +296,7 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
         if act.type == "decommission" and act.target.startswith("stack/"):
             for other in acts.values():
                 if other.type == "decommission" and other.target.startswith("endpoint/"):
-                    old = b.base.nodes.get(NodeId.parse(other.target.split("@")[0]))
+                    old = b.base.nodes.get(other.target_id.node)
                     if old is not None and f"stack/{old.spec['stack']}" == act.target:
                         deps[aid].add(other.id)
     # owners are told after everything that affects what they consume
@@ -338,7 +337,7 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
             if notice.services:
                 reason += f"; {len(notice.services)} service(s) affected: {', '.join(notice.services)}"
             else:  # what it was about is not known any more: tell them after the rest of the left-over work
-                deps |= {a for a in b.carried if a in b.actions and a.split(":", 1)[0] != "notify"}
+                deps |= {a for a in b.carried if a in b.actions and ActionId.type_of(a) != "notify"}
         out.append(
             PlanAction(
                 id=aid,
@@ -428,7 +427,7 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
     left_targets = []
     for aid in b.carried - {f"notify:owner/{o}" for o in b.notify_left_over}:
         with contextlib.suppress(ValueError):
-            left_targets.append(NodeId.parse(aid.split(":", 1)[1].split("@", 1)[0]))
+            left_targets.append(ActionId.parse(aid).target.node)
     below = b.head.downstream(left_targets) if b.notify_left_over else set()
     for owner in b.notify_left_over:
         if owner not in services and owner not in duties:

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.loader import paused_gc
+from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import (
     Execution,
     ExecutionAction,
@@ -79,16 +80,17 @@ def _executable(plan: Plan, head: LineageGraph, base: LineageGraph) -> Plan:
 
 
 def _action(a: PlanAction, head: LineageGraph, base: LineageGraph, doc: Any) -> ExecutionAction:
-    node_part, _, at = a.target.partition("@")
     details = dict(a.details)
     node_doc = None
     context: dict[str, dict[str, Any]] = {}
     try:
-        nid = NodeId.parse(node_part)
+        target: Target | None = a.target_id
     except ValueError:
-        nid = None
+        target = None
+    nid = target.node if target is not None else None
+    off = target.off if target is not None else None
     if nid is not None and nid.kind != "owner":
-        deleted = a.type == "decommission" and (nid not in head.nodes or bool(at))
+        deleted = a.type == "decommission" and (nid not in head.nodes or off is not None)
         graph = base if deleted else head
         node = graph.nodes.get(nid)
         if node is not None:
@@ -97,7 +99,7 @@ def _action(a: PlanAction, head: LineageGraph, base: LineageGraph, doc: Any) -> 
             if "timeout" in spec:
                 details["timeout_s"] = duration_seconds(spec["timeout"])
             if node.kind == "Endpoint":
-                stack = at.split("/", 1)[1] if at else spec["stack"]
+                stack = off.name if off is not None else spec["stack"]
                 details["stack"] = stack
                 for ref in (NodeId("stack", stack), NodeId("model", spec["model"])):
                     found = doc(graph, ref) or doc(base, ref)
@@ -145,7 +147,7 @@ def _with_secrets(action: ExecutionAction, type_: str, declared: dict[str, dict[
 def _records(plan: Plan, head: LineageGraph) -> list[NodeWrite]:
     by_target: dict[str, list[str]] = {}
     for a in plan.actions:
-        by_target.setdefault(a.target.split("@", 1)[0], []).append(a.id)
+        by_target.setdefault(str(a.target_id.node), []).append(a.id)
     out = []
     for c in plan.changes:
         waits = by_target.get(c.id, [])

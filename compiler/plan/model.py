@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from modelplane.compiler.plan.ids import Target
 from pydantic import BaseModel, ConfigDict, Field
 
 PLAN_FORMAT_VERSION = 2
@@ -72,6 +73,10 @@ class PlanAction(_Model):
     depends_on: list[str] = Field(default_factory=list)
     reason: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def target_id(self) -> Target:
+        return Target.parse(self.target)
 
 
 class GpuDelta(_Model):

@@ -18,7 +18,7 @@ async def register(ctx: Context, action: ActionSpec) -> Effect:
 
 
 async def notify(ctx: Context, action: ActionSpec) -> Effect:
-    owner = action.target.split("/", 1)[1]
+    owner = action.target_id.node.name
     services = list(action.details.get("services", []))
     message = f"{owner}: {action.reason}"
     return Effect(

@@ -92,7 +92,7 @@ def spawn_replica(cmd: list[str], secrets: dict[str, dict[str, Any]], log: Path,
 
 
 def _endpoint_name(action: ActionSpec) -> str:
-    return action.target.split("@", 1)[0].split("/", 1)[1]
+    return action.target_id.node.name
 
 
 class LocalProvisioner:
