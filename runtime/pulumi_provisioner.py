@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from modelplane.compiler.plan.model import StackInputs
 from modelplane.compiler.source.files import atomic_write
 from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.runtime.executors.provisioners import Provisioner
+from modelplane.runtime.executors.serving import wait_out
 from modelplane.runtime.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
 from modelplane.specs.platform import StackSpec
@@ -43,7 +45,7 @@ INSTALL_HINT = (
 )
 
 
-def provisioner() -> PulumiProvisioner:
+def provisioner() -> Provisioner:  # typed as the protocol: mypy checks the class provides it all
     return PulumiProvisioner()
 
 
@@ -120,18 +122,16 @@ class PulumiProvisioner:
 
     # -- EndpointRollout steps -----------------------------------------------------------------
 
-    def inspect(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
+    async def inspect(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
         pulumi_command()
         rec = self._record(ctx, action).get(_endpoint(action), {})
         stable = next((r for r, v in rec.items() if v.get("role") == "stable"), None)
         return {"stable": stable, "revisions": {r: v.get("role") for r, v in rec.items()}}
 
-    def ensure_router(self, ctx: Context, action: ActionSpec) -> Any:
-        from types import SimpleNamespace
-
+    async def ensure_router(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
         # the Envoy Service is part of the program; clients in the cluster reach it by its DNS name
         ns = _stack_spec(action).namespace
-        return SimpleNamespace(pid=0, url=f"http://{_endpoint(action)}.{ns}.svc.cluster.local")
+        return {"url": f"http://{_endpoint(action)}.{ns}.svc.cluster.local", "pid": 0}
 
     async def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
         cmd = pulumi_command()
@@ -162,6 +162,18 @@ class PulumiProvisioner:
             )
         return await prometheus_stats(str(url), _endpoint(action), self._record(ctx, action).get(_endpoint(action), {}),
                                       window_s)  # fmt: skip
+
+    async def observe(
+        self, ctx: Context, action: ActionSpec, window_s: float, need: int, synthesize: bool, revisions: list[str]
+    ) -> dict[str, Any]:
+        """Wait the window out, then read it from Prometheus: a cluster's traffic is its clients'."""
+        if synthesize:
+            raise ActionFailed(
+                f"{action.target}: this stack's provisioner cannot generate synthetic traffic "
+                "(rollout.analysis.when_idle: synthesize); use hold, fail or pass"
+            )
+        await wait_out(ctx, window_s)
+        return await self.stats(ctx, action, window_s)
 
     async def promote(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
         cmd = pulumi_command()

@@ -24,10 +24,37 @@ PROVISIONERS: dict[str, str] = {
 
 
 class Provisioner(Protocol):
-    """Plan actions; a rollout is an EndpointRollout workflow driving the steps in ``executors.serving``."""
+    """What a stack's provider does: the plan's ``provision``/``decommission`` actions, and the steps of an
+    endpoint's rollout (the EndpointRollout workflow drives them through ``executors.serving``).
+
+    Every step is a coroutine: blocking work (files, processes, ``pulumi up``) runs on a thread, so an
+    activity's heartbeats and the worker's other activities go on meanwhile. Steps return JSON.
+    """
 
     async def provision(self, ctx: Context, action: ActionSpec) -> Effect: ...
     async def decommission(self, ctx: Context, action: ActionSpec) -> Effect: ...
+
+    async def inspect(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
+        """The endpoint's revisions as deployed: ``{"stable": name | None, "revisions": {name: role}}``."""
+        ...
+
+    async def ensure_router(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
+        """The endpoint's router, started if needed: ``{"url": ..., "pid": ...}`` (pid 0 where it is not ours)."""
+        ...
+
+    async def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]: ...
+    async def wait_ready(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]: ...
+    async def set_weights(self, ctx: Context, action: ActionSpec, weights: dict[str, int]) -> dict[str, Any]: ...
+    async def stats(self, ctx: Context, action: ActionSpec, window_s: float) -> dict[str, Any]: ...
+
+    async def observe(
+        self, ctx: Context, action: ActionSpec, window_s: float, need: int, synthesize: bool, revisions: list[str]
+    ) -> dict[str, Any]:
+        """One analysis window, then its stats; ``synthesize``: top it up to ``need`` requests per revision."""
+        ...
+
+    async def promote(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]: ...
+    async def teardown(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]: ...
 
 
 def stack_of(action: ActionSpec) -> dict[str, Any]:

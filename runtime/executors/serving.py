@@ -1,55 +1,37 @@
-"""Dispatch of rollout steps (``serving_op``) to the stack's provisioner (local processes or Pulumi)."""
+"""Dispatch of rollout steps (``serving_op``) to the stack's provisioner (local processes or Pulumi).
+
+The activity's input names its step (``ServingOp.op``: the name recorded in workflow histories, so it
+stays a string); ``STEPS`` maps each name to the ``Provisioner`` method it calls.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from modelplane.runtime.executors import ActionFailed, Context
+from modelplane.runtime.executors import Context
+from modelplane.runtime.executors.provisioners import Provisioner
 from modelplane.runtime.messages import ServingOp
 
+Step = Callable[[Provisioner, Context, ServingOp], Awaitable[dict[str, Any]]]
 
-async def run_op(prov: Any, ctx: Context, op: ServingOp) -> dict[str, Any]:
-    if not hasattr(prov, "start"):
-        raise ActionFailed(f"{op.action.target}: this stack's provisioner cannot run canary rollouts")
-    a = op.action
-    result: Any
-    if op.op == "inspect":
-        result = prov.inspect(ctx, a)
-    elif op.op == "router":
-        router = prov.ensure_router(ctx, a)
-        result = {"url": router.url, "pid": router.pid}
-    elif op.op == "start":
-        result = prov.start(ctx, a, op.revision, op.replicas)
-    elif op.op == "wait_ready":
-        result = prov.wait_ready(ctx, a, op.revision)
-    elif op.op == "weights":
-        result = prov.set_weights(ctx, a, op.weights)
-    elif op.op == "stats":
-        result = prov.stats(ctx, a, op.window_s)
-    elif op.op == "observe":
-        if hasattr(prov, "observe"):
-            result = prov.observe(ctx, a, op.window_s, op.need, op.synthesize, op.revisions)
-        elif op.synthesize:
-            raise ActionFailed(
-                f"{a.target}: this stack's provisioner cannot generate synthetic traffic "
-                "(rollout.analysis.when_idle: synthesize); use hold, fail or pass"
-            )
-        else:
-            await wait_out(ctx, op.window_s)
-            result = prov.stats(ctx, a, op.window_s)
-    elif op.op == "promote":
-        result = prov.promote(ctx, a, op.revision)
-    elif op.op == "teardown":
-        result = prov.teardown(ctx, a, op.revision)
-    else:
-        raise AssertionError(op.op)
-    if inspect.isawaitable(result):  # local steps are partly synchronous, Pulumi's all awaitable
-        result = await result
-    data: dict[str, Any] = result
-    return data
+STEPS: dict[str, Step] = {
+    "inspect": lambda p, ctx, op: p.inspect(ctx, op.action),
+    "router": lambda p, ctx, op: p.ensure_router(ctx, op.action),
+    "start": lambda p, ctx, op: p.start(ctx, op.action, op.revision, op.replicas),
+    "wait_ready": lambda p, ctx, op: p.wait_ready(ctx, op.action, op.revision),
+    "weights": lambda p, ctx, op: p.set_weights(ctx, op.action, op.weights),
+    "stats": lambda p, ctx, op: p.stats(ctx, op.action, op.window_s),
+    "observe": lambda p, ctx, op: p.observe(ctx, op.action, op.window_s, op.need, op.synthesize, op.revisions),
+    "promote": lambda p, ctx, op: p.promote(ctx, op.action, op.revision),
+    "teardown": lambda p, ctx, op: p.teardown(ctx, op.action, op.revision),
+}
+
+
+async def run_op(prov: Provisioner, ctx: Context, op: ServingOp) -> dict[str, Any]:
+    return await STEPS[op.op](prov, ctx, op)
 
 
 async def wait_out(ctx: Context, seconds: float) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.runtime.executors.provisioners import Provisioner
 from modelplane.runtime.executors.serving import wait_out
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, Revision, RouterProc
@@ -37,7 +38,7 @@ from modelplane.stacks.engine import served_name, vllm_args
 READY_POLL_S = 0.2
 
 
-def provisioner() -> LocalProvisioner:
+def provisioner() -> Provisioner:  # typed as the protocol: mypy checks the class provides it all
     return LocalProvisioner()
 
 
@@ -100,7 +101,7 @@ class LocalProvisioner:
         if action.target.startswith("stack/"):
             regs.local_dir(ctx.root, ctx.environment).mkdir(parents=True, exist_ok=True)
             return Effect(output={"stack": action.target, "provider": "local"})
-        router = self.ensure_router(ctx, action)
+        router = await asyncio.to_thread(self._router, ctx, action)
         url = f"http://127.0.0.1:{router.port}"
         return Effect(
             output={"url": url},
@@ -116,13 +117,18 @@ class LocalProvisioner:
 
     # -- the steps of an EndpointRollout -------------------------------------------------------
 
-    def inspect(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
+    async def inspect(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
         reg = regs.read(regs.registry_path(ctx.root, ctx.environment, _endpoint_name(action)))
         if reg is None:
             return {"stable": None, "revisions": {}}
         return {"stable": reg.stable(), "revisions": {r: rev.role for r, rev in reg.revisions.items()}}
 
-    def ensure_router(self, ctx: Context, action: ActionSpec) -> RouterProc:
+    async def ensure_router(self, ctx: Context, action: ActionSpec) -> dict[str, Any]:
+        router = await asyncio.to_thread(self._router, ctx, action)
+        return {"url": router.url, "pid": router.pid}
+
+    def _router(self, ctx: Context, action: ActionSpec) -> RouterProc:
+        """The endpoint's router process and autoscaler, started if not running (blocks: spawns, waits for the port)."""
         name = _endpoint_name(action)
         spec = endpoint_spec(action.node)  # typed: an unset policy is the model's default
         routing = spec.routing
@@ -148,7 +154,11 @@ class LocalProvisioner:
         _wait_port(port, 30, f"the router of endpoint/{name}")
         return router
 
-    def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
+    async def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
+        return await asyncio.to_thread(self._start, ctx, action, revision, replicas)
+
+    def _start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
+        """Spawn the revision's missing replicas, adopting live ones (blocks: the registry lock, processes)."""
         name = _endpoint_name(action)
         endpoint = action.node or {}
         model = action.context[f"model/{endpoint['spec']['model']}"]
@@ -303,7 +313,7 @@ class LocalProvisioner:
         grace = min(5.0, duration_seconds(endpoint_spec(action.node).health.drain_grace))
         await self._drain(ctx, name, old, grace)
         for r in old:
-            self.teardown(ctx, action, r)
+            await self.teardown(ctx, action, r)
         reg2 = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
         url = reg2.router.url if reg2 and reg2.router else None
         return {"stable": revision, "removed": old, "url": url}
@@ -322,7 +332,11 @@ class LocalProvisioner:
                     return
                 await asyncio.sleep(0.1)
 
-    def teardown(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+    async def teardown(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self._teardown, ctx, action, revision)
+
+    def _teardown(self, ctx: Context, action: ActionSpec, revision: str) -> dict[str, Any]:
+        """Stop the revision's replicas (blocks: waits for each to exit)."""
         name = _endpoint_name(action)
         with regs.editing(ctx.root, ctx.environment, name) as reg:
             rev = reg.revisions.pop(revision, None)
