@@ -128,7 +128,9 @@ class Activities:
             effect = await EXECUTORS[action.type](ctx, action)
         except ActionFailed as exc:
             store.ledger_failed(inp.key, str(exc))
-            raise ApplicationError(str(exc), exc.details, type="ActionFailed", non_retryable=True) from None
+            raise ApplicationError(
+                str(exc), exc.details, type="ActionFailed", non_retryable=not exc.retryable
+            ) from None
         output = {**effect.output, "attempt": entry.attempts}
         store.ledger_done(
             inp.key,
@@ -156,7 +158,9 @@ class Activities:
             prov = provisioners.provisioner_for(inp.action)
             data = await serving.run_op(prov, ctx, inp)
         except ActionFailed as exc:
-            raise ApplicationError(str(exc), exc.details, type="ActionFailed", non_retryable=True) from None
+            raise ApplicationError(
+                str(exc), exc.details, type="ActionFailed", non_retryable=not exc.retryable
+            ) from None
         finally:
             beating.cancel()
         return ServingResult(data=data)

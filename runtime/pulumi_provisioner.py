@@ -63,7 +63,7 @@ def pulumi_command() -> Any:
     except (FileNotFoundError, subprocess.CalledProcessError, auto.InvalidVersionError) as exc:
         raise ActionFailed(
             f"the Pulumi CLI is needed to provision this stack, and it is not available ({exc})",
-            {"hint": INSTALL_HINT},
+            hint=INSTALL_HINT,
         ) from None
 
 
@@ -96,7 +96,7 @@ def _inputs(action: ActionSpec) -> StackInputs:
     if action.stack is None:
         raise ActionFailed(
             f"{action.id}: the apply input carries no inputs of stack `{action.details.get('stack')}`",
-            {"hint": "apply a plan made by this version of modelplane: `modelplane plan --out FILE`"},
+            hint="apply a plan made by this version of modelplane: `modelplane plan --out FILE`",
         )
     return StackInputs.model_validate(action.stack)
 
@@ -286,7 +286,7 @@ def rendered(inputs: StackInputs, record: dict[str, Any]) -> Rendered:
             raise ActionFailed(
                 f"endpoint/{name}: the serving record lists revision(s) {', '.join(unknown)} that this plan "
                 f"does not deploy (plan revisions: {', '.join(ep.objects)})",
-                {"hint": "the stack changed outside this apply: plan again with `modelplane plan --out FILE`"},
+                hint="the stack changed outside this apply: plan again with `modelplane plan --out FILE`",
             )
         weights = {r: int(v.get("weight", 0)) for r, v in revs.items()}
         for r in revs:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from modelplane.compiler.errors import Diagnostic, GraphError
 from modelplane.compiler.load.references import Link, resolve
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
@@ -214,11 +215,19 @@ class LineageGraph:
         return iter(self.specs.of_kind(kind))
 
 
-class CycleError(Exception):
+class CycleError(GraphError):
+    """A lineage cycle (``path`` is closed: [a, b, ..., a]). ``checks.cycle_diagnostic`` locates it at the
+    reference that closes it; uncaught, it still reads as the graph error it is."""
+
     def __init__(self, path: list[NodeId], graph: LineageGraph) -> None:
         self.path = path
         self.graph = graph
-        super().__init__(" -> ".join(str(p) for p in path))
+        chain = " -> ".join(str(p) for p in path)
+        super().__init__(
+            Diagnostic(
+                "cycle", f"lineage cycle: {chain}", hint="data must flow one way; remove one of these references"
+            )
+        )
 
 
 DECLARED_BY_SOURCE = frozenset({"output"})

@@ -61,7 +61,7 @@ async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str
     try:  # the values only now, only for the child: `command` (the reference form) is what is logged and shown
         argv, secret_env = secrets.for_process(command, action.details.get("secrets"), ctx.root)
     except secrets.SecretMissing as exc:
-        raise ActionFailed(f"{action.target}: {exc}", {"hint": exc.source.hint()}) from None
+        raise ActionFailed(f"{action.target}: {exc}", hint=exc.source.hint()) from None
     env = {
         **secrets.child_environ(secret_env),
         "MODELPLANE_ENV": ctx.environment,
@@ -89,7 +89,7 @@ async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str
         except OSError as exc:
             raise ActionFailed(
                 f"{action.target}: cannot start `{shlex.join(command)}`: {exc.strerror}",
-                {"hint": "check spec.command: the program must exist on the worker's PATH, relative to the project"},
+                hint="check spec.command: the program must exist on the worker's PATH, relative to the project",
             ) from None
         started = time.monotonic()
         try:
@@ -105,7 +105,8 @@ async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str
                         await proc.wait()
                         raise ActionFailed(
                             f"{action.target}: `{shlex.join(command)}` ran past its timeout of {spec.timeout}",
-                            {"log": str(log_path), "hint": "raise spec.timeout, or make the command faster"},
+                            {"log": str(log_path)},
+                            hint="raise spec.timeout, or make the command faster",
                         ) from None
         except asyncio.CancelledError:
             _kill_group(proc.pid)  # aborted: stop the command too
@@ -132,7 +133,8 @@ async def run_workflow(ctx: Context, action: ActionSpec) -> Effect:
     if code != 0:
         raise ActionFailed(
             f"{action.target}: command exited with {code}\n{tail(log)}",
-            {"log": log, "hint": f"see the full log in {log}"},
+            {"log": log},
+            hint=f"see the full log in {log}",
         )
     return Effect(output={"log": log, "exit_code": code})
 
@@ -165,7 +167,7 @@ def read_metrics(target: str, path: Any) -> dict[str, float]:
     except FileNotFoundError:
         raise ActionFailed(
             f"{target}: the command wrote no metrics",
-            {"hint": "write a JSON object of metric values to the file named by $MODELPLANE_METRICS_FILE"},
+            hint="write a JSON object of metric values to the file named by $MODELPLANE_METRICS_FILE",
         ) from None
     except json.JSONDecodeError as exc:
         raise ActionFailed(f"{target}: the metrics file is not JSON ({exc})") from None

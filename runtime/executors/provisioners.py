@@ -75,11 +75,9 @@ def provisioner_for(action: ActionSpec) -> Provisioner:
         raise ActionFailed(
             f"stack/{stack['metadata']['name']} uses provider `{provider}`, and this version of "
             f"modelplane has no provisioner for it yet, so nothing was {action.type}ed",
-            {
-                "hint": "apply the actions that do not need a stack (register, run-workflow, evaluate) now; "
-                "the local and Pulumi provisioners arrive with their own releases",
-                "provider": provider,
-            },
+            {"provider": provider},
+            hint="apply the actions that do not need a stack (register, run-workflow, evaluate) now; "
+            "the local and Pulumi provisioners arrive with their own releases",
         )
     prov: Provisioner = importlib.import_module(module).provisioner()
     return prov

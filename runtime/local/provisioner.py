@@ -89,7 +89,7 @@ def spawn_replica(cmd: list[str], secrets: dict[str, dict[str, Any]], log: Path,
     try:
         return secret_values.spawn(cmd, secrets, log, cwd, also=sorted(secrets))
     except secret_values.SecretMissing as exc:
-        raise ActionFailed(f"{what}: {exc}", {"hint": exc.source.hint()}) from None
+        raise ActionFailed(f"{what}: {exc}", hint=exc.source.hint()) from None
 
 
 def _endpoint_name(action: ActionSpec) -> str:
@@ -209,7 +209,8 @@ class LocalProvisioner:
                         if not is_ours(r):
                             raise ActionFailed(
                                 f"endpoint/{name}: replica {r.pid} of revision {revision} exited while starting",
-                                {"log": r.log, "hint": f"see {r.log}"},
+                                {"log": r.log},
+                                hint=f"see {r.log}",
                             ) from None
                 if ready == len(serving):
                     return {"revision": revision, "ready": ready}
@@ -267,7 +268,7 @@ class LocalProvisioner:
             except (OSError, ValueError) as exc:
                 raise ActionFailed(
                     f"endpoint/{name}: rollout.analysis.synthetic.prompts: {exc}",
-                    {"hint": 'a JSONL file, relative to the project, of {"prompt": ...} or {"messages": ...}'},
+                    hint='a JSONL file, relative to the project, of {"prompt": ...} or {"messages": ...}',
                 ) from None
         model = action.context[f"model/{spec.model}"]
         shape = Shape(
