@@ -1,6 +1,6 @@
 """Golden files for the plan reports (text, markdown, json) on the assistant platform.
 
-Regenerate with `pytest tests/unit/test_reports_golden.py --update-goldens`, then review the diff.
+Regenerate with `pytest tests/compiler/test_reports_golden.py --update-goldens`, then review the diff.
 """
 
 from __future__ import annotations

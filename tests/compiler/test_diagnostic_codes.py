@@ -80,7 +80,7 @@ PLAN_ONLY = {
 # each named test reaches it through `validate` (and `plan`), checked below to still mention it
 ELSEWHERE = {
     **{
-        c: "tests/unit/test_scan_safety.py"
+        c: "tests/compiler/test_scan_safety.py"
         for c in (
             "symlink-outside-project",
             "symlink-loop",
@@ -93,10 +93,10 @@ ELSEWHERE = {
         )
     },
     **{
-        c: "tests/unit/test_compiler_robustness.py"
+        c: "tests/compiler/test_compiler_robustness.py"
         for c in ("interpolation-too-large", "unsupported-tag", "recursive-alias", "merge-key", "complex-key")
     },
-    "broken-symlink": "tests/unit/test_diagnostic_codes.py",
+    "broken-symlink": "tests/compiler/test_diagnostic_codes.py",
 }
 
 NOT_FROM_SPECS = {

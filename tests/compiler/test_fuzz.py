@@ -11,7 +11,7 @@ a cache, say, would fail here).
 
 Seeded (derandomized) and bounded: MODELPLANE_FUZZ_EXAMPLES sets the number of
 hostile cases (default 120, and a third as many value cases: about a minute); a longer run:
-``MODELPLANE_FUZZ_EXAMPLES=5000 MODELPLANE_FUZZ_LOG=/tmp/fuzz.log pytest tests/unit/test_fuzz.py``
+``MODELPLANE_FUZZ_EXAMPLES=5000 MODELPLANE_FUZZ_LOG=/tmp/fuzz.log pytest tests/compiler/test_fuzz.py``
 (the log gets one line per case: the exit codes of validate and plan).
 """
 
