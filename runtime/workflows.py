@@ -7,7 +7,8 @@ what depends on it and lets independent branches finish. State is recorded
 (through an activity) as actions finish, so whatever happens to this workflow
 the state store says what really happened.
 
-Activities are called by name so the sandbox never imports their modules.
+Activities are called through ``runtime.activity_defs`` (their names and types only), so the sandbox
+never imports the modules that implement them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from modelplane.compiler.plan.model import NodeWrite
+    from modelplane.runtime import activity_defs as defs
     from modelplane.runtime.analysis import judge
     from modelplane.runtime.messages import (
         FINISHED,
@@ -267,7 +269,7 @@ class ApplyPlanWorkflow:
         """Check every prerequisite the plan's provisioners need, before any side effect; True if one is missing."""
         inp = self._inp
         problems: list[PreflightProblem] = await workflow.execute_activity(
-            "preflight",
+            defs.preflight,
             PreflightInput(
                 environment=inp.environment,
                 actions=inp.actions,
@@ -276,7 +278,6 @@ class ApplyPlanWorkflow:
                 workflow_id=workflow.info().workflow_id,
                 **self._where(),
             ),
-            result_type=list[PreflightProblem],
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=BOOKKEEPING_RETRY,
         )
@@ -334,11 +335,10 @@ class ApplyPlanWorkflow:
                 )
             else:
                 out = await workflow.execute_activity(
-                    "execute_action",
+                    defs.execute_action,
                     ActionInput(
                         key=key, apply_id=inp.apply_id, environment=inp.environment, action=action, **self._where()
                     ),
-                    result_type=ActionOutput,
                     start_to_close_timeout=action_timeout(action),
                     heartbeat_timeout=HEARTBEAT,
                     retry_policy=ACTION_RETRY,
@@ -364,7 +364,7 @@ class ApplyPlanWorkflow:
         done = {a: self._results[a].output for a in finished if self._results[a].state == "succeeded"}
         pending = {a: self._results[a].error or self._results[a].state for a in finished if a not in done}
         await workflow.execute_activity(
-            "record_state",
+            defs.record_state,
             RecordInput(
                 apply_id=self._inp.apply_id,
                 environment=self._inp.environment,
@@ -385,7 +385,7 @@ class ApplyPlanWorkflow:
         since = self._started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if self._started_at else "?"
         reason = f"{INTENT_PREFIX} {self._inp.apply_id} (started {since}) and not finished by it"
         await workflow.execute_activity(
-            "record_state",
+            defs.record_state,
             RecordInput(
                 apply_id=self._inp.apply_id,
                 environment=self._inp.environment,
@@ -403,7 +403,7 @@ class ApplyPlanWorkflow:
 
     async def _history(self, outcome: str, failures: dict[str, str] | None = None) -> None:
         await workflow.execute_activity(
-            "record_history",
+            defs.record_history,
             HistoryInput(
                 apply_id=self._inp.apply_id,
                 environment=self._inp.environment,
@@ -470,9 +470,8 @@ class EndpointRolloutWorkflow:
     async def _op(self, op: str, **fields: Any) -> dict[str, Any]:
         timeout = timedelta(minutes=15) if op == "wait_ready" else timedelta(minutes=2)
         res: ServingResult = await workflow.execute_activity(
-            "serving_op",
+            defs.serving_op,
             self._serving_op(op, **fields),
-            result_type=ServingResult,
             start_to_close_timeout=timeout,
             # every step heartbeats (a crashed worker's step is retried in seconds); the quick ones block a little
             heartbeat_timeout=HEARTBEAT if op == "wait_ready" else STEP_HEARTBEAT,
@@ -483,9 +482,8 @@ class EndpointRolloutWorkflow:
     async def _observe(self, window: float, need: int, synthesize: bool, revisions: list[str]) -> dict[str, Any] | None:
         """One analysis window (synthetic traffic topping it up where allowed); None when aborted meanwhile."""
         handle = workflow.start_activity(
-            "serving_op",
+            defs.serving_op,
             self._serving_op("observe", window_s=window, need=need, synthesize=synthesize, revisions=revisions),
-            result_type=ServingResult,
             start_to_close_timeout=timedelta(seconds=window + 120),
             heartbeat_timeout=STEP_HEARTBEAT,
             retry_policy=ACTION_RETRY,
