@@ -10,49 +10,40 @@ the real activities use.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from modelplane.runtime.messages import (
-    ActionInput,
-    ActionOutput,
-    HistoryInput,
-    PreflightInput,
-    PreflightProblem,
-    RecordInput,
-    ServingOp,
-    ServingResult,
-)
+from modelplane.runtime import messages as m
 from temporalio import activity
 
-
-def _runs_on_the_worker(name: str) -> NoReturn:
-    raise RuntimeError(f"the `{name}` activity runs on a worker (runtime.activities.Activities), not here")
-
-
-@activity.defn(name="execute_action")
-async def execute_action(inp: ActionInput) -> ActionOutput:
-    """One plan action, exactly once (the ledger)."""
-    _runs_on_the_worker("execute_action")
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
-@activity.defn(name="serving_op")
-async def serving_op(inp: ServingOp) -> ServingResult:
-    """One step of an endpoint's rollout on its stack's provisioner."""
-    _runs_on_the_worker("serving_op")
+def _declared(name: str, takes: type[In], returns: Any, doc: str) -> Callable[[In], Awaitable[Out]]:
+    """An activity's declaration: its name and types for the SDK (which reads the annotations)."""
+
+    async def declared(inp: In) -> Out:
+        raise RuntimeError(f"the `{name}` activity runs on a worker (runtime.activities.Activities), not here")
+
+    declared.__name__ = declared.__qualname__ = name
+    declared.__doc__ = doc
+    declared.__annotations__ = {"inp": takes, "return": returns}
+    return activity.defn(name=name)(declared)
 
 
-@activity.defn(name="record_state")
-async def record_state(inp: RecordInput) -> int:
-    """What finished, and the nodes it made true, into the state store; returns the new serial."""
-    _runs_on_the_worker("record_state")
-
-
-@activity.defn(name="record_history")
-async def record_history(inp: HistoryInput) -> None:
-    _runs_on_the_worker("record_history")
-
-
-@activity.defn(name="preflight")
-async def preflight(inp: PreflightInput) -> list[PreflightProblem]:
-    """Every prerequisite the plan's provisioners need, checked before any effect."""
-    _runs_on_the_worker("preflight")
+execute_action: Callable[[m.ActionInput], Awaitable[m.ActionOutput]] = _declared(
+    "execute_action", m.ActionInput, m.ActionOutput, "One plan action, exactly once (the ledger)."
+)
+serving_op: Callable[[m.ServingOp], Awaitable[m.ServingResult]] = _declared(
+    "serving_op", m.ServingOp, m.ServingResult, "One step of an endpoint's rollout on its stack's provisioner."
+)
+record_state: Callable[[m.RecordInput], Awaitable[int]] = _declared(
+    "record_state", m.RecordInput, int, "What finished, and the nodes it made true, into the state store."
+)
+record_history: Callable[[m.HistoryInput], Awaitable[None]] = _declared(
+    "record_history", m.HistoryInput, None, "An apply's start or end in the environment's history."
+)
+preflight: Callable[[m.PreflightInput], Awaitable[list[m.PreflightProblem]]] = _declared(
+    "preflight", m.PreflightInput, list[m.PreflightProblem], "Every prerequisite of the plan, before any effect."
+)
