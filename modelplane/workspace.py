@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from modelplane.compiler.change.state import AppliedState
     from modelplane.compiler.compile import PlanResult
     from modelplane.compiler.compiled import Compiled
     from modelplane.compiler.errors import Diagnostic
@@ -66,6 +67,28 @@ class StackPreview:
     rows: list[Row]
     missing_extras: list[str]
     """Extras (``aws``, ``gcp``) whose Pulumi SDK is not installed: their node pools are not shown."""
+
+
+@dataclass
+class StateSummary:
+    """What the environment's state says when no apply runs: ``status`` shows it."""
+
+    environment: str
+    applied: AppliedState
+    outputs: dict[str, dict[str, Any]]
+    last: HistoryEntry | None
+
+
+@dataclass
+class Down:
+    """What ``down`` stopped and forgot."""
+
+    stopped: dict[str, int]
+    """Endpoint name -> how many of its processes (router, replicas, autoscaler) were stopped."""
+    forgotten: list[str]
+    """Applied nodes that ran on the local stack: gone from the state, so the next plan provisions them."""
+    worker_stopped: bool = False
+    server_stopped: bool = False
 
 
 class Workspace:
@@ -250,6 +273,39 @@ class Workspace:
         """The environment's last apply if it has not finished (what a plan shows is then the state so far)."""
         last = store.history(self.settings.environment, limit=1) if store is not None else []
         return last[0] if last and last[0].outcome == "running" else None
+
+    def state_summary(self) -> StateSummary:
+        """The applied state (serial, nodes, pending work), the stacks' outputs and the last apply."""
+        store, env = self.store(), self.settings.environment
+        last = store.history(env, limit=1)
+        return StateSummary(env, store.applied(env), store.outputs(env), last[0] if last else None)
+
+    def down(self, keep_server: bool = False) -> Down:
+        """Stop every local endpoint of the environment and forget what ran on the local stack (the next
+        apply brings it back); unless ``keep_server``, the background worker and embedded server too."""
+        from modelplane.runtime.connection import stop_worker
+        from modelplane.runtime.local.provisioner import down_endpoint
+        from modelplane.runtime.local.registry import all_registries
+        from modelplane.runtime.server import stop_server
+
+        s = self.settings
+        stopped = {
+            reg.endpoint: down_endpoint(s.root, s.environment, reg.endpoint)
+            for _, reg in all_registries(s.root, s.environment)
+        }
+        store = self.store()
+        applied = store.applied(s.environment)
+        local = {k for k, n in applied.nodes.items() if n.kind == "Stack" and n.data["spec"]["provider"] == "local"}
+        gone = [
+            k
+            for k, n in applied.nodes.items()
+            if k in local or (n.kind == "Endpoint" and f"stack/{n.data['spec']['stack']}" in local)
+        ]
+        if gone:
+            store.record(s.environment, "down", deletes=gone)
+        if keep_server:
+            return Down(stopped, gone)
+        return Down(stopped, gone, worker_stopped=stop_worker(s.root), server_stopped=stop_server(s.root) is not None)
 
     def history(self, limit: int = 20) -> list[HistoryEntry]:
         """Past applies of the environment, newest first."""

@@ -9,7 +9,7 @@ import typer
 
 from modelplane.cli.exit import guard
 from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
-from modelplane.cli.project import settings
+from modelplane.cli.project import settings, workspace
 from modelplane.compiler.errors import ModelplaneError
 
 
@@ -73,31 +73,14 @@ def down(
     ] = False,
 ) -> None:
     """Stop every local endpoint (routers and replicas) of the environment; the next apply brings them back."""
-    from modelplane.runtime.connection import open_store, stop_worker
-    from modelplane.runtime.local.provisioner import down_endpoint
-    from modelplane.runtime.local.registry import all_registries
-    from modelplane.runtime.server import stop_server
-
-    s = settings(project, env)
-    stopped = []
-    for _, reg in all_registries(s.root, s.environment):
-        n = down_endpoint(s.root, s.environment, reg.endpoint)
-        stopped.append(reg.endpoint)
-        print(f"  stopped endpoint/{reg.endpoint} ({n} processes)")
-    store = guard(lambda: open_store(s.root, s.state))
-    applied = store.applied(s.environment)
-    # what ran on the local stack is gone: forget it, so the next plan provisions it again
-    local_stacks = {k for k, n in applied.nodes.items() if n.kind == "Stack" and n.data["spec"]["provider"] == "local"}
-    gone = [
-        k
-        for k, n in applied.nodes.items()
-        if k in local_stacks or (n.kind == "Endpoint" and f"stack/{n.data['spec']['stack']}" in local_stacks)
-    ]
-    if gone:
-        store.record(s.environment, "down", deletes=gone)
-    if not keep_server:
-        if stop_worker(s.root):
-            print("  stopped the background worker")
-        if stop_server(s.root):
-            print("  stopped the embedded Temporal server")
-    print(f"✓ {s.environment} is down" + (f"; {len(gone)} node(s) will be provisioned again by apply" if gone else ""))
+    ws = workspace(project, env)
+    done = guard(lambda: ws.down(keep_server))
+    for name, n in done.stopped.items():
+        print(f"  stopped endpoint/{name} ({n} processes)")
+    if done.worker_stopped:
+        print("  stopped the background worker")
+    if done.server_stopped:
+        print("  stopped the embedded Temporal server")
+    gone = done.forgotten
+    environment = ws.settings.environment
+    print(f"✓ {environment} is down" + (f"; {len(gone)} node(s) will be provisioned again by apply" if gone else ""))

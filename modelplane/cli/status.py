@@ -37,8 +37,8 @@ def status(
 
 async def _status(s: Any, watch: bool, fmt: Format) -> int:
     from modelplane.runtime.apply import running_apply
-    from modelplane.runtime.connection import open_store
     from modelplane.runtime.messages import Progress
+    from modelplane.workspace import Workspace
 
     existing = await existing_client(s)
     if existing is not None:
@@ -61,10 +61,8 @@ async def _status(s: Any, watch: bool, fmt: Format) -> int:
             )
             state = await follow_apply(handle, s, ep, follow=watch)
             return exit_code(state) if state in FINAL else 0
-    store = open_store(s.root, s.state)
-    applied = store.applied(s.environment)
-    last = store.history(s.environment, limit=1)
-    outputs = store.outputs(s.environment)
+    summary = guard(lambda: Workspace(s.root, s.environment).state_summary())
+    applied, outputs, h = summary.applied, summary.outputs, summary.last
     if fmt == Format.json:
         doc = {
             "running": False,
@@ -73,7 +71,7 @@ async def _status(s: Any, watch: bool, fmt: Format) -> int:
             "nodes": len(applied.nodes),
             "pending": {k: vars(v) for k, v in applied.pending.items()},
             "outputs": outputs,
-            "last_apply": vars(last[0]) if last else None,
+            "last_apply": vars(h) if h else None,
         }
         print(json.dumps(doc, indent=2, default=str))
         return 0
@@ -82,8 +80,7 @@ async def _status(s: Any, watch: bool, fmt: Format) -> int:
         f"{s.project.name}/{s.environment}: no apply running; state serial {applied.serial}, "
         f"{len(applied.nodes)} node(s) applied"
     )
-    if last:
-        h = last[0]
+    if h is not None:
         console.print(
             f"last apply {h.apply_id}: {h.outcome}, {when(h.started_at)} by {h.requested_by} {counts(h.summary)}"
         )

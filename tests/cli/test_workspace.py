@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from modelplane.compiler.errors import ModelplaneError, SpecError
@@ -81,3 +83,26 @@ def test_reading_state_never_creates_it() -> None:
     ws = Workspace(EXAMPLES / "quickstart")
     assert ws.applied_state() is None  # before the first apply: plan compares with nothing
     assert not (ws.root / ws.settings.state.path).exists()
+
+
+def test_down_forgets_what_ran_on_the_local_stack_and_nothing_else(tmp_path: Path) -> None:
+    root = tmp_path / "qs"
+    shutil.copytree(EXAMPLES / "quickstart", root)
+    ws = Workspace(root)
+    env = ws.settings.environment
+    first = ws.state_summary()
+    assert (first.environment, first.applied.serial, first.last, first.outputs) == (env, 0, None, {})
+    local = {"spec": {"provider": "local"}}
+    ws.store().record(
+        env,
+        "a1",
+        upserts=[
+            ("stack/local", "Stack", "specs/stack.yaml", 0, local),
+            ("endpoint/chat", "Endpoint", "specs/endpoint.yaml", 0, {"spec": {"stack": "local"}}),
+            ("model/tiny", "Model", "specs/model.yaml", 0, {"spec": {}}),
+        ],
+    )
+    done = ws.down(keep_server=True)
+    assert done.stopped == {} and sorted(done.forgotten) == ["endpoint/chat", "stack/local"]
+    assert not done.worker_stopped and not done.server_stopped
+    assert set(ws.state_summary().applied.nodes) == {"model/tiny"}  # the model stays registered
