@@ -21,7 +21,8 @@ from modelplane.cli.follow import (
 )
 from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
 from modelplane.cli.project import settings, workspace
-from modelplane.cli.views.history import counts, history_json, history_text, when
+from modelplane.cli.views.history import history_json, history_text
+from modelplane.cli.views.status import state_json, state_lines
 
 
 def status(
@@ -62,32 +63,12 @@ async def _status(s: Any, watch: bool, fmt: Format) -> int:
             state = await follow_apply(handle, s, ep, follow=watch)
             return exit_code(state) if state in FINAL else 0
     summary = guard(lambda: Workspace(s.root, s.environment).state_summary())
-    applied, outputs, h = summary.applied, summary.outputs, summary.last
     if fmt == Format.json:
-        doc = {
-            "running": False,
-            "environment": s.environment,
-            "serial": applied.serial,
-            "nodes": len(applied.nodes),
-            "pending": {k: vars(v) for k, v in applied.pending.items()},
-            "outputs": outputs,
-            "last_apply": vars(h) if h else None,
-        }
-        print(json.dumps(doc, indent=2, default=str))
+        print(state_json(summary))
         return 0
     console = make_console()
-    console.print(
-        f"{s.project.name}/{s.environment}: no apply running; state serial {applied.serial}, "
-        f"{len(applied.nodes)} node(s) applied"
-    )
-    if h is not None:
-        console.print(
-            f"last apply {h.apply_id}: {h.outcome}, {when(h.started_at)} by {h.requested_by} {counts(h.summary)}"
-        )
-    for aid, p in applied.pending.items():
-        console.print(f"  pending {aid}: {p.reason}", style="yellow")
-    for nid, out in outputs.items():
-        console.print(f"  {nid}: {json.dumps(out, sort_keys=True)}")
+    for line, style in state_lines(summary, s.project.name):
+        console.print(line, style=style)
     await _local_endpoints(console, s)
     return 0
 
