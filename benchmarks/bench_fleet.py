@@ -52,7 +52,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # the analysis module's own noise floor, so the simulated ratio gate is the real one
-from modelplane.runtime.analysis import NOISE_FLOOR_MS  # noqa: E402
+from modelplane.runtime.analysis import slower_than_stable  # noqa: E402
 
 POLICIES = ("p2c", "p2c+latency", "p2c+ejection", "round_robin")
 SHARE_TOLERANCE = 0.2
@@ -282,7 +282,8 @@ def gates(w: Workload, res: Result, size: int) -> tuple[str, str, str, str]:
         return verdict, verdict, _share(w, share), need_s
     p99, base = pct(canary, 0.99), pct(stable, 0.99)
     slo = "FAIL" if p99 > w.p99_slo_ms else "pass"
-    ratio_fail = p99 > base * w.ratio and p99 - base > NOISE_FLOOR_MS
+    figures = [{"requests": len(x), "p50_ms": pct(x, 0.5), "p99_ms": pct(x, 0.99)} for x in (canary, stable)]
+    ratio_fail = slower_than_stable(figures[0], figures[1], w.ratio) is not None
     ratio = f"{'FAIL' if ratio_fail else 'pass'} ({p99:.0f} vs {base:.0f} ms, {p99 / base:.1f}x)"
     return f"{slo} ({p99:.0f} ms)", ratio, _share(w, share), need_s
 

@@ -10,7 +10,10 @@ Gates, from the endpoint's spec, in this order:
   fails with ``critical_errors(n, budget)`` errors or more;
 - p99 under the SLO, and no worse than stable x ``max_p99_ratio_to_stable``
   (beyond a small absolute floor, so 3 ms of noise on a 30 ms p99 is not a
-  regression);
+  regression). A window of fewer than ``TAIL_MIN_REQUESTS`` requests on
+  either side has no p99 worth comparing (the p99 of 22 requests is their
+  slowest one: one scheduler hiccup), so there the ratio compares medians,
+  which a few samples estimate well and a slow revision still moves;
 - traffic share: the canary's share of *real* traffic is within
   ``share_tolerance`` of its weight beyond binomial noise. A balancer that
   sheds a slow or saturated canary's requests to stable hides it from every
@@ -29,6 +32,8 @@ from modelplane.specs.serving import EndpointSpec
 from pydantic import BaseModel
 
 NOISE_FLOOR_MS = 20.0
+TAIL_MIN_REQUESTS = 100
+"""Fewest requests on each side for the ratio gate to compare p99s: one request in 100 lies beyond the p99."""
 SHARE_MIN_EXPECTED = 20
 """Below this many expected real canary requests the share gate does not judge (noise)."""
 
@@ -77,21 +82,32 @@ def judge(
         return verdict(
             "fail", "p99", f"p99 {p99:.0f} ms over the SLO {slo.p99_latency_ms:g} ms, over {_counts(n, synthetic)}"
         )
-    base = (stable or {}).get("p99_ms")
     enough_stable = int((stable or {}).get("requests", 0)) >= min(need, 10)
-    if p99 is not None and base is not None and enough_stable and p99 > base * ratio and p99 - base > NOISE_FLOOR_MS:
-        return verdict(
-            "fail",
-            "ratio",
-            f"p99 {p99:.0f} ms is {p99 / base:.1f}x stable's {base:.0f} ms (limit {ratio}x), "
-            f"over {_counts(n, synthetic)}",
-        )
+    slower = slower_than_stable(canary, stable, ratio) if enough_stable else None
+    if slower is not None:
+        return verdict("fail", "ratio", f"{slower}, over {_counts(n, synthetic)}")
     share = share_verdict(canary, stable, weight, analysis.share_tolerance)
     if share is not None:
         return verdict("fail", "share", share)
     return verdict(
         "pass", "analysis", f"p99 {p99} ms, {errors} errors in {_counts(n, synthetic)}, need {need} requests"
     )
+
+
+def slower_than_stable(canary: dict[str, Any], stable: dict[str, Any] | None, ratio: float) -> str | None:
+    """Why the canary is slower than stable x ``ratio`` beyond the noise floor, or None.
+
+    p99s when both windows hold ``TAIL_MIN_REQUESTS`` requests; medians otherwise (see the module doc).
+    """
+    if stable is None:
+        return None
+    tail = min(int(canary.get("requests", 0)), int(stable.get("requests", 0))) >= TAIL_MIN_REQUESTS
+    key = "p99" if tail else "p50"
+    mine, base = canary.get(f"{key}_ms"), stable.get(f"{key}_ms")
+    if mine is None or base is None or mine <= base * ratio or mine - base <= NOISE_FLOOR_MS:
+        return None
+    why = "" if tail else f"; medians, as under {TAIL_MIN_REQUESTS} requests a p99 is the slowest one"
+    return f"{key} {mine:.0f} ms is {mine / max(base, 1e-9):.1f}x stable's {base:.0f} ms (limit {ratio}x{why})"
 
 
 def share_verdict(

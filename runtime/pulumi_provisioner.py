@@ -331,8 +331,11 @@ async def prometheus_stats(url: str, endpoint: str, revisions: dict[str, Any], w
             total = await q(f"sum(increase(envoy_cluster_upstream_rq_total{{{sel}}}[{window}]))") or 0.0
             errors = await q(f'sum(increase(envoy_cluster_upstream_rq_xx{{{sel},envoy_response_code_class="5"}}'
                              f"[{window}]))") or 0.0  # fmt: skip
-            p99 = await q(f"histogram_quantile(0.99, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{{{sel}}}"
-                          f"[{window}])))")  # fmt: skip
+            quantiles = {}
+            for name, level in (("p50_ms", 0.5), ("p99_ms", 0.99)):  # small windows compare medians (analysis)
+                value = await q(f"histogram_quantile({level}, sum by (le) "
+                                f"(rate(envoy_cluster_upstream_rq_time_bucket{{{sel}}}[{window}])))")  # fmt: skip
+                quantiles[name] = None if value is None else round(value * 1000, 2)
             out[rev] = {"requests": int(total), "errors": int(errors), "error_rate": errors / total if total else 0.0,
-                        "p99_ms": None if p99 is None else round(p99 * 1000, 2)}  # fmt: skip
+                        **quantiles}  # fmt: skip
     return out

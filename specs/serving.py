@@ -184,7 +184,11 @@ class Analysis(StrictModel):
         description="Below this a window is inconclusive; default: what the error budget needs "
         "(specs.sample_size: a canary at 10x the budget fails 80% of windows, one within it 5% at most).",
     )
-    max_p99_ratio_to_stable: Annotated[float, Field(gt=1)] = 1.1
+    max_p99_ratio_to_stable: Annotated[float, Field(gt=1)] = Field(
+        default=1.1,
+        description="The canary fails when slower than stable by this factor (and 20 ms): p99s, or medians in "
+        "windows under 100 requests a side, whose p99 is their slowest request.",
+    )
     failure_limit: Annotated[int, Field(ge=0)] = 0
     inconclusive_limit: Annotated[int, Field(ge=0)] = 2
     when_idle: WhenIdle | None = Field(

@@ -81,3 +81,19 @@ def test_a_canary_failing_everything_fails_before_it_has_a_full_sample() -> None
     v = judge(_spec(), {"requests": 40, "errors": 40, "p99_ms": 5.0}, None)  # need 299, but 40 of 40 failed
     assert v.result == "fail" and v.gate == "errors"
     assert judge(_spec(), {"requests": 40, "errors": 0, "p99_ms": 5.0}, None).result == "inconclusive"
+
+
+def test_ratio_gate_compares_medians_when_a_window_is_too_small_for_a_p99() -> None:
+    spec = _spec(rollout={"analysis": {"min_requests": 20}})
+    # 22 requests each: the canary's slowest one (its "p99") hit a hiccup, its median is stable's
+    noisy = {"requests": 22, "synthetic": 22, "p50_ms": 101.0, "p99_ms": 171.0}
+    stable = {"requests": 22, "p50_ms": 100.0, "p99_ms": 144.0}
+    assert judge(spec, noisy, stable).result == "pass"
+    # a revision 3x slower moves the median too, and fails on it, saying why
+    slow = judge(spec, {**noisy, "p50_ms": 300.0, "p99_ms": 420.0}, stable)
+    assert slow.result == "fail" and slow.gate == "ratio"
+    assert slow.reason.startswith("p50 300 ms is 3.0x stable's 100 ms (limit 1.1x; medians, as under 100 requests")
+    # with 100 or more on both sides the p99s are compared, as before
+    big = {"requests": 300, "p50_ms": 101.0, "p99_ms": 171.0}
+    tail = judge(spec, big, {**stable, "requests": 300})
+    assert tail.result == "fail" and tail.reason.startswith("p99 171 ms is 1.2x stable's 144 ms (limit 1.1x)")

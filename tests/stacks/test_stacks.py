@@ -4,6 +4,7 @@ Kubernetes JSON schemas (kubernetes-validate)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import subprocess
 import sys
@@ -32,9 +33,14 @@ MOCKS = RecordingMocks()
 
 @pytest.fixture(autouse=True)
 def _mocks() -> Iterator[None]:
+    # a loop of its own: an asyncio.run() earlier in the session leaves none set, and the mocks need one
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     MOCKS.created.clear()
     pulumi.runtime.set_mocks(MOCKS, project="modelplane", stack="test", preview=False)  # type: ignore[arg-type]
     yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def _rendered(stack: str = "prod-gpu", env: str = "prod") -> Rendered:
@@ -257,7 +263,8 @@ async def test_prometheus_stats_reads_envoy_cluster_metrics_per_revision() -> No
         q = request.query["query"]
         seen.append(q)
         canary = 'envoy_cluster_name="ep-rc"' in q
-        value = 0.18 if "histogram_quantile" in q else (2 if "_xx" in q else 400) if canary else 0
+        median = "histogram_quantile(0.5," in q
+        value = (0.09 if median else 0.18) if "histogram_quantile" in q else (2 if "_xx" in q else 400) if canary else 0
         if "histogram_quantile" in q and not canary:
             value = 0.12
         return web.json_response({"status": "success", "data": {"result": [{"value": [0, str(value)]}]}})
@@ -273,5 +280,6 @@ async def test_prometheus_stats_reads_envoy_cluster_metrics_per_revision() -> No
         stats = await prometheus_stats(f"http://127.0.0.1:{port}", "ep", {"rs": {}, "rc": {}}, 120)
     finally:
         await runner.cleanup()
-    assert stats["rc"] == {"requests": 400, "errors": 2, "error_rate": 0.005, "p99_ms": 180.0}  # seconds -> ms
+    rc = {"requests": 400, "errors": 2, "error_rate": 0.005, "p50_ms": 90.0, "p99_ms": 180.0}  # seconds -> ms
+    assert stats["rc"] == rc
     assert any("envoy_cluster_upstream_rq_time_bucket" in q and "[120s]" in q for q in seen)
