@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.source.files import FileSource
+from modelplane.compiler.source.files import FileSource, read_named_file
 from modelplane.compiler.source.scan import load_project_file
 from modelplane.runtime import state as state_backend
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, terminate
@@ -147,11 +147,7 @@ def temporal_api_key(s: Settings) -> str | None:
 def _read(root: Path, path: str | None, what: str = "temporal.tls_cert/tls_key") -> bytes | None:
     if path is None:
         return None
-    p = Path(path) if Path(path).is_absolute() else root / path
-    try:
-        return p.read_bytes()
-    except OSError as exc:
-        raise ModelplaneError(f"cannot read {p}: {exc.strerror}", hint=f"check {what} in modelplane.yaml") from None
+    return read_named_file(root, path, "the file", f"{what} in modelplane.yaml", f"check {what} in modelplane.yaml")
 
 
 def worker_info(root: Path) -> dict[str, object] | None:

@@ -177,10 +177,19 @@ class NodeId(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> NodeId:
-        kind, sep, name = text.partition("/")
-        if not sep or not kind or not name:
-            raise ValueError(f"expected `kind/name`, got {text!r}")
+        kind, name = split_id(text, "/", "kind/name")
         return cls(kind.lower(), name)
+
+
+def split_id(text: str, sep: str, form: str) -> tuple[str, str]:
+    """``text`` cut at its first ``sep`` into two non-empty parts; a ``ValueError`` showing ``form`` otherwise.
+
+    Node ids (``kind/name``) and action ids (``type:target``) are both read through it.
+    """
+    head, found, tail = text.partition(sep)
+    if not found or not head or not tail:
+        raise ValueError(f"expected `{form}`, got {text!r}")
+    return head, tail
 
 
 ApiVersion = Literal["modelplane/v1"]

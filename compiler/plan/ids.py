@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from modelplane.specs.base import NodeId
+from modelplane.specs.base import NodeId, split_id
 
 
 class Target(NamedTuple):
@@ -42,7 +42,5 @@ class ActionId(NamedTuple):
     @classmethod
     def parse(cls, text: str) -> ActionId:
         """``type:target``; ``ValueError`` where either part is missing or the target is not one."""
-        kind, sep, target = text.partition(":")
-        if not sep or not kind:
-            raise ValueError(f"expected `type:kind/name`, got {text!r}")
+        kind, target = split_id(text, ":", "type:kind/name")
         return cls(kind, Target.parse(target))

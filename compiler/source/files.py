@@ -66,6 +66,21 @@ def atomic_write(path: Path, data: bytes) -> None:
         pass
 
 
+def setting_path(root: Path, path: str) -> Path:
+    """A path a setting names: ``~`` expanded, a relative one from the project root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else root / p
+
+
+def read_named_file(root: Path, path: str, label: str, named_by: str, hint: str) -> bytes:
+    """The file a setting names (``setting_path``), or an error naming the setting."""
+    p = setting_path(root, path)
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise ModelplaneError(f"cannot read {label} {p} (named by {named_by}): {exc.strerror}", hint=hint) from None
+
+
 class Source(Protocol):
     label: str
 

@@ -22,6 +22,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from modelplane.compiler.errors import ModelplaneError
+from modelplane.compiler.source.files import read_named_file, setting_path
 from modelplane.specs.project import StateSettings
 
 URL_ENV = "MODELPLANE_STATE_URL"
@@ -133,16 +134,10 @@ def postgres_target(
 
 
 def read_password_file(root: Path, file: str, env_name: str | None) -> str:
-    path = Path(file).expanduser()
-    path = path if path.is_absolute() else root / path
     where = env_name or "state.password_file in modelplane.yaml"
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ModelplaneError(
-            f"cannot read the state database password file {path} (named by {where}): {exc.strerror}",
-            hint="create it with the password on its first line, readable only by you (chmod 600)",
-        ) from None
+    hint = "create it with the password on its first line, readable only by you (chmod 600)"
+    text = read_named_file(root, file, "the state database password file", where, hint).decode()
+    path = setting_path(root, file)
     lines = text.splitlines()
     if not lines or not lines[0]:
         raise ModelplaneError(
