@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from modelplane.compiler.plan.model import Plan
     from modelplane.compiler.source.files import GitSource
     from modelplane.compiler.source.scan import Scan
-    from modelplane.runtime.connection import Settings
+    from modelplane.runtime.settings import Settings
     from modelplane.runtime.state.ports import HistoryEntry, Store
     from modelplane.specs.base import NodeId
     from modelplane.stacks.preview import Row
@@ -249,7 +249,7 @@ class Workspace:
     @cached_property
     def settings(self) -> Settings:
         """The environment's resolved settings (Temporal, state store), from ``modelplane.yaml``."""
-        from modelplane.runtime.connection import settings_for
+        from modelplane.runtime.settings import settings_for
 
         return settings_for(self.root, self.env)
 
@@ -265,7 +265,7 @@ class Workspace:
 
     def store(self) -> Store:
         """The environment's state store, created (or migrated) if needed."""
-        from modelplane.runtime.connection import open_store
+        from modelplane.runtime.settings import open_store
 
         return open_store(self.settings.root, self.settings.state)
 
@@ -283,10 +283,10 @@ class Workspace:
     def down(self, keep_server: bool = False) -> Down:
         """Stop every local endpoint of the environment and forget what ran on the local stack (the next
         apply brings it back); unless ``keep_server``, the background worker and embedded server too."""
-        from modelplane.runtime.connection import stop_worker
-        from modelplane.runtime.local.provisioner import down_endpoint
         from modelplane.runtime.local.registry import all_registries
-        from modelplane.runtime.server import stop_server
+        from modelplane.runtime.provisioners.local import down_endpoint
+        from modelplane.runtime.temporal.client import stop_worker
+        from modelplane.runtime.temporal.server import stop_server
 
         s = self.settings
         stopped = {

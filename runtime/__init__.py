@@ -1,8 +1,11 @@
-"""Effects: Temporal workflows and activities, the state store, the embedded server, provisioners.
+"""Effects: the plan carried out. Ports (Protocols) here, adapters beside them.
 
-- ``workflows``: ApplyPlan (walks a plan's actions) and EndpointRollout (one endpoint);
-- ``activities`` and ``executors/``: every side effect, keyed for idempotency;
+- ``settings``: a project's settings per environment (its Temporal, its state);
+- ``apply``: from a plan to a running workflow (freshness checks, the lock, start or re-attach);
+- ``temporal/``: the embedded server, client, worker, workflows and their activities;
+- ``executors/``: what each plan action does, keyed for idempotency via the ledger;
+- ``provisioners/``: the ``Provisioner`` protocol and its registry by provider, ``local`` and ``pulumi``;
+- ``local/``: the local stack's processes (router, vLLM simulator, autoscaler, registry);
 - ``state/``: the applied state (SQLite or PostgreSQL behind Protocols, one ``open_store()``);
-- ``server``, ``connection``, ``worker``: the embedded Temporal server, clients, workers;
-- ``apply``: freshness checks, the lock, start or re-attach.
+- ``analysis``: canary analysis; ``preflight``: checks before any effect; ``procs``: process helpers.
 """

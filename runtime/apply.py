@@ -21,9 +21,9 @@ from modelplane.compiler.errors import Diagnostic, ModelplaneError, PlanError
 from modelplane.compiler.plan.execution import executable
 from modelplane.compiler.plan.model import PLAN_FORMAT_VERSION, Plan
 from modelplane.compiler.source.scan import scan
-from modelplane.runtime.connection import Settings
-from modelplane.runtime.messages import ActionSpec, ApplyInput
+from modelplane.runtime.settings import Settings
 from modelplane.runtime.state import StateReader
+from modelplane.runtime.temporal.messages import ActionSpec, ApplyInput
 
 
 def load_plan_file(path: Path) -> Plan:

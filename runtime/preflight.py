@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelplane.runtime.messages import ActionSpec, PreflightProblem
+from modelplane.runtime.temporal.messages import ActionSpec, PreflightProblem
 
 STACK_ACTIONS = ("provision", "rollout", "decommission")
 PULUMI_PACKAGES = {
@@ -97,7 +97,7 @@ def _stack(root: Path, stack: str, provider: str, pulumi: dict[str, Any]) -> lis
     if provider == "local":
         return _local(root, where)
     out: list[PreflightProblem] = []
-    from modelplane.runtime.pulumi_provisioner import INSTALL_HINT, find_pulumi_cli
+    from modelplane.runtime.provisioners.pulumi import INSTALL_HINT, find_pulumi_cli
 
     missing_cli = find_pulumi_cli()
     if missing_cli is not None:

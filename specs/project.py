@@ -188,7 +188,7 @@ class Project(StrictModel):
         return {name: s.model_dump(exclude_none=True, mode="json") for name, s in merged.items()}
 
     def state_for(self, env: str) -> StateSettings:
-        """The environment's own ``state:``, else the project's (what ``runtime.connection.settings_for`` uses)."""
+        """The environment's own ``state:``, else the project's (what ``runtime.settings.settings_for`` uses)."""
         return self.environments[env].state or self.state
 
     def temporal_for(self, env: str) -> TemporalSettings:

@@ -87,7 +87,7 @@ async def _apply(
     from modelplane.compiler.report.text import render as render_text
     from modelplane.compiler.source.scan import scan
     from modelplane.runtime.apply import apply_input, check_saved, fresh_plan, refuse_concurrent, running_apply, start
-    from modelplane.runtime.connection import open_store
+    from modelplane.runtime.settings import open_store
 
     store = open_store(s.root, s.state)
     existing = await existing_client(s)
@@ -155,7 +155,7 @@ def approve(
         from temporalio.client import WorkflowUpdateFailedError
 
         from modelplane.runtime.apply import requested_by
-        from modelplane.runtime.messages import Approval
+        from modelplane.runtime.temporal.messages import Approval
 
         handle = await running_handle(s)
         name = None if target is None else target if "/" in target else f"endpoint/{target}"
@@ -175,7 +175,7 @@ def _approve_plan(s: Any, plan: str | None, owner: str | None) -> None:
     """Record an owner's approval of one plan in the state store (every checkout and CI read it there)."""
     from modelplane.runtime import approvals
     from modelplane.runtime.apply import load_plan_file, requested_by
-    from modelplane.runtime.connection import open_store
+    from modelplane.runtime.settings import open_store
 
     if plan is None or owner is None:
         fail(

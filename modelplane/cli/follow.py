@@ -54,7 +54,7 @@ def ui_link(ep: Any, s: Any) -> str | None:
 async def connect_client(s: Any, start: bool, with_worker: bool) -> tuple[Any, Any]:
     import asyncio
 
-    from modelplane.runtime.connection import connect, ensure_worker
+    from modelplane.runtime.temporal.client import connect, ensure_worker
 
     client, ep = await connect(s, start=start)
     if with_worker and s.embedded:
@@ -64,7 +64,7 @@ async def connect_client(s: Any, start: bool, with_worker: bool) -> tuple[Any, A
 
 async def existing_client(s: Any, with_worker: bool = True) -> tuple[Any, Any] | None:
     """A client, or None where no embedded server runs (then no apply can be running either)."""
-    from modelplane.runtime.server import running_server
+    from modelplane.runtime.temporal.server import running_server
 
     if s.embedded and running_server(s.root) is None and not unfinished(s):
         return None
@@ -89,7 +89,7 @@ async def follow_apply(handle: Any, s: Any, ep: Any, follow: bool = True) -> str
     from rich.live import Live
 
     from modelplane.cli.views.progress import LineLog, table
-    from modelplane.runtime.messages import Progress
+    from modelplane.runtime.temporal.messages import Progress
 
     console = make_console()
     link = ui_link(ep, s)

@@ -20,7 +20,7 @@ def project_root(project: Path | None, fmt: Format = Format.text) -> Path:
 
 
 def settings(project: Path | None, env: str | None) -> Any:
-    from modelplane.runtime.connection import settings_for
+    from modelplane.runtime.settings import settings_for
 
     root = project_root(project)
     return guard(lambda: settings_for(root, env))

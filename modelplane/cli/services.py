@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import Annotated
 
 import typer
@@ -29,7 +28,7 @@ def worker(
 ) -> None:
     """Run a worker: in the foreground as a service for a team's Temporal (any directory with connection
     settings will do: an apply carries what it needs), or for the embedded server. SIGTERM stops it gracefully."""
-    from modelplane.runtime.worker import serve
+    from modelplane.runtime.temporal.worker import serve
 
     if log_format not in ("text", "json"):
         fail(ModelplaneError(f"unknown --log-format `{log_format}`", hint="use text or json"))
@@ -43,11 +42,8 @@ def server(
     stop: Annotated[bool, typer.Option("--stop", help="Stop the embedded server (and its worker).")] = False,
 ) -> None:
     """Run the embedded Temporal server in the foreground, with its Web UI."""
-    import os
-    import subprocess
-
-    from modelplane.runtime.connection import stop_worker
-    from modelplane.runtime.server import running_server, server_command, state_dir, stop_server
+    from modelplane.runtime.temporal.client import stop_worker
+    from modelplane.runtime.temporal.server import running_server, start_foreground, stop_server
 
     root = project_root(project)
     if stop:
@@ -62,35 +58,8 @@ def server(
             print(f"Web UI: {running.ui_url}")
         print("stop it with: modelplane server --stop")
         return
-    from dataclasses import asdict
-
-    from modelplane.compiler.source.files import PRIVATE_UMASK, atomic_write, private_dir
-    from modelplane.runtime.procs import stamp
-    from modelplane.runtime.server import ServerInfo, claim_database, free_port, record_owner, with_read_only_ui
-
     s = settings(project, None)
-    port = free_port(7233)
-    ui_port = free_port(8233) if s.temporal.ui != "off" else None
-    db = state_dir(root) / "temporal.db"
-    cmd = guard(lambda: server_command(db, port, ui_port, s.temporal.namespace))
-    private_dir(state_dir(root) / "logs")
-    owner = guard(lambda: claim_database(db))  # one server per database, whoever starts it
-    proc = subprocess.Popen(cmd, cwd=root, umask=PRIVATE_UMASK, pass_fds=(owner,))
-    ident = stamp(proc.pid)  # so `server --stop` and `down` can tell it from a later process with its pid
-    fg = ServerInfo(
-        proc.pid,
-        f"127.0.0.1:{port}",
-        f"http://127.0.0.1:{ui_port}" if ui_port else None,
-        str(db),
-        s.temporal.namespace,
-        started=ident.started,
-        cmdline=ident.cmdline,
-    )
-    if ui_port is not None and s.temporal.ui == "read-only":
-        fg = guard(lambda: with_read_only_ui(fg, f"127.0.0.1:{ui_port}", state_dir(root)))
-    record_owner(owner, fg)
-    os.close(owner)
-    atomic_write(state_dir(root) / "temporal.json", json.dumps(asdict(fg), indent=2).encode())
+    proc, fg = guard(lambda: start_foreground(root, s.temporal.namespace, s.temporal.ui))
     ui = f"Web UI ({s.temporal.ui}) at {fg.ui_url}" if fg.ui_url else "no Web UI (temporal.ui: off)"
     print(f"Temporal at {fg.address}, {ui}; Ctrl-C stops it", flush=True)
     try:

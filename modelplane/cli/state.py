@@ -98,7 +98,7 @@ def migrate(
     ] = False,
 ) -> None:
     """Copy the SQLite state into PostgreSQL, then check both export the same; running it twice is safe."""
-    from modelplane.runtime.connection import state_path
+    from modelplane.runtime.settings import state_path
     from modelplane.runtime.state import open_target
     from modelplane.runtime.state.export import migrate as do_migrate
     from modelplane.runtime.state.sqlite import StateStore

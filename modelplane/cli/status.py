@@ -38,7 +38,7 @@ def status(
 
 async def _status(s: Any, watch: bool, fmt: Format) -> int:
     from modelplane.runtime.apply import running_apply
-    from modelplane.runtime.messages import Progress
+    from modelplane.runtime.temporal.messages import Progress
     from modelplane.workspace import Workspace
 
     existing = await existing_client(s)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from modelplane.runtime.executors import Context, Effect
-from modelplane.runtime.messages import ActionSpec
 from modelplane.runtime.state.ports import EffectWrites
+from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
 
 

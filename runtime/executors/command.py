@@ -27,7 +27,7 @@ from typing import Any
 from modelplane.compiler.source.files import private_opener
 from modelplane.runtime import secrets
 from modelplane.runtime.executors import ActionFailed, Context, Effect
-from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.models import EvaluationSpec, Metric

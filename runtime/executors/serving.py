@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from modelplane.runtime.executors import Context
-from modelplane.runtime.executors.provisioners import Provisioner
-from modelplane.runtime.messages import ServingOp
+from modelplane.runtime.provisioners import Provisioner
+from modelplane.runtime.temporal.messages import ServingOp
 
 Step = Callable[[Provisioner, Context, ServingOp], Awaitable[dict[str, Any]]]
 

@@ -39,7 +39,7 @@ from modelplane.runtime import secrets as secret_values
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, ScalingEvent
 from modelplane.runtime.procs import is_ours, terminate
-from modelplane.runtime.server import free_port
+from modelplane.runtime.temporal.server import free_port
 
 TICK_S = 0.5
 SMOOTH_S = 3.0

@@ -10,7 +10,6 @@ from typing import Any, Unpack
 
 from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.runtime.messages import INTENT_PREFIX
 from modelplane.runtime.state.ports import (
     TABLES,
     AuditEntry,
@@ -23,6 +22,7 @@ from modelplane.runtime.state.ports import (
     SnapshotChange,
     unlock_detail,
 )
+from modelplane.runtime.temporal.messages import INTENT_PREFIX
 
 
 class SqlStore:

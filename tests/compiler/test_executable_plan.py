@@ -21,7 +21,7 @@ from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.compiler.plan.execution import executable
 from modelplane.compiler.plan.model import PLAN_FORMAT_VERSION, Plan, plan_schema
 from modelplane.runtime.apply import apply_input, load_plan_file
-from modelplane.runtime.connection import settings_for
+from modelplane.runtime.settings import settings_for
 from modelplane.runtime.typed import rollout_policy
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
@@ -88,7 +88,7 @@ def test_applying_a_saved_plan_compiles_nothing_and_the_pulumi_program_comes_fro
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("pulumi_kubernetes")
-    from modelplane.runtime.pulumi_provisioner import rendered
+    from modelplane.runtime.provisioners.pulumi import rendered
     from modelplane.stacks.render import render_stack
 
     graph = compile_graph(EXAMPLES / "assistant-platform", "prod", use_cache=False).graph
@@ -146,7 +146,7 @@ async def test_an_evaluation_that_is_not_blocking_does_not_gate(tmp_path: Path) 
     """Typed: the executor reads `blocking` and `timeout` from the model, not the YAML as written."""
     from modelplane.runtime.executors import Context
     from modelplane.runtime.executors.command import evaluate
-    from modelplane.runtime.messages import ActionSpec
+    from modelplane.runtime.temporal.messages import ActionSpec
 
     node = {
         "apiVersion": "modelplane/v1",

@@ -17,7 +17,7 @@ from modelplane.compiler.compile import compile_graph
 from modelplane.compiler.errors import SpecError
 from modelplane.compiler.load.interpolate import Unresolved, interpolate
 from modelplane.compiler.load.secrets import kubernetes_arg, names_in, source, substitute
-from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.specs.base import NodeId
 
 from tests.conftest import MINIMAL_PROJECT

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from modelplane.compiler.compile import compile_graph
-from modelplane.runtime.connection import settings_for, state_path
+from modelplane.runtime.settings import settings_for, state_path
 from modelplane.runtime.state.sqlite import StateStore
 from typer.testing import CliRunner
 

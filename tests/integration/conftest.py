@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.server import free_port, server_command
+from modelplane.runtime.temporal.server import free_port, server_command
 
 from tests.integration.pipeline import pipeline  # noqa: F401  (a fixture)
 

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc, new_token, write
 from modelplane.runtime.procs import stamp
-from modelplane.runtime.server import free_port, port_open
+from modelplane.runtime.temporal.server import free_port, port_open
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from modelplane.runtime.procs import Identity, is_ours
-from modelplane.runtime.server import ensure_server, stop_server
+from modelplane.runtime.temporal.server import ensure_server, stop_server
 
 pytestmark = pytest.mark.integration
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from modelplane.runtime.apply import apply_input, fresh_plan
-from modelplane.runtime.connection import Settings, open_store, settings_for
-from modelplane.runtime.messages import ApplyInput, ApplyOutcome, Progress
-from modelplane.runtime.server import temporal_binary
-from modelplane.runtime.worker import build_worker
+from modelplane.runtime.settings import Settings, open_store, settings_for
+from modelplane.runtime.temporal.messages import ApplyInput, ApplyOutcome, Progress
+from modelplane.runtime.temporal.server import temporal_binary
+from modelplane.runtime.temporal.worker import build_worker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -150,7 +150,7 @@ async def test_rollouts_first_deploy_then_inconclusive_canary_rolls_back(
     temporal: Client, tmp_path: Path, update_goldens: bool
 ) -> None:
     """No traffic during the canary and ``when_idle: fail``: the window is inconclusive, the canary rolled back."""
-    from modelplane.runtime.workflows import rollout_workflow_id
+    from modelplane.runtime.temporal.workflows import rollout_workflow_id
 
     p = make_pipeline(tmp_path / "p", serving=True)
     p.edit("inconclusive_limit: 3}", "inconclusive_limit: 1, when_idle: fail}", file="specs/serving.yaml")

@@ -78,13 +78,13 @@ def test_the_walk_finds_the_mapped_packages() -> None:
     graph = import_graph()
     for module in (
         "modelplane.compiler.compile",
-        "modelplane.runtime.workflows",
+        "modelplane.runtime.temporal.workflows",
         "modelplane.runtime.local.router",
         "modelplane.specs.serving",
         "modelplane.stacks.render",
     ):
         assert module in graph, module
-    assert graph.has_edge("modelplane.runtime.workflows", "modelplane.runtime.messages")
+    assert graph.has_edge("modelplane.runtime.temporal.workflows", "modelplane.runtime.temporal.messages")
 
 
 def test_no_import_circles() -> None:

@@ -7,8 +7,8 @@ import typing
 from pathlib import Path
 
 import pytest
-from modelplane.runtime import activity_defs as defs
-from modelplane.runtime.activities import Activities
+from modelplane.runtime.temporal import activity_defs as defs
+from modelplane.runtime.temporal.activities import Activities
 from temporalio import activity
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 from modelplane.runtime import procs
-from modelplane.runtime.connection import stop_worker
-from modelplane.runtime.local.provisioner import down_endpoint
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc, registry_path, write
 from modelplane.runtime.procs import Identity, identify, is_ours, mismatch, stamp, terminate
-from modelplane.runtime.server import ServerInfo, stop_server
+from modelplane.runtime.provisioners.local import down_endpoint
+from modelplane.runtime.temporal.client import stop_worker
+from modelplane.runtime.temporal.server import ServerInfo, stop_server
 from typer.testing import CliRunner
 
 from tests.conftest import MINIMAL_PROJECT

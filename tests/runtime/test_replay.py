@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
+from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer

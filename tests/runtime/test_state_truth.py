@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.runtime.activities import Activities
-from modelplane.runtime.messages import Where
 from modelplane.runtime.state.sqlite import StateStore
+from modelplane.runtime.temporal.activities import Activities
+from modelplane.runtime.temporal.messages import Where
 from modelplane.specs.project import StateSettings
 from temporalio.exceptions import ApplicationError
 
@@ -103,7 +103,7 @@ def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_written_ahead_work_is_cleared_when_its_apply_ends_and_kept_when_it_dies(store: Any) -> None:
-    from modelplane.runtime.messages import INTENT_PREFIX
+    from modelplane.runtime.temporal.messages import INTENT_PREFIX
 
     ahead = f"{INTENT_PREFIX} A (started now) and not finished by it"
     store.history_begin("A", "dev", "p", "wf", "me")

@@ -45,8 +45,8 @@ def test_a_bad_prompt_file_names_the_line(tmp_path: Path, text: str, error: str)
 
 
 async def test_the_preflight_reads_the_prompt_file_before_any_rollout(tmp_path: Path) -> None:
-    from modelplane.runtime.messages import ActionSpec
     from modelplane.runtime.preflight import _prompts
+    from modelplane.runtime.temporal.messages import ActionSpec
 
     doc = {
         "apiVersion": "modelplane/v1",

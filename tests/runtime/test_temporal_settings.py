@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.runtime.connection import settings_for, temporal_api_key
+from modelplane.runtime.settings import settings_for
+from modelplane.runtime.temporal.client import temporal_api_key
 
 
 def test_environment_variables_win_over_the_project_file(

@@ -206,7 +206,7 @@ def test_stack_preview_output_is_golden(tmp_path: Path, update_goldens: bool) ->
 
 def test_missing_pulumi_cli_is_a_clear_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     from modelplane.runtime.executors import ActionFailed
-    from modelplane.runtime.pulumi_provisioner import pulumi_command
+    from modelplane.runtime.provisioners.pulumi import pulumi_command
 
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("MODELPLANE_PULUMI_ROOT", raising=False)
@@ -220,7 +220,7 @@ def test_missing_pulumi_cli_is_a_clear_error_not_a_traceback(monkeypatch: pytest
 def test_the_provisioner_program_renders_the_recorded_canary_weights() -> Any:
     """What `apply` runs through the Automation API: the same component, with the serving record's weights."""
     from modelplane.compiler.plan.execution import stack_inputs
-    from modelplane.runtime.pulumi_provisioner import build_stack
+    from modelplane.runtime.provisioners.pulumi import build_stack
     from modelplane.specs.platform import GpuPool
     from modelplane.stacks.render import EndpointInput, revision_objects
     from modelplane.stacks.settings import StackSettings
@@ -255,7 +255,7 @@ def test_the_provisioner_program_renders_the_recorded_canary_weights() -> Any:
 async def test_prometheus_stats_reads_envoy_cluster_metrics_per_revision() -> None:
     """Against a stand-in Prometheus HTTP API (a test double for the query endpoint only)."""
     from aiohttp import web
-    from modelplane.runtime.pulumi_provisioner import prometheus_stats
+    from modelplane.runtime.provisioners.pulumi import prometheus_stats
 
     seen: list[str] = []
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from modelplane.runtime.messages import ActionResult, Progress, RolloutStatus
+from modelplane.runtime.temporal.messages import ActionResult, Progress, RolloutStatus
 
 SYMBOL = {"pending": "·", "running": "⟳", "succeeded": "✓", "failed": "✗", "skipped": "-"}
 STYLE = {"pending": "dim", "running": "cyan", "succeeded": "green", "failed": "red bold", "skipped": "yellow"}

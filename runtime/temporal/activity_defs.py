@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from modelplane.runtime import messages as m
+from modelplane.runtime.temporal import messages as m
 from temporalio import activity
 
 In = TypeVar("In")

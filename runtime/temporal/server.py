@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.source.files import atomic_write, private_dir, private_opener
+from modelplane.compiler.source.files import PRIVATE_UMASK, atomic_write, private_dir, private_opener
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, terminate
 
 START_TIMEOUT_S = 30.0
@@ -199,6 +199,40 @@ def ensure_server(root: Path, namespace: str = "default", ui: UiMode = "read-onl
             return info
         finally:
             os.close(owner)  # the server keeps its inherited copy, and with it the lock
+
+
+def start_foreground(root: Path, namespace: str, ui: UiMode) -> tuple[subprocess.Popen[bytes], ServerInfo]:
+    """``modelplane server``: the project's server as a child of this process (recorded like a background one,
+    so ``server --stop``, ``down`` and applies find it), for the caller to wait on."""
+    sd = state_dir(root)
+    port = free_port(7233)
+    ui_port = free_port(8233) if ui != "off" else None
+    db = sd / "temporal.db"
+    cmd = server_command(db, port, ui_port, namespace)
+    private_dir(sd / "logs")
+    owner = claim_database(db)  # one server per database, whoever starts it
+    proc = subprocess.Popen(cmd, cwd=root, umask=PRIVATE_UMASK, pass_fds=(owner,))
+    ident = stamp(proc.pid)  # so `server --stop` and `down` can tell it from a later process with its pid
+    info = ServerInfo(
+        proc.pid,
+        f"127.0.0.1:{port}",
+        f"http://127.0.0.1:{ui_port}" if ui_port else None,
+        str(db),
+        namespace,
+        started=ident.started,
+        cmdline=ident.cmdline,
+    )
+    try:
+        if ui_port is not None and ui == "read-only":
+            info = with_read_only_ui(info, f"127.0.0.1:{ui_port}", sd)
+        record_owner(owner, info)
+    except BaseException:
+        proc.terminate()
+        raise
+    finally:
+        os.close(owner)
+    atomic_write(sd / "temporal.json", json.dumps(asdict(info), indent=2).encode())
+    return proc, info
 
 
 def owner_file(db: Path) -> Path:

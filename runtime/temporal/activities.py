@@ -17,8 +17,10 @@ from typing import Any
 
 from modelplane.compiler.plan.ids import ActionId
 from modelplane.compiler.source.files import private_dir
-from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, provisioners, serving
-from modelplane.runtime.messages import (
+from modelplane.runtime import provisioners
+from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, serving
+from modelplane.runtime.state import Store
+from modelplane.runtime.temporal.messages import (
     ActionInput,
     ActionOutput,
     HistoryInput,
@@ -29,7 +31,6 @@ from modelplane.runtime.messages import (
     ServingResult,
     Where,
 )
-from modelplane.runtime.state import Store
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -75,7 +76,7 @@ class Activities:
         (another ``store_id``) is refused: nothing of this apply is recorded in it."""
         if inp.state is None:
             return self.stores(environment)
-        from modelplane.runtime.connection import open_store
+        from modelplane.runtime.settings import open_store
 
         key = (str(self.root_of(inp)), inp.state.model_dump_json())
         store = self._opened.get(key)

@@ -11,14 +11,14 @@ import importlib
 from typing import Any, Protocol
 
 from modelplane.runtime.executors import ActionFailed, Context, Effect
-from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
 
 PROVISIONERS: dict[str, str] = {
-    "local": "modelplane.runtime.local.provisioner",
-    "kubernetes": "modelplane.runtime.pulumi_provisioner",
-    "aws-eks": "modelplane.runtime.pulumi_provisioner",
-    "gcp-gke": "modelplane.runtime.pulumi_provisioner",
+    "local": "modelplane.runtime.provisioners.local",
+    "kubernetes": "modelplane.runtime.provisioners.pulumi",
+    "aws-eks": "modelplane.runtime.provisioners.pulumi",
+    "gcp-gke": "modelplane.runtime.provisioners.pulumi",
 }
 """provider -> module exposing ``provisioner()``: the local stack, and Pulumi for the cloud ones."""
 

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from modelplane.compiler.plan.model import StackInputs
 from modelplane.compiler.source.files import atomic_write
 from modelplane.runtime.executors import ActionFailed, Context, Effect
-from modelplane.runtime.executors.provisioners import Provisioner
 from modelplane.runtime.executors.serving import wait_out
-from modelplane.runtime.messages import ActionSpec
+from modelplane.runtime.provisioners import Provisioner
+from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
 from modelplane.specs.platform import StackSpec
 
@@ -79,7 +79,7 @@ def find_pulumi_cli() -> str | None:
 
 
 def _stack_doc(action: ActionSpec) -> dict[str, Any]:
-    from modelplane.runtime.executors.provisioners import stack_of
+    from modelplane.runtime.provisioners import stack_of
 
     return stack_of(action)
 

@@ -25,9 +25,9 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from modelplane.compiler.plan.model import NodeWrite
-    from modelplane.runtime import activity_defs as defs
     from modelplane.runtime.analysis import judge
-    from modelplane.runtime.messages import (
+    from modelplane.runtime.temporal import activity_defs as defs
+    from modelplane.runtime.temporal.messages import (
         FINISHED,
         INTENT_PREFIX,
         ActionInput,

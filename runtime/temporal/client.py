@@ -1,4 +1,4 @@
-"""Reaching Temporal and the state for a project: settings per environment, client, background worker.
+"""Reaching Temporal for a project: the client, and the background worker of the embedded server.
 
 With ``temporal.address: embedded`` (the default) the server and a worker are
 started on demand, both detached, so ``apply`` can be interrupted (Ctrl-C, a
@@ -17,71 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.source.files import FileSource, read_named_file
-from modelplane.compiler.source.scan import load_project_file
-from modelplane.runtime import state as state_backend
+from modelplane.compiler.source.files import read_named_file
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, terminate
-from modelplane.runtime.server import ensure_server, file_lock, pid_alive, running_server, state_dir
-from modelplane.runtime.state import Store
-from modelplane.specs.project import Project, StateSettings, TemporalSettings
+from modelplane.runtime.settings import Settings
+from modelplane.runtime.temporal.server import ensure_server, file_lock, pid_alive, running_server, state_dir
 
 WORKER_START_TIMEOUT_S = 60.0
-"""A background worker with no running apply for this long exits (apply starts a new one when needed)."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    root: Path
-    project: Project
-    environment: str
-    temporal: TemporalSettings
-    state: StateSettings
-
-    @property
-    def embedded(self) -> bool:
-        return self.temporal.address == "embedded"
-
-    @property
-    def workflow_id(self) -> str:
-        """The lock: one apply per project and environment at a time."""
-        return f"apply/{self.project.name}/{self.environment}"
-
-
-def settings_for(root: Path, env: str | None) -> Settings:
-    project, _ = load_project_file(FileSource(root))
-    name = project.env_name(env)
-    if name not in project.environments:
-        from modelplane.compiler.errors import did_you_mean
-
-        raise ModelplaneError(
-            f"unknown environment `{name}`", hint=did_you_mean(name, project.environments, "environments")
-        )
-    return Settings(root, project, name, temporal_from_environ(project.temporal_for(name)), project.state_for(name))
-
-
-TEMPORAL_ENVIRON = {
-    "MODELPLANE_TEMPORAL_ADDRESS": "address",
-    "MODELPLANE_TEMPORAL_NAMESPACE": "namespace",
-    "MODELPLANE_TEMPORAL_TASK_QUEUE": "task_queue",
-}
-"""Environment variables that win over the project file's `temporal:` (a CI job or a worker service
-points every checkout at the team's cluster without editing it). The API key is read from
-``MODELPLANE_TEMPORAL_API_KEY`` or ``temporal.api_key_file``, never from the project file itself."""
-
-
-def temporal_from_environ(t: TemporalSettings) -> TemporalSettings:
-    update = {field: os.environ[var] for var, field in TEMPORAL_ENVIRON.items() if os.environ.get(var)}
-    return t.model_copy(update=update) if update else t
-
-
-def open_store(root: Path, state: StateSettings) -> Store:
-    """The environment's store: SQLite under .modelplane/ or PostgreSQL (see ``state_backend``)."""
-    return state_backend.open_store(root, state)
-
-
-def state_path(root: Path, state: StateSettings) -> Path:
-    path = Path(state.path)
-    return path if path.is_absolute() else root / path
+"""How long a background worker may take to come up before ``ensure_worker`` gives up naming its log."""
 
 
 @dataclass(frozen=True)

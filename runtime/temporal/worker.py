@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.compiler.source.files import atomic_write
-from modelplane.runtime.connection import Settings, connect, open_store, settings_for
 from modelplane.runtime.procs import stamp
-from modelplane.runtime.server import state_dir, stop_server
+from modelplane.runtime.settings import Settings, open_store, settings_for
 from modelplane.runtime.state import Store
+from modelplane.runtime.temporal.client import connect
+from modelplane.runtime.temporal.server import state_dir, stop_server
 
 from modelplane import __version__
 
@@ -68,8 +69,8 @@ def build_worker(
     client: Any, s: Settings, stores: dict[str, Store] | None = None, versioned: bool = False, **kwargs: Any
 ) -> Any:
     """The worker; ``versioned``: a version of the task queue's deployment (``build_id``), its workflows pinned."""
-    from modelplane.runtime.activities import Activities
-    from modelplane.runtime.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
+    from modelplane.runtime.temporal.activities import Activities
+    from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
     from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
     from temporalio.worker import Worker, WorkerDeploymentConfig
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions

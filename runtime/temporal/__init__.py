@@ -1,0 +1,8 @@
+"""Temporal: the embedded server, the client and worker, the workflows and their activities.
+
+- ``server``: the embedded dev server (one per project, its SQLite file in .modelplane/);
+- ``worker``: the worker process the CLI starts in the background;
+- ``messages``: what crosses the workflow boundary (``ApplyInput``, ``ActionSpec``, results);
+- ``workflows``: ApplyPlan (walks a plan's actions) and EndpointRollout (one endpoint);
+- ``activity_defs``: each activity's name and types, declared once; ``activities``: their bodies.
+"""
