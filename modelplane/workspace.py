@@ -1,7 +1,7 @@
 """The programmatic API: one project and environment, and the use cases the CLI offers on them.
 
-``Workspace(root, env)`` is what ``modelplane validate/graph/impact/plan/history/stack
-preview`` call (as dbt's ``dbtRunner`` is what ``dbt`` calls): each method returns a value;
+``Workspace(root, env)`` is what ``modelplane validate/graph/impact/plan/apply/status/history/
+down/stack preview`` call (as dbt's ``dbtRunner`` is what ``dbt`` calls): each method returns a value;
 printing it is a view's job (``modelplane.cli``), and nothing here reads argv or writes to a
 terminal. It holds no logic of its own either: it picks the compiler stage or runtime port a
 use case needs and wires them, so a script gets exactly what the command line gets::
@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from modelplane.compiler.plan.model import Plan
     from modelplane.compiler.source.files import GitSource
     from modelplane.compiler.source.scan import Scan
+    from modelplane.runtime.apply import ApplyHooks, Launched, Running
     from modelplane.runtime.settings import Settings
     from modelplane.runtime.state.ports import HistoryEntry, Store
+    from modelplane.runtime.temporal.client import ApplyHandle
     from modelplane.specs.base import NodeId
     from modelplane.stacks.preview import Row
     from modelplane.stacks.render import Rendered
@@ -107,6 +109,13 @@ class Workspace:
         self.use_cache = use_cache
         self.on_unfinished = on_unfinished
         """Told when a compare with the applied state finds an apply still running (the state so far)."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> Workspace:
+        """The workspace of settings already read (``modelplane.yaml`` is not read again)."""
+        ws = cls(settings.root, settings.environment)
+        ws.__dict__["settings"] = settings  # the cached_property's slot
+        return ws
 
     @classmethod
     def find(cls, start: Path | str | None = None, env: str | None = None, *, use_cache: bool = True) -> Workspace:
@@ -243,6 +252,45 @@ class Workspace:
         rendered = render_stack(graph, name)
         rows, missing = preview(rendered)
         return StackPreview(name, node.spec, rendered, rows, missing)
+
+    # -- apply: a durable Temporal workflow ---------------------------------------------------------
+
+    async def apply(
+        self,
+        plan: Plan | Path | str | None = None,
+        *,
+        planfile: Path | None = None,
+        parallelism: int = 8,
+        auto_approve: bool = False,
+        wait_approvals: float = 0.0,
+        hooks: ApplyHooks | None = None,
+    ) -> Launched:
+        """Start (or re-attach to) the apply of ``plan``: a saved plan (read from ``planfile``), or its file;
+        None plans now.
+
+        Returns at once with ``Launched.handle``, an ``ApplyHandle``: ``await handle.result()`` waits for the
+        end, ``handle.progress()`` says where it is. ``hooks`` show the plan and confirm it (default: confirmed).
+        """
+        from modelplane.runtime.apply import launch, load_plan_file
+
+        saved: Plan | None = plan if not isinstance(plan, str | Path) else None
+        if isinstance(plan, str | Path):
+            planfile, saved = Path(plan), load_plan_file(Path(plan))
+        return await launch(
+            self.settings,
+            saved,
+            planfile,
+            parallelism=parallelism,
+            auto_approve=auto_approve,
+            wait_approvals=wait_approvals,
+            hooks=hooks,
+        )
+
+    async def running(self) -> tuple[Running, ApplyHandle] | None:
+        """The apply running on the environment now (who started it, from where) and a handle to follow it."""
+        from modelplane.runtime.apply import attach
+
+        return await attach(self.settings)
 
     # -- state: read through the environment's store ---------------------------------------------
 

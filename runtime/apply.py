@@ -9,12 +9,14 @@ disk are not compiled again, so a changed working tree changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelplane.compiler.compile import make_plan
 from modelplane.compiler.errors import Diagnostic, ModelplaneError, PlanError
@@ -23,7 +25,10 @@ from modelplane.compiler.plan.model import PLAN_FORMAT_VERSION, Plan
 from modelplane.compiler.source.scan import scan
 from modelplane.runtime.settings import Settings
 from modelplane.runtime.state import StateReader
-from modelplane.runtime.temporal.messages import ActionSpec, ApplyInput
+from modelplane.runtime.temporal.messages import ActionSpec, ApplyInput, ApplyOutcome
+
+if TYPE_CHECKING:
+    from modelplane.runtime.temporal.client import ApplyHandle
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -63,7 +68,7 @@ def fresh_plan(s: Settings, store: StateReader) -> Plan:
     return executable(result.plan, result.head.graph, result.base)
 
 
-def check_saved(saved: Plan, path: Path, s: Settings, store: StateReader) -> list[str]:
+def check_saved(saved: Plan, path: Path | str, s: Settings, store: StateReader) -> list[str]:
     """Refuse a saved plan that no longer applies; returns notes to show (the working tree changed since).
 
     The plan carries every document it deploys, so what is on disk now does not
@@ -225,6 +230,7 @@ async def start(client: Any, s: Settings, inp: ApplyInput) -> Any:
         return await client.start_workflow(
             "ApplyPlan",
             inp,
+            result_type=ApplyOutcome,
             id=s.workflow_id,
             task_queue=s.temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -238,7 +244,102 @@ async def start(client: Any, s: Settings, inp: ApplyInput) -> Any:
     except WorkflowAlreadyStartedError:
         running = await running_apply(client, s)
         if running is not None and running.plan_id == inp.plan_id:
-            return client.get_workflow_handle(s.workflow_id)
+            return workflow_handle(client, s)
         if running is None:  # it finished in between: start again
             return await start(client, s, inp)
         raise refuse_concurrent(s, running) from None
+
+
+async def attach(s: Settings, with_worker: bool = True) -> tuple[Running, ApplyHandle] | None:
+    """The apply running on the environment now (whoever started it, from wherever), and a handle on it."""
+    from modelplane.runtime.temporal.client import ApplyHandle, existing_client
+
+    existing = await existing_client(s, with_worker)
+    if existing is None:
+        return None
+    client, ep = existing
+    running = await running_apply(client, s)
+    if running is None:
+        return None
+    return running, ApplyHandle(workflow_handle(client, s), ep, s, running.plan_id, reattached=True)
+
+
+def workflow_handle(client: Any, s: Settings) -> Any:
+    """The handle of the environment's apply workflow (whichever run holds the id)."""
+    return client.get_workflow_handle(s.workflow_id, result_type=ApplyOutcome)
+
+
+def _nothing(_: object) -> None:
+    return None
+
+
+@dataclass
+class ApplyHooks:
+    """How an apply talks to whoever runs it: the CLI prints and asks at a terminal; a script may do neither."""
+
+    show_plan: Callable[[Plan], None] = _nothing
+    """Shown the plan before anything else happens (also when there is nothing to do)."""
+    confirm: Callable[[Plan], bool] = field(default=lambda plan: True)
+    """Asked once approvals are in, before the start; False cancels with nothing changed."""
+    note: Callable[[str], None] = _nothing
+    """Told what a person should know: re-attaching, a saved plan's notes, approvals found."""
+
+
+@dataclass(frozen=True)
+class Launched:
+    """What ``launch`` did: started an apply, re-attached to a running one, or neither."""
+
+    handle: ApplyHandle | None
+    """None where the plan has nothing to do or was not confirmed (``cancelled``)."""
+    plan: Plan | None = None
+    """The plan shown and started; None when re-attached to an apply already running."""
+    cancelled: bool = False
+
+
+async def launch(
+    s: Settings,
+    saved: Plan | None = None,
+    planfile: Path | None = None,
+    *,
+    parallelism: int = 8,
+    auto_approve: bool = False,
+    wait_approvals: float = 0.0,
+    hooks: ApplyHooks | None = None,
+) -> Launched:
+    """Apply one plan object: ``saved`` (read from ``planfile``) as it is, or one made now; nothing compiles
+    after it. The same plan's apply already running is re-attached; a different one is refused."""
+    from modelplane.runtime import approvals
+    from modelplane.runtime.settings import open_store
+    from modelplane.runtime.temporal.client import ApplyHandle, client_for, existing_client
+
+    hooks = hooks or ApplyHooks()
+    store = open_store(s.root, s.state)
+    existing = await existing_client(s)
+    if existing is not None:
+        client, ep = existing
+        running = await running_apply(client, s)
+        if running is not None:
+            # the specs' fingerprint is a scan's (file hashes): re-attaching compiles nothing
+            same = (running.plan_id == saved.id) if saved is not None else (
+                running.spec_fingerprint == scan(s.root, s.environment).fingerprint
+            )  # fmt: skip
+            if not same:
+                raise refuse_concurrent(s, running)
+            hooks.note(f"re-attaching to the running apply of plan {running.plan_id} on {s.environment}")
+            return Launched(ApplyHandle(workflow_handle(client, s), ep, s, running.plan_id, reattached=True))
+    if saved is not None:
+        for note in check_saved(saved, planfile or f"plan {saved.id}", s, store):
+            hooks.note(note)
+    plan = saved if saved is not None else await asyncio.to_thread(fresh_plan, s, store)
+    hooks.show_plan(plan)
+    if not plan.actions and not plan.changes:
+        return Launched(None, plan)
+    for approval in await approvals.wait_for(s, plan, store, wait_approvals):
+        hooks.note(f"approved for {approval.owner} by {approval.by}")
+    if not hooks.confirm(plan):
+        return Launched(None, plan, cancelled=True)
+    inp = apply_input(plan, s, parallelism, auto_approve, apply_id=store.next_apply_id(), store_id=store.store_id())
+    if existing is None:
+        client, ep = await client_for(s)
+    handle = await start(client, s, inp)
+    return Launched(ApplyHandle(handle, ep, s, inp.plan_id, inp.apply_id), plan)

@@ -11,9 +11,14 @@ state store's audit trail with who gave it, so every checkout and CI see it.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.plan.model import Plan
+from modelplane.runtime.settings import Settings
 from modelplane.runtime.state import Store
 
 ACTION = "approve"
@@ -27,7 +32,7 @@ class Approval:
     at: float
 
 
-def needed(plan: Plan, require: list[str]) -> dict[str, list[str]]:
+def needed(plan: Plan, require: Sequence[str]) -> dict[str, list[str]]:
     """Owner -> what of theirs needs their approval (``class: node``), for the classes ``require`` names."""
     if not require:
         return {}
@@ -56,7 +61,26 @@ def record(store: Store, environment: str, plan_id: str, owner: str, by: str, it
     store.audit_add(environment, by, ACTION, {"plan_id": plan_id, "owner": owner, "approves": items})
 
 
-def missing(plan: Plan, require: list[str], store: Store) -> dict[str, list[str]]:
+def missing(plan: Plan, require: Sequence[str], store: Store) -> dict[str, list[str]]:
     """The owners whose approval the plan still lacks, with what of theirs it is for."""
     have = given(store, plan.environment, plan.id)
     return {o: items for o, items in needed(plan, require).items() if o not in have}
+
+
+async def wait_for(s: Settings, plan: Plan, store: Store, wait: float) -> list[Approval]:
+    """Every owner the environment's policy requires has approved ``plan`` (after waiting up to ``wait``
+    seconds for them): their approvals. Otherwise an error before anything runs, naming who must approve what."""
+    require = s.project.environments[s.environment].approvals.require
+    if not needed(plan, require):
+        return []
+    deadline = time.monotonic() + wait
+    while (lacking := missing(plan, require, store)) and time.monotonic() < deadline:
+        await asyncio.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
+    if lacking:
+        who = "; ".join(f"{o} ({', '.join(items)})" for o, items in lacking.items())
+        raise ModelplaneError(
+            f"{s.environment} requires the owners' approval for {', '.join(require)}: plan {plan.id} still needs {who}",
+            hint="each of them runs `modelplane approve --env "
+            f"{s.environment} --plan {plan.id} --owner OWNER`; then apply again (or pass --wait-approvals SECONDS)",
+        )
+    return list(given(store, plan.environment, plan.id).values())

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from modelplane.cli.exit import fail, guard
 from modelplane.cli.follow import (
-    connect_client,
-    existing_client,
     exit_code,
     follow_apply,
     run_async,
     running_handle,
     signal_apply,
-    ui_link,
 )
 from modelplane.cli.options import EnvOpt, ProjectOpt, color
-from modelplane.cli.project import settings
+from modelplane.cli.project import settings, workspace
 from modelplane.compiler.errors import ModelplaneError
+
+if TYPE_CHECKING:
+    from modelplane.workspace import Workspace
 
 
 def apply(
@@ -40,9 +40,10 @@ def apply(
     from modelplane.runtime.apply import load_plan_file
 
     saved = guard(lambda: load_plan_file(planfile)) if planfile is not None else None
-    s = settings(project, env or (saved.environment if saved else None))
+    ws = workspace(project, env or (saved.environment if saved else None))
+    s = ws.settings
     try:
-        code = run_async(_apply(s, planfile, saved, auto_approve, detach, parallelism, wait_approvals))
+        code = run_async(_apply(ws, saved, planfile, auto_approve, detach, parallelism, wait_approvals))
     except KeyboardInterrupt:
         print(
             f"\ndetached: the apply goes on in the background. Watch it: modelplane status --env {s.environment} "
@@ -53,87 +54,57 @@ def apply(
     raise typer.Exit(code)
 
 
-async def _approvals(s: Any, plan: Any, store: Any, wait: float) -> None:
-    """The environment's approval policy: every owner it requires has approved this plan, or (after waiting
-    up to ``wait`` seconds for them) the apply stops before anything runs, naming who must approve what."""
-    import asyncio
-    import time
-
-    from modelplane.runtime import approvals
-
-    require = s.project.environments[s.environment].approvals.require
-    if not approvals.needed(plan, require):
-        return
-    deadline = time.monotonic() + wait
-    while (lacking := approvals.missing(plan, require, store)) and time.monotonic() < deadline:
-        await asyncio.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
-    if lacking:
-        who = "; ".join(f"{o} ({', '.join(items)})" for o, items in lacking.items())
-        raise ModelplaneError(
-            f"{s.environment} requires the owners' approval for {', '.join(require)}: plan {plan.id} still needs {who}",
-            hint="each of them runs `modelplane approve --env "
-            f"{s.environment} --plan {plan.id} --owner OWNER`; then apply again (or pass --wait-approvals SECONDS)",
-        )
-    for a in approvals.given(store, plan.environment, plan.id).values():
-        print(f"approved for {a.owner} by {a.by}", file=sys.stderr)
-
-
 async def _apply(
-    s: Any, planfile: Path | None, saved: Any, auto_approve: bool, detach: bool, par: int, wait_approvals: float = 0
+    ws: Workspace, saved: Any, planfile: Path | None, auto_approve: bool, detach: bool, par: int, wait: float
 ) -> int:
-    """Apply one plan object: the saved one as it is, or one made now; either way nothing compiles after it."""
-    import asyncio
-
+    """The Workspace's apply, shown: the plan, the notes, the confirmation, then the progress."""
     from modelplane.compiler.report.text import render as render_text
-    from modelplane.compiler.source.scan import scan
-    from modelplane.runtime.apply import apply_input, check_saved, fresh_plan, refuse_concurrent, running_apply, start
-    from modelplane.runtime.settings import open_store
+    from modelplane.runtime.apply import ApplyHooks
 
-    store = open_store(s.root, s.state)
-    existing = await existing_client(s)
-    if existing is not None:
-        client, ep = existing
-        running = await running_apply(client, s)
-        if running is not None:
-            # the specs' fingerprint is a scan's (file hashes): re-attaching compiles nothing
-            same = (
-                running.plan_id == saved.id
-                if saved is not None
-                else running.spec_fingerprint == guard(lambda: scan(s.root, s.environment)).fingerprint
-            )
-            if not same:
-                raise refuse_concurrent(s, running)
-            print(f"re-attaching to the running apply of plan {running.plan_id} on {s.environment}", file=sys.stderr)
-            handle = client.get_workflow_handle(s.workflow_id)
-            return 0 if detach else exit_code(await follow_apply(handle, s, ep))
-    if saved is not None:
-        assert planfile is not None
-        for note in check_saved(saved, planfile, s, store):
-            print(note, file=sys.stderr)
-    plan = saved if saved is not None else await asyncio.to_thread(fresh_plan, s, store)
-    sys.stdout.write(render_text(plan, color=color(sys.stdout)))
-    if not plan.actions and not plan.changes:
-        return 0
-    await _approvals(s, plan, store, wait_approvals)
-    if not auto_approve:
+    s = ws.settings
+
+    def confirm(plan: Any) -> bool:
+        if auto_approve:
+            return True
         if not sys.stdin.isatty():
             raise ModelplaneError(
                 "apply needs confirmation, and stdin is not a terminal",
                 hint="pass --auto-approve to apply without asking (CI), or run it in a terminal",
             )
-        if not typer.confirm(f"Apply {len(plan.actions)} action(s) to {s.project.name}/{s.environment}?"):
-            print("apply cancelled; nothing was changed", file=sys.stderr)
-            return 1
-    inp = apply_input(plan, s, par, auto_approve, apply_id=store.next_apply_id(), store_id=store.store_id())
-    if existing is None:
-        client, ep = await connect_client(s, start=True, with_worker=True)
-    handle = await start(client, s, inp)
-    print(f"apply {inp.apply_id} started as workflow {s.workflow_id}", file=sys.stderr)
-    if detach:
-        link = ui_link(ep, s)
-        print(f"detached; watch with: modelplane status --env {s.environment} --watch" + (f"\n{link}" if link else ""))
+        return typer.confirm(f"Apply {len(plan.actions)} action(s) to {s.project.name}/{s.environment}?")
+
+    def show(plan: Any) -> None:
+        sys.stdout.write(render_text(plan, color=color(sys.stdout)))
+
+    hooks = ApplyHooks(
+        show_plan=show,
+        confirm=confirm,
+        note=lambda message: print(message, file=sys.stderr),
+    )
+    out = await ws.apply(
+        saved,
+        planfile=planfile,
+        parallelism=par,
+        auto_approve=auto_approve,
+        wait_approvals=wait,
+        hooks=hooks,
+    )
+    if out.cancelled:
+        print("apply cancelled; nothing was changed", file=sys.stderr)
+        return 1
+    handle = out.handle
+    if handle is None:
         return 0
-    return exit_code(await follow_apply(handle, s, ep))
+    if not handle.reattached:
+        print(f"apply {handle.apply_id} started as workflow {s.workflow_id}", file=sys.stderr)
+        if detach:
+            link = handle.ui_link
+            print(
+                f"detached; watch with: modelplane status --env {s.environment} --watch" + (f"\n{link}" if link else "")
+            )
+    if detach:
+        return 0
+    return exit_code(await follow_apply(handle))
 
 
 def approve(

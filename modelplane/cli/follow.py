@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from modelplane.cli.exit import QUICK_EXIT, fail
 from modelplane.cli.options import color
 from modelplane.compiler.errors import ModelplaneError
+
+if TYPE_CHECKING:
+    from modelplane.runtime.settings import Settings
+    from modelplane.runtime.temporal.client import ApplyHandle
+    from modelplane.runtime.temporal.messages import Progress
 
 POLL_S = 0.25
 
@@ -43,56 +48,16 @@ def make_console(stderr: bool = False) -> Any:
     return Console(file=stream, force_terminal=tty, no_color=not tty, highlight=False, width=None if tty else 200)
 
 
-def ui_link(ep: Any, s: Any) -> str | None:
-    if ep.ui_url is None:
-        return None
-    from urllib.parse import quote
-
-    return f"{ep.ui_url}/namespaces/{ep.namespace}/workflows/{quote(s.workflow_id, safe='')}"
-
-
-async def connect_client(s: Any, start: bool, with_worker: bool) -> tuple[Any, Any]:
-    import asyncio
-
-    from modelplane.runtime.temporal.client import connect, ensure_worker
-
-    client, ep = await connect(s, start=start)
-    if with_worker and s.embedded:
-        await asyncio.to_thread(ensure_worker, s, ep)
-    return client, ep
-
-
-async def existing_client(s: Any, with_worker: bool = True) -> tuple[Any, Any] | None:
-    """A client, or None where no embedded server runs (then no apply can be running either)."""
-    from modelplane.runtime.temporal.server import running_server
-
-    if s.embedded and running_server(s.root) is None and not unfinished(s):
-        return None
-    return await connect_client(s, start=True, with_worker=with_worker)
-
-
-def unfinished(s: Any) -> bool:
-    """Did an apply start here and never finish (the server went down with it)? Then it must resume."""
-    from modelplane.runtime.state import existing_store
-
-    store = existing_store(s.root, s.state)
-    if store is None:
-        return False
-    last = store.history(s.environment, limit=1)
-    return bool(last) and last[0].outcome == "running"
-
-
-async def follow_apply(handle: Any, s: Any, ep: Any, follow: bool = True) -> str:
+async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
     """Show progress until the apply ends; returns its final state."""
     import asyncio
 
     from rich.live import Live
 
     from modelplane.cli.views.progress import LineLog, table
-    from modelplane.runtime.temporal.messages import Progress
 
     console = make_console()
-    link = ui_link(ep, s)
+    s, link = h.settings, h.ui_link
     if link:
         console.print(f"Temporal UI: {link}", style="dim")
     live = console.is_terminal
@@ -105,7 +70,7 @@ async def follow_apply(handle: Any, s: Any, ep: Any, follow: bool = True) -> str
         waiting = False
         while True:
             try:
-                p = await query_progress(handle, s, ep, Progress)
+                p = await query_progress(h)
             except NoWorker as exc:
                 if not follow:
                     raise ServerLost(str(exc)) from None
@@ -121,7 +86,7 @@ async def follow_apply(handle: Any, s: Any, ep: Any, follow: bool = True) -> str
                 log.update(p)
             if p.state in FINAL or not follow:
                 break
-            ended = await ended_unfinished(handle)
+            ended = await ended_unfinished(h.workflow)
             if ended is not None:  # a query replays a closed workflow as it last was: "running", forever
                 if view is not None:
                     view.stop()
@@ -166,12 +131,13 @@ class NoWorker(ServerLost):
     """The server answers, but no worker polls the apply's task queue (the apply waits for one)."""
 
 
-async def query_progress(handle: Any, s: Any, ep: Any, progress_type: Any) -> Any:
+async def query_progress(h: ApplyHandle) -> Progress:
     """The apply's progress; losing the server ends the command with one line saying how to re-attach."""
     from temporalio.service import RPCError
 
+    s, ep = h.settings, h.endpoint
     try:
-        return await handle.query("progress", result_type=progress_type)
+        return await h.progress()
     except RPCError as exc:
         if "no poller" in str(exc):  # the server answers; no worker polls the apply's task queue now
             raise NoWorker(
@@ -210,16 +176,17 @@ def exit_code(state: str) -> int:
     return 0 if state == "succeeded" else 1
 
 
-async def running_handle(s: Any) -> Any:
-    from modelplane.runtime.apply import running_apply
+async def running_handle(s: Settings) -> Any:
+    """The Temporal handle of the apply running on the environment; an error where none runs."""
+    from modelplane.runtime.apply import attach
 
-    existing = await existing_client(s)
-    if existing is None or await running_apply(existing[0], s) is None:
+    found = await attach(s)
+    if found is None:
         raise ModelplaneError(
             f"no apply is running on {s.project.name}/{s.environment}",
             hint=f"`modelplane status --env {s.environment}` shows the last one",
         )
-    return existing[0].get_workflow_handle(s.workflow_id)
+    return found[1].workflow
 
 
 def signal_apply(s: Any, name: str, *args: Any) -> None:

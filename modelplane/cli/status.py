@@ -12,7 +12,6 @@ import typer
 from modelplane.cli.exit import guard
 from modelplane.cli.follow import (
     FINAL,
-    existing_client,
     exit_code,
     follow_apply,
     make_console,
@@ -37,32 +36,26 @@ def status(
 
 
 async def _status(s: Any, watch: bool, fmt: Format) -> int:
-    from modelplane.runtime.apply import running_apply
-    from modelplane.runtime.temporal.messages import Progress
     from modelplane.workspace import Workspace
 
-    existing = await existing_client(s)
-    if existing is not None:
-        client, ep = existing
-        running = await running_apply(client, s)
-        if running is not None:
-            handle = client.get_workflow_handle(s.workflow_id)
-            if fmt == Format.json:
-                p = await query_progress(handle, s, ep, Progress)
-                print(
-                    json.dumps(
-                        {"running": True, "apply": vars(running), "progress": p.model_dump(mode="json")}, indent=2
-                    )
-                )
-                return 0
-            # whoever started it, from whichever checkout: the lock and the apply are the service's
-            make_console().print(
-                f"{s.project.name}/{s.environment}: apply of plan {running.plan_id} running, started "
-                f"{running.started} by {running.requested_by} from {running.checkout}"
+    ws = Workspace.of(s)
+    found = await ws.running()
+    if found is not None:
+        running, handle = found
+        if fmt == Format.json:
+            p = await query_progress(handle)
+            print(
+                json.dumps({"running": True, "apply": vars(running), "progress": p.model_dump(mode="json")}, indent=2)
             )
-            state = await follow_apply(handle, s, ep, follow=watch)
-            return exit_code(state) if state in FINAL else 0
-    summary = guard(lambda: Workspace(s.root, s.environment).state_summary())
+            return 0
+        # whoever started it, from whichever checkout: the lock and the apply are the service's
+        make_console().print(
+            f"{s.project.name}/{s.environment}: apply of plan {running.plan_id} running, started "
+            f"{running.started} by {running.requested_by} from {running.checkout}"
+        )
+        state = await follow_apply(handle, follow=watch)
+        return exit_code(state) if state in FINAL else 0
+    summary = guard(ws.state_summary)
     if fmt == Format.json:
         print(state_json(summary))
         return 0

@@ -15,11 +15,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.source.files import read_named_file
 from modelplane.runtime.procs import Identity, is_ours, spawn_detached, terminate
 from modelplane.runtime.settings import Settings
+from modelplane.runtime.temporal.messages import ApplyOutcome, Progress
 from modelplane.runtime.temporal.server import ensure_server, file_lock, pid_alive, running_server, state_dir
 
 WORKER_START_TIMEOUT_S = 60.0
@@ -154,3 +156,63 @@ def stop_worker(root: Path) -> bool:
     if not info or not _worker_running(info):
         return False
     return terminate(_worker_proc(info), grace=10.0, what="the background worker")
+
+
+async def client_for(s: Settings, start: bool = True, with_worker: bool = True) -> tuple[Any, Endpoint]:
+    """A client for the environment's Temporal; in embedded mode its server (``start``) and worker started."""
+    client, ep = await connect(s, start=start)
+    if with_worker and s.embedded:
+        await asyncio.to_thread(ensure_worker, s, ep)
+    return client, ep
+
+
+async def existing_client(s: Settings, with_worker: bool = True) -> tuple[Any, Endpoint] | None:
+    """A client, or None where no embedded server runs (then no apply can be running either)."""
+    if s.embedded and running_server(s.root) is None and not unfinished(s):
+        return None
+    return await client_for(s, start=True, with_worker=with_worker)
+
+
+def unfinished(s: Settings) -> bool:
+    """Did an apply start here and never finish (the server went down with it)? Then it must resume."""
+    from modelplane.runtime.state import existing_store
+
+    store = existing_store(s.root, s.state)
+    if store is None:
+        return False
+    last = store.history(s.environment, limit=1)
+    return bool(last) and last[0].outcome == "running"
+
+
+@dataclass(frozen=True)
+class ApplyHandle:
+    """An apply's workflow on the server: what ``Workspace.apply`` returns and ``status`` follows."""
+
+    workflow: Any
+    """temporalio's ``WorkflowHandle`` of ``apply/<project>/<env>`` (typed ``Any``: importing stays cheap)."""
+    endpoint: Endpoint
+    settings: Settings
+    plan_id: str
+    apply_id: str | None = None
+    """None when re-attached (the running apply's progress says it)."""
+    reattached: bool = False
+
+    @property
+    def ui_link(self) -> str | None:
+        """The apply in the Temporal Web UI, where the server has one."""
+        if self.endpoint.ui_url is None:
+            return None
+        from urllib.parse import quote
+
+        wid = quote(self.settings.workflow_id, safe="")
+        return f"{self.endpoint.ui_url}/namespaces/{self.endpoint.namespace}/workflows/{wid}"
+
+    async def progress(self) -> Progress:
+        """The apply's progress now (``RPCError`` where the server or a worker does not answer)."""
+        result: Progress = await self.workflow.query("progress", result_type=Progress)
+        return result
+
+    async def result(self) -> ApplyOutcome:
+        """Wait for the apply to end; its outcome."""
+        outcome: ApplyOutcome = await self.workflow.result()
+        return outcome

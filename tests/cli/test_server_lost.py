@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import typer
+from modelplane.runtime.temporal.client import ApplyHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from modelplane.cli import follow
@@ -25,7 +26,8 @@ def test_losing_the_server_while_following_an_apply_says_how_to_re_attach(capsys
     ep = SimpleNamespace(address="127.0.0.1:7233", namespace="default", ui_url=None)
     try:
         with pytest.raises(typer.Exit) as exit_info:
-            follow.run_async(follow.follow_apply(_GoneHandle(), s, ep))
+            handle = ApplyHandle(_GoneHandle(), ep, s, plan_id="p")  # type: ignore[arg-type]
+            follow.run_async(follow.follow_apply(handle))
     finally:  # asyncio.run leaves no current loop; later tests (pulumi's mocks) expect one
         asyncio.set_event_loop(asyncio.new_event_loop())
     assert exit_info.value.exit_code == 1
