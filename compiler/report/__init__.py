@@ -2,5 +2,5 @@
 
 - ``text``: the terminal report; ``markdown``: **the markdown report** (a PR comment; its template is
   ``templates/reports/plan.md.j2``); ``graph``: text, mermaid, dot and JSON graph views;
-- ``diagnostics``: diagnostics as text and JSON; ``terminal``: colour and escaping.
+- ``terminal``: colour and escaping (diagnostics are shown by the CLI's ``views/diagnostics.py``).
 """

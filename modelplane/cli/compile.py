@@ -43,7 +43,7 @@ def validate(
     if fmt == Format.json:
         from dataclasses import asdict
 
-        from modelplane.compiler.report.diagnostics import to_json
+        from modelplane.cli.views.diagnostics import to_json
 
         summary = {k: v for k, v in asdict(found).items() if k != "warnings"}
         print(json.dumps({"ok": True, "errors": [], "warnings": to_json(found.warnings), **summary}))
@@ -54,7 +54,7 @@ def validate(
         detail = ", ".join(f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds)
         print(f"✓ {found.nodes} specs valid in {found.files} files (env {found.environment}): {detail}")
         if found.warnings:
-            from modelplane.compiler.report.diagnostics import to_text
+            from modelplane.cli.views.diagnostics import to_text
 
             print("\n" + to_text(found.warnings, color=color(sys.stderr)), file=sys.stderr)
 

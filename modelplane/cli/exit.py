@@ -31,7 +31,7 @@ MAIN: list[bool] = []
 
 
 def fail(exc: ModelplaneError, fmt: Format = Format.text) -> NoReturn:
-    from modelplane.compiler.report.diagnostics import to_json, to_text
+    from modelplane.cli.views.diagnostics import to_json, to_text
 
     if fmt == Format.json:
         print(json.dumps({"ok": False, "errors": to_json(exc.diagnostics)}, indent=2))

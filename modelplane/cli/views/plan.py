@@ -25,7 +25,7 @@ def plan_view(result: PlanResult, fmt: PlanFormat, *, artifact: str | None, colo
     """The plan in ``fmt`` (``artifact``: the saved plan file the markdown report points at), its errors
     (and, but in JSON, its warnings) for stderr, and the exit code: 1 with errors, 2 with changes or work
     an earlier apply left (shown as such only with --detailed-exitcode), 0 with neither."""
-    from modelplane.compiler.report.diagnostics import to_text
+    from modelplane.cli.views.diagnostics import to_text
 
     p = result.plan
     stdout, stderr = io.StringIO(), io.StringIO()
