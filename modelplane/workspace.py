@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from modelplane.compiler.plan.model import Plan
     from modelplane.compiler.source.files import GitSource
     from modelplane.compiler.source.scan import Scan
-    from modelplane.runtime.apply import ApplyHooks, Launched, Running
+    from modelplane.runtime.apply import ApplyHooks, ApplyOptions, Launched, Running
     from modelplane.runtime.settings import Settings
     from modelplane.runtime.state.ports import HistoryEntry, Store
     from modelplane.runtime.temporal.client import ApplyHandle
@@ -260,31 +260,22 @@ class Workspace:
         plan: Plan | Path | str | None = None,
         *,
         planfile: Path | None = None,
-        parallelism: int = 8,
-        auto_approve: bool = False,
-        wait_approvals: float = 0.0,
+        options: ApplyOptions | None = None,
         hooks: ApplyHooks | None = None,
     ) -> Launched:
         """Start (or re-attach to) the apply of ``plan``: a saved plan (read from ``planfile``), or its file;
         None plans now.
 
         Returns at once with ``Launched.handle``, an ``ApplyHandle``: ``await handle.result()`` waits for the
-        end, ``handle.progress()`` says where it is. ``hooks`` show the plan and confirm it (default: confirmed).
+        end, ``handle.progress()`` says where it is. ``options`` are ``apply``'s; ``hooks`` show the plan and
+        confirm it (default: confirmed).
         """
         from modelplane.runtime.apply import launch, load_plan_file
 
         saved: Plan | None = plan if not isinstance(plan, str | Path) else None
         if isinstance(plan, str | Path):
             planfile, saved = Path(plan), load_plan_file(Path(plan))
-        return await launch(
-            self.settings,
-            saved,
-            planfile,
-            parallelism=parallelism,
-            auto_approve=auto_approve,
-            wait_approvals=wait_approvals,
-            hooks=hooks,
-        )
+        return await launch(self.settings, saved, planfile, options, hooks)
 
     async def running(self) -> tuple[Running, ApplyHandle] | None:
         """The apply running on the environment now (who started it, from where) and a handle to follow it."""

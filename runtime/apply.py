@@ -280,7 +280,7 @@ class ApplyHooks:
     show_plan: Callable[[Plan], None] = _nothing
     """Shown the plan before anything else happens (also when there is nothing to do)."""
     confirm: Callable[[Plan], bool] = field(default=lambda plan: True)
-    """Asked once approvals are in, before the start; False cancels with nothing changed."""
+    """Asked once approvals are in, before the start (unless ``auto_approve``); False cancels, nothing changed."""
     note: Callable[[str], None] = _nothing
     """Told what a person should know: re-attaching, a saved plan's notes, approvals found."""
 
@@ -296,14 +296,23 @@ class Launched:
     cancelled: bool = False
 
 
+@dataclass(frozen=True)
+class ApplyOptions:
+    """``modelplane apply``'s options, for the CLI and ``Workspace.apply`` alike."""
+
+    parallelism: int = 8
+    """Actions at a time."""
+    auto_approve: bool = False
+    """Start without asking ``hooks.confirm`` (CI); recorded with the apply's input."""
+    wait_approvals: float = 0.0
+    """Seconds to wait for owner approvals the environment's policy requires before refusing."""
+
+
 async def launch(
     s: Settings,
     saved: Plan | None = None,
     planfile: Path | None = None,
-    *,
-    parallelism: int = 8,
-    auto_approve: bool = False,
-    wait_approvals: float = 0.0,
+    options: ApplyOptions | None = None,
     hooks: ApplyHooks | None = None,
 ) -> Launched:
     """Apply one plan object: ``saved`` (read from ``planfile``) as it is, or one made now; nothing compiles
@@ -312,7 +321,7 @@ async def launch(
     from modelplane.runtime.settings import open_store
     from modelplane.runtime.temporal.client import ApplyHandle, client_for, existing_client
 
-    hooks = hooks or ApplyHooks()
+    hooks, options = hooks or ApplyHooks(), options or ApplyOptions()
     store = open_store(s.root, s.state)
     existing = await existing_client(s)
     if existing is not None:
@@ -334,11 +343,12 @@ async def launch(
     hooks.show_plan(plan)
     if not plan.actions and not plan.changes:
         return Launched(None, plan)
-    for approval in await approvals.wait_for(s, plan, store, wait_approvals):
+    for approval in await approvals.wait_for(s, plan, store, options.wait_approvals):
         hooks.note(f"approved for {approval.owner} by {approval.by}")
-    if not hooks.confirm(plan):
+    if not options.auto_approve and not hooks.confirm(plan):
         return Launched(None, plan, cancelled=True)
-    inp = apply_input(plan, s, parallelism, auto_approve, apply_id=store.next_apply_id(), store_id=store.store_id())
+    par, auto = options.parallelism, options.auto_approve
+    inp = apply_input(plan, s, par, auto, apply_id=store.next_apply_id(), store_id=store.store_id())
     if existing is None:
         client, ep = await client_for(s)
     handle = await start(client, s, inp)

@@ -59,13 +59,11 @@ async def _apply(
 ) -> int:
     """The Workspace's apply, shown: the plan, the notes, the confirmation, then the progress."""
     from modelplane.compiler.report.text import render as render_text
-    from modelplane.runtime.apply import ApplyHooks
+    from modelplane.runtime.apply import ApplyHooks, ApplyOptions
 
     s = ws.settings
 
     def confirm(plan: Any) -> bool:
-        if auto_approve:
-            return True
         if not sys.stdin.isatty():
             raise ModelplaneError(
                 "apply needs confirmation, and stdin is not a terminal",
@@ -81,14 +79,8 @@ async def _apply(
         confirm=confirm,
         note=lambda message: print(message, file=sys.stderr),
     )
-    out = await ws.apply(
-        saved,
-        planfile=planfile,
-        parallelism=par,
-        auto_approve=auto_approve,
-        wait_approvals=wait,
-        hooks=hooks,
-    )
+    options = ApplyOptions(parallelism=par, auto_approve=auto_approve, wait_approvals=wait)
+    out = await ws.apply(saved, planfile=planfile, options=options, hooks=hooks)
     if out.cancelled:
         print("apply cancelled; nothing was changed", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from modelplane.compiler.plan.model import Plan
-from modelplane.runtime.apply import ApplyHooks
+from modelplane.runtime.apply import ApplyHooks, ApplyOptions
 
 from modelplane.workspace import Workspace
 from tests.integration.pipeline import Pipeline
@@ -26,7 +26,8 @@ def test_the_workspace_applies_the_plan_it_shows_and_hands_back_a_handle(
 
     async def go() -> tuple[Any, ...]:
         declined = await ws.apply(hooks=ApplyHooks(show_plan=shown.append, confirm=lambda plan: False))
-        started = await ws.apply(auto_approve=True, hooks=ApplyHooks(show_plan=shown.append, note=notes.append))
+        options = ApplyOptions(auto_approve=True)
+        started = await ws.apply(options=options, hooks=ApplyHooks(show_plan=shown.append, note=notes.append))
         assert started.handle is not None
         outcome = await started.handle.result()
         progress = await started.handle.progress()
