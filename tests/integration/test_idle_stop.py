@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from modelplane.runtime.temporal.server import pid_alive, port_open
+from modelplane.runtime.procs import pid_alive, port_open
 
 from tests.integration.pipeline import Pipeline
 
