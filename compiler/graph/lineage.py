@@ -49,6 +49,17 @@ class LineageGraph:
     _order: list[NodeId] | None = None
     _parents: dict[NodeId, list[NodeId]] = field(default_factory=dict)
 
+    @classmethod
+    def indexed(cls, specs: SpecSet, edges: list[Edge], order: list[NodeId] | None = None) -> LineageGraph:
+        """The graph of ``edges`` (already in order), indexed in both directions; ``order``: a known
+        topological order (the graph cache's), else computed on first use."""
+        out: dict[NodeId, list[Edge]] = {}
+        inn: dict[NodeId, list[Edge]] = {}
+        for e in edges:
+            out.setdefault(e.source, []).append(e)
+            inn.setdefault(e.target, []).append(e)
+        return cls(specs, edges, out, inn, order)
+
     @property
     def nodes(self) -> dict[NodeId, SpecNode]:
         return self.specs.nodes
@@ -289,11 +300,7 @@ def from_edges(specs: SpecSet, edges: Iterable[Edge]) -> LineageGraph:
         if out_edges:
             out_edges.sort(key=_edge_key)
             ordered.extend(out_edges)
-    graph = LineageGraph(specs, ordered)
-    for e in graph.edges:
-        graph._out.setdefault(e.source, []).append(e)
-        graph._in.setdefault(e.target, []).append(e)
-    return graph
+    return LineageGraph.indexed(specs, ordered)
 
 
 def _edge_key(e: Edge) -> tuple[NodeId, NodeId, str]:

@@ -122,11 +122,8 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
     if not isinstance(scan.source, _file_source_type()):
         source = scan.source
         specs.source_loader = lambda f: source.read(f).decode("utf-8", errors="replace")
-    graph = LineageGraph(specs, [Edge(ids[a], ids[b], kind, tuple(p)) for a, b, kind, p in payload["edges"]])
-    for e in graph.edges:
-        graph._out.setdefault(e.source, []).append(e)
-        graph._in.setdefault(e.target, []).append(e)
-    graph._order = [ids[i] for i in payload["order"]]
+    edges = [Edge(ids[a], ids[b], kind, tuple(p)) for a, b, kind, p in payload["edges"]]
+    graph = LineageGraph.indexed(specs, edges, order=[ids[i] for i in payload["order"]])
     return Compiled(graph, fps, [diag_from_json(d) for d in payload["warnings"]], [])
 
 

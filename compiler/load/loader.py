@@ -101,7 +101,7 @@ def _load(sc: Scan, use_cache: bool) -> SpecSet:
         source = sc.source
         specs.source_loader = lambda f: decode(f, source.read(f))[0] or ""
     for f, text in texts.items():
-        specs._maps[f] = SourceMap(f, text)
+        specs.source_maps[f] = SourceMap(f, text)
     for first, again in duplicates:
         first_loc, _, _ = specs.locate(first, ("metadata", "name"))
         problems.add(
@@ -150,8 +150,15 @@ def _graph_rules_of_the_rest(specs: SpecSet, partial: list[SpecNode], links: lis
     for p in partial:
         if p._model is not None:  # validated: only its file (or a duplicate key in it) kept it out
             nodes.setdefault(p.id, p)
-    valid = SpecSet(specs.root, specs.project, specs.environment, dict(sorted(nodes.items())), dict(specs.files))
-    valid.source_loader, valid._maps = specs.source_loader, specs._maps
+    valid = SpecSet(
+        specs.root,
+        specs.project,
+        specs.environment,
+        dict(sorted(nodes.items())),
+        dict(specs.files),
+        source_loader=specs.source_loader,
+        source_maps=specs.source_maps,
+    )
     sound = [link for link in links if link.node in nodes and link.target in nodes]
     try:
         return check(build(valid, sound, partial=True))

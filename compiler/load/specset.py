@@ -114,7 +114,8 @@ class SpecSet:
     """Resolved references (``references.Link``), filled in by the loader."""
     source_loader: Any = None
     """Callable(path) -> text, for locating positions (git objects for --base)."""
-    _maps: dict[str, SourceMap] = field(default_factory=dict)
+    source_maps: dict[str, SourceMap] = field(default_factory=dict)
+    """Positions per file: filled by the loader from the texts it parsed, else on first ``locate``."""
     _kinds: dict[str, list[SpecNode]] = field(default_factory=dict)
     _kinds_of: int = -1
     """How many nodes ``_kinds`` was built from (rebuilt when nodes were added since)."""
@@ -129,13 +130,13 @@ class SpecSet:
         return self._kinds.get(kind, [])
 
     def source_map(self, file: str) -> SourceMap:
-        if file not in self._maps:
+        if file not in self.source_maps:
             if self.source_loader is not None:
                 text = self.source_loader(file)
             else:
                 text, _ = decode(file, (self.root / file).read_bytes())
-            self._maps[file] = SourceMap(file, text or "")
-        return self._maps[file]
+            self.source_maps[file] = SourceMap(file, text or "")
+        return self.source_maps[file]
 
     def locate(
         self, node: SpecNode, path: tuple[str | int, ...], key: bool = False
