@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -97,108 +98,124 @@ def rollout_workflow_id(parent_id: str, apply_id: str, target: str) -> str:
     return f"{parent_id}/{apply_id}/{target}"
 
 
+@dataclass
+class ApplyState:
+    """What an ApplyPlan run knows, in one place: queries read it, signals and updates change it, and the
+    main loop walks the DAG with it. Rebuilt from the input's ``results``/``recorded`` on continue-as-new."""
+
+    results: dict[str, ActionResult]
+    """Action id -> its state and output, for every action of the plan."""
+    recorded: list[str]
+    """Node records the store holds already (what a resumed run does not write again)."""
+    started_at: datetime | None
+    unflushed: list[str] = field(default_factory=list)
+    """Finished actions whose outcome waits for the next ``record_state``."""
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    gates: dict[str, Gate] = field(default_factory=dict)
+    rollouts: dict[str, RolloutStatus] = field(default_factory=dict)
+    paused: bool = False
+    abort_reason: str | None = None
+    dirty: bool = False
+    """Something changed (an action ended, a signal came): the main loop wakes and looks again."""
+    final: str | None = None
+    preflight: list[PreflightProblem] = field(default_factory=list)
+
+
 @workflow.defn(name="ApplyPlan")  # pinned to its build by the worker (runtime.worker)
 class ApplyPlanWorkflow:
     @workflow.init
     def __init__(self, inp: ApplyInput) -> None:
         self._inp = inp
-        self._results: dict[str, ActionResult] = {a.id: inp.results.get(a.id, ActionResult()) for a in inp.actions}
-        self._recorded: list[str] = list(inp.recorded)
-        self._unflushed: list[str] = []
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._gates: dict[str, Gate] = {}
-        self._rollouts: dict[str, RolloutStatus] = {}
-        self._paused = False
-        self._abort_reason: str | None = None
-        self._dirty = False
-        self._started_at = inp.started_at
-        self._final: str | None = None
-        self._preflight: list[PreflightProblem] = []
+        self._st = ApplyState(
+            results={a.id: inp.results.get(a.id, ActionResult()) for a in inp.actions},
+            recorded=list(inp.recorded),
+            started_at=inp.started_at,
+        )
 
     # -- queries, signals, updates ------------------------------------------------------------
 
     @workflow.query
     def progress(self) -> Progress:
-        state = self._final or ("aborting" if self._abort_reason else "paused" if self._paused else "running")
+        state = self._st.final or ("aborting" if self._st.abort_reason else "paused" if self._st.paused else "running")
         return Progress(
             apply_id=self._inp.apply_id,
             plan_id=self._inp.plan_id,
             environment=self._inp.environment,
             state=state,
-            started_at=self._started_at,
-            actions=self._results,
+            started_at=self._st.started_at,
+            actions=self._st.results,
             order=[a.id for a in self._inp.actions],
-            gates=list(self._gates.values()),
-            rollouts=dict(self._rollouts),
-            abort_reason=self._abort_reason,
-            preflight=self._preflight,
+            gates=list(self._st.gates.values()),
+            rollouts=dict(self._st.rollouts),
+            abort_reason=self._st.abort_reason,
+            preflight=self._st.preflight,
         )
 
     @workflow.signal
     def pause(self) -> None:
-        self._paused = True
-        self._dirty = True
+        self._st.paused = True
+        self._st.dirty = True
 
     @workflow.signal
     def resume(self) -> None:
-        self._paused = False
-        self._dirty = True
+        self._st.paused = False
+        self._st.dirty = True
 
     @workflow.signal
     async def abort(self, reason: str) -> None:
-        if self._abort_reason is not None:
+        if self._st.abort_reason is not None:
             return
-        self._abort_reason = reason or "aborted"
-        self._dirty = True
+        self._st.abort_reason = reason or "aborted"
+        self._st.dirty = True
         wf_id = workflow.info().workflow_id
-        for aid, task in list(self._tasks.items()):
+        for aid, task in list(self._st.tasks.items()):
             action = self._action(aid)
             if action.type == "rollout":
                 # the rollout rolls itself back (canary to weight 0, torn down) and then ends
                 child = workflow.get_external_workflow_handle(
                     rollout_workflow_id(wf_id, self._inp.apply_id, action.target)
                 )
-                await child.signal("abort", self._abort_reason)
+                await child.signal("abort", self._st.abort_reason)
             else:
                 task.cancel()
 
     @workflow.signal
     def gate_waiting(self, gate: Gate) -> None:
-        self._gates[gate.target] = gate
+        self._st.gates[gate.target] = gate
 
     @workflow.signal
     def gate_cleared(self, target: str) -> None:
-        self._gates.pop(target, None)
+        self._st.gates.pop(target, None)
 
     @workflow.signal
     def rollout_status(self, status: RolloutStatus) -> None:
-        self._rollouts[status.target] = status
+        self._st.rollouts[status.target] = status
 
     @workflow.update
     async def approve(self, approval: Approval) -> list[str]:
         wf_id = workflow.info().workflow_id
-        targets = [t for t in list(self._gates) if approval.target in (None, t)]
+        targets = [t for t in list(self._st.gates) if approval.target in (None, t)]
         for target in targets:
-            self._gates.pop(target, None)
+            self._st.gates.pop(target, None)
             child = workflow.get_external_workflow_handle(rollout_workflow_id(wf_id, self._inp.apply_id, target))
             await child.signal("approve", approval)
         return targets
 
     @approve.validator
     def _check_approve(self, approval: Approval) -> None:
-        if not self._gates:
+        if not self._st.gates:
             raise ValueError("nothing is waiting for approval in this apply")
-        if approval.target is not None and approval.target not in self._gates:
+        if approval.target is not None and approval.target not in self._st.gates:
             raise ValueError(
-                f"{approval.target} is not waiting for approval; waiting: {', '.join(sorted(self._gates))}"
+                f"{approval.target} is not waiting for approval; waiting: {', '.join(sorted(self._st.gates))}"
             )
 
     # -- the walk ------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: ApplyInput) -> ApplyOutcome:
-        if self._started_at is None:
-            self._started_at = workflow.now()
+        if self._st.started_at is None:
+            self._st.started_at = workflow.now()
             await self._history("running")
             # applies started before the preflight existed replay without it
             if workflow.patched("preflight") and await self._run_preflight():
@@ -213,57 +230,57 @@ class ApplyPlanWorkflow:
         await self._flush()
         while True:
             for a in actions:
-                r = self._results[a.id]
+                r = self._st.results[a.id]
                 if r.state != "pending":
                     continue
-                if self._abort_reason is not None:
-                    self._finish(a.id, "skipped", f"not run: apply aborted ({self._abort_reason})")
+                if self._st.abort_reason is not None:
+                    self._finish(a.id, "skipped", f"not run: apply aborted ({self._st.abort_reason})")
                     continue
-                blocked = [d for d in a.depends_on if self._results[d].state in ("failed", "skipped")]
-                if blocked and all(self._results[d].state in FINISHED for d in a.depends_on):
+                blocked = [d for d in a.depends_on if self._st.results[d].state in ("failed", "skipped")]
+                if blocked and all(self._st.results[d].state in FINISHED for d in a.depends_on):
                     # decided once every dependency is done, so the reason names all of the blockers
-                    why = ", ".join(f"{d} {self._results[d].state}" for d in blocked)
+                    why = ", ".join(f"{d} {self._st.results[d].state}" for d in blocked)
                     self._finish(a.id, "skipped", f"skipped: {why}")
                     continue
-                if any(self._results[d].state != "succeeded" for d in a.depends_on):
+                if any(self._st.results[d].state != "succeeded" for d in a.depends_on):
                     continue
-                if self._paused or draining or len(self._tasks) >= inp.parallelism:
+                if self._st.paused or draining or len(self._st.tasks) >= inp.parallelism:
                     continue
                 r.state = "running"
                 r.started_at = workflow.now()
-                self._tasks[a.id] = asyncio.create_task(self._execute(by_id[a.id]))
-            if self._unflushed:
+                self._st.tasks[a.id] = asyncio.create_task(self._execute(by_id[a.id]))
+            if self._st.unflushed:
                 await self._flush()
                 continue  # flushing took time: actions may have finished meanwhile
-            if not self._tasks and all(r.state in FINISHED for r in self._results.values()):
+            if not self._st.tasks and all(r.state in FINISHED for r in self._st.results.values()):
                 break
             if not draining and self._history_long():
                 draining = True
-            if draining and not self._tasks:
+            if draining and not self._st.tasks:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     inp.model_copy(
                         update={
-                            "results": self._results,
-                            "recorded": self._recorded,
-                            "started_at": self._started_at,
+                            "results": self._st.results,
+                            "recorded": self._st.recorded,
+                            "started_at": self._st.started_at,
                         }
                     )
                 )
-            self._dirty = False
-            await workflow.wait_condition(lambda: self._dirty)
+            self._st.dirty = False
+            await workflow.wait_condition(lambda: self._st.dirty)
 
         outcome = (
             "aborted"
-            if self._abort_reason is not None
+            if self._st.abort_reason is not None
             else "failed"
-            if any(r.state != "succeeded" for r in self._results.values())
+            if any(r.state != "succeeded" for r in self._st.results.values())
             else "succeeded"
         )
-        self._final = outcome
+        self._st.final = outcome
         await self._history(outcome)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return ApplyOutcome(apply_id=inp.apply_id, state=outcome, actions=self._results)
+        return ApplyOutcome(apply_id=inp.apply_id, state=outcome, actions=self._st.results)
 
     async def _run_preflight(self) -> bool:
         """Check every prerequisite the plan's provisioners need, before any side effect; True if one is missing."""
@@ -281,19 +298,21 @@ class ApplyPlanWorkflow:
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=BOOKKEEPING_RETRY,
         )
-        self._preflight = problems
+        self._st.preflight = problems
         return bool(problems)
 
     async def _refused(self) -> ApplyOutcome:
         """Nothing ran: every action is left not run, the state is not written (no action changed anything)."""
-        why = "not run: the preflight found missing prerequisites (" + "; ".join(p.what for p in self._preflight) + ")"
+        why = (
+            "not run: the preflight found missing prerequisites (" + "; ".join(p.what for p in self._st.preflight) + ")"
+        )
         now = workflow.now()
-        for r in self._results.values():
+        for r in self._st.results.values():
             r.state, r.error, r.finished_at = "skipped", why, now
-        self._final = "failed"
-        await self._history("failed", {"preflight": "\n".join(f"{p.what} ({p.hint})" for p in self._preflight)})
+        self._st.final = "failed"
+        await self._history("failed", {"preflight": "\n".join(f"{p.what} ({p.hint})" for p in self._st.preflight)})
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return ApplyOutcome(apply_id=self._inp.apply_id, state="failed", actions=self._results)
+        return ApplyOutcome(apply_id=self._inp.apply_id, state="failed", actions=self._st.results)
 
     def _where(self) -> dict[str, Any]:
         """Where effects land: the apply's project root and state store, not the worker's directory."""
@@ -307,12 +326,12 @@ class ApplyPlanWorkflow:
         return next(a for a in self._inp.actions if a.id == aid)
 
     def _finish(self, aid: str, state: ActionState, error: str | None = None) -> None:
-        r = self._results[aid]
+        r = self._st.results[aid]
         r.state = state
         r.error = error
         r.finished_at = workflow.now()
-        self._unflushed.append(aid)
-        self._dirty = True
+        self._st.unflushed.append(aid)
+        self._st.dirty = True
 
     async def _execute(self, action: ActionSpec) -> None:
         inp = self._inp
@@ -344,25 +363,25 @@ class ApplyPlanWorkflow:
                     retry_policy=ACTION_RETRY,
                 )
         except asyncio.CancelledError:
-            self._finish(action.id, "skipped", f"cancelled: apply aborted ({self._abort_reason})")
+            self._finish(action.id, "skipped", f"cancelled: apply aborted ({self._st.abort_reason})")
         except (ActivityError, ChildWorkflowError) as exc:
-            self._results[action.id].output = failure_details(exc)
+            self._st.results[action.id].output = failure_details(exc)
             self._finish(action.id, "failed", failure_message(exc))
         else:
-            self._results[action.id].output = out.output
-            self._results[action.id].attempts = int(out.output.get("attempt", 1))
+            self._st.results[action.id].output = out.output
+            self._st.results[action.id].attempts = int(out.output.get("attempt", 1))
             self._finish(action.id, "succeeded")
         finally:
-            self._tasks.pop(action.id, None)
+            self._st.tasks.pop(action.id, None)
 
     async def _flush(self) -> None:
         """Write what finished since the last flush, and every node whose actions have all succeeded."""
-        finished, self._unflushed = self._unflushed, []
-        ready = [rec for rec in self._inp.records if rec.id not in self._recorded and self._ready(rec)]
+        finished, self._st.unflushed = self._st.unflushed, []
+        ready = [rec for rec in self._inp.records if rec.id not in self._st.recorded and self._ready(rec)]
         if not finished and not ready:
             return
-        done = {a: self._results[a].output for a in finished if self._results[a].state == "succeeded"}
-        pending = {a: self._results[a].error or self._results[a].state for a in finished if a not in done}
+        done = {a: self._st.results[a].output for a in finished if self._st.results[a].state == "succeeded"}
+        pending = {a: self._st.results[a].error or self._st.results[a].state for a in finished if a not in done}
         await workflow.execute_activity(
             defs.record_state,
             RecordInput(
@@ -376,13 +395,13 @@ class ApplyPlanWorkflow:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=BOOKKEEPING_RETRY,
         )
-        self._recorded.extend(rec.id for rec in ready)
+        self._st.recorded.extend(rec.id for rec in ready)
 
     async def _record_intents(self) -> None:
-        todo = [a for a in self._inp.actions if self._results[a.id].state == "pending"]
+        todo = [a for a in self._inp.actions if self._st.results[a.id].state == "pending"]
         if not todo:
             return
-        since = self._started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if self._started_at else "?"
+        since = self._st.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if self._st.started_at else "?"
         reason = f"{INTENT_PREFIX} {self._inp.apply_id} (started {since}) and not finished by it"
         await workflow.execute_activity(
             defs.record_state,
@@ -399,7 +418,7 @@ class ApplyPlanWorkflow:
         )
 
     def _ready(self, rec: NodeWrite) -> bool:
-        return all(self._results[a].state == "succeeded" for a in rec.waits_for if a in self._results)
+        return all(self._st.results[a].state == "succeeded" for a in rec.waits_for if a in self._st.results)
 
     async def _history(self, outcome: str, failures: dict[str, str] | None = None) -> None:
         await workflow.execute_activity(
@@ -414,7 +433,7 @@ class ApplyPlanWorkflow:
                 summary=self._counts(),
                 failures=failures
                 if failures is not None
-                else {a: r.error or "" for a, r in self._results.items() if r.state == "failed"},
+                else {a: r.error or "" for a, r in self._st.results.items() if r.state == "failed"},
                 **self._where(),
             ),
             start_to_close_timeout=timedelta(seconds=60),
@@ -423,7 +442,7 @@ class ApplyPlanWorkflow:
 
     def _counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for r in self._results.values():
+        for r in self._st.results.values():
             out[r.state] = out.get(r.state, 0) + 1
         return out
 
