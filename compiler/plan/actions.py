@@ -17,6 +17,7 @@ from modelplane.compiler.change.diff import Change, Diff
 from modelplane.compiler.change.impact import ACTIONABLE, CATEGORY_ORDER, Impact
 from modelplane.compiler.change.state import PendingAction
 from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.graph.toposort import toposort
 from modelplane.compiler.load.specset import SpecNode
 from modelplane.compiler.plan.ids import ActionId, Target
 from modelplane.compiler.plan.model import (
@@ -377,25 +378,12 @@ def _few(items: list[str], shown: int = 5) -> str:
 
 
 def _topo(deps: dict[str, set[str]]) -> list[str]:
-    import heapq
-
-    indeg = {a: len(d) for a, d in deps.items()}
-    users: dict[str, list[str]] = {}
-    for a, ds in deps.items():
-        for d in ds:
-            users.setdefault(d, []).append(a)
-    ready = [a for a, n in indeg.items() if n == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        a = heapq.heappop(ready)
-        order.append(a)
-        for u in users.get(a, ()):
-            indeg[u] -= 1
-            if indeg[u] == 0:
-                heapq.heappush(ready, u)
-    if len(order) != len(deps):  # the rules above only point from later stages to earlier ones
-        raise AssertionError(f"plan actions form a cycle: {sorted(set(deps) - set(order))}")
+    """Actions after their dependencies, ties in id order (``compiler.graph.toposort``)."""
+    keys = sorted(deps)
+    at = {a: i for i, a in enumerate(keys)}
+    order, stuck = toposort(keys, ((at[d], at[a]) for a, ds in deps.items() for d in ds))
+    if stuck:  # the rules above only point from later stages to earlier ones
+        raise AssertionError(f"plan actions form a cycle: {sorted(keys[i] for i in stuck)}")
     return order
 
 
