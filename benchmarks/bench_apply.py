@@ -48,13 +48,14 @@ def write_project(root: Path, actions: int) -> None:
 
 
 async def overhead(actions: int, parallelism: int) -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
     from modelplane.runtime.apply import apply_input, fresh_plan
     from modelplane.runtime.settings import open_store, settings_for
     from modelplane.runtime.temporal.messages import ApplyOutcome
     from modelplane.runtime.temporal.server import temporal_binary
     from modelplane.runtime.temporal.worker import build_worker
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "bench"

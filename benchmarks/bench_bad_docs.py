@@ -19,8 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from _options import options
-from modelplane.compiler.errors import SpecError
+
 from modelplane.compiler.load.loader import load
+from modelplane.errors import SpecError
 
 
 def missing_kind(i: int) -> str:

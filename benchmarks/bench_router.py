@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from _options import options  # noqa: E402
+
 from modelplane.runtime.local.load import LoadResult, run_load  # noqa: E402
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc, write  # noqa: E402
 from modelplane.runtime.procs import free_port, port_open  # noqa: E402

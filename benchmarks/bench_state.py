@@ -17,6 +17,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _options import options
+
 from modelplane.runtime.state.export import export_document, migrate
 from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.state.postgres import PostgresStore

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from modelplane.compiler.change.diff import Diff, diff
 from modelplane.compiler.change.impact import Impact, compute
 from modelplane.compiler.change.state import AppliedState, EmptyState, PendingAction, StateReader
 from modelplane.compiler.compiled import Compiled
-from modelplane.compiler.errors import Diagnostic, GraphError, Location, PlanError, SpecError
 from modelplane.compiler.graph.checks import check, cycle_diagnostic
 from modelplane.compiler.graph.fingerprint import fingerprints
 from modelplane.compiler.graph.lineage import CycleError, LineageGraph, build
@@ -28,8 +29,8 @@ from modelplane.compiler.plan.model import BaseRef, Plan, PlanDiagnostic
 from modelplane.compiler.source.files import GitSource, Source
 from modelplane.compiler.source.scan import Scan, scan
 from modelplane.compiler.timings import timed
+from modelplane.errors import Diagnostic, GraphError, Location, PlanError, SpecError
 from modelplane.specs.base import NodeId, normalize
-from pydantic import ValidationError
 
 
 @timed("compile (other)")

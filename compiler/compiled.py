@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelplane.compiler.errors import Diagnostic
 from modelplane.compiler.graph.fingerprint import Fingerprint
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.specset import SpecSet
+from modelplane.errors import Diagnostic
 from modelplane.specs.base import NodeId
 
 

@@ -29,11 +29,11 @@ if TYPE_CHECKING:
     from modelplane.compiler.change.state import AppliedState
     from modelplane.compiler.compile import PlanResult
     from modelplane.compiler.compiled import Compiled
-    from modelplane.compiler.errors import Diagnostic
     from modelplane.compiler.graph.lineage import LineageGraph
     from modelplane.compiler.plan.model import Plan
     from modelplane.compiler.source.files import GitSource
     from modelplane.compiler.source.scan import Scan
+    from modelplane.errors import Diagnostic
     from modelplane.runtime.apply import ApplyHooks, ApplyOptions, Launched, Running
     from modelplane.runtime.settings import Settings
     from modelplane.runtime.state.ports import HistoryEntry, Store
@@ -232,7 +232,7 @@ class Workspace:
 
     def stack_preview(self, stack: str) -> StackPreview:
         """Every resource a stack's Pulumi program would create, offline (no Pulumi CLI, no cloud)."""
-        from modelplane.compiler.errors import ModelplaneError, did_you_mean
+        from modelplane.errors import ModelplaneError, did_you_mean
         from modelplane.specs.base import NodeId
         from modelplane.stacks.preview import preview
         from modelplane.stacks.render import render_stack

@@ -26,10 +26,11 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from modelplane.runtime.typed import min_requests
 from modelplane.specs.sample_size import critical_errors
 from modelplane.specs.serving import EndpointSpec
-from pydantic import BaseModel
 
 NOISE_FLOOR_MS = 20.0
 TAIL_MIN_REQUESTS = 100

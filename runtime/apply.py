@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelplane.compiler.compile import make_plan
-from modelplane.compiler.errors import Diagnostic, ModelplaneError, PlanError
 from modelplane.compiler.plan.execution import executable
 from modelplane.compiler.plan.model import PLAN_FORMAT_VERSION, Plan
 from modelplane.compiler.source.scan import scan
+from modelplane.errors import Diagnostic, ModelplaneError, PlanError
 from modelplane.runtime.settings import Settings
 from modelplane.runtime.state import StateReader
 from modelplane.runtime.temporal.messages import ActionSpec, ApplyInput, ApplyOutcome
@@ -62,7 +62,7 @@ def fresh_plan(s: Settings, store: StateReader) -> Plan:
     """Plan now, against the applied state, with everything apply will execute (the only compile of an apply)."""
     result = make_plan(s.root, s.environment, state=store)
     if result.errors:
-        from modelplane.compiler.errors import GraphError
+        from modelplane.errors import GraphError
 
         raise GraphError(result.errors)
     return executable(result.plan, result.head.graph, result.base)

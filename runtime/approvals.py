@@ -16,8 +16,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.plan.model import Plan
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.settings import Settings
 from modelplane.runtime.state import Store
 

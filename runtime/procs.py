@@ -19,7 +19,6 @@ Also the small helpers every process starter needs (the embedded server, the loc
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -29,11 +28,10 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from modelplane.compiler.source.files import PRIVATE_UMASK, private_dir, private_opener
+from modelplane.files import PRIVATE_UMASK, private_dir, private_opener
 
 log = logging.getLogger("modelplane.procs")
 
@@ -336,15 +334,3 @@ def pid_alive(pid: int, expect: str | None = None) -> bool:
     except (OSError, IndexError):
         return False
     return expect is None or expect in cmdline
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Serialize starting things across processes (two `apply`s must not start two servers)."""
-    private_dir(path.parent)
-    with open(path, "a", opener=private_opener) as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)

@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.source.files import FileSource
 from modelplane.compiler.source.scan import load_project_file
+from modelplane.errors import ModelplaneError
 from modelplane.runtime import state as state_backend
 from modelplane.runtime.state import Store
 from modelplane.specs.project import Project, StateSettings, TemporalSettings
@@ -41,7 +41,7 @@ def settings_for(root: Path, env: str | None) -> Settings:
     project, _ = load_project_file(FileSource(root))
     name = project.env_name(env)
     if name not in project.environments:
-        from modelplane.compiler.errors import did_you_mean
+        from modelplane.errors import did_you_mean
 
         raise ModelplaneError(
             f"unknown environment `{name}`", hint=did_you_mean(name, project.environments, "environments")

@@ -13,12 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from pydantic import BaseModel
+
 from modelplane.specs.base import model_class
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.platform import Stack
 from modelplane.specs.sample_size import default_min_requests
 from modelplane.specs.serving import Endpoint, EndpointSpec, RolloutStep, WhenIdle
-from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Union
 
-from modelplane.specs.base import NAME_PATTERN, Bool, Name, StrictModel
 from pydantic import BeforeValidator, Field, StrictStr, StringConstraints
 from pydantic_core import PydanticCustomError
+
+from modelplane.specs.base import NAME_PATTERN, Bool, Name, StrictModel
 
 # ---- durations ---------------------------------------------------------------------------
 # Written with the units w, d, h, m, s and ms, alone or combined from the largest unit down

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from pydantic import Field, StringConstraints
+
 from modelplane.specs.base import ApiVersion, Bool, Metadata, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN, Columns, Command, DatasetName, Duration, Text
 from modelplane.specs.refs import RefTo
-from pydantic import Field, StringConstraints
 
 
 class DatasetSchema(StrictModel):

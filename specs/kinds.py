@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Union
 
+from pydantic import Field, TypeAdapter
+
 from modelplane.specs.base import KIND_ORDER
 from modelplane.specs.data import Dataset, Feature, Workflow
 from modelplane.specs.models import Evaluation, Model
 from modelplane.specs.platform import Service, Stack
 from modelplane.specs.serving import Endpoint
-from pydantic import Field, TypeAdapter
 
 AnySpec = Annotated[
     Union[Dataset, Feature, Workflow, Model, Evaluation, Endpoint, Service, Stack],  # noqa: UP007

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from pydantic import Field, StringConstraints, model_validator
+
 from modelplane.specs.base import ApiVersion, Bool, Metadata, StrictModel
 from modelplane.specs.common import Command, DatasetName, Duration, FeatureName, ModelName, NonEmptyText, WorkflowName
 from modelplane.specs.refs import RefTo
-from pydantic import Field, StringConstraints, model_validator
 
 Dtype = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from pydantic import Field, StringConstraints, model_validator
+
 from modelplane.specs.accelerators import AcceleratorName
 from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, Name, StrictModel, at_most
 from modelplane.specs.common import QUALIFIED_REF_PATTERN
 from modelplane.specs.refs import RefTo
-from pydantic import Field, StringConstraints, model_validator
 
 
 class ServiceSpec(StrictModel):

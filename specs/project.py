@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from pydantic import Field, StringConstraints, model_validator
+
 from modelplane.specs.base import Bool, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN, Duration
-from pydantic import Field, StringConstraints, model_validator
 
 PROJECT_FILE = "modelplane.yaml"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from modelplane.specs.kinds import KIND_MODELS, AnySpec
 from modelplane.specs.project import Project
-from pydantic import TypeAdapter
 
 SCHEMA_ID = "https://modelplane.dev/schemas/v1/spec.json"
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
+from pydantic import Field, StringConstraints, model_validator
+
 from modelplane.specs.accelerators import AcceleratorName
 from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, StrictModel, at_most
 from modelplane.specs.common import Duration, ModelName, StackName, Text
 from modelplane.specs.refs import RefTo
-from pydantic import Field, StringConstraints, model_validator
 
 # The vLLM release endpoints run unless engine.image says otherwise; stacks/engine_flags has its flag set
 DEFAULT_VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from modelplane.stacks.render import Rendered
 
 

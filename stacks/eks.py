@@ -14,6 +14,7 @@ import json
 
 import pulumi
 import pulumi_aws as aws
+
 from modelplane.stacks.instances import ec2_instance
 from modelplane.stacks.pools import GPU_TAINT, pool_labels
 from modelplane.stacks.render import Rendered

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_gcp as gcp
+
 from modelplane.stacks.instances import gce_machine
 from modelplane.stacks.pools import GPU_TAINT, pool_labels
 from modelplane.stacks.render import Rendered

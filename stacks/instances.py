@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 from modelplane.specs.platform import GpuPool
 
 EC2: dict[tuple[str, int], str] = {

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from modelplane.stacks.render import Rendered
 
 
@@ -50,6 +51,7 @@ def missing_extras(rendered: Rendered) -> list[str]:
 def preview(rendered: Rendered) -> tuple[list[Row], list[str]]:
     """The resources the program registers (in order) and the extras it had to leave out."""
     import pulumi
+
     from modelplane.stacks.components import GpuServingStack
 
     missing = missing_extras(rendered)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.secrets import kubernetes_arg, names_in, process_env_var, source
 from modelplane.specs.base import NodeId

@@ -8,7 +8,8 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
-from modelplane.compiler.errors import ModelplaneError
+
+from modelplane.errors import ModelplaneError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 

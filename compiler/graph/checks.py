@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from modelplane.compiler.errors import Diagnostic
 from modelplane.compiler.graph.engine_check import check_engine
 from modelplane.compiler.graph.lineage import CycleError, LineageGraph, declared_by
 from modelplane.compiler.timings import timed
+from modelplane.errors import Diagnostic
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import canonical_duration, duration_seconds
@@ -127,7 +127,7 @@ def _column_lineage(graph: LineageGraph) -> list[Diagnostic]:
             have = [c["name"] for c in ds.spec["schema"]["columns"]]
             for j, col in enumerate(inp["columns"]):
                 if col not in have:
-                    from modelplane.compiler.errors import did_you_mean
+                    from modelplane.errors import did_you_mean
 
                     hint = did_you_mean(col, have) or f"dataset/{ds.name} has: {', '.join(have)}"
                     d = _diag(
@@ -159,7 +159,7 @@ def _gpu_fit(graph: LineageGraph) -> list[Diagnostic]:
         res = ep.spec["resources"]
         acc = ACCELERATORS.get(res["accelerator"])
         if acc is None:
-            from modelplane.compiler.errors import did_you_mean
+            from modelplane.errors import did_you_mean
 
             out.append(
                 _diag(

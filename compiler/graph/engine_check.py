@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from modelplane.compiler.errors import Diagnostic, Location, did_you_mean
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.specset import SpecNode
+from modelplane.errors import Diagnostic, Location, did_you_mean
 from modelplane.specs.base import NodeId
 from modelplane.specs.models import Model
 from modelplane.specs.serving import Endpoint

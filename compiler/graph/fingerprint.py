@@ -10,11 +10,12 @@ import hashlib
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
+from pydantic_core import ValidationError
+
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.specset import SpecNode
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import API_VERSION, NodeId
-from pydantic_core import ValidationError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from modelplane.compiler.errors import Diagnostic, GraphError
 from modelplane.compiler.graph.toposort import toposort
 from modelplane.compiler.load.references import Link, resolve
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
+from modelplane.errors import Diagnostic, GraphError
 from modelplane.specs.base import NodeId
 
 if TYPE_CHECKING:

@@ -13,16 +13,12 @@ import fnmatch
 import re
 from collections.abc import Iterable
 
-from modelplane.compiler.errors import ModelplaneError, did_you_mean
 from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.errors import SelectorError, did_you_mean
 from modelplane.specs.base import KIND_ORDER, NodeId
 
 _ATOM = re.compile(r"^(?:(?P<up>\d*)\+)?(?P<body>[^+]+?)(?:\+(?P<down>\d*))?$")
 METHODS = ("kind", "owner", "label", "path", "state", "name")
-
-
-class SelectorError(ModelplaneError):
-    pass
 
 
 def select(graph: LineageGraph, expression: str, modified: Iterable[NodeId] | None = None) -> set[NodeId]:

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
 from modelplane.compiler.compiled import Compiled
-from modelplane.compiler.errors import Diagnostic, Location
 from modelplane.compiler.graph.fingerprint import Fingerprint
 from modelplane.compiler.graph.lineage import Edge, LineageGraph
 from modelplane.compiler.incremental.spec_cache import code_fingerprint
 from modelplane.compiler.load.specset import SpecNode, SpecSet
-from modelplane.compiler.source.files import atomic_write
 from modelplane.compiler.timings import timed
+from modelplane.errors import Diagnostic, Location
+from modelplane.files import atomic_write
 from modelplane.specs.base import NodeId
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ problem properly.
 from __future__ import annotations
 
 from modelplane.compiler.compiled import Compiled
-from modelplane.compiler.errors import Collector
 from modelplane.compiler.graph.fingerprint import Fingerprint, fingerprints, own_of
 from modelplane.compiler.graph.lineage import Edge, declared_by, gate_edges
 from modelplane.compiler.load.loader import open_cache, read_documents
@@ -25,6 +24,7 @@ from modelplane.compiler.load.references import node_refs, target_of
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.source.scan import Scan
 from modelplane.compiler.timings import timed
+from modelplane.errors import Collector
 from modelplane.specs.base import NodeId
 
 

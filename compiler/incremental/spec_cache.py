@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from modelplane.compiler.source.files import atomic_write
-from modelplane.compiler.timings import timed
 
 from modelplane import __version__
+from modelplane.compiler.timings import timed
+from modelplane.files import atomic_write
 
 CACHE_FORMAT = 3  # 2: documents are normalized (every default filled in); 3: with their own hashes
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
+from pydantic import ValidationError
+
 from modelplane.compiler.graph.fingerprint import kind_and_name, serialized
 from modelplane.compiler.incremental import spec_cache
 from modelplane.compiler.incremental.spec_cache import CachedDoc
@@ -30,9 +31,9 @@ from modelplane.compiler.source.positions import SourceMap
 from modelplane.compiler.source.scan import Scan, scan
 from modelplane.compiler.source.yamlio import ParsedFile, decode, parse, plainly_safe_files, unsafe_values
 from modelplane.compiler.timings import timed
+from modelplane.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
 from modelplane.specs.base import API_VERSION, NodeId
 from modelplane.specs.project import PROJECT_FILE
-from pydantic import ValidationError
 
 
 def load(root: Path, env: str | None = None, source: Source | None = None, use_cache: bool = True) -> SpecSet:

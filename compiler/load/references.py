@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
+from modelplane.errors import Diagnostic, did_you_mean, format_path
 from modelplane.specs.base import NodeId
 from modelplane.specs.refs import FoundRef, RefTo, find_refs, find_refs_in_model, reference_paths
 

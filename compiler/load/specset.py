@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelplane.compiler.errors import Location
 from modelplane.compiler.source.positions import SourceMap
 from modelplane.compiler.source.yamlio import decode
+from modelplane.errors import Location
 from modelplane.specs.base import NodeId
 from modelplane.specs.project import Project
 

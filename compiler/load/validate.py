@@ -13,13 +13,14 @@ import typing
 from collections.abc import Iterator
 from typing import Any, Union, get_args, get_origin
 
-from modelplane.compiler.errors import Diagnostic, did_you_mean, format_path
-from modelplane.compiler.source.positions import SourceMap
-from modelplane.specs.base import BOOL_SPELLINGS_HINT, NAME_PATTERN
-from modelplane.specs.common import COLUMN_TYPE_PATTERN, DURATION_HINT, DURATION_PATTERN, QUALIFIED_REF_PATTERN
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
+
+from modelplane.compiler.source.positions import SourceMap
+from modelplane.errors import Diagnostic, did_you_mean, format_path
+from modelplane.specs.base import BOOL_SPELLINGS_HINT, NAME_PATTERN
+from modelplane.specs.common import COLUMN_TYPE_PATTERN, DURATION_HINT, DURATION_PATTERN, QUALIFIED_REF_PATTERN
 
 DataPath = tuple[str | int, ...]
 

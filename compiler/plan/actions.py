@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
+from modelplane import __version__
 from modelplane.compiler.change.diff import Change, Diff
 from modelplane.compiler.change.impact import ACTIONABLE, CATEGORY_ORDER, Impact
 from modelplane.compiler.change.state import PendingAction
@@ -41,8 +42,6 @@ from modelplane.compiler.plan.model import (
 )
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
-
-from modelplane import __version__
 
 CATALOG_KINDS = ("Dataset", "Feature", "Workflow", "Model", "Evaluation", "Service")
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from modelplane.compiler.plan.ids import Target
 from pydantic import BaseModel, ConfigDict, Field
+
+from modelplane.compiler.plan.ids import Target
 
 PLAN_FORMAT_VERSION = 2
 """2: plans carry ``execution`` (what apply runs); version 1 plans must be made again."""

@@ -18,6 +18,7 @@ import re
 from importlib import resources
 
 import jinja2
+
 from modelplane.compiler.change.impact import CATEGORY_ORDER
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.plan.model import DUTY_TITLES, Plan, owners_by_duty

@@ -18,52 +18,14 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from modelplane.compiler.errors import Diagnostic, Location, ModelplaneError, SpecError
 from modelplane.compiler.timings import timed
+from modelplane.errors import Diagnostic, Location, ModelplaneError, SpecError
+from modelplane.files import atomic_write
 
 MAX_FOLDER_DEPTH = 64
 """Folders nested deeper than this under a glob's prefix are reported, not walked: nothing
 real is that deep, and a hostile tree (1,000 levels) must not exhaust the stack or PATH_MAX."""
 _MAX_LINK_HOPS = 40  # as the kernel's own limit on symlink chains (ELOOP)
-
-
-STATE_FOLDER = ".modelplane"
-"""Each project's own folder: caches, plans, state, logs, the embedded server. Created 0700, its files 0600:
-they hold documents, outputs and logs that may carry what the specs carry."""
-PRIVATE_UMASK = 0o077
-"""The umask of the processes modelplane starts to keep things in the state folder (server, worker, stack)."""
-_PRIVATE_DONE: set[Path] = set()
-
-
-def private_dir(path: Path) -> Path:
-    """``path`` created (parents too); the state folder above it, or ``path`` itself, kept 0700."""
-    path.mkdir(parents=True, exist_ok=True)
-    parts = path.parts
-    if STATE_FOLDER in parts:
-        top = Path(*parts[: parts.index(STATE_FOLDER) + 1])
-        if top not in _PRIVATE_DONE:
-            os.chmod(top, 0o700)  # also narrows one an earlier version created 0755
-            _PRIVATE_DONE.add(top)
-    return path
-
-
-def private_opener(path: str, flags: int) -> int:
-    """``open(path, mode, opener=private_opener)``: a file created 0600 (an existing one narrowed to it)."""
-    fd = os.open(path, flags, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step, the file 0600; a read-only checkout just runs without caches."""
-    try:
-        private_dir(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb", opener=private_opener) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 def setting_path(root: Path, path: str) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from modelplane.compiler.errors import Location
+from modelplane.errors import Location
 
 
 def _loader() -> Any:

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from modelplane.compiler.errors import Diagnostic, Location, SpecError, did_you_mean
-from modelplane.compiler.source.files import FileSource, Source, unreadable
-from modelplane.compiler.source.yamlio import decode, parse
-from modelplane.compiler.timings import timed
-from modelplane.specs.project import PROJECT_FILE, Project
 from pydantic import ValidationError
 
 from modelplane import __version__
+from modelplane.compiler.source.files import FileSource, Source, unreadable
+from modelplane.compiler.source.yamlio import decode, parse
+from modelplane.compiler.timings import timed
+from modelplane.errors import Diagnostic, Location, SpecError, did_you_mean
+from modelplane.specs.project import PROJECT_FILE, Project
 
 PROJECT_FILE_MAX_BYTES = 1_048_576
 """The project file's own size limit (its `limits:` cannot govern the file that declares them)."""

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelplane.compiler.errors import Diagnostic, Location, format_path
 from modelplane.compiler.source.positions import source_line
+from modelplane.errors import Diagnostic, Location, format_path
 
 _TAB_INDENT = re.compile(r"^( *)\t", re.MULTILINE)
 _RS_POSITION = re.compile(r"at line (\d+), column (\d+)")
@@ -327,6 +327,7 @@ def _with_duplicates(path: str, text: str, message: str, max_alias_events: int, 
     if not message.startswith("duplicate mapping key"):
         return None
     import yaml_rs
+
     from modelplane.compiler.source.positions import duplicate_keys
 
     try:

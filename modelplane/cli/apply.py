@@ -18,7 +18,7 @@ from modelplane.cli.follow import (
 )
 from modelplane.cli.options import EnvOpt, ProjectOpt, color
 from modelplane.cli.project import settings, workspace
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 
 if TYPE_CHECKING:
     from modelplane.workspace import Workspace

@@ -27,7 +27,7 @@ from modelplane.cli.options import (
 )
 from modelplane.cli.project import compile_root
 from modelplane.cli.views.plan import plan_view
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 from modelplane.workspace import Workspace
 
 
@@ -200,7 +200,7 @@ def schema(
     from modelplane.specs.schema import kind_schema, project_schema, spec_schema
 
     if kind is not None and kind not in KINDS:
-        from modelplane.compiler.errors import did_you_mean
+        from modelplane.errors import did_you_mean
 
         fail(ModelplaneError(f"unknown kind `{kind}`", hint=did_you_mean(kind, KINDS, "known kinds")))
     if target == SchemaTarget.plan:

@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 
 from modelplane.cli.options import Format, color
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 
 T = TypeVar("T")
 

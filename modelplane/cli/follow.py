@@ -11,7 +11,7 @@ import typer
 
 from modelplane.cli.exit import QUICK_EXIT, fail
 from modelplane.cli.options import color
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 
 if TYPE_CHECKING:
     from modelplane.runtime.settings import Settings

@@ -10,7 +10,7 @@ import typer
 from modelplane.cli.exit import guard
 from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
 from modelplane.cli.project import settings, workspace
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 
 
 def _router_of(s: Any, endpoint: str) -> tuple[str, str]:

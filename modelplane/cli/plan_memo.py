@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.compiler.incremental.spec_cache import code_fingerprint
-from modelplane.compiler.source.files import atomic_write
 from modelplane.compiler.source.scan import Scan
+from modelplane.files import atomic_write
 
 KEEP = 32
 

@@ -11,7 +11,7 @@ from modelplane.cli.exit import fail, guard
 from modelplane.cli.follow import run_async
 from modelplane.cli.options import EnvOpt, ProjectOpt
 from modelplane.cli.project import project_root, settings
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 
 
 def worker(

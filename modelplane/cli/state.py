@@ -16,7 +16,7 @@ import typer
 from modelplane.cli.exit import fail, guard
 from modelplane.cli.options import EnvOpt, ProjectOpt
 from modelplane.cli.project import settings
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.apply import requested_by
 
 state_app = typer.Typer(

@@ -12,23 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.errors import ModelplaneError
 from modelplane.runtime.state.ports import EffectWrites
-
-
-class ActionFailed(ModelplaneError):
-    """An action failed in a way retrying will not fix (bad command, failing evaluation, missing provisioner).
-
-    ``hint`` says how to fix it; ``details`` are facts for tools (a log's path, the provider). Both travel
-    with the Temporal failure (``ApplicationError`` details: ``{..., "hint": ...}``) to whoever follows
-    the apply, and the worker does not retry it.
-    """
-
-    retryable = False
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.details = {**(details or {}), **({"hint": hint} if hint else {})}
 
 
 @dataclass

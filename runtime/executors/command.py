@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from modelplane.compiler.source.files import private_opener
+from modelplane.errors import ActionFailed
+from modelplane.files import private_opener
 from modelplane.runtime import secrets
-from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.runtime.executors import Context, Effect
 from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
 from modelplane.specs.common import duration_seconds

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelplane.runtime.procs import file_lock
 from pydantic import BaseModel, Field
+
+from modelplane.files import file_lock
 
 ADMIN_HEADER = "Authorization"
 

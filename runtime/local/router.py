@@ -52,6 +52,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
 from modelplane.runtime.local.conn_guard import ConnectionGuard
 from modelplane.runtime.local.openai_api import (
     COMPLETION_PATHS,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
 from modelplane.runtime.local.openai_api import ClientError, client_error_response, error_response, parse_completion
 
 ENGINE = "modelplane-vllm-simulator"

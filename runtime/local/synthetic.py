@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
 from modelplane.runtime.local.router import PIN_HEADER, SYNTHETIC_HEADER
 
 TICK_S = 0.25

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Protocol
 
-from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.errors import ActionFailed
+from modelplane.runtime.executors import Context, Effect
 from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from modelplane.runtime.executors import ActionFailed, Context, Effect
+
+from modelplane.errors import ActionFailed
+from modelplane.runtime.executors import Context, Effect
 from modelplane.runtime.executors.serving import wait_out
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, Revision, RouterProc

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelplane.compiler.plan.model import StackInputs
-from modelplane.compiler.source.files import atomic_write
-from modelplane.runtime.executors import ActionFailed, Context, Effect
+from modelplane.errors import ActionFailed
+from modelplane.files import atomic_write
+from modelplane.runtime.executors import Context, Effect
 from modelplane.runtime.executors.serving import wait_out
 from modelplane.runtime.provisioners import Provisioner
 from modelplane.runtime.temporal.messages import ActionSpec

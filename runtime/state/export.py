@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.state.ports import JSON_COLUMNS, TABLES, Store
 from modelplane.runtime.state.sqlite import SCHEMA_VERSION
 

@@ -22,7 +22,8 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
-from modelplane.compiler.errors import ModelplaneError
+
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.state.ports import TABLES, LedgerEntry
 from modelplane.runtime.state.sql import SqlStore, too_new
 from modelplane.runtime.state.sqlite import SCHEMA_VERSION

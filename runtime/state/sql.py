@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Unpack
 
 from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
-from modelplane.compiler.errors import ModelplaneError
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.state.ports import (
     TABLES,
     AuditEntry,

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.source.files import private_dir, private_opener
+from modelplane.errors import ModelplaneError
+from modelplane.files import private_dir, private_opener
 from modelplane.runtime.state.ports import TABLES, LedgerEntry
 from modelplane.runtime.state.sql import SqlStore, too_new
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.source.files import read_named_file, setting_path
+from modelplane.errors import ModelplaneError
 from modelplane.specs.project import StateSettings
 
 URL_ENV = "MODELPLANE_STATE_URL"

@@ -15,10 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
 from modelplane.compiler.plan.ids import ActionId
-from modelplane.compiler.source.files import private_dir
+from modelplane.errors import ActionFailed
+from modelplane.files import private_dir
 from modelplane.runtime import provisioners
-from modelplane.runtime.executors import ActionFailed, Context, Effect, catalog, command, serving
+from modelplane.runtime.executors import Context, Effect, catalog, command, serving
 from modelplane.runtime.state import Store
 from modelplane.runtime.temporal.messages import (
     ActionInput,
@@ -31,8 +35,6 @@ from modelplane.runtime.temporal.messages import (
     ServingResult,
     Where,
 )
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 ExecutorFn = Callable[[Context, Any], Awaitable[Effect]]
 EXECUTORS: dict[str, ExecutorFn] = {

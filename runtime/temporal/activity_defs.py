@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from modelplane.runtime.temporal import messages as m
 from temporalio import activity
+
+from modelplane.runtime.temporal import messages as m
 
 In = TypeVar("In")
 Out = TypeVar("Out")

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.errors import ModelplaneError
 from modelplane.compiler.source.files import read_named_file
-from modelplane.runtime.procs import Identity, file_lock, is_ours, pid_alive, spawn_detached, terminate
+from modelplane.errors import ModelplaneError
+from modelplane.files import file_lock
+from modelplane.runtime.procs import Identity, is_ours, pid_alive, spawn_detached, terminate
 from modelplane.runtime.settings import Settings
 from modelplane.runtime.temporal.messages import ApplyOutcome, Progress
 from modelplane.runtime.temporal.server import ensure_server, running_server, state_dir

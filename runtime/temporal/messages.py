@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import NodeWrite
 from modelplane.specs.project import StateSettings
-from pydantic import BaseModel, ConfigDict, Field
 
 ActionState = Literal["pending", "running", "succeeded", "failed", "skipped"]
 FINISHED: tuple[ActionState, ...] = ("succeeded", "failed", "skipped")

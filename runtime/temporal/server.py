@@ -20,11 +20,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.source.files import PRIVATE_UMASK, atomic_write, private_dir
+from modelplane.errors import ModelplaneError
+from modelplane.files import PRIVATE_UMASK, atomic_write, file_lock, private_dir
 from modelplane.runtime.procs import (
     Identity,
-    file_lock,
     free_port,
     is_ours,
     pid_alive,

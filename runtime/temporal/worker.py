@@ -27,14 +27,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from modelplane.compiler.source.files import atomic_write
+from modelplane import __version__
+from modelplane.files import atomic_write
 from modelplane.runtime.procs import stamp
 from modelplane.runtime.settings import Settings, open_store, settings_for
 from modelplane.runtime.state import Store
 from modelplane.runtime.temporal.client import connect
 from modelplane.runtime.temporal.server import state_dir, stop_server
-
-from modelplane import __version__
 
 STICKY_TIMEOUT = timedelta(seconds=1)
 """How long a workflow task waits on a dead worker's sticky queue before any worker takes it.
@@ -69,11 +68,12 @@ def build_worker(
     client: Any, s: Settings, stores: dict[str, Store] | None = None, versioned: bool = False, **kwargs: Any
 ) -> Any:
     """The worker; ``versioned``: a version of the task queue's deployment (``build_id``), its workflows pinned."""
-    from modelplane.runtime.temporal.activities import Activities
-    from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
     from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
     from temporalio.worker import Worker, WorkerDeploymentConfig
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+    from modelplane.runtime.temporal.activities import Activities
+    from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
 
     opened: dict[str, Store] = stores if stores is not None else {}
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import typer
-from modelplane.runtime.temporal.client import ApplyHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from modelplane.cli import follow
+from modelplane.runtime.temporal.client import ApplyHandle
 
 
 class _GoneHandle:

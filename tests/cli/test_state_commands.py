@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state import TABLES
-from modelplane.runtime.state.ports import EffectWrites
-from modelplane.runtime.state.sqlite import SCHEMA_VERSION, StateStore
 from typer.testing import CliRunner
 
 from modelplane.cli import app
+from modelplane.runtime.state import TABLES
+from modelplane.runtime.state.ports import EffectWrites
+from modelplane.runtime.state.sqlite import SCHEMA_VERSION, StateStore
 from tests.pg_server import PgDatabase
 
 runner = CliRunner()

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from modelplane.compiler.errors import ModelplaneError, SpecError
 from typer.testing import CliRunner
 
 from modelplane.cli import app
+from modelplane.errors import ModelplaneError, SpecError
 from modelplane.workspace import Workspace
 from tests.conftest import EXAMPLES, GitProject
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from modelplane.compiler.compile import make_plan
 from modelplane.compiler.plan.ids import ActionId, Target
 from modelplane.specs.base import NodeId
-
 from tests.conftest import EXAMPLES
 
 

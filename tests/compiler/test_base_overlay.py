@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.compiler.compiled import Compiled
-from modelplane.compiler.errors import GraphError, PlanError
 from modelplane.compiler.graph.lineage import CycleError
 from modelplane.compiler.incremental.overlay import base_from_head
 from modelplane.compiler.source.files import GitSource
 from modelplane.compiler.source.scan import scan
-
+from modelplane.errors import GraphError, PlanError
 from tests.conftest import GitProject
 
 Make = Callable[[str], GitProject]

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelplane.compiler.errors import SpecError
-from modelplane.compiler.load.loader import load
-from modelplane.compiler.source import positions
 from typer.testing import CliRunner
 
 from modelplane.cli import app
+from modelplane.compiler.load.loader import load
+from modelplane.compiler.source import positions
+from modelplane.errors import SpecError
 from tests.conftest import EXAMPLES
 
 runner = CliRunner()

@@ -22,6 +22,9 @@ from typing import Any
 import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
 from modelplane.compiler.change.state import AppliedNode, AppliedState
 from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.compiler.load.validate import _models_in
@@ -30,9 +33,6 @@ from modelplane.specs.base import NodeId, normalize, normalized_json
 from modelplane.specs.kinds import KIND_MODELS
 from modelplane.specs.models import weight_gib
 from modelplane.specs.serving import Rollout
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
-
 from tests.conftest import MINIMAL_PROJECT
 
 

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from modelplane.compiler.compile import check_specs
-from modelplane.compiler.errors import Diagnostic, GraphError, SpecError
+from modelplane.errors import Diagnostic, GraphError, SpecError
 
 MakeProject = Callable[..., Path]
 

@@ -31,43 +31,44 @@ runner = CliRunner()
 def collected_codes() -> dict[str, str]:
     """code -> where it is first written (file:line)."""
     found: dict[str, str] = {}
-    for folder in ("compiler", "specs", "stacks"):  # every stage's subpackage, and the vLLM renderer
-        for f in sorted((REPO / folder).rglob("*.py")):
-            tree = ast.parse(f.read_text())
-            code_param = {
-                fn.name: [a.arg for a in fn.args.args].index("code")
-                for fn in ast.walk(tree)
-                if isinstance(fn, ast.FunctionDef) and "code" in [a.arg for a in fn.args.args]
-            }
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call):
-                    func = node.func
-                    name = (
-                        func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                    )
-                    for kw in node.keywords:
-                        if kw.arg == "code" and isinstance(kw.value, ast.Constant):
-                            found.setdefault(kw.value.value, f"{folder}/{f.name}:{kw.value.lineno}")
-                    at = 0 if name == "Diagnostic" else 1 if name == "at" else code_param.get(name)
-                    if at is not None and len(node.args) > at and isinstance(node.args[at], ast.Constant):
-                        found.setdefault(node.args[at].value, f"{folder}/{f.name}:{node.lineno}")
-                elif isinstance(node, ast.Tuple) and node.elts and isinstance(node.elts[0], ast.Constant):
-                    # (code, message, hint) constants, and `code, what = "...", ...` pairs
-                    first = node.elts[0].value
-                    second = node.elts[1] if len(node.elts) in (2, 3) else None
-                    message = isinstance(second, ast.JoinedStr) or (
-                        isinstance(second, ast.Constant) and isinstance(second.value, str) and " " in second.value
-                    )
-                    if isinstance(first, str) and re.fullmatch(r"[a-z]+(-[a-z0-9]+)+", first) and message:
-                        found.setdefault(first, f"{folder}/{f.name}:{node.lineno}")
-                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-                    target = node.targets[0].id
-                    if target.endswith("_CODES") and isinstance(node.value, ast.Dict):
-                        for v in node.value.values:
-                            if isinstance(v, ast.Constant):
-                                found.setdefault(v.value, f"{folder}/{f.name}:{v.lineno}")
-                    elif target.endswith("_CODE") and isinstance(node.value, ast.Constant):
-                        found.setdefault(node.value.value, f"{folder}/{f.name}:{node.lineno}")
+    # every stage's subpackage, the vLLM renderer, and the error tree (its default code)
+    sources = [REPO / "modelplane" / "errors.py"]
+    for folder in ("compiler", "specs", "stacks"):
+        sources += sorted((REPO / folder).rglob("*.py"))
+    for f in sources:
+        tree = ast.parse(f.read_text())
+        code_param = {
+            fn.name: [a.arg for a in fn.args.args].index("code")
+            for fn in ast.walk(tree)
+            if isinstance(fn, ast.FunctionDef) and "code" in [a.arg for a in fn.args.args]
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                for kw in node.keywords:
+                    if kw.arg == "code" and isinstance(kw.value, ast.Constant):
+                        found.setdefault(kw.value.value, f"{f.relative_to(REPO)}:{kw.value.lineno}")
+                at = 0 if name == "Diagnostic" else 1 if name == "at" else code_param.get(name)
+                if at is not None and len(node.args) > at and isinstance(node.args[at], ast.Constant):
+                    found.setdefault(node.args[at].value, f"{f.relative_to(REPO)}:{node.lineno}")
+            elif isinstance(node, ast.Tuple) and node.elts and isinstance(node.elts[0], ast.Constant):
+                # (code, message, hint) constants, and `code, what = "...", ...` pairs
+                first = node.elts[0].value
+                second = node.elts[1] if len(node.elts) in (2, 3) else None
+                message = isinstance(second, ast.JoinedStr) or (
+                    isinstance(second, ast.Constant) and isinstance(second.value, str) and " " in second.value
+                )
+                if isinstance(first, str) and re.fullmatch(r"[a-z]+(-[a-z0-9]+)+", first) and message:
+                    found.setdefault(first, f"{f.relative_to(REPO)}:{node.lineno}")
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                target = node.targets[0].id
+                if target.endswith("_CODES") and isinstance(node.value, ast.Dict):
+                    for v in node.value.values:
+                        if isinstance(v, ast.Constant):
+                            found.setdefault(v.value, f"{f.relative_to(REPO)}:{v.lineno}")
+                elif target.endswith("_CODE") and isinstance(node.value, ast.Constant):
+                    found.setdefault(node.value.value, f"{f.relative_to(REPO)}:{node.lineno}")
     return found
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from modelplane.compiler.errors import GraphError, ModelplaneError
 from modelplane.compiler.graph.lineage import CycleError
-from modelplane.compiler.graph.selectors import SelectorError
-from modelplane.runtime.executors import ActionFailed
+from modelplane.errors import ActionFailed, GraphError, ModelplaneError, SelectorError
 from modelplane.specs.base import NodeId
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from modelplane.compiler.load.loader import load
 from modelplane.specs.schema import project_schema, spec_schema
 from modelplane.templates.scaffold import render, scaffold
-
 from tests.conftest import EXAMPLES
 
 
@@ -96,7 +96,7 @@ def test_init_scaffold_validates(tmp_path: Path) -> None:
 
 
 def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:
-    from modelplane.compiler.errors import ModelplaneError
+    from modelplane.errors import ModelplaneError
 
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep.txt").write_text("mine")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.compiler.plan.execution import executable
 from modelplane.compiler.plan.model import PLAN_FORMAT_VERSION, Plan, plan_schema
@@ -27,7 +28,6 @@ from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.serving import Analysis, Rollout
 from modelplane.stacks.engine import vllm_args
-
 from tests.conftest import EXAMPLES
 
 NAMES = st.from_regex(r"^[a-z][a-z0-9-]{0,20}$", fullmatch=True)
@@ -131,7 +131,7 @@ def test_plan_documents_are_normalized_and_typed_at_runtime(tmp_path: Path) -> N
 
 
 def test_a_report_is_not_an_executable_plan(tmp_path: Path) -> None:
-    from modelplane.compiler.errors import PlanError
+    from modelplane.errors import PlanError
 
     result = make_plan(EXAMPLES / "assistant-platform", "dev", use_cache=False)
     path = tmp_path / "report.json"

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from modelplane.compiler.compile import compile_graph, make_plan
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import canonical_duration, duration_ms
-
 from tests.conftest import EXAMPLES, GIT_ENV
 
 MakeProject = Callable[..., Path]

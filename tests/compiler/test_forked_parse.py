@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from modelplane.compiler.compile import check_specs
-from modelplane.compiler.errors import SpecError
 from modelplane.compiler.incremental import spec_cache
 from modelplane.compiler.load import forked
-
+from modelplane.errors import SpecError
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))

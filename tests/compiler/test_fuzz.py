@@ -27,13 +27,13 @@ from typing import Any
 import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from modelplane.compiler.compile import compile_graph
-from modelplane.compiler.compiled import Compiled
-from modelplane.compiler.errors import ModelplaneError
-from modelplane.compiler.incremental import spec_cache
 from typer.testing import CliRunner, Result
 
 from modelplane.cli import app
+from modelplane.compiler.compile import compile_graph
+from modelplane.compiler.compiled import Compiled
+from modelplane.compiler.incremental import spec_cache
+from modelplane.errors import ModelplaneError
 from tests.conftest import EXAMPLES
 
 EXAMPLES_COUNT = int(os.environ.get("MODELPLANE_FUZZ_EXAMPLES", "120"))

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from modelplane.compiler.change.whatif import hypothetical
 from modelplane.compiler.compile import compile_graph
-from modelplane.compiler.errors import GraphError
 from modelplane.compiler.graph.lineage import LineageGraph
-from modelplane.compiler.graph.selectors import SelectorError, select
+from modelplane.compiler.graph.selectors import select
+from modelplane.errors import GraphError, SelectorError
 from modelplane.specs.base import NodeId
-
 from tests.conftest import EXAMPLES
 
 
@@ -210,6 +210,7 @@ def test_caches_are_ignored_when_the_code_that_made_them_changed(
     import shutil
 
     import orjson
+
     from modelplane.compiler.incremental import spec_cache as cache
 
     root = tmp_path / "qs"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from modelplane.compiler.change.impact import rules_table
 from modelplane.compiler.compile import make_plan
-
 from tests.conftest import REPO, GitProject
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -101,7 +100,6 @@ def test_references_read_from_the_model_equal_those_read_from_the_document(tmp_p
     from modelplane.compiler.compile import check_specs
     from modelplane.specs.kinds import KIND_MODELS
     from modelplane.specs.refs import find_refs, find_refs_in_model, reference_paths
-
     from tests.conftest import EXAMPLES
 
     root = tmp_path / "g300"

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from modelplane.compiler.errors import Diagnostic, SpecError
+
 from modelplane.compiler.load.loader import load
+from modelplane.errors import Diagnostic, SpecError
 
 DATASET = """\
 apiVersion: modelplane/v1

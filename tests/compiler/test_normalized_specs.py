@@ -16,16 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from modelplane.compiler.change.state import AppliedNode, AppliedState
-from modelplane.compiler.compile import compile_graph, graph_from_state, make_plan
-from modelplane.compiler.errors import SpecError
-from modelplane.compiler.graph.lineage import LineageGraph
-from modelplane.compiler.source.files import GitSource
-from modelplane.specs.base import NodeId
-from modelplane.stacks.engine import revision_id
 from typer.testing import CliRunner
 
 from modelplane.cli import app
+from modelplane.compiler.change.state import AppliedNode, AppliedState
+from modelplane.compiler.compile import compile_graph, graph_from_state, make_plan
+from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.source.files import GitSource
+from modelplane.errors import SpecError
+from modelplane.specs.base import NodeId
+from modelplane.stacks.engine import revision_id
 from tests.conftest import GIT_ENV
 
 runner = CliRunner()
@@ -326,7 +326,6 @@ def test_a_recorded_state_hashes_as_its_files_do() -> None:
     """The state holds normalized documents; read back, validated again and hashed (own hashes are of
     the serializer's bytes), every one of the example platform's has the fingerprint its file has."""
     from modelplane.compiler.graph.fingerprint import fingerprints
-
     from tests.conftest import EXAMPLES
 
     head = compile_graph(EXAMPLES / "assistant-platform", "prod", use_cache=False)
@@ -350,7 +349,6 @@ def test_own_hashes_are_of_the_spec_and_metadata_as_serialized() -> None:
 
     from modelplane.compiler.graph.fingerprint import serialized
     from modelplane.specs.base import Metadata
-
     from tests.conftest import EXAMPLES
 
     graph = compile_graph(EXAMPLES / "assistant-platform", "prod", use_cache=False).graph

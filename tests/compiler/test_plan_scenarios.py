@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import jsonschema
 import pytest
-from modelplane.compiler.compile import make_plan
-from modelplane.compiler.errors import SpecError
-from modelplane.compiler.plan.model import plan_schema
 
+from modelplane.compiler.compile import make_plan
+from modelplane.compiler.plan.model import plan_schema
+from modelplane.errors import SpecError
 from tests.conftest import EXAMPLES, GitProject
 
 Make = Callable[[str], GitProject]

@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+from modelplane.cli.views.diagnostics import to_text
 from modelplane.compiler.compile import PlanResult, make_plan
-from modelplane.compiler.errors import Diagnostic, Location
 from modelplane.compiler.report.markdown import fence_for, md_code, md_escape
 from modelplane.compiler.report.markdown import render as render_markdown
 from modelplane.compiler.report.terminal import safe, safe_line
 from modelplane.compiler.report.text import render as render_text
-
-from modelplane.cli.views.diagnostics import to_text
+from modelplane.errors import Diagnostic, Location
 from tests.conftest import GitProject
 
 OWNER = "evil | <script>alert(1)</script> *team*"

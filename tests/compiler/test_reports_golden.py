@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from modelplane.compiler.compile import PlanResult, make_plan
 from modelplane.compiler.report.markdown import render as render_markdown
 from modelplane.compiler.report.text import render as render_text
-
 from tests.conftest import REPO, GitProject
 
 GOLDEN = REPO / "tests" / "golden"

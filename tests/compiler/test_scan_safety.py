@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelplane.compiler.errors import Diagnostic
-from modelplane.compiler.source.files import MAX_FOLDER_DEPTH, FileSource, GitSource
 from typer.testing import CliRunner
 
 from modelplane.cli import app
+from modelplane.compiler.source.files import MAX_FOLDER_DEPTH, FileSource, GitSource
+from modelplane.errors import Diagnostic
 from tests.conftest import EXAMPLES, GIT_ENV, GitProject
 
 SECRET = "aws_secret_access_key = wJalrXUtnFEMI-NOT-A-REAL-KEY-7f3a9c"

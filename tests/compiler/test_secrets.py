@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from modelplane.compiler.compile import compile_graph
-from modelplane.compiler.errors import SpecError
 from modelplane.compiler.load.interpolate import Unresolved, interpolate
 from modelplane.compiler.load.secrets import kubernetes_arg, names_in, source, substitute
+from modelplane.errors import SpecError
 from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.specs.base import NodeId
-
 from tests.conftest import MINIMAL_PROJECT
 
 HEAD = "apiVersion: modelplane/v1\n"

@@ -9,7 +9,6 @@ from modelplane.runtime.analysis import judge, min_requests
 from modelplane.specs.base import NodeId
 from modelplane.specs.serving import EndpointSpec
 from modelplane.stacks.engine import vllm_args
-
 from tests.conftest import EXAMPLES
 
 

@@ -8,12 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from modelplane.compiler.compile import compile_graph
-from modelplane.runtime.settings import settings_for, state_path
-from modelplane.runtime.state.sqlite import StateStore
 from typer.testing import CliRunner
 
 from modelplane.cli import app
+from modelplane.compiler.compile import compile_graph
+from modelplane.runtime.settings import settings_for, state_path
+from modelplane.runtime.state.sqlite import StateStore
 from tests.conftest import EXAMPLES, GIT_ENV
 
 runner = CliRunner()

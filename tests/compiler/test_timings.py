@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from modelplane.compiler import timings
 
+from modelplane.compiler import timings
 from tests.conftest import EXAMPLES
 
 

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from modelplane.runtime.procs import free_port
 from modelplane.runtime.temporal.server import server_command
-
 from tests.integration.pipeline import pipeline  # noqa: F401  (a fixture)
 
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state.sqlite import StateStore
 
+from modelplane.runtime.state.sqlite import StateStore
 from tests.integration.pipeline import BIN, Pipeline, make_pipeline
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state.postgres import PostgresStore
 
+from modelplane.runtime.state.postgres import PostgresStore
 from tests.integration.pipeline import PROJECT, Pipeline, make_pipeline
 from tests.pg_server import PgDatabase, pg_db, pg_server  # noqa: F401  (fixtures)
 

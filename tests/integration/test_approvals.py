@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from modelplane.runtime.state.sqlite import StateStore
 
+from modelplane.runtime.state.sqlite import StateStore
 from tests.integration.pipeline import PROJECT, Pipeline
 
 pytestmark = pytest.mark.integration

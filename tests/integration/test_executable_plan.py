@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state.sqlite import StateStore
 
+from modelplane.runtime.state.sqlite import StateStore
 from tests.conftest import EXAMPLES
 from tests.integration.pipeline import BIN, SERVING, Pipeline, _env, make_pipeline
 

@@ -7,7 +7,6 @@ import json
 import time
 
 from modelplane.runtime.procs import pid_alive, port_open
-
 from tests.integration.pipeline import Pipeline
 
 

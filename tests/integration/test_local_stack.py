@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.procs import pid_alive
 
+from modelplane.runtime.procs import pid_alive
 from tests.integration.pipeline import Pipeline, make_pipeline
 
 pytestmark = pytest.mark.integration

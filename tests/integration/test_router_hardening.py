@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc, new_token, write
 from modelplane.runtime.procs import free_port, port_open, stamp
 

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.state.sqlite import StateStore
 
+from modelplane.runtime.state.sqlite import StateStore
 from tests.integration.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def test_a_state_moved_aside_under_a_running_worker_gets_the_work_done_again_and
 
 
 def test_one_server_per_database_even_when_its_record_is_lost(tmp_path: Path) -> None:
-    from modelplane.compiler.errors import ModelplaneError
+    from modelplane.errors import ModelplaneError
     from modelplane.runtime.temporal.server import claim_database, ensure_server, state_dir, stop_server
 
     root = tmp_path / "proj"
@@ -78,7 +78,6 @@ def test_an_apply_terminated_mid_rollout_leaves_its_work_pending_and_the_next_ap
     import time
 
     from modelplane.runtime.temporal.server import temporal_binary
-
     from tests.integration.pipeline import make_pipeline
 
     p = make_pipeline(tmp_path / "p", serving=True)

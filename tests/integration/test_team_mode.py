@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from modelplane.runtime.procs import free_port
 from modelplane.runtime.state.postgres import PostgresStore
-
 from tests.integration.pipeline import BIN, PROJECT, Pipeline, _env, make_pipeline
 from tests.pg_server import PgDatabase, pg_db, pg_server  # noqa: F401  (fixtures)
 

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from modelplane.runtime.procs import Identity, is_ours
 from modelplane.runtime.temporal.server import ensure_server, stop_server
 

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
 from modelplane.runtime.apply import apply_input, fresh_plan
 from modelplane.runtime.settings import Settings, open_store, settings_for
 from modelplane.runtime.temporal.messages import ApplyInput, ApplyOutcome, Progress
 from modelplane.runtime.temporal.server import temporal_binary
 from modelplane.runtime.temporal.worker import build_worker
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
 from tests.integration.pipeline import Pipeline, make_pipeline
 
 pytestmark = pytest.mark.integration

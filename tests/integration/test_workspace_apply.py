@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from modelplane.compiler.plan.model import Plan
 from modelplane.runtime.apply import ApplyHooks, ApplyOptions
-
 from modelplane.workspace import Workspace
 from tests.integration.pipeline import Pipeline
 

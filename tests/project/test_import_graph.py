@@ -107,3 +107,14 @@ def test_the_compiler_and_specs_never_import_the_runtime_or_the_cli() -> None:
         if a.startswith(("modelplane.compiler", "modelplane.specs")) and b.startswith(outward)
     ]
     assert not wrong, wrong
+
+
+def test_errors_and_files_are_the_floor() -> None:
+    """`modelplane/errors.py` and `modelplane/files.py` are imported by every layer, so they import nothing of ours."""
+    graph = import_graph()
+    floor = ("modelplane.errors", "modelplane.files")
+    wrong = [(a, b) for a, b in graph.edges if a in floor and b.startswith("modelplane")]
+    assert not wrong, wrong
+    assert {"modelplane.compiler.load.loader", "modelplane.runtime.temporal.activities"} <= {
+        a for a, b in graph.edges if b == "modelplane.errors"
+    }

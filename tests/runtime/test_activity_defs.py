@@ -7,9 +7,10 @@ import typing
 from pathlib import Path
 
 import pytest
+from temporalio import activity
+
 from modelplane.runtime.temporal import activity_defs as defs
 from modelplane.runtime.temporal.activities import Activities
-from temporalio import activity
 
 
 def _name(fn: typing.Callable[..., typing.Any]) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from modelplane.runtime.analysis import judge
 from modelplane.runtime.typed import min_requests, rollout_policy
 from modelplane.specs.sample_size import BAD_RATIO, FALSE_FAIL, POWER, _tail, critical_errors, default_min_requests
-
 from tests.endpoint_factory import endpoint_spec as _spec
 
 

@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from modelplane.runtime import procs
 from modelplane.runtime.local.registry import Registry, Replica, Revision, RouterProc, registry_path, write
 from modelplane.runtime.procs import Identity, identify, is_ours, mismatch, stamp, terminate
 from modelplane.runtime.provisioners.local import down_endpoint
 from modelplane.runtime.temporal.client import stop_worker
 from modelplane.runtime.temporal.server import ServerInfo, stop_server
-from typer.testing import CliRunner
-
 from tests.conftest import MINIMAL_PROJECT
 
 # the decoy's command line names what the old, name-only checks looked for: only the start time tells it apart

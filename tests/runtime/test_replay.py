@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
-from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+
+from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow, EndpointRolloutWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from modelplane.compiler.errors import ModelplaneError
+
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.executors.command import check_thresholds
 from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.state.postgres import MIGRATIONS as PG_MIGRATIONS
 from modelplane.runtime.state.postgres import PostgresStore
 from modelplane.runtime.state.sqlite import SCHEMA_VERSION, StateStore
 from modelplane.specs.models import Metric
-
 from tests.pg_server import PgDatabase
 
 # -- schema versions (each backend keeps its own) ----------------------------------------------

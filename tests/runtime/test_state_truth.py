@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelplane.compiler.errors import ModelplaneError
+from temporalio.exceptions import ApplicationError
+
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.state.sqlite import StateStore
 from modelplane.runtime.temporal.activities import Activities
 from modelplane.runtime.temporal.messages import Where
 from modelplane.specs.project import StateSettings
-from temporalio.exceptions import ApplicationError
 
 
 def test_apply_ids_are_unique_and_name_their_store(store: Any) -> None:

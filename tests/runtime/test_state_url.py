@@ -8,15 +8,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from modelplane.compiler.errors import ModelplaneError
+from typer.testing import CliRunner
+
+from modelplane.cli import app
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.state import open_store
 from modelplane.runtime.state.postgres import PostgresStore
 from modelplane.runtime.state.sqlite import StateStore
 from modelplane.runtime.state.url import redact, resolve, scrub, split_password
 from modelplane.specs.project import StateSettings
-from typer.testing import CliRunner
-
-from modelplane.cli import app
 from tests.pg_server import PgDatabase
 
 SECRET = "hunter2:/@x"

@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+
 from modelplane.runtime.local.synthetic import Shape, _bodies, read_prompts
 
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from modelplane.compiler.errors import ModelplaneError
+
+from modelplane.errors import ModelplaneError
 from modelplane.runtime.settings import settings_for
 from modelplane.runtime.temporal.client import temporal_api_key
 

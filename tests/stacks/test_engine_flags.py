@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
+
 from modelplane.compiler.compile import compile_graph
-from modelplane.compiler.errors import Diagnostic, GraphError
 from modelplane.compiler.graph.checks import check
+from modelplane.errors import Diagnostic, GraphError
 from modelplane.specs.models import ModelSpec
 from modelplane.specs.serving import DEFAULT_VLLM_IMAGE, EndpointSpec, VllmArgs
 from modelplane.stacks.engine import engine_args
 from modelplane.stacks.render import render_stack
 from modelplane.stacks.vllm_versions import PINNED_VERSION, flag_sets, image_version, version_key
-
 from tests.conftest import EXAMPLES, REPO
 
 FLAG_DIR = REPO / "stacks" / "engine_flags"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from modelplane.compiler.compile import compile_graph
 from modelplane.stacks.render import envoy_config, render_stack
-
 from tests.conftest import EXAMPLES
 from tests.endpoint_factory import endpoint_spec as _spec
 

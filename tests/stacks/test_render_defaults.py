@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from modelplane.compiler.graph.lineage import LineageGraph, build
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.specs.base import NodeId

@@ -16,12 +16,12 @@ import kubernetes_validate
 import pulumi
 import pytest
 import yaml
+
 from modelplane.compiler.compile import compile_graph
 from modelplane.specs.base import NodeId
 from modelplane.specs.serving import Endpoint, Routing
 from modelplane.stacks.preview import RecordingMocks
 from modelplane.stacks.render import Rendered, envoy_config, render_stack
-
 from tests.conftest import EXAMPLES
 
 K8S_VERSION = "1.31"
@@ -205,7 +205,7 @@ def test_stack_preview_output_is_golden(tmp_path: Path, update_goldens: bool) ->
 
 
 def test_missing_pulumi_cli_is_a_clear_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelplane.runtime.executors import ActionFailed
+    from modelplane.errors import ActionFailed
     from modelplane.runtime.provisioners.pulumi import pulumi_command
 
     monkeypatch.setenv("PATH", "/nonexistent")
@@ -255,6 +255,7 @@ def test_the_provisioner_program_renders_the_recorded_canary_weights() -> Any:
 async def test_prometheus_stats_reads_envoy_cluster_metrics_per_revision() -> None:
     """Against a stand-in Prometheus HTTP API (a test double for the query endpoint only)."""
     from aiohttp import web
+
     from modelplane.runtime.provisioners.pulumi import prometheus_stats
 
     seen: list[str] = []

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from modelplane.compiler.errors import Diagnostic
 from modelplane.compiler.report.terminal import safe, safe_line
+from modelplane.errors import Diagnostic
 
 
 def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:

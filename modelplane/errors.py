@@ -99,6 +99,25 @@ class PlanError(ModelplaneError):
     """A plan cannot be made or used (stale, unreadable, wrong version)."""
 
 
+class SelectorError(ModelplaneError):
+    """A node selector (``--select``) that does not parse or names nothing that exists."""
+
+
+class ActionFailed(ModelplaneError):
+    """An action failed in a way retrying will not fix (bad command, failing evaluation, missing provisioner).
+
+    ``hint`` says how to fix it; ``details`` are facts for tools (a log's path, the provider). Both travel
+    with the Temporal failure (``ApplicationError`` details: ``{..., "hint": ...}``) to whoever follows
+    the apply, and the worker does not retry it.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.details = {**(details or {}), **({"hint": hint} if hint else {})}
+
+
 @dataclass
 class Collector:
     """Accumulates diagnostics across files so they can be reported together."""

@@ -1,0 +1,63 @@
+"""The state folder's file primitives: private folders and files, atomic replacement, a cross-process lock.
+
+Every part of modelplane that writes under ``.modelplane/`` (caches, plans, the state store, logs,
+the embedded server) goes through these, so the folder stays 0700 and its files 0600.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+STATE_FOLDER = ".modelplane"
+"""Each project's own folder: caches, plans, state, logs, the embedded server. Created 0700, its files 0600:
+they hold documents, outputs and logs that may carry what the specs carry."""
+PRIVATE_UMASK = 0o077
+"""The umask of the processes modelplane starts to keep things in the state folder (server, worker, stack)."""
+_PRIVATE_DONE: set[Path] = set()
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` created (parents too); the state folder above it, or ``path`` itself, kept 0700."""
+    path.mkdir(parents=True, exist_ok=True)
+    parts = path.parts
+    if STATE_FOLDER in parts:
+        top = Path(*parts[: parts.index(STATE_FOLDER) + 1])
+        if top not in _PRIVATE_DONE:
+            os.chmod(top, 0o700)  # also narrows one an earlier version created 0755
+            _PRIVATE_DONE.add(top)
+    return path
+
+
+def private_opener(path: str, flags: int) -> int:
+    """``open(path, mode, opener=private_opener)``: a file created 0600 (an existing one narrowed to it)."""
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step, the file 0600; a read-only checkout just runs without caches."""
+    try:
+        private_dir(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb", opener=private_opener) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Serialize starting things across processes (two `apply`s must not start two servers)."""
+    private_dir(path.parent)
+    with open(path, "a", opener=private_opener) as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
