@@ -1,7 +1,9 @@
-"""Dispatch of rollout steps (``serving_op``) to the stack's provisioner (local processes or Pulumi).
+"""The rollout steps on the stack's provisioner (local processes or Pulumi): one function per step.
 
-The activity's input names its step (``ServingOp.op``: the name recorded in workflow histories, so it
-stays a string); ``STEPS`` maps each name to the ``Provisioner`` method it calls.
+Each ``rollout_<step>`` activity calls one of these with its own typed input (``STEPS``). ``run_op`` serves
+``serving_op``, the single activity of rollouts recorded before the typed steps (its step named in
+``ServingOp.op``): it reads the same step's input out of the old message and calls the same function,
+so a rollout started by an earlier build finishes the same way.
 """
 
 from __future__ import annotations
@@ -13,25 +15,67 @@ from typing import Any
 
 from modelplane.runtime.executors import Context
 from modelplane.runtime.provisioners import Provisioner
-from modelplane.runtime.temporal.messages import ServingOp
+from modelplane.runtime.temporal.messages import (
+    ObserveWindow,
+    RevisionStep,
+    RolloutStep,
+    ServingOp,
+    SetWeights,
+    StartRevision,
+)
 
-Step = Callable[[Provisioner, Context, ServingOp], Awaitable[dict[str, Any]]]
+Data = dict[str, Any]
 
-STEPS: dict[str, Step] = {
-    "inspect": lambda p, ctx, op: p.inspect(ctx, op.action),
-    "router": lambda p, ctx, op: p.ensure_router(ctx, op.action),
-    "start": lambda p, ctx, op: p.start(ctx, op.action, op.revision, op.replicas),
-    "wait_ready": lambda p, ctx, op: p.wait_ready(ctx, op.action, op.revision),
-    "weights": lambda p, ctx, op: p.set_weights(ctx, op.action, op.weights),
-    "stats": lambda p, ctx, op: p.stats(ctx, op.action, op.window_s),
-    "observe": lambda p, ctx, op: p.observe(ctx, op.action, op.window_s, op.need, op.synthesize, op.revisions),
-    "promote": lambda p, ctx, op: p.promote(ctx, op.action, op.revision),
-    "teardown": lambda p, ctx, op: p.teardown(ctx, op.action, op.revision),
+
+async def inspect(p: Provisioner, ctx: Context, inp: RolloutStep) -> Data:
+    return await p.inspect(ctx, inp.action)
+
+
+async def router(p: Provisioner, ctx: Context, inp: RolloutStep) -> Data:
+    return await p.ensure_router(ctx, inp.action)
+
+
+async def start(p: Provisioner, ctx: Context, inp: StartRevision) -> Data:
+    return await p.start(ctx, inp.action, inp.revision, inp.replicas)
+
+
+async def wait_ready(p: Provisioner, ctx: Context, inp: RevisionStep) -> Data:
+    return await p.wait_ready(ctx, inp.action, inp.revision)
+
+
+async def weights(p: Provisioner, ctx: Context, inp: SetWeights) -> Data:
+    return await p.set_weights(ctx, inp.action, inp.weights)
+
+
+async def observe(p: Provisioner, ctx: Context, inp: ObserveWindow) -> Data:
+    return await p.observe(ctx, inp.action, inp.window_s, inp.need, inp.synthesize, inp.revisions)
+
+
+async def promote(p: Provisioner, ctx: Context, inp: RevisionStep) -> Data:
+    return await p.promote(ctx, inp.action, inp.revision)
+
+
+async def teardown(p: Provisioner, ctx: Context, inp: RevisionStep) -> Data:
+    return await p.teardown(ctx, inp.action, inp.revision)
+
+
+STEPS: dict[str, tuple[Callable[[Provisioner, Context, Any], Awaitable[Data]], type[RolloutStep]]] = {
+    "inspect": (inspect, RolloutStep),
+    "router": (router, RolloutStep),
+    "start": (start, StartRevision),
+    "wait_ready": (wait_ready, RevisionStep),
+    "weights": (weights, SetWeights),
+    "observe": (observe, ObserveWindow),
+    "promote": (promote, RevisionStep),
+    "teardown": (teardown, RevisionStep),
 }
+"""Each step -> its function and its typed input. The worker registers ``rollout_<step>`` for each
+(``Activities.all``); ``ServingOp.op`` names one of them (the old message holds every step's fields)."""
 
 
-async def run_op(prov: Provisioner, ctx: Context, op: ServingOp) -> dict[str, Any]:
-    return await STEPS[op.op](prov, ctx, op)
+async def run_op(prov: Provisioner, ctx: Context, op: ServingOp) -> Data:
+    step, takes = STEPS[op.op]
+    return await step(prov, ctx, op.step_input(takes))
 
 
 async def wait_out(ctx: Context, seconds: float) -> None:

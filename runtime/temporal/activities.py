@@ -23,6 +23,7 @@ from modelplane.errors import ActionFailed
 from modelplane.files import private_dir
 from modelplane.runtime import provisioners
 from modelplane.runtime.executors import Context, Effect, catalog, command, serving
+from modelplane.runtime.provisioners import Provisioner
 from modelplane.runtime.state import Store
 from modelplane.runtime.temporal.messages import (
     ActionInput,
@@ -144,8 +145,9 @@ class Activities:
         )
         return ActionOutput(output=output)
 
-    @activity.defn(name="serving_op")
-    async def serving_op(self, inp: ServingOp) -> ServingResult:
+    async def _rollout(
+        self, inp: ActionInput, step: Callable[[Provisioner, Context, Any], Awaitable[Any]]
+    ) -> ServingResult:
         """A rollout step on the endpoint's stack; user problems are not retried."""
         root = self.root_of(inp)
         ctx = Context(
@@ -158,8 +160,7 @@ class Activities:
         )
         beating = asyncio.create_task(_heartbeat_while_running())
         try:
-            prov = provisioners.provisioner_for(inp.action)
-            data = await serving.run_op(prov, ctx, inp)
+            data = await step(provisioners.provisioner_for(inp.action), ctx, inp)
         except ActionFailed as exc:
             raise ApplicationError(
                 str(exc), exc.details, type="ActionFailed", non_retryable=not exc.retryable
@@ -167,6 +168,22 @@ class Activities:
         finally:
             beating.cancel()
         return ServingResult(data=data)
+
+    def _step_activity(self, op: str) -> Callable[..., Awaitable[ServingResult]]:
+        """The activity ``rollout_<op>``: that step with its own input type (``serving.STEPS``)."""
+        step, takes = serving.STEPS[op]
+
+        async def run(inp: Any) -> ServingResult:
+            return await self._rollout(inp, step)
+
+        run.__name__ = run.__qualname__ = f"rollout_{op}"
+        run.__annotations__ = {"inp": takes, "return": ServingResult}
+        return activity.defn(name=f"rollout_{op}")(run)
+
+    @activity.defn(name="serving_op")
+    async def serving_op(self, inp: ServingOp) -> ServingResult:
+        """The one rollout activity of rollouts an earlier build started (``ServingOp``)."""
+        return await self._rollout(inp, serving.run_op)
 
     @activity.defn(name="record_state")
     async def record_state(self, inp: RecordInput) -> int:
@@ -235,7 +252,14 @@ class Activities:
         ]
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.execute_action, self.serving_op, self.record_state, self.record_history, self.preflight]
+        return [
+            self.execute_action,
+            self.record_state,
+            self.record_history,
+            self.preflight,
+            *(self._step_activity(op) for op in serving.STEPS),
+            self.serving_op,
+        ]
 
 
 def _service_here(workflow_id: str) -> str:

@@ -37,7 +37,10 @@ execute_action: Callable[[m.ActionInput], Awaitable[m.ActionOutput]] = _declared
     "execute_action", m.ActionInput, m.ActionOutput, "One plan action, exactly once (the ledger)."
 )
 serving_op: Callable[[m.ServingOp], Awaitable[m.ServingResult]] = _declared(
-    "serving_op", m.ServingOp, m.ServingResult, "One step of an endpoint's rollout on its stack's provisioner."
+    "serving_op",
+    m.ServingOp,
+    m.ServingResult,
+    "A rollout step as rollouts recorded before the typed steps call it (the step named in `op`).",
 )
 record_state: Callable[[m.RecordInput], Awaitable[int]] = _declared(
     "record_state", m.RecordInput, int, "What finished, and the nodes it made true, into the state store."
@@ -48,3 +51,18 @@ record_history: Callable[[m.HistoryInput], Awaitable[None]] = _declared(
 preflight: Callable[[m.PreflightInput], Awaitable[list[m.PreflightProblem]]] = _declared(
     "preflight", m.PreflightInput, list[m.PreflightProblem], "Every prerequisite of the plan, before any effect."
 )
+
+
+def _step(op: str, takes: type[In], doc: str) -> Callable[[In], Awaitable[m.ServingResult]]:
+    """A rollout step's activity, ``rollout_<op>`` (its body: ``runtime.executors.serving``)."""
+    return _declared(f"rollout_{op}", takes, m.ServingResult, doc)
+
+
+rollout_inspect = _step("inspect", m.RolloutStep, "The endpoint's revisions as its stack runs them, the stable one.")
+rollout_router = _step("router", m.RolloutStep, "The endpoint's router, started where it is not running.")
+rollout_start = _step("start", m.StartRevision, "A revision's replicas, started or scaled.")
+rollout_wait_ready = _step("wait_ready", m.RevisionStep, "Until every replica of a revision is ready.")
+rollout_weights = _step("weights", m.SetWeights, "The router's split between revisions.")
+rollout_observe = _step("observe", m.ObserveWindow, "One analysis window of each revision's figures.")
+rollout_promote = _step("promote", m.RevisionStep, "A revision made the stable one, the others retired.")
+rollout_teardown = _step("teardown", m.RevisionStep, "A revision's replicas stopped (a rollback's last step).")

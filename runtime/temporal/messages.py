@@ -9,7 +9,7 @@ this module must stay free of I/O and heavy imports.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -143,19 +143,64 @@ class RolloutInput(ActionInput):
     parent_id: str
 
 
-class ServingOp(ActionInput):
-    """One step of an endpoint rollout, done by the stack's provisioner (idempotent by design)."""
+class RolloutStep(ActionInput):
+    """A rollout step that needs only its endpoint's action: ``rollout_inspect``, ``rollout_router``."""
 
-    op: Literal["inspect", "router", "start", "wait_ready", "weights", "stats", "observe", "promote", "teardown"]
+
+class RevisionStep(RolloutStep):
+    """A step on one revision of the endpoint: ``rollout_wait_ready``, ``rollout_promote``, ``rollout_teardown``."""
+
+    revision: str
+
+
+class StartRevision(RevisionStep):
+    """``rollout_start``: the revision's replicas (started, or scaled to ``replicas``)."""
+
+    replicas: int = 1
+
+
+class SetWeights(RolloutStep):
+    """``rollout_weights``: the router's split, revision -> percent."""
+
+    weights: dict[str, int]
+
+
+class ObserveWindow(RolloutStep):
+    """``rollout_observe``: one analysis window of each revision's figures."""
+
+    window_s: float
+    need: int = 0
+    """Requests each revision in ``revisions`` should have in the window."""
+    synthesize: bool = False
+    """Top the window up with synthetic requests (``when_idle: synthesize``)."""
+    revisions: list[str] = Field(default_factory=list)
+
+
+R = TypeVar("R", bound=RolloutStep)
+
+
+class ServingOp(ActionInput):
+    """The one rollout activity of histories recorded before the typed steps (``serving_op``, its step in
+    ``op``). Kept so a rollout started by an earlier build replays and finishes; new rollouts call the
+    ``rollout_*`` activities (``workflow.patched("typed-rollout-steps")``)."""
+
+    op: Literal["inspect", "router", "start", "wait_ready", "weights", "observe", "promote", "teardown"]
     revision: str = ""
     replicas: int = 1
     weights: dict[str, int] = Field(default_factory=dict)
     window_s: float = 60.0
     need: int = 0
-    """observe: requests each revision in ``revisions`` should have in the window."""
     synthesize: bool = False
-    """observe: top the window up with synthetic requests (``when_idle: synthesize``)."""
     revisions: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, op: str, step: RolloutStep) -> ServingOp:
+        """A typed step's input as the old activity takes it."""
+        return cls.model_validate({"op": op, **dict(step)})
+
+    def step_input(self, takes: type[R]) -> R:
+        """This step's typed input (the fields ``takes`` has; the old message holds every step's)."""
+        return takes.model_validate({name: getattr(self, name) for name in takes.model_fields})
 
 
 class PreflightInput(Where):

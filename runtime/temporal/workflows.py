@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -41,17 +42,24 @@ with workflow.unsafe.imports_passed_through():
         Approval,
         Gate,
         HistoryInput,
+        ObserveWindow,
         PreflightInput,
         PreflightProblem,
         Progress,
         RecordInput,
+        RevisionStep,
         RolloutInput,
         RolloutStatus,
+        RolloutStep,
         ServingOp,
         ServingResult,
+        SetWeights,
+        StartRevision,
     )
     from modelplane.runtime.typed import RolloutPolicy, endpoint_spec, rollout_policy
     from modelplane.specs.common import duration_seconds
+
+S = TypeVar("S", bound=RolloutStep)
 
 # user errors are raised non-retryable by the activities; these retries are for crashes and flaky infrastructure
 ACTION_RETRY = RetryPolicy(
@@ -64,6 +72,10 @@ BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), ma
 HEARTBEAT = timedelta(seconds=3)
 """A worker that dies mid-action is noticed this long after its last heartbeat, and the action retried."""
 
+
+TYPED_STEPS = "typed-rollout-steps"
+"""The patch after which a rollout calls one typed activity per step (``rollout_start``, ...). A rollout
+an earlier build started ran every step as the one ``serving_op``; it replays and finishes through it."""
 
 STEP_HEARTBEAT = timedelta(seconds=10)
 """Rollout steps other than wait_ready may block their event loop briefly (a router starting), so a longer one."""
@@ -482,27 +494,42 @@ class EndpointRolloutWorkflow:
     def step(self) -> int:
         return self._step
 
-    def _serving_op(self, op: str, **fields: Any) -> ServingOp:
+    def _input(self, takes: type[S], **fields: Any) -> S:
         # the rollout's store_id goes along too: a step writes nothing to a store that is not the apply's
-        return ServingOp(op=op, **self._inp.action_fields(), **fields)
+        return takes(**self._inp.action_fields(), **fields)
 
-    async def _op(self, op: str, **fields: Any) -> dict[str, Any]:
-        timeout = timedelta(minutes=15) if op == "wait_ready" else timedelta(minutes=2)
-        res: ServingResult = await workflow.execute_activity(
-            defs.serving_op,
-            self._serving_op(op, **fields),
-            start_to_close_timeout=timeout,
+    @staticmethod
+    def _call(
+        step: Callable[[S], Awaitable[ServingResult]], inp: S
+    ) -> tuple[Callable[[Any], Awaitable[ServingResult]], ActionInput]:
+        """The activity to run a step with: its own, or where this rollout began before the typed steps, the
+        one ``serving_op`` with the step named in ``op`` (its history replays only that way)."""
+        if workflow.patched(TYPED_STEPS):
+            return step, inp
+        return defs.serving_op, ServingOp.of(step.__name__.removeprefix("rollout_"), inp)
+
+    async def _run_step(
+        self, step: Callable[[S], Awaitable[ServingResult]], inp: S, slow: bool = False
+    ) -> dict[str, Any]:
+        """One rollout step; ``slow``: one that waits on replicas starting (longer timeout, tighter heartbeat)."""
+        activity, arg = self._call(step, inp)
+        res = await workflow.execute_activity(
+            activity,
+            arg,
+            start_to_close_timeout=timedelta(minutes=15 if slow else 2),
             # every step heartbeats (a crashed worker's step is retried in seconds); the quick ones block a little
-            heartbeat_timeout=HEARTBEAT if op == "wait_ready" else STEP_HEARTBEAT,
+            heartbeat_timeout=HEARTBEAT if slow else STEP_HEARTBEAT,
             retry_policy=ACTION_RETRY,
         )
         return res.data
 
     async def _observe(self, window: float, need: int, synthesize: bool, revisions: list[str]) -> dict[str, Any] | None:
         """One analysis window (synthetic traffic topping it up where allowed); None when aborted meanwhile."""
+        inp = self._input(ObserveWindow, window_s=window, need=need, synthesize=synthesize, revisions=revisions)
+        activity, arg = self._call(defs.rollout_observe, inp)
         handle = workflow.start_activity(
-            defs.serving_op,
-            self._serving_op("observe", window_s=window, need=need, synthesize=synthesize, revisions=revisions),
+            activity,
+            arg,
             start_to_close_timeout=timedelta(seconds=window + 120),
             heartbeat_timeout=STEP_HEARTBEAT,
             retry_policy=ACTION_RETRY,
@@ -550,17 +577,17 @@ class EndpointRolloutWorkflow:
         spec = endpoint_spec(action.node)
         policy = self._policy = rollout_policy(action.node, action.context)
         revision = str(action.details.get("revision", "r0"))
-        state = await self._op("inspect")
+        state = await self._run_step(defs.rollout_inspect, self._input(RolloutStep))
         stable = state.get("stable")
-        router = await self._op("router")
+        router = await self._run_step(defs.rollout_router, self._input(RolloutStep))
         if stable == revision:  # already serving this revision (e.g. resumed after the promotion)
             return ActionOutput(output={"revision": revision, "url": router["url"], "unchanged": True})
         self._replicas = policy.min_replicas
         await self._report(0, 0, "starting")
-        await self._op("start", revision=revision, replicas=self._replicas)
-        await self._op("wait_ready", revision=revision)
+        await self._run_step(defs.rollout_start, self._input(StartRevision, revision=revision, replicas=self._replicas))
+        await self._run_step(defs.rollout_wait_ready, self._input(RevisionStep, revision=revision), slow=True)
         if stable is None:
-            promoted = await self._op("promote", revision=revision)
+            promoted = await self._run_step(defs.rollout_promote, self._input(RevisionStep, revision=revision))
             return ActionOutput(output={"revision": revision, "url": router["url"], "first": True, **promoted})
 
         window = policy.window_s
@@ -569,7 +596,9 @@ class EndpointRolloutWorkflow:
             self._step = i
             weight = step.weight
             await self._scale_for(i, weight, stable, revision, verdicts)
-            await self._op("weights", weights={stable: 100 - weight, revision: weight})
+            await self._run_step(
+                defs.rollout_weights, self._input(SetWeights, weights={stable: 100 - weight, revision: weight})
+            )
             if step.pause == "manual":
                 await self._report(i, weight, "waiting")
                 await self._gate(i, "manual pause")
@@ -621,7 +650,7 @@ class EndpointRolloutWorkflow:
                 suffix = " (analysis.when_idle: fail)" if idle == "fail" else ""
                 await self._rollback(stable, revision, why + suffix, verdicts)
         await self._report(len(policy.steps) - 1, 100, "promoting")
-        promoted = await self._op("promote", revision=revision)
+        promoted = await self._run_step(defs.rollout_promote, self._input(RevisionStep, revision=revision))
         await self._report(len(policy.steps) - 1, 100, "promoted")
         return ActionOutput(
             output={"revision": revision, "previous": stable, "url": router["url"], "analysis": verdicts, **promoted}
@@ -641,8 +670,8 @@ class EndpointRolloutWorkflow:
             await self._report(i, weight, "rolled back")
             await self._rollback(stable, revision, f"step {i + 1} (weight {weight}%): {self._last['reason']}", verdicts)
         await self._report(i, weight, "scaling")
-        await self._op("start", revision=revision, replicas=needed)
-        await self._op("wait_ready", revision=revision)
+        await self._run_step(defs.rollout_start, self._input(StartRevision, revision=revision, replicas=needed))
+        await self._run_step(defs.rollout_wait_ready, self._input(RevisionStep, revision=revision), slow=True)
         self._replicas = needed
         self._last = {"step": i, "weight": weight, "gate": "capacity", "result": "pass",
                       "reason": policy.capacity_reason(weight, needed)}  # fmt: skip
@@ -662,8 +691,8 @@ class EndpointRolloutWorkflow:
         await parent.signal("gate_cleared", target)
 
     async def _rollback(self, stable: str, revision: str, reason: str, verdicts: list[dict[str, Any]]) -> None:
-        await self._op("weights", weights={stable: 100, revision: 0})
-        await self._op("teardown", revision=revision)
+        await self._run_step(defs.rollout_weights, self._input(SetWeights, weights={stable: 100, revision: 0}))
+        await self._run_step(defs.rollout_teardown, self._input(RevisionStep, revision=revision))
         raise ApplicationError(
             f"rolled back {self._inp.action.target} to {stable}: {reason}",
             {"rolled_back": True, "revision": revision, "stable": stable, "reason": reason, "analysis": verdicts},

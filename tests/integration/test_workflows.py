@@ -170,6 +170,15 @@ async def test_rollouts_first_deploy_then_inconclusive_canary_rolls_back(
         parent_id = history.workflow_id
         child = temporal.get_workflow_handle(rollout_workflow_id(parent_id, inp.apply_id, "endpoint/chat"))
         child_history = await child.fetch_history()
+        steps = [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in child_history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        # one typed activity per step; `serving_op` only serves rollouts an earlier build started
+        assert "serving_op" not in steps
+        assert steps[:4] == ["rollout_inspect", "rollout_router", "rollout_start", "rollout_wait_ready"]
+        assert steps.count("rollout_observe") == 2 and steps[-2:] == ["rollout_weights", "rollout_teardown"]
         if update_goldens:
             save_history("rollout-rolled-back", child_history)
         (stable,) = p.registry()["revisions"].values()

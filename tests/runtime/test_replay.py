@@ -28,6 +28,9 @@ def test_histories_are_recorded() -> None:
         "apply-continued-as-new",
         "apply-aborted",
         "rollout-rolled-back",
+        # recorded when every rollout step was the one `serving_op`: rollouts started then replay through
+        # workflow.patched("typed-rollout-steps")
+        "rollout-rolled-back-serving-op",
         # recorded before the preflight activity existed: applies running then replay through workflow.patched
         "apply-succeeded-before-preflight",
     } <= names
