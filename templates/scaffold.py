@@ -25,9 +25,10 @@ def render(name: str, owner: str = "team-ml") -> dict[str, str]:
             if child.is_dir():
                 walk(child, f"{prefix}{child.name}/")
             elif child.name.endswith(".j2"):
-                out[prefix + child.name.removesuffix(".j2")] = env.from_string(child.read_text()).render(
-                    name=name, owner=owner
-                )
+                # `gitignore.j2` -> `.gitignore` (a dotfile would not travel in the wheel's package data)
+                target = child.name.removesuffix(".j2")
+                target = ".gitignore" if target == "gitignore" else target
+                out[prefix + target] = env.from_string(child.read_text()).render(name=name, owner=owner)
 
     walk(root, "")
     return out

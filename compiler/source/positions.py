@@ -31,7 +31,11 @@ def syntax_error(text: str) -> tuple[int, int, str] | None:
         for _ in yaml.compose_all(text, Loader=_loader()):
             pass
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark = exc.problem_mark
+        if exc.context_mark is not None and (mark is None or not text[mark.index :].strip()):
+            # the problem is the end of the file (an unclosed `[`, `{` or quote): point where it opened,
+            # a line that exists, rather than past the last one
+            mark = exc.context_mark
         if mark is not None:
             problem = exc.problem or "invalid YAML"
             context = f" {exc.context}" if exc.context else ""

@@ -175,7 +175,14 @@ def plan(
         print(f"plan not saved to {out}: fix the errors above or pass --allow-breaking", file=sys.stderr)
     if not result.errors and out is not None:
         saved = ws.save_plan(result, out)
-        print(f"saved plan {saved.id} to {out}; apply it with: modelplane apply {out}", file=sys.stderr)
+        if saved.base.kind == "state":
+            print(f"saved plan {saved.id} to {out}; apply it with: modelplane apply {out}", file=sys.stderr)
+        else:  # a review artifact: apply refuses a plan that was not made against the applied state
+            print(
+                f"saved plan {saved.id} to {out} (against git ref `{saved.base.ref}`: for review; to apply, "
+                "make one against the applied state: modelplane plan --out FILE, without --base)",
+                file=sys.stderr,
+            )
     plan_exit(shown.code, detailed_exitcode)
 
 

@@ -304,7 +304,7 @@ def test_one_run_reports_every_planted_error_once(make_project: MakeProject) -> 
         ("cycle", ("specs/extra.yaml", 9, 54)),  # at `derived_from: [loop-a`, the reference closing it
         ("invalid-value", ("specs/extra.yaml", 22, 32)),  # format: deltta
         ("unknown-column", ("specs/extra.yaml", 15, 40)),  # columns: [nope]
-        ("yaml-syntax", ("specs/bad.yaml", 3, 1)),
+        ("yaml-syntax", ("specs/bad.yaml", 2, 11)),  # the unclosed `{`, not past the last line
     ]
     assert found == sorted(expected)
     assert not [d for d in diags if "Input should" in d.message or not d.hint]

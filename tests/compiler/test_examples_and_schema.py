@@ -86,7 +86,9 @@ def test_project_schema_accepts_example_project_files() -> None:
 
 def test_init_scaffold_validates(tmp_path: Path) -> None:
     written = scaffold(tmp_path / "my-project")
-    assert {p.name for p in written} >= {"modelplane.yaml", "data.yaml", "serving.yaml"}
+    assert {p.name for p in written} >= {"modelplane.yaml", "data.yaml", "serving.yaml", ".gitignore"}
+    # the state folder (caches, the local state, logs) is never committed by accident
+    assert (tmp_path / "my-project" / ".gitignore").read_text().splitlines()[-1] == ".modelplane/"
     specs = load(tmp_path / "my-project", use_cache=False)
     assert ("endpoint", "my-project") in specs.nodes
     # its canary can decide: no step lacks the requests its window needs (synthetic ones on the local stack)
@@ -109,3 +111,9 @@ def test_render_is_pure_and_names_the_project() -> None:
     files = render("acme")
     assert "name: acme" in files["modelplane.yaml"]
     assert "acme-model" in files["specs/model.yaml"]
+
+
+def test_every_example_ignores_its_state_folder() -> None:
+    """Copied out of this repository, an example still keeps `.modelplane/` out of git."""
+    for project in EXAMPLES.glob("*/modelplane.yaml"):
+        assert ".modelplane/" in (project.parent / ".gitignore").read_text().splitlines(), project.parent

@@ -224,6 +224,14 @@ def test_yaml_syntax_error(make_project: MakeProject) -> None:
     assert d.message.startswith("invalid YAML:")
 
 
+def test_an_unclosed_bracket_at_the_end_points_where_it_opened(make_project: MakeProject) -> None:
+    text = DATASET.rstrip("\n") + "\n  tags: [a, b\n"
+    last = text.count("\n")
+    d = one(errors_of(make_project({"specs/d.yaml": text})), "yaml-syntax")
+    assert where(d) == ("specs/d.yaml", last, 9)  # the `[`, not the line after the file's last
+    assert d.snippet == "  tags: [a, b"
+
+
 def test_all_errors_of_a_run_are_reported_together(make_project: MakeProject) -> None:
     root = make_project(
         {
