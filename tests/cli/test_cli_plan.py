@@ -26,6 +26,8 @@ def test_plan_detailed_exitcode_and_out(git_example: Callable[[str], GitProject]
     assert res.output.startswith("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete; ")
     saved = json.loads(out.read_text())
     assert saved["format_version"] == 2 and saved["base"]["kind"] == "git"
+    # a plan against a git ref is for review: the save line does not tell you to apply it (apply refuses it)
+    assert "against git ref `HEAD~1`: for review" in res.output and "apply it with" not in res.output
     assert [a["id"] for a in saved["actions"]][:2] == [
         "register:model/tiny-chat",
         "evaluate:evaluation/tiny-chat-quality",
