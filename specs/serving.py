@@ -133,14 +133,19 @@ class Autoscaling(StrictModel):
 
 class Retries(StrictModel):
     max_retries: Annotated[int, Field(ge=0, le=5)] = 1
-    per_try_timeout_ms: Annotated[int, Field(ge=1)] = 1000
+    per_try_timeout_ms: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="Envoy's per-try timeout; default derived from the SLO and token shape (stacks.timeouts).",
+    )
     retry_on: list[int] = Field(default_factory=lambda: [503, 429])
 
 
 class Routing(StrictModel):
     policy: Literal["power_of_two_choices", "round_robin", "least_request"] = "power_of_two_choices"
     choice_count: Annotated[int, Field(ge=2, le=10)] = 2
-    timeout_ms: Annotated[int, Field(ge=1)] | None = None
+    timeout_ms: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Envoy's route timeout (all tries); default derived from the per-try timeout."
+    )
     retries: Retries = Field(default_factory=Retries)
     slow_start: Duration | None = "30s"
 

@@ -61,6 +61,8 @@ def kubernetes_object(key: str, obj: dict[str, Any], opts: pulumi.ResourceOption
         return k8s.core.v1.Namespace(key, metadata=obj["metadata"], opts=opts)
     if kind == "ConfigMap":
         return k8s.core.v1.ConfigMap(key, metadata=obj["metadata"], data=obj["data"], opts=opts)
+    if kind == "ServiceAccount":
+        return k8s.core.v1.ServiceAccount(key, metadata=obj["metadata"], opts=opts)
     return k8s.apiextensions.CustomResource(
         key, api_version=obj["apiVersion"], kind=kind, metadata=obj["metadata"], spec=obj["spec"], opts=opts
     )

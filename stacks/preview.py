@@ -95,23 +95,40 @@ def summarize(typ: str, inputs: dict[str, Any]) -> str:
         gpus = c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu")
         where = f" on pool {pod['nodeSelector']['modelplane.dev/pool']}" if pod.get("nodeSelector") else ""
         per = f" x {gpus} GPU" if gpus else ""
-        return f"{c['image']}, {spec['replicas']} replicas{per}{where}; args: {' '.join(c.get('args', []))}"
+        # no `replicas` on an autoscaled Deployment: its HPA's row says how many
+        count = f"{spec['replicas']} replicas" if "replicas" in spec else "replicas from its autoscaler"
+        return f"{c['image']}, {count}{per}{where}; args: {' '.join(c.get('args', []))}"
     if kind == "HorizontalPodAutoscaler":
-        return (
-            f"{spec['minReplicas']}..{spec['maxReplicas']} replicas on {spec['metrics'][0]['pods']['metric']['name']}"
+        metric = spec["metrics"][0]
+        on = (
+            metric["pods"]["metric"]["name"]
+            if metric["type"] == "Pods"
+            else f"{metric['resource']['name']} at {metric['resource']['target']['averageUtilization']}%"
         )
+        return f"{spec['minReplicas']}..{spec['maxReplicas']} replicas on {on}"
     if kind == "ScaledObject":
         return f"{spec['minReplicaCount']}..{spec['maxReplicaCount']} replicas on Prometheus"
     if kind == "PodDisruptionBudget":
         return f"maxUnavailable {spec.get('maxUnavailable')}"
     if kind == "Service":
-        return f"port {spec['ports'][0]['port']} -> {spec['ports'][0]['targetPort']}"
+        port = spec["ports"][0]
+        if spec.get("clusterIP") == "None":
+            return f"headless: pod IPs, port {port['port']} ({port['targetPort']})"
+        return f"port {port['port']} -> {port['targetPort']}"
+    if kind == "ServiceAccount":
+        annotations = inputs["metadata"].get("annotations", {})
+        return ", ".join(f"{k}={v}" for k, v in annotations.items()) or "no cloud identity annotations"
     if kind == "ConfigMap" and "envoy.yaml" in inputs.get("data", {}):
         envoy = yaml.safe_load(inputs["data"]["envoy.yaml"])
         clusters = envoy["static_resources"]["clusters"]
+        timeouts = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        r = timeouts["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
         route = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
         split = route["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["weighted_clusters"]["clusters"]
-        return f"envoy {clusters[0]['lb_policy']}; weights " + ", ".join(f"{c['name']}={c['weight']}" for c in split)
+        return (
+            f"envoy {clusters[0]['lb_policy']}, timeout {r['timeout']} (per try {r['retry_policy']['per_try_timeout']});"
+            " weights " + ", ".join(f"{c['name']}={c['weight']}" for c in split)
+        )
     if kind == "NodeGroup":
         sc = inputs["scalingConfig"]
         taints = ", ".join(f"{t['key']}={t['value']}:{t['effect']}" for t in inputs.get("taints", []))

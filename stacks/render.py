@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.secrets import kubernetes_arg, names_in, process_env_var, source
 from modelplane.specs.base import NodeId
@@ -28,12 +26,14 @@ from modelplane.specs.models import Model
 from modelplane.specs.platform import GpuPool, Stack
 from modelplane.specs.serving import EndpointSpec, ScalePolicy
 from modelplane.stacks.engine import VLLM_PORT, command, revision_id
+from modelplane.stacks.observability import engine_pod_metadata, stack_objects
+from modelplane.stacks.router import ENVOY_IMAGE, ROUTER_PORT, envoy_config, router_objects
 from modelplane.stacks.settings import StackSettings
+
+__all__ = ["ENVOY_IMAGE", "ROUTER_PORT", "envoy_config", "router_objects"]  # kept importable from here
 
 POOL_LABEL = "modelplane.dev/pool"
 GPU = "nvidia.com/gpu"
-ENVOY_IMAGE = "envoyproxy/envoy:v1.31.2"
-ROUTER_PORT = 8080
 
 
 @dataclass
@@ -79,6 +79,8 @@ def render_stack(graph: LineageGraph, stack_name: str, weights: dict[str, dict[s
     out = Rendered(stack_name, spec.provider, ns, list(spec.gpu_pools), spec.region, settings)
     out.objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {
         "app.kubernetes.io/managed-by": "modelplane"}}})  # fmt: skip
+    out.objects.append(service_account(ns, settings))
+    out.objects += stack_objects(ns, settings)
     for node in graph.iter_kind("Endpoint"):
         ep_spec = node.model.spec
         assert isinstance(ep_spec, EndpointSpec)
@@ -92,7 +94,7 @@ def render_stack(graph: LineageGraph, stack_name: str, weights: dict[str, dict[s
         split = (weights or {}).get(ep.name) or {revision: 100}
         pool = _pool_for(out.pools, ep_spec.resources.accelerator)
         out.objects += revision_objects(ep, revision, ns, pool, settings, _declared(graph))
-        out.objects += router_objects(ep.name, ep_spec, ns, split)
+        out.objects += router_objects(ep.name, ep_spec, ns, split, settings)
         out.endpoints[ep.name] = {
             "revision": revision,
             "weights": split,
@@ -104,6 +106,16 @@ def render_stack(graph: LineageGraph, stack_name: str, weights: dict[str, dict[s
             "replicas": [ep_spec.autoscaling.min_replicas, ep_spec.autoscaling.max_replicas],
         }
     return out
+
+
+def service_account(namespace: str, settings: StackSettings) -> dict[str, Any]:
+    """The identity the model-serving pods run as: annotated for IRSA / Workload Identity from the stack's settings,
+    so an ``s3://`` or ``gs://`` artifact is read with the cloud role, not node credentials."""
+    meta = _meta(settings.service_account, namespace, {"app.kubernetes.io/managed-by": "modelplane"})
+    annotations = settings.identity_annotations()
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
 
 
 def _declared(graph: LineageGraph) -> dict[str, Any]:
@@ -154,6 +166,7 @@ def revision_objects(
     limits: dict[str, str] = {GPU: str(res.gpus_per_replica), "cpu": res.cpu, "memory": res.memory}
     args, secret_env = container_args(_vllm_args(ep), secrets)
     pod: dict[str, Any] = {
+        "serviceAccountName": settings.service_account,
         "containers": [
             {
                 "name": "vllm",
@@ -201,12 +214,13 @@ def revision_objects(
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _meta(full, namespace, labels),
+        # no `replicas`: the HPA (or KEDA's) owns it; a rendered count would reset the scale on every update. The
+        # HPA raises a new Deployment's 1 pod to minReplicas at once (below the minimum, no scale-up policy applies)
         "spec": {
-            "replicas": spec.autoscaling.min_replicas,
             "selector": {"matchLabels": labels},
             # no spare GPUs to surge onto: replace one pod at a time
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
-            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "template": {"metadata": engine_pod_metadata(labels, settings), "spec": pod},
         },
     }
     service = {
@@ -214,11 +228,12 @@ def revision_objects(
         "kind": "Service",
         "metadata": _meta(full, namespace, labels),
         # headless: Envoy's STRICT_DNS then resolves every ready pod, so power of two choices, slow start and
-        # outlier ejection act per replica (a ClusterIP would be one host to Envoy, balanced by kube-proxy at random)
+        # outlier ejection act per replica (a ClusterIP would be one host to Envoy, balanced by kube-proxy at random).
+        # A headless Service maps no ports: Envoy dials the pod IPs at vLLM's port, which this port only names
         "spec": {
             "clusterIP": "None",
             "selector": labels,
-            "ports": [{"name": "http", "port": 80, "targetPort": VLLM_PORT}],
+            "ports": [{"name": "http", "port": VLLM_PORT, "targetPort": "http"}],
         },
     }
     unavailable = placement.pdb_max_unavailable
@@ -244,7 +259,8 @@ _HPA_METRIC = {
 
 
 def _keda_query(metric: str, namespace: str, full: str) -> str:
-    sel = f'{{namespace="{namespace}",deployment="{full}"}}'
+    # scraped series carry namespace and pod (not the Deployment): the revision's pods are named `<full>-<hash>-<id>`
+    sel = f'{{namespace="{namespace}",pod=~"{full}-[a-z0-9]+-[a-z0-9]+"}}'
     if metric == "queue_depth":
         return f"sum(vllm:num_requests_waiting{sel})"
     if metric == "qps":
@@ -290,125 +306,10 @@ def autoscaler(
             # an HPA cannot scale to zero: min_replicas 0 keeps one replica
             "minReplicas": max(1, scaling.min_replicas),
             "maxReplicas": scaling.max_replicas,
-            # the spec's metric per pod, through prometheus-adapter (vllm_requests_in_flight is running + waiting)
+            # the spec's metric per pod, through the prometheus-adapter rules the stack renders (stacks.observability:
+            # vllm_requests_in_flight is vllm:num_requests_running + vllm:num_requests_waiting)
             "metrics": [{"type": "Pods", "pods": {"metric": {"name": _HPA_METRIC[scaling.metric]},
                                                   "target": {"type": "AverageValue", "averageValue": f"{target:g}"}}}],
             "behavior": {"scaleUp": _scale_policy(scaling.scale_up), "scaleDown": _scale_policy(scaling.scale_down)},
         },
     }  # fmt: skip
-
-
-EJECT_AFTER = 3
-"""Consecutive 5xx (or gateway failures: per-try timeouts) that eject a replica, as the local router does."""
-EJECT_FOR = "5s"
-
-
-def envoy_config(name: str, spec: EndpointSpec, namespace: str, weights: dict[str, int]) -> dict[str, Any]:
-    """Envoy bootstrap: LEAST_REQUEST (power of two choices) per revision, weighted clusters across them.
-
-    The local router's safety, in Envoy's terms: slow start for new replicas
-    (``slow_start_config``), outlier ejection on errors and on gateway failures
-    (a per-try timeout is one: Envoy has no latency ejection of its own, so the
-    per-try timeout is the latency bound), circuit breakers at the revision's
-    concurrency cap x its replicas, and retries that go to another host.
-    """
-    routing = spec.routing
-    retries = routing.retries
-    lb = "ROUND_ROBIN" if routing.policy == "round_robin" else "LEAST_REQUEST"
-    cap = spec.capacity.concurrency_cap()
-    clusters = []
-    for rev in weights:
-        cluster: dict[str, Any] = {
-            "name": f"{name}-{rev}",
-            "type": "STRICT_DNS",
-            "connect_timeout": "1s",
-            "lb_policy": lb,
-            "load_assignment": {"cluster_name": f"{name}-{rev}", "endpoints": [{"lb_endpoints": [{"endpoint": {
-                "address": {"socket_address": {"address": f"{name}-{rev}.{namespace}.svc.cluster.local",
-                                               "port_value": 80}}}}]}]},
-            "outlier_detection": {
-                "consecutive_5xx": EJECT_AFTER, "consecutive_gateway_failure": EJECT_AFTER,
-                "interval": "1s", "base_ejection_time": EJECT_FOR, "max_ejection_percent": 50,
-            },
-        }  # fmt: skip
-        lb_config: dict[str, Any] = {}
-        if routing.slow_start:
-            lb_config["slow_start_config"] = {"slow_start_window": f"{duration_seconds(routing.slow_start):g}s"}
-        if lb == "LEAST_REQUEST":
-            cluster["least_request_lb_config"] = {"choice_count": routing.choice_count, **lb_config}
-        elif lb_config:
-            cluster["round_robin_lb_config"] = lb_config
-        if cap is not None:
-            # per cluster (Envoy has no per-host request limit): the cap times the replicas the revision may have
-            most = cap * spec.autoscaling.max_replicas
-            cluster["circuit_breakers"] = {"thresholds": [{"max_requests": most, "max_pending_requests": most,
-                                                           "max_retries": max(1, most // 10)}]}  # fmt: skip
-        clusters.append(cluster)
-    route: dict[str, Any] = {
-        "weighted_clusters": {"clusters": [{"name": f"{name}-{r}", "weight": w} for r, w in weights.items()]},
-        "retry_policy": {
-            "retry_on": "connect-failure,refused-stream,retriable-status-codes",
-            "retriable_status_codes": list(retries.retry_on),
-            "num_retries": retries.max_retries,
-            "per_try_timeout": f"{retries.per_try_timeout_ms / 1000}s",
-            # a retry goes to another replica, as the local router's does
-            "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}],
-            "host_selection_retry_max_attempts": 3,
-        },
-    }  # fmt: skip
-    if routing.timeout_ms:
-        route["timeout"] = f"{routing.timeout_ms / 1000}s"
-    hcm = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-        "stat_prefix": name,
-        "route_config": {"virtual_hosts": [{"name": name, "domains": ["*"],
-                                            "routes": [{"match": {"prefix": "/"}, "route": route}]}]},
-        "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
-    }  # fmt: skip
-    return {
-        "admin": {"address": {"socket_address": {"address": "0.0.0.0", "port_value": 9901}}},
-        "static_resources": {
-            "listeners": [{"name": "http", "address": {"socket_address": {"address": "0.0.0.0",
-                                                                          "port_value": ROUTER_PORT}},
-                           "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                                           "typed_config": hcm}]}]}],
-            "clusters": clusters,
-        },
-    }  # fmt: skip
-
-
-def router_objects(name: str, spec: EndpointSpec, namespace: str, weights: dict[str, int]) -> list[dict[str, Any]]:
-    full = f"{name}-router"
-    labels = {**_labels(name), "app.kubernetes.io/component": "router"}
-    config = yaml.safe_dump(envoy_config(name, spec, namespace, weights), sort_keys=False)
-    return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(full, namespace, labels),
-         "data": {"envoy.yaml": config}},
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": _meta(full, namespace, labels),
-            "spec": {
-                "replicas": 2,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "containers": [{
-                            "name": "envoy", "image": ENVOY_IMAGE,
-                            "args": ["-c", "/etc/envoy/envoy.yaml"],
-                            "ports": [{"name": "http", "containerPort": ROUTER_PORT},
-                                      {"name": "admin", "containerPort": 9901}],
-                            "readinessProbe": {"httpGet": {"path": "/ready", "port": 9901}},
-                            "volumeMounts": [{"name": "config", "mountPath": "/etc/envoy"}],
-                        }],
-                        "volumes": [{"name": "config", "configMap": {"name": full}}],
-                    },
-                },
-            },
-        },
-        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, namespace, labels),
-         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": ROUTER_PORT}]}},
-    ]  # fmt: skip

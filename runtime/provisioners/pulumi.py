@@ -293,7 +293,7 @@ def rendered(inputs: StackInputs, record: dict[str, Any]) -> Rendered:
         for r in revs:
             out.objects += ep.objects[r]
         endpoint = Endpoint.model_validate(ep.endpoint)
-        out.objects += router_objects(endpoint.metadata.name, endpoint.spec, inputs.namespace, weights)
+        out.objects += router_objects(endpoint.metadata.name, endpoint.spec, inputs.namespace, weights, out.settings)
         out.endpoints[name] = {"revision": ep.revision, "weights": weights}
     return out
 

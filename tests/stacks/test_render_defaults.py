@@ -38,6 +38,7 @@ from modelplane.specs.serving import (
 from modelplane.stacks.engine import command
 from modelplane.stacks.render import Rendered, render_stack
 from modelplane.stacks.settings import DEFAULT_PROMETHEUS_URL
+from modelplane.stacks.timeouts import per_try_ms
 
 HEADER = {"apiVersion": "modelplane/v1"}
 
@@ -215,8 +216,9 @@ def test_left_out_fields_render_as_the_model_defaults(ep_doc: dict[str, Any], st
         keda = _of(as_written, "ScaledObject")["spec"]
         assert keda["triggers"][0]["metadata"]["serverAddress"] == DEFAULT_PROMETHEUS_URL
 
-    envoy = yaml.safe_load(_of(as_written, "ConfigMap")["data"]["envoy.yaml"])
-    [cluster] = envoy["static_resources"]["clusters"]
+    router = next(o for o in as_written.objects if o["kind"] == "ConfigMap" and "envoy.yaml" in o["data"])
+    envoy = yaml.safe_load(router["data"]["envoy.yaml"])
+    [cluster] = [c for c in envoy["static_resources"]["clusters"] if c["name"] != "envoy-admin"]
     routing = written.get("routing", {})
     if "policy" not in routing:
         assert Routing().policy == "power_of_two_choices" and cluster["lb_policy"] == "LEAST_REQUEST"
@@ -224,6 +226,8 @@ def test_left_out_fields_render_as_the_model_defaults(ep_doc: dict[str, Any], st
     route = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     retry = route["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["retry_policy"]
     assert retry["retriable_status_codes"] == Retries().retry_on
-    assert retry["per_try_timeout"] == f"{Retries().per_try_timeout_ms / 1000}s"
+    # left out: the per-try timeout comes from the SLO and token shape (stacks.timeouts), never a fixed second
+    assert Retries().per_try_timeout_ms is None
+    assert retry["per_try_timeout"] == f"{per_try_ms(spec) / 1000:g}s"
     if "max_retries" not in routing.get("retries", {}):
         assert retry["num_retries"] == Retries().max_retries

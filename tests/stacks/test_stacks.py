@@ -88,19 +88,27 @@ def test_prod_stack_deployments_probes_pdb_autoscaler_and_router() -> Any:
         assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
         assert pod["nodeSelector"] == {"modelplane.dev/pool": "h100-serving"}
         assert pod["volumes"][0]["emptyDir"]["medium"] == "Memory"
-        assert grammar["spec"]["replicas"] == 180
+        assert "replicas" not in grammar["spec"]  # the HPA owns it
+        assert pod["serviceAccountName"] == "modelplane-serving"
 
         pdbs = _by_type("kubernetes:policy/v1:PodDisruptionBudget")
-        assert len(pdbs) == 4 and all("maxUnavailable" in i["spec"] for _, i in pdbs)
+        assert len(pdbs) == 8 and all("maxUnavailable" in i["spec"] for _, i in pdbs)  # a revision's, a router's
         hpas = {n: i for n, i in _by_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")}
-        hpa = next(i for n, i in hpas.items() if "grammar-prod-" in n)
+        hpa = next(i for n, i in hpas.items() if "grammar-prod-r" in n and not n.endswith("-router"))
+        router_hpa = hpas["horizontalpodautoscaler-inference-grammar-prod-router"]["spec"]
+        assert (router_hpa["minReplicas"], router_hpa["maxReplicas"]) == (40, 80)  # 200,000 QPS / 5,000 per router
+        router = deployments["deployment-inference-grammar-prod-router"]
+        assert "replicas" not in router["spec"]
+        envoy_c = router["spec"]["template"]["spec"]["containers"][0]
+        assert envoy_c["resources"]["requests"] == envoy_c["resources"]["limits"]
         assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (180, 320)
         assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900  # slow down
         assert hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 0  # fast up
 
         configmaps = {n: i for n, i in _by_type("kubernetes:core/v1:ConfigMap")}
         envoy = yaml.safe_load(configmaps["configmap-inference-grammar-prod-router"]["data"]["envoy.yaml"])
-        (cluster,) = envoy["static_resources"]["clusters"]
+        cluster, admin = envoy["static_resources"]["clusters"]
+        assert admin["name"] == "envoy-admin" and envoy["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
         assert cluster["lb_policy"] == "LEAST_REQUEST" and cluster["least_request_lb_config"]["choice_count"] == 2
         revision = rendered.endpoints["grammar-prod"]["revision"]
         route = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
@@ -131,7 +139,11 @@ def test_canary_weights_in_the_envoy_config() -> None:
         o for o in rendered.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "grammar-prod-router"
     )
     envoy = yaml.safe_load(cm["data"]["envoy.yaml"])
-    assert [c["name"] for c in envoy["static_resources"]["clusters"]] == ["grammar-prod-rold", "grammar-prod-rnew"]
+    assert [c["name"] for c in envoy["static_resources"]["clusters"]] == [
+        "grammar-prod-rold",
+        "grammar-prod-rnew",
+        "envoy-admin",
+    ]
     route = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     split = route["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["weighted_clusters"]["clusters"]
     assert split == [{"name": "grammar-prod-rold", "weight": 75}, {"name": "grammar-prod-rnew", "weight": 25}]
@@ -199,7 +211,7 @@ def test_stack_preview_output_is_golden(tmp_path: Path, update_goldens: bool) ->
         golden.write_text(out)
     assert out == golden.read_text()
     written = sorted((tmp_path / "k8s").glob("*.yaml"))
-    assert len(written) == 29
+    assert len(written) == 39
     for path in written:  # what --render writes is what the schemas accept
         kubernetes_validate.validate(yaml.safe_load(path.read_text()), K8S_VERSION, strict=True)
 
