@@ -3,6 +3,7 @@
 - cycles (with the path),
 - column lineage: a feature reads columns its dataset has,
 - GPU fit: a model's weights at its dtype fit the endpoint's GPUs,
+- GPU shape (``gpu_shape``): a replica's GPUs fit one node of its pool and equal tp x pp x dp,
 - capacity: endpoints' max replicas fit their stack's GPU pools, and declared
   traffic fits max replicas at the measured per-replica capacity,
 - canary feasibility: every analysed rollout step can reach its sample size
@@ -16,6 +17,7 @@ import math
 from typing import Any
 
 from modelplane.compiler.graph.engine_check import check_engine
+from modelplane.compiler.graph.gpu_shape import check_gpu_shape
 from modelplane.compiler.graph.lineage import CycleError, LineageGraph, declared_by
 from modelplane.compiler.timings import timed
 from modelplane.errors import Diagnostic
@@ -37,6 +39,7 @@ def check(graph: LineageGraph) -> list[Diagnostic]:
     out.extend(_cycles(graph))
     out.extend(_column_lineage(graph))
     out.extend(_gpu_fit(graph))
+    out.extend(check_gpu_shape(graph))
     out.extend(_capacity(graph))
     out.extend(canary_feasibility(graph))
     out.extend(check_engine(graph))

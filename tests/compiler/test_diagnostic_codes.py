@@ -188,6 +188,30 @@ TRIGGERS: dict[str, tuple[Files, str | None, list[str]]] = {
         [],
     ),
     "gpu-fit": ({"specs/s.yaml": serving(params=70)}, None, []),
+    "gpu-shape": (
+        {
+            "specs/s.yaml": serving().replace(
+                "{accelerator: L4}", "{accelerator: L4}\n  engine: {args: {data_parallel_size: 2}}"
+            )
+        },
+        None,
+        [],
+    ),
+    "gpu-idle": (
+        {"specs/s.yaml": serving().replace("{accelerator: L4}", "{accelerator: L4, gpus_per_replica: 2}")},
+        None,
+        [],
+    ),
+    "gpu-node-fit": (
+        {
+            "specs/s.yaml": serving(pools="[{name: p, accelerator: L4, gpus_per_node: 1, max_nodes: 8}]").replace(
+                "{accelerator: L4}",
+                "{accelerator: L4, gpus_per_replica: 2}\n  engine: {args: {tensor_parallel_size: 2}}",
+            )
+        },
+        None,
+        [],
+    ),
     "insufficient-replicas": (
         {"specs/s.yaml": serving(capacity="  capacity: {target_qps_per_replica: 5}\n")},
         None,
@@ -260,7 +284,8 @@ def test_validate_reaches(code: str, make_project: Callable[..., Path], tmp_path
     assert code in found, (code, result.output)
     assert result.exit_code == (
         0
-        if code in ("insufficient-replicas", "unknown-engine-version", "canary-cannot-decide", "credential-in-spec")
+        if code
+        in ("insufficient-replicas", "unknown-engine-version", "canary-cannot-decide", "credential-in-spec", "gpu-idle")
         else 1
     ), result.output
     shown = next(d for d in [*payload["errors"], *payload.get("warnings", [])] if d["code"] == code)
