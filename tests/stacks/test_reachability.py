@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from modelplane.compiler.compile import compile_graph
+from modelplane.specs.platform import Stack
 from modelplane.stacks.metric_names import ENVOY_SERIES, promql_names, vllm_series
 from modelplane.stacks.render import Rendered, render_stack
 from tests.conftest import EXAMPLES
@@ -54,7 +55,8 @@ def renders(tmp: Path, settings: dict[str, Any] | None = None) -> Iterator[Rende
         for stack in stacks:
             if settings:
                 node = next(n for n in graph.iter_kind("Stack") if n.name == stack)
-                node.model.spec.settings.update(settings)  # type: ignore[attr-defined]
+                assert isinstance(node.model, Stack)
+                node.model.spec.settings.update(settings)
             yield render_stack(graph, stack)
 
 
