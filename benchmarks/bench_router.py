@@ -55,11 +55,10 @@ def served(port: int) -> int:
     """Requests a simulator replica has completed (its vllm:request_success_total)."""
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
-        for text in r.read().decode().splitlines():
-            if text.startswith("vllm:request_success_total"):
-                return int(float(text.rsplit(" ", 1)[1]))
-    return 0
+    from modelplane.runtime.local.prom_text import sample_sum
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:  # every finished_reason's series
+        return int(sample_sum(r.read().decode(), "vllm:request_success", "vllm:request_success_total") or 0)
 
 
 def line(name: str, r: LoadResult) -> str:

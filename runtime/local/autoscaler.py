@@ -37,6 +37,7 @@ from typing import Any
 import aiohttp
 
 from modelplane.runtime import secrets as secret_values
+from modelplane.runtime.local import prom_text
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, ScalingEvent
 from modelplane.runtime.procs import free_port, is_ours, terminate
@@ -184,11 +185,11 @@ class Autoscaler:
         name_of = {"queue_depth": "vllm:num_requests_waiting", "kv_usage": "vllm:kv_cache_usage_perc"}[policy.metric]
         values = []
         for r in ready:
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            # a replica whose page is unreachable or unparseable gives no reading (not a zero); the family is
+            # read by its exact name, so vLLM's num_requests_waiting_by_reason split is not counted again
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, prom_text.MetricsUnreadable):
                 async with self.session.get(r.url + "/metrics") as resp:
-                    for line in (await resp.text()).splitlines():
-                        if line.startswith(name_of):
-                            values.append(float(line.rsplit(" ", 1)[1]))
+                    values += prom_text.samples(await resp.text(), name_of) or []
         if not values:
             return None
         return sum(values) / len(values) if policy.metric == "kv_usage" else sum(values)

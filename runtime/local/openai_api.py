@@ -9,6 +9,7 @@ connection errors and timeouts against a replica or a canary).
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -48,6 +49,19 @@ def error_response(
 
 def client_error_response(exc: ClientError, headers: dict[str, str] | None = None) -> web.Response:
     return error_response(exc.status, exc.message, exc.param, exc.code, headers)
+
+
+VLLM_ERROR_TYPES = {400: "BadRequestError", 404: "NotFoundError", 422: "UnprocessableEntityError"}
+
+
+def vllm_error_response(
+    status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    """vLLM's error body (``ErrorResponse``, vllm/entrypoints/openai/protocol.py since 0.10): OpenAI's envelope,
+    but ``type`` is an exception-class name (or, for other statuses, the HTTP phrase) and ``code`` the status."""
+    type_ = VLLM_ERROR_TYPES.get(status) or ("InternalServerError" if status == 500 else HTTPStatus(status).phrase)
+    body = {"error": {"message": message, "type": type_, "param": param, "code": status}}
+    return web.json_response(body, status=status, headers=headers)
 
 
 def _show(value: object) -> str:
