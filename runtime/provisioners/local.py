@@ -15,6 +15,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,16 @@ from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, Revision, RouterProc
 from modelplane.runtime.local.synthetic import Shape, read_prompts
 from modelplane.runtime.local.synthetic import synthesize as synthesize_traffic
-from modelplane.runtime.procs import Identity, free_port, is_ours, port_open, spawn_detached, stamp, terminate
+from modelplane.runtime.procs import (
+    Identity,
+    free_port,
+    is_ours,
+    port_open,
+    spawn_detached,
+    stamp,
+    terminate,
+    without_secrets,
+)
 from modelplane.runtime.provisioners import Provisioner
 from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.temporal.messages import ActionSpec
@@ -81,9 +91,23 @@ def engine_command(
     return cmd, "simulator"
 
 
-def _spawn(cmd: list[str], log: Path, cwd: Path) -> Identity:
-    """Start it; its identity (pid, start time, command line) goes in the registry, checked before any signal."""
-    return stamp(spawn_detached(cmd, log, cwd).pid)
+def _spawn(cmd: list[str], log: Path, cwd: Path, keep: Sequence[str] = ()) -> Identity:
+    """Start it; its identity (pid, start time, command line) goes in the registry, checked before any signal.
+    Its environment has no ``MODELPLANE_SECRET_*`` values but those named in ``keep``."""
+    return stamp(spawn_detached(cmd, log, cwd, env=without_secrets(keep)).pid)
+
+
+def secret_env_vars(declared: Mapping[str, Any]) -> list[str]:
+    """The ``MODELPLANE_SECRET_*`` variables the endpoint's declared secrets are read from (the autoscaler's
+    share: it starts replicas, so it needs those and no others)."""
+    from modelplane.compiler.load.secrets import source
+
+    out = []
+    for name in declared:
+        src = source(name, declared, "process")
+        if src.kind == "env":
+            out.append(src.env)
+    return sorted(out)
 
 
 def spawn_replica(cmd: list[str], secrets: dict[str, dict[str, Any]], log: Path, cwd: Path, what: str) -> Identity:
@@ -145,7 +169,7 @@ class LocalProvisioner:
             reg.slow_start_s = duration_seconds(routing.slow_start) if routing.slow_start else 0.0
             reg.autoscaling = autoscaling_policy(spec)
             path = regs.registry_path(ctx.root, ctx.environment, name)
-            _ensure_autoscaler(reg, path, ctx.root)
+            _ensure_autoscaler(reg, path, ctx.root, secret_env_vars(action.details.get("secrets") or {}))
             if reg.router is not None and is_ours(reg.router) and port_open(f"127.0.0.1:{reg.router.port}"):
                 return reg.router
             port = free_port(reg.router.port if reg.router else None)
@@ -413,7 +437,7 @@ def autoscaling_policy(spec: EndpointSpec) -> Autoscaling:
     )
 
 
-def _ensure_autoscaler(reg: Registry, path: Path, root: Path) -> None:
+def _ensure_autoscaler(reg: Registry, path: Path, root: Path, secrets: Sequence[str] = ()) -> None:
     """One autoscaler per endpoint: it scales where min is below max, and for every endpoint replaces dead
     replicas and is the watchdog of a canary's lease (``Registry.canary_lease_until``)."""
     policy = reg.autoscaling
@@ -429,6 +453,7 @@ def _ensure_autoscaler(reg: Registry, path: Path, root: Path) -> None:
         [sys.executable, "-m", "modelplane.runtime.local.autoscaler", "--registry", str(path)],
         path.parent / "logs" / f"{reg.endpoint}-autoscaler.log",
         root,
+        keep=secrets,
     )
     reg.autoscaler = Replica(pid=p.pid, port=0, started=p.started, cmdline=p.cmdline)
 
