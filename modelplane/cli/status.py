@@ -133,7 +133,7 @@ def _closed_from_outside(s: Any, rows: list[Any]) -> bool:
     gives up quietly after a few seconds: `history` reads the state first."""
     import asyncio
 
-    from modelplane.cli.follow import record_ended, ended_unfinished
+    from modelplane.cli.follow import ended_unfinished, record_ended
 
     async def check() -> bool:
         from modelplane.runtime.temporal.client import connect
