@@ -27,7 +27,13 @@ def private_dir(path: Path) -> Path:
     if STATE_FOLDER in parts:
         top = Path(*parts[: parts.index(STATE_FOLDER) + 1])
         if top not in _PRIVATE_DONE:
-            os.chmod(top, 0o700)  # also narrows one an earlier version created 0755
+            try:
+                os.chmod(top, 0o700)  # also narrows one an earlier version created 0755
+            except OSError:
+                # a read-only folder (a read-only mount, another user's checkout) that is private already is
+                # fine to read from; one that is not stays a failure (what writes there says what failed)
+                if os.stat(top).st_mode & 0o077:
+                    raise
             _PRIVATE_DONE.add(top)
     return path
 

@@ -274,8 +274,11 @@ def spawn_detached(
     """Start a process that outlives this one and its Ctrl-C (own session), output appended to ``log``
     (created 0600), with umask 077: what it writes under `.modelplane/` is the owner's alone. ``pass_fds``
     are inherited (a lock the child then holds for as long as it lives); ``env``: its environment (default
-    this process's)."""
+    this process's less the ``MODELPLANE_SECRET_*`` values: a router, an autoscaler, the Temporal server or
+    the UI proxy never needs them; the worker, which resolves them, is given them explicitly)."""
     private_dir(log.parent)
+    if env is None:
+        env = without_secrets()
     with open(log, "ab", opener=private_opener) as out:
         return subprocess.Popen(
             list(cmd),
@@ -288,6 +291,13 @@ def spawn_detached(
             pass_fds=tuple(pass_fds),
             env=env,
         )
+
+
+def without_secrets(keep: Sequence[str] = ()) -> dict[str, str]:
+    """This process's environment less the ``MODELPLANE_SECRET_*`` variables, but for those in ``keep``."""
+    from modelplane.compiler.load.secrets import ENV_PREFIX
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k in keep}
 
 
 def free_port(preferred: int | None = None) -> int:

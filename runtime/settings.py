@@ -70,5 +70,7 @@ def open_store(root: Path, state: StateSettings) -> Store:
 
 
 def state_path(root: Path, state: StateSettings) -> Path:
-    path = Path(state.path)
-    return path if path.is_absolute() else root / path
+    """The SQLite state file, confined to the project (see ``confined_state_path``)."""
+    from modelplane.runtime.state.url import confined_state_path
+
+    return confined_state_path(root, state.path)

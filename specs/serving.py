@@ -94,9 +94,10 @@ class Slo(StrictModel):
 
 
 class Capacity(StrictModel):
-    target_qps_per_replica: Annotated[float, Field(gt=0)] | None = Field(
-        default=None, description="Measured sustainable QPS of one replica at the SLO."
-    )
+    target_qps_per_replica: (
+        Annotated[float, Bounded("the QPS one replica sustains at the SLO: a positive number, at least 1e-6", ge=1e-6)]
+        | None
+    ) = Field(default=None, description="Measured sustainable QPS of one replica at the SLO.")
     target_concurrency_per_replica: Annotated[int, Field(ge=1)] | None = None
     max_concurrency_per_replica: Annotated[int, Field(ge=1)] | None = Field(
         default=None,

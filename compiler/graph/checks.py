@@ -209,7 +209,21 @@ def _capacity(graph: LineageGraph) -> list[Diagnostic]:
         demand.setdefault((NodeId("stack", spec["stack"]), spec["resources"]["accelerator"]), []).append((ep.id, gpus))
         per_replica = spec["capacity"]["target_qps_per_replica"]
         if per_replica:
-            need = math.ceil(spec["traffic"]["qps"] / per_replica)
+            ratio = spec["traffic"]["qps"] / per_replica
+            if not math.isfinite(ratio):  # 5e-324 QPS per replica: no count of replicas is a number
+                out.append(
+                    _diag(
+                        graph,
+                        ep.id,
+                        ("spec", "capacity", "target_qps_per_replica"),
+                        "invalid-value",
+                        f"endpoint/{ep.name}: capacity.target_qps_per_replica {per_replica:g} is too small for "
+                        f"{spec['traffic']['qps']:g} QPS (the replicas needed overflow)",
+                        "write the QPS one replica sustains at the SLO, e.g. 20 (a positive number, at least 1e-6)",
+                    )
+                )
+                continue
+            need = math.ceil(ratio)
             if need > spec["autoscaling"]["max_replicas"]:
                 out.append(
                     _diag(

@@ -130,6 +130,9 @@ class SourceMap:
         self.text = text
         self._docs: list[Any] | None = None
         self._markers: tuple[list[int], bool] | None = None
+        self._keys: dict[int, dict[str, tuple[Any, Any]]] = {}
+        """Per mapping node (by id), its keys' text -> (key node, value node): a mapping with N unknown keys
+        is asked N times, and a scan per question made that quadratic (40,000 keys took 120 s)."""
 
     def _documents(self) -> list[Any]:
         import yaml
@@ -181,10 +184,9 @@ class SourceMap:
         for part in path:
             nxt = None
             if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
-                        nxt, key_node = v, k
-                        break
+                found = self._mapping_keys(node).get(str(part))
+                if found is not None:
+                    key_node, nxt = found
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
                 nxt, key_node = node.value[part], None
             if nxt is None:
@@ -198,6 +200,18 @@ class SourceMap:
         if isinstance(node, yaml.ScalarNode) and node.start_mark.line == node.end_mark.line:
             width = max(1, node.end_mark.column - node.start_mark.column)
         return mark.line + 1, mark.column + 1, width
+
+    def _mapping_keys(self, node: Any) -> dict[str, tuple[Any, Any]]:
+        import yaml
+
+        keys = self._keys.get(id(node))
+        if keys is None:
+            keys = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    keys.setdefault(k.value, (k, v))  # the first of duplicates, as the scan found
+            self._keys[id(node)] = keys
+        return keys
 
     def location(self, index: int, path: tuple[str | int, ...], key: bool = False) -> tuple[Location, str | None, int]:
         line, col, width = self.locate(index, path, key)

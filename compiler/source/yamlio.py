@@ -341,7 +341,9 @@ def _with_duplicates(path: str, text: str, message: str, max_alias_events: int, 
         return None
     found = duplicate_keys(text)
     if not found:
-        return None
+        # keys equal only as Python values (`1` and `true`, `1` and `1.0`) are different YAML keys, not a
+        # duplicate: the non-text-key check reports what is wrong with them
+        return result
     for index, key, line, col in found:
         out.document_errors.setdefault(index, []).append(_duplicate_key(path, text, key, line, col))
     return result

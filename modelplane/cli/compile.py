@@ -71,7 +71,11 @@ def graph(
     from modelplane.compiler.report import graph as report_graph
 
     root = compile_root(project)
-    picked = guard(lambda: Workspace(root, env, use_cache=not no_cache, on_unfinished=_note).graph(select, base))
+    # --format json promises one JSON document on stdout: a spec error is one too (validate's shape)
+    errors_as = Format.json if fmt == GraphFormat.json else Format.text
+    picked = guard(
+        lambda: Workspace(root, env, use_cache=not no_cache, on_unfinished=_note).graph(select, base), errors_as
+    )
     g, nodes = picked.graph, picked.nodes
     if fmt == GraphFormat.mermaid:
         sys.stdout.write(report_graph.mermaid(g, nodes) + "\n")

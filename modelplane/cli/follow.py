@@ -88,6 +88,7 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
                 break
             ended = await ended_unfinished(h.workflow)
             if ended is not None:  # a query replays a closed workflow as it last was: "running", forever
+                record_ended(s, p.apply_id, ended)
                 if view is not None:
                     view.stop()
                     view = None
@@ -106,6 +107,19 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
     if p.state in FINAL:
         print_summary(console, p)
     return p.state
+
+
+def record_ended(s: Settings, apply_id: str, ended: str) -> None:
+    """The history row of an apply whose workflow was closed from outside (terminated, timed out) says so:
+    the workflow never writes its own ending, and `history` would show it running forever."""
+    from modelplane.runtime.settings import open_store
+
+    try:
+        store = open_store(s.root, s.state)
+        if any(e.apply_id == apply_id and e.outcome == "running" for e in store.history(s.environment, limit=50)):
+            store.history_end(apply_id, ended, {"ended": f"the workflow was {ended} on the server"})
+    except (ModelplaneError, OSError):
+        pass  # the message below still says what happened; the row stays as it was
 
 
 async def ended_unfinished(handle: Any) -> str | None:

@@ -120,6 +120,36 @@ def history(
     ws = workspace(project, env)
     rows = guard(lambda: ws.history(limit))
     s = ws.settings
+    if any(r.outcome == "running" for r in rows) and _closed_from_outside(s, rows):
+        rows = guard(lambda: ws.history(limit))  # rows of applies terminated on the server now say so
     sys.stdout.write(
         history_json(rows) + "\n" if fmt == Format.json else history_text(rows, f"{s.project.name}/{s.environment}")
     )
+
+
+def _closed_from_outside(s: Any, rows: list[Any]) -> bool:
+    """Record the ending of "running" applies whose workflow was closed on the server (terminated, timed out):
+    the workflow never writes it itself. Only asks a server that is already running (never starts one) and
+    gives up quietly after a few seconds: `history` reads the state first."""
+    import asyncio
+
+    from modelplane.cli.follow import ended_unfinished, record_ended
+
+    async def check() -> bool:
+        from modelplane.runtime.temporal.client import connect
+
+        client, _ = await connect(s, start=False)
+        changed = False
+        for row in rows:
+            if row.outcome != "running" or not row.workflow_id:
+                continue
+            ended = await ended_unfinished(client.get_workflow_handle(row.workflow_id))  # type: ignore[attr-defined]
+            if ended is not None:
+                record_ended(s, row.apply_id, ended)
+                changed = True
+        return changed
+
+    try:
+        return bool(asyncio.run(asyncio.wait_for(check(), 5.0)))
+    except Exception:  # no server, no connection, no answer: the rows stay as the state has them
+        return False

@@ -47,6 +47,10 @@ SMOOTH_S = 3.0
 """Metric samples are averaged over this long (an HPA reads a scrape-interval average, not one instant)."""
 EVENTS_KEPT = 50
 SCALING_ROLES = ("stable", "canary")
+BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Delay before replacing a revision's dead replica, by how many it lost in the last ``BACKOFF_RESET_S``:
+the first at once, a replica that keeps dying (a bad engine flag, no memory) ever more slowly."""
+BACKOFF_RESET_S = 120.0
 
 
 @dataclass
@@ -108,6 +112,8 @@ class Autoscaler:
         self.state: dict[str, RevisionState] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.session: aiohttp.ClientSession | None = None
+        self.deaths: dict[str, deque[float]] = {}
+        """Per revision, when its replicas were found dead (for the replacement backoff)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
@@ -128,9 +134,12 @@ class Autoscaler:
             return
         policy = reg.autoscaling
         now = time.monotonic()
+        self._watchdog(reg)
+        waiting = await self._heal(reg, now)
+        reg = regs.read(self.path) or reg
         live = await self._router_state(reg)
         for name, rev in reg.revisions.items():
-            if rev.role not in SCALING_ROLES or not rev.command:
+            if rev.role not in SCALING_ROLES or not rev.command or name in waiting:
                 continue
             st = self.state.setdefault(name, RevisionState())
             active = [r for r in rev.replicas if not r.draining]
@@ -156,6 +165,65 @@ class Autoscaler:
                 await self._scale_up(name, to - len(active), reason)
             else:
                 await self._scale_down(name, len(active) - to, reason, policy.drain_grace_s)
+
+    def _watchdog(self, reg: Registry) -> None:
+        """A canary whose rollout stopped renewing its lease (workflow terminated, worker gone) goes back to
+        the declared weights: stable takes all traffic. The rollout, if it resumes, sets its weight again."""
+        if reg.canary_lease_until is None or time.time() < reg.canary_lease_until:
+            return
+        with regs.editing(self.root, self.environment, self.endpoint) as now:
+            if now.canary_lease_until is None or time.time() < now.canary_lease_until:
+                return  # renewed meanwhile
+            stable = now.stable()
+            if stable is None or not any(r.ready and is_ours(r) for r in now.revisions[stable].replicas):
+                return  # nothing to go back to (yet): the canary keeps serving rather than nobody
+            moved = [n for n, rev in now.revisions.items() if n != stable and rev.weight > 0]
+            for n in moved:
+                now.revisions[n].weight = 0
+            now.revisions[stable].weight = 100
+            now.canary_lease_until = None
+            for n in moved:
+                self._record(now, n, len(now.revisions[n].replicas), len(now.revisions[n].replicas),
+                             f"the rollout's lease on the canary's weight expired: weight 0, {stable} takes 100%")  # fmt: skip
+        print(f"lease expired: canary weight of {', '.join(moved)} back to 0, {stable} at 100%", flush=True)
+
+    async def _heal(self, reg: Registry, now: float) -> set[str]:
+        """Replace dead replicas (a crash, a kill) up to the floor, the first at once and then with backoff.
+        Returns the revisions still waiting out their backoff (the scaling loop leaves them alone)."""
+        waiting: set[str] = set()
+        policy = reg.autoscaling
+        for name, rev in reg.revisions.items():
+            if rev.role not in SCALING_ROLES or not rev.command:
+                continue
+            dead = [r for r in rev.replicas if not r.draining and not is_ours(r)]
+            deaths = self.deaths.setdefault(name, deque())
+            while deaths and deaths[0] < now - BACKOFF_RESET_S:
+                deaths.popleft()
+            if dead:
+                with regs.editing(self.root, self.environment, self.endpoint) as edit:
+                    current = edit.revisions.get(name)
+                    if current is None:
+                        continue
+                    gone = [r for r in current.replicas if not r.draining and not is_ours(r)]
+                    for r in gone:
+                        terminate(r, 0, f"replica {r.port} of {self.endpoint}/{name}")  # reaps it; never a stranger
+                    current.replicas = [r for r in current.replicas if r not in gone]
+                    if gone:
+                        before = len(current.replicas) + len(gone)
+                        ports = ", ".join(str(r.port) for r in gone)
+                        self._record(edit, name, before, len(current.replicas), f"replica(s) {ports} exited")
+                deaths.extend([now] * len(gone))
+                rev = current
+            floor = max(1, rev.min_replicas, policy.min_replicas if policy else 1)
+            active = len([r for r in rev.replicas if not r.draining])
+            if active >= floor or not deaths:
+                continue
+            delay = BACKOFF_S[min(len(deaths) - 1, len(BACKOFF_S) - 1)]
+            if now < deaths[-1] + delay:
+                waiting.add(name)
+                continue
+            await self._scale_up(name, floor - active, f"replacing {floor - active} dead replica(s) (floor {floor})")
+        return waiting
 
     async def _router_state(self, reg: Registry) -> dict[str, object]:
         assert self.session is not None and reg.router is not None
@@ -241,6 +309,8 @@ class Autoscaler:
                     rev = reg.revisions.get(name)
                     if rev is not None:
                         rev.replicas = [r for r in rev.replicas if r.port != replica.port]
+                terminate(replica, 0, f"replica {replica.port} of {self.endpoint}/{name}")  # reaps our child
+                self.deaths.setdefault(name, deque()).append(time.monotonic())  # one dying at start backs off too
                 return
             await asyncio.sleep(0.2)
         with regs.editing(self.root, self.environment, self.endpoint) as reg:

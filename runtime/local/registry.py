@@ -116,6 +116,10 @@ class Registry(BaseModel):
     scaling: list[ScalingEvent] = Field(default_factory=list)
     """The last scaling decisions, newest last (``status``, the router's /metrics)."""
     revisions: dict[str, Revision] = Field(default_factory=dict)
+    canary_lease_until: float | None = None
+    """Wall-clock seconds until which the rollout that gave a canary weight holds it; past it (the rollout's
+    workflow terminated, its worker gone) the autoscaler's watchdog puts the declared weights back (stable 100).
+    None: no canary has weight, or the rollout waits for a person (a manual pause, ``when_idle: hold``)."""
 
     def stable(self) -> str | None:
         return next((r for r, rev in self.revisions.items() if rev.role == "stable"), None)

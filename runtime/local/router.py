@@ -10,8 +10,10 @@ concurrency cap (``capacity``): a request that finds every replica of its
 revision full goes to another revision with room (the traffic share gate of
 canary analysis sees that), or is shed at once with a 503 when none has any.
 Requests marked ``x-modelplane-synthetic: 1`` (a rollout's generated traffic)
-are counted apart; with the admin token they may pin a revision
-(``x-modelplane-pin-revision``) and are never moved to another. Replicas are discovered
+are counted apart, and may pin a revision (``x-modelplane-pin-revision``) and
+are never moved to another, only with the admin token: from any other client
+the mark is stripped and the request counts as real (a synthetic 4xx is no
+evidence either way, so a client cannot fail a canary by faking them). Replicas are discovered
 from the registry file (re-read when it changes), health-checked every second,
 and ejected for a while after consecutive failures. Retries go to another
 replica on connection errors and the spec's ``retry_on`` statuses.
@@ -127,7 +129,8 @@ class RevisionStats:
     total: float = 0.0
     n: int = 0
     synthetic: int = 0
-    recent: deque[tuple[float, float, bool, bool]] = field(default_factory=lambda: deque(maxlen=200_000))
+    recent: deque[tuple[float, float, int, bool]] = field(default_factory=lambda: deque(maxlen=200_000))
+    """(when, seconds, status, synthetic) of each request, for the windows canary analysis reads."""
 
     def observe(self, status: int, seconds: float, synthetic: bool = False) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
@@ -137,31 +140,40 @@ class RevisionStats:
         self.total += seconds
         self.n += 1
         self.synthetic += synthetic
-        # a request the rollout made itself that the replica refuses (a prompt too long, a wrong model) is
-        # no evidence the canary works: it counts as an error, not as a fast success
-        ok = status < 500 and not (synthetic and status >= 400 and status != CLIENT_CLOSED)
-        self.recent.append((time.monotonic(), seconds, ok, synthetic))
+        self.recent.append((time.monotonic(), seconds, status, synthetic))
 
     def window(self, seconds: float) -> dict[str, Any]:
+        """The last ``seconds``: requests, errors (replica 5xx) and latency quantiles of successful requests.
+
+        A request the rollout made itself that the replica refused (4xx: a prompt too long, a wrong model) is
+        evidence neither way: it is left out of the sample (``synthetic_refused``), so nobody can fail or pass
+        a revision with such requests. Latency is judged on successful (< 400) requests only: a dead revision's
+        instant 502s are not a fast baseline.
+        """
         since = time.monotonic() - seconds
         inside = [e for e in self.recent if e[0] >= since]
-        lat = sorted(e[1] for e in inside)
-        errors = sum(1 for e in inside if not e[2])
-        synthetic = sum(1 for e in inside if e[3])
-        n = len(lat)
+        refused = sum(1 for e in inside if e[3] and 400 <= e[2] < 500 and e[2] != CLIENT_CLOSED)
+        counted = [e for e in inside if not (e[3] and 400 <= e[2] < 500 and e[2] != CLIENT_CLOSED)]
+        lat = sorted(e[1] for e in counted if e[2] < 400 or e[2] == CLIENT_CLOSED)
+        errors = sum(1 for e in counted if e[2] >= 500)
+        synthetic = sum(1 for e in counted if e[3])
+        n = len(counted)
+        ok = len(lat)
 
         def q(p: float) -> float | None:
-            return round(lat[min(n - 1, int(p * n))] * 1000, 2) if n else None
+            return round(lat[min(ok - 1, int(p * ok))] * 1000, 2) if ok else None
 
         return {
             "requests": n,
             "real": n - synthetic,
             "synthetic": synthetic,
+            "synthetic_refused": refused,
+            "succeeded": ok,
             "errors": errors,
             "error_rate": errors / n if n else 0.0,
             "p50_ms": q(0.5),
             "p99_ms": q(0.99),
-            "max_ms": round(lat[-1] * 1000, 2) if n else None,
+            "max_ms": round(lat[-1] * 1000, 2) if ok else None,
         }
 
 
@@ -209,6 +221,9 @@ class Router:
                 b.cap = rev.max_inflight
                 b.draining = b.url in draining
         self.weights = {name: rev.weight for name, rev in reg.revisions.items()}
+        # a revision torn down is gone for good (a new rollout gets a new name): its stats go with it, or a
+        # long-lived router keeps every past revision's window of requests
+        self.stats = {name: st for name, st in self.stats.items() if name in reg.revisions}
 
     def pick_revision(self) -> str | None:
         now = time.monotonic()
@@ -322,8 +337,12 @@ class Router:
         if chat is not None and request.method == "POST":
             parse_completion(body, chat)  # a malformed request stops here: no replica, no revision counts it
         start = time.monotonic()
-        synthetic = request.headers.get(SYNTHETIC_HEADER) == "1"
         pin = request.headers.get(PIN_HEADER)
+        # the control headers are the rollout's: honoured only with this router's admin token. Without it a
+        # synthetic mark is dropped (the request counts as the real traffic it is), and a pin is refused
+        controls = pin is not None or SYNTHETIC_HEADER in request.headers or ADMIN_HEADER in request.headers
+        admin = controls and self._authorised(request) is None
+        synthetic = admin and request.headers.get(SYNTHETIC_HEADER) == "1"
         if pin is not None:
             refused = self._authorised(request)
             if refused is not None:
@@ -338,7 +357,7 @@ class Router:
         if self.full(revision):
             self.shed += 1
             if pin is None:  # the rollout's own generator overloading a small canary is not the canary's error
-                self.stats.setdefault(revision, RevisionStats()).observe(503, time.monotonic() - start, synthetic)
+                self._observe(revision, 503, time.monotonic() - start, synthetic)
             return error_response(
                 503,
                 f"every replica of revision {revision} is at its concurrency cap (capacity); retry shortly",
@@ -355,8 +374,8 @@ class Router:
             tried.add(backend.url)
             backend.inflight += 1
             try:
-                # a pinned request carried the router's admin token: never pass it on
-                drop = HOP_HEADERS | MARKERS | ({ADMIN_HEADER.lower()} if pin is not None else set())
+                # a request that carried the router's admin token never passes it on
+                drop = HOP_HEADERS | MARKERS | ({ADMIN_HEADER.lower()} if admin else set())
                 headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
                 async with self.session.request(
                     request.method, backend.url + request.path_qs, data=body, headers=headers
@@ -397,7 +416,7 @@ class Router:
                 backend.inflight -= 1
                 if status < 500:
                     backend.observed((time.monotonic() - start) * 1000)
-        self.stats.setdefault(revision, RevisionStats()).observe(status, time.monotonic() - start, synthetic)
+        self._observe(revision, status, time.monotonic() - start, synthetic)
         if response is None:
             return web.json_response(
                 error_body(f"no replica of revision {revision} answered", "server_error", code="bad_gateway"),
@@ -405,6 +424,10 @@ class Router:
                 headers={"x-modelplane-revision": revision},
             )
         return response
+
+    def _observe(self, revision: str, status: int, seconds: float, synthetic: bool) -> None:
+        if revision in self.reg.revisions:  # one torn down while the request ran keeps no stats
+            self.stats.setdefault(revision, RevisionStats()).observe(status, seconds, synthetic)
 
     def _authorised(self, request: web.Request) -> web.Response | None:
         """None when the request carries this router's admin token; else the refusal."""

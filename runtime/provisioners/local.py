@@ -15,6 +15,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,16 @@ from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, Revision, RouterProc
 from modelplane.runtime.local.synthetic import Shape, read_prompts
 from modelplane.runtime.local.synthetic import synthesize as synthesize_traffic
-from modelplane.runtime.procs import Identity, free_port, is_ours, port_open, spawn_detached, stamp, terminate
+from modelplane.runtime.procs import (
+    Identity,
+    free_port,
+    is_ours,
+    port_open,
+    spawn_detached,
+    stamp,
+    terminate,
+    without_secrets,
+)
 from modelplane.runtime.provisioners import Provisioner
 from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.temporal.messages import ActionSpec
@@ -37,6 +47,11 @@ from modelplane.specs.serving import EndpointSpec
 from modelplane.stacks.engine import served_name, vllm_args
 
 READY_POLL_S = 0.2
+RESTORE_S = 60.0
+"""How long a weight change waits for a revision with no live replica to get one back (the autoscaler replaces
+dead replicas within seconds) before it fails rather than send traffic to nothing."""
+LEASE_MARGIN_S = 15.0
+"""Added to a canary's lease for the workflow's own scheduling between steps (see ``canary_lease_s``)."""
 
 
 def provisioner() -> Provisioner:  # typed as the protocol: mypy checks the class provides it all
@@ -76,9 +91,23 @@ def engine_command(
     return cmd, "simulator"
 
 
-def _spawn(cmd: list[str], log: Path, cwd: Path) -> Identity:
-    """Start it; its identity (pid, start time, command line) goes in the registry, checked before any signal."""
-    return stamp(spawn_detached(cmd, log, cwd).pid)
+def _spawn(cmd: list[str], log: Path, cwd: Path, keep: Sequence[str] = ()) -> Identity:
+    """Start it; its identity (pid, start time, command line) goes in the registry, checked before any signal.
+    Its environment has no ``MODELPLANE_SECRET_*`` values but those named in ``keep``."""
+    return stamp(spawn_detached(cmd, log, cwd, env=without_secrets(keep)).pid)
+
+
+def secret_env_vars(declared: Mapping[str, Any]) -> list[str]:
+    """The ``MODELPLANE_SECRET_*`` variables the endpoint's declared secrets are read from (the autoscaler's
+    share: it starts replicas, so it needs those and no others)."""
+    from modelplane.compiler.load.secrets import source
+
+    out = []
+    for name in declared:
+        src = source(name, declared, "process")
+        if src.kind == "env":
+            out.append(src.env)
+    return sorted(out)
 
 
 def spawn_replica(cmd: list[str], secrets: dict[str, dict[str, Any]], log: Path, cwd: Path, what: str) -> Identity:
@@ -140,7 +169,7 @@ class LocalProvisioner:
             reg.slow_start_s = duration_seconds(routing.slow_start) if routing.slow_start else 0.0
             reg.autoscaling = autoscaling_policy(spec)
             path = regs.registry_path(ctx.root, ctx.environment, name)
-            _ensure_autoscaler(reg, path, ctx.root)
+            _ensure_autoscaler(reg, path, ctx.root, secret_env_vars(action.details.get("secrets") or {}))
             if reg.router is not None and is_ours(reg.router) and port_open(f"127.0.0.1:{reg.router.port}"):
                 return reg.router
             port = free_port(reg.router.port if reg.router else None)
@@ -222,10 +251,18 @@ class LocalProvisioner:
 
     async def set_weights(self, ctx: Context, action: ActionSpec, weights: dict[str, int]) -> dict[str, Any]:
         name = _endpoint_name(action)
+        # traffic never goes onto a revision with no live replica (a stable whose processes died mid-rollout):
+        # the autoscaler replaces dead replicas; wait for it, or fail and say so
+        for rev_name, w in weights.items():
+            if w > 0:
+                await self._live_or_fail(ctx, name, rev_name)
+        lease = canary_lease_s(endpoint_spec(action.node))
         with regs.editing(ctx.root, ctx.environment, name) as reg:
             for rev, w in weights.items():
                 if rev in reg.revisions:
                     reg.revisions[rev].weight = w
+            canary_live = any(r.role != "stable" and r.weight > 0 for r in reg.revisions.values())
+            reg.canary_lease_until = time.time() + lease if canary_live and lease is not None else None
             router, auth = reg.router, regs.admin_headers(reg)
         if router is not None:  # the registry is the record; telling the router makes it take effect now
             async with (
@@ -234,6 +271,24 @@ class LocalProvisioner:
             ):
                 r.raise_for_status()
         return {"weights": weights}
+
+    async def _live_or_fail(self, ctx: Context, name: str, revision: str) -> None:
+        """Until ``revision`` has a live, ready replica (``RESTORE_S`` at most), else ActionFailed."""
+        deadline = time.monotonic() + RESTORE_S
+        while True:
+            reg = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
+            rev = reg.revisions.get(revision) if reg else None
+            if rev is None or any(r.ready and not r.draining and is_ours(r) for r in rev.replicas):
+                return  # one not in the registry is the caller's to judge (a weight of a revision torn down)
+            if time.monotonic() > deadline:
+                raise ActionFailed(
+                    f"endpoint/{name}: revision {revision} ({rev.role}) has no live replica, and none came back "
+                    f"within {RESTORE_S:g} s: not moving traffic onto it",
+                    hint=f"see the replica logs under .modelplane/local/{ctx.environment}/logs/ and the autoscaler's "
+                    f"log ({name}-autoscaler.log); `modelplane apply` again once the cause is fixed",
+                )
+            ctx.heartbeat({"waiting_for_live_replica": revision})
+            await asyncio.sleep(READY_POLL_S)
 
     async def stats(self, ctx: Context, action: ActionSpec, window_s: float) -> dict[str, Any]:
         name = _endpoint_name(action)
@@ -257,6 +312,11 @@ class LocalProvisioner:
         reg = regs.read(regs.registry_path(ctx.root, ctx.environment, name))
         if reg is None or reg.router is None:
             raise ActionFailed(f"endpoint/{name} has no router")
+        lease = canary_lease_s(endpoint_spec(action.node))
+        if reg.canary_lease_until is not None and lease is not None:
+            with regs.editing(ctx.root, ctx.environment, name) as held:  # the canary's weight holds through it
+                if held.canary_lease_until is not None:
+                    held.canary_lease_until = time.time() + window_s + lease
         if not synthesize:
             await wait_out(ctx, window_s)
             return await self.stats(ctx, action, window_s)
@@ -312,6 +372,7 @@ class LocalProvisioner:
             reg.revisions[revision].role = "stable"
             reg.revisions[revision].weight = 100
             reg.revisions[revision].min_replicas = 0  # stable: autoscaling's own minimum applies again
+            reg.canary_lease_until = None  # no canary any more: nothing for the watchdog to revert
         grace = min(5.0, duration_seconds(endpoint_spec(action.node).health.drain_grace))
         await self._drain(ctx, name, old, grace)
         for r in old:
@@ -347,6 +408,17 @@ class LocalProvisioner:
         return {"removed": revision, "replicas": len(rev.replicas) if rev else 0}
 
 
+def canary_lease_s(spec: EndpointSpec) -> float | None:
+    """How long a canary's weight holds without its rollout renewing it (each window renews it): a step's
+    pause and one window, plus a margin for the workflow's scheduling. None where a rollout may wait for a
+    person (a manual pause, ``when_idle: hold``, ``on_failure: pause``): no lease then, the weight stays."""
+    r = spec.rollout
+    if any(step.pause == "manual" for step in r.steps) or r.on_failure == "pause" or r.analysis.when_idle == "hold":
+        return None
+    longest = max((duration_seconds(step.pause) for step in r.steps if step.pause), default=0.0)
+    return longest + duration_seconds(r.analysis.window) + LEASE_MARGIN_S
+
+
 def autoscaling_policy(spec: EndpointSpec) -> Autoscaling:
     """The spec's autoscaling as the local autoscaler runs it (typed: every default filled in)."""
     a = spec.autoscaling
@@ -365,11 +437,12 @@ def autoscaling_policy(spec: EndpointSpec) -> Autoscaling:
     )
 
 
-def _ensure_autoscaler(reg: Registry, path: Path, root: Path) -> None:
-    """One autoscaler per endpoint whose replicas may vary (min below max); none where they cannot."""
+def _ensure_autoscaler(reg: Registry, path: Path, root: Path, secrets: Sequence[str] = ()) -> None:
+    """One autoscaler per endpoint: it scales where min is below max, and for every endpoint replaces dead
+    replicas and is the watchdog of a canary's lease (``Registry.canary_lease_until``)."""
     policy = reg.autoscaling
     running = reg.autoscaler is not None and is_ours(reg.autoscaler)
-    if policy is None or policy.min_replicas >= policy.max_replicas:
+    if policy is None:
         if running and reg.autoscaler is not None:
             terminate(reg.autoscaler, 2.0, f"the autoscaler of endpoint/{reg.endpoint}")
         reg.autoscaler = None
@@ -380,6 +453,7 @@ def _ensure_autoscaler(reg: Registry, path: Path, root: Path) -> None:
         [sys.executable, "-m", "modelplane.runtime.local.autoscaler", "--registry", str(path)],
         path.parent / "logs" / f"{reg.endpoint}-autoscaler.log",
         root,
+        keep=secrets,
     )
     reg.autoscaler = Replica(pid=p.pid, port=0, started=p.started, cmdline=p.cmdline)
 

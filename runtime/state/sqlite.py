@@ -84,14 +84,28 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _unwritable(path: Path, exc: Exception) -> ModelplaneError:
+    """The state file cannot be created or written (a read-only `.modelplane/`, a read-only mount)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return ModelplaneError(
+        f"cannot open the state file {path} for writing: {reason}",
+        hint=f"make {path.parent} writable by you (a read-only checkout or mount cannot hold the state), "
+        "or point state.path at a writable file inside the project",
+    )
+
+
 class StateStore(SqlStore):
     """Reader (``StateReader``) and writer of the applied state in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        private_dir(path.parent)
-        _refuse_truncated(path)
+        if path.is_dir():  # checked before anything is created or narrowed
+            raise ModelplaneError(
+                f"the state file {path} is a folder", hint="point state.path at a file, e.g. `.modelplane/state.db`"
+            )
         try:
+            private_dir(path.parent)
+            _refuse_truncated(path)
             os.close(
                 private_opener(str(path), os.O_RDWR | os.O_CREAT)
             )  # 0600 before SQLite opens it (-wal, -shm follow)
@@ -100,7 +114,11 @@ class StateStore(SqlStore):
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._check_integrity()
             self._migrate()
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and ("readonly" in str(exc) or "unable to open" in str(exc)):
+                raise _unwritable(path, exc) from None
             raise ModelplaneError(
                 f"cannot open the state file {path}: {exc}",
                 hint=f"is it a modelplane state file? restore it from a backup (`modelplane state import`), or "

@@ -98,6 +98,30 @@ def split_password(url: str) -> tuple[str, str | None]:
     return url, password
 
 
+def confined_state_path(root: Path, written: str) -> Path:
+    """``state.path`` as a path inside the project, or a ModelplaneError before anything touches it.
+
+    A modelplane.yaml on a branch is read by whoever checks it out: a state.path pointing out of the project
+    (``../../.bashrc``, an absolute path, a symlink leading out) would have `plan` narrow that file to 0600 and
+    open it as SQLite. A folder there is refused with its own message."""
+    path = Path(written)
+    path = path if path.is_absolute() else root / path
+    inside = root.resolve()
+    real = path.resolve()
+    if real != inside and inside not in real.parents:
+        raise ModelplaneError(
+            f"state.path `{written}` in modelplane.yaml is outside the project {inside} (it resolves to {real})",
+            hint="the SQLite state lives inside the project: use a relative path such as `.modelplane/state.db` "
+            "(for state shared across machines use `state: {backend: postgres}`)",
+        )
+    if real.is_dir():
+        raise ModelplaneError(
+            f"state.path `{written}` in modelplane.yaml is a folder ({real}), not a state file",
+            hint="name a file in it, e.g. `.modelplane/state.db`",
+        )
+    return path
+
+
 def resolve(root: Path, state: StateSettings, environ: Mapping[str, str] | None = None) -> StateTarget:
     """The state location for one environment's settings, with the environment variable winning."""
     env = os.environ if environ is None else environ
@@ -105,8 +129,7 @@ def resolve(root: Path, state: StateSettings, environ: Mapping[str, str] | None 
     source = URL_ENV
     if not url:
         if state.backend == "sqlite":
-            path = Path(state.path)
-            return StateTarget("sqlite", path=path if path.is_absolute() else root / path)
+            return StateTarget("sqlite", path=confined_state_path(root, state.path))
         url, source = state.url or "", "modelplane.yaml"
         if not url:
             raise ModelplaneError(

@@ -137,7 +137,8 @@ def ensure_worker(s: Settings, ep: Endpoint) -> int:
             return int(str(info["pid"]))
         cmd = [sys.executable, "-m", "modelplane", "worker", "-C", str(s.root), "--env", s.environment]
         cmd += ["--idle-exit", str(idle_stop_seconds(s))]
-        proc = spawn_detached(cmd, sd / "logs" / "worker.log", s.root)
+        # the worker resolves `${secret.NAME}` from MODELPLANE_SECRET_* for what it starts: it alone keeps them
+        proc = spawn_detached(cmd, sd / "logs" / "worker.log", s.root, env=dict(os.environ))
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
         while True:
             info = worker_info(s.root)
