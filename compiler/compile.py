@@ -19,7 +19,7 @@ from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.graph.checks import check, cycle_diagnostic
 from modelplane.compiler.graph.fingerprint import fingerprints
 from modelplane.compiler.graph.lineage import CycleError, LineageGraph, build
-from modelplane.compiler.graph.selectors import select
+from modelplane.compiler.graph.selectors import selection
 from modelplane.compiler.incremental import graph_cache
 from modelplane.compiler.incremental.overlay import base_from_head
 from modelplane.compiler.load.loader import load_scanned, paused_gc
@@ -150,19 +150,21 @@ def make_plan(
     head_scan: Scan | None = None,
     base_source: GitSource | None = None,
     target: str | None = None,
+    exclude: str | None = None,
 ) -> PlanResult:
     """Plan the specs of ``root`` against the applied state, or against git ref ``base_ref``.
 
     ``base_source``: the ref's files, if the caller already opened them. ``target``: a selector
     (``graph --select`` grammar, ``state:modified`` meaning what this plan compares with); only
     the changes of the nodes it picks are planned, with their whole impact, like Terraform's
-    ``-target``: the other changes stay for a later plan.
+    ``-target``: the other changes stay for a later plan. ``exclude``: a selector whose nodes'
+    changes are left out (dbt's ``--exclude``), with or without ``target``.
     """
     head_scan = head_scan or scan(root, env)
     # opened first: its git listings run on another core while the head compiles
     git = base_source or (GitSource.for_project(root, base_ref) if base_ref is not None else None)
     try:
-        return _make_plan(root, env, base_ref, git, state, allow_breaking, use_cache, head_scan, target)
+        return _make_plan(root, env, base_ref, git, state, allow_breaking, use_cache, head_scan, target, exclude)
     finally:
         if git is not None:
             git.close()
@@ -178,8 +180,10 @@ def _make_plan(
     use_cache: bool,
     head_scan: Scan,
     target: str | None = None,
+    exclude: str | None = None,
 ) -> PlanResult:
     base_graph: LineageGraph
+    picked_warnings: list[str] = []
     base_fingerprints = None
     pending: dict[str, PendingAction] = {}
     # the head compiles first: files that did not change are then validated once, and never read from git
@@ -230,9 +234,10 @@ def _make_plan(
     with paused_gc():
         base_fp = base_fingerprints if base_fingerprints is not None else fingerprints(base_graph)
         changes = diff(base_graph, head.graph, base_fp, head.fingerprints)
-        if target is not None:
-            chosen = select(head.graph, target, set(changes.changes))
-            changes = Diff({n: c for n, c in changes.changes.items() if n in chosen})
+        if target is not None or exclude is not None:
+            picked = selection(head.graph, target, changes.changes, exclude)
+            picked_warnings = picked.warnings
+            changes = Diff({n: c for n, c in changes.changes.items() if n in picked.nodes})
         impact = compute(head.graph, changes)
         errors = _broken(head.graph, base_graph, impact)
         # a column a feature reads that this change removed is explained by `errors`; anything else stays an error
@@ -258,16 +263,21 @@ def _make_plan(
             impact=impact,
             base_ref=ref,
             state_serial=serial,
-            diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings]],
+            diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings, *map(_selector_warning, picked_warnings)]],
             pending=pending,
         )
-        if target is not None:
-            plan = plan.model_copy(update={"target": target})
+        if target is not None or exclude is not None:
+            shown_target = (target or "*") + (f" --exclude {exclude}" if exclude is not None else "")
+            plan = plan.model_copy(update={"target": shown_target})
     return PlanResult(plan, head, base_graph, impact, changes, [] if allow_breaking else errors, head.warnings)
 
 
 def _as_warning(d: Diagnostic) -> Diagnostic:
     return Diagnostic(d.code, d.message, d.location, d.hint, d.snippet, d.width, d.related, severity="warning")
+
+
+def _selector_warning(message: str) -> Diagnostic:
+    return Diagnostic("selector-matches-nothing", message, severity="warning")
 
 
 def _plan_diag(d: Diagnostic) -> PlanDiagnostic:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from modelplane.errors import Diagnostic
     from modelplane.runtime.apply import ApplyHooks, ApplyOptions, Launched, Running
     from modelplane.runtime.settings import Settings
+    from modelplane.runtime.state.node_history import NodeHistory
     from modelplane.runtime.state.ports import HistoryEntry, Store
     from modelplane.runtime.temporal.client import ApplyHandle
     from modelplane.specs.base import NodeId
@@ -59,6 +60,8 @@ class GraphSelection:
     graph: LineageGraph
     nodes: set[NodeId] | None
     """What the selector picked; None without a selector (the whole graph)."""
+    warnings: list[str] = field(default_factory=list)
+    """Why the selection is empty, where that is no error (``state:modified`` with nothing modified)."""
 
 
 @dataclass
@@ -174,26 +177,34 @@ class Workspace:
 
         return compile_graph(self.root, self.env, use_cache=self.use_cache)
 
-    def graph(self, select: str | None = None, base: str | None = None) -> GraphSelection:
-        """The lineage graph and what ``select`` picks in it (``state:modified`` compares with git ref
-        ``base``, or without one with the applied state)."""
+    def graph(
+        self, select: str | None = None, base: str | None = None, *, exclude: str | None = None
+    ) -> GraphSelection:
+        """The lineage graph and what ``select`` picks in it, less what ``exclude`` picks (``state:``
+        compares with git ref ``base``, or without one with the applied state)."""
         from modelplane.compiler.change.whatif import modified_nodes, uses_state
-        from modelplane.compiler.graph.selectors import select as run_select
+        from modelplane.compiler.graph.selectors import selection
 
         g = self.compile().graph
         modified = None
-        if uses_state(select):
+        if uses_state(select) or uses_state(exclude):
             state = None if base else self.applied_state()
             against = modified_nodes(self.root, self.env, base_ref=base, state=state, use_cache=self.use_cache)
             modified = against[1] if against is not None else None
-        return GraphSelection(g, run_select(g, select, modified) if select else None)
+        if select is None and exclude is None:
+            return GraphSelection(g, None)
+        picked = selection(g, select, modified, exclude)
+        return GraphSelection(g, picked.nodes, picked.warnings)
 
-    def impact(self, selector: str, base: str | None = None) -> dict[str, Any]:
-        """What the selected nodes' change affects downstream (with ``base``: how they did change)."""
+    def impact(self, selector: str, base: str | None = None, *, exclude: str | None = None) -> dict[str, Any]:
+        """What the selected nodes' change affects downstream (with ``base``: how they did change);
+        ``warnings`` says why nothing was selected where that is no error."""
         from modelplane.compiler.change.whatif import impact_of, uses_state
 
-        state = self.applied_state() if base is None and uses_state(selector) else None
-        return impact_of(self.root, selector, env=self.env, base_ref=base, state=state, use_cache=self.use_cache)
+        state = self.applied_state() if base is None and (uses_state(selector) or uses_state(exclude)) else None
+        return impact_of(
+            self.root, selector, env=self.env, base_ref=base, state=state, use_cache=self.use_cache, exclude=exclude
+        )
 
     def plan(
         self,
@@ -201,6 +212,7 @@ class Workspace:
         *,
         allow_breaking: bool = False,
         select: str | None = None,
+        exclude: str | None = None,
         head_scan: Scan | None = None,
         base_source: GitSource | None = None,
     ) -> PlanResult:
@@ -218,6 +230,7 @@ class Workspace:
             head_scan=head_scan,
             base_source=base_source,
             target=select,
+            exclude=exclude,
         )
 
     def save_plan(self, result: PlanResult, out: Path) -> Plan:
@@ -349,3 +362,40 @@ class Workspace:
     def history(self, limit: int = 20) -> list[HistoryEntry]:
         """Past applies of the environment, newest first."""
         return self.store().history(self.settings.environment, limit)
+
+    def node_history(self, node: str) -> NodeHistory:
+        """One node's history in the environment (``modelplane show``): versions applied, runs, and per kind
+        a model's artifacts, an evaluation's metrics, an endpoint's rollouts and weights (JSON-able)."""
+        from modelplane.errors import ModelplaneError
+        from modelplane.runtime.state.node_history import node_history
+
+        store = self.applied_state()
+        env = self.settings.environment
+        if store is None:
+            raise ModelplaneError(f"nothing is applied in {env} yet", hint="run `modelplane apply` first")
+        return node_history(store, env, self._node_id(node))
+
+    def node_histories(self) -> dict[str, NodeHistory]:
+        """Every applied node's history, read at once (the docs site's timelines); empty before the first apply."""
+        from modelplane.runtime.state.node_history import histories
+
+        store = self.applied_state()
+        return histories(store, self.settings.environment) if store is not None else {}
+
+    def _node_id(self, node: str) -> str:
+        """``kind/name``, or a bare name the compiled graph resolves to one node."""
+        if "/" in node:
+            kind, _, name = node.partition("/")
+            return f"{kind.lower()}/{name}"
+        from modelplane.errors import ModelplaneError
+
+        try:
+            matches = sorted(str(n) for n in self.compile().graph.nodes if n.name == node)
+        except ModelplaneError:
+            matches = []
+        if len(matches) == 1:
+            return matches[0]
+        raise ModelplaneError(
+            f"`{node}` names {'several nodes: ' + ', '.join(matches) if matches else 'no node in the specs'}",
+            hint="write it as kind/name, e.g. model/" + node,
+        )

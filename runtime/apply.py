@@ -13,7 +13,7 @@ import asyncio
 import getpass
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from modelplane.errors import Diagnostic, ModelplaneError, PlanError
 from modelplane.runtime.settings import Settings
 from modelplane.runtime.state import StateReader
 from modelplane.runtime.temporal.messages import ActionSpec, ApplyInput, ApplyOutcome
+from modelplane.specs.project import LineageSettings
 
 if TYPE_CHECKING:
     from modelplane.runtime.temporal.client import ApplyHandle
@@ -131,6 +132,21 @@ def requested_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def lineage_settings(
+    declared: LineageSettings | None, project: str, environment: str, environ: Mapping[str, str] | None = None
+) -> LineageSettings | None:
+    """What the apply's activities send OpenLineage events with: the project's ``lineage:`` (namespace
+    filled in), or the client's own variables where set here; None sends nothing."""
+    env = os.environ if environ is None else environ
+    if declared is None:
+        if not any(env.get(v) for v in ("OPENLINEAGE_URL", "OPENLINEAGE__TRANSPORT__TYPE", "OPENLINEAGE_CONFIG")):
+            return None
+        declared = LineageSettings()
+    if not declared.enabled:
+        return None
+    return declared.model_copy(update={"namespace": declared.namespace or f"modelplane://{project}/{environment}"})
+
+
 def apply_input(
     plan: Plan, s: Settings, parallelism: int, auto_approve: bool, apply_id: str | None = None, store_id: str = ""
 ) -> ApplyInput:
@@ -175,6 +191,7 @@ def apply_input(
         auto_approve=auto_approve,
         root=str(s.root.resolve()),
         state=s.state,
+        lineage=lineage_settings(s.project.lineage, plan.project, plan.environment),
     )
 
 

@@ -74,6 +74,50 @@ class TemporalSettings(StrictModel):
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
+class LineageTransport(StrictModel):
+    """Where OpenLineage events go: one of openlineage-python's transports, with only what it needs."""
+
+    type: Literal["http", "file", "console"] = Field(
+        description="http (Marquez, DataHub...), file (JSON lines) or console."
+    )
+    url: str | None = Field(default=None, description="http: the receiver's base URL, e.g. http://marquez:5000.")
+    endpoint: str = Field(default="api/v1/lineage", description="http: the path events are POSTed to.")
+    timeout: float = Field(default=5.0, gt=0, le=60, description="http: seconds per request.")
+    api_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="http: the environment variable (on the worker) holding a bearer token; never the token.",
+    )
+    path: str | None = Field(default=None, description="file: where events are appended as JSON lines (from the root).")
+
+    @model_validator(mode="after")
+    def _needs(self) -> LineageTransport:
+        if self.type == "http":
+            if not self.url:
+                raise ValueError("lineage.transport.type http needs `url:` (e.g. http://localhost:5000)")
+            if not self.url.startswith(("http://", "https://")):
+                raise ValueError(f"lineage.transport.url `{self.url}` is not an http:// or https:// URL")
+            if "@" in self.url.partition("://")[2].partition("/")[0]:
+                raise ValueError("lineage.transport.url carries credentials; use `api_key_env:` instead")
+        if self.type == "file" and not self.path:
+            raise ValueError("lineage.transport.type file needs `path:` (e.g. .modelplane/lineage.jsonl)")
+        return self
+
+
+class LineageSettings(StrictModel):
+    """OpenLineage events from ``apply``: job events with each node's declared lineage, run events for
+    workflow runs, evaluations and rollouts. Without ``transport`` the client reads its own configuration
+    (``OPENLINEAGE_URL``, ``OPENLINEAGE__TRANSPORT__*``, ``openlineage.yml``) on the worker."""
+
+    enabled: Bool = True
+    namespace: str | None = Field(
+        default=None, description="The jobs' and datasets' namespace (default: modelplane://<project>/<env>)."
+    )
+    transport: LineageTransport | None = None
+    buffer: int = Field(default=1000, ge=1, le=1_000_000, description="Events held for sending; beyond, dropped.")
+    retries: int = Field(default=3, ge=0, le=20, description="Tries per event after the first, with backoff.")
+
+
 class KubernetesSecretRef(StrictModel):
     secret: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
     key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")]
@@ -160,6 +204,9 @@ class Project(StrictModel):
     state: StateSettings = Field(default_factory=StateSettings)
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     limits: Limits = Field(default_factory=Limits)
+    lineage: LineageSettings | None = Field(
+        default=None, description="Where `apply` sends OpenLineage events (none without this or OPENLINEAGE_*)."
+    )
     secrets: dict[SecretName, SecretSource] = Field(
         default_factory=dict,
         description="Where each `${secret.NAME}` is read at apply time (never its value); undeclared names are "

@@ -17,7 +17,7 @@ from modelplane.compiler.change.impact import Impact, compute
 from modelplane.compiler.change.state import StateReader
 from modelplane.compiler.compile import PlanResult, compile_graph, make_plan
 from modelplane.compiler.graph.lineage import LineageGraph
-from modelplane.compiler.graph.selectors import select
+from modelplane.compiler.graph.selectors import selection
 from modelplane.specs.base import NodeId
 
 
@@ -42,13 +42,14 @@ def modified_nodes(
     base_ref: str | None,
     state: StateReader | None,
     use_cache: bool = True,
-) -> tuple[PlanResult, set[NodeId]] | None:
+) -> tuple[PlanResult, dict[NodeId, Change]] | None:
     """What ``state:modified`` means: the nodes that differ from git ref ``base_ref`` or, without one,
-    from the applied ``state``; None when there is neither (the selector then says what to pass)."""
+    from the applied ``state``, each with its change (``state:new``, ``state:modified.<part>`` read it);
+    None when there is neither (the selector then says what to pass)."""
     if base_ref is None and state is None:
         return None
     planned = make_plan(root, env, base_ref=base_ref, state=state, allow_breaking=True, use_cache=use_cache)
-    return planned, {NodeId.parse(c.id) for c in planned.plan.changes}
+    return planned, dict(planned.diff.changes)
 
 
 def impact_of(
@@ -59,25 +60,28 @@ def impact_of(
     base_ref: str | None = None,
     state: StateReader | None = None,
     use_cache: bool = True,
+    exclude: str | None = None,
 ) -> dict[str, Any]:
     """Impact of the selected nodes changing: hypothetical, or (with ``base_ref``, or a ``state:``
     selector and an applied ``state``) of how they did change."""
-    against = modified_nodes(
-        root, env, base_ref=base_ref, state=state if uses_state(selector) else None, use_cache=use_cache
-    )
+    stateful = uses_state(selector) or uses_state(exclude)
+    against = modified_nodes(root, env, base_ref=base_ref, state=state if stateful else None, use_cache=use_cache)
     if against is None:
         compiled = compile_graph(root, env, use_cache=use_cache)
-        chosen = select(compiled.graph, selector)
+        picked = selection(compiled.graph, selector, None, exclude)
+        chosen = picked.nodes
         result = hypothetical(compiled.graph, chosen)
         changed = sorted(chosen)
     else:
         planned, modified = against
         graph = planned.head.graph
-        chosen = select(graph, selector, modified)
+        picked = selection(graph, selector, modified, exclude)
+        chosen = picked.nodes
         real = set(planned.diff.changes) & chosen
         result = compute(graph, Diff({n: c for n, c in planned.diff.changes.items() if n in real}))
         changed = sorted(real)
     return {
         "changed": [str(n) for n in changed],
         "impact": [a.to_json() for a in result.affected.values() if a.id not in set(changed)],
+        "warnings": picked.warnings,
     }

@@ -55,6 +55,7 @@ COMMANDS = (
     apply.resume,
     apply.abort,
     status.history,
+    status.show,
     services.worker,
     services.server,
     local.load,

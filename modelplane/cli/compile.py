@@ -13,6 +13,7 @@ from modelplane.cli.exit import fail, guard, plan_exit
 from modelplane.cli.options import (
     BaseOpt,
     EnvOpt,
+    ExcludeOpt,
     Format,
     FormatOpt,
     GraphFormat,
@@ -63,6 +64,7 @@ def graph(
     project: ProjectOpt = None,
     env: EnvOpt = None,
     select: SelectOpt = None,
+    exclude: ExcludeOpt = None,
     base: BaseOpt = None,
     fmt: GraphFormatOpt = GraphFormat.text,
     no_cache: NoCacheOpt = False,
@@ -73,9 +75,9 @@ def graph(
     root = compile_root(project)
     # --format json promises one JSON document on stdout: a spec error is one too (validate's shape)
     errors_as = Format.json if fmt == GraphFormat.json else Format.text
-    picked = guard(
-        lambda: Workspace(root, env, use_cache=not no_cache, on_unfinished=_note).graph(select, base), errors_as
-    )
+    ws = Workspace(root, env, use_cache=not no_cache, on_unfinished=_note)
+    picked = guard(lambda: ws.graph(select, base, exclude=exclude), errors_as)
+    _warn_selection(picked.warnings)
     g, nodes = picked.graph, picked.nodes
     if fmt == GraphFormat.mermaid:
         sys.stdout.write(report_graph.mermaid(g, nodes) + "\n")
@@ -92,12 +94,15 @@ def impact(
     project: ProjectOpt = None,
     env: EnvOpt = None,
     base: BaseOpt = None,
+    exclude: ExcludeOpt = None,
     fmt: FormatOpt = Format.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """What is affected downstream if the selected nodes change (or, with --base, how they did change)."""
     root = compile_root(project)
-    result = guard(lambda: Workspace(root, env, use_cache=not no_cache, on_unfinished=_note).impact(selector, base))
+    ws = Workspace(root, env, use_cache=not no_cache, on_unfinished=_note)
+    result = guard(lambda: ws.impact(selector, base, exclude=exclude))
+    _warn_selection(result["warnings"])
     if fmt == Format.json:
         print(json.dumps(result, indent=2))
         return
@@ -133,6 +138,7 @@ def plan(
             "plan compares with), with their whole impact; like Terraform's -target.",
         ),
     ] = None,
+    exclude: ExcludeOpt = None,
 ) -> None:
     """Diff the specs against the applied state (or --base REF) and show every change with its impact."""
     errors_as = Format.json if fmt == PlanFormat.json else Format.text  # --format json: errors as JSON too
@@ -155,6 +161,7 @@ def plan(
                 "allow_breaking": allow_breaking,
                 "color": [color(sys.stdout), color(sys.stderr)],
                 "select": select,
+                "exclude": exclude,
             }
             memo_key = plan_memo.key(head_scan, root, git.commit, **flags)
             hit = plan_memo.get(root, memo_key)
@@ -164,7 +171,14 @@ def plan(
                 plan_exit(hit["code"], detailed_exitcode)
     ws = Workspace(root, env, use_cache=not no_cache, on_unfinished=_note)
     result = guard(
-        lambda: ws.plan(base, allow_breaking=allow_breaking, select=select, head_scan=head_scan, base_source=git),
+        lambda: ws.plan(
+            base,
+            allow_breaking=allow_breaking,
+            select=select,
+            exclude=exclude,
+            head_scan=head_scan,
+            base_source=git,
+        ),
         errors_as,
     )
     saved_as = out.name if out is not None and not result.errors else None  # the artifact the report points at
@@ -188,6 +202,12 @@ def plan(
                 file=sys.stderr,
             )
     plan_exit(shown.code, detailed_exitcode)
+
+
+def _warn_selection(warnings: list[str]) -> None:
+    """A selection that matched nothing for a legitimate reason (nothing changed) still says so."""
+    for w in warnings:
+        print(f"warning[selector-matches-nothing]: {w}", file=sys.stderr)
 
 
 def _note(running: Any) -> None:

@@ -58,6 +58,12 @@ SelectOpt = Annotated[
 ]
 
 
+ExcludeOpt = Annotated[
+    str | None,
+    typer.Option("--exclude", "-x", help="dbt-style selector of nodes to leave out, e.g. `kind:service`."),
+]
+
+
 BaseOpt = Annotated[
     str | None, typer.Option("--base", help="Compare with the specs at this git ref instead of the applied state.")
 ]

@@ -153,3 +153,18 @@ def _closed_from_outside(s: Any, rows: list[Any]) -> bool:
         return bool(asyncio.run(asyncio.wait_for(check(), 5.0)))
     except Exception:  # no server, no connection, no answer: the rows stay as the state has them
         return False
+
+
+def show(
+    node: Annotated[str, typer.Argument(help="The node, as kind/name (e.g. model/tiny-chat) or a unique name.")],
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """A node's history in an environment: versions applied (apply, plan, who, when), runs, a model's
+    artifacts and the runs that produced them, an evaluation's metrics, an endpoint's rollouts and weights."""
+    from modelplane.cli.views.show import show_json, show_text
+
+    ws = workspace(project, env)
+    h = guard(lambda: ws.node_history(node))
+    sys.stdout.write(show_json(h) + "\n" if fmt == Format.json else show_text(h))

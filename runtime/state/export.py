@@ -22,7 +22,9 @@ FORMAT_VERSION = 1
 
 _NUMBERS = frozenset({"applied_at", "at", "registered_at", "started_at", "finished_at", "since"})
 _INTEGERS = frozenset({"serial", "idx", "attempts"})
-_NULLABLE = frozenset({("catalog", "version"), ("ledger", "result"), ("ledger", "finished_at")})
+_NULLABLE = frozenset(
+    {("catalog", "version"), ("ledger", "result"), ("ledger", "finished_at"), ("node_versions", "data")}
+)
 
 
 def export_document(store: Store) -> dict[str, Any]:

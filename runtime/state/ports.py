@@ -47,6 +47,8 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "locks": (("environment", "apply_id", "holder", "location", "since"), ("environment",)),
     "audit": (("environment", "at", "who", "action", "detail"), ()),
+    "node_versions": (("environment", "id", "serial", "apply_id", "at", "op", "data"), ()),
+    "runs": (("environment", "serial", "apply_id", "action_id", "type", "target", "status", "output", "at"), ()),
 }
 """Every table and column the store holds: what ``state export`` writes and ``state import`` reads."""
 JSON_COLUMNS = frozenset(
@@ -59,6 +61,8 @@ JSON_COLUMNS = frozenset(
         ("history", "summary"),
         ("history", "failures"),
         ("audit", "detail"),
+        ("node_versions", "data"),
+        ("runs", "output"),
     }
 )
 
@@ -90,6 +94,35 @@ NodeRow = tuple[str, str, str, int, dict[str, Any]]
 """A node as the snapshot keeps it: (id, kind, file, index in the file, the normalized document)."""
 PendingRow = tuple[str, str, str, str]
 """An unfinished action: (action id, type, target, reason)."""
+RunRow = tuple[str, str, str, str, dict[str, Any]]
+"""A finished action and what it returned: (action id, type, target, status, output)."""
+
+
+@dataclass(frozen=True)
+class NodeVersion:
+    """One version of a node as an apply recorded it (``data`` None: the node was deleted)."""
+
+    id: str
+    serial: int
+    apply_id: str
+    at: float
+    op: str
+    data: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished action of an apply: a workflow run, an evaluation, a rollout, a registration..."""
+
+    serial: int
+    apply_id: str
+    action_id: str
+    type: str
+    target: str
+    status: str
+    """``succeeded`` or ``failed``."""
+    output: dict[str, Any]
+    at: float
 
 
 class SnapshotChange(TypedDict, total=False):
@@ -100,6 +133,8 @@ class SnapshotChange(TypedDict, total=False):
     done: Sequence[str]
     """Action ids that finished: their pending rows go."""
     pending: Sequence[PendingRow]
+    runs: Sequence[RunRow]
+    """Actions that finished (succeeded or failed) with what they returned: each node's history."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +191,8 @@ class StateReader(Protocol):
     def history(self, environment: str | None = None, limit: int = 20) -> list[HistoryEntry]: ...
     def lock_holder(self, environment: str) -> LockHolder | None: ...
     def audit(self, environment: str | None = None) -> list[AuditEntry]: ...
+    def node_versions(self, environment: str, node_id: str | None = None) -> list[NodeVersion]: ...
+    def runs(self, environment: str, target: str | None = None) -> list[RunRecord]: ...
 
 
 class StateWriter(Protocol):

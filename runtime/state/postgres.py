@@ -72,6 +72,19 @@ MIGRATIONS: list[list[str]] = [
         "INSERT INTO meta VALUES ('store_id', substr(md5(random()::text || clock_timestamp()::text), 1, 16))",
         "INSERT INTO meta VALUES ('applies', '0')",
     ],
+    # 5: each node's history and what each action returned (SQLite's migration 5)
+    [
+        "CREATE TABLE node_versions (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " environment TEXT NOT NULL, id TEXT NOT NULL, serial BIGINT NOT NULL, apply_id TEXT NOT NULL,"
+        " at DOUBLE PRECISION NOT NULL, op TEXT NOT NULL, data TEXT)",
+        "CREATE INDEX node_versions_by_id ON node_versions (environment, id, serial)",
+        "INSERT INTO node_versions (environment, id, serial, apply_id, at, op, data)"
+        " SELECT environment, id, serial, apply_id, applied_at, 'upsert', data FROM nodes ORDER BY serial, id",
+        "CREATE TABLE runs (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, environment TEXT NOT NULL,"
+        " serial BIGINT NOT NULL, apply_id TEXT NOT NULL, action_id TEXT NOT NULL, type TEXT NOT NULL,"
+        " target TEXT NOT NULL, status TEXT NOT NULL, output TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX runs_by_target ON runs (environment, target)",
+    ],
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "every SQLite migration needs its PostgreSQL twin"
 

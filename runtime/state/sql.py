@@ -18,7 +18,10 @@ from modelplane.runtime.state.ports import (
     LedgerEntry,
     LockHolder,
     NodeRow,
+    NodeVersion,
     PendingRow,
+    RunRecord,
+    RunRow,
     SnapshotChange,
     unlock_detail,
 )
@@ -148,6 +151,26 @@ class SqlStore:
         )
         return [AuditEntry(e, t, w, a, json.loads(d)) for e, t, w, a, d in rows]
 
+    def node_versions(self, environment: str, node_id: str | None = None) -> list[NodeVersion]:
+        """Every version of a node (or of every node) as applies recorded them, oldest first."""
+        sql = "SELECT id, serial, apply_id, at, op, data FROM node_versions WHERE environment=?"
+        args: tuple[Any, ...] = (environment,)
+        if node_id is not None:
+            sql += " AND id=?"
+            args += (node_id,)
+        rows = self._all(sql + f" ORDER BY serial, {self.INSERTION_ORDER}", args)
+        return [NodeVersion(i, int(s), a, t, o, json.loads(d) if d else None) for i, s, a, t, o, d in rows]
+
+    def runs(self, environment: str, target: str | None = None) -> list[RunRecord]:
+        """What each finished action returned (of one target, or all), oldest first."""
+        sql = "SELECT serial, apply_id, action_id, type, target, status, output, at FROM runs WHERE environment=?"
+        args: tuple[Any, ...] = (environment,)
+        if target is not None:
+            sql += " AND target=?"
+            args += (target,)
+        rows = self._all(sql + f" ORDER BY serial, {self.INSERTION_ORDER}", args)
+        return [RunRecord(int(s), a, i, ty, tg, st, json.loads(o), t) for s, a, i, ty, tg, st, o, t in rows]
+
     def is_empty(self) -> bool:
         return not any(self._all(f"SELECT 1 FROM {t} LIMIT 1") for t in TABLES)
 
@@ -215,10 +238,12 @@ class SqlStore:
         """Apply node writes and action outcomes atomically; returns the new serial."""
         upserts, deletes = change.get("upserts", ()), change.get("deletes", ())
         done, pending = change.get("done", ()), change.get("pending", ())
+        runs: Sequence[RunRow] = change.get("runs", ())
         now = time.time()
         q = self._q
         # JSON first: a value that cannot be written fails before the transaction begins
         rows = [(n, k, f, i, json.dumps(d, sort_keys=True)) for n, k, f, i, d in upserts]
+        run_rows = [(a, ty, tg, st, json.dumps(o, sort_keys=True, default=str)) for a, ty, tg, st, o in runs]
         with self._tx() as db:
             serial = self._next_serial(db, environment)
             for node_id, kind, file, idx, data in rows:
@@ -249,6 +274,21 @@ class SqlStore:
                 db,
                 q("INSERT INTO changes (environment, serial, what, apply_id, at) VALUES (?, ?, ?, ?, ?)"),
                 [(environment, serial, what, apply_id, now) for what in changed_whats(upserts, deletes, done, pending)],
+            )
+            # each node's history: the version this apply wrote (or its deletion), and what its actions returned
+            self._execute_many(
+                db,
+                q("INSERT INTO node_versions (environment, id, serial, apply_id, at, op, data) VALUES (?,?,?,?,?,?,?)"),
+                [(environment, n, serial, apply_id, now, "upsert", d) for n, _, _, _, d in rows]
+                + [(environment, n, serial, apply_id, now, "delete", None) for n in deletes],
+            )
+            self._execute_many(
+                db,
+                q(
+                    "INSERT INTO runs (environment, serial, apply_id, action_id, type, target, status, output, at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)"
+                ),
+                [(environment, serial, apply_id, *r, now) for r in run_rows],
             )
             return serial
 

@@ -80,6 +80,20 @@ MIGRATIONS: list[str] = [
     INSERT INTO meta VALUES ('store_id', lower(hex(randomblob(8))));
     INSERT INTO meta VALUES ('applies', '0');
     """,
+    # 5: each node's history (every version applied, not just the last) and what each action returned
+    # (runs, evaluations' metrics, rollouts' verdicts); the current snapshot seeds the versions
+    """
+    CREATE TABLE node_versions (
+        environment TEXT NOT NULL, id TEXT NOT NULL, serial INTEGER NOT NULL, apply_id TEXT NOT NULL,
+        at REAL NOT NULL, op TEXT NOT NULL, data TEXT);
+    CREATE INDEX node_versions_by_id ON node_versions (environment, id, serial);
+    INSERT INTO node_versions (environment, id, serial, apply_id, at, op, data)
+        SELECT environment, id, serial, apply_id, applied_at, 'upsert', data FROM nodes ORDER BY serial, id;
+    CREATE TABLE runs (
+        environment TEXT NOT NULL, serial INTEGER NOT NULL, apply_id TEXT NOT NULL, action_id TEXT NOT NULL,
+        type TEXT NOT NULL, target TEXT NOT NULL, status TEXT NOT NULL, output TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX runs_by_target ON runs (environment, target);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

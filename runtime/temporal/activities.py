@@ -23,8 +23,11 @@ from modelplane.errors import ActionFailed
 from modelplane.files import private_dir
 from modelplane.runtime import provisioners
 from modelplane.runtime.executors import Context, Effect, catalog, command, serving
+from modelplane.runtime.lineage.emitter import emitter_for
+from modelplane.runtime.lineage.events import RUN_ACTIONS, node_event, run_event
 from modelplane.runtime.provisioners import Provisioner
 from modelplane.runtime.state import Store
+from modelplane.runtime.state.ports import RunRow
 from modelplane.runtime.temporal.messages import (
     ActionInput,
     ActionOutput,
@@ -128,13 +131,17 @@ class Activities:
             run_dir=run_dir(root, inp.apply_id, action.id),
         )
         private_dir(ctx.run_dir)
+        self._run_event(inp, "START")
         try:
             effect = await EXECUTORS[action.type](ctx, action)
         except ActionFailed as exc:
             store.ledger_failed(inp.key, str(exc))
+            if not exc.retryable:
+                self._run_event(inp, "FAIL", exc.details, str(exc))
             raise ApplicationError(
                 str(exc), exc.details, type="ActionFailed", non_retryable=not exc.retryable
             ) from None
+        self._run_event(inp, "COMPLETE", effect.output)
         output = {**effect.output, "attempt": entry.attempts}
         store.ledger_done(
             inp.key,
@@ -174,6 +181,8 @@ class Activities:
         step, takes = serving.STEPS[op]
 
         async def run(inp: Any) -> ServingResult:
+            if op == "inspect" and activity.info().attempt == 1:
+                self._run_event(inp, "START")  # a rollout's first step: its run starts
             return await self._rollout(inp, step)
 
         run.__name__ = run.__qualname__ = f"rollout_{op}"
@@ -194,14 +203,55 @@ class Activities:
         ]
         deletes = [r.id for r in inp.records if r.op == "delete"]
         pending = [(aid, a.type, str(a.target), why) for aid, why in inp.pending.items() for a in [ActionId.parse(aid)]]
-        return self.store_of(inp, inp.environment).record(
+        runs = [_run_row(aid, "succeeded", out) for aid, out in inp.done.items()]
+        runs += [_run_row(aid, "failed", {**out, "error": inp.pending.get(aid, "")}) for aid, out in inp.failed.items()]
+        serial = self.store_of(inp, inp.environment).record(
             inp.environment,
             inp.apply_id,
             upserts=upserts,
             deletes=deletes,
             done=list(inp.done),
             pending=pending,
+            runs=[r for r in runs if r[1] not in UNRECORDED_RUNS],
         )
+        self._recorded_events(inp)
+        return serial
+
+    # -- OpenLineage out: events are queued for a background thread, never awaited (runtime/lineage/) --
+
+    def _run_event(
+        self, inp: ActionInput, state: str, output: dict[str, Any] | None = None, error: str | None = None
+    ) -> None:
+        """A run's START/COMPLETE/FAIL, for the action types that are runs (workflow, evaluation, rollout)."""
+        action = inp.action
+        emitter = emitter_for(inp.lineage, self.root_of(inp))
+        if emitter is None or action.type not in RUN_ACTIONS or inp.lineage is None:
+            return
+        ns = inp.lineage.namespace or f"modelplane://{inp.environment}"
+        emitter.send(lambda: [run_event(ns, state, inp.key, action.type, action.target, action.node, output, error)])
+
+    def _recorded_events(self, inp: RecordInput) -> None:
+        """The nodes an apply just recorded (their declared lineage), and the rollouts that just ended
+        (a rollout is a child workflow: its end reaches the state, and lineage, here)."""
+        emitter = emitter_for(inp.lineage, self.root_of(inp))
+        if emitter is None or inp.lineage is None:
+            return
+        ns = inp.lineage.namespace or f"modelplane://{inp.environment}"
+        workflow_id = activity.info().workflow_id
+
+        def build() -> list[Any]:
+            events: list[Any] = [node_event(ns, r.id, r.data) for r in inp.records if r.op == "upsert" and r.data]
+            for aid, out in [*inp.done.items(), *inp.failed.items()]:
+                a = ActionId.parse(aid)
+                if a.type != "rollout":
+                    continue
+                key = f"{workflow_id}/{inp.apply_id}/{aid}"
+                ok = aid in inp.done
+                error = None if ok else inp.pending.get(aid, "failed")
+                events.append(run_event(ns, "COMPLETE" if ok else "FAIL", key, a.type, str(a.target), None, out, error))
+            return events
+
+        emitter.send(build)
 
     @activity.defn(name="record_history")
     async def record_history(self, inp: HistoryInput) -> None:
@@ -260,6 +310,15 @@ class Activities:
             *(self._step_activity(op) for op in serving.STEPS),
             self.serving_op,
         ]
+
+
+UNRECORDED_RUNS = frozenset({"notify"})
+"""Action types whose output is no node's history (a notification is kept in its own table)."""
+
+
+def _run_row(aid: str, status: str, output: dict[str, Any]) -> RunRow:
+    action = ActionId.parse(aid)
+    return (aid, action.type, str(action.target), status, output)
 
 
 def _service_here(workflow_id: str) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import NodeWrite
-from modelplane.specs.project import StateSettings
+from modelplane.specs.project import LineageSettings, StateSettings
 
 ActionState = Literal["pending", "running", "succeeded", "failed", "skipped"]
 FINISHED: tuple[ActionState, ...] = ("succeeded", "failed", "skipped")
@@ -59,6 +59,8 @@ class Where(_Msg):
     state: StateSettings | None = None
     store_id: str = ""
     """The identity of the store the apply started on: a worker writes nothing to a store that is not it."""
+    lineage: LineageSettings | None = None
+    """Where OpenLineage events go (namespace resolved); None: none are sent."""
 
 
 class ApplyInput(_Msg):
@@ -78,6 +80,7 @@ class ApplyInput(_Msg):
     """The project root the apply was started from (see ``Where``)."""
     state: StateSettings | None = None
     store_id: str = ""
+    lineage: LineageSettings | None = None
     # carried over by continue-as-new
     results: dict[str, ActionResult] = Field(default_factory=dict)
     recorded: list[str] = Field(default_factory=list)
@@ -122,6 +125,9 @@ class RecordInput(Where):
     """Actions that succeeded (id -> output), cleared from the pending list."""
     pending: dict[str, str] = Field(default_factory=dict)
     """Actions left undone (id -> why), carried into the next plan."""
+    failed: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Of those, the ones that ran and failed, with what they returned (a rollout's verdicts, an
+    evaluation's metrics): each node's history keeps them. Empty in inputs an earlier build recorded."""
 
 
 INTENT_PREFIX = "started by apply"

@@ -328,7 +328,9 @@ class ApplyPlanWorkflow:
 
     def _where(self) -> dict[str, Any]:
         """Where effects land: the apply's project root and state store, not the worker's directory."""
-        return {"root": self._inp.root, "state": self._inp.state, "store_id": self._inp.store_id}
+        where = {"root": self._inp.root, "state": self._inp.state, "store_id": self._inp.store_id}
+        # data only: the inputs of applies recorded before lineage existed carry None and send nothing
+        return {**where, "lineage": self._inp.lineage} if self._inp.lineage is not None else where
 
     def _history_long(self) -> bool:
         info = workflow.info()
@@ -394,6 +396,8 @@ class ApplyPlanWorkflow:
             return
         done = {a: self._st.results[a].output for a in finished if self._st.results[a].state == "succeeded"}
         pending = {a: self._st.results[a].error or self._st.results[a].state for a in finished if a not in done}
+        # data only (no new command): replays of earlier histories are unaffected
+        failed = {a: self._st.results[a].output or {} for a in pending if self._st.results[a].state == "failed"}
         await workflow.execute_activity(
             defs.record_state,
             RecordInput(
@@ -402,6 +406,7 @@ class ApplyPlanWorkflow:
                 records=ready,
                 done=done,
                 pending=pending,
+                failed=failed,
                 **self._where(),
             ),
             start_to_close_timeout=timedelta(seconds=60),

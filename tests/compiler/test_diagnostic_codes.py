@@ -76,6 +76,7 @@ PLAN_ONLY = {
     "invalid-base": "the specs at --base REF do not compile: there is no base without --base",
     "breaking-change": "a change removes or retypes a column something reads: needs the base it changes from",
     "deleted-still-used": "a node deleted since the base is still referenced: needs the base it was deleted from",
+    "selector-matches-nothing": "plan --select/--exclude whose state: part matches nothing (test_dbt_selectors.py)",
 }
 # codes whose trigger is not file content (links, permissions, special files, file names) or is large:
 # each named test reaches it through `validate` (and `plan`), checked below to still mention it
