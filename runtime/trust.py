@@ -53,11 +53,10 @@ def plan_seal(key: bytes, plan: Plan) -> str:
 
 def seal(key: bytes, plan: Plan) -> Plan:
     """The plan with its seal (its execution part must be there: only executable plans are sealed)."""
-    assert plan.execution is not None
-    sealed = plan.model_copy(update={"execution": plan.execution.model_copy(update={"seal": ""})})
-    return sealed.model_copy(
-        update={"execution": sealed.execution.model_copy(update={"seal": plan_seal(key, sealed)})}  # type: ignore[union-attr]
-    )
+    ex = plan.execution
+    assert ex is not None
+    blank = plan.model_copy(update={"execution": ex.model_copy(update={"seal": ""})})
+    return blank.model_copy(update={"execution": ex.model_copy(update={"seal": plan_seal(key, blank)})})
 
 
 def plan_sealed(key: bytes, plan: Plan) -> bool:

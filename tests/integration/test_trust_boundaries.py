@@ -106,7 +106,7 @@ def test_another_os_user_cannot_run_a_command_through_the_workflow_service(pipel
     """As `nobody`: an input copied from a past apply with an edited command, started on the embedded server
     (the dev server has no authentication: see docs/decisions.md), runs nothing and is audited."""
     p = pipeline
-    p.run("apply", "--auto-approve", check=True, timeout=180)
+    p.run("apply", "--auto-approve", check=True, timeout=400)
     before = len(p.effects())
     address, queue, inp = asyncio.run(_started_input(p))
     shared = Path(tempfile.mkdtemp(prefix="mp-nobody-", dir="/tmp"))
@@ -138,7 +138,7 @@ APPROVALS = PROJECT.replace("  dev: {}", "  dev:\n    approvals: {require: [retr
 
 
 def _held(p: Pipeline, approvers: str) -> str:
-    p.run("apply", "--auto-approve", check=True, timeout=180)
+    p.run("apply", "--auto-approve", check=True, timeout=400)
     (p.root / "modelplane.yaml").write_text(APPROVALS.replace("APPROVERS", approvers))
     p.edit('version: "1"', 'version: "2"')
     p.run("plan", "--out", str(p.root / "plan.json"), check=True)
