@@ -62,8 +62,9 @@ async def overhead(actions: int, parallelism: int) -> None:
         write_project(root, actions)
         s = settings_for(root, "dev")
         s = dataclasses.replace(s, temporal=s.temporal.model_copy(update={"task_queue": f"tq-{uuid.uuid4()}"}))
-        plan = fresh_plan(s, open_store(root, s.state))
-        inp = apply_input(plan, s, parallelism, True)
+        store = open_store(root, s.state)
+        plan = fresh_plan(s, store)
+        inp = apply_input(plan, s, parallelism, True, key=store.mac_key())  # workers run only signed inputs
         async with (
             await WorkflowEnvironment.start_local(
                 dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, ui=False

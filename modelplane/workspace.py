@@ -234,10 +234,16 @@ class Workspace:
         )
 
     def save_plan(self, result: PlanResult, out: Path) -> Plan:
-        """Write the executable plan (everything apply runs: it compiles nothing) to ``out``, atomically."""
+        """Write the executable plan (everything apply runs: it compiles nothing) to ``out``, atomically.
+
+        A plan against the applied state is sealed with the state store's key (the store is created here if
+        it is not yet: its key must exist for the seal), so ``apply`` runs it only as saved."""
         from modelplane.compiler.plan.execution import executable
+        from modelplane.runtime.apply import seal_plan
 
         saved = executable(result.plan, result.head.graph, result.base)
+        if saved.base.kind == "state":
+            saved = seal_plan(self.settings, saved, self.store())
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_text(saved.model_dump_json(indent=2) + "\n")
         os.replace(tmp, out)

@@ -24,7 +24,7 @@ from modelplane.compiler.plan.model import PLAN_FORMAT_VERSION, Plan
 from modelplane.compiler.source.scan import scan
 from modelplane.errors import Diagnostic, ModelplaneError, PlanError
 from modelplane.runtime.settings import Settings
-from modelplane.runtime.state import StateReader
+from modelplane.runtime.state import StateReader, Store
 from modelplane.runtime.temporal.messages import ActionSpec, ApplyInput, ApplyOutcome
 from modelplane.specs.project import LineageSettings
 
@@ -59,25 +59,59 @@ def load_plan_file(path: Path) -> Plan:
     return plan
 
 
-def fresh_plan(s: Settings, store: StateReader) -> Plan:
-    """Plan now, against the applied state, with everything apply will execute (the only compile of an apply)."""
+def fresh_plan(s: Settings, store: Store) -> Plan:
+    """Plan now, against the applied state, with everything apply will execute (the only compile of an apply),
+    sealed with the store's key."""
     result = make_plan(s.root, s.environment, state=store)
     if result.errors:
         from modelplane.errors import GraphError
 
         raise GraphError(result.errors)
-    return executable(result.plan, result.head.graph, result.base)
+    return seal_plan(s, executable(result.plan, result.head.graph, result.base), store)
 
 
-def check_saved(saved: Plan, path: Path | str, s: Settings, store: StateReader) -> list[str]:
+def seal_plan(s: Settings, plan: Plan, store: Store) -> Plan:
+    """The executable plan with the environment's approval policy as it is now, sealed with the store's MAC key
+    (``runtime.trust``): apply runs it only unedited, under that policy."""
+    from modelplane.compiler.plan.model import ApprovalPolicy
+    from modelplane.runtime import trust
+
+    assert plan.execution is not None
+    env = s.project.environments[s.environment].approvals
+    policy = ApprovalPolicy(require=list(env.require), approvers={o: list(w) for o, w in env.approvers.items()})
+    with_policy = plan.model_copy(update={"execution": plan.execution.model_copy(update={"approvals": policy})})
+    return trust.seal(store.mac_key(), with_policy)
+
+
+def check_seal(saved: Plan, path: Path | str, store: Store) -> None:
+    """Refuse a saved plan modelplane did not make for this state store, or that was edited since."""
+    from modelplane.runtime import trust
+
+    if trust.plan_sealed(store.mac_key(), saved):
+        return
+    ex = saved.execution
+    what = "has no seal" if ex is None or not ex.seal else "does not match its seal: it was edited after it was saved"
+    raise PlanError(
+        Diagnostic(
+            "plan-tampered",
+            f"{path} {what} (or it was made for another state store than {store.describe()}); "
+            "a plan runs only as modelplane made it",
+            hint="make it again with `modelplane plan --out FILE` and review that file; never edit a saved plan",
+        )
+    )
+
+
+def check_saved(
+    saved: Plan, path: Path | str, s: Settings, store: StateReader, allow_stale_specs: bool = False
+) -> list[str]:
     """Refuse a saved plan that no longer applies; returns notes to show (the working tree changed since).
 
     The plan carries every document it deploys, so what is on disk now does not
     change what it does: the state serial is the staleness check that matters
     (the plan's base must still be what is applied). The specs' fingerprint is
     compared with a scan of the working tree (file hashes, no validation: a few
-    ms) only to say, not to refuse, that applying the plan is not applying the
-    working tree.
+    ms): a plan made from other specs than the working tree's is refused (applying it
+    would not apply what the reader sees), unless ``allow_stale_specs``.
     """
     problems = []
     notes: list[str] = []
@@ -109,18 +143,37 @@ def check_saved(saved: Plan, path: Path | str, s: Settings, store: StateReader) 
             )
         )
     else:
-        try:
-            now = scan(s.root, s.environment).fingerprint
-        except ModelplaneError:
-            now = None
-        if now != saved.spec_fingerprint:
-            notes.append(
-                f"note: the specs on disk changed since {path} was made; applying the plan as saved "
-                "(it carries every document it deploys). Plan again to apply the working tree."
-            )
+        _check_specs(saved, path, s, allow_stale_specs, problems, notes)
     if problems:
         raise PlanError(problems)
     return notes
+
+
+def _check_specs(
+    saved: Plan, path: Path | str, s: Settings, allow: bool, problems: list[Diagnostic], notes: list[str]
+) -> None:
+    """A plan made from other specs than the working tree's: refused, or (``allow``) a note."""
+    try:
+        now = scan(s.root, s.environment).fingerprint
+    except ModelplaneError:
+        now = None
+    if now == saved.spec_fingerprint:
+        return
+    if allow:
+        notes.append(
+            f"note: the specs on disk changed since {path} was made; applying the plan as saved "
+            "(--allow-stale-specs: it carries every document it deploys). Plan again to apply the working tree."
+        )
+        return
+    problems.append(
+        Diagnostic(
+            "plan-stale-specs",
+            f"the specs on disk changed since {path} was made (fingerprint {saved.spec_fingerprint[:12]} "
+            f"then, {(now or 'unreadable')[:12]} now): applying it would not apply the working tree",
+            hint=f"plan again: `modelplane plan --env {s.environment} --out {path}`, or apply the plan as "
+            "saved with `--allow-stale-specs`",
+        )
+    )
 
 
 def requested_by() -> str:
@@ -148,7 +201,13 @@ def lineage_settings(
 
 
 def apply_input(
-    plan: Plan, s: Settings, parallelism: int, auto_approve: bool, apply_id: str | None = None, store_id: str = ""
+    plan: Plan,
+    s: Settings,
+    parallelism: int,
+    auto_approve: bool,
+    apply_id: str | None = None,
+    store_id: str = "",
+    key: bytes | None = None,
 ) -> ApplyInput:
     """The workflow's input, from the plan alone: no compile, no file of the project read.
 
@@ -177,7 +236,7 @@ def apply_input(
             )
         )
     records = list(ex.records)  # the plan's own model: the workflow reads what the compiler wrote
-    return ApplyInput(
+    inp = ApplyInput(
         apply_id=apply_id or plan.id,
         store_id=store_id,
         project=plan.project,
@@ -193,6 +252,11 @@ def apply_input(
         state=s.state,
         lineage=lineage_settings(s.project.lineage, plan.project, plan.environment),
     )
+    if key is None:
+        return inp
+    from modelplane.runtime import trust
+
+    return trust.sign_input(key, inp)
 
 
 @dataclass
@@ -323,6 +387,8 @@ class ApplyOptions:
     """Start without asking ``hooks.confirm`` (CI); recorded with the apply's input."""
     wait_approvals: float = 0.0
     """Seconds to wait for owner approvals the environment's policy requires before refusing."""
+    allow_stale_specs: bool = False
+    """Apply a saved plan although the specs on disk changed since it was made (otherwise refused)."""
 
 
 async def launch(
@@ -354,18 +420,31 @@ async def launch(
             hooks.note(f"re-attaching to the running apply of plan {running.plan_id} on {s.environment}")
             return Launched(ApplyHandle(workflow_handle(client, s), ep, s, running.plan_id, reattached=True))
     if saved is not None:
-        for note in check_saved(saved, planfile or f"plan {saved.id}", s, store):
+        where = planfile or f"plan {saved.id}"
+        if planfile is None and saved.execution is not None and not saved.execution.seal:
+            # a Plan object made in this process (the Python API): its caller holds the store's key anyway
+            saved = seal_plan(s, saved, store)
+        notes = check_saved(saved, where, s, store, options.allow_stale_specs)
+        try:
+            check_seal(saved, where, store)
+        except PlanError as exc:  # the audit trail keeps who tried to apply an edited plan
+            detail = {"plan_id": saved.id, "plan": str(where), "why": str(exc)}
+            store.audit_add(s.environment, requested_by(), "refused", detail)
+            raise
+        for note in notes:
             hooks.note(note)
     plan = saved if saved is not None else await asyncio.to_thread(fresh_plan, s, store)
     hooks.show_plan(plan)
     if not plan.actions and not plan.changes:
         return Launched(None, plan)
     for approval in await approvals.wait_for(s, plan, store, options.wait_approvals):
-        hooks.note(f"approved for {approval.owner} by {approval.by}")
+        hooks.note(f"approved for {approval.owner} by {approval.by} ({approval.via})")
     if not options.auto_approve and not hooks.confirm(plan):
         return Launched(None, plan, cancelled=True)
     par, auto = options.parallelism, options.auto_approve
-    inp = apply_input(plan, s, par, auto, apply_id=store.next_apply_id(), store_id=store.store_id())
+    inp = apply_input(
+        plan, s, par, auto, apply_id=store.next_apply_id(), store_id=store.store_id(), key=store.mac_key()
+    )
     if existing is None:
         client, ep = await client_for(s)
     handle = await start(client, s, inp)

@@ -7,6 +7,11 @@ class must approve the plan (``modelplane approve --plan ID --owner OWNER``)
 before ``apply`` runs it; everything else applies automatically. An approval is
 for one plan (its content id: another plan needs its own) and is kept in the
 state store's audit trail with who gave it, so every checkout and CI see it.
+
+The policy is the plan's own (``Execution.approvals``, sealed with it), not the applier's
+modelplane.yaml; the approver is identified by ``runtime.identity`` (CI OIDC token, signed
+commit, OS user: never ``$USER``) and may approve only for an owner the plan names, where the
+policy's ``approvers`` list them (or the owner is their own name).
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modelplane.compiler.plan.model import Plan
+from modelplane.compiler.plan.model import ApprovalPolicy, Plan
 from modelplane.errors import ModelplaneError
+from modelplane.runtime.identity import Identity
 from modelplane.runtime.settings import Settings
 from modelplane.runtime.state import Store
 
@@ -28,8 +34,16 @@ ACTION = "approve"
 class Approval:
     owner: str
     by: str
-    """Who approved (user@host), for the owner."""
+    """Who approved (name@host), for the owner."""
     at: float
+    via: str = ""
+    """Where the approver's identity came from (``os-user: uid 0``, ``git-signed-commit: HEAD``, ``oidc: ...``)."""
+
+
+def policy_of(plan: Plan) -> ApprovalPolicy:
+    """The policy sealed into the plan (an unsealed report carries none: nothing to approve)."""
+    ex = plan.execution
+    return ex.approvals if ex is not None and ex.approvals is not None else ApprovalPolicy()
 
 
 def needed(plan: Plan, require: Sequence[str]) -> dict[str, list[str]]:
@@ -47,34 +61,63 @@ def needed(plan: Plan, require: Sequence[str]) -> dict[str, list[str]]:
     return {owner: sorted(set(items)) for owner, items in sorted(out.items())}
 
 
-def given(store: Store, environment: str, plan_id: str) -> dict[str, Approval]:
-    """The approvals recorded for this plan, by owner (the first for each)."""
+def may_approve(policy: ApprovalPolicy, owner: str, name: str) -> bool:
+    return name in policy.approvers.get(owner, []) or name == owner
+
+
+def check_approver(plan: Plan, owner: str, me: Identity) -> list[str]:
+    """What ``me`` approves for ``owner`` in ``plan``; an error if the plan does not ask ``owner`` for anything
+    or ``me`` is not one of its approvers under the plan's policy."""
+    policy = policy_of(plan)
+    wanted = needed(plan, policy.require)
+    if owner not in wanted:
+        asked = ", ".join(wanted) or "nobody (its policy requires no approval here)"
+        raise ModelplaneError(
+            f"plan {plan.id} does not need an approval from `{owner}`: it asks {asked}",
+            hint="pass --owner with one of the owners the plan names",
+        )
+    if not may_approve(policy, owner, me.name):
+        listed = ", ".join(policy.approvers.get(owner, [])) or "nobody"
+        raise ModelplaneError(
+            f"{me.name} ({me.via}) may not approve for {owner}: the plan's policy lists {listed} as its approvers",
+            hint=f"ask one of them, or add `{me.name}` under approvals.approvers.{owner} in modelplane.yaml "
+            "(the environment's section) and plan again: the policy is sealed into each plan",
+        )
+    return wanted[owner]
+
+
+def given(store: Store, plan: Plan) -> dict[str, Approval]:
+    """The approvals recorded for this plan that its policy accepts, by owner (the first for each)."""
+    policy = policy_of(plan)
     out: dict[str, Approval] = {}
-    for e in store.audit(environment):
-        if e.action == ACTION and e.detail.get("plan_id") == plan_id:
-            owner = str(e.detail.get("owner"))
-            out.setdefault(owner, Approval(owner, e.who, e.at))
+    for e in store.audit(plan.environment):
+        if e.action != ACTION or e.detail.get("plan_id") != plan.id:
+            continue
+        owner, name = str(e.detail.get("owner")), e.detail.get("identity")
+        if isinstance(name, str) and may_approve(policy, owner, name):  # recorded before identities: not counted
+            out.setdefault(owner, Approval(owner, e.who, e.at, str(e.detail.get("via", ""))))
     return out
 
 
-def record(store: Store, environment: str, plan_id: str, owner: str, by: str, items: list[str]) -> None:
-    store.audit_add(environment, by, ACTION, {"plan_id": plan_id, "owner": owner, "approves": items})
+def record(store: Store, environment: str, plan_id: str, owner: str, me: Identity, items: list[str]) -> None:
+    detail = {"plan_id": plan_id, "owner": owner, "approves": items, "identity": me.name, "via": me.via}
+    store.audit_add(environment, me.who, ACTION, detail)
 
 
-def missing(plan: Plan, require: Sequence[str], store: Store) -> dict[str, list[str]]:
+def missing(plan: Plan, store: Store) -> dict[str, list[str]]:
     """The owners whose approval the plan still lacks, with what of theirs it is for."""
-    have = given(store, plan.environment, plan.id)
-    return {o: items for o, items in needed(plan, require).items() if o not in have}
+    have = given(store, plan)
+    return {o: items for o, items in needed(plan, policy_of(plan).require).items() if o not in have}
 
 
 async def wait_for(s: Settings, plan: Plan, store: Store, wait: float) -> list[Approval]:
-    """Every owner the environment's policy requires has approved ``plan`` (after waiting up to ``wait``
-    seconds for them): their approvals. Otherwise an error before anything runs, naming who must approve what."""
-    require = s.project.environments[s.environment].approvals.require
+    """Every owner the plan's policy requires has approved ``plan`` (after waiting up to ``wait`` seconds for
+    them): their approvals. Otherwise an error before anything runs, naming who must approve what."""
+    require = policy_of(plan).require
     if not needed(plan, require):
         return []
     deadline = time.monotonic() + wait
-    while (lacking := missing(plan, require, store)) and time.monotonic() < deadline:
+    while (lacking := missing(plan, store)) and time.monotonic() < deadline:
         await asyncio.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
     if lacking:
         who = "; ".join(f"{o} ({', '.join(items)})" for o, items in lacking.items())
@@ -83,4 +126,4 @@ async def wait_for(s: Settings, plan: Plan, store: Store, wait: float) -> list[A
             hint="each of them runs `modelplane approve --env "
             f"{s.environment} --plan {plan.id} --owner OWNER`; then apply again (or pass --wait-approvals SECONDS)",
         )
-    return list(given(store, plan.environment, plan.id).values())
+    return list(given(store, plan).values())

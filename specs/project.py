@@ -171,6 +171,11 @@ class Approvals(StrictModel):
         description="E.g. [broken, breaking, retrain-required]: each affected (or changed) node of these classes "
         "needs its owner's `modelplane approve --plan`; apply waits or exits with the list.",
     )
+    approvers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Owner -> who may approve for it: OS user names, e-mail addresses of signed git commits' "
+        "authors, CI (OIDC) actors. An owner missing here is approved only by an identity of its own name.",
+    )
 
 
 class Environment(StrictModel):

@@ -223,10 +223,24 @@ class StackInputs(_Model):
     endpoints: dict[str, StackEndpoint] = Field(default_factory=dict)
 
 
+class ApprovalPolicy(_Model):
+    """The environment's approval policy as it was when the plan was made: ``apply`` applies this one
+    (bound to the plan by its seal), not the one in the applier's modelplane.yaml."""
+
+    require: list[str] = Field(default_factory=list)
+    approvers: dict[str, list[str]] = Field(default_factory=dict)
+    """Owner -> the identities that may approve for it (``approvals.approvers``)."""
+
+
 class Execution(_Model):
     actions: list[ExecutionAction]
     records: list[NodeWrite]
     stacks: dict[str, StackInputs] = Field(default_factory=dict)
+    approvals: ApprovalPolicy | None = None
+    """Set (with ``seal``) by the runtime when it seals the plan with the state store's key."""
+    seal: str = ""
+    """HMAC-SHA256 of the whole plan but this field, keyed by the state store's secret (``runtime.trust``):
+    ``apply`` runs only a plan whose seal matches, so a hand-edited plan is refused."""
 
 
 class Plan(_Model):
@@ -263,7 +277,9 @@ class Plan(_Model):
         """Content id: equal plans have equal ids (what apply locks and re-attaches on)."""
         import hashlib
 
-        return hashlib.blake2b(self.model_dump_json().encode(), digest_size=10).hexdigest()
+        # without the seal: a plan's id is its content (approvals name it), whoever sealed it
+        body = self.model_dump_json(exclude={"execution": {"seal"}})
+        return hashlib.blake2b(body.encode(), digest_size=10).hexdigest()
 
 
 def plan_schema() -> dict[str, Any]:

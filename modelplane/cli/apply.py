@@ -21,6 +21,7 @@ from modelplane.cli.project import settings, workspace
 from modelplane.errors import ModelplaneError
 
 if TYPE_CHECKING:
+    from modelplane.runtime.apply import ApplyOptions
     from modelplane.workspace import Workspace
 
 
@@ -35,15 +36,27 @@ def apply(
         float,
         typer.Option("--wait-approvals", min=0, help="Wait up to this many seconds for approvals the policy requires."),
     ] = 0,
+    allow_stale_specs: Annotated[
+        bool,
+        typer.Option(
+            "--allow-stale-specs", help="Apply a saved plan although the specs on disk changed since it was made."
+        ),
+    ] = False,
 ) -> None:
     """Apply the plan as a durable workflow: resumable after any crash, one apply per environment at a time."""
-    from modelplane.runtime.apply import load_plan_file
+    from modelplane.runtime.apply import ApplyOptions, load_plan_file
 
     saved = guard(lambda: load_plan_file(planfile)) if planfile is not None else None
     ws = workspace(project, env or (saved.environment if saved else None))
     s = ws.settings
     try:
-        code = run_async(_apply(ws, saved, planfile, auto_approve, detach, parallelism, wait_approvals))
+        options = ApplyOptions(
+            parallelism=parallelism,
+            auto_approve=auto_approve,
+            wait_approvals=wait_approvals,
+            allow_stale_specs=allow_stale_specs,
+        )
+        code = run_async(_apply(ws, saved, planfile, detach, options))
     except KeyboardInterrupt:
         print(
             f"\ndetached: the apply goes on in the background. Watch it: modelplane status --env {s.environment} "
@@ -54,12 +67,10 @@ def apply(
     raise typer.Exit(code)
 
 
-async def _apply(
-    ws: Workspace, saved: Any, planfile: Path | None, auto_approve: bool, detach: bool, par: int, wait: float
-) -> int:
+async def _apply(ws: Workspace, saved: Any, planfile: Path | None, detach: bool, options: ApplyOptions) -> int:
     """The Workspace's apply, shown: the plan, the notes, the confirmation, then the progress."""
     from modelplane.compiler.report.text import render as render_text
-    from modelplane.runtime.apply import ApplyHooks, ApplyOptions
+    from modelplane.runtime.apply import ApplyHooks
 
     s = ws.settings
 
@@ -79,7 +90,6 @@ async def _apply(
         confirm=confirm,
         note=lambda message: print(message, file=sys.stderr),
     )
-    options = ApplyOptions(parallelism=par, auto_approve=auto_approve, wait_approvals=wait)
     out = await ws.apply(saved, planfile=planfile, options=options, hooks=hooks)
     if out.cancelled:
         print("apply cancelled; nothing was changed", file=sys.stderr)
@@ -135,9 +145,12 @@ def approve(
 
 
 def _approve_plan(s: Any, plan: str | None, owner: str | None) -> None:
-    """Record an owner's approval of one plan in the state store (every checkout and CI read it there)."""
-    from modelplane.runtime import approvals
-    from modelplane.runtime.apply import load_plan_file, requested_by
+    """Record an owner's approval of one plan in the state store (every checkout and CI read it there).
+
+    The plan is the saved file, or (an id) the plan of the working tree now, which must have that id: the
+    approver is checked against that plan's own sealed policy (``runtime.approvals.check_approver``)."""
+    from modelplane.runtime import approvals, identity
+    from modelplane.runtime.apply import check_seal, fresh_plan, load_plan_file
     from modelplane.runtime.settings import open_store
 
     if plan is None or owner is None:
@@ -147,15 +160,25 @@ def _approve_plan(s: Any, plan: str | None, owner: str | None) -> None:
             )
         )
     assert plan is not None and owner is not None
-    plan_id, items = plan, []
+    store = open_store(s.root, s.state)
     if Path(plan).exists():
         saved = guard(lambda: load_plan_file(Path(plan)))
-        plan_id = saved.id
-        items = approvals.needed(saved, s.project.environments[s.environment].approvals.require).get(owner, [])
-    store = open_store(s.root, s.state)
-    who = requested_by()
-    approvals.record(store, s.environment, plan_id, owner, who, items)
-    print(f"approved plan {plan_id} on {s.environment} for {owner} (by {who})")
+        guard(lambda: check_seal(saved, plan, store))
+    else:
+        saved = guard(lambda: fresh_plan(s, store))
+        if saved.id != plan:
+            fail(
+                ModelplaneError(
+                    f"plan {plan} is not the plan of the working tree against the applied state of "
+                    f"{s.environment} (that is {saved.id})",
+                    hint="approve the plan file itself (`modelplane approve --plan FILE --owner OWNER`), "
+                    "or check out what the plan was made from",
+                )
+            )
+    me = identity.current(s.root)
+    items = guard(lambda: approvals.check_approver(saved, owner, me))
+    approvals.record(store, s.environment, saved.id, owner, me, items)
+    print(f"approved plan {saved.id} on {s.environment} for {owner} (by {me.who}, identified by {me.via})")
 
 
 def pause(project: ProjectOpt = None, env: EnvOpt = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -139,6 +140,21 @@ class SqlStore:
             HistoryEntry(a, e, p, w, r, s, f, o, json.loads(m), json.loads(x)) for a, e, p, w, r, s, f, o, m, x in rows
         ]
 
+    def history_of(self, apply_id: str) -> HistoryEntry | None:
+        """One apply's history row (None: never begun in this store)."""
+        sql = (
+            "SELECT apply_id, environment, plan_id, workflow_id, requested_by, started_at, finished_at, outcome,"
+            " summary, failures FROM history WHERE apply_id=?"
+        )
+        rows = self._all(sql, (apply_id,))
+        return next(
+            (
+                HistoryEntry(a, e, p, w, r, s, f, o, json.loads(m), json.loads(x))
+                for a, e, p, w, r, s, f, o, m, x in rows
+            ),
+            None,
+        )
+
     def lock_holder(self, environment: str) -> LockHolder | None:
         rows = self._all("SELECT apply_id, holder, location, since FROM locks WHERE environment=?", (environment,))
         return LockHolder(environment, *rows[0]) if rows else None
@@ -196,10 +212,14 @@ class SqlStore:
         now = time.time()
         q = self._q
         with self._tx() as db:
-            db.execute(
-                q("UPDATE ledger SET status='done', result=?, finished_at=? WHERE key=?"),
+            marked = db.execute(
+                q("UPDATE ledger SET status='done', result=?, finished_at=? WHERE key=? AND status!='done'"),
                 (json.dumps(result), now, key),
             )
+            if marked.rowcount == 0:
+                # already done: a retried write whose first try committed though its caller saw an error
+                # (the connection dropped after the commit) writes its catalog/notification rows once
+                return
             for node_id, data in outputs.items():
                 db.execute(
                     q(
@@ -350,6 +370,19 @@ class SqlStore:
         with self._tx() as db:
             cur = db.execute(self._q("DELETE FROM locks WHERE environment=? AND apply_id=?"), (environment, apply_id))
             return bool(cur.rowcount > 0)
+
+    def mac_key(self) -> bytes:
+        """The store's MAC secret (``meta.mac_key``): 32 random bytes made at its first use and kept in the
+        store, so exactly those who can read the state can make a MAC. ``state export`` leaves it out."""
+        rows = self._all("SELECT value FROM meta WHERE key='mac_key'")
+        if not rows:
+            # two processes may race here: the first insert wins and both read it back
+            self._write(
+                "INSERT INTO meta (key, value) VALUES ('mac_key', ?) ON CONFLICT (key) DO NOTHING",
+                (secrets.token_hex(32),),
+            )
+            rows = self._all("SELECT value FROM meta WHERE key='mac_key'")
+        return bytes.fromhex(str(rows[0][0]))
 
     def audit_add(self, environment: str, who: str, action: str, detail: dict[str, Any]) -> None:
         """One entry of the audit trail (an approval, an unlock), in its own transaction."""

@@ -27,7 +27,8 @@ from modelplane.runtime.lineage.emitter import emitter_for
 from modelplane.runtime.lineage.events import RUN_ACTIONS, node_event, run_event
 from modelplane.runtime.provisioners import Provisioner
 from modelplane.runtime.state import Store
-from modelplane.runtime.state.ports import RunRow
+from modelplane.runtime.state.ports import EffectWrites, RunRow
+from modelplane.runtime.temporal import guard, journal
 from modelplane.runtime.temporal.messages import (
     ActionInput,
     ActionOutput,
@@ -70,6 +71,14 @@ class Activities:
         self.stores = stores
         """The state store of an environment, for inputs that do not say where it is."""
         self._opened: dict[tuple[str, str], Store] = {}
+        self._keys: dict[str, bytes] = {}
+
+    def key_of(self, store: Store) -> bytes:
+        """The store's MAC key (read once per store: it never changes for a store id)."""
+        sid = store.store_id()
+        if sid not in self._keys:
+            self._keys[sid] = store.mac_key()
+        return self._keys[sid]
 
     def root_of(self, inp: Where) -> Path:
         return Path(inp.root) if inp.root else self.root
@@ -117,8 +126,18 @@ class Activities:
     async def execute_action(self, inp: ActionInput) -> ActionOutput:
         action = inp.action
         store = self.store_of(inp, inp.environment)
+        guard.check_action(store, self.key_of(store), inp, "execute_action")
         root = self.root_of(inp)
-        entry = store.ledger_begin(inp.key, inp.environment, inp.apply_id, action.id)
+        journalled = journal.path(root, inp.key)
+        if (earlier := journal.read(journalled, inp.key)) is not None:
+            # an earlier attempt ran it and could not write the ledger: finish that write, never run it again
+            activity.logger.info("%s done by an earlier attempt (journal): recording it, not repeating it", action.id)
+            await self._ledger_done(store, inp, earlier)
+            journal.clear(journalled)
+            return ActionOutput(output=earlier.output, replayed=True)
+        entry = await journal.retrying(
+            lambda: store.ledger_begin(inp.key, inp.environment, inp.apply_id, action.id), "the ledger entry"
+        )
         if entry.status == "done":
             activity.logger.info("%s already done (ledger %s): not repeating it", action.id, inp.key)
             return ActionOutput(output=entry.result or {}, replayed=True)
@@ -135,27 +154,35 @@ class Activities:
         try:
             effect = await EXECUTORS[action.type](ctx, action)
         except ActionFailed as exc:
-            store.ledger_failed(inp.key, str(exc))
+            error = str(exc)
+            await journal.retrying(lambda: store.ledger_failed(inp.key, error), "the ledger's failure")
             if not exc.retryable:
                 self._run_event(inp, "FAIL", exc.details, str(exc))
             raise ApplicationError(
                 str(exc), exc.details, type="ActionFailed", non_retryable=not exc.retryable
             ) from None
         self._run_event(inp, "COMPLETE", effect.output)
-        output = {**effect.output, "attempt": entry.attempts}
-        store.ledger_done(
-            inp.key,
-            output,
-            environment=inp.environment,
-            apply_id=inp.apply_id,
-            writes=effect.writes,
+        outcome = journal.Outcome({**effect.output, "attempt": entry.attempts}, effect.writes or EffectWrites())
+        journal.write(journalled, inp.key, outcome)  # first where no store outage can lose it
+        await self._ledger_done(store, inp, outcome)
+        journal.clear(journalled)
+        return ActionOutput(output=outcome.output)
+
+    async def _ledger_done(self, store: Store, inp: ActionInput, outcome: journal.Outcome) -> None:
+        """The outcome into the ledger, retried with backoff while the store is down (the journal holds it)."""
+        await journal.retrying(
+            lambda: store.ledger_done(
+                inp.key, outcome.output, environment=inp.environment, apply_id=inp.apply_id, writes=outcome.writes
+            ),
+            f"recording {inp.action.id} in the ledger",
         )
-        return ActionOutput(output=output)
 
     async def _rollout(
         self, inp: ActionInput, step: Callable[[Provisioner, Context, Any], Awaitable[Any]]
     ) -> ServingResult:
         """A rollout step on the endpoint's stack; user problems are not retried."""
+        store = self.store_of(inp, inp.environment)
+        guard.check_action(store, self.key_of(store), inp, activity.info().activity_type)
         root = self.root_of(inp)
         ctx = Context(
             root=root,
@@ -259,6 +286,10 @@ class Activities:
         if inp.outcome == "running":
             store.history_begin(inp.apply_id, inp.environment, inp.plan_id, inp.workflow_id, inp.requested_by)
         else:
+            row = store.history_of(inp.apply_id)
+            if row is not None and row.workflow_id != inp.workflow_id:
+                # another workflow's apply id (a refused, forged input naming a real apply): not its row to end
+                return
             store.history_end(inp.apply_id, inp.outcome, inp.summary, inp.failures)
             store.lock_release(inp.environment, inp.apply_id)  # only ours: another apply's row stays
 
@@ -267,6 +298,11 @@ class Activities:
         """What the plan's provisioners and commands need, checked on this worker before any action runs."""
         from modelplane.runtime.preflight import check
 
+        # the input's MAC first: a refused input takes no lock and runs nothing
+        store = self.store_of(inp, inp.environment)
+        refused = guard.check_apply(store, self.key_of(store), inp)
+        if refused:
+            return refused
         problems = await self._lock(inp)
         return problems + await check(self.root_of(inp), inp.environment, inp.actions)
 

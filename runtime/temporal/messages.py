@@ -40,6 +40,9 @@ class ActionSpec(_Msg):
     """Other normalized documents the executor reads, by ``kind/name`` (an endpoint's model and stack...)."""
     stack: dict[str, Any] | None = None
     """The plan's inputs of the target's stack (``planfile.StackInputs``): what a provisioner deploys."""
+    mac: str = ""
+    """HMAC of this action bound to its apply and environment (``runtime.trust``): every activity checks it
+    before acting, so an action nobody planned (a forged or edited workflow input) runs nothing."""
 
     @property
     def target_id(self) -> Target:
@@ -87,6 +90,9 @@ class ApplyInput(_Msg):
     started_at: datetime | None = None
     history_limit: int = 8000
     """Continue as new (between actions) once the event history is this long."""
+    mac: str = ""
+    """HMAC of this input (``runtime.trust``), made by ``apply`` with the state store's key once the plan's
+    seal and approvals are checked; the workflow's first activity refuses an input without it."""
 
 
 class ActionResult(_Msg):
@@ -218,6 +224,9 @@ class PreflightInput(Where):
     """Who takes the environment's lock row in the state (empty: an apply from before the lock row)."""
     requested_by: str = ""
     workflow_id: str = ""
+    apply: ApplyInput | None = None
+    """The whole workflow input, whose MAC the preflight checks before anything else (None: an apply from
+    before the MACs, replayed)."""
 
 
 class PreflightProblem(_Msg):
@@ -289,3 +298,4 @@ class ApplyOutcome(_Msg):
 
 
 ApplyInput.model_rebuild()
+PreflightInput.model_rebuild()

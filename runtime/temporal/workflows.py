@@ -305,6 +305,7 @@ class ApplyPlanWorkflow:
                 apply_id=inp.apply_id,
                 requested_by=inp.requested_by,
                 workflow_id=workflow.info().workflow_id,
+                apply=inp,  # its MAC is checked before anything else (an activity input: replays unchanged)
                 **self._where(),
             ),
             start_to_close_timeout=timedelta(minutes=2),

@@ -156,11 +156,14 @@ def test_stale_saved_plan_is_refused_naming_what_changed(pipeline: Pipeline) -> 
     assert "is stale: it was made at state serial" in stale.stderr
     assert "dataset/raw" in stale.stderr
 
-    # a saved plan carries what it deploys: a working tree edited since is said, not applied, not refused
+    # a saved plan carries what it deploys: a working tree edited since is refused (README), or with
+    # --allow-stale-specs said and not applied
     pipeline.edit('version: "2"', 'version: "3"')
     pipeline.run("plan", "--out", str(pipeline.root / "new.json"), check=True)
     pipeline.edit("tier: 2", "tier: 1")
-    changed = pipeline.run("apply", str(pipeline.root / "new.json"), "--auto-approve")
+    refused = pipeline.run("apply", str(pipeline.root / "new.json"), "--auto-approve")
+    assert refused.returncode == 1 and "--allow-stale-specs" in refused.stderr, refused.stderr
+    changed = pipeline.run("apply", str(pipeline.root / "new.json"), "--auto-approve", "--allow-stale-specs")
     assert changed.returncode == 0, changed.stdout + changed.stderr
     assert "the specs on disk changed since" in changed.stderr
     applied = _store(pipeline).applied("dev").nodes

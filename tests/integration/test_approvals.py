@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from modelplane.runtime.identity import os_user
 from modelplane.runtime.state.sqlite import StateStore
 from tests.integration.pipeline import PROJECT, Pipeline
 
@@ -14,8 +15,12 @@ pytestmark = pytest.mark.integration
 
 def test_a_retrain_waits_for_its_owners_approval_and_records_who_approved(pipeline: Pipeline) -> None:
     pipeline.run("apply", "--auto-approve", check=True)
+    me = os_user()  # who may approve: the OS user this test runs as (issue 30: never $USER)
     (pipeline.root / "modelplane.yaml").write_text(
-        PROJECT.replace("  dev: {}", "  dev:\n    approvals: {require: [retrain-required]}")
+        PROJECT.replace(
+            "  dev: {}",
+            f"  dev:\n    approvals: {{require: [retrain-required], approvers: {{team-ml: [{me}], team-data: [{me}]}}}}",
+        )
     )
     pipeline.edit('version: "1"', 'version: "2"')  # the raw data changes: the model must retrain
     before = len(pipeline.effects())

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from modelplane.runtime import trust
 from modelplane.runtime.apply import apply_input, fresh_plan
 from modelplane.runtime.settings import Settings, open_store, settings_for
 from modelplane.runtime.temporal.messages import ApplyInput, ApplyOutcome, Progress
@@ -44,8 +45,10 @@ def _settings(p: Pipeline) -> Settings:
 
 
 def _input(s: Settings, **update: Any) -> ApplyInput:
-    plan = fresh_plan(s, open_store(s.root, s.state))
-    return apply_input(plan, s, 8, True).model_copy(update=update)
+    store = open_store(s.root, s.state)
+    plan = fresh_plan(s, store)
+    # signed after the test's changes, as `apply` signs what it starts (the worker runs only signed inputs)
+    return trust.sign_input(store.mac_key(), apply_input(plan, s, 8, True).model_copy(update=update))
 
 
 def save_history(name: str, history: Any) -> None:

@@ -168,6 +168,15 @@ def test_a_failed_effect_is_kept_but_never_overwrites_a_done_one(store: Any) -> 
     ]
 
 
+def test_a_repeated_done_write_writes_its_rows_once(store: Any) -> None:
+    """Issue 30: a ledger write retried after a dropped connection (its first try may have committed)."""
+    store.ledger_begin("k", "dev", "p", "register:a")
+    for _ in range(2):
+        writes = EffectWrites(catalog=("dataset/a", "1", {}), notification=("team-a", "m", {}))
+        store.ledger_done("k", {"n": 1}, environment="dev", apply_id="p", writes=writes)
+    assert len(store.catalog("dev")) == 1 and len(store.notifications("dev")) == 1
+
+
 def test_outputs_and_notifications_are_written_with_the_effect(store: Any) -> None:
     store.ledger_begin("k1", "dev", "p", "provision:e")
     store.ledger_done(
