@@ -8,12 +8,15 @@ Gates, from the endpoint's spec, in this order:
 - errors: a binomial test against the budget, not a bare ratio (one error in
   20 requests is not a 5% error rate worth a rollback at 99.9%): the canary
   fails with ``critical_errors(n, budget)`` errors or more;
-- p99 under the SLO, and no worse than stable x ``max_p99_ratio_to_stable``
+- p99 under the SLO, and no slower than stable x ``max_p99_ratio_to_stable``
   (beyond a small absolute floor, so 3 ms of noise on a 30 ms p99 is not a
-  regression). A window of fewer than ``TAIL_MIN_REQUESTS`` requests on
-  either side has no p99 worth comparing (the p99 of 22 requests is their
-  slowest one: one scheduler hiccup), so there the ratio compares medians,
-  which a few samples estimate well and a slow revision still moves;
+  regression). With ``latency_test: rank`` (the default) and the router's
+  per-request latencies on both sides, that is a one-sided rank test over
+  the window (``runtime.latency_test``): noise that slows both revisions
+  alike cancels out. Otherwise (``p99_ratio``, or stats without samples, as
+  Prometheus gives) the ratio of the p99s; a window of fewer than
+  ``TAIL_MIN_REQUESTS`` requests on either side has no p99 worth comparing
+  (the p99 of 22 requests is their slowest one), so there it compares medians;
 - traffic share: the canary's share of *real* traffic is within
   ``share_tolerance`` of its weight beyond binomial noise. A balancer that
   sheds a slow or saturated canary's requests to stable hides it from every
@@ -28,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from modelplane.runtime.latency_test import DECISIVE_P, MIN_SAMPLES, rank_test
 from modelplane.runtime.typed import min_requests
 from modelplane.specs.sample_size import critical_errors
 from modelplane.specs.serving import EndpointSpec
@@ -45,7 +49,21 @@ class Verdict(BaseModel):
     canary: dict[str, Any]
     stable: dict[str, Any] | None = None
     gate: str = "analysis"
-    """Which gate decided: sample, errors, p99, ratio, share, capacity, idle, analysis (all passed)."""
+    """Which gate decided: sample, errors, p99, ratio, rank, share, capacity, idle, analysis (all passed)."""
+    marginal: bool = False
+    """A failure near its threshold (``failure_limit``'s default re-checks it with another window)."""
+
+    def figures(self) -> dict[str, Any]:
+        """The verdict as a rollout records it: without the per-request latencies it was judged on."""
+        return {**self.model_dump(), "canary": _summary(self.canary), "stable": _summary(self.stable)}
+
+
+SAMPLES = "latencies_ms"
+"""The key of a side's per-request latencies (successful requests, ms) in the router's window stats."""
+
+
+def _summary(side: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if side is None else {k: v for k, v in side.items() if k != SAMPLES}
 
 
 def _counts(n: int, synthetic: int) -> str:
@@ -53,9 +71,16 @@ def _counts(n: int, synthetic: int) -> str:
 
 
 def judge(
-    spec: EndpointSpec, canary: dict[str, Any], stable: dict[str, Any] | None, weight: int | None = None
+    spec: EndpointSpec,
+    canary: dict[str, Any],
+    stable: dict[str, Any] | None,
+    weight: int | None = None,
+    tests: bool = False,
 ) -> Verdict:
-    """``spec`` is the endpoint's typed spec, so a gate left out of the YAML is its model default."""
+    """``spec`` is the endpoint's typed spec, so a gate left out of the YAML is its model default.
+
+    ``tests``: the latency gate as ``analysis.latency_test`` says (the rank test) and verdicts that say whether
+    a failure is marginal; without it, the ratio gate as rollouts recorded before it judged (replay)."""
     slo = spec.slo
     analysis = spec.rollout.analysis
     ratio = analysis.max_p99_ratio_to_stable
@@ -63,8 +88,17 @@ def judge(
     n = int(canary.get("requests", 0))
     synthetic = int(canary.get("synthetic", 0))
 
-    def verdict(result: Literal["pass", "fail", "inconclusive"], gate: str, reason: str) -> Verdict:
-        return Verdict(result=result, gate=gate, reason=reason, canary=canary, stable=stable)
+    def verdict(
+        result: Literal["pass", "fail", "inconclusive"], gate: str, reason: str, marginal: bool = False
+    ) -> Verdict:
+        return Verdict(
+            result=result,
+            gate=gate,
+            reason=reason,
+            canary=canary if not tests else _summary(canary) or {},
+            stable=stable if not tests else _summary(stable),
+            marginal=marginal and tests,
+        )
 
     budget = 1 - slo.availability
     errors = int(canary.get("errors", 0))
@@ -75,21 +109,37 @@ def judge(
             "errors",
             f"{errors} errors in {_counts(n, synthetic)} ({errors / n:.2%}), over the {budget:.2%} error budget "
             f"(a canary within it shows {critical} or more in {n} requests under 5% of the time)",
+            marginal=errors < 2 * critical,
         )
     if n < need:
         return verdict("inconclusive", "sample", f"{n} canary requests in the window, need {need}")
     p99 = canary.get("p99_ms")
     if p99 is not None and p99 > slo.p99_latency_ms:
         return verdict(
-            "fail", "p99", f"p99 {p99:.0f} ms over the SLO {slo.p99_latency_ms:g} ms, over {_counts(n, synthetic)}"
+            "fail",
+            "p99",
+            f"p99 {p99:.0f} ms over the SLO {slo.p99_latency_ms:g} ms, over {_counts(n, synthetic)}",
+            marginal=p99 <= 1.25 * slo.p99_latency_ms,
         )
     enough_stable = int((stable or {}).get("requests", 0)) >= min(need, 10)
-    slower = slower_than_stable(canary, stable, ratio) if enough_stable else None
-    if slower is not None:
-        return verdict("fail", "ratio", f"{slower}, over {_counts(n, synthetic)}")
+    samples = (canary.get(SAMPLES) or [], (stable or {}).get(SAMPLES) or [])
+    if tests and analysis.latency_test == "rank" and min(len(samples[0]), len(samples[1])) >= MIN_SAMPLES:
+        r = rank_test(list(samples[0]), list(samples[1]), ratio, NOISE_FLOOR_MS)
+        test = r.describe(ratio, NOISE_FLOOR_MS)
+        if r.p < analysis.significance:
+            return verdict("fail", "rank", f"slower than stable: {test}", marginal=r.p >= DECISIVE_P)
+    else:
+        test = "no latency test (no stable window to compare)"
+        slower = slower_than_stable(canary, stable, ratio) if enough_stable else None
+        if slower is not None:
+            return verdict("fail", "ratio", f"{slower}, over {_counts(n, synthetic)}", marginal=True)
+        if enough_stable and stable is not None:
+            test = f"p99 ratio test: at most {ratio:g}x stable's (+{NOISE_FLOOR_MS:g} ms)"
     share = share_verdict(canary, stable, weight, analysis.share_tolerance)
     if share is not None:
         return verdict("fail", "share", share)
+    if tests:  # the counts (requests, errors, p99) are the verdict's figures: the reason says the test
+        return verdict("pass", "analysis", f"not slower than stable: {test}; {n} of {need} requests needed")
     return verdict(
         "pass", "analysis", f"p99 {p99} ms, {errors} errors in {_counts(n, synthetic)}, need {need} requests"
     )

@@ -68,6 +68,15 @@ class RolloutPolicy:
     """Requests a window needs to decide (``analysis.min_requests`` or the error budget's)."""
     qps: float
     per_replica_qps: float | None
+    failure_limit: int | None = None
+    """Failed windows in a row a step tolerates; None: one re-check of a marginal failure."""
+    progress_deadline_s: float = 1800.0
+    """How long the canary may take to be ready, and a step's windows to reach a verdict."""
+
+    def tolerates(self, failed: int, marginal: bool) -> bool:
+        """Whether a step with ``failed`` failed windows in a row (the last ``marginal`` or not) looks again."""
+        limit = self.failure_limit if self.failure_limit is not None else int(marginal)
+        return failed <= limit
 
     def replicas_for(self, weight: int) -> int | None:
         """Canary replicas that carry ``weight``% of the declared peak; None without a measured capacity."""
@@ -99,4 +108,6 @@ def rollout_policy(doc: dict[str, Any] | None, context: dict[str, Any] | None = 
         need=min_requests(spec),
         qps=spec.traffic.qps,
         per_replica_qps=spec.capacity.target_qps_per_replica,
+        failure_limit=r.analysis.failure_limit,
+        progress_deadline_s=duration_seconds(r.progress_deadline),
     )

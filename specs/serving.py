@@ -193,10 +193,23 @@ class Analysis(StrictModel):
     )
     max_p99_ratio_to_stable: Annotated[float, Field(gt=1)] = Field(
         default=1.1,
-        description="The canary fails when slower than stable by this factor (and 20 ms): p99s, or medians in "
-        "windows under 100 requests a side, whose p99 is their slowest request.",
+        description="The latency margin: the canary fails when slower than stable by this factor (and 20 ms), "
+        "as `latency_test` judges it.",
     )
-    failure_limit: Annotated[int, Field(ge=0)] = 0
+    latency_test: Literal["rank", "p99_ratio"] = Field(
+        default="rank",
+        description="rank: a one-sided Mann-Whitney test of every successful request's latency against stable's "
+        "times the margin, at `significance` (runtime/latency_test.py); p99_ratio: the window's p99s (medians "
+        "under 100 requests a side), also where a stack's metrics give no per-request latencies.",
+    )
+    significance: Annotated[float, Field(gt=0, lt=0.5)] = Field(
+        default=0.01, description="The rank test fails the canary at a p-value under this."
+    )
+    failure_limit: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="Failed windows in a row a step tolerates before it rolls back (each failure is re-checked "
+        "by another window); default: one re-check of a marginal failure, none of a decisive one.",
+    )
     inconclusive_limit: Annotated[int, Field(ge=0)] = 2
     when_idle: WhenIdle | None = Field(
         default=None,
@@ -234,7 +247,11 @@ class Rollout(StrictModel):
     )
     analysis: Analysis = Field(default_factory=Analysis)
     on_failure: Literal["rollback", "pause"] = "rollback"
-    progress_deadline: Duration = "30m"
+    progress_deadline: Duration = Field(
+        default="30m",
+        description="How long the canary may take to become ready, and a step's analysis to reach a verdict "
+        "(pauses and approvals aside), before the rollout rolls back.",
+    )
 
     @model_validator(mode="after")
     def _weights_increase(self) -> Rollout:

@@ -129,7 +129,10 @@ def vllm_args(endpoint: dict[str, Any] | Endpoint, model: dict[str, Any] | Model
 
 
 def revision_id(endpoint: dict[str, Any], model: dict[str, Any] | None) -> str:
-    """What serves: the endpoint's spec and its model's. Same specs, same revision, on every stack."""
+    """What serves: the endpoint's revision fields (``specs.endpoint_fields``: not autoscaling, routing, rollout
+    and the rest a running revision takes in place) and its model's spec. Same specs, same revision, on every
+    stack."""
     from modelplane.compiler.graph.fingerprint import content_hash
+    from modelplane.specs.endpoint_fields import revision_fields
 
-    return "r" + content_hash([endpoint["spec"], (model or {}).get("spec")])[:8]
+    return "r" + content_hash([revision_fields(endpoint["spec"]), (model or {}).get("spec")])[:8]

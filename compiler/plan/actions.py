@@ -90,6 +90,7 @@ def build_plan(
     b = _Builder(head, base, diff, impact, {})
     _actions_for_changes(b)
     _actions_for_impact(b)
+    _mark_in_place(b)
     left_over = _actions_left_over(b, pending or {})
     owners = _owners(b)
     actions = _with_dependencies(b, owners)
@@ -205,6 +206,29 @@ def _actions_for_impact(b: _Builder) -> None:
             model = NodeId("model", node.spec["model"])
             if any(f"run-workflow:{w}" in b.actions for w in _producer(b.head, model)):
                 b.add("evaluate", a.id, " -> ".join(a.reasons))
+
+
+def _mark_in_place(b: _Builder) -> None:
+    """A rollout whose revision stays the same (only ``specs.endpoint_fields``' in-place fields changed) updates
+    the running revision's settings with no new replicas: the plan says so, in its reason and details."""
+    from modelplane.stacks.engine import revision_id
+
+    for act in b.actions.values():
+        if act.type != "rollout":
+            continue
+        nid = Target.parse(act.target).node
+        old, new = b.base.nodes.get(nid), b.head.nodes.get(nid)
+        if old is None or new is None or old.kind != "Endpoint":
+            continue
+        models = [g.nodes.get(NodeId("model", n.spec["model"])) for g, n in ((b.base, old), (b.head, new))]
+        before, after = (revision_id(n.data, m.data if m else None) for n, m in zip((old, new), models, strict=True))
+        if before != after:
+            continue
+        change = b.diff.changes.get(nid)
+        fields = ", ".join(f.path.removeprefix("spec.") for f in change.fields) if change else "its settings"
+        act.reason = f"{nid} changes in place ({fields}): revision {after} keeps serving, no new replicas"
+        act.details["in_place"] = True
+        act.details["revision"] = after
 
 
 def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:

@@ -42,6 +42,7 @@ import bisect
 import hmac
 import itertools
 import json
+import math
 import random
 import resource
 import signal
@@ -84,6 +85,8 @@ BODY_TIMEOUT_S = 30.0
 IDLE_TIMEOUT_S = 30.0
 CLIENT_CLOSED = 499
 """What a revision's stats record when the client left mid-response (nginx's code): not an error."""
+LATENCY_SAMPLE = 2000
+"""Most per-request latencies a revision's window stats carry (for the canary's rank test)."""
 
 
 class _ClientGone(Exception):
@@ -163,6 +166,10 @@ class RevisionStats:
         def q(p: float) -> float | None:
             return round(lat[min(ok - 1, int(p * ok))] * 1000, 2) if ok else None
 
+        # the canary's rank test (runtime/latency_test.py) reads every successful request's latency, in
+        # arrival order, thinned evenly to at most LATENCY_SAMPLE so a window's stats stay small in history
+        good = [e[1] for e in counted if e[2] < 400 or e[2] == CLIENT_CLOSED]
+        stride = max(1, math.ceil(len(good) / LATENCY_SAMPLE))
         return {
             "requests": n,
             "real": n - synthetic,
@@ -174,6 +181,7 @@ class RevisionStats:
             "p50_ms": q(0.5),
             "p99_ms": q(0.99),
             "max_ms": round(lat[-1] * 1000, 2) if ok else None,
+            "latencies_ms": [round(x * 1000, 2) for x in good[::stride]],
         }
 
 

@@ -27,7 +27,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from modelplane.compiler.plan.model import NodeWrite
-    from modelplane.runtime.analysis import judge
+    from modelplane.runtime.analysis import Verdict, judge
     from modelplane.runtime.temporal import activity_defs as defs
     from modelplane.runtime.temporal.messages import (
         FINISHED,
@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from modelplane.runtime.typed import RolloutPolicy, endpoint_spec, rollout_policy
     from modelplane.specs.common import duration_seconds
+    from modelplane.specs.serving import EndpointSpec
 
 S = TypeVar("S", bound=RolloutStep)
 
@@ -76,6 +77,11 @@ HEARTBEAT = timedelta(seconds=3)
 TYPED_STEPS = "typed-rollout-steps"
 """The patch after which a rollout calls one typed activity per step (``rollout_start``, ...). A rollout
 an earlier build started ran every step as the one ``serving_op``; it replays and finishes through it."""
+
+NOISE_GATES = "canary-noise-gates"
+"""The patch after which a rollout judges latency with the rank test, re-checks failed windows as
+``failure_limit`` says and enforces ``progress_deadline``. A rollout an earlier build started judges and
+rolls back as it did (its history replays only that way)."""
 
 STEP_HEARTBEAT = timedelta(seconds=10)
 """Rollout steps other than wait_ready may block their event loop briefly (a router starting), so a longer one."""
@@ -487,6 +493,8 @@ class EndpointRolloutWorkflow:
         self._replicas = 0
         self._last: dict[str, Any] | None = None
         self._observe_error: str | None = None
+        self._tests = False
+        """Whether this run has the NOISE_GATES patch (decided once, at its start)."""
 
     @workflow.signal
     def approve(self, approval: Approval) -> None:
@@ -582,16 +590,23 @@ class EndpointRolloutWorkflow:
         # typed, with every default filled in: an endpoint without `rollout:` gets the model's canary
         spec = endpoint_spec(action.node)
         policy = self._policy = rollout_policy(action.node, action.context)
+        self._tests = workflow.patched(NOISE_GATES)
         revision = str(action.details.get("revision", "r0"))
         state = await self._run_step(defs.rollout_inspect, self._input(RolloutStep))
         stable = state.get("stable")
         router = await self._run_step(defs.rollout_router, self._input(RolloutStep))
+        if stable == revision and self._tests and action.details.get("in_place"):
+            # only in-place fields changed: the router step above took the new routing and autoscaling settings
+            # (local); setting stable's weight again re-applies the stack's routing objects (Kubernetes: the HPA
+            # and Envoy), with no new replicas
+            await self._run_step(defs.rollout_weights, self._input(SetWeights, weights={stable: 100}))
+            return ActionOutput(output={"revision": revision, "url": router["url"], "in_place": True})
         if stable == revision:  # already serving this revision (e.g. resumed after the promotion)
             return ActionOutput(output={"revision": revision, "url": router["url"], "unchanged": True})
         self._replicas = policy.min_replicas
         await self._report(0, 0, "starting")
         await self._run_step(defs.rollout_start, self._input(StartRevision, revision=revision, replicas=self._replicas))
-        await self._run_step(defs.rollout_wait_ready, self._input(RevisionStep, revision=revision), slow=True)
+        await self._ready(stable, revision, [])
         if stable is None:
             promoted = await self._run_step(defs.rollout_promote, self._input(RevisionStep, revision=revision))
             return ActionOutput(output={"revision": revision, "url": router["url"], "first": True, **promoted})
@@ -614,6 +629,9 @@ class EndpointRolloutWorkflow:
             if self._abort_reason is not None:
                 await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
             if not step.analysis or weight == 0:
+                continue
+            if self._tests:
+                await self._analyse(spec, i, weight, stable, revision, verdicts)
                 continue
             for attempt in range(policy.inconclusive_limit + 1):
                 await self._report(i, weight, "analysis")
@@ -677,11 +695,109 @@ class EndpointRolloutWorkflow:
             await self._rollback(stable, revision, f"step {i + 1} (weight {weight}%): {self._last['reason']}", verdicts)
         await self._report(i, weight, "scaling")
         await self._run_step(defs.rollout_start, self._input(StartRevision, revision=revision, replicas=needed))
-        await self._run_step(defs.rollout_wait_ready, self._input(RevisionStep, revision=revision), slow=True)
+        await self._ready(stable, revision, verdicts)
         self._replicas = needed
         self._last = {"step": i, "weight": weight, "gate": "capacity", "result": "pass",
                       "reason": policy.capacity_reason(weight, needed)}  # fmt: skip
         verdicts.append(self._last)
+
+    async def _ready(self, stable: str | None, revision: str, verdicts: list[dict[str, Any]]) -> None:
+        """Wait for the canary's replicas; with NOISE_GATES, at most ``progress_deadline`` (retries included),
+        after which a canary rolls back (a first deployment, with nothing to roll back to, fails)."""
+        inp = self._input(RevisionStep, revision=revision)
+        policy = self._policy
+        if not self._tests or policy is None:
+            await self._run_step(defs.rollout_wait_ready, inp, slow=True)
+            return
+        activity, arg = self._call(defs.rollout_wait_ready, inp)
+        try:
+            await workflow.execute_activity(
+                activity,
+                arg,
+                start_to_close_timeout=timedelta(minutes=15),
+                schedule_to_close_timeout=timedelta(seconds=policy.progress_deadline_s),
+                heartbeat_timeout=HEARTBEAT,
+                retry_policy=ACTION_RETRY,
+            )
+        except ActivityError as exc:
+            if stable is None:
+                raise
+            why = f"not ready within progress_deadline ({policy.progress_deadline_s:g} s): {failure_message(exc)}"
+            await self._rollback(stable, revision, f"revision {revision} {why}", verdicts)
+
+    async def _analyse(
+        self, spec: EndpointSpec, i: int, weight: int, stable: str, revision: str, verdicts: list[dict[str, Any]]
+    ) -> None:
+        """One step's analysis windows until it passes (NOISE_GATES): a failed window is looked at again while
+        ``failure_limit`` tolerates it, an inconclusive one up to ``inconclusive_limit`` times; none of it
+        beyond ``progress_deadline``. Returns on a pass; rolls back (raises) or waits for approval otherwise."""
+        policy = self._policy
+        assert policy is not None
+        started = workflow.now()
+        failed = inconclusive = 0
+        where = f"step {i + 1} (weight {weight}%)"
+        while True:
+            spent = (workflow.now() - started).total_seconds()
+            if spent + policy.window_s > policy.progress_deadline_s:
+                await self._report(i, weight, "rolled back")
+                last = f"; last: {self._last['reason']}" if self._last and self._last.get("step") == i else ""
+                why = f"{where}: no verdict within progress_deadline ({policy.progress_deadline_s:g} s){last}"
+                await self._rollback(stable, revision, why, verdicts)
+            await self._report(i, weight, "re-check" if failed else "analysis")
+            stats = await self._observe(
+                policy.window_s, policy.need, policy.when_idle == "synthesize", [revision, stable]
+            )
+            if self._observe_error is not None:
+                await self._report(i, weight, "rolled back")
+                why = f"{where}: the window could not be observed: {self._observe_error}"
+                await self._rollback(stable, revision, why, verdicts)
+            if stats is None or self._abort_reason is not None:
+                await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
+                return  # not reached: _rollback raises
+            v = judge(spec, stats.get(revision, {}), stats.get(stable), weight, tests=True)
+            self._last = {"step": i, "weight": weight, **v.figures()}
+            verdicts.append(self._last)
+            if v.result == "pass":
+                return
+            if v.result == "fail":
+                failed += 1
+                if policy.tolerates(failed, v.marginal):
+                    continue
+                await self._report(i, weight, "rolled back")
+                again = f" ({failed} failed windows in a row)" if failed > 1 else ""
+                await self._rollback(stable, revision, f"{where}: {v.reason}{again}", verdicts)
+            inconclusive += 1
+            if inconclusive <= policy.inconclusive_limit:
+                continue
+            await self._undecided(v, i, weight, stable, revision, verdicts, failed + inconclusive)
+            return
+
+    async def _undecided(
+        self, v: Verdict, i: int, weight: int, stable: str, revision: str, verdicts: list[dict[str, Any]], windows: int
+    ) -> None:
+        """A step whose windows stayed inconclusive: ``when_idle`` (for a lack of requests) or ``on_failure``."""
+        policy = self._policy
+        assert policy is not None and self._last is not None
+        why = f"step {i + 1} inconclusive after {windows} window(s): {v.reason}"
+        idle = policy.when_idle if v.gate == "sample" else None
+        if idle == "pass":
+            self._last = {**self._last, "result": "pass", "gate": "idle",
+                          "reason": f"{v.reason}; passed without data (analysis.when_idle: pass)"}  # fmt: skip
+            verdicts.append(self._last)
+            return
+        if idle == "hold" or (idle != "fail" and policy.on_failure == "pause"):
+            await self._report(i, weight, "waiting")
+            policy_name = "analysis.when_idle: hold" if idle == "hold" else "on_failure: pause"
+            await self._gate(i, f"{why} ({policy_name})")
+            if self._abort_reason is not None:
+                await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
+            self._last = {**self._last, "result": "pass", "gate": "approved",
+                          "reason": f"{v.reason}; approved without data"}  # fmt: skip
+            verdicts.append(self._last)
+            return
+        await self._report(i, weight, "rolled back")
+        suffix = " (analysis.when_idle: fail)" if idle == "fail" else ""
+        await self._rollback(stable, revision, why + suffix, verdicts)
 
     async def _hold(self, seconds: float) -> None:
         """Sleep, but wake at once on abort."""

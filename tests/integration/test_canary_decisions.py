@@ -89,7 +89,7 @@ def test_faulty_bump_with_no_traffic_is_rolled_back_at_the_first_step(quickstart
     (stable,) = _registry(quickstart, "tiny-chat")["revisions"]  # type: ignore[misc]
     for version, simulator, gate in [
         ("1.1.0", "{error_rate: 0.3}", "errors in"),
-        ("1.2.0", "{latency_multiplier: 3}", "x stable's"),
+        ("1.2.0", "{latency_multiplier: 3}", "rank test (one-sided Mann-Whitney U)"),
     ]:
         _bump_quickstart(quickstart, version, simulator)
         out = quickstart.run("apply", "--auto-approve", timeout=300)
