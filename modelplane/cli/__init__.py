@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from modelplane import __version__
-from modelplane.cli import apply, compile, local, services, stacks, state, status
+from modelplane.cli import apply, compile, docs, local, services, stacks, state, status
 from modelplane.cli.exit import run_main
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ for command in COMMANDS:
     app.command()(command)
 app.add_typer(stacks.stack_app, name="stack")
 app.add_typer(state.state_app, name="state")
+app.add_typer(docs.docs_app, name="docs")
 
 
 def main() -> None:

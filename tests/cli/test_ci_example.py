@@ -103,6 +103,43 @@ def test_plan_step_reports_and_sets_the_exit_status(pr_repo: GitProject, tmp_pat
     assert bash(fail["run"], pr_repo.root, {"CODE": "1"}).returncode == 1
 
 
+def test_docs_step_writes_the_explorer_with_the_overlay_for_the_artifact(pr_repo: GitProject, tmp_path: Path) -> None:
+    doc = workflow("github-actions.yml")
+    s = step(doc, "plan", "Write the lineage explorer with the impact overlay")
+    assert set(s["env"]) == {"PLAN_ENV", "BASE_REF"}
+    proc = bash(s["run"], pr_repo.root, {"PLAN_ENV": "dev", "BASE_REF": "main"})
+    assert proc.returncode == 0, proc.stderr
+    site = pr_repo.root / "site"
+    assert (site / "index.html").is_file() and (site / "vendor" / "cytoscape.min.js").is_file()
+    graph = json.loads(
+        (site / "data" / "graph.js").read_text().removeprefix("window.MODELPLANE_GRAPH = ").rstrip(";\n")
+    )
+    assert graph["overlay"]["changed"] == 1 and graph["overlay"]["against"] == "git origin/main"
+    assert any(n.get("changed") == "update" and n["kind"] == "model" for n in graph["nodes"])
+    assert (pr_repo.root / "report" / "docs-artifact").read_text().strip() == "modelplane-docs-dev"
+    upload = step(doc, "plan", "Upload the lineage explorer")
+    assert upload["with"] == {
+        "name": "modelplane-docs-${{ matrix.env }}",
+        "path": "site/",
+        "if-no-files-found": "ignore",
+    }
+
+
+def test_comment_links_the_explorer_artifact_when_it_was_written(
+    fake_github: tuple[FakeGitHub, str], tmp_path: Path
+) -> None:
+    api, url = fake_github
+    write_report(tmp_path, "dev", "dev plan")
+    write_report(tmp_path, "prod", "prod plan")
+    (tmp_path / "reports" / "modelplane-plan-dev" / "docs-artifact").write_text("modelplane-docs-dev\n")
+    proc = run_comment_step(tmp_path, url)
+    assert proc.returncode == 0, proc.stderr
+    bodies = {b.split(" -->", 1)[0].rsplit("=", 1)[1]: b for _, b in api.writes}
+    link = "(https://github.example/acme/specs/actions/runs/4242#artifacts)"
+    assert link in bodies["dev"] and "`modelplane-docs-dev` artifact" in bodies["dev"]
+    assert link not in bodies["prod"]  # no explorer written for prod: no link to a missing artifact
+
+
 def test_plan_step_with_invalid_specs_fails_the_job(pr_repo: GitProject, tmp_path: Path) -> None:
     (pr_repo.root / "specs" / "broken.yaml").write_text("apiVersion: modelplane/v1\nkind: Model\nmetadata: {}\n")
     pr_repo.commit("break it")
@@ -182,6 +219,8 @@ def run_comment_step(workdir: Path, url: str) -> subprocess.CompletedProcess[str
         "HEAD_BRANCH": "feature",
         "HEAD_SHA": "abc123",
         "COMMENT_AUTHOR": "bot",
+        "RUN_ID": "4242",
+        "GITHUB_SERVER_URL": "https://github.example",
     }
     assert set(s["env"]) <= set(values)
     return bash(s["run"], workdir, values)

@@ -1,0 +1,1 @@
+"""The lineage explorer: a static site (``modelplane docs generate``) built from the compiled graph."""
