@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from modelplane import __version__
-from modelplane.cli import apply, compile, local, services, stacks, state, status
+from modelplane.cli import apply, bench, compile, local, services, stacks, state, status
 from modelplane.cli.exit import run_main
 
 app = typer.Typer(
@@ -59,6 +59,7 @@ COMMANDS = (
     services.server,
     local.load,
     local.down,
+    bench.bench,
 )
 for command in COMMANDS:
     app.command()(command)
