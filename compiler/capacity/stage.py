@@ -307,3 +307,25 @@ def _pools(graph: LineageGraph, sized: dict[NodeId, tuple[Sizing | None, Binding
             )
         )
     return out
+
+
+def in_flight_targets(graph: LineageGraph) -> dict[NodeId, int]:
+    """The in-flight target per replica the autoscaler scales at, for endpoints that scale on concurrency
+    without declaring a target: from a fresh profile, the in-flight requests at the declared per-replica rate
+    (or at the measured capacity), so the measured latency, not half the SLO, turns a rate into requests in
+    flight."""
+    out: dict[NodeId, int] = {}
+    if not any(True for _ in graph.iter_kind("Endpoint")):
+        return out
+    profiles = profiles_of(graph)
+    for nid, (_, binding) in sizings(graph, profiles).items():
+        spec = graph.nodes[nid].model.spec  # type: ignore[union-attr]
+        a, cap = spec.autoscaling, spec.capacity
+        if a.metric != "concurrency" or a.target or cap.target_concurrency_per_replica:
+            continue
+        p = binding.profile
+        if p is None or binding.stale:
+            continue
+        rate = cap.target_qps_per_replica or p.capacity.qps_per_replica
+        out[nid] = max(1, math.ceil(p.capacity.in_flight_per_replica * rate / p.capacity.qps_per_replica))
+    return out
