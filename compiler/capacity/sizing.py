@@ -104,9 +104,10 @@ def size(
     steady_exact = peak / (c * u)
     steady = math.ceil(steady_exact - 1e-9)
     zones = len(spec.placement.zones)
-    zone_rule = spec.slo.availability >= ZONE_RULE_AVAILABILITY and zones >= 2
-    zone_lost = math.ceil(steady_exact * zones / (zones - 1) - 1e-9) if zone_rule else steady
     provider = stack.provider if stack is not None else "local"
+    # zones mean nothing on one machine: the local stack is sized without the zone rule
+    zone_rule = spec.slo.availability >= ZONE_RULE_AVAILABILITY and zones >= 2 and provider != "local"
+    zone_lost = math.ceil(steady_exact * zones / (zones - 1) - 1e-9) if zone_rule else steady
     pools = [p for p in (stack.gpu_pools if stack else []) if p.accelerator == spec.resources.accelerator]
     provisioning = min((duration_seconds(p.provisioning) for p in pools), default=0.0)
     startup = (

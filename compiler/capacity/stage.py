@@ -142,6 +142,11 @@ def _stack(graph: LineageGraph, endpoint: Endpoint) -> Stack | None:
     return node.model if node is not None and isinstance(node.model, Stack) else None
 
 
+def _local(graph: LineageGraph, endpoint: Endpoint) -> bool:
+    stack = _stack(graph, endpoint)
+    return stack is None or stack.spec.provider == "local"
+
+
 def _price(stack: Stack | None, endpoint: Endpoint, graph: LineageGraph) -> Price | None:
     if stack is None:
         return None
@@ -210,7 +215,8 @@ def diagnostics(graph: LineageGraph, profiles: Profiles | None = None) -> list[D
                 f"measure it again with `{bench}` (the old figures no longer describe this endpoint)",
                 severity="warning",
             )
-        elif binding.profile is None:
+        elif binding.profile is None and not _local(graph, node.model):
+            # a local stack runs the simulator on this machine: there is nothing to size or pay for
             declared = spec.capacity.target_qps_per_replica
             diag(
                 ("spec", "capacity"),
@@ -223,6 +229,9 @@ def diagnostics(graph: LineageGraph, profiles: Profiles | None = None) -> list[D
             )
         if s is None:
             continue
+        # a local stack runs simulators on this machine: too few replicas is worth a warning, not a refusal,
+        # and neither zones, ramps nor minimums mean anything there
+        local = _local(graph, node.model)
         if s.max_replicas < s.needed:
             why = f"with one of {s.zones} zones lost" if s.zones else "at the autoscaler's target"
             diag(
@@ -231,7 +240,10 @@ def diagnostics(graph: LineageGraph, profiles: Profiles | None = None) -> list[D
                 f"{nid}: max_replicas {s.max_replicas} < {s.needed} needed {why} for {s.peak_qps:,.0f} req/s "
                 f"({s.source.qps_per_replica:g} req/s per replica at {s.utilisation:.0%} target utilisation)",
                 f"raise max_replicas to at least {s.needed}, or re-measure with `{bench}`",
+                "warning" if local else "error",
             )
+        if local:
+            continue
         if s.min_replicas < s.steady and spec.slo.availability >= 0.999:
             diag(
                 ("spec", "autoscaling", "min_replicas"),

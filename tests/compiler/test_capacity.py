@@ -154,6 +154,18 @@ def test_min_below_steady_and_a_ramp_the_autoscaler_cannot_follow_are_warnings(t
     assert "endpoint/grammar-prod: traffic grows 80%" in ramp and "at 70% of capacity" in ramp
 
 
+def test_an_autoscaler_slower_than_the_ramp_is_a_warning(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "assistant-platform")
+    ep = root / "specs/serving/endpoints.yaml"
+    ep.write_text(
+        ep.read_text().replace(
+            "max_percent_per_period: 100, period: 15s}", "max_percent_per_period: 1, period: 60s}", 1
+        )
+    )
+    (slow,) = _codes(root, "prod")["scale-up-too-slow"]
+    assert "adds at most 1% of the fleet per minute, the traffic grows 2%/min" in slow
+
+
 # -- profiles: binding and staleness ---------------------------------------------------------------
 
 
