@@ -8,7 +8,7 @@ examples/assistant-platform (env prod) at its declared 200,000 requests/s, about
 tokens, SLO, replica bounds, per-replica capacity, the canary's analysis
 settings) are read from the compiled spec, not typed here.
 
-A discrete-event simulation: Poisson arrivals; each replica follows the local
+A discrete-event simulation (compiler/capacity/simulation.py, the planner's too): Poisson arrivals; each replica follows the local
 simulator's latency model (runtime/local/simulator.py: time to first token,
 then per-token decode that grows with the batch, at most `max_num_seqs`
 running, the rest queue FIFO). Policies compared:
@@ -39,12 +39,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import heapq
 import math
-import random
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +49,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # the analysis module's own noise floor, so the simulated ratio gate is the real one
+from modelplane.compiler.capacity.simulation import POLICIES, Fleet, LatencyModel, Result, pct  # noqa: E402
+from modelplane.compiler.capacity.simulation import simulate as run  # noqa: E402
 from modelplane.runtime.analysis import slower_than_stable  # noqa: E402
 
-POLICIES = ("p2c", "p2c+latency", "p2c+ejection", "round_robin")
 SHARE_TOLERANCE = 0.2
 """The share gate: the canary's share of requests within 20% (relative) of its weight."""
 
@@ -113,15 +111,6 @@ def workload() -> Workload:
     )
 
 
-@dataclass
-class Result:
-    latencies: list[list[float]]
-    """Per group (0 stable/normal, 1 canary/degraded): latencies in ms."""
-    served: list[int]
-    """Requests each replica was sent after the warm-up."""
-    decided_at: float | None = None
-
-
 def simulate(
     w: Workload,
     slow: list[bool],
@@ -130,129 +119,11 @@ def simulate(
     seed: int,
     canary: list[bool] | None = None,
     weight_first: bool = True,
-    warmup: float = 1.0,
-    hot_margin: float = 0.25,
 ) -> Result:
-    """Run ``warmup + seconds`` of arrivals at ``w.qps``; ``slow`` marks the 3x replicas, ``canary`` the canary's.
-
-    Only requests that arrive after the warm-up (when the fleet's queues have
-    filled to their steady state) are measured, each until it completes.
-    """
-    rng = random.Random(seed)
-    n = len(slow)
-    scale = [3.0 if s else 1.0 for s in slow]
-    in_flight = [0] * n
-    running = [0] * n
-    queues: list[deque[float]] = [deque() for _ in range(n)]
-    ewma = [0.0] * n
-    served = [0] * n
-    group = [1 if (canary[i] if canary is not None else slow[i]) else 0 for i in range(n)]
-    lat: list[list[float]] = [[], []]
-    seqs, ttft, tpot, tokens = w.max_num_seqs, w.ttft_ms / 1000, w.tpot_ms / 1000, w.output_tokens
-    done: list[tuple[float, int, float]] = []
-    stable_ids = [i for i in range(n) if not group[i]] if canary is not None else list(range(n))
-    canary_ids = [i for i in range(n) if group[i]] if canary is not None else []
-    cw = w.canary_weight / 100
-    weights = [cw / len(canary_ids) if group[i] else (1 - cw) / len(stable_ids) for i in range(n)] if canary else []
-    rr = [0]
-    total = [0]
-
-    def service(r: int) -> float:
-        return (ttft + tokens * tpot * (1.0 + 0.5 * running[r] / seqs)) * scale[r]
-
-    ejected: set[int] = set()
-
-    def eject_outliers() -> None:
-        """Envoy-style outlier ejection on latency: out while its EWMA is over 2x the fleet's median."""
-        known = sorted(e for e in ewma if e > 0)
-        if known:
-            limit = 2 * known[len(known) // 2]
-            ejected.clear()
-            ejected.update(i for i in range(n) if ewma[i] > limit)
-
-    def pick(pool: list[int]) -> int:
-        if policy == "p2c+ejection" and ejected:
-            a, b = rng.choice(pool), rng.choice(pool)
-            for _ in range(3):  # re-draw an ejected pick a few times, as Envoy re-picks a host
-                if a not in ejected:
-                    break
-                a = rng.choice(pool)
-            for _ in range(3):
-                if b not in ejected:
-                    break
-                b = rng.choice(pool)
-            return a if in_flight[a] <= in_flight[b] else b
-        if policy == "round_robin":
-            rr[0] += 1
-            return pool[rr[0] % len(pool)]
-        a, b = rng.choice(pool), rng.choice(pool)
-        if policy == "p2c+latency":
-            # Prequal's hot/cold rule: a replica is hot when its in-flight count is well above the
-            # fleet's mean; between two cold ones the lower recent latency wins, otherwise fewer in flight
-            hot = (1 + hot_margin) * total[0] / n
-            hot_a, hot_b = in_flight[a] > hot, in_flight[b] > hot
-            if not hot_a and not hot_b:
-                return a if ewma[a] <= ewma[b] else b
-            if hot_a != hot_b:
-                return b if hot_a else a
-        return a if in_flight[a] <= in_flight[b] else b
-
-    def pick_weighted() -> int:
-        a, b = rng.choices(range(n), weights, k=2)
-        return a if in_flight[a] <= in_flight[b] else b
-
-    t = 0.0
-    rate = w.qps
-    canary_seen = 0
-    decided_at: float | None = None
-    end_of_arrivals = warmup + seconds
-    arrivals = 0
-    while done or t < end_of_arrivals:
-        t = t + rng.expovariate(rate) if t < end_of_arrivals else math.inf
-        arrivals += 1
-        if policy == "p2c+ejection" and arrivals % 20_000 == 0:
-            eject_outliers()
-        while done and done[0][0] <= t:
-            end, r, began = heapq.heappop(done)
-            ms = (end - began) * 1000
-            ewma[r] = ms if ewma[r] == 0 else 0.9 * ewma[r] + 0.1 * ms
-            in_flight[r] -= 1
-            total[0] -= 1
-            running[r] -= 1
-            if began >= warmup:
-                lat[group[r]].append(ms)
-                if group[r] == 1 and canary is not None:
-                    canary_seen += 1
-                    if decided_at is None and canary_seen >= w.min_requests:
-                        decided_at = end - warmup
-            if queues[r]:
-                running[r] += 1
-                heapq.heappush(done, (end + service(r), r, queues[r].popleft()))
-        if t == math.inf:
-            break
-        if canary is None:
-            r = pick(stable_ids)
-        elif weight_first:
-            r = pick(canary_ids if rng.random() < cw else stable_ids)
-        else:
-            r = pick_weighted()
-        in_flight[r] += 1
-        total[0] += 1
-        if t >= warmup:
-            served[r] += 1
-        if running[r] < seqs:
-            running[r] += 1
-            heapq.heappush(done, (t + service(r), r, t))
-        else:
-            queues[r].append(t)
-    return Result(lat, served, decided_at)
-
-
-def pct(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(q * len(s)))]
+    """The package's fleet simulation (compiler/capacity/simulation.py) on the workload's latency model."""
+    model = LatencyModel.simulator(w.ttft_ms, w.tpot_ms, w.max_num_seqs, w.output_tokens)
+    fleet = Fleet(model, w.qps, len(slow), slow, 3.0, canary, float(w.canary_weight), w.min_requests)
+    return run(fleet, policy, seconds, seed, weight_first=weight_first)
 
 
 def degraded_table(w: Workload, sizes: list[int], seconds: float, seed: int) -> None:

@@ -25,7 +25,7 @@ from modelplane.compiler.incremental.overlay import base_from_head
 from modelplane.compiler.load.loader import load_scanned, paused_gc
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.plan.actions import build_plan
-from modelplane.compiler.plan.model import BaseRef, Plan, PlanDiagnostic
+from modelplane.compiler.plan.model import BaseRef, CapacityLine, Plan, PlanDiagnostic
 from modelplane.compiler.source.files import GitSource, Source
 from modelplane.compiler.source.scan import Scan, scan
 from modelplane.compiler.timings import timed
@@ -266,10 +266,21 @@ def _make_plan(
             diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings, *map(_selector_warning, picked_warnings)]],
             pending=pending,
         )
+        plan = plan.model_copy(update={"capacity": _capacity(head.graph, base_graph, git)})
         if target is not None or exclude is not None:
             shown_target = (target or "*") + (f" --exclude {exclude}" if exclude is not None else "")
             plan = plan.model_copy(update={"target": shown_target})
     return PlanResult(plan, head, base_graph, impact, changes, [] if allow_breaking else errors, head.warnings)
+
+
+def _capacity(head: LineageGraph, base: LineageGraph, git: GitSource | None) -> list[CapacityLine]:
+    """Every endpoint's capacity and cost, with the base's: a git base reads the profiles the ref holds."""
+    from modelplane.compiler.capacity.lines import capacity_lines
+    from modelplane.compiler.capacity.stage import profiles_of
+
+    head_profiles = profiles_of(head)
+    base_profiles = profiles_of(base, git) if git is not None else head_profiles
+    return capacity_lines(head, head_profiles, base, base_profiles)
 
 
 def _as_warning(d: Diagnostic) -> Diagnostic:

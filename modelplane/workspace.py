@@ -272,6 +272,79 @@ class Workspace:
         rows, missing = preview(rendered)
         return StackPreview(name, node.spec, rendered, rows, missing)
 
+    # -- capacity: measure a replica, convert a benchmark ------------------------------------------
+
+    def _endpoint(self, name: str) -> tuple[Any, Any, str]:
+        """The typed endpoint and model named ``name``, and the environment."""
+        from modelplane.errors import ModelplaneError, did_you_mean
+        from modelplane.specs.base import NodeId
+
+        graph = self.compile().graph
+        name = name.removeprefix("endpoint/")
+        node = graph.nodes.get(NodeId("endpoint", name))
+        env = self.settings.environment
+        if node is None:
+            names = [n.name for n in graph.iter_kind("Endpoint")]
+            raise ModelplaneError(f"no endpoint named `{name}` in {env}", hint=did_you_mean(name, names, "endpoints"))
+        model = graph.nodes[NodeId("model", node.spec["model"])].model
+        return node.model, model, env
+
+    def default_profile_path(self, endpoint: str) -> Path:
+        folder = self.settings.project.profiles
+        return self.root / folder / f"{endpoint.removeprefix('endpoint/')}-{self.settings.environment}.json"
+
+    def bench(
+        self,
+        endpoint: str,
+        *,
+        url: str | None = None,
+        out: Path | None = None,
+        probe_seconds: float = 5.0,
+        max_probes: int = 25,
+        progress: Callable[[int, Any], None] | None = None,
+    ) -> tuple[Any, Path]:
+        """Measure one replica of ``endpoint`` (running on the local stack, or at ``url``) and write its profile."""
+        from modelplane.compiler.capacity.profile import key_of
+        from modelplane.runtime.bench import Target, host, local_target, measure, write_profile
+        from modelplane.stacks.engine import served_name
+
+        ep, model, env = self._endpoint(endpoint)
+        key = key_of(ep.spec, model.metadata.name, model.spec)
+        served = served_name(ep, model)
+        target = (
+            Target(url, served, "vllm", f"the server at {url} (from {host()})")
+            if url
+            else local_target(self.root, env, ep.metadata.name, served)
+        )
+        declared = ep.spec.capacity.target_qps_per_replica
+        profile = measure(
+            key,
+            target,
+            p99_slo_ms=ep.spec.slo.p99_latency_ms,
+            ttft_slo_ms=ep.spec.slo.ttft_p99_ms,
+            availability=ep.spec.slo.availability,
+            start_rate=(declared / 4) if declared else 1.0,
+            endpoint=f"endpoint/{ep.metadata.name}",
+            environment=env,
+            probe_seconds=probe_seconds,
+            max_probes=max_probes,
+            progress=progress,
+        )
+        path = out or self.default_profile_path(ep.metadata.name)
+        write_profile(profile, path)
+        return profile, path
+
+    def bench_import(self, file: Path, endpoint: str, out: Path | None = None) -> tuple[Any, Path]:
+        """Convert a ``vllm bench serve`` result or a GuideLLM report into a profile of ``endpoint``."""
+        from modelplane.compiler.capacity.convert import profile_from_benchmark
+        from modelplane.runtime.bench import write_profile
+
+        ep, model, env = self._endpoint(endpoint)
+        profile = profile_from_benchmark(file, ep, model, env)
+        path = out or self.default_profile_path(ep.metadata.name)
+        write_profile(profile, path)
+        return profile, path
+
     # -- apply: a durable Temporal workflow ---------------------------------------------------------
 
     async def apply(

@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from modelplane.specs.accelerators import AcceleratorName
 from modelplane.specs.base import ApiVersion, Bool, Bounded, InKeyOrder, Metadata, Name, StrictModel, at_most
-from modelplane.specs.common import QUALIFIED_REF_PATTERN
+from modelplane.specs.common import QUALIFIED_REF_PATTERN, Duration
 from modelplane.specs.refs import RefTo
 
 
@@ -48,6 +48,11 @@ class GpuPool(StrictModel):
     max_nodes: Annotated[int, Field(ge=1)]
     instance_type: str | None = None
     spot: Bool = False
+    provisioning: Duration = Field(
+        default="3m",
+        description="From a scale-up decision to a node of this pool whose GPUs are allocatable (Karpenter and "
+        "cluster-autoscaler take 1-3 minutes, more when capacity is short).",
+    )
 
     _bounds = at_most("min_nodes", "max_nodes")
 

@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from modelplane.specs.base import Bool, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN, Duration
+from modelplane.specs.pricing import Pricing
 
 PROJECT_FILE = "modelplane.yaml"
 
@@ -212,6 +213,12 @@ class Project(StrictModel):
     lineage: LineageSettings | None = Field(
         default=None, description="Where `apply` sends OpenLineage events (none without this or OPENLINEAGE_*)."
     )
+    profiles: str = Field(
+        default="profiles",
+        description="Folder (relative to the project) where `modelplane bench` writes capacity profiles and "
+        "where an endpoint's profile is found by its key.",
+    )
+    pricing: Pricing = Field(default_factory=Pricing, description="GPU prices for the cost shown by `plan`.")
     secrets: dict[SecretName, SecretSource] = Field(
         default_factory=dict,
         description="Where each `${secret.NAME}` is read at apply time (never its value); undeclared names are "

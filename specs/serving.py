@@ -79,10 +79,21 @@ class Resources(StrictModel):
     memory: str = "64Gi"
 
 
+class Ramp(StrictModel):
+    """How fast traffic can grow: what the autoscaler must follow while new replicas start."""
+
+    percent_per_minute: Annotated[float, Field(gt=0, le=1000)] = Field(
+        default=2.0,
+        description="Fastest growth of traffic, in percent of the peak per minute (2: a diurnal ramp; "
+        "a launch or a failover from another region is faster).",
+    )
+
+
 class Traffic(StrictModel):
-    qps: Annotated[float, Field(gt=0)]
+    qps: Annotated[float, Field(gt=0)] = Field(description="Peak requests per second the endpoint must serve.")
     input_tokens: Annotated[int, Field(ge=1)] = 50
     output_tokens: Annotated[int, Field(ge=1)] = 50
+    ramp: Ramp = Field(default_factory=Ramp)
 
 
 class Slo(StrictModel):
@@ -104,7 +115,19 @@ class Capacity(StrictModel):
         description="In-flight requests one replica is given at most (routers shed the rest elsewhere); "
         "default twice target_concurrency_per_replica, none when that is unset.",
     )
-    benchmark_ref: str | None = None
+    benchmark_ref: str | None = Field(
+        default=None, description="Free-form reference to where the declared figures were measured (shown in plans)."
+    )
+    profile: str | None = Field(
+        default=None,
+        description="A capacity profile (JSON, written by `modelplane bench`) relative to the project; default: "
+        "the profile in the project's profiles folder whose key matches this endpoint.",
+    )
+    pod_startup: Duration | None = Field(
+        default=None,
+        description="From a replica's scheduling to its first answer (image pull, weights, warm-up); default 5m on "
+        "Kubernetes stacks and 10s on the local stack.",
+    )
 
     def concurrency_cap(self) -> int | None:
         """The per-replica cap routers enforce (local router, Envoy's circuit breakers)."""

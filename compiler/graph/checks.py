@@ -4,8 +4,9 @@
 - column lineage: a feature reads columns its dataset has,
 - GPU fit: a model's weights at its dtype fit the endpoint's GPUs,
 - GPU shape (``gpu_shape``): a replica's GPUs fit one node of its pool and equal tp x pp x dp,
-- capacity: endpoints' max replicas fit their stack's GPU pools, and declared
-  traffic fits max replicas at the measured per-replica capacity,
+- capacity (compiler/capacity): each endpoint bound to its measured profile (or a
+  warning), max replicas hold the declared peak within the SLO with a zone lost,
+  the autoscaler follows the ramp, and the stack's GPU pools hold it all,
 - canary feasibility: every analysed rollout step can reach its sample size
   (declared QPS x weight x window, or synthetic traffic where allowed), or
   the plan says which step cannot decide and the smallest fix.
@@ -201,63 +202,9 @@ def _gpu_fit(graph: LineageGraph) -> list[Diagnostic]:
 
 
 def _capacity(graph: LineageGraph) -> list[Diagnostic]:
-    out = []
-    demand: dict[tuple[NodeId, str], list[tuple[NodeId, int]]] = {}
-    for ep in graph.iter_kind("Endpoint"):
-        spec = ep.spec
-        gpus = spec["resources"]["gpus_per_replica"] * spec["autoscaling"]["max_replicas"]
-        demand.setdefault((NodeId("stack", spec["stack"]), spec["resources"]["accelerator"]), []).append((ep.id, gpus))
-        per_replica = spec["capacity"]["target_qps_per_replica"]
-        if per_replica:
-            ratio = spec["traffic"]["qps"] / per_replica
-            if not math.isfinite(ratio):  # 5e-324 QPS per replica: no count of replicas is a number
-                out.append(
-                    _diag(
-                        graph,
-                        ep.id,
-                        ("spec", "capacity", "target_qps_per_replica"),
-                        "invalid-value",
-                        f"endpoint/{ep.name}: capacity.target_qps_per_replica {per_replica:g} is too small for "
-                        f"{spec['traffic']['qps']:g} QPS (the replicas needed overflow)",
-                        "write the QPS one replica sustains at the SLO, e.g. 20 (a positive number, at least 1e-6)",
-                    )
-                )
-                continue
-            need = math.ceil(ratio)
-            if need > spec["autoscaling"]["max_replicas"]:
-                out.append(
-                    _diag(
-                        graph,
-                        ep.id,
-                        ("spec", "autoscaling", "max_replicas"),
-                        "insufficient-replicas",
-                        f"endpoint/{ep.name} declares {spec['traffic']['qps']:g} QPS at {per_replica:g} QPS per "
-                        f"replica: {need} replicas needed, max_replicas is {spec['autoscaling']['max_replicas']}",
-                        f"raise max_replicas to at least {need}, or re-measure capacity.target_qps_per_replica",
-                        severity="warning",
-                    )
-                )
-    for (stack_id, accel), users in sorted(demand.items()):
-        stack = graph.nodes.get(stack_id)
-        if stack is None or not stack.spec["gpu_pools"]:
-            continue  # the local stack (or a stack without declared pools) has no GPU budget to check
-        pools = [p for p in stack.spec["gpu_pools"] if p["accelerator"] == accel]
-        have = sum(p["gpus_per_node"] * p["max_nodes"] for p in pools)
-        need = sum(g for _, g in users)
-        if need > have:
-            names = ", ".join(f"{u} ({g})" for u, g in users)
-            first = users[0][0]
-            out.append(
-                _diag(
-                    graph,
-                    first,
-                    ("spec", "autoscaling", "max_replicas"),
-                    "gpu-capacity",
-                    f"stack/{stack.name} has {have} {accel} GPUs at most, but its endpoints may need {need}: {names}",
-                    f"add or grow a {accel} pool in stack/{stack.name} (max_nodes), or lower max_replicas",
-                )
-            )
-    return out
+    from modelplane.compiler.capacity.stage import diagnostics
+
+    return diagnostics(graph)
 
 
 def canary_feasibility(graph: LineageGraph) -> list[Diagnostic]:

@@ -65,7 +65,8 @@ def _executable(plan: Plan, head: LineageGraph, base: LineageGraph) -> Plan:
 
     specs = getattr(head, "specs", None)
     declared = specs.project.secrets_for(specs.environment) if specs is not None else {}
-    actions = [_with_secrets(_action(a, head, base, doc), a.type, declared) for a in plan.actions]
+    targets = _in_flight_targets(head)
+    actions = [_with_secrets(_action(a, head, base, doc, targets), a.type, declared) for a in plan.actions]
     types = {a.id: a.type for a in plan.actions}
     stacks: dict[str, StackInputs] = {}
     for a in actions:
@@ -79,7 +80,28 @@ def _executable(plan: Plan, head: LineageGraph, base: LineageGraph) -> Plan:
     )
 
 
-def _action(a: PlanAction, head: LineageGraph, base: LineageGraph, doc: Any) -> ExecutionAction:
+def _in_flight_targets(head: LineageGraph) -> dict[NodeId, int]:
+    """Profile-derived autoscaler targets (compiler.capacity), where the head is a real compiled project."""
+    if getattr(head, "specs", None) is None or not hasattr(head.specs, "root"):
+        return {}
+    from modelplane.compiler.capacity.stage import in_flight_targets
+
+    return in_flight_targets(head)
+
+
+def with_in_flight_target(doc: dict[str, Any], target: int | None) -> dict[str, Any]:
+    """The endpoint document as the runtime reads it: a measured in-flight target filled in where the spec
+    leaves it to the profile (the revision, computed from the spec as written, does not change)."""
+    if target is None:
+        return doc
+    spec = dict(doc["spec"])
+    spec["capacity"] = {**spec["capacity"], "target_concurrency_per_replica": target}
+    return {**doc, "spec": spec}
+
+
+def _action(
+    a: PlanAction, head: LineageGraph, base: LineageGraph, doc: Any, targets: dict[NodeId, int] | None = None
+) -> ExecutionAction:
     details = dict(a.details)
     node_doc = None
     context: dict[str, dict[str, Any]] = {}
@@ -99,6 +121,8 @@ def _action(a: PlanAction, head: LineageGraph, base: LineageGraph, doc: Any) -> 
             if "timeout" in spec:
                 details["timeout_s"] = duration_seconds(spec["timeout"])
             if node.kind == "Endpoint":
+                if graph is head and targets and nid in targets:
+                    node_doc = with_in_flight_target(node_doc, targets[nid])
                 stack = off.name if off is not None else spec["stack"]
                 details["stack"] = stack
                 for ref in (NodeId("stack", stack), NodeId("model", spec["model"])):
@@ -192,6 +216,7 @@ def stack_inputs(
     # re-renders at each weight, and rendering every router here too cost more than the plan itself
     rendered = render_stack(cast(LineageGraph, _WithoutEndpoints(graph)), name)
     endpoints: dict[str, StackEndpoint] = {}
+    targets = _in_flight_targets(head)
     for ep in graph.iter_kind("Endpoint"):
         if ep.spec["stack"] != name:
             continue
@@ -204,7 +229,11 @@ def stack_inputs(
             rev = revision_id(cur.data, model.data)
             if rev not in objects:
                 pool = _pool_for(rendered.pools, cur.spec["resources"]["accelerator"])
-                typed = EndpointInput(cur.name, cur.model.spec, model.model)  # type: ignore[arg-type]
+                spec = cur.model.spec  # type: ignore[union-attr]
+                if g is head and ep.id in targets:  # the autoscaler's target from the profile, as locally
+                    measured = spec.capacity.model_copy(update={"target_concurrency_per_replica": targets[ep.id]})
+                    spec = spec.model_copy(update={"capacity": measured})
+                typed = EndpointInput(cur.name, spec, model.model)  # type: ignore[arg-type]
                 objects[rev] = revision_objects(typed, rev, rendered.namespace, pool, rendered.settings, secrets)
         endpoints[ep.name] = StackEndpoint(endpoint=ep.data, revision=next(iter(objects)), objects=objects)
     return inputs.model_copy(update={"objects": list(rendered.objects), "endpoints": endpoints})

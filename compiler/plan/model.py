@@ -97,6 +97,51 @@ class GpuDelta(_Model):
         return self.after_min - self.before_min
 
 
+class CapacityFigures(_Model):
+    """Replicas, GPUs and monthly cost of one endpoint at its bounds and at the declared peak."""
+
+    min_replicas: int
+    max_replicas: int
+    steady_replicas: int
+    """Replicas the autoscaler holds at the declared peak (its target utilisation)."""
+    gpus_min: int
+    gpus_steady: int
+    gpus_max: int
+    usd_month_min: float | None = None
+    usd_month_steady: float | None = None
+    usd_month_max: float | None = None
+
+
+class CapacityLine(_Model):
+    """One endpoint's capacity in this environment, from its profile (or declared capacity), and its cost."""
+
+    endpoint: str
+    stack: str
+    accelerator: str
+    gpus_per_replica: int
+    peak_qps: float
+    qps_per_replica: float
+    capacity_source: str = Field(description="Where the per-replica capacity comes from (profile or declared).")
+    profile: str | None = None
+    stale: list[str] = Field(default_factory=list, description="What changed since the profile was measured.")
+    utilisation: float = Field(description="The autoscaler's target over the capacity at the SLO.")
+    within_slo_replicas: int = Field(description="Fewest replicas that hold the peak within the p99 SLO.")
+    zones: int = Field(default=0, description="Zones the endpoint spreads over, where it must survive losing one.")
+    needed_replicas: int = Field(description="What max_replicas must allow (with one zone lost where it applies).")
+    canary_replicas: int = Field(default=0, description="Canary replicas at the largest analysed step below 100%.")
+    figures: CapacityFigures
+    before: CapacityFigures | None = None
+    """The same figures for the base (None: the endpoint is new here)."""
+    price: str | None = Field(default=None, description="The price used, with its source and date; null: no cost.")
+    price_as_of: str | None = None
+    price_max_age_days: int = 180
+    """Past this age a report notes that the price needs checking."""
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.figures
+
+
 OwnerDuty = Literal["fix", "retrain", "re-evaluate", "watch-rollout", "review-change", "be-informed"]
 OWNER_DUTIES: tuple[OwnerDuty, ...] = ("fix", "retrain", "re-evaluate", "watch-rollout", "review-change", "be-informed")
 """What an owner must do, most urgent first (a node's impact category, or its own change)."""
@@ -260,6 +305,8 @@ class Plan(_Model):
     owners_to_notify: list[OwnerNotice]
     diagnostics: list[PlanDiagnostic] = Field(default_factory=list)
     summary: Summary
+    capacity: list[CapacityLine] = Field(default_factory=list)
+    """Every endpoint's replicas, GPUs and cost in this environment, with the base's figures."""
     left_over: list[LeftOver] = Field(default_factory=list)
     """Every pending action of the state store, whether this plan carries it or (its node gone) cannot."""
     execution: Execution | None = None

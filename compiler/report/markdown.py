@@ -19,6 +19,8 @@ from importlib import resources
 
 import jinja2
 
+from modelplane.compiler.capacity.lines import money, price_note, signed_money
+from modelplane.compiler.capacity.lines import shown as capacity_shown
 from modelplane.compiler.change.impact import CATEGORY_ORDER
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.plan.model import DUTY_TITLES, Plan, owners_by_duty
@@ -108,6 +110,10 @@ def _render(plan: Plan, graph: LineageGraph, limit: int, artifact: str | None, i
     return template.render(
         plan=plan,
         limit=limit,
+        capacity=capacity_shown(plan.capacity)[:limit],
+        money=money,
+        signed_money=signed_money,
+        price_note=price_note,
         symbols=SYMBOLS,
         categories=CATEGORY_ORDER,
         details=lambda ch: _change_detail(ch, md_escape, md_code),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from modelplane.compiler.capacity.lines import details, headline, shown
 from modelplane.compiler.change.impact import CATEGORY_ORDER
 from modelplane.compiler.plan.model import DUTY_TITLES, LeftOver, Plan, PlanChange, owners_by_duty
 from modelplane.compiler.report.terminal import safe_line as s
@@ -146,6 +147,12 @@ def render(plan: Plan, color: bool = False) -> str:
                 f"  stack/{s(g.stack)} {s(g.accelerator)}: max {g.before_max} -> {g.after_max} ({g.delta_max:+d}), "
                 f"min {g.before_min} -> {g.after_min} ({g.delta_min:+d})"
             )
+    moved = shown(plan.capacity)
+    if moved:
+        out.append(f"\n{bold}Capacity and cost{reset} (per month at the declared peak)")
+        for c in moved[:MAX_ROWS]:
+            out.append(f"  {s(headline(c))}")
+            out.extend(f"    {dim}{s(line)}{reset}" for line in details(c))
     if plan.owners_to_notify:
         out.append(f"\n{bold}Owners to notify{reset}, by what they must do")
         for duty, owners in owners_by_duty(plan):

@@ -110,6 +110,8 @@ class Scan:
     environment: str
     hashes: dict[str, str]
     problems: list[Diagnostic]
+    profile_hashes: dict[str, str] = field(default_factory=dict)
+    """Capacity profiles (``profiles/**/*.json``): the capacity checks read them, so they are input too."""
     _contents: dict[str, bytes] = field(default_factory=dict)
 
     def content(self, path: str) -> bytes:
@@ -124,6 +126,8 @@ class Scan:
         h.update(f"{__version__}\0{self.environment}\0{self.project_hash}\0".encode())
         for path, key in sorted(self.hashes.items()):
             h.update(f"{path}\0{key}\n".encode())
+        for path, key in sorted(self.profile_hashes.items()):
+            h.update(f"profile\0{path}\0{key}\n".encode())
         return h.hexdigest()
 
 
@@ -180,4 +184,17 @@ def scan(root: Path, env: str | None = None, source: Source | None = None) -> Sc
         contents[path] = raw
         hashes[path] = digest(raw)
     source.remember_hashes(hashes)
-    return Scan(root, source, project, project_hash, env_name, hashes, problems, contents)
+    return Scan(
+        root, source, project, project_hash, env_name, hashes, problems, _profile_hashes(source, project), contents
+    )
+
+
+def _profile_hashes(source: Source, project: Project) -> dict[str, str]:
+    """Digests of the capacity profiles (their problems are the capacity check's to report)."""
+    out = {}
+    for path in source.glob([f"{project.profiles.strip('/')}/**/*.json"], []):
+        try:
+            out[path] = digest(source.read(path))
+        except (OSError, SpecError):
+            out[path] = "unreadable"
+    return out

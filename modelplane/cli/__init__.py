@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from modelplane import __version__
-from modelplane.cli import apply, compile, docs, local, services, stacks, state, status
+from modelplane.cli import apply, bench, compile, docs, local, services, stacks, state, status
 from modelplane.cli.exit import run_main
 
 app = typer.Typer(
@@ -60,6 +60,7 @@ COMMANDS = (
     services.server,
     local.load,
     local.down,
+    bench.bench,
 )
 for command in COMMANDS:
     app.command()(command)

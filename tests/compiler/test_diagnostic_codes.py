@@ -81,6 +81,19 @@ PLAN_ONLY = {
 # codes whose trigger is not file content (links, permissions, special files, file names) or is large:
 # each named test reaches it through `validate` (and `plan`), checked below to still mention it
 ELSEWHERE = {
+    # the capacity stage (compiler/capacity): profiles, sizing and the autoscaler's reach
+    **{
+        c: "tests/compiler/test_capacity.py"
+        for c in (
+            "no-profile",
+            "stale-profile",
+            "missing-profile",
+            "invalid-profile",
+            "min-below-steady",
+            "ramp-too-fast",
+            "scale-up-too-slow",
+        )
+    },
     **{
         c: "tests/compiler/test_scan_safety.py"
         for c in (
@@ -284,10 +297,7 @@ def test_validate_reaches(code: str, make_project: Callable[..., Path], tmp_path
     found = [d["code"] for d in [*payload["errors"], *payload.get("warnings", [])]]
     assert code in found, (code, result.output)
     assert result.exit_code == (
-        0
-        if code
-        in ("insufficient-replicas", "unknown-engine-version", "canary-cannot-decide", "credential-in-spec", "gpu-idle")
-        else 1
+        0 if code in ("unknown-engine-version", "canary-cannot-decide", "credential-in-spec", "gpu-idle") else 1
     ), result.output
     shown = next(d for d in [*payload["errors"], *payload.get("warnings", [])] if d["code"] == code)
     assert shown["message"], shown

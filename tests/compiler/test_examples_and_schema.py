@@ -35,7 +35,12 @@ def test_examples_validate(example: str, env: str) -> None:
 def test_assistant_platform_mirrors_the_motivating_workload() -> None:
     specs = load(EXAMPLES / "assistant-platform", "prod", use_cache=False)
     ep = specs.nodes[("endpoint", "grammar-prod")].spec
-    assert ep["traffic"] == {"qps": 200000, "input_tokens": 50, "output_tokens": 50}
+    assert ep["traffic"] == {
+        "qps": 200000,
+        "input_tokens": 50,
+        "output_tokens": 50,
+        "ramp": {"percent_per_minute": 2.0},
+    }
     assert ep["slo"]["p99_latency_ms"] == 1000 and ep["slo"]["availability"] == 0.9999
     assert ep["stack"] == "prod-gpu"
     dev = load(EXAMPLES / "assistant-platform", "dev", use_cache=False)

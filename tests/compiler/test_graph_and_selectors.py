@@ -172,8 +172,9 @@ def test_gpu_fit_and_capacity_checks(make_project: Callable[..., Path]) -> None:
     assert fit.location is not None and (fit.location.file, fit.location.line) == ("specs/s.yaml", 19)
     cap = by_code["gpu-capacity"]
     assert cap.message.startswith("stack/gpu has 4 L4 GPUs at most, but its endpoints may need 6")
-    assert by_code["insufficient-replicas"].severity == "warning"
-    assert "10 replicas needed" in by_code["insufficient-replicas"].message
+    # too few max_replicas for the declared traffic is an error on a GPU stack (compiler/capacity)
+    assert by_code["insufficient-replicas"].severity == "error"
+    assert "max_replicas 6 < 10 needed" in by_code["insufficient-replicas"].message
 
 
 def test_feature_reading_a_missing_column(make_project: Callable[..., Path]) -> None:

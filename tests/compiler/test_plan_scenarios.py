@@ -96,7 +96,7 @@ def test_metadata_only_change_has_no_actions(git_example: Make) -> None:
 def test_new_endpoint_provisions_rolls_out_and_adds_gpus(git_example: Make) -> None:
     gp = git_example("assistant-platform")
     extra = (gp.root / "specs/serving/endpoints.yaml").read_text().split("---\n")[-1]
-    extra = extra.replace("name: rewrite-prod", "name: rewrite-eu").replace("max_replicas: 8", "max_replicas: 4")
+    extra = extra.replace("name: rewrite-prod", "name: rewrite-eu").replace("max_replicas: 8", "max_replicas: 5")
     (gp.root / "specs/serving/rewrite-eu.yaml").write_text(extra)
     gp.commit("rewrite-eu endpoint")
     plan = make_plan(gp.root, PROD, base_ref="HEAD~1", use_cache=False).plan
@@ -108,11 +108,11 @@ def test_new_endpoint_provisions_rolls_out_and_adds_gpus(git_example: Make) -> N
     assert (gpu.stack, gpu.accelerator, gpu.before_max, gpu.after_max, gpu.delta_max) == (
         "prod-gpu",
         "H100",
-        328,
-        332,
-        4,
+        368,
+        373,
+        5,
     )
-    assert plan.summary.gpus_delta_max == 4
+    assert plan.summary.gpus_delta_max == 5
 
 
 def test_deleted_model_still_served_is_an_error(git_example: Make) -> None:
@@ -126,7 +126,11 @@ def test_deleted_model_still_served_is_an_error(git_example: Make) -> None:
     codes = {(d.code, d.location.file if d.location else None) for d in info.value.diagnostics}
     assert ("deleted-still-used", "specs/serving/endpoints.yaml") in codes
     assert ("deleted-still-used", "specs/ml/evaluations.yaml") in codes
-    d = next(d for d in info.value.diagnostics if d.location and d.location.file == "specs/serving/endpoints.yaml")
+    d = next(
+        d
+        for d in info.value.diagnostics
+        if d.location and d.location.file == "specs/serving/endpoints.yaml" and d.code == "deleted-still-used"
+    )
     assert d.message == "model/rewrite-llm is deleted by this change but still referenced here"
 
 

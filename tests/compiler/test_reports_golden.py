@@ -95,3 +95,20 @@ def test_a_two_thousand_node_change_fits_a_github_comment(tmp_path: Path, update
     check_golden("plan-2000-nodes.md", md, update_goldens)
     # without a saved plan the line says how to get one
     assert "modelplane plan --out plan.json" in render_markdown(result.plan, result.head.graph)
+
+
+def test_capacity_and_cost_deltas_in_the_pr_report(
+    git_example: Callable[[str], GitProject], update_goldens: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More grammar traffic: the report shows replicas, GPUs and $/month before and after, with each price's
+    source and date (the price-age note is measured at a fixed day, so the golden does not age)."""
+    monkeypatch.setenv("MODELPLANE_TODAY", "2026-12-06")
+    gp = git_example("assistant-platform")
+    gp.edit("modelplane.yaml", "grammar_qps: 200000", "grammar_qps: 205000")
+    gp.edit("modelplane.yaml", "grammar_max_replicas: 360", "grammar_max_replicas: 370")
+    gp.commit("more grammar traffic")
+    result = make_plan(gp.root, "prod", base_ref="HEAD~1", use_cache=False)
+    md = render_markdown(result.plan, result.head.graph, result.base)
+    assert "### Capacity and cost" in md and "(SkyPilot catalog v8 aws/vms.csv, 2026-12-06)" in md
+    check_golden("plan-capacity.md", md, update_goldens)
+    check_golden("plan-capacity.txt", render_text(result.plan), update_goldens)

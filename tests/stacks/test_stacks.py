@@ -101,7 +101,7 @@ def test_prod_stack_deployments_probes_pdb_autoscaler_and_router() -> Any:
         assert "replicas" not in router["spec"]
         envoy_c = router["spec"]["template"]["spec"]["containers"][0]
         assert envoy_c["resources"]["requests"] == envoy_c["resources"]["limits"]
-        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (180, 320)
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (180, 360)
         assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900  # slow down
         assert hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 0  # fast up
 
@@ -118,16 +118,16 @@ def test_prod_stack_deployments_probes_pdb_autoscaler_and_router() -> Any:
         groups = {n: i for n, i in _by_type("aws:eks/nodeGroup:NodeGroup")}
         h100 = groups["prod-gpu-h100-serving"]
         assert h100["instanceTypes"] == ["p5.48xlarge"] and h100["amiType"] == "AL2023_x86_64_NVIDIA"
-        assert h100["scalingConfig"] == {"desiredSize": 24, "maxSize": 48, "minSize": 24}
+        assert h100["scalingConfig"] == {"desiredSize": 24, "maxSize": 64, "minSize": 24}
         assert h100["taints"] == [{"effect": "NO_SCHEDULE", "key": "nvidia.com/gpu", "value": "present"}]
         assert h100["labels"]["modelplane.dev/pool"] == "h100-serving"
         l40s = groups["prod-gpu-l40s-serving"]
         assert l40s["instanceTypes"] == ["g6e.12xlarge"]
-        # GPUs: 48 nodes x 8 H100 = 384 >= what the endpoints on the pool can ask for at max replicas
+        # GPUs: 64 nodes x 8 H100 = 512 >= what the endpoints on the pool can ask for at max replicas
         h100_gpus = sum(
             e["replicas"][1] * e["gpus_per_replica"] for e in rendered.endpoints.values() if e["pool"] == "h100-serving"
         )
-        assert h100_gpus <= 48 * 8
+        assert h100_gpus <= 64 * 8
 
     return _after([stack, *stack.objects.values(), *stack.node_pools], check)
 
