@@ -190,8 +190,9 @@ def diagnostics(graph: LineageGraph, profiles: Profiles | None = None) -> list[D
     env = graph.specs.environment
     for nid, (s, binding) in sized.items():
         node = graph.nodes[nid]
-        spec = node.model.spec  # type: ignore[union-attr]
-        assert isinstance(node.model, Endpoint)
+        endpoint = node.model
+        assert isinstance(endpoint, Endpoint)
+        spec = endpoint.spec
 
         def diag(
             path: tuple[str | int, ...], code: str, message: str, hint: str, severity: str = "error", node: Any = node
@@ -331,8 +332,9 @@ def in_flight_targets(graph: LineageGraph) -> dict[NodeId, int]:
         return out
     profiles = profiles_of(graph)
     for nid, (_, binding) in sizings(graph, profiles).items():
-        spec = graph.nodes[nid].model.spec  # type: ignore[union-attr]
-        a, cap = spec.autoscaling, spec.capacity
+        endpoint = graph.nodes[nid].model
+        assert isinstance(endpoint, Endpoint)
+        a, cap = endpoint.spec.autoscaling, endpoint.spec.capacity
         if a.metric != "concurrency" or a.target or cap.target_concurrency_per_replica:
             continue
         p = binding.profile

@@ -409,13 +409,13 @@ def _misspelt_required(
             path, _ = _data_path(data, loc)
             if not path:
                 continue
-            gone = missing.get(path[:-1])
+            absent = missing.get(path[:-1])
             # the closest field can only be a missing one if a missing one is close at all: one cheap
             # comparison per unknown key first (a mapping of 40,000 unknown keys asks 40,000 times)
-            if not gone or not difflib.get_close_matches(str(path[-1]), sorted(gone), n=1, cutoff=0.6):
+            if not absent or not difflib.get_close_matches(str(path[-1]), sorted(absent), n=1, cutoff=0.6):
                 continue
             close = difflib.get_close_matches(str(path[-1]), fields_at(model, path[:-1]), n=1, cutoff=0.6)
-            if close and close[0] in gone:
+            if close and close[0] in absent:
                 out.add((path[:-1], close[0]))
     return out
 

@@ -213,7 +213,7 @@ def _mark_in_place(b: _Builder) -> None:
     the running revision's settings with no new replicas: the plan says so, in its reason and details."""
     from modelplane.stacks.engine import revision_id
 
-    for act in b.actions.values():
+    for aid, act in list(b.actions.items()):
         if act.type != "rollout":
             continue
         nid = Target.parse(act.target).node
@@ -226,9 +226,9 @@ def _mark_in_place(b: _Builder) -> None:
             continue
         change = b.diff.changes.get(nid)
         fields = ", ".join(f.path.removeprefix("spec.") for f in change.fields) if change else "its settings"
-        act.reason = f"{nid} changes in place ({fields}): revision {after} keeps serving, no new replicas"
-        act.details["in_place"] = True
-        act.details["revision"] = after
+        reason = f"{nid} changes in place ({fields}): revision {after} keeps serving, no new replicas"
+        details = {**act.details, "in_place": True, "revision": after}
+        b.actions[aid] = act.model_copy(update={"reason": reason, "details": details})  # plan actions are frozen
 
 
 def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:

@@ -36,6 +36,7 @@ from modelplane.compiler.plan.model import (
 )
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
+from modelplane.specs.serving import Endpoint
 from modelplane.stacks.engine import revision_id, vllm_args
 
 STACK_ACTIONS = ("provision", "rollout", "decommission")
@@ -229,7 +230,7 @@ def stack_inputs(
             rev = revision_id(cur.data, model.data)
             if rev not in objects:
                 pool = _pool_for(rendered.pools, cur.spec["resources"]["accelerator"])
-                spec = cur.model.spec  # type: ignore[union-attr]
+                spec = cast(Endpoint, cur.model).spec
                 if g is head and ep.id in targets:  # the autoscaler's target from the profile, as locally
                     measured = spec.capacity.model_copy(update={"target_concurrency_per_replica": targets[ep.id]})
                     spec = spec.model_copy(update={"capacity": measured})

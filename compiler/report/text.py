@@ -137,7 +137,8 @@ def render(plan: Plan, color: bool = False) -> str:
         out.append(f"\n{bold}Actions{reset} (in order)")
         for n, a in enumerate(plan.actions[:MAX_ROWS], 1):
             after = f"  {dim}after {', '.join(s(d) for d in a.depends_on)}{reset}" if a.depends_on else ""
-            out.append(f"  {n:>3}. {a.type:<13} {s(a.target)}{after}")
+            how = " (in place: no new replicas)" if a.details.get("in_place") else ""
+            out.append(f"  {n:>3}. {a.type:<13} {s(a.target)}{how}{after}")
         if len(plan.actions) > MAX_ROWS:
             out.append(f"  {dim}... and {len(plan.actions) - MAX_ROWS} more actions{reset}")
     if plan.gpu_deltas:

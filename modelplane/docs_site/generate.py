@@ -23,7 +23,7 @@ class Generated:
 
 def _modified(plan: Plan, also: set[str] | None = None) -> dict[str, tuple[str, list[str]]]:
     """What ``state:`` selects in the search box: each changed node's change and changed field paths."""
-    out = {c.id: (c.change, [f.path for f in c.fields]) for c in plan.changes}
+    out: dict[str, tuple[str, list[str]]] = {c.id: (c.change, [f.path for f in c.fields]) for c in plan.changes}
     for nid in also or ():
         out.setdefault(nid, ("update", []))
     return out

@@ -190,7 +190,7 @@ class _Context:
         return out
 
     def run(self, r: RunRecord) -> Run:
-        run: Run = {
+        run: Run = {  # type: ignore[typeddict-item]  # "inputs" is added below where the run has any
             **self.apply(r.apply_id, r.at),
             "action_id": r.action_id,
             "type": r.type,

@@ -38,7 +38,12 @@ def fill(store: StateStore) -> None:
     )
     store.ledger_begin("k2", "dev", "a1", "run:workflow/w")
     store.ledger_failed("k2", "exit 3")
-    store.record("dev", "a1", pending=[("run:workflow/w", "run-workflow", "workflow/w", "failed: exit 3")])
+    store.record(
+        "dev",
+        "a1",
+        pending=[("run:workflow/w", "run-workflow", "workflow/w", "failed: exit 3")],
+        runs=[("run:workflow/w", "run-workflow", "workflow/w", "failed", {"error": "exit 3"})],
+    )
     store.history_end("a1", "failed", {"done": 1, "failed": 1}, {"run:workflow/w": "exit 3"})
     store.history_begin("a2", "prod", "plan2", "apply/demo/prod", "bob")
     store.history_end("a2", "succeeded", {})

@@ -44,5 +44,5 @@ def test_raising_max_replicas_plans_an_in_place_update(git_example: Callable[[st
     assert rollout.details["in_place"] is True
     assert "changes in place (autoscaling.max_replicas)" in rollout.reason and "no new replicas" in rollout.reason
     assert "in place" in render_text(result.plan)
-    assert "in place" in render_markdown(result.plan)
+    assert "in place" in render_markdown(result.plan, result.head.graph, result.base)
     assert '"in_place":true' in result.plan.model_dump_json()

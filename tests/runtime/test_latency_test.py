@@ -54,7 +54,8 @@ def test_a_canary_one_and_a_half_times_slower_fails_every_window(n: int) -> None
 def test_within_the_margin_passes_beyond_it_fails() -> None:
     rng = random.Random(3)
     assert sum(rank_test(*_window(rng, 300, 1.05), ratio=1.1, floor=20).p < 0.01 for _ in range(50)) == 0
-    assert sum(rank_test(*_window(rng, 300, 1.3), ratio=1.1, floor=20).p < 0.01 for _ in range(50)) == 50
+    # power at 300 requests a side: a canary 1.3x slower (beyond the 1.1 margin) is caught in nearly every window
+    assert sum(rank_test(*_window(rng, 300, 1.3), ratio=1.1, floor=20).p < 0.01 for _ in range(50)) >= 48
 
 
 def test_ties_and_equal_samples_do_not_fail() -> None:
@@ -94,7 +95,7 @@ def test_judge_names_the_test_and_its_figures_once() -> None:
 
 def _policy(**analysis: object) -> RolloutPolicy:
     spec = _spec(rollout={"analysis": analysis, "progress_deadline": "5m"})
-    doc = {"apiVersion": "modelplane/v1", "kind": "Endpoint", "metadata": {"name": "e"}, "spec": spec.model_dump()}
+    doc = {"apiVersion": "modelplane/v1", "kind": "Endpoint", "metadata": {"name": "e", "owner": "t"}, "spec": spec.model_dump()}
     return rollout_policy(doc)
 
 

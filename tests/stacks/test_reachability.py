@@ -30,7 +30,7 @@ QUICKSTART_STACK = {
     "spec": {
         "provider": "kubernetes",
         "namespace": "quickstart",
-        "gpu_pools": [{"name": "l4", "accelerator": "L4", "gpus_per_node": 1, "min_nodes": 2, "max_nodes": 4}],
+        "gpu_pools": [{"name": "l4", "accelerator": "L4", "gpus_per_node": 1, "min_nodes": 2, "max_nodes": 6}],
     },
 }
 

@@ -74,12 +74,12 @@ def show_text(h: NodeHistory) -> str:
             lines.append(f"  {_when(ro)}  {ro['revision'] or '?'}{model}{since}: {how}  ({_by(ro)})")
             if ro["reason"]:
                 lines.append(f"    reason: {safe(str(ro['reason']).splitlines()[0])}")
-            for v in ro["verdicts"]:
-                step = v.get("step")
+            for verdict in ro["verdicts"]:
+                step = verdict.get("step")
                 where = f"step {step + 1} " if isinstance(step, int) else ""
                 lines.append(
-                    f"    {where}{v.get('weight', '?')}%: {v.get('result', '?')} ({v.get('gate', '?')}) "
-                    f"{safe(str(v.get('reason', '')))}"
+                    f"    {where}{verdict.get('weight', '?')}%: {verdict.get('result', '?')} "
+                    f"({verdict.get('gate', '?')}) {safe(str(verdict.get('reason', '')))}"
                 )
         weights = ", ".join(f"{rev} {w}%" for rev, w in h.get("weights", {}).items())
         lines.append(f"  current weights: {weights or 'none recorded'}")
