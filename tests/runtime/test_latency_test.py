@@ -95,7 +95,12 @@ def test_judge_names_the_test_and_its_figures_once() -> None:
 
 def _policy(**analysis: object) -> RolloutPolicy:
     spec = _spec(rollout={"analysis": analysis, "progress_deadline": "5m"})
-    doc = {"apiVersion": "modelplane/v1", "kind": "Endpoint", "metadata": {"name": "e", "owner": "t"}, "spec": spec.model_dump()}
+    doc = {
+        "apiVersion": "modelplane/v1",
+        "kind": "Endpoint",
+        "metadata": {"name": "e", "owner": "t"},
+        "spec": spec.model_dump(),
+    }
     return rollout_policy(doc)
 
 
