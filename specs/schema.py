@@ -95,7 +95,7 @@ def _for_editors(schema: dict[str, Any], variables: bool = True) -> dict[str, An
 def _with_references(sub: dict[str, Any], secret_ok: bool) -> dict[str, Any]:
     """``sub`` accepting ``${var.NAME}`` where the compiler does, and ``${secret.NAME}`` only if ``secret_ok``."""
     out = _walk(sub, secret_ok)
-    keep = {k: out.pop(k) for k in ("title", "description", "examples", "default") if k in out}
+    keep: dict[str, Any] = {k: out.pop(k) for k in ("title", "description", "examples", "default") if k in out}
     if "$ref" in out or out.get("type") != "string" or not _plain_string(out):
         out = {"anyOf": [out, VAR_WHOLE]} if out else out
     return {**keep, **out}

@@ -1,4 +1,4 @@
-"""Commands that only compile and print: validate, graph, impact, plan, schema, init."""
+"""Commands that only compile and print: validate, graph, impact, plan, schema, init; and lsp, which serves editors."""
 
 from __future__ import annotations
 
@@ -243,3 +243,19 @@ def init(
     for path in written:
         print(f"  created {path}")
     print(f"✓ project ready; next: cd {directory} && modelplane validate && modelplane graph")
+
+
+def lsp() -> None:
+    """Run the language server on stdio, for editors (needs the `lsp` extra: pip install 'modelplane[lsp]')."""
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        fail(
+            ModelplaneError(
+                "`modelplane lsp` needs pygls, which is not installed",
+                hint="install the extra: pip install 'modelplane[lsp]' (pygls 2.x)",
+            )
+        )
+    from modelplane.lsp.server import main
+
+    main()
