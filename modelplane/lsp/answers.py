@@ -164,7 +164,7 @@ def _kinds_for_key(lp: LiveProject, kind: str | None, key: str) -> list[str]:
 
 def _columns_in_reach(lp: LiveProject, nid: NodeId) -> list[tuple[str, str]]:
     """Columns of the datasets and features a node reads (what a column reference may name)."""
-    out = []
+    out: list[tuple[str, str]] = []
     for r in lp.refs.get(nid, ()):
         if r.target is None or r.found.ref.direction != "upstream":
             continue
