@@ -94,6 +94,23 @@ def check_specs(root: Path, env: str | None = None, *, use_cache: bool = True, s
     return Compiled(graph, {}, problems, [])
 
 
+def moved_in(state: AppliedState, moved: list[Any]) -> AppliedState:
+    """The applied state with each ``moved`` node under its new id (and name), so a renamed node's plan
+    is an update of what was applied, not a delete and a create; a record whose old id the state lacks,
+    or whose new id it already has, changes nothing."""
+    if not moved:
+        return state
+    from dataclasses import replace
+
+    nodes = dict(state.nodes)
+    for m in moved:
+        if m.from_ in nodes and m.to not in nodes and m.from_.split("/")[0] == m.to.split("/")[0]:
+            old = nodes.pop(m.from_)
+            data = {**old.data, "metadata": {**old.data.get("metadata", {}), "name": m.to.split("/", 1)[1]}}
+            nodes[m.to] = replace(old, data=data)
+    return replace(state, nodes=dict(sorted(nodes.items())))
+
+
 def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:
     nodes = {}
     for key, applied in state.nodes.items():
@@ -226,7 +243,7 @@ def _make_plan(
         raise head_error
     assert head is not None
     if base_ref is None:
-        applied = (state or EmptyState()).applied(head.specs.environment)
+        applied = moved_in((state or EmptyState()).applied(head.specs.environment), head.specs.project.moved)
         base_graph = graph_from_state(head.specs, applied)
         serial = applied.serial
         pending = applied.pending

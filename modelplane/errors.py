@@ -41,6 +41,8 @@ class Diagnostic:
     related: tuple[tuple[str, Location], ...] = ()
     severity: str = "error"
     """``error`` stops the command; ``warning`` is shown and the command goes on."""
+    environments: tuple[str, ...] = ()
+    """The environments it was found in, when several were checked (``validate`` checks them all)."""
 
     @classmethod
     def at(
@@ -66,6 +68,7 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
             "related": [{"message": m, "file": r.file, "line": r.line, "column": r.column} for m, r in self.related],
+            **({"environments": list(self.environments)} if self.environments else {}),
         }
 
     def sort_key(self) -> tuple[str, int, int, str]:

@@ -196,6 +196,15 @@ class Environment(StrictModel):
     )
 
 
+class Moved(StrictModel):
+    """A node renamed since it was applied (``kind/old`` -> ``kind/new``), as Terraform's ``moved`` block: the
+    next plan compares the new spec with what was applied under the old id, so it is updated in place
+    instead of deleted and created. ``modelplane lsp`` writes one when it renames an applied node."""
+
+    from_: Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9-]{0,62}$")] = Field(alias="from")
+    to: Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9-]{0,62}$")]
+
+
 class Project(StrictModel):
     apiVersion: Literal["modelplane/v1"] = "modelplane/v1"
     name: Name
@@ -219,6 +228,9 @@ class Project(StrictModel):
         "where an endpoint's profile is found by its key.",
     )
     pricing: Pricing = Field(default_factory=Pricing, description="GPU prices for the cost shown by `plan`.")
+    moved: list[Moved] = Field(
+        default_factory=list, description="Nodes renamed since they were applied: updated in place, not replaced."
+    )
     secrets: dict[SecretName, SecretSource] = Field(
         default_factory=dict,
         description="Where each `${secret.NAME}` is read at apply time (never its value); undeclared names are "

@@ -31,7 +31,26 @@ def render(name: str, owner: str = "team-ml") -> dict[str, str]:
                 out[prefix + target] = env.from_string(child.read_text()).render(name=name, owner=owner)
 
     walk(root, "")
+    out.update(editor_files())
     return out
+
+
+def editor_files() -> dict[str, str]:
+    """The JSON Schemas the spec files' ``# yaml-language-server: $schema=`` modelines name, and the
+    VS Code mapping of them onto every spec file (a modeline covers only a file's first document)."""
+    import json
+
+    from modelplane.specs.schema import project_schema, spec_schema
+
+    def dump(doc: object) -> str:
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+    mapping = {"yaml.schemas": {"./schemas/spec.json": "specs/**/*.yaml", "./schemas/project.json": "modelplane.yaml"}}
+    return {
+        "schemas/spec.json": dump(spec_schema()),
+        "schemas/project.json": dump(project_schema()),
+        ".vscode/settings.json": json.dumps(mapping, indent=2) + "\n",
+    }
 
 
 def project_name(directory: Path, name: str | None) -> str:

@@ -48,6 +48,7 @@ COMMANDS = (
     compile.plan,
     compile.schema,
     compile.init,
+    compile.lsp,
     apply.apply,
     status.status,
     apply.approve,

@@ -1,4 +1,4 @@
-"""Commands that only compile and print: validate, graph, impact, plan, schema, init."""
+"""Commands that only compile and print: validate, graph, impact, plan, schema, init; and lsp, which serves editors."""
 
 from __future__ import annotations
 
@@ -38,26 +38,34 @@ def validate(
     fmt: FormatOpt = Format.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
-    """Check every spec: syntax, fields, references and every graph rule plan checks. Exit 0 when valid, 1 when not."""
+    """Check every spec in every environment (--env: only that one): syntax, fields, references and every
+    graph rule plan checks. Each problem is shown once, with the environments it is in. Exit 0 when valid, 1 when not."""
+    from modelplane.environments import environments_of, validate_every
+
     root = compile_root(project, fmt)  # no project is an error in the asked format too
-    found = guard(lambda: Workspace(root, env, use_cache=not no_cache).validate(), fmt)
+    envs = [env] if env is not None else guard(lambda: environments_of(root), fmt)
+    every = guard(lambda: validate_every(root, envs, use_cache=not no_cache), fmt)
+    found = every.validations[0]
     if fmt == Format.json:
         from dataclasses import asdict
 
         from modelplane.cli.views.diagnostics import to_json
 
         summary = {k: v for k, v in asdict(found).items() if k != "warnings"}
-        print(json.dumps({"ok": True, "errors": [], "warnings": to_json(found.warnings), **summary}))
+        payload = {"ok": True, "errors": [], "warnings": to_json(every.warnings), **summary, "environments": envs}
+        print(json.dumps(payload))
     else:
         from modelplane.specs.base import KIND_ORDER
 
         kinds = found.kinds
         detail = ", ".join(f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds)
         print(f"✓ {found.nodes} specs valid in {found.files} files (env {found.environment}): {detail}")
-        if found.warnings:
+        for other in every.validations[1:]:
+            print(f"✓ {other.nodes} specs valid in env {other.environment}")
+        if every.warnings:
             from modelplane.cli.views.diagnostics import to_text
 
-            print("\n" + to_text(found.warnings, color=color(sys.stderr)), file=sys.stderr)
+            print("\n" + to_text(every.warnings, color=color(sys.stderr)), file=sys.stderr)
 
 
 def graph(
@@ -259,3 +267,19 @@ def init(
     for path in written:
         print(f"  created {path}")
     print(f"✓ project ready; next: cd {directory} && modelplane validate && modelplane graph")
+
+
+def lsp() -> None:
+    """Run the language server on stdio, for editors (needs the `lsp` extra: pip install 'modelplane[lsp]')."""
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        fail(
+            ModelplaneError(
+                "`modelplane lsp` needs pygls, which is not installed",
+                hint="install the extra: pip install 'modelplane[lsp]' (pygls 2.x)",
+            )
+        )
+    from modelplane.lsp.server import main
+
+    main()

@@ -90,3 +90,41 @@ def test_init_then_validate(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["validate", "-C", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
+
+
+TWO_ENVS = (
+    "name: demo\nspecs: ['specs/**/*.yaml']\ndefault_environment: dev\nenvironments:\n"
+    "  dev:\n    variables: {stack: local, freshness: 1d}\n  prod:\n    variables: {stack: prod-gpu}\n"
+)
+DATASET = """\
+apiVersion: modelplane/v1
+kind: Dataset
+metadata: {name: events, owner: team-data}
+spec:
+  uri: s3://bucket/events
+  format: parquet
+  freshness: ${var.freshness}
+  schema: {columns: [{name: id, type: string}]}
+"""
+
+
+def test_an_error_only_in_a_non_default_environment_fails_a_plain_validate(
+    make_project: Callable[..., Path],
+) -> None:
+    root = make_project({"specs/a.yaml": DATASET}, project=TWO_ENVS)
+    assert runner.invoke(app, ["validate", "-C", str(root), "--env", "dev"]).exit_code == 0  # dev alone passes
+    result = runner.invoke(app, ["validate", "-C", str(root)])
+    assert result.exit_code == 1, result.output
+    assert "--> specs/a.yaml:7" in result.output and "= in environment: prod" in result.output
+    payload = json.loads(runner.invoke(app, ["validate", "-C", str(root), "--format", "json"]).output)
+    assert payload["ok"] is False and [e["environments"] for e in payload["errors"]] == [["prod"]]
+
+
+def test_an_error_in_every_environment_is_reported_once_with_all_of_them(make_project: Callable[..., Path]) -> None:
+    root = make_project({"specs/a.yaml": DATASET.replace("parquet", "parkett")}, project=TWO_ENVS)
+    payload = json.loads(runner.invoke(app, ["validate", "-C", str(root), "--format", "json"]).output)
+    shared = [e for e in payload["errors"] if e["line"] == 6]
+    assert len(shared) == 1 and shared[0]["environments"] == ["dev", "prod"], payload
+    ok = make_project({"specs/a.yaml": DATASET.replace("${var.freshness}", "1d")}, project=TWO_ENVS)
+    result = runner.invoke(app, ["validate", "-C", str(ok)])
+    assert result.exit_code == 0 and "✓ 1 specs valid in env prod" in result.output, result.output

@@ -35,6 +35,11 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
                 lines.append(f"{gutter} {blue}|{reset} {red}{caret}{reset}")
         for message, where in d.related:
             lines.append(f"   {blue}= note:{reset} {safe(message)}: {safe_line(where)}")
+        if d.environments:
+            lines.append(
+                f"   {blue}= in environment{'s' if len(d.environments) > 1 else ''}:{reset} "
+                + safe(", ".join(d.environments))
+            )
         if d.hint:
             lines.append(f"   {cyan}= hint:{reset} {safe(d.hint)}")
         blocks.append("\n".join(lines))
