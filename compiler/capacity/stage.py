@@ -216,7 +216,7 @@ def diagnostics(graph: LineageGraph, profiles: Profiles | None = None) -> list[D
                 f"measure it again with `{bench}` (the old figures no longer describe this endpoint)",
                 severity="warning",
             )
-        elif binding.profile is None and not _local(graph, node.model):
+        elif binding.profile is None and not _local(graph, endpoint):
             # a local stack runs the simulator on this machine: there is nothing to size or pay for
             declared = spec.capacity.target_qps_per_replica
             diag(
@@ -232,7 +232,7 @@ def diagnostics(graph: LineageGraph, profiles: Profiles | None = None) -> list[D
             continue
         # a local stack runs simulators on this machine: too few replicas is worth a warning, not a refusal,
         # and neither zones, ramps nor minimums mean anything there
-        local = _local(graph, node.model)
+        local = _local(graph, endpoint)
         if s.max_replicas < s.needed:
             why = f"with one of {s.zones} zones lost" if s.zones else "at the autoscaler's target"
             diag(

@@ -190,8 +190,9 @@ class _Context:
         return out
 
     def run(self, r: RunRecord) -> Run:
-        run: Run = {  # type: ignore[typeddict-item]  # "inputs" is added below where the run has any
-            **self.apply(r.apply_id, r.at),
+        # "inputs" is added below where the run has any
+        run: Run = {
+            **self.apply(r.apply_id, r.at),  # type: ignore[typeddict-item]
             "action_id": r.action_id,
             "type": r.type,
             "status": r.status,
