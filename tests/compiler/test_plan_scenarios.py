@@ -28,7 +28,7 @@ def test_removed_column_that_a_feature_reads_is_broken(git_example: Make) -> Non
     [err] = result.errors
     assert err.code == "breaking-change"
     assert err.location is not None and err.location.file == "specs/data/features.yaml"
-    assert (err.location.line, err.location.column) == (47, 17)
+    assert (err.location.line, err.location.column) == (48, 17)  # below the examples' schema modeline
     assert err.related[0][0] == "dataset/grammar-edits-raw columns (specs/data/raw.yaml)"
     assert err.related[0][1].file == "specs/data/raw.yaml"
     broken = {i.id: i for i in result.plan.impact if i.category == "broken"}
