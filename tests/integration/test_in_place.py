@@ -40,7 +40,7 @@ def test_raising_max_replicas_applies_in_place(quickstart: Pipeline) -> None:
     pids = sorted(r["pid"] for r in rev["replicas"])
     quickstart.edit("    max_replicas: 4", "    max_replicas: 6", file="specs/serving.yaml")
     plan = " ".join(quickstart.run("plan", check=True).stdout.split())  # the console wraps long lines
-    assert "changes in place (autoscaling.max_replicas)" in plan and "no new replicas" in plan, plan
+    assert "rollout endpoint/tiny-chat (in place: no new replicas)" in plan, plan
     out = quickstart.run("apply", "--auto-approve", timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     after = _registry(quickstart)
