@@ -168,8 +168,11 @@ class LocalProvisioner:
             reg.retry_on = list(routing.retries.retry_on)
             reg.slow_start_s = duration_seconds(routing.slow_start) if routing.slow_start else 0.0
             reg.autoscaling = autoscaling_policy(spec)
-            for rev in reg.revisions.values():  # capacity is an in-place field (specs.endpoint_fields)
-                rev.max_inflight = spec.capacity.concurrency_cap()
+            # capacity is an in-place field (specs.endpoint_fields): it changes the revision this plan deploys
+            # when that one already runs (an in-place update), never a stable revision a canary is judged against
+            deployed = reg.revisions.get(str(action.details.get("revision")))
+            if deployed is not None:
+                deployed.max_inflight = spec.capacity.concurrency_cap()
             path = regs.registry_path(ctx.root, ctx.environment, name)
             _ensure_autoscaler(reg, path, ctx.root, secret_env_vars(action.details.get("secrets") or {}))
             if reg.router is not None and is_ours(reg.router) and port_open(f"127.0.0.1:{reg.router.port}"):
