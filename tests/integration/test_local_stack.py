@@ -109,7 +109,7 @@ def test_version_bump_canaries_passes_gates_and_promotes(serving: Pipeline) -> N
     ("simulator", "reason"),
     [
         ("{ttft_ms: 10, tpot_ms: 1, error_rate: 0.5}", "over the 0.10% error budget"),
-        ("{ttft_ms: 30, tpot_ms: 3}", "x stable's"),
+        ("{ttft_ms: 30, tpot_ms: 3}", "canary slower in"),
     ],
     ids=["errors", "3x-latency"],
 )
