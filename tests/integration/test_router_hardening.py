@@ -125,7 +125,8 @@ async def _admin(url: str, stack: Stack, path: str) -> dict[str, Any]:
 def _assert_openai_error(body: Any) -> None:
     assert isinstance(body, dict) and set(body) == {"error"}, body
     assert set(body["error"]) == {"message", "type", "param", "code"}, body
-    assert body["error"]["message"] and body["error"]["type"] == "invalid_request_error"
+    # the router's own errors are OpenAI's `invalid_request_error`; the simulator's are vLLM 0.33's `BadRequestError`
+    assert body["error"]["message"] and body["error"]["type"] in ("invalid_request_error", "BadRequestError")
 
 
 async def _burst(url: str, rounds: int) -> list[tuple[int, Any]]:
