@@ -117,7 +117,8 @@ def record_ended(s: Settings, apply_id: str, ended: str) -> None:
     try:
         store = open_store(s.root, s.state)
         if any(e.apply_id == apply_id and e.outcome == "running" for e in store.history(s.environment, limit=50)):
-            store.history_end(apply_id, ended, {"ended": f"the workflow was {ended} on the server"})
+            # its write-ahead intents stay pending: the next plan repairs what the terminated apply left
+            store.history_end(apply_id, ended, {"ended": f"the workflow was {ended} on the server"}, keep_intents=True)
     except (ModelplaneError, OSError):
         pass  # the message below still says what happened; the row stays as it was
 

@@ -204,7 +204,12 @@ class StateWriter(Protocol):
         self, apply_id: str, environment: str, plan_id: str, workflow_id: str, requested_by: str
     ) -> None: ...
     def history_end(
-        self, apply_id: str, outcome: str, summary: dict[str, Any], failures: dict[str, str] | None = None
+        self,
+        apply_id: str,
+        outcome: str,
+        summary: dict[str, Any],
+        failures: dict[str, str] | None = None,
+        keep_intents: bool = False,
     ) -> None: ...
     def lock_acquire(self, environment: str, apply_id: str, holder: str, location: str) -> LockHolder: ...
     def lock_release(self, environment: str, apply_id: str) -> bool: ...

@@ -322,7 +322,12 @@ class SqlStore:
         )
 
     def history_end(
-        self, apply_id: str, outcome: str, summary: dict[str, Any], failures: dict[str, str] | None = None
+        self,
+        apply_id: str,
+        outcome: str,
+        summary: dict[str, Any],
+        failures: dict[str, str] | None = None,
+        keep_intents: bool = False,
     ) -> None:
         with self._tx() as db:
             db.execute(
@@ -330,7 +335,10 @@ class SqlStore:
                 (outcome, json.dumps(summary, sort_keys=True), json.dumps(failures or {}), time.time(), apply_id),
             )
             # the apply ended (however): what it wrote ahead and never reached is not left over (a refused
-            # or aborted apply has recorded its own reasons for what it did not run)
+            # or aborted apply has recorded its own reasons for what it did not run). An apply closed from
+            # outside (terminated) recorded nothing: its write-ahead intents are the next plan's left-over work
+            if keep_intents:
+                return
             db.execute(
                 self._q("DELETE FROM pending WHERE apply_id=? AND reason LIKE ?"), (apply_id, INTENT_PREFIX + " %")
             )
