@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from modelplane.cli import app
 from modelplane.compiler.load.loader import load
 from modelplane.errors import SpecError
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, strip_modelines
 
 runner = CliRunner()
 
@@ -30,6 +30,7 @@ runner = CliRunner()
 def quickstart(tmp_path: Path) -> Path:
     root = tmp_path / "quickstart"
     shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
+    strip_modelines(root)  # the expected lines below are the documents' own
     return root
 
 

@@ -126,7 +126,7 @@ def test_max_replicas_below_the_zone_loss_need_is_an_error_with_the_numbers_and_
     d = found[0]
     assert "max_replicas 320 < 358 needed with one of 3 zones lost" in d.message
     assert d.hint and "raise max_replicas to at least 358" in d.hint
-    assert d.location is not None and d.location.file == "specs/serving/endpoints.yaml" and d.location.line == 45
+    assert d.location is not None and d.location.file == "specs/serving/endpoints.yaml" and d.location.line == 46
 
 
 def test_a_pool_must_hold_a_canary_beside_a_full_stable_revision(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from modelplane.cli import app
 from modelplane.compiler.load.loader import load
 from modelplane.compiler.source import positions
 from modelplane.errors import SpecError
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, strip_modelines
 
 runner = CliRunner()
 
@@ -25,6 +25,7 @@ runner = CliRunner()
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
     shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
+    strip_modelines(root)  # the expected lines below are the documents' own
     return root
 
 

@@ -51,8 +51,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 report.sections.append(("screenshot", f"no screenshot: {exc}"))
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")  # not the session: Playwright's sync API holds an event loop on the main thread
+def browser() -> Iterator[Any]:  # while it runs, and every async test after it would fail to start its own
     exe = chromium_path()
     why = None
     try:
