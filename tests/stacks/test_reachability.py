@@ -53,11 +53,19 @@ def renders(tmp: Path, settings: dict[str, Any] | None = None) -> Iterator[Rende
     ):
         graph = compile_graph(root, env, use_cache=False).graph
         for stack in stacks:
-            if settings:
-                node = next(n for n in graph.iter_kind("Stack") if n.name == stack)
-                assert isinstance(node.model, Stack)
-                node.model.spec.settings.update(settings)
-            yield render_stack(graph, stack)
+            if not settings:
+                yield render_stack(graph, stack)
+                continue
+            node = next(n for n in graph.iter_kind("Stack") if n.name == stack)
+            assert isinstance(node.model, Stack)
+            # the typed model may be shared with later compiles of the same document: put its settings back
+            before = dict(node.model.spec.settings)
+            node.model.spec.settings.update(settings)
+            try:
+                yield render_stack(graph, stack)
+            finally:
+                node.model.spec.settings.clear()
+                node.model.spec.settings.update(before)
 
 
 # ---- reachability -------------------------------------------------------------------------------------------
