@@ -59,7 +59,7 @@ def server(
         print("stop it with: modelplane server --stop")
         return
     s = settings(project, None)
-    proc, fg = guard(lambda: start_foreground(root, s.temporal.namespace, s.temporal.ui))
+    proc, fg = guard(lambda: start_foreground(root, s.temporal.namespace, s.temporal.ui, s.environment))
     ui = f"Web UI ({s.temporal.ui}) at {fg.ui_url}" if fg.ui_url else "no Web UI (temporal.ui: off)"
     print(f"Temporal at {fg.address}, {ui}; Ctrl-C stops it", flush=True)
     try:

@@ -39,7 +39,9 @@ class Endpoint:
 def temporal_endpoint(s: Settings, start: bool = True) -> Endpoint:
     if not s.embedded:
         return Endpoint(s.temporal.address, s.temporal.namespace, None)
-    info = ensure_server(s.root, s.temporal.namespace, s.temporal.ui) if start else running_server(s.root)
+    info = (
+        ensure_server(s.root, s.temporal.namespace, s.temporal.ui, s.environment) if start else running_server(s.root)
+    )
     if info is None:
         raise ModelplaneError(
             "the embedded Temporal server is not running, so there is no apply to talk to",
