@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from modelplane.runtime.temporal import private_net
@@ -77,11 +77,11 @@ class Refusals:
         self._last: dict[tuple[int, str], float] = {}
         self._count: dict[tuple[int, str], int] = {}
 
-    def refused(self, uid: int | None, what: str, address: str) -> None:
-        who = _user(uid) if uid is not None else "a socket that closed before it was identified"
+    def refused(self, uid: int, what: str, address: str) -> None:
+        who = _user(uid)
         why = f"only {_user(self.owner)}, who started the embedded server, may connect"
         _log(f"refused {who} on {what} ({address}): {why}")
-        key = (-1 if uid is None else uid, what)
+        key = (uid, what)
         with self._lock:
             self._count[key] = self._count.get(key, 0) + 1
             if key in self._last and time.monotonic() - self._last[key] < AUDIT_EVERY_S:
@@ -108,10 +108,13 @@ class Gate:
     def __init__(self, table: private_net.HostSockets, refusals: Refusals) -> None:
         self.table, self.refusals, self.owner = table, refusals, refusals.owner
 
-    def handler(self, inner: int, what: str) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], object]:
+    def handler(self, inner: int, what: str) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             peer, local = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
             uid = self.table.uid_of(peer, local)
+            if uid is None:  # closed before it was looked at (a port probe): nothing to forward, no one to name
+                writer.transport.abort()
+                return
             if uid != self.owner:
                 writer.transport.abort()  # a reset, before a byte reaches the server
                 address = f"{local[0]}:{local[1]}"
@@ -159,7 +162,8 @@ def _start_server(args: argparse.Namespace, isolated: bool) -> tuple[subprocess.
     cmd = server_command(Path(args.db), port, ui_port, args.namespace)
     proc = subprocess.Popen(cmd, pass_fds=tuple(args.keep_fd), preexec_fn=_die_with_parent)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not _port_open(port):
+    # ready means the UI too: a browser (or the read-only front) sent there at once must not be hung up on
+    while not all(_port_open(p) for p in (port, ui_port) if p is not None):
         if proc.poll() is not None or time.monotonic() > deadline:
             break
         time.sleep(0.05)

@@ -127,7 +127,11 @@ class HostSockets:
 
     def uid_of(self, peer: tuple[str, int], local: tuple[str, int]) -> int | None:
         """The uid owning the socket at ``peer`` connected to our ``local`` (the kernel's record: a client
-        cannot claim another), or None where it is gone already."""
+        cannot claim another), or None where that socket is no longer open and established.
+
+        A socket its process has closed already (state FIN_WAIT, inode 0) is an orphan: older kernels print
+        uid 0 for it, so a client that sends its request and closes at once would pass for root. Only an
+        established socket with an inode counts."""
         os.lseek(self._fd, 0, os.SEEK_SET)
         chunks = []
         while chunk := os.read(self._fd, 1 << 16):
@@ -135,6 +139,7 @@ class HostSockets:
         want_local, want_remote = _hex(peer), _hex(local)
         for line in b"".join(chunks).split(b"\n")[1:]:
             fields = line.split()
-            if len(fields) > 7 and fields[1] == want_local and fields[2] == want_remote:
-                return int(fields[7])
+            if len(fields) > 9 and fields[1] == want_local and fields[2] == want_remote:
+                established = fields[3] == b"01" and fields[9] != b"0"
+                return int(fields[7]) if established else None
         return None
