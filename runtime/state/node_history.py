@@ -290,6 +290,53 @@ class _Context:
         }
 
 
+def metrics_summary(output: dict[str, Any]) -> str:
+    """An evaluation's metrics and verdict in one line (``exact_match=0.42 toxicity=0.002 passed``)."""
+    metrics = output.get("metrics") or {}
+    shown = " ".join(f"{k}={v}" for k, v in sorted(metrics.items()))
+    failed = output.get("failed") or []
+    verdict = f"FAILED ({'; '.join(failed)})" if failed else "passed"
+    return f"{shown} {verdict}".strip() if metrics or failed else ""
+
+
+def run_summary(r: Run) -> str:
+    """What a run returned, in one line: an evaluation's metrics, a workflow run's exit code and its inputs'
+    versions, a registered version, a rollout's revision; a failure's first line. Unescaped: ``show`` and
+    the docs site each escape it for where they write it."""
+    out = r["output"]
+    detail = ""
+    if r["type"] == "evaluate":
+        detail = metrics_summary(out)
+    elif r["type"] == "run-workflow":
+        inputs = ", ".join(f"{i['id']}@{i['version'] or '#' + (i['digest'] or '?')}" for i in r.get("inputs", []))
+        detail = f"exit {out.get('exit_code', '?')}" + (f"; inputs {inputs}" if inputs else "")
+    elif r["type"] == "register" and out.get("version"):
+        detail = f"version {out['version']}"
+    elif r["type"] == "rollout":
+        detail = str(out.get("revision") or "")
+    if r["status"] == "failed" and out.get("error"):
+        detail = (detail + "; " if detail else "") + str(out["error"]).splitlines()[0]
+    return detail
+
+
+def verdict_summary(verdict: dict[str, Any]) -> str:
+    """One analysed step of a rollout (``step 1 20%: pass (analysis) ...``)."""
+    step = verdict.get("step")
+    where = f"step {step + 1} " if isinstance(step, int) else ""
+    return (
+        f"{where}{verdict.get('weight', '?')}%: {verdict.get('result', '?')} "
+        f"({verdict.get('gate', '?')}) {verdict.get('reason', '')}"
+    ).rstrip()
+
+
+def rollout_summary(ro: Rollout) -> str:
+    """A rollout in one line: the revision, its model's version, where it came from and how it ended."""
+    model = f" (model {ro['model_version']})" if ro["model_version"] else ""
+    how = "first deployment" if ro["first"] else "rolled back" if ro["rolled_back"] else ro["status"]
+    since = f" from {ro['previous']}" if ro["previous"] else ""
+    return f"{ro['revision'] or '?'}{model}{since}: {how}"
+
+
 def _versions(ctx: _Context, rows: list[NodeVersion]) -> list[Version]:
     out: list[Version] = []
     before: dict[str, Any] | None = None
