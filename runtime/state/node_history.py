@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, NotRequired, Protocol, TypedDict
 
+import orjson
+
 from modelplane.errors import ModelplaneError, did_you_mean
 from modelplane.runtime.state.ports import HistoryEntry, NodeVersion, RunRecord
 
@@ -386,8 +388,11 @@ def _version_of(data: dict[str, Any] | None) -> str | None:
 def _digest(data: dict[str, Any] | None) -> str | None:
     if data is None:
         return None
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), check_circular=False)
-    return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
+    try:  # orjson: a tenth of json's time, which at 10,000 nodes is most of a site's history
+        raw = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):  # an integer beyond 64 bits, a key that is not a string
+        raw = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return hashlib.blake2b(raw, digest_size=5).hexdigest()
 
 
 def _iso(at: float) -> str:
