@@ -160,7 +160,7 @@ def test_show_tells_both_versions_and_their_runs(applied_twice: tuple[Pipeline, 
     assert "did you mean `model/tiny-chat`?" in missing.stderr + missing.stdout
 
 
-TIMEOUT_S = 10
+TIMEOUT_S = 15
 """The lineage transport's request timeout in the test below: a request to a receiver that never answers
 holds its sender this long."""
 
@@ -181,7 +181,7 @@ def test_a_receiver_that_never_answers_neither_fails_nor_holds_up_the_apply(tmp_
             assert "succeeded (11 succeeded)" in out.stdout
             # the apply sends 11 events (7 nodes, 2 runs' START and end): had it waited for them it would have
             # taken over 11 x TIMEOUT_S; the bound says nothing was sent inline, it is not a timing
-            assert took < 5 * TIMEOUT_S, took
+            assert took < 4 * TIMEOUT_S, took
             log = p.root / ".modelplane" / "logs" / "worker.log"
             deadline = time.monotonic() + TIMEOUT_S + 15
             while time.monotonic() < deadline and "OpenLineage: could not send" not in log.read_text():
