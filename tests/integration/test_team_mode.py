@@ -196,3 +196,32 @@ def test_a_new_worker_build_takes_new_applies_while_one_in_flight_finishes_on_it
     assert _build_of(a, "staging") == "build-2"
     lines = [json.loads(line) for line in (team.logs / "worker-2.log").read_text().splitlines() if line.startswith("{")]
     assert any(line.get("event") == "polling" and line.get("build_id") == "build-2" for line in lines), lines
+
+
+def test_the_state_database_down_as_a_command_finishes_runs_it_once(team: Team, pg_db: PgDatabase) -> None:  # noqa: F811
+    """Issue 30: PostgreSQL stops while train runs and starts again after it finished; the ledger write is
+    retried inside the activity (the outcome journalled first), so train's effect happens once."""
+    a = team.a
+    a.run("apply", "--auto-approve", check=True)
+    a.edit('version: "1"', 'version: "2"')  # the raw data changes: prep, train and eval run again
+    a.slow(train=4)
+    attached = a.start("apply", "--auto-approve")
+    try:
+        a.wait_for("train", "start", timeout=90)
+        pg_db.server.pause()
+        try:
+            a.wait_for("train", "done", timeout=60)
+            time.sleep(3)  # the ledger write fails meanwhile
+        finally:
+            pg_db.server.resume()
+        out, _ = attached.communicate(timeout=240)
+        assert attached.returncode == 0, out
+    finally:
+        if attached.poll() is None:
+            attached.kill()
+    assert a.count("train", "start") == 1 and a.count("train", "done") == 1, a.effects()
+    assert a.count("eval", "done") == 2  # the first apply's, and this one's
+    assert not list((a.root / ".modelplane" / "journal").glob("*.json"))  # cleared once recorded
+    worker_log = (team.logs / "worker.log").read_text()
+    assert "recording run-workflow:workflow/train in the ledger failed" in worker_log  # the outage hit that write
+    assert a.run("plan", "--detailed-exitcode").returncode == 0  # the ledger holds what ran
