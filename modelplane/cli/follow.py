@@ -192,7 +192,8 @@ async def waits_for_a_worker(handle: Any) -> bool:
     if task.state != PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED:
         return False
     since = task.original_scheduled_time if task.HasField("original_scheduled_time") else task.scheduled_time
-    return time.time() - since.ToMicroseconds() / 1e6 > WORKER_WAIT_S
+    scheduled: float = since.ToMicroseconds() / 1e6
+    return time.time() - scheduled > WORKER_WAIT_S
 
 
 def print_summary(console: Any, p: Any) -> None:

@@ -41,7 +41,7 @@ def worker(
 def worker_root(project: Path | None) -> Path:
     """The project's root; for a worker service configured by its environment alone (``MODELPLANE_TEMPORAL_
     ADDRESS`` set, no modelplane.yaml here or above), the current directory: it keeps ``.modelplane/`` there."""
-    from modelplane.compiler.source.scan import PROJECT_FILE
+    from modelplane.specs.project import PROJECT_FILE
 
     if project is None:
         here = Path.cwd().resolve()
