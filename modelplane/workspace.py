@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from modelplane.compiler.change.state import AppliedState
+    from modelplane.compiler.change.state import AppliedState, StateReader
     from modelplane.compiler.compile import PlanResult
     from modelplane.compiler.compiled import Compiled
     from modelplane.compiler.graph.lineage import LineageGraph
@@ -224,7 +224,7 @@ class Workspace:
             self.root,
             self.env,
             base_ref=base,
-            state=None if base else self.applied_state(),
+            state=None if base else self._live_state(),
             allow_breaking=allow_breaking,
             use_cache=self.use_cache,
             head_scan=head_scan,
@@ -383,6 +383,16 @@ class Workspace:
         from modelplane.runtime.settings import settings_for
 
         return settings_for(self.root, self.env)
+
+    def _live_state(self) -> StateReader | None:
+        """The applied state, with a repair pending for each local endpoint whose stack drifted since (a router
+        or autoscaler died, a canary's lease expired: ``runtime.local.drift``) while no apply runs."""
+        from modelplane.runtime.local.drift import LocalRepairs
+
+        store = self.applied_state()
+        if store is None or self.unfinished_apply(store) is not None:
+            return store
+        return LocalRepairs(store, self.settings.root)
 
     def applied_state(self) -> Store | None:
         """The environment's state store, or None before the first apply (reading never creates it)."""

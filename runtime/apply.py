@@ -62,7 +62,9 @@ def load_plan_file(path: Path) -> Plan:
 def fresh_plan(s: Settings, store: Store) -> Plan:
     """Plan now, against the applied state, with everything apply will execute (the only compile of an apply),
     sealed with the store's key."""
-    result = make_plan(s.root, s.environment, state=store)
+    from modelplane.runtime.local.drift import LocalRepairs
+
+    result = make_plan(s.root, s.environment, state=LocalRepairs(store, s.root))  # what the local stack lost too
     if result.errors:
         from modelplane.errors import GraphError
 

@@ -16,7 +16,7 @@ from modelplane.compiler.source.scan import load_project_file
 from modelplane.errors import ModelplaneError
 from modelplane.runtime import state as state_backend
 from modelplane.runtime.state import Store
-from modelplane.specs.project import Project, StateSettings, TemporalSettings
+from modelplane.specs.project import Environment, Project, StateSettings, TemporalSettings
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,26 @@ def settings_for(root: Path, env: str | None) -> Settings:
             f"unknown environment `{name}`", hint=did_you_mean(name, project.environments, "environments")
         )
     return Settings(root, project, name, temporal_from_environ(project.temporal_for(name)), project.state_for(name))
+
+
+def worker_settings(root: Path, env: str | None) -> Settings:
+    """A worker's settings: the project file's where ``root`` has one; else a worker service configured by its
+    environment alone (issue 30): ``MODELPLANE_TEMPORAL_ADDRESS`` (and the other ``MODELPLANE_TEMPORAL_*``)
+    says where to poll, ``MODELPLANE_STATE_URL`` the state for an input that names none (an apply's input names
+    its own). Neither set and no project file: the no-project error, with both ways out in its hint."""
+    if (root / "modelplane.yaml").is_file():
+        return settings_for(root, env)
+    if not os.environ.get("MODELPLANE_TEMPORAL_ADDRESS"):
+        raise ModelplaneError(
+            f"no modelplane.yaml in {root}, and MODELPLANE_TEMPORAL_ADDRESS is not set: this worker does not know "
+            "which Temporal service to poll",
+            hint="run it in a directory with a modelplane.yaml (its `temporal:` section), or set "
+            "MODELPLANE_TEMPORAL_ADDRESS (and MODELPLANE_TEMPORAL_NAMESPACE, MODELPLANE_TEMPORAL_TASK_QUEUE, "
+            "MODELPLANE_STATE_URL as needed)",
+        )
+    project = Project(name="worker", environments={env or "dev": Environment()})
+    name = project.env_name(env)
+    return Settings(root, project, name, temporal_from_environ(project.temporal), project.state)
 
 
 TEMPORAL_ENVIRON = {

@@ -141,6 +141,13 @@ class PgServer:
             raise Unavailable(f"pg_ctl start failed (exit {proc.returncode}): {tail.strip()}")
         return False
 
+    def pause(self) -> None:
+        """Stop the server, keeping its data and port: an outage for a test (``resume`` ends it)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        self._pg_ctl_start(last=True)  # the same port: clients reconnect to the URL they hold
+
     def stop(self) -> None:
         if (self.base / "data" / "postmaster.pid").exists():
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop")

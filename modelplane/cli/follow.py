@@ -148,13 +148,16 @@ class NoWorker(ServerLost):
 
 async def query_progress(h: ApplyHandle) -> Progress:
     """The apply's progress; losing the server ends the command with one line saying how to re-attach."""
-    from temporalio.service import RPCError
+    from temporalio.service import RPCError, RPCStatusCode
 
     s, ep = h.settings, h.endpoint
     try:
         return await h.progress()
     except RPCError as exc:
-        if "no poller" in str(exc):  # the server answers; no worker polls the apply's task queue now
+        # the server answers; no worker polls the apply's task queue now: it says so ("no poller"), or, where a
+        # worker polled it lately, the query times out while the workflow's task waits for a worker
+        gone = exc.status == RPCStatusCode.UNAVAILABLE  # the server itself is away: the other message
+        if "no poller" in str(exc) or (not gone and await waits_for_a_worker(h.workflow)):
             raise NoWorker(
                 f"no worker polls task queue `{s.temporal.task_queue}` at {ep.address} now; the apply waits on the "
                 f"server and goes on when one does (embedded mode: `modelplane apply` starts one; a team: start "
@@ -165,6 +168,32 @@ async def query_progress(h: ApplyHandle) -> Progress:
             f"is kept by the server and goes on when it is back: re-attach with "
             f"`modelplane status --env {s.environment} --watch`"
         ) from None
+
+
+WORKER_WAIT_S = 5.0
+"""How long an apply's workflow task may wait unstarted before no worker is said to poll its task queue (a live
+worker starts one within milliseconds)."""
+
+
+async def waits_for_a_worker(handle: Any) -> bool:
+    """Whether the workflow's pending task has waited over ``WORKER_WAIT_S`` without a worker starting it."""
+    import time
+
+    from temporalio.api.enums.v1 import PendingWorkflowTaskState
+    from temporalio.service import RPCError
+
+    try:
+        raw = (await handle.describe()).raw_description
+    except RPCError:
+        return False  # the server does not answer: that is the other message
+    if not raw.HasField("pending_workflow_task"):
+        return False
+    task = raw.pending_workflow_task
+    if task.state != PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED:
+        return False
+    since = task.original_scheduled_time if task.HasField("original_scheduled_time") else task.scheduled_time
+    scheduled: float = since.ToMicroseconds() / 1e6
+    return time.time() - scheduled > WORKER_WAIT_S
 
 
 def print_summary(console: Any, p: Any) -> None:

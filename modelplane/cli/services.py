@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,9 +33,21 @@ def worker(
 
     if log_format not in ("text", "json"):
         fail(ModelplaneError(f"unknown --log-format `{log_format}`", hint="use text or json"))
-    root = project_root(project)
+    root = worker_root(project)
     with contextlib.suppress(KeyboardInterrupt):
         run_async(serve(root, env, idle_exit, health_port=health_port, log_format=log_format))
+
+
+def worker_root(project: Path | None) -> Path:
+    """The project's root; for a worker service configured by its environment alone (``MODELPLANE_TEMPORAL_
+    ADDRESS`` set, no modelplane.yaml here or above), the current directory: it keeps ``.modelplane/`` there."""
+    from modelplane.specs.project import PROJECT_FILE
+
+    if project is None:
+        here = Path.cwd().resolve()
+        if not any((d / PROJECT_FILE).is_file() for d in (here, *here.parents)):
+            return here  # without MODELPLANE_TEMPORAL_ADDRESS, worker_settings says what is missing
+    return project_root(project)
 
 
 def server(

@@ -1,103 +1,66 @@
-"""Each node's history, as the explorer's timeline shows it: what the state store recorded about it.
+"""Each node's history as the explorer's timeline shows it: the same history ``modelplane show`` prints.
 
-The one call the site makes is ``node_histories(store, environment)``: node id -> its events, oldest
-first, each a JSON-able dict ``{"at": epoch seconds, "type": ..., "title": ..., "detail": {...}}``.
-``modelplane show NODE`` (issue 32, item 3) owns the fuller history (runs and their inputs' versions,
-metrics per run, rollout verdicts); when it lands, this module should return its events instead, and
-the site needs no change as long as each event keeps those four keys.
-
-Read from the store's own export (``dump``): the same rows on SQLite and PostgreSQL, one query per
-table, whatever the number of nodes.
+The history itself is ``runtime/state/node_history.py``'s (versions applied, a model's artifacts with the
+runs that produced them, metrics per run, an endpoint's rollouts and verdicts); this module only flattens a
+``NodeHistory`` into the timeline's events, oldest first, each a JSON-able dict
+``{"at": epoch seconds, "type": ..., "title": ..., "detail": {...}, "lines": [...]}`` (``detail``: the
+apply, plan, who and version the page lists under the title; ``lines``: what ``show`` indents under it).
+The one-line summaries are ``node_history``'s too, so the page and the terminal say the same thing.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any, Protocol
+from typing import Any
 
-from modelplane.runtime.state.ports import TABLES
+from modelplane.runtime.state.node_history import (
+    Apply,
+    HistorySource,
+    NodeHistory,
+    histories,
+    rollout_summary,
+    run_summary,
+    verdict_summary,
+)
 
 Event = dict[str, Any]
 
 
-class Dumps(Protocol):
-    def dump(self) -> dict[str, list[tuple[Any, ...]]]: ...
+def node_histories(store: HistorySource, environment: str) -> dict[str, list[Event]]:
+    """Every applied node's timeline in ``environment``, reading the store once (``histories``)."""
+    return {node: timeline(h) for node, h in histories(store, environment).items()}
 
 
-def _rows(tables: dict[str, list[tuple[Any, ...]]], table: str) -> list[dict[str, Any]]:
-    columns = TABLES[table][0]
-    return [dict(zip(columns, row, strict=True)) for row in tables.get(table, [])]
+def _event(a: Apply, type_: str, title: str, lines: list[str] | None = None, version: str | None = None) -> Event:
+    detail = {"apply": a["apply_id"], "plan": a["plan_id"], "by": a["who"], "version": version}
+    return {"at": a["at"], "type": type_, "title": title, "detail": detail, "lines": lines or []}
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def node_histories(store: Dumps, environment: str) -> dict[str, list[Event]]:
-    """Every recorded event per node id in ``environment``: applies that changed it (with plan id, who
-    and outcome), registrations (model artifacts, versions), and each action that ran on it."""
-    tables = store.dump()
-    applies = {r["apply_id"]: r for r in _rows(tables, "history") if r["environment"] == environment}
-    out: dict[str, list[Event]] = {}
-
-    def add(node: str, event: Event) -> None:
-        out.setdefault(node, []).append(event)
-
-    for row in _rows(tables, "changes"):
-        if row["environment"] != environment or str(row["what"]).startswith("action "):
-            continue  # an action's pending row set or cleared: the ledger below tells of the action itself
-        run = applies.get(row["apply_id"], {})
-        add(
-            row["what"],
-            {
-                "at": row["at"],
-                "type": "applied",
-                "title": f"applied at serial {row['serial']}",
-                "detail": {
-                    "apply": row["apply_id"],
-                    "plan": run.get("plan_id"),
-                    "by": run.get("requested_by"),
-                    "outcome": run.get("outcome"),
-                    "serial": row["serial"],
-                },
-            },
-        )
-    for row in _rows(tables, "catalog"):
-        if row["environment"] != environment:
+def timeline(h: NodeHistory) -> list[Event]:
+    """``h`` as events: each version applied, each artifact registered (with the runs that produced and
+    evaluated it), each rollout (with its verdicts and the weights it left) and every other run."""
+    events: list[Event] = []
+    for v in h["versions"]:
+        if v["op"] == "delete":
+            events.append(_event(v, "deleted", "deleted"))
             continue
-        version = row["version"]
-        add(
-            row["id"],
-            {
-                "at": row["registered_at"],
-                "type": "registered",
-                "title": f"registered version {version}" if version else "registered",
-                "detail": {"apply": row["apply_id"], "version": version},
-            },
-        )
-    for row in _rows(tables, "ledger"):
-        if row["environment"] != environment or row["status"] not in ("done", "failed"):
-            continue
-        action = str(row["action_id"])
-        kind, _, target = action.partition(":")
-        if not target:
-            continue
-        result = _json(row["result"])
-        add(
-            target,
-            {
-                "at": row["finished_at"] or row["started_at"],
-                "type": kind,
-                "title": f"{kind} {row['status']}"
-                + (f" after {row['attempts']} attempts" if row["attempts"] > 1 else ""),
-                "detail": {"apply": row["apply_id"], "result": result},
-            },
-        )
-    for events in out.values():
-        events.sort(key=lambda e: (e["at"] or 0.0, e["type"]))
-    return out
+        label = f"version {v['version']}" if v["version"] else f"#{v['digest']}"
+        what = "created" if v["changed"] == ["created"] else "changed " + ", ".join(v["changed"])
+        events.append(_event(v, "applied", f"applied {label} ({what})", version=v["version"]))
+    for art in h.get("artifacts", []):
+        lines = [f"produced by {r['action_id']} {r['status']}: {run_summary(r)}" for r in art["produced_by"]]
+        lines += [f"evaluated by {r['action_id']} {r['status']}: {run_summary(r)}" for r in art["evaluations"]]
+        title = f"registered version {art['version']}" if art["version"] else "registered"
+        events.append(_event(art, "registered", title, [*([art["artifact"]] if art["artifact"] else []), *lines]))
+    for ro in h.get("rollouts", []):
+        lines = ([f"reason: {str(ro['reason']).splitlines()[0]}"] if ro["reason"] else []) + [
+            verdict_summary(v) for v in ro["verdicts"]
+        ]
+        weights = ", ".join(f"{rev} {w}%" for rev, w in ro["weights"].items())
+        events.append(_event(ro, "rollout", f"rollout {rollout_summary(ro)}", [*lines, f"weights: {weights or '-'}"]))
+    for r in h["runs"]:
+        if r["type"] == "rollout" and "rollouts" in h:
+            continue  # told above, with its verdicts
+        summary = run_summary(r)
+        events.append(_event(r, r["type"], f"{r['action_id']} {r['status']}" + (f": {summary}" if summary else "")))
+    events.sort(key=lambda e: float(e["at"] or 0.0))  # stable: a version before the runs of its apply
+    return events

@@ -126,9 +126,9 @@ class Emitter:
                 if attempt == self.retries:
                     self.dropped += 1
                     log.warning(
-                        "OpenLineage: could not send a %s event after %d tries (%s: %s); dropped it",
+                        "OpenLineage: could not send a %s after %s (%s: %s); dropped it",
                         type(event).__name__,
-                        attempt + 1,
+                        "1 try" if attempt == 0 else f"{attempt + 1} tries",
                         type(exc).__name__,
                         exc,
                     )

@@ -37,7 +37,7 @@ from typing import Any
 import aiohttp
 
 from modelplane.runtime import secrets as secret_values
-from modelplane.runtime.local import prom_text
+from modelplane.runtime.local import drift, prom_text
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, ScalingEvent
 from modelplane.runtime.procs import free_port, is_ours, terminate
@@ -175,13 +175,9 @@ class Autoscaler:
             if now.canary_lease_until is None or time.time() < now.canary_lease_until:
                 return  # renewed meanwhile
             stable = now.stable()
-            if stable is None or not any(r.ready and is_ours(r) for r in now.revisions[stable].replicas):
+            moved = drift.declared_weights(now)
+            if not moved:
                 return  # nothing to go back to (yet): the canary keeps serving rather than nobody
-            moved = [n for n, rev in now.revisions.items() if n != stable and rev.weight > 0]
-            for n in moved:
-                now.revisions[n].weight = 0
-            now.revisions[stable].weight = 100
-            now.canary_lease_until = None
             for n in moved:
                 self._record(now, n, len(now.revisions[n].replicas), len(now.revisions[n].replicas),
                              f"the rollout's lease on the canary's weight expired: weight 0, {stable} takes 100%")  # fmt: skip

@@ -24,6 +24,7 @@ import aiohttp
 from modelplane.errors import ActionFailed
 from modelplane.runtime.executors import Context, Effect
 from modelplane.runtime.executors.serving import wait_out
+from modelplane.runtime.local import drift
 from modelplane.runtime.local import registry as regs
 from modelplane.runtime.local.registry import Autoscaling, Registry, Replica, Revision, RouterProc
 from modelplane.runtime.local.synthetic import Shape, read_prompts
@@ -173,6 +174,8 @@ class LocalProvisioner:
             deployed = reg.revisions.get(str(action.details.get("revision")))
             if deployed is not None:
                 deployed.max_inflight = spec.capacity.concurrency_cap()
+            if drift.lease_expired(reg):  # a canary no rollout holds any more (the plan said so): declared weights
+                drift.declared_weights(reg)
             path = regs.registry_path(ctx.root, ctx.environment, name)
             _ensure_autoscaler(reg, path, ctx.root, secret_env_vars(action.details.get("secrets") or {}))
             if reg.router is not None and is_ours(reg.router) and port_open(f"127.0.0.1:{reg.router.port}"):

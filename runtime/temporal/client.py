@@ -56,6 +56,9 @@ async def connect(s: Settings, start: bool = True) -> tuple[object, Endpoint]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.service import TLSConfig
 
+    from modelplane.runtime.temporal import core_logs
+
+    core_logs.route(state_dir(s.root) / "logs" / "temporal-core.log")  # a no-op in a worker: it routed first
     ep = temporal_endpoint(s, start)
     api_key = temporal_api_key(s)
     tls: TLSConfig | bool = bool(api_key)  # an API key only ever travels over TLS (Temporal Cloud requires it)

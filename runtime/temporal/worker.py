@@ -30,8 +30,9 @@ from typing import Any
 from modelplane import __version__
 from modelplane.files import atomic_write
 from modelplane.runtime.procs import stamp
-from modelplane.runtime.settings import Settings, open_store, settings_for
+from modelplane.runtime.settings import Settings, open_store, worker_settings
 from modelplane.runtime.state import Store
+from modelplane.runtime.temporal import core_logs
 from modelplane.runtime.temporal.client import connect
 from modelplane.runtime.temporal.server import state_dir, stop_server
 
@@ -79,7 +80,7 @@ def build_worker(
 
     def store(env: str) -> Store:
         if env not in opened:
-            opened[env] = open_store(s.root, settings_for(s.root, env).state)
+            opened[env] = open_store(s.root, worker_settings(s.root, env).state)
         return opened[env]
 
     if versioned:
@@ -182,7 +183,8 @@ async def serve(
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_Json())
         logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    s = settings_for(root, env)
+    s = worker_settings(root, env)  # a project file's, or (a worker service) the environment's alone
+    core_logs.route(None)  # Temporal core's WARN lines in this worker's log, formatted as its own lines
     client, ep = await connect(s)
     build = build_id()
     worker = build_worker(client, s, versioned=True)

@@ -172,6 +172,8 @@ ERRORS: list[tuple[str, str | None, str | None, str, str]] = [
     ("exclude that matches nothing", "kind:model", "kind:model,owner:nobody", "no node matches `owner:nobody`", ""),
     ("disjoint intersection", "kind:model,kind:dataset", None, "no node matches all of them", "a comma intersects"),
     ("empty part around a comma", "kind:model,", None, "empty part around a comma", "a,b"),
+    ("a doubled +", "model/grammar-llm++", None, "cannot parse selector `model/grammar-llm++`", "e.g."),
+    ("an @ inside a name", "model/grammar@llm", None, "cannot parse selector `model/grammar@llm`", "e.g."),
     ("@ with a trailing +", "@model/grammar-llm+", None, "do not combine", "drop the trailing `+`"),
     ("unknown state", "state:changed", None, "unknown state `changed`", "state:modified"),
     ("unknown state part", "state:modified.bdy", None, "unknown part `bdy`", "did you mean `body`?"),
@@ -246,3 +248,17 @@ def test_plan_exclude_and_a_state_selection_that_matches_nothing(tmp_path: Path)
     assert plan["changes"] == []
     warned = [d for d in plan["diagnostics"] if d["code"] == "selector-matches-nothing"]
     assert warned and "removes every node" in warned[0]["message"]
+
+
+def test_cli_graph_and_impact_warn_when_exclude_empties_the_selection() -> None:
+    root = str(EXAMPLES / "quickstart")
+    out = runner.invoke(app, ["graph", "-C", root, "--select", "kind:model", "--exclude", "kind:model", "-f", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["nodes"] == []
+    assert "warning[selector-matches-nothing]: --exclude `kind:model` removes every node" in out.stderr
+    impact = runner.invoke(app, ["impact", "dataset/*", "-C", root, "--exclude", "kind:dataset", "-f", "json"])
+    assert impact.exit_code == 0, impact.output
+    assert json.loads(impact.stdout)["changed"] == []
+    assert "warning[selector-matches-nothing]: --exclude `kind:dataset` removes every node" in impact.stderr
+    typo = runner.invoke(app, ["impact", "dataset/*", "-C", root, "--exclude", "kind:datset"])
+    assert typo.exit_code == 1 and "unknown kind `datset`" in typo.output  # an --exclude typo is an error too

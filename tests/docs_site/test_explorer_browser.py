@@ -169,30 +169,44 @@ def test_impact_overlay_colours_categories_marks_changes_and_hover_shows_the_rea
     assert "model/grammar-llm" in page.evaluate("MP.selected")
 
 
-def test_a_nodes_timeline_shows_what_the_state_store_recorded(page: Any, tmp_path: Path) -> None:
+def test_a_nodes_timeline_shows_what_modelplane_show_tells(page: Any, tmp_path: Path) -> None:
+    from modelplane.cli.views.show import show_text
+    from modelplane.docs_site.history import timeline
     from modelplane.runtime.state.ports import EffectWrites
 
     root = tmp_path / "assistant-platform"
     shutil.copytree(EXAMPLES / "assistant-platform", root, ignore=shutil.ignore_patterns(".modelplane"))
     ws = Workspace(root, "prod")
     g = ws.compile().graph
-    nid = NodeId("model", "grammar-llm")
-    node = g.nodes[nid]
+    nid, wf, ev = (
+        NodeId("model", "grammar-llm"),
+        NodeId("workflow", "finetune-grammar-llm"),
+        NodeId("evaluation", "grammar-llm-gold"),
+    )
     store = ws.store()
     env = ws.settings.environment
+    # two applies as the activities record them: the model at 3.1.0, then retrained on new data as 3.2.0
     for n, (plan_id, version) in enumerate((("plan-aaa", "3.1.0"), ("plan-bbb", "3.2.0"))):
+        # the second is what the specs say now (3.2.0); the first its predecessor
+        spec = {
+            **g.nodes[nid].data["spec"],
+            "version": version,
+            "artifact": f"s3://assistant-models/grammar-llm/{version}/",
+        }
+        data = {**g.nodes[nid].data, "spec": spec}
+        assert n == 0 or data == g.nodes[nid].data
         apply_id = store.next_apply_id()
         store.history_begin(apply_id, env, plan_id, f"apply/x/{env}", f"dev{n}@example.com")
         key = f"{apply_id}:register:{nid}"
         store.ledger_begin(key, env, apply_id, f"register:{nid}")
-        store.ledger_done(
-            key,
-            {"registered": str(nid), "version": version},
-            environment=env,
-            apply_id=apply_id,
-            writes=EffectWrites(catalog=(str(nid), version, node.data)),
-        )
-        store.record(env, apply_id, upserts=[(str(nid), node.kind, node.file, node.index, node.data)])
+        store.ledger_done(key, {"registered": str(nid), "version": version}, environment=env, apply_id=apply_id,
+                          writes=EffectWrites(catalog=(str(nid), version, data)))  # fmt: skip
+        runs = [(f"register:{nid}", "register", str(nid), "succeeded", {"version": version})]
+        if n == 1:
+            runs.insert(0, (f"run-workflow:{wf}", "run-workflow", str(wf), "succeeded", {"exit_code": 0}))
+        runs.append((f"evaluate:{ev}", "evaluate", str(ev), "succeeded", {"metrics": {"gleu": 0.7 + n / 100}}))
+        upserts = [(str(i), g.nodes[i].kind, g.nodes[i].file, g.nodes[i].index, g.nodes[i].data) for i in (wf, ev)]
+        store.record(env, apply_id, upserts=[*upserts, (str(nid), "Model", g.nodes[nid].file, 0, data)], runs=runs)
         store.history_end(apply_id, "succeeded", {})
     store.close()
     site = tmp_path / "site"
@@ -200,11 +214,27 @@ def test_a_nodes_timeline_shows_what_the_state_store_recorded(page: Any, tmp_pat
     open_site(page, site, "#node=model/grammar-llm")
     items = page.locator("#timeline li")
     text = page.locator("#timeline").inner_text()
-    assert items.count() == 6  # per apply: the node applied, its version registered, the register action
-    assert "registered version 3.1.0" in text and "registered version 3.2.0" in text
+    # the page reads the history `modelplane show` prints: the same events, in the same words
+    history = ws.node_history(str(nid))
+    events = timeline(history)
+    assert items.count() == len(events) == 2 + 2 + 2  # per apply: the version applied, registered, its register run
+    assert [items.nth(i).locator("b").inner_text() for i in range(items.count())] == [e["title"] for e in events]
+    assert (
+        "applied version 3.1.0 (created)" in text
+        and "applied version 3.2.0 (changed spec.artifact, spec.version)" in text
+    )
+    assert (
+        "registered version 3.1.0\ns3://assistant-models/grammar-llm/3.1.0/" in text
+        and "registered version 3.2.0" in text
+    )
+    produced = "produced by run-workflow:workflow/finetune-grammar-llm succeeded: exit 0; inputs dataset/grammar-train@"
+    assert text.count(produced) == 1 and text.count("evaluated by evaluate:evaluation/grammar-llm-gold") == 2
+    shown = show_text(history)
+    assert "run-workflow:workflow/finetune-grammar-llm  succeeded  exit 0; inputs dataset/grammar-train@" in shown
+    assert "gleu=0.71 passed" in shown and "gleu=0.71 passed" in text
     assert "plan plan-aaa" in text and "plan plan-bbb" in text and "by dev1@example.com" in text
     assert text.index("3.1.0") < text.index("3.2.0")  # oldest first
     assert page.locator("#node-state").inner_text() == "applied"
     page.locator("#lens").select_option("state")
     legend = page.locator("#legend").inner_text()
-    assert "applied (1)" in legend and "not applied" in legend
+    assert "applied (3)" in legend and "not applied" in legend

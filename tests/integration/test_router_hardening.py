@@ -330,3 +330,19 @@ def test_past_the_connection_cap_new_connections_get_503(stack: Stack) -> None:
     finally:
         for sock in held:
             sock.close()
+
+
+def test_the_simulator_closes_a_connection_whose_headers_never_end(stack: Stack) -> None:
+    """Issue 30: the simulator (every replica of the local stack) has a header deadline as the router does."""
+    port = free_port()
+    args = ["modelplane.runtime.local.simulator", "--port", str(port), "--served-model-name", MODEL]
+    stack._start([*args, "--header-timeout", "1"], port)
+    with socket.create_connection(("127.0.0.1", port)) as slow, socket.create_connection(("127.0.0.1", port)) as mute:
+        slow.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Slow: y\r\n")  # and never the blank line
+        answer = _read_all(slow, 30)
+        assert not answer.endswith(b"<not closed>"), answer
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer
+        assert not _read_all(mute, 30).endswith(b"<not closed>")  # one that never sends a byte goes the same way
+    with socket.create_connection(("127.0.0.1", port)) as ok:  # and it still serves
+        ok.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert _read_all(ok, 30).startswith(b"HTTP/1.1 200")

@@ -196,3 +196,85 @@ def test_a_new_worker_build_takes_new_applies_while_one_in_flight_finishes_on_it
     assert _build_of(a, "staging") == "build-2"
     lines = [json.loads(line) for line in (team.logs / "worker-2.log").read_text().splitlines() if line.startswith("{")]
     assert any(line.get("event") == "polling" and line.get("build_id") == "build-2" for line in lines), lines
+
+
+def test_the_state_database_down_as_a_command_finishes_runs_it_once(team: Team, pg_db: PgDatabase) -> None:  # noqa: F811
+    """Issue 30: PostgreSQL stops while train runs and starts again after it finished; the ledger write is
+    retried inside the activity (the outcome journalled first), so train's effect happens once."""
+    a = team.a
+    a.run("apply", "--auto-approve", check=True)
+    a.edit('version: "1"', 'version: "2"')  # the raw data changes: prep, train and eval run again
+    a.slow(train=4)
+    attached = a.start("apply", "--auto-approve")
+    try:
+        a.wait_for("train", "start", timeout=90)
+        pg_db.server.pause()
+        try:
+            a.wait_for("train", "done", timeout=60)
+            time.sleep(3)  # the ledger write fails meanwhile
+        finally:
+            pg_db.server.resume()
+        out, _ = attached.communicate(timeout=240)
+        assert attached.returncode == 0, out
+    finally:
+        if attached.poll() is None:
+            attached.kill()
+    assert a.count("train", "start") == 1 and a.count("train", "done") == 1, a.effects()
+    assert a.count("eval", "done") == 2  # the first apply's, and this one's
+    assert not list((a.root / ".modelplane" / "journal").glob("*.json"))  # cleared once recorded
+    worker_log = (team.logs / "worker.log").read_text()
+    assert "recording run-workflow:workflow/train in the ledger failed" in worker_log  # the outage hit that write
+    assert a.run("plan", "--detailed-exitcode").returncode == 0  # the ledger holds what ran
+
+
+def _env_only_worker(team: Team, name: str) -> subprocess.Popen[bytes]:
+    """A worker service configured by environment variables alone: its directory has no modelplane.yaml."""
+    where = team.logs / name
+    where.mkdir()
+    env = {
+        **_env(),
+        "MODELPLANE_TEMPORAL_ADDRESS": _address(team.a),
+        "MODELPLANE_TEMPORAL_TASK_QUEUE": "team",
+        "MODELPLANE_BUILD_ID": "build-1",
+    }
+    with (team.logs / f"{name}.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "modelplane", "worker"], cwd=where, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    team.workers.append(worker)
+    return worker
+
+
+def test_with_no_worker_the_apply_says_so_and_an_env_only_worker_then_runs_it(team: Team) -> None:
+    """Issue 30: with no worker polling, the attached apply says so and how to fix it (not "lost the Temporal
+    server"); a worker configured only by MODELPLANE_TEMPORAL_* (no modelplane.yaml) then runs it. Temporal
+    core's WARN lines (coloured) never reach the command's output."""
+    import threading
+
+    a = team.a
+    for w in team.workers:
+        w.terminate()
+        w.wait(timeout=30)
+    attached = a.start("apply", "--auto-approve")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(attached.stdout or []), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not any("no worker polls task queue `team`" in line for line in lines):
+            assert attached.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.2)
+        said = "".join(lines)
+        assert "a team: start `modelplane worker`" in said and "lost the Temporal server" not in said, said
+        worker = _env_only_worker(team, "env-only")
+        attached.wait(timeout=240)
+        reader.join(timeout=10)
+    finally:
+        if attached.poll() is None:
+            attached.kill()
+    out = "".join(lines)
+    assert attached.returncode == 0, out
+    assert worker.poll() is None, (team.logs / "env-only.log").read_text()
+    assert a.count("eval", "done") == 1, a.effects()
+    assert (team.logs / "env-only" / ".modelplane" / "worker.json").exists()  # it kept its files where it runs
+    assert " WARN " not in out and "\x1b[" not in out, out  # no Temporal core log lines, no colours

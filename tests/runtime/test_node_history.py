@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,39 @@ def test_a_schema_4_file_is_seeded_with_its_snapshot(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "s.db")
     h = node_history(store, "dev", "model/chat")
     assert [(v["version"], v["serial"], v["apply_id"]) for v in h["versions"]] == [("1.0.0", 3, "3.a")]
+
+
+def test_the_explorers_timeline_is_this_history(tmp_path: Path) -> None:
+    from modelplane.docs_site.history import node_histories
+
+    store = StateStore(tmp_path / "s.db")
+    _apply(store, "1.a", [("model/chat", model("1.0.0")), ("endpoint/chat", EP), ("workflow/train", WF)],
+           [("rollout:endpoint/chat", "rollout", "endpoint/chat", "succeeded", {"revision": "r1", "first": True})],
+           "1.0.0")  # fmt: skip
+    verdicts = [{"step": 0, "weight": 20, "gate": "errors", "result": "fail", "reason": "3 errors in 40"}]
+    _apply(store, "2.a", [("model/chat", model("1.1.0"))],
+           [("rollout:endpoint/chat", "rollout", "endpoint/chat", "failed",
+             {"rolled_back": True, "revision": "r2", "stable": "r1", "reason": "step 1: errors", "analysis": verdicts})],
+           "1.1.0")  # fmt: skip
+    store.history_begin("3.a", "dev", "plan-3.a", "apply/p/dev", "bob@laptop")
+    store.record("dev", "3.a", deletes=["workflow/train"])
+    store.history_end("3.a", "succeeded", {})
+    h = histories(store, "dev")
+    # a document with spec.version is told apart by it; one without, by a digest
+    assert h["model/chat"]["versions"][0]["digest"] is None
+    assert h["endpoint/chat"]["versions"][0]["digest"] and h["endpoint/chat"]["versions"][0]["version"] is None
+    timelines = node_histories(store, "dev")
+    ep = timelines["endpoint/chat"]
+    assert [e["title"] for e in ep] == [
+        f"applied #{h['endpoint/chat']['versions'][0]['digest']} (created)",
+        "rollout r1 (model 1.0.0): first deployment",
+        "rollout r2 (model 1.1.0) from r1: rolled back",
+    ]
+    assert ep[2]["lines"] == ["reason: step 1: errors", "step 1 20%: fail (errors) 3 errors in 40", "weights: r1 100%"]
+    assert ep[2]["detail"] == {"apply": "2.a", "plan": "plan-2.a", "by": "alice@laptop", "version": None}
+    chat = [(e["type"], e["title"]) for e in timelines["model/chat"]]
+    assert ("applied", "applied version 1.1.0 (changed spec.artifact, spec.version)") in chat
+    assert ("registered", "registered version 1.1.0") in chat
+    assert [e["title"] for e in timelines["workflow/train"]][-1] == "deleted"
+    assert all(a["at"] <= b["at"] for t in timelines.values() for a, b in pairwise(t))
+    store.close()

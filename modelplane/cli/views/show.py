@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from modelplane.compiler.report.terminal import safe
+from modelplane.runtime.state.node_history import metrics_summary, rollout_summary, run_summary, verdict_summary
 
 if TYPE_CHECKING:
     from modelplane.runtime.state.node_history import Apply, NodeHistory, Run
@@ -25,29 +26,8 @@ def _by(a: Apply) -> str:
     return f"apply {a['apply_id']}{plan}{who}"
 
 
-def _metrics(output: dict[str, Any]) -> str:
-    metrics = output.get("metrics") or {}
-    shown = " ".join(f"{k}={v}" for k, v in sorted(metrics.items()))
-    failed = output.get("failed") or []
-    verdict = f"FAILED ({'; '.join(failed)})" if failed else "passed"
-    return f"{shown} {verdict}".strip() if metrics or failed else ""
-
-
 def _run_line(r: Run) -> str:
-    out = r["output"]
-    detail = ""
-    if r["type"] == "evaluate":
-        detail = _metrics(out)
-    elif r["type"] == "run-workflow":
-        inputs = ", ".join(f"{i['id']}@{i['version'] or '#' + (i['digest'] or '?')}" for i in r.get("inputs", []))
-        detail = f"exit {out.get('exit_code', '?')}" + (f"; inputs {inputs}" if inputs else "")
-    elif r["type"] == "register" and out.get("version"):
-        detail = f"version {out['version']}"
-    elif r["type"] == "rollout":
-        detail = str(out.get("revision") or "")
-    if r["status"] == "failed" and out.get("error"):
-        detail = (detail + "; " if detail else "") + str(out["error"]).splitlines()[0]
-    return f"{_when(r)}  {r['action_id']}  {r['status']}  {safe(detail)}  ({_by(r)})"
+    return f"{_when(r)}  {r['action_id']}  {r['status']}  {safe(run_summary(r))}  ({_by(r)})"
 
 
 def show_text(h: NodeHistory) -> str:
@@ -68,24 +48,17 @@ def show_text(h: NodeHistory) -> str:
     if "rollouts" in h:
         lines += ["", "Rollouts"]
         for ro in h["rollouts"]:
-            model = f" (model {ro['model_version']})" if ro["model_version"] else ""
-            how = "first deployment" if ro["first"] else "rolled back" if ro["rolled_back"] else ro["status"]
-            since = f" from {ro['previous']}" if ro["previous"] else ""
-            lines.append(f"  {_when(ro)}  {ro['revision'] or '?'}{model}{since}: {how}  ({_by(ro)})")
+            lines.append(f"  {_when(ro)}  {safe(rollout_summary(ro))}  ({_by(ro)})")
             if ro["reason"]:
                 lines.append(f"    reason: {safe(str(ro['reason']).splitlines()[0])}")
-            for verdict in ro["verdicts"]:
-                step = verdict.get("step")
-                where = f"step {step + 1} " if isinstance(step, int) else ""
-                lines.append(
-                    f"    {where}{verdict.get('weight', '?')}%: {verdict.get('result', '?')} "
-                    f"({verdict.get('gate', '?')}) {safe(str(verdict.get('reason', '')))}"
-                )
+            lines += [f"    {safe(verdict_summary(v))}" for v in ro["verdicts"]]
         weights = ", ".join(f"{rev} {w}%" for rev, w in h.get("weights", {}).items())
         lines.append(f"  current weights: {weights or 'none recorded'}")
     if "metrics" in h:
         lines += ["", "Metrics per run"]
-        lines += [f"  {_when(r)}  {r['status']}  {safe(_metrics(r['output']))}  ({_by(r)})" for r in h["metrics"]]
+        lines += [
+            f"  {_when(r)}  {r['status']}  {safe(metrics_summary(r['output']))}  ({_by(r)})" for r in h["metrics"]
+        ]
     others = [r for r in h["runs"] if r["type"] not in ("evaluate",)] if "metrics" in h else h["runs"]
     if others:
         lines += ["", "Runs"]

@@ -196,8 +196,9 @@
       for (const ev of det.history) {
         const when = ev.at ? new Date(ev.at * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "";
         const d = ev.detail || {};
-        const extra = ["plan", "by", "outcome", "version", "apply"].filter((k) => d[k]).map((k) => k + " " + esc(d[k])).join(" · ");
-        h += '<li data-type="' + esc(ev.type) + '"><time>' + when + "</time><b>" + esc(ev.title) + "</b>" + (extra ? "<br><span class=meta>" + extra + "</span>" : "") + "</li>";
+        const extra = ["plan", "by", "version", "apply"].filter((k) => d[k]).map((k) => k + " " + esc(d[k])).join(" · ");
+        const lines = (ev.lines || []).map((l) => "<br><span class=line>" + esc(l) + "</span>").join("");
+        h += '<li data-type="' + esc(ev.type) + '"><time>' + when + "</time><b>" + esc(ev.title) + "</b>" + lines + (extra ? "<br><span class=meta>" + extra + "</span>" : "") + "</li>";
       }
       h += "</ol><h3>Spec</h3><pre>" + esc(JSON.stringify(det.spec, null, 2)) + "</pre>";
     }
