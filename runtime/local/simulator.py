@@ -137,6 +137,10 @@ class Engine:
     max_model_len: int
     buckets: list[float]
     faults: Faults
+    root: str = ""
+    """What it stands in for loading (vLLM's ``MODEL`` argument: a trained artifact's folder); the name else."""
+    artifact: str = ""
+    """The digest of those weights (a retrain's artifact), shown in ``/v1/models``."""
     served: int = 0
     errors: int = 0
     started: float = field(default_factory=time.time)
@@ -386,10 +390,12 @@ def make_app(engine: Engine, guard: Callable[[], ConnectionGuard | None] = lambd
             "object": "model",
             "created": int(engine.started),
             "owned_by": f"{ENGINE} (not a real vLLM)",
-            "root": engine.model,
+            "root": engine.root or engine.model,
             "parent": None,
             "max_model_len": engine.max_model_len,
         }
+        if engine.artifact:  # not a vLLM field: which trained weights this replica stands in for
+            card["artifact"] = engine.artifact
         return web.json_response({"object": "list", "data": [card]})
 
     async def health(_: web.Request) -> web.Response:
@@ -480,6 +486,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--histogram-buckets", default="[0.05,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0,1.5,2.0,5.0]")
     ap.add_argument("--faults", default="{}", help="JSON: error_rate, added_latency_ms, latency_multiplier, ...")
     ap.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S, help="seconds to send the headers")
+    ap.add_argument("--model", default="", help="what it stands in for loading (a trained artifact's folder)")
+    ap.add_argument("--artifact", default="", help="that artifact's digest, shown in /v1/models")
     args = ap.parse_args(argv)
     engine = Engine(
         args.served_model_name,
@@ -490,6 +498,8 @@ def main(argv: list[str] | None = None) -> None:
         args.max_model_len,
         json.loads(args.histogram_buckets),
         Faults(**json.loads(args.faults)),
+        root=args.model,
+        artifact=args.artifact,
     )
     asyncio.run(serve(engine, args.port, args.header_timeout))
 

@@ -74,6 +74,8 @@ class Run(Apply):
 class Artifact(Apply):
     version: str | None
     artifact: str | None
+    digest: NotRequired[str]
+    """A retrain's artifact (no version bump): the digest of the weights the run made."""
     produced_by: list[Run]
     """The training workflow's run in the registering apply, else its last run before."""
     evaluations: list[Run]
@@ -86,6 +88,8 @@ class Rollout(Apply):
     previous: str | None
     model_version: str | None
     first: bool
+    artifact: NotRequired[str]
+    """The digest of the trained weights it rolled out (a retrain in its apply)."""
     rolled_back: bool
     reason: str | None
     verdicts: list[dict[str, Any]]
@@ -243,15 +247,16 @@ class _Context:
                 for r in self.runs.get(ev, [])
                 if r.type == "evaluate" and r.apply_id == apply_id
             ]
-            out.append(
-                {
-                    **self.apply(apply_id, at),
-                    "version": entry.get("version"),
-                    "artifact": spec.get("artifact"),
-                    "produced_by": [self.run(r) for r in produced],
-                    "evaluations": evaluated,
-                }
-            )
+            found: Artifact = {
+                **self.apply(apply_id, at),
+                "version": entry.get("version"),
+                "artifact": spec.get("artifact"),
+                "produced_by": [self.run(r) for r in produced],
+                "evaluations": evaluated,
+            }
+            if isinstance(entry.get("trained"), dict) and entry["trained"].get("digest"):
+                found["digest"] = str(entry["trained"]["digest"])
+            out.append(found)
         return out
 
     def evaluations_of(self, model_id: str) -> list[str]:
@@ -276,7 +281,7 @@ class _Context:
         at_version = self.as_of(node_id, r.serial, r.apply_id)
         model = ((at_version.data if at_version else None) or endpoint).get("spec", {}).get("model")
         model_v = self.as_of(f"model/{model}", r.serial, r.apply_id) if model else None
-        return {
+        out: Rollout = {
             **self.apply(r.apply_id, r.at),
             "status": r.status,
             "revision": str(revision) if revision else None,
@@ -288,6 +293,9 @@ class _Context:
             "verdicts": list(o.get("analysis") or []),
             "weights": weights,
         }
+        if o.get("artifact"):
+            out["artifact"] = str(o["artifact"])
+        return out
 
 
 def _versions(ctx: _Context, rows: list[NodeVersion]) -> list[Version]:

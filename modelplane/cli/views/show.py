@@ -60,7 +60,10 @@ def show_text(h: NodeHistory) -> str:
     if "artifacts" in h:
         lines += ["", "Artifacts"]
         for a in h["artifacts"]:
-            lines.append(f"  {a['version'] or '-'}  {safe(a['artifact'] or '')}  registered {_when(a)} ({_by(a)})")
+            trained = f" trained {a['digest'][:19]}" if a.get("digest") else ""  # a retrain: its weights' digest
+            lines.append(
+                f"  {a['version'] or '-'}  {safe(a['artifact'] or '')}{trained}  registered {_when(a)} ({_by(a)})"
+            )
             for r in a["produced_by"]:
                 lines.append(f"    produced by {_run_line(r)}")
             for r in a["evaluations"]:
@@ -71,6 +74,8 @@ def show_text(h: NodeHistory) -> str:
             model = f" (model {ro['model_version']})" if ro["model_version"] else ""
             how = "first deployment" if ro["first"] else "rolled back" if ro["rolled_back"] else ro["status"]
             since = f" from {ro['previous']}" if ro["previous"] else ""
+            if ro.get("artifact"):
+                model += f" (trained {ro['artifact'][:19]})"
             lines.append(f"  {_when(ro)}  {ro['revision'] or '?'}{model}{since}: {how}  ({_by(ro)})")
             if ro["reason"]:
                 lines.append(f"    reason: {safe(str(ro['reason']).splitlines()[0])}")
