@@ -213,9 +213,7 @@ def test_owners_are_grouped_by_what_they_must_do(git_example: Make) -> None:
 
     text = render_text(plan)
     section = text[text.index("Owners to notify") :]
-    assert (
-        section.index("fix a broken consumer") < section.index("re-evaluate") < section.index("be informed")
-    )
+    assert section.index("fix a broken consumer") < section.index("re-evaluate") < section.index("be informed")
     assert "retrain a stale model" not in section
     assert "team-personalization (tier 0): feature/user-writing-profile" in section
     md = render_md(plan, make_plan(gp.root, PROD, base_ref="HEAD~1", allow_breaking=True).head.graph)
