@@ -6,6 +6,7 @@ changes. A retrain whose blocking evaluation fails rolls nothing out: stable kee
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Iterator
@@ -57,7 +58,29 @@ def _flat(text: str) -> str:
     return " ".join(text.split())  # the console wraps long lines
 
 
-def test_retrain_rolls_the_trained_artifact_out_as_a_canary(quickstart: Pipeline) -> None:
+async def _record_histories(p: Pipeline) -> None:
+    """The retrain's apply and its rollout, as tests/histories/ keeps them (replayed by tests/runtime/test_replay.py)."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from modelplane.runtime.temporal.workflows import rollout_workflow_id
+    from tests.integration.test_workflows import save_history
+
+    address = json.loads((p.root / ".modelplane" / "temporal.json").read_text())["address"]
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    parent = await client.get_workflow_handle("apply/quickstart/dev").fetch_history()
+    save_history("apply-retrain-canary", parent)
+    started = next(
+        e.workflow_execution_started_event_attributes
+        for e in parent.events
+        if e.HasField("workflow_execution_started_event_attributes")
+    )
+    apply_id = json.loads(started.input.payloads[0].data)["apply_id"]
+    child = client.get_workflow_handle(rollout_workflow_id(parent.workflow_id, apply_id, "endpoint/tiny-chat"))
+    save_history("rollout-retrain-canary", await child.fetch_history())
+
+
+def test_retrain_rolls_the_trained_artifact_out_as_a_canary(quickstart: Pipeline, update_goldens: bool) -> None:
     p = quickstart
     p.run("apply", "--auto-approve", check=True, timeout=180)
     [(first, _)] = _registry(p)["revisions"].items()
@@ -96,6 +119,8 @@ def test_retrain_rolls_the_trained_artifact_out_as_a_canary(quickstart: Pipeline
     assert next(v["weight"] for v in last["verdicts"] if v.get("gate") != "capacity") == 50  # a canary step
     assert f"trained {digest[:19]}" in p.run("show", "endpoint/tiny-chat", check=True).stdout
     assert "No changes" in p.run("plan", check=True).stdout
+    if update_goldens:
+        asyncio.run(_record_histories(p))
 
     # an in-place change afterwards keeps the trained weights' revision (the plan reads the registered digest)
     p.edit("    max_replicas: 4", "    max_replicas: 5", file="specs/serving.yaml")
