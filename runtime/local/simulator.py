@@ -48,11 +48,16 @@ from aiohttp import web
 from modelplane.runtime.local import completion_shapes as shapes
 from modelplane.runtime.local.conn_guard import ConnectionGuard
 from modelplane.runtime.local.engine_metrics import EngineMetrics
-from modelplane.runtime.local.openai_api import ClientError, parse_completion, vllm_error_response
+from modelplane.runtime.local.openai_api import (
+    MAX_BODY,
+    ClientError,
+    parse_completion,
+    read_limited,
+    vllm_error_response,
+)
 
 ENGINE = "modelplane-vllm-simulator"
 IMITATES = "0.33.0"
-MAX_BODY = 16 * 1024 * 1024
 MAX_CONNECTIONS = 4096
 HEADER_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 30.0
@@ -324,27 +329,13 @@ async def _streamed(request: web.Request, engine: Engine, answer: Answer) -> web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def _read_body(request: web.Request) -> tuple[bytes | None, int]:
-    """The body, or None (and its size) past ``MAX_BODY``: the rest is read and dropped rather than left
-    unread, so the client, still sending, gets the 413 instead of a reset connection."""
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size <= MAX_BODY:
-            parts.append(chunk)
-        else:
-            parts.clear()
-    return (b"".join(parts) if size <= MAX_BODY else None), size
-
-
 def make_app(engine: Engine, guard: Callable[[], ConnectionGuard | None] = lambda: None) -> web.Application:
     headers = {"x-modelplane-engine": ENGINE, "x-modelplane-revision": engine.revision}
 
     async def complete(request: web.Request, chat: bool) -> web.StreamResponse:
         try:
             async with asyncio.timeout(BODY_TIMEOUT_S):
-                raw, size = await _read_body(request)
+                raw, size = await read_limited(request, MAX_BODY)
         except TimeoutError:
             resp = vllm_error_response(408, f"the request body was not received within {BODY_TIMEOUT_S:g} s")
             resp.force_close()
@@ -429,7 +420,7 @@ def make_app(engine: Engine, guard: Callable[[], ConnectionGuard | None] = lambd
     async def mark(_: web.Request, resp: web.StreamResponse) -> None:
         resp.headers.update(headers)  # every response, errors and streams too, says which engine answered
 
-    app = web.Application(middlewares=[guarded])  # the body limit is _read_body's
+    app = web.Application(middlewares=[guarded])  # the body limit is read_limited's
     app.on_response_prepare.append(mark)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/chat/completions", chat)
