@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from modelplane.stacks.engine import trained_revision
 from tests.conftest import EXAMPLES
@@ -106,7 +106,8 @@ def test_retrain_rolls_the_trained_artifact_out_as_a_canary(quickstart: Pipeline
     assert reg["revisions"][revision]["artifact"] == digest
     assert first not in reg["revisions"]  # the old weights are torn down
     for replica in reg["revisions"][revision]["replicas"]:  # every replica serves the trained artifact
-        card = requests.get(f"http://127.0.0.1:{replica['port']}/v1/models", timeout=5).json()["data"][0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{replica['port']}/v1/models", timeout=5) as resp:
+            card = json.loads(resp.read())["data"][0]
         assert card["artifact"] == digest and card["root"].endswith("output"), card
     endpoint = json.loads(p.run("show", "endpoint/tiny-chat", "-f", "json", check=True).stdout)
     last = endpoint["rollouts"][-1]
