@@ -124,6 +124,7 @@ def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:
     graph = build(specs, partial=True)
     # the weights retrains registered: what the applied revisions serve (compiler.plan.artifacts)
     graph.trained = {NodeId.parse(k): a for k, a in state.artifacts.items()}
+    graph.served = {NodeId.parse(k): d for k, d in state.served.items()}
     return graph
 
 

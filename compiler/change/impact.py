@@ -170,7 +170,7 @@ RULES: dict[tuple[Signal, str, str], Rule] = {
     ),
     ("model", "serves", "Endpoint"): Rule("rollout-required", "{node} rolls out the new version", "serving"),
     ("stale", "serves", "Endpoint"): Rule(
-        "notify", "{node} serves it (rolls out once the model is retrained)", "stale"
+        "notify", "{node} serves it (stale: nothing in this plan retrains the model)", "stale"
     ),
     ("serving", "hosts", "Endpoint"): Rule("notify", "{node} runs on the changed stack"),
     **{(s, "consumes", "Service"): Rule("notify", "{node} (tier {tier}) consumes it") for s in _DATA},

@@ -53,6 +53,9 @@ class AppliedState:
     """By action id (``type:target``)."""
     artifacts: dict[str, TrainedArtifact] = field(default_factory=dict)
     """By model id: the last artifact a retrain registered for it."""
+    served: dict[str, str] = field(default_factory=dict)
+    """By endpoint id: the digest of the trained artifact its last successful rollout serves (absent: the
+    model's declared artifact). Differs from ``artifacts`` after a retrain whose rollout did not happen."""
 
 
 class StateReader(Protocol):

@@ -53,6 +53,8 @@ class LineageGraph:
     _parents: dict[NodeId, list[NodeId]] = field(default_factory=dict)
     trained: dict[NodeId, TrainedArtifact] = field(default_factory=dict)
     """The applied state's graph only: each model's artifact a retrain registered (``compiler.plan.artifacts``)."""
+    served: dict[NodeId, str] = field(default_factory=dict)
+    """The applied state's graph only: the trained artifact's digest each endpoint serves."""
 
     @classmethod
     def indexed(cls, specs: SpecSet, edges: list[Edge], order: list[NodeId] | None = None) -> LineageGraph:

@@ -20,7 +20,7 @@ from modelplane.compiler.change.state import PendingAction
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.graph.toposort import toposort
 from modelplane.compiler.load.specset import SpecNode
-from modelplane.compiler.plan.artifacts import served_artifact, spec_hash
+from modelplane.compiler.plan.artifacts import served_artifact, served_digest, spec_hash
 from modelplane.compiler.plan.ids import ActionId, Target
 from modelplane.compiler.plan.model import (
     DUTY_TITLES,
@@ -94,6 +94,7 @@ def build_plan(
     _retrain_rollouts(b)
     _mark_in_place(b)
     left_over = _actions_left_over(b, pending or {})
+    _note_unserved_artifacts(b)
     owners = _owners(b)
     actions = _with_dependencies(b, owners)
     gpu = gpu_deltas(base, head)
@@ -272,8 +273,9 @@ def _mark_in_place(b: _Builder) -> None:
         if old is None or new is None or old.kind != "Endpoint":
             continue
         models = [g.nodes.get(NodeId("model", n.spec["model"])) for g, n in ((b.base, old), (b.head, new))]
-        # both sides serve the weights a retrain registered, while the model's spec is the one they were trained for
-        digests = [(a or {}).get("digest") for a in (served_artifact(b.base, m) for m in models)]
+        # what serves now (the weights its last rollout took out) against what will: the weights a retrain
+        # registered last, while the model's spec is the one they were trained for
+        digests = [served_digest(b.base, nid), (served_artifact(b.base, models[1]) or {}).get("digest")]
         before, after = (
             revision_id(n.data, m.data if m else None, d) for n, m, d in zip((old, new), models, digests, strict=True)
         )
@@ -284,6 +286,22 @@ def _mark_in_place(b: _Builder) -> None:
         reason = f"{nid} changes in place ({fields}): revision {after} keeps serving, no new replicas"
         details = {**act.details, "in_place": True, "revision": after}
         b.actions[aid] = act.model_copy(update={"reason": reason, "details": details})  # plan actions are frozen
+
+
+def _note_unserved_artifacts(b: _Builder) -> None:
+    """A rollout (changed or left over) of an endpoint that does not serve the artifact a retrain registered last
+    (its rollout did not happen: a blocking evaluation failed) takes that artifact out too: the plan says so."""
+    for aid, act in list(b.actions.items()):
+        if act.type != "rollout" or act.details.get("trained_by") or act.details.get("in_place"):
+            continue
+        nid = Target.parse(act.target).node
+        node = b.head.nodes.get(nid)
+        if node is None or node.kind != "Endpoint":
+            continue
+        registered = served_artifact(b.base, b.head.nodes.get(NodeId("model", node.spec["model"])))
+        if registered is not None and registered["digest"] != served_digest(b.base, nid):
+            what = f"rolls out the artifact a retrain registered ({registered['digest'][:19]}), not yet serving"
+            b.actions[aid] = act.model_copy(update={"reason": f"{act.reason}; {what}"})
 
 
 def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:

@@ -48,6 +48,12 @@ def served_artifact(applied: LineageGraph, model: SpecNode | None) -> dict[str, 
     return None if found is None else {"digest": found.digest, "path": found.path}
 
 
+def served_digest(applied: LineageGraph, endpoint: NodeId) -> str | None:
+    """The digest of the trained artifact ``endpoint`` serves now (its last successful rollout's), if any."""
+    served: dict[NodeId, str] = getattr(applied, "served", None) or {}
+    return served.get(endpoint)
+
+
 def model_of(graph: LineageGraph, endpoint: SpecNode, fallback: LineageGraph | None = None) -> SpecNode | None:
     ref = NodeId("model", endpoint.spec["model"])
     return graph.nodes.get(ref) or (fallback.nodes.get(ref) if fallback is not None else None)

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.loader import paused_gc
-from modelplane.compiler.plan.artifacts import served_artifact
+from modelplane.compiler.plan.artifacts import served_artifact, served_digest
 from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import (
     Execution,
@@ -234,8 +234,10 @@ def stack_inputs(
             model = g.nodes.get(NodeId("model", cur.spec["model"])) if cur is not None else None
             if cur is None or model is None or cur.spec.get("stack") != name:
                 continue
+            # the applied revision serves what its last rollout took out; the plan's, the registered weights
             trained = served_artifact(base, model)
-            rev = revision_id(cur.data, model.data, trained["digest"] if trained else None)
+            digest = served_digest(base, ep.id) if g is base else (trained["digest"] if trained else None)
+            rev = revision_id(cur.data, model.data, digest)
             if rev not in objects:
                 pool = _pool_for(rendered.pools, cur.spec["resources"]["accelerator"])
                 spec = cast(Endpoint, cur.model).spec

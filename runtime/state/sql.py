@@ -97,7 +97,22 @@ class SqlStore:
                 ),
                 (environment, '%"trained": {%'),
             ).fetchall()
-        return AppliedState(int(row[0]) if row else 0, nodes, pending, _trained_artifacts(trained))
+            # what each endpoint's last successful rollout serves (its output names a trained artifact, or not)
+            served = db.execute(
+                q(
+                    "SELECT target, output FROM runs WHERE environment=? AND type='rollout' AND status='succeeded'"
+                    f" ORDER BY serial, {self.INSERTION_ORDER}"
+                ),
+                (environment,),
+            ).fetchall()
+        last = {target: json.loads(output).get("artifact") for target, output in served}
+        return AppliedState(
+            int(row[0]) if row else 0,
+            nodes,
+            pending,
+            _trained_artifacts(trained),
+            {target: str(digest) for target, digest in last.items() if digest},
+        )
 
     def serial(self, environment: str) -> int:
         rows = self._all("SELECT serial FROM environments WHERE environment=?", (environment,))

@@ -615,12 +615,10 @@ class EndpointRolloutWorkflow:
         policy = self._policy = rollout_policy(action.node, action.context)
         self._tests = workflow.patched(NOISE_GATES)
         revision = self._revision(inp)
-        # the weights it serves, where a retrain made them (the history shows which artifact went out)
-        trained = (
-            {"artifact": str(inp.trained["digest"])}
-            if inp.trained and revision != action.details.get("revision")
-            else {}
-        )
+        # the trained weights it serves (this apply's, or the plan's registered ones): the history shows which went
+        # out, and the next plan reads from it what each endpoint serves (compiler.plan.artifacts)
+        digest = inp.trained.get("digest") if inp.trained else (action.details.get("artifact") or {}).get("digest")
+        trained = {"artifact": str(digest)} if digest else {}
         state = await self._run_step(defs.rollout_inspect, self._input(RolloutStep))
         stable = state.get("stable")
         router = await self._run_step(defs.rollout_router, self._input(RolloutStep))

@@ -5,6 +5,7 @@ again. The retrain itself (the plan's line, the apply) is tests/integration/test
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def _state(root: Path) -> tuple[AppliedState, str]:
     model = head.nodes[NodeId("model", "tiny-chat")]
     trained = TrainedArtifact(DIGEST, "/runs/2/output", spec_hash(model.data), "2.x")
     spec_rev = revision_id(head.nodes[NodeId("endpoint", "tiny-chat")].data, model.data)
-    return AppliedState(9, applied, {}, {"model/tiny-chat": trained}), spec_rev
+    return AppliedState(9, applied, {}, {"model/tiny-chat": trained}, {"endpoint/tiny-chat": DIGEST}), spec_rev
 
 
 class _Reader:
@@ -66,6 +67,19 @@ def test_an_in_place_change_after_a_retrain_keeps_the_trained_revision(tmp_path:
     assert details["in_place"] is True
     assert details["revision"] == trained_revision(spec_rev, DIGEST)
     assert details["artifact"] == {"digest": DIGEST, "path": "/runs/2/output"}  # what its replicas load
+
+
+def test_a_retrain_that_did_not_roll_out_goes_out_with_the_next_rollout(tmp_path: Path) -> None:
+    """Its blocking evaluation failed: the artifact is registered, the endpoint still serves the one before.
+    An in-place change is then no longer in place, and the plan says what else goes out."""
+    root = _project(tmp_path)
+    state, spec_rev = _state(root)
+    state = replace(state, served={"endpoint/tiny-chat": "sha256:" + "cd" * 32})
+    serving = root / "specs" / "serving.yaml"
+    serving.write_text(serving.read_text().replace("max_replicas: 4", "max_replicas: 6"))
+    details = _rollout(root, state)
+    assert "in_place" not in details and details["revision"] == trained_revision(spec_rev, DIGEST)
+    assert details["reason"].endswith(f"rolls out the artifact a retrain registered ({DIGEST[:19]}), not yet serving")
 
 
 def test_a_new_revision_after_a_retrain_serves_the_trained_weights(tmp_path: Path) -> None:

@@ -139,3 +139,7 @@ def test_retrain_rolls_the_trained_artifact_out_as_a_canary(quickstart: Pipeline
     assert list(reg["revisions"]) == [revision] and reg["revisions"][revision]["weight"] == 100
     plan = _flat(p.run("plan", check=True).stdout)
     assert "left over" in plan and "rollout endpoint/tiny-chat" in plan, plan  # still to do, not dropped
+    planned = json.loads(p.run("plan", "--format", "json", check=True).stdout)
+    rollout = next(a for a in planned["actions"] if a["id"] == "rollout:endpoint/tiny-chat")
+    assert rollout["reason"].endswith("not yet serving"), rollout  # the registered artifact that did not go out
+    assert "evaluate:evaluation/tiny-chat-quality" in rollout["depends_on"]  # still gated
