@@ -74,7 +74,7 @@ class Run(Apply):
 class Artifact(Apply):
     version: str | None
     artifact: str | None
-    digest: NotRequired[str]
+    digest: str | None
     """A retrain's artifact (no version bump): the digest of the weights the run made."""
     produced_by: list[Run]
     """The training workflow's run in the registering apply, else its last run before."""
@@ -88,8 +88,8 @@ class Rollout(Apply):
     previous: str | None
     model_version: str | None
     first: bool
-    artifact: NotRequired[str]
-    """The digest of the trained weights it rolled out (a retrain in its apply)."""
+    artifact: str | None
+    """The digest of the trained weights it rolled out or kept serving (a retrain's), else None."""
     rolled_back: bool
     reason: str | None
     verdicts: list[dict[str, Any]]
@@ -247,16 +247,17 @@ class _Context:
                 for r in self.runs.get(ev, [])
                 if r.type == "evaluate" and r.apply_id == apply_id
             ]
-            found: Artifact = {
-                **self.apply(apply_id, at),
-                "version": entry.get("version"),
-                "artifact": spec.get("artifact"),
-                "produced_by": [self.run(r) for r in produced],
-                "evaluations": evaluated,
-            }
-            if isinstance(entry.get("trained"), dict) and entry["trained"].get("digest"):
-                found["digest"] = str(entry["trained"]["digest"])
-            out.append(found)
+            trained = entry.get("trained")
+            out.append(
+                {
+                    **self.apply(apply_id, at),
+                    "version": entry.get("version"),
+                    "artifact": spec.get("artifact"),
+                    "digest": str(trained["digest"]) if isinstance(trained, dict) and trained.get("digest") else None,
+                    "produced_by": [self.run(r) for r in produced],
+                    "evaluations": evaluated,
+                }
+            )
         return out
 
     def evaluations_of(self, model_id: str) -> list[str]:
@@ -281,7 +282,7 @@ class _Context:
         at_version = self.as_of(node_id, r.serial, r.apply_id)
         model = ((at_version.data if at_version else None) or endpoint).get("spec", {}).get("model")
         model_v = self.as_of(f"model/{model}", r.serial, r.apply_id) if model else None
-        out: Rollout = {
+        return {
             **self.apply(r.apply_id, r.at),
             "status": r.status,
             "revision": str(revision) if revision else None,
@@ -292,10 +293,8 @@ class _Context:
             "reason": o.get("reason") or o.get("error") or None,
             "verdicts": list(o.get("analysis") or []),
             "weights": weights,
+            "artifact": str(o["artifact"]) if o.get("artifact") else None,
         }
-        if o.get("artifact"):
-            out["artifact"] = str(o["artifact"])
-        return out
 
 
 def _versions(ctx: _Context, rows: list[NodeVersion]) -> list[Version]:

@@ -60,7 +60,7 @@ def show_text(h: NodeHistory) -> str:
     if "artifacts" in h:
         lines += ["", "Artifacts"]
         for a in h["artifacts"]:
-            trained = f" trained {a['digest'][:19]}" if a.get("digest") else ""  # a retrain: its weights' digest
+            trained = f" trained {a['digest'][:19]}" if a["digest"] else ""  # a retrain: its weights' digest
             lines.append(
                 f"  {a['version'] or '-'}  {safe(a['artifact'] or '')}{trained}  registered {_when(a)} ({_by(a)})"
             )
@@ -74,7 +74,7 @@ def show_text(h: NodeHistory) -> str:
             model = f" (model {ro['model_version']})" if ro["model_version"] else ""
             how = "first deployment" if ro["first"] else "rolled back" if ro["rolled_back"] else ro["status"]
             since = f" from {ro['previous']}" if ro["previous"] else ""
-            if ro.get("artifact"):
+            if ro["artifact"]:
                 model += f" (trained {ro['artifact'][:19]})"
             lines.append(f"  {_when(ro)}  {ro['revision'] or '?'}{model}{since}: {how}  ({_by(ro)})")
             if ro["reason"]:
