@@ -12,8 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from modelplane.errors import ActionFailed
-
 CHUNK = 1 << 20
 
 
@@ -31,16 +29,14 @@ def tree_digest(folder: Path) -> tuple[str, int]:
     return "sha256:" + h.hexdigest(), len(files)
 
 
-def trained_artifact(target: str, outputs: list[str], out_dir: Path) -> dict[str, Any] | None:
-    """What a workflow run trained: None unless the workflow outputs a model; an error if it wrote nothing."""
-    models = [o for o in outputs if o.startswith("model/")]
+def trained_artifact(outputs: list[str], out_dir: Path) -> dict[str, Any] | None:
+    """What a workflow run trained: None unless the workflow outputs a model and wrote files for it (a run that
+    publishes its weights elsewhere and writes nothing here has no artifact modelplane can roll out: the rollout
+    that waits for one says so, ``runtime.temporal.workflows.EndpointRolloutWorkflow._revision``)."""
+    models = sorted({o for o in outputs if o.startswith("model/")})
     if not models:
         return None
     digest, files = tree_digest(out_dir)
     if files == 0:
-        raise ActionFailed(
-            f"{target} outputs {', '.join(models)} but wrote no files to its output folder {out_dir}",
-            hint="write the trained model (or a file recording it) under $MODELPLANE_OUTPUT_DIR: its digest is "
-            "the artifact the model's endpoints roll out",
-        )
+        return None
     return {"digest": digest, "path": os.fspath(out_dir), "model": models[0], "files": files}

@@ -142,7 +142,7 @@ async def run_workflow(ctx: Context, action: ActionSpec) -> Effect:
     # a run that trains a model made an artifact: its digest is what the model registers and its endpoints serve
     spec = spec_of(action.node)
     trains = [*getattr(spec, "outputs", []), *action.details.get("trains", [])]
-    artifact = await asyncio.to_thread(trained_artifact, action.target, trains, ctx.run_dir / "output")
+    artifact = await asyncio.to_thread(trained_artifact, trains, ctx.run_dir / "output")
     if artifact is not None:
         out["artifact"] = artifact
     return Effect(output=out)

@@ -724,9 +724,11 @@ class EndpointRolloutWorkflow:
         if not inp.action.details.get("trained_by") or not workflow.patched(TRAINED_ARTIFACT):
             return revision
         if not inp.trained or not inp.trained.get("digest"):
+            run = str(inp.action.details["trained_by"]).removeprefix("run-workflow:")
             raise ApplicationError(
-                f"{inp.action.target}: {inp.action.details['trained_by']} reported no trained artifact, so there "
-                "is nothing new to roll out (its output folder held no files?); stable keeps serving",
+                f"{inp.action.target}: {run} wrote no files to its output folder, so there is no trained artifact "
+                "to roll out; stable keeps serving. Fix: write the trained weights (or a file naming them, e.g. "
+                "their URI and checksum) under $MODELPLANE_OUTPUT_DIR and apply again",
                 type="NoArtifact",
                 non_retryable=True,
             )
