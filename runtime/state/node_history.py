@@ -247,13 +247,13 @@ class _Context:
                 for r in self.runs.get(ev, [])
                 if r.type == "evaluate" and r.apply_id == apply_id
             ]
-            trained = entry.get("trained")
+            made = entry.get("trained")  # a retrain's registration: the digest of the weights it made
             out.append(
                 {
                     **self.apply(apply_id, at),
                     "version": entry.get("version"),
                     "artifact": spec.get("artifact"),
-                    "digest": str(trained["digest"]) if isinstance(trained, dict) and trained.get("digest") else None,
+                    "digest": str(made["digest"]) if isinstance(made, dict) and made.get("digest") else None,
                     "produced_by": [self.run(r) for r in produced],
                     "evaluations": evaluated,
                 }
