@@ -121,7 +121,11 @@ def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:
         own = same.own if same is not None and data is same.data else None
         nodes[nid] = SpecNode(nid, applied.kind, applied.file, applied.index, data, own=own)
     specs = SpecSet(head.root, head.project, head.environment, dict(sorted(nodes.items())))
-    return build(specs, partial=True)
+    graph = build(specs, partial=True)
+    # the weights retrains registered: what the applied revisions serve (compiler.plan.artifacts)
+    graph.trained = {NodeId.parse(k): a for k, a in state.artifacts.items()}
+    graph.served = {NodeId.parse(k): d for k, d in state.served.items()}
+    return graph
 
 
 def normalized_applied(kind: str, data: dict[str, Any], head: SpecNode | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ a flag the image's vLLM lacks at the line that asked for it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -128,11 +129,20 @@ def vllm_args(endpoint: dict[str, Any] | Endpoint, model: dict[str, Any] | Model
     return command(_endpoint(endpoint).spec, m.metadata.name, m.spec, port)
 
 
-def revision_id(endpoint: dict[str, Any], model: dict[str, Any] | None) -> str:
+def revision_id(endpoint: dict[str, Any], model: dict[str, Any] | None, artifact: str | None = None) -> str:
     """What serves: the endpoint's revision fields (``specs.endpoint_fields``: not autoscaling, routing, rollout
-    and the rest a running revision takes in place) and its model's spec. Same specs, same revision, on every
-    stack."""
+    and the rest a running revision takes in place) and its model's spec, and where a retrain made the weights,
+    the trained artifact's digest (``trained_revision``). Same specs and weights, same revision, on every stack."""
     from modelplane.compiler.graph.fingerprint import content_hash
     from modelplane.specs.endpoint_fields import revision_fields
 
-    return "r" + content_hash([revision_fields(endpoint["spec"]), (model or {}).get("spec")])[:8]
+    spec_revision = "r" + content_hash([revision_fields(endpoint["spec"]), (model or {}).get("spec")])[:8]
+    return trained_revision(spec_revision, artifact) if artifact else spec_revision
+
+
+def trained_revision(spec_revision: str, artifact: str) -> str:
+    """The revision of ``spec_revision``'s specs serving the weights a retrain made (``artifact``: their digest).
+
+    A plain hash of the two strings, so the apply computes it in the workflow once the training step has
+    reported its digest, and the next plan computes the same from the registered digest."""
+    return "r" + hashlib.blake2b(f"{spec_revision}\0{artifact}".encode(), digest_size=4).hexdigest()

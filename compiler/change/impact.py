@@ -12,8 +12,10 @@ Changes propagate along the data flow as signals:
   endpoints *roll out*;
 - ``serving``: an endpoint rolls out, so its consumers are *notified*;
 - ``stale``: a model must retrain, so its evaluations re-run after the
-  retrain, and its endpoints and consumers are told (rollouts follow once the
-  retrained version is declared).
+  retrain. Where the workflow that trains it re-runs in this plan, its
+  endpoints *roll out* the artifact it trains (as a canary, gated by the
+  model's blocking evaluations); otherwise they are told, and the model's
+  owner must retrain it.
 
 Metadata-only changes propagate nothing. What each signal does along each
 kind of edge is the table ``RULES``; every node downstream of a change is in
@@ -168,7 +170,7 @@ RULES: dict[tuple[Signal, str, str], Rule] = {
     ),
     ("model", "serves", "Endpoint"): Rule("rollout-required", "{node} rolls out the new version", "serving"),
     ("stale", "serves", "Endpoint"): Rule(
-        "notify", "{node} serves it (rolls out once the model is retrained)", "stale"
+        "notify", "{node} serves it (stale: nothing in this plan retrains the model)", "stale"
     ),
     ("serving", "hosts", "Endpoint"): Rule("notify", "{node} runs on the changed stack"),
     **{(s, "consumes", "Service"): Rule("notify", "{node} (tier {tier}) consumes it") for s in _DATA},
@@ -188,6 +190,8 @@ def compute(head: LineageGraph, diff: Diff) -> Impact:
     waves: dict[NodeId, list[tuple[Edge, _Wave]]] = {}
     affected: dict[NodeId, Affected] = {}
     passed_over: dict[NodeId, tuple[str, ...]] = {}
+    retraining: set[NodeId] = set()
+    """Stale models whose training workflow re-runs in this plan (decided before their endpoints, in order)."""
 
     def mark(nid: NodeId, category: Category, chain: tuple[str, ...], columns: list[str] | None = None) -> None:
         cur = affected.get(nid)
@@ -215,7 +219,9 @@ def compute(head: LineageGraph, diff: Diff) -> Impact:
             if change.kind == "Evaluation" and change.change == "update" and change.effect != "metadata-only":
                 mark(nid, "re-evaluate-required", (desc,))
         for edge, wave in waves.get(nid, []):
-            outgoing.extend(_receive(node, edge, wave, mark, passed_over))
+            outgoing.extend(_receive(node, edge, wave, mark, passed_over, retraining))
+        if node.kind == "Model" and _trained_here(head, nid, affected):
+            retraining.add(nid)
         # forward each signal once per distinct chain head, to every child
         seen: set[tuple[Signal, tuple[str, ...]]] = set()
         for wave in outgoing:
@@ -249,9 +255,12 @@ def _receive(
     wave: _Wave,
     mark: Any,
     passed_over: dict[NodeId, tuple[str, ...]],
+    retraining: set[NodeId],
 ) -> list[_Wave]:
     nid, here = node.id, str(node.id)
     special = _special(node, edge, wave, mark, passed_over)
+    if special is None:
+        special = _retrained(node, edge, wave, mark, retraining)
     if special is not None:
         return special
     rule = RULES.get((wave.signal, edge.kind, node.kind))
@@ -290,6 +299,25 @@ def _special(
     return None
 
 
+def _trained_here(head: LineageGraph, model: NodeId, affected: dict[NodeId, Affected]) -> bool:
+    """A stale model retrains in this plan: a workflow producing it must re-run (``retrain_on_change`` on)."""
+    if model not in affected or affected[model].category != "retrain-required":
+        return False
+    producers = [e.source for e in head.in_edges(model) if e.kind in ("output", "produces")]
+    return any(p in affected and affected[p].category == "retrain-required" for p in producers)
+
+
+def _retrained(node: SpecNode, edge: Edge, wave: _Wave, mark: Any, retraining: set[NodeId]) -> list[_Wave] | None:
+    """An endpoint serving a model this plan retrains rolls the trained artifact out (None: the table applies)."""
+    if not (node.kind == "Endpoint" and edge.kind == "serves" and wave.signal == "stale"):
+        return None
+    if wave.source not in retraining:
+        return None
+    chain = (*wave.chain, f"{node.id} rolls out the artifact trained in this apply as a canary")
+    mark(node.id, "rollout-required", chain)
+    return [_Wave("serving", chain, node.id)]
+
+
 def rules_table() -> str:
     """RULES as the markdown table README shows (a test keeps the two equal)."""
     rows = ["| change arriving | along edge | at | category | passes on |", "|---|---|---|---|---|"]
@@ -299,5 +327,8 @@ def rules_table() -> str:
     for (signal, edge, kind), rule in RULES.items():
         rows.append(f"| {signal} | `{edge}` | {kind} | {rule.category} | {rule.sends or '-'} |")
     rows.append("| any | `input` | Workflow with `retrain_on_change: false` | notify | - |")
+    rows.append(
+        "| stale | `serves` | Endpoint of a model whose workflow re-runs in the plan | rollout-required | serving |"
+    )
     rows.append("| any other | any other | any | unaffected, naming the edge | - |")
     return "\n".join(rows)

@@ -30,6 +30,20 @@ class PendingAction:
 
 
 @dataclass(frozen=True)
+class TrainedArtifact:
+    """The weights a workflow run trained for a model and a later action registered (``register`` after
+    ``run-workflow`` in one apply): what the model's endpoints serve while its spec stays the same."""
+
+    digest: str
+    """``sha256:...`` of the run's output folder (``runtime.executors.artifacts``)."""
+    path: str
+    """Where the run wrote it (its output folder)."""
+    model_spec: str
+    """``spec_hash`` of the model spec it was trained for: a changed spec (a version bump) no longer serves it."""
+    apply_id: str = ""
+
+
+@dataclass(frozen=True)
 class AppliedState:
     serial: int
     """Increases with every action an apply records; a plan remembers the serial it saw."""
@@ -37,6 +51,11 @@ class AppliedState:
     """By ``kind/name``."""
     pending: dict[str, PendingAction] = field(default_factory=dict)
     """By action id (``type:target``)."""
+    artifacts: dict[str, TrainedArtifact] = field(default_factory=dict)
+    """By model id: the last artifact a retrain registered for it."""
+    served: dict[str, str] = field(default_factory=dict)
+    """By endpoint id: the digest of the trained artifact its last successful rollout serves (absent: the
+    model's declared artifact). Differs from ``artifacts`` after a retrain whose rollout did not happen."""
 
 
 class StateReader(Protocol):

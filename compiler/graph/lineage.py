@@ -28,6 +28,8 @@ from modelplane.specs.base import NodeId
 if TYPE_CHECKING:
     import networkx as nx
 
+    from modelplane.compiler.change.state import TrainedArtifact
+
 
 class Edge(NamedTuple):
     """One edge (a tuple: tens of thousands are built per compile, in C; ordered by its fields)."""
@@ -49,6 +51,10 @@ class LineageGraph:
     _in: dict[NodeId, list[Edge]] = field(default_factory=dict)
     _order: list[NodeId] | None = None
     _parents: dict[NodeId, list[NodeId]] = field(default_factory=dict)
+    trained: dict[NodeId, TrainedArtifact] = field(default_factory=dict)
+    """The applied state's graph only: each model's artifact a retrain registered (``compiler.plan.artifacts``)."""
+    served: dict[NodeId, str] = field(default_factory=dict)
+    """The applied state's graph only: the trained artifact's digest each endpoint serves."""
 
     @classmethod
     def indexed(cls, specs: SpecSet, edges: list[Edge], order: list[NodeId] | None = None) -> LineageGraph:

@@ -20,6 +20,7 @@ from modelplane.compiler.change.state import PendingAction
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.graph.toposort import toposort
 from modelplane.compiler.load.specset import SpecNode
+from modelplane.compiler.plan.artifacts import served_artifact, served_digest, spec_hash
 from modelplane.compiler.plan.ids import ActionId, Target
 from modelplane.compiler.plan.model import (
     DUTY_TITLES,
@@ -90,8 +91,10 @@ def build_plan(
     b = _Builder(head, base, diff, impact, {})
     _actions_for_changes(b)
     _actions_for_impact(b)
+    _retrain_rollouts(b)
     _mark_in_place(b)
     left_over = _actions_left_over(b, pending or {})
+    _note_unserved_artifacts(b)
     owners = _owners(b)
     actions = _with_dependencies(b, owners)
     gpu = gpu_deltas(base, head)
@@ -208,20 +211,74 @@ def _actions_for_impact(b: _Builder) -> None:
                 b.add("evaluate", a.id, " -> ".join(a.reasons))
 
 
+def _retrained_models(b: _Builder) -> dict[NodeId, str]:
+    """Stale models that a workflow run of this plan retrains -> that run's action id."""
+    out: dict[NodeId, str] = {}
+    for a in b.impact.affected.values():
+        if a.category != "retrain-required" or a.id.kind != "model":
+            continue
+        runs = [f"run-workflow:{w}" for w in _producer(b.head, a.id) if f"run-workflow:{w}" in b.actions]
+        if runs:
+            out[a.id] = runs[0]
+    return out
+
+
+def _retrain_rollouts(b: _Builder) -> None:
+    """A retrain makes a new artifact: the model registers it once the run is done, and every endpoint serving
+    it rolls it out as a canary in the same apply, gated by the model's blocking evaluations. The revision id
+    covers the trained artifact's digest, so it is known only once the training step has run: the workflow
+    computes it (``stacks.engine.trained_revision``) from the run named in ``details.trained_by``."""
+    for model, run in _retrained_models(b).items():
+        b.add("register", model, f"{model} registers the artifact {run.removeprefix('run-workflow:')} trains")
+        spec = spec_hash(b.head.nodes[model].data)  # what the artifact is trained for (compiler.plan.artifacts)
+        b.actions[f"register:{model}"] = _with_details(b.actions[f"register:{model}"], trained_by=run, model_spec=spec)
+        b.actions[run] = _with_details(
+            b.actions[run], trains=sorted({*b.actions[run].details.get("trains", []), str(model)})
+        )
+        for e in b.head.out_edges(model):
+            if e.kind == "evaluates" and f"evaluate:{e.target}" in b.actions:  # they judge the trained weights
+                b.actions[f"evaluate:{e.target}"] = _with_details(b.actions[f"evaluate:{e.target}"], trained_by=run)
+            if e.kind != "serves" or b.head.nodes[e.target].kind != "Endpoint":
+                continue
+            gates = sorted(str(g.source) for g in b.head.in_edges(e.target) if g.kind == "gates")
+            gated = f"gated by {', '.join(gates)}" if gates else "with no blocking evaluation to gate it"
+            what = f"rolls out the artifact trained in this apply as a canary, {gated}"
+            own = f"{e.target} {what}"
+            cur = b.actions.get(f"rollout:{e.target}")
+            if cur is None or cur.details.get("trained_by"):
+                reason = own
+            elif cur.reason.endswith("as a canary"):  # the impact's chain (compiler.change.impact._retrained)
+                reason = f"{cur.reason}, {gated}"
+            else:  # the endpoint changed itself too: one rollout, of its spec and the trained weights
+                reason = f"{cur.reason}; {own}"
+            aid = b.add("rollout", e.target, reason)
+            act = b.actions[aid].model_copy(update={"reason": reason})
+            b.actions[aid] = _with_details(act, trained_by=run, retrain=what)
+
+
+def _with_details(act: PlanAction, **details: Any) -> PlanAction:
+    return act.model_copy(update={"details": {**act.details, **details}})  # plan actions are frozen
+
+
 def _mark_in_place(b: _Builder) -> None:
     """A rollout whose revision stays the same (only ``specs.endpoint_fields``' in-place fields changed) updates
     the running revision's settings with no new replicas: the plan says so, in its reason and details."""
     from modelplane.stacks.engine import revision_id
 
     for aid, act in list(b.actions.items()):
-        if act.type != "rollout":
+        if act.type != "rollout" or act.details.get("trained_by"):
             continue
         nid = Target.parse(act.target).node
         old, new = b.base.nodes.get(nid), b.head.nodes.get(nid)
         if old is None or new is None or old.kind != "Endpoint":
             continue
         models = [g.nodes.get(NodeId("model", n.spec["model"])) for g, n in ((b.base, old), (b.head, new))]
-        before, after = (revision_id(n.data, m.data if m else None) for n, m in zip((old, new), models, strict=True))
+        # what serves now (the weights its last rollout took out) against what will: the weights a retrain
+        # registered last, while the model's spec is the one they were trained for
+        digests = [served_digest(b.base, nid), (served_artifact(b.base, models[1]) or {}).get("digest")]
+        before, after = (
+            revision_id(n.data, m.data if m else None, d) for n, m, d in zip((old, new), models, digests, strict=True)
+        )
         if before != after:
             continue
         change = b.diff.changes.get(nid)
@@ -229,6 +286,22 @@ def _mark_in_place(b: _Builder) -> None:
         reason = f"{nid} changes in place ({fields}): revision {after} keeps serving, no new replicas"
         details = {**act.details, "in_place": True, "revision": after}
         b.actions[aid] = act.model_copy(update={"reason": reason, "details": details})  # plan actions are frozen
+
+
+def _note_unserved_artifacts(b: _Builder) -> None:
+    """A rollout (changed or left over) of an endpoint that does not serve the artifact a retrain registered last
+    (its rollout did not happen: a blocking evaluation failed) takes that artifact out too: the plan says so."""
+    for aid, act in list(b.actions.items()):
+        if act.type != "rollout" or act.details.get("trained_by") or act.details.get("in_place"):
+            continue
+        nid = Target.parse(act.target).node
+        node = b.head.nodes.get(nid)
+        if node is None or node.kind != "Endpoint":
+            continue
+        registered = served_artifact(b.base, b.head.nodes.get(NodeId("model", node.spec["model"])))
+        if registered is not None and registered["digest"] != served_digest(b.base, nid):
+            what = f"rolls out the artifact a retrain registered ({registered['digest'][:19]}), not yet serving"
+            b.actions[aid] = act.model_copy(update={"reason": f"{act.reason}; {what}"})
 
 
 def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:
@@ -293,6 +366,9 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
             continue
         if act.type in ("run-workflow", "evaluate", "rollout", "provision"):
             need(aid, f"register:{nid}")
+        if act.type == "register" and node.kind == "Model":
+            for w in _producer(head, nid):  # the catalog registers what the run trained
+                need(aid, f"run-workflow:{w}")
         if act.type == "run-workflow":
             for inp in head.parents(nid):
                 for w in _producer(head, inp):
@@ -423,8 +499,12 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
     """Every owner of an affected or changed node, with what they must do and how critical it is."""
     services: dict[str, dict[str, int]] = {}
     duties: dict[str, dict[OwnerDuty, set[str]]] = {}
+    # retrained by this apply (the model, and the workflow that trains it): their owners are told, not asked to
+    retrained = {*_retrained_models(b), *(n for n in b.impact.affected if f"run-workflow:{n}" in b.actions)}
     touched: list[tuple[NodeId, OwnerDuty]] = [
-        (n, _DUTY_OF[a.category]) for n, a in b.impact.affected.items() if a.category in ACTIONABLE
+        (n, "be-informed" if n in retrained else _DUTY_OF[a.category])
+        for n, a in b.impact.affected.items()
+        if a.category in ACTIONABLE
     ]
     touched += [(n, "review-change") for n, c in b.diff.changes.items() if c.effect != "metadata-only"]
     for nid, duty in touched:

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.load.loader import paused_gc
+from modelplane.compiler.plan.artifacts import served_artifact, served_digest
 from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import (
     Execution,
@@ -133,8 +134,14 @@ def _action(
                 model = graph.nodes.get(NodeId("model", spec["model"])) or base.nodes.get(
                     NodeId("model", spec["model"])
                 )
-                # a revision is what serves: the endpoint's spec and the model's (same specs, same revision)
-                details["revision"] = revision_id(node.data, model.data if model else None)
+                # a revision is what serves: the endpoint's spec and the model's (same specs, same revision), and
+                # the weights a retrain registered for the model; a rollout of the artifact this apply trains
+                # gets its revision in the apply, from the training step's digest (compiler.plan.artifacts)
+                artifact = None if details.get("trained_by") else served_artifact(base, model)
+                digest = artifact["digest"] if artifact else None
+                details["revision"] = revision_id(node.data, model.data if model else None, digest)
+                if artifact is not None:
+                    details["artifact"] = artifact
                 if model is not None:
                     details["engine_args"] = vllm_args(node.data, model.data)
             elif node.kind == "Stack":
@@ -227,7 +234,10 @@ def stack_inputs(
             model = g.nodes.get(NodeId("model", cur.spec["model"])) if cur is not None else None
             if cur is None or model is None or cur.spec.get("stack") != name:
                 continue
-            rev = revision_id(cur.data, model.data)
+            # the applied revision serves what its last rollout took out; the plan's, the registered weights
+            trained = served_artifact(base, model)
+            digest = served_digest(base, ep.id) if g is base else (trained["digest"] if trained else None)
+            rev = revision_id(cur.data, model.data, digest)
             if rev not in objects:
                 pool = _pool_for(rendered.pools, cur.spec["resources"]["accelerator"])
                 spec = cast(Endpoint, cur.model).spec

@@ -138,6 +138,8 @@ def render(plan: Plan, color: bool = False) -> str:
         for n, a in enumerate(plan.actions[:MAX_ROWS], 1):
             after = f"  {dim}after {', '.join(s(d) for d in a.depends_on)}{reset}" if a.depends_on else ""
             how = " (in place: no new replicas)" if a.details.get("in_place") else ""
+            if a.details.get("retrain"):  # its revision is the trained artifact's, known once the training ran
+                how = f" ({a.details['retrain']})"
             out.append(f"  {n:>3}. {a.type:<13} {s(a.target)}{how}{after}")
         if len(plan.actions) > MAX_ROWS:
             out.append(f"  {dim}... and {len(plan.actions) - MAX_ROWS} more actions{reset}")

@@ -30,6 +30,9 @@ class Context:
     attempt: int
     run_dir: Path
     """Where this action's logs and files go (.modelplane/runs/<apply>/<action>)."""
+    trained: dict[str, Any] | None = None
+    """The artifact a ``run-workflow`` of this apply trained, for the actions that follow it (``trained_by``):
+    the model's ``register``, its evaluations, its endpoints' rollout steps."""
 
     def heartbeat(self, *details: Any) -> None:
         from temporalio import activity

@@ -28,6 +28,7 @@ from modelplane.errors import ActionFailed
 from modelplane.files import private_opener
 from modelplane.runtime import secrets
 from modelplane.runtime.executors import Context, Effect
+from modelplane.runtime.executors.artifacts import trained_artifact
 from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
 from modelplane.specs.common import duration_seconds
@@ -137,7 +138,14 @@ async def run_workflow(ctx: Context, action: ActionSpec) -> Effect:
             {"log": log},
             hint=f"see the full log in {log}",
         )
-    return Effect(output={"log": log, "exit_code": code})
+    out: dict[str, Any] = {"log": log, "exit_code": code}
+    # a run that trains a model made an artifact: its digest is what the model registers and its endpoints serve
+    spec = spec_of(action.node)
+    trains = [*getattr(spec, "outputs", []), *action.details.get("trains", [])]
+    artifact = await asyncio.to_thread(trained_artifact, trains, ctx.run_dir / "output")
+    if artifact is not None:
+        out["artifact"] = artifact
+    return Effect(output=out)
 
 
 async def evaluate(ctx: Context, action: ActionSpec) -> Effect:
@@ -145,13 +153,18 @@ async def evaluate(ctx: Context, action: ActionSpec) -> Effect:
     assert isinstance(spec, EvaluationSpec)
     metrics_file = ctx.run_dir / "metrics.json"
     metrics_file.unlink(missing_ok=True)
-    code, log = await run_command(ctx, action, {"MODELPLANE_METRICS_FILE": str(metrics_file)})
+    env = {"MODELPLANE_METRICS_FILE": str(metrics_file)}
+    if ctx.trained:  # the model was retrained in this apply: the evaluation judges those weights
+        env |= {"MODELPLANE_MODEL_ARTIFACT": str(ctx.trained["path"]), "MODELPLANE_MODEL_DIGEST": ctx.trained["digest"]}
+    code, log = await run_command(ctx, action, env)
     if code != 0:
         raise ActionFailed(f"{action.target}: evaluation command exited with {code}\n{tail(log)}", {"log": log})
     metrics = read_metrics(action.target, metrics_file)
     failures = check_thresholds(spec.metrics, metrics)
     # typed: `blocking: false` (or `no`, as the model reads it) really does not gate
     output: dict[str, Any] = {"metrics": metrics, "failed": failures, "blocking": spec.blocking, "log": log}
+    if ctx.trained:
+        output["artifact"] = ctx.trained["digest"]
     if failures and spec.blocking:
         shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
         raise ActionFailed(

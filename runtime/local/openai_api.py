@@ -17,6 +17,9 @@ from aiohttp import web
 COMPLETION_PATHS = {"/v1/completions": False, "/v1/chat/completions": True}
 """Path -> is it chat."""
 
+MAX_BODY = 16 * 1024 * 1024
+"""The largest request body the router and the simulator take (a 413 past it)."""
+
 _POSITIVE_INTS = ("max_tokens", "max_completion_tokens", "n")
 _NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 
@@ -123,3 +126,22 @@ def parse_completion(raw: bytes, chat: bool, require_model: bool = True) -> dict
                 "invalid_type",
             )
     return body
+
+
+async def read_limited(request: web.Request, limit: int = MAX_BODY) -> tuple[bytes | None, int]:
+    """The body, or None (and its size) past ``limit``: the rest is read and dropped, not left unread.
+
+    A client writes its whole body before it reads the answer (the ``openai`` client does). Answering 413
+    while part of the body is unread means closing on unread data, which resets the connection and can
+    drop the 413 on its way; or keeping it open, when the server's idle and header deadlines start on the
+    rest of the body as if it were a new request. Reading it to the end (under the caller's body deadline)
+    answers once it has all arrived, on a connection still fit to reuse."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size <= limit:
+            parts.append(chunk)
+        elif parts:
+            parts.clear()
+    return (b"".join(parts) if size <= limit else None), size

@@ -81,6 +81,8 @@ class Revision(BaseModel):
     """stable | canary | draining"""
     weight: int = 0
     model: str = ""
+    artifact: str | None = None
+    """The digest of the weights a retrain made that it serves (``None``: the model spec's artifact)."""
     engine: str = "simulator"
     """simulator | vllm"""
     max_inflight: int | None = None

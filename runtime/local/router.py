@@ -59,11 +59,13 @@ from aiohttp import web
 from modelplane.runtime.local.conn_guard import ConnectionGuard
 from modelplane.runtime.local.openai_api import (
     COMPLETION_PATHS,
+    MAX_BODY,
     ClientError,
     client_error_response,
     error_body,
     error_response,
     parse_completion,
+    read_limited,
 )
 from modelplane.runtime.local.registry import ADMIN_HEADER, Registry, read
 
@@ -328,14 +330,24 @@ class Router:
         return out
 
     async def read_body(self, request: web.Request) -> bytes:
-        """The request body within the body deadline (a client that stalls mid-body gets a 408)."""
+        """The request body within the body deadline (a client that stalls mid-body gets a 408); one over
+        ``MAX_BODY`` is read to its end and dropped, then answered with a JSON 413 (``read_limited``)."""
         try:
             async with asyncio.timeout(self.body_timeout):
-                return await request.read()
+                body, size = await read_limited(request, MAX_BODY)
         except TimeoutError:
             raise ClientError(
                 f"the request body was not received within {self.body_timeout:g} s", None, "request_timeout", 408
             ) from None
+        if body is None:
+            raise ClientError(
+                f"the request body is {size} bytes, over the router's limit of {MAX_BODY} bytes: send less "
+                "(split a batch of prompts into several requests)",
+                None,
+                "request_entity_too_large",
+                413,
+            )
+        return body
 
     async def proxy(self, request: web.Request) -> web.StreamResponse:
         self.reload()
@@ -611,7 +623,8 @@ def make_app(router: Router) -> web.Application:
             if guard is not None:
                 guard.request_finished(request.transport)
 
-    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[guarded])
+    # proxied bodies are read by read_body (drained past MAX_BODY); the limit here is the admin API's
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[guarded])
     app.on_startup.append(on_start)
     app.on_cleanup.append(on_stop)
     app.router.add_get("/metrics", router.metrics)

@@ -48,11 +48,16 @@ from aiohttp import web
 from modelplane.runtime.local import completion_shapes as shapes
 from modelplane.runtime.local.conn_guard import ConnectionGuard
 from modelplane.runtime.local.engine_metrics import EngineMetrics
-from modelplane.runtime.local.openai_api import ClientError, parse_completion, vllm_error_response
+from modelplane.runtime.local.openai_api import (
+    MAX_BODY,
+    ClientError,
+    parse_completion,
+    read_limited,
+    vllm_error_response,
+)
 
 ENGINE = "modelplane-vllm-simulator"
 IMITATES = "0.33.0"
-MAX_BODY = 16 * 1024 * 1024
 MAX_CONNECTIONS = 4096
 HEADER_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 30.0
@@ -137,6 +142,10 @@ class Engine:
     max_model_len: int
     buckets: list[float]
     faults: Faults
+    root: str = ""
+    """What it stands in for loading (vLLM's ``MODEL`` argument: a trained artifact's folder); the name else."""
+    artifact: str = ""
+    """The digest of those weights (a retrain's artifact), shown in ``/v1/models``."""
     served: int = 0
     errors: int = 0
     started: float = field(default_factory=time.time)
@@ -320,27 +329,13 @@ async def _streamed(request: web.Request, engine: Engine, answer: Answer) -> web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def _read_body(request: web.Request) -> tuple[bytes | None, int]:
-    """The body, or None (and its size) past ``MAX_BODY``: the rest is read and dropped rather than left
-    unread, so the client, still sending, gets the 413 instead of a reset connection."""
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size <= MAX_BODY:
-            parts.append(chunk)
-        else:
-            parts.clear()
-    return (b"".join(parts) if size <= MAX_BODY else None), size
-
-
 def make_app(engine: Engine, guard: Callable[[], ConnectionGuard | None] = lambda: None) -> web.Application:
     headers = {"x-modelplane-engine": ENGINE, "x-modelplane-revision": engine.revision}
 
     async def complete(request: web.Request, chat: bool) -> web.StreamResponse:
         try:
             async with asyncio.timeout(BODY_TIMEOUT_S):
-                raw, size = await _read_body(request)
+                raw, size = await read_limited(request, MAX_BODY)
         except TimeoutError:
             resp = vllm_error_response(408, f"the request body was not received within {BODY_TIMEOUT_S:g} s")
             resp.force_close()
@@ -386,10 +381,12 @@ def make_app(engine: Engine, guard: Callable[[], ConnectionGuard | None] = lambd
             "object": "model",
             "created": int(engine.started),
             "owned_by": f"{ENGINE} (not a real vLLM)",
-            "root": engine.model,
+            "root": engine.root or engine.model,
             "parent": None,
             "max_model_len": engine.max_model_len,
         }
+        if engine.artifact:  # not a vLLM field: which trained weights this replica stands in for
+            card["artifact"] = engine.artifact
         return web.json_response({"object": "list", "data": [card]})
 
     async def health(_: web.Request) -> web.Response:
@@ -423,7 +420,7 @@ def make_app(engine: Engine, guard: Callable[[], ConnectionGuard | None] = lambd
     async def mark(_: web.Request, resp: web.StreamResponse) -> None:
         resp.headers.update(headers)  # every response, errors and streams too, says which engine answered
 
-    app = web.Application(middlewares=[guarded])  # the body limit is _read_body's
+    app = web.Application(middlewares=[guarded])  # the body limit is read_limited's
     app.on_response_prepare.append(mark)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/chat/completions", chat)
@@ -480,6 +477,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--histogram-buckets", default="[0.05,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0,1.5,2.0,5.0]")
     ap.add_argument("--faults", default="{}", help="JSON: error_rate, added_latency_ms, latency_multiplier, ...")
     ap.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S, help="seconds to send the headers")
+    ap.add_argument("--model", default="", help="what it stands in for loading (a trained artifact's folder)")
+    ap.add_argument("--artifact", default="", help="that artifact's digest, shown in /v1/models")
     args = ap.parse_args(argv)
     engine = Engine(
         args.served_model_name,
@@ -490,6 +489,8 @@ def main(argv: list[str] | None = None) -> None:
         args.max_model_len,
         json.loads(args.histogram_buckets),
         Faults(**json.loads(args.faults)),
+        root=args.model,
+        artifact=args.artifact,
     )
     asyncio.run(serve(engine, args.port, args.header_timeout))
 

@@ -64,13 +64,24 @@ def has_vllm_and_gpu() -> bool:
 
 
 def engine_command(
-    endpoint: dict[str, Any], model: dict[str, Any], revision: str, port: int, planned: list[str] | None = None
+    endpoint: dict[str, Any],
+    model: dict[str, Any],
+    revision: str,
+    port: int,
+    planned: list[str] | None = None,
+    artifact: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], str]:
-    """`vllm serve` with the plan's rendered arguments (``planned``) at this replica's port, or the simulator."""
+    """`vllm serve` with the plan's rendered arguments (``planned``) at this replica's port, or the simulator.
+    ``artifact``: weights a retrain made (its folder is what vLLM loads; the simulator names it)."""
     if has_vllm_and_gpu():
         args = list(planned) if planned is not None else vllm_args(endpoint, model, port)
         if "--port" in args:  # the plan renders the Kubernetes port; a local replica gets a free one
             args[args.index("--port") + 1] = str(port)
+        if artifact:  # the trained folder in place of the declared artifact (and its hub revision)
+            args[0] = str(artifact["path"])
+            if "--revision" in args:
+                at = args.index("--revision")
+                del args[at : at + 2]
         return ["vllm", "serve", *args], "vllm"
     engine = endpoint_spec(endpoint).engine  # typed: defaults filled in, as validate read them
     sim = engine.simulator
@@ -87,6 +98,8 @@ def engine_command(
         "--tpot-ms", str(sim.tpot_ms),
         "--faults", json.dumps(faults),
     ]  # fmt: skip
+    if artifact:
+        cmd += ["--model", str(artifact["path"]), "--artifact", str(artifact["digest"])]
     if engine.histogram_buckets:
         cmd += ["--histogram-buckets", json.dumps(engine.histogram_buckets)]
     return cmd, "simulator"
@@ -205,6 +218,9 @@ class LocalProvisioner:
             _clean_orphans(reg, keep=revision)
             rev = reg.revisions.setdefault(revision, Revision(role="canary", weight=0))
             rev.model = f"{model['metadata']['name']}@{getattr(spec_of(model), 'version', '') or ''}"
+            # the weights a retrain made: trained in this apply (ctx.trained), else registered earlier (the plan's)
+            artifact = ctx.trained or action.details.get("artifact")
+            rev.artifact = str(artifact["digest"]) if artifact else None
             rev.max_inflight = endpoint_spec(endpoint).capacity.concurrency_cap()
             rev.min_replicas = max(rev.min_replicas, replicas)  # the capacity gate's count: no scaling below it
             alive = [r for r in rev.replicas if is_ours(r)]  # listening or still starting
@@ -217,7 +233,9 @@ class LocalProvisioner:
             rev.secrets = dict(action.details.get("secrets") or {})
             while len([r for r in rev.replicas if not r.draining]) < replicas:  # draining ones are leaving
                 port = free_port()
-                cmd, rev.engine = engine_command(endpoint, model, revision, port, action.details.get("engine_args"))
+                cmd, rev.engine = engine_command(
+                    endpoint, model, revision, port, action.details.get("engine_args"), artifact
+                )
                 rev.command = _port_template(cmd, port)
                 log = logs / f"{name}-{revision}-{len(rev.replicas)}.log"
                 p = spawn_replica(cmd, rev.secrets, log, ctx.root, action.target)

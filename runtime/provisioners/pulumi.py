@@ -135,6 +135,15 @@ class PulumiProvisioner:
         return {"url": f"http://{_endpoint(action)}.{ns}.svc.cluster.local", "pid": 0}
 
     async def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
+        if ctx.trained or action.details.get("artifact"):
+            # a retrain's weights are a folder on the worker (compiler.plan.artifacts): pods cannot load them
+            where = (ctx.trained or action.details.get("artifact") or {}).get("path")
+            raise ActionFailed(
+                f"{action.target}: the artifact a retrain made ({where}) is a folder on the worker, which the "
+                "cluster's replicas cannot load; stable keeps serving",
+                hint="publish the trained weights from the workflow (e.g. to s3://) and declare them in the "
+                "model's `artifact` with a new `version`: the rollout then serves that URI",
+            )
         cmd = pulumi_command()
         self._edit(ctx, action, lambda rec: rec.setdefault(_endpoint(action), {}).setdefault(
             revision, {"role": "canary", "weight": 0}))  # fmt: skip

@@ -77,6 +77,8 @@ class Run(Apply):
 class Artifact(Apply):
     version: str | None
     artifact: str | None
+    digest: str | None
+    """A retrain's artifact (no version bump): the digest of the weights the run made."""
     produced_by: list[Run]
     """The training workflow's run in the registering apply, else its last run before."""
     evaluations: list[Run]
@@ -89,6 +91,8 @@ class Rollout(Apply):
     previous: str | None
     model_version: str | None
     first: bool
+    artifact: str | None
+    """The digest of the trained weights it rolled out or kept serving (a retrain's), else None."""
     rolled_back: bool
     reason: str | None
     verdicts: list[dict[str, Any]]
@@ -254,11 +258,13 @@ class _Context:
                 for r in self.runs.get(ev, [])
                 if r.type == "evaluate" and r.apply_id == apply_id
             ]
+            made = entry.get("trained")  # a retrain's registration: the digest of the weights it made
             out.append(
                 {
                     **self.apply(apply_id, at),
                     "version": entry.get("version"),
                     "artifact": spec.get("artifact"),
+                    "digest": str(made["digest"]) if isinstance(made, dict) and made.get("digest") else None,
                     "produced_by": [self.run(r) for r in produced],
                     "evaluations": evaluated,
                 }
@@ -292,6 +298,7 @@ class _Context:
             "reason": o.get("reason") or o.get("error") or None,
             "verdicts": list(o.get("analysis") or []),
             "weights": weights,
+            "artifact": str(o["artifact"]) if o.get("artifact") else None,
         }
 
 
@@ -337,6 +344,8 @@ def verdict_summary(verdict: dict[str, Any]) -> str:
 def rollout_summary(ro: Rollout) -> str:
     """A rollout in one line: the revision, its model's version, where it came from and how it ended."""
     model = f" (model {ro['model_version']})" if ro["model_version"] else ""
+    if ro["artifact"]:
+        model += f" (trained {ro['artifact'][:19]})"
     how = "first deployment" if ro["first"] else "rolled back" if ro["rolled_back"] else ro["status"]
     since = f" from {ro['previous']}" if ro["previous"] else ""
     return f"{ro['revision'] or '?'}{model}{since}: {how}"

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Unpack
 
-from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction
+from modelplane.compiler.change.state import AppliedNode, AppliedState, PendingAction, TrainedArtifact
 from modelplane.errors import ModelplaneError
 from modelplane.runtime.state.ports import (
     TABLES,
@@ -89,7 +89,30 @@ class SqlStore:
                     (environment,),
                 )
             }
-        return AppliedState(int(row[0]) if row else 0, nodes, pending)
+            # the catalog rows of retrains (their data names the trained artifact), the last one per model wins
+            trained = db.execute(
+                q(
+                    "SELECT id, data, apply_id FROM catalog WHERE environment=? AND data LIKE ?"
+                    f" ORDER BY {self.INSERTION_ORDER}"
+                ),
+                (environment, '%"trained": {%'),
+            ).fetchall()
+            # what each endpoint's last successful rollout serves (its output names a trained artifact, or not)
+            served = db.execute(
+                q(
+                    "SELECT target, output FROM runs WHERE environment=? AND type='rollout' AND status='succeeded'"
+                    f" ORDER BY serial, {self.INSERTION_ORDER}"
+                ),
+                (environment,),
+            ).fetchall()
+        last = {target: json.loads(output).get("artifact") for target, output in served}
+        return AppliedState(
+            int(row[0]) if row else 0,
+            nodes,
+            pending,
+            _trained_artifacts(trained),
+            {target: str(digest) for target, digest in last.items() if digest},
+        )
 
     def serial(self, environment: str) -> int:
         rows = self._all("SELECT serial FROM environments WHERE environment=?", (environment,))
@@ -107,11 +130,17 @@ class SqlStore:
 
     def catalog(self, environment: str) -> list[dict[str, Any]]:
         rows = self._all(
-            "SELECT id, version, apply_id, registered_at FROM catalog WHERE environment=?"
+            "SELECT id, version, apply_id, registered_at, data FROM catalog WHERE environment=?"
             f" ORDER BY {self.INSERTION_ORDER}",
             (environment,),
         )
-        return [{"id": i, "version": v, "apply_id": a, "registered_at": t} for i, v, a, t in rows]
+        out = []
+        for i, v, a, t, d in rows:
+            entry: dict[str, Any] = {"id": i, "version": v, "apply_id": a, "registered_at": t}
+            if d and '"trained": {' in d:  # a retrain's registration: its digest and where the weights are
+                entry["trained"] = json.loads(d).get("trained")
+            out.append(entry)
+        return out
 
     def notifications(self, environment: str, apply_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT apply_id, owner, message, data, at FROM notifications WHERE environment=?"
@@ -413,3 +442,14 @@ def too_new(where: str, version: int, known: int) -> ModelplaneError:
         f"{where} has schema version {version}; this modelplane knows up to {known}",
         hint="upgrade modelplane (pip install -U modelplane)",
     )
+
+
+def _trained_artifacts(rows: Sequence[Sequence[Any]]) -> dict[str, TrainedArtifact]:
+    out: dict[str, TrainedArtifact] = {}
+    for node_id, data, apply_id in rows:
+        t = json.loads(data).get("trained")
+        if isinstance(t, dict) and t.get("digest"):
+            out[node_id] = TrainedArtifact(
+                str(t["digest"]), str(t.get("path", "")), str(t.get("model_spec", "")), apply_id
+            )
+    return out

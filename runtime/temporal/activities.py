@@ -148,6 +148,7 @@ class Activities:
             key=inp.key,
             attempt=entry.attempts,
             run_dir=run_dir(root, inp.apply_id, action.id),
+            trained=inp.trained,
         )
         private_dir(ctx.run_dir)
         self._run_event(inp, "START")
@@ -191,6 +192,7 @@ class Activities:
             key=inp.key,
             attempt=activity.info().attempt,
             run_dir=run_dir(root, inp.apply_id, inp.action.id),
+            trained=inp.trained,
         )
         beating = asyncio.create_task(_heartbeat_while_running())
         try:

@@ -111,6 +111,9 @@ class ActionInput(Where):
     apply_id: str
     environment: str
     action: ActionSpec
+    trained: dict[str, Any] | None = None
+    """The artifact the run in ``action.details.trained_by`` reported (``runtime.executors.artifacts``): the
+    workflow passes it on from that run's output (not part of the signed action: the apply computed it)."""
 
     def action_fields(self) -> dict[str, Any]:
         """This input's own fields (not a subclass's): what a rollout passes on to each of its steps."""

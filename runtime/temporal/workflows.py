@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from modelplane.runtime.typed import RolloutPolicy, endpoint_spec, rollout_policy
     from modelplane.specs.common import duration_seconds
     from modelplane.specs.serving import EndpointSpec
+    from modelplane.stacks.engine import trained_revision
 
 S = TypeVar("S", bound=RolloutStep)
 
@@ -82,6 +83,12 @@ NOISE_GATES = "canary-noise-gates"
 """The patch after which a rollout judges latency with the rank test, re-checks failed windows as
 ``failure_limit`` says and enforces ``progress_deadline``. A rollout an earlier build started judges and
 rolls back as it did (its history replays only that way)."""
+
+TRAINED_ARTIFACT = "trained-artifact"
+"""The patch after which an action with ``details.trained_by`` (the model's register, its evaluations, its
+endpoints' rollouts after a retrain) gets the artifact that run reported (``ActionInput.trained``), and a
+rollout's revision covers its digest (``stacks.engine.trained_revision``). Applies recorded before it carry no
+such action; the marker keeps their replays on the path they took."""
 
 STEP_HEARTBEAT = timedelta(seconds=10)
 """Rollout steps other than wait_ready may block their event loop briefly (a router starting), so a longer one."""
@@ -358,6 +365,7 @@ class ApplyPlanWorkflow:
         inp = self._inp
         wf_id = workflow.info().workflow_id
         key = f"{wf_id}/{inp.apply_id}/{action.id}"
+        trained = self._trained(action)
         try:
             if action.type == "rollout":
                 out: ActionOutput = await workflow.execute_child_workflow(
@@ -368,6 +376,7 @@ class ApplyPlanWorkflow:
                         environment=inp.environment,
                         action=action,
                         parent_id=wf_id,
+                        **trained,
                         **self._where(),
                     ),
                     id=rollout_workflow_id(wf_id, inp.apply_id, action.target),
@@ -377,7 +386,12 @@ class ApplyPlanWorkflow:
                 out = await workflow.execute_activity(
                     defs.execute_action,
                     ActionInput(
-                        key=key, apply_id=inp.apply_id, environment=inp.environment, action=action, **self._where()
+                        key=key,
+                        apply_id=inp.apply_id,
+                        environment=inp.environment,
+                        action=action,
+                        **trained,
+                        **self._where(),
                     ),
                     start_to_close_timeout=action_timeout(action),
                     heartbeat_timeout=HEARTBEAT,
@@ -394,6 +408,15 @@ class ApplyPlanWorkflow:
             self._finish(action.id, "succeeded")
         finally:
             self._st.tasks.pop(action.id, None)
+
+    def _trained(self, action: ActionSpec) -> dict[str, Any]:
+        """``{"trained": artifact}`` for an action that follows a retrain in this apply (``details.trained_by``):
+        what that run reported; ``{}`` for any other (the input as earlier builds made it)."""
+        run = action.details.get("trained_by")
+        if not run or run not in self._st.results or not workflow.patched(TRAINED_ARTIFACT):
+            return {}
+        artifact = self._st.results[run].output.get("artifact")
+        return {"trained": artifact} if isinstance(artifact, dict) else {}
 
     async def _flush(self) -> None:
         """Write what finished since the last flush, and every node whose actions have all succeeded."""
@@ -591,7 +614,11 @@ class EndpointRolloutWorkflow:
         spec = endpoint_spec(action.node)
         policy = self._policy = rollout_policy(action.node, action.context)
         self._tests = workflow.patched(NOISE_GATES)
-        revision = str(action.details.get("revision", "r0"))
+        revision = self._revision(inp)
+        # the trained weights it serves (this apply's, or the plan's registered ones): the history shows which went
+        # out, and the next plan reads from it what each endpoint serves (compiler.plan.artifacts)
+        digest = inp.trained.get("digest") if inp.trained else (action.details.get("artifact") or {}).get("digest")
+        trained = {"artifact": str(digest)} if digest else {}
         state = await self._run_step(defs.rollout_inspect, self._input(RolloutStep))
         stable = state.get("stable")
         router = await self._run_step(defs.rollout_router, self._input(RolloutStep))
@@ -602,14 +629,16 @@ class EndpointRolloutWorkflow:
             await self._run_step(defs.rollout_weights, self._input(SetWeights, weights={stable: 100}))
             return ActionOutput(output={"revision": revision, "url": router["url"], "in_place": True})
         if stable == revision:  # already serving this revision (e.g. resumed after the promotion)
-            return ActionOutput(output={"revision": revision, "url": router["url"], "unchanged": True})
+            return ActionOutput(output={"revision": revision, "url": router["url"], "unchanged": True, **trained})
         self._replicas = policy.min_replicas
         await self._report(0, 0, "starting")
         await self._run_step(defs.rollout_start, self._input(StartRevision, revision=revision, replicas=self._replicas))
         await self._ready(stable, revision, [])
         if stable is None:
             promoted = await self._run_step(defs.rollout_promote, self._input(RevisionStep, revision=revision))
-            return ActionOutput(output={"revision": revision, "url": router["url"], "first": True, **promoted})
+            return ActionOutput(
+                output={"revision": revision, "url": router["url"], "first": True, **trained, **promoted}
+            )
 
         window = policy.window_s
         verdicts: list[dict[str, Any]] = []
@@ -677,8 +706,33 @@ class EndpointRolloutWorkflow:
         promoted = await self._run_step(defs.rollout_promote, self._input(RevisionStep, revision=revision))
         await self._report(len(policy.steps) - 1, 100, "promoted")
         return ActionOutput(
-            output={"revision": revision, "previous": stable, "url": router["url"], "analysis": verdicts, **promoted}
+            output={
+                "revision": revision,
+                "previous": stable,
+                "url": router["url"],
+                "analysis": verdicts,
+                **trained,
+                **promoted,
+            }
         )
+
+    @staticmethod
+    def _revision(inp: RolloutInput) -> str:
+        """The plan's revision; after a retrain in this apply, the one serving the artifact it trained (its
+        digest known only now, from the training step)."""
+        revision = str(inp.action.details.get("revision", "r0"))
+        if not inp.action.details.get("trained_by") or not workflow.patched(TRAINED_ARTIFACT):
+            return revision
+        if not inp.trained or not inp.trained.get("digest"):
+            run = str(inp.action.details["trained_by"]).removeprefix("run-workflow:")
+            raise ApplicationError(
+                f"{inp.action.target}: {run} wrote no files to its output folder, so there is no trained artifact "
+                "to roll out; stable keeps serving. Fix: write the trained weights (or a file naming them, e.g. "
+                "their URI and checksum) under $MODELPLANE_OUTPUT_DIR and apply again",
+                type="NoArtifact",
+                non_retryable=True,
+            )
+        return trained_revision(revision, str(inp.trained["digest"]))
 
     async def _scale_for(self, i: int, weight: int, stable: str, revision: str, verdicts: list[dict[str, Any]]) -> None:
         """The capacity gate: the canary has the replicas its next weight needs before it takes it."""

@@ -95,7 +95,7 @@ def test_impact_command() -> None:
     cats = {i["id"]: i["category"] for i in data["impact"]}
     assert cats == {
         "dataset/support-pairs": "notify",
-        "endpoint/tiny-chat": "notify",
+        "endpoint/tiny-chat": "rollout-required",  # the workflow re-runs: its artifact rolls out as a canary
         "evaluation/tiny-chat-quality": "re-evaluate-required",
         "model/tiny-chat": "retrain-required",
         "service/support-bot": "notify",

@@ -58,7 +58,12 @@ def test_model_version_bump_reevaluates_and_rolls_out(git_example: Make) -> None
         "evaluation/grammar-small-gold",
         "evaluation/grammar-small-safety",
     ]
-    assert by_cat["rollout-required"] == ["endpoint/grammar-prod", "endpoint/grammar-staging"]
+    # grammar-small's re-distillation runs in this apply: its endpoint rolls out the artifact it makes
+    assert by_cat["rollout-required"] == [
+        "endpoint/grammar-prod",
+        "endpoint/grammar-small-prod",
+        "endpoint/grammar-staging",
+    ]
     actions = {a.id: a for a in plan.actions}
     assert "run-workflow:workflow/distill-grammar-small" in actions["evaluate:evaluation/grammar-small-gold"].depends_on
     rollout = actions["rollout:endpoint/grammar-prod"]
@@ -177,8 +182,8 @@ def test_actions_an_apply_left_undone_are_carried_into_the_next_plan() -> None:
 
 
 def test_owners_are_grouped_by_what_they_must_do(git_example: Make) -> None:
-    """Removing a column a feature reads: the feature's owner must fix it, the model owners must
-    retrain and re-evaluate, the dataset's owner is named for the change, consumers are informed;
+    """Removing a column a feature reads: the feature's owner must fix it, the model owners are told of
+    the retrain the apply runs and must re-evaluate, the dataset's owner is named for the change, consumers are informed;
     each with the most critical tier of the services their nodes feed."""
     gp = git_example("assistant-platform")
     gp.edit("specs/data/raw.yaml", "      - {name: country, type: string}\n", "")
@@ -186,7 +191,9 @@ def test_owners_are_grouped_by_what_they_must_do(git_example: Make) -> None:
     plan = make_plan(gp.root, PROD, base_ref="HEAD~1", allow_breaking=True, use_cache=False).plan
     must = {o.owner: o.must for o in plan.owners_to_notify}
     assert must["team-personalization"]["fix"] == ["feature/user-writing-profile"]
-    assert "model/grammar-llm" in must["team-grammar-ml"]["retrain"]
+    # the apply retrains it (its workflow re-runs): its owner is told, not asked to retrain it
+    assert "retrain" not in must["team-grammar-ml"]
+    assert "model/grammar-llm" in must["team-grammar-ml"]["be-informed"]
     assert "evaluation/grammar-llm-gold" in must["team-grammar-ml"]["re-evaluate"]
     assert must["team-trust-safety"]["re-evaluate"] == ["evaluation/grammar-llm-safety"]
     assert must["team-accounts"] == {"review-change": ["dataset/user-profiles"]}
@@ -198,7 +205,7 @@ def test_owners_are_grouped_by_what_they_must_do(git_example: Make) -> None:
     # the model owner is told after the retrain and evaluations; the change's author gets no notice
     notify = actions["notify:owner/team-grammar-ml"]
     assert "run-workflow:workflow/finetune-grammar-llm" in notify.depends_on
-    assert notify.details["must"]["retrain"] == must["team-grammar-ml"]["retrain"]
+    assert notify.details["must"] == must["team-grammar-ml"]
     assert "notify:owner/team-accounts" not in actions
     assert "notify:owner/team-personalization" in actions
     from modelplane.compiler.report.markdown import render as render_md
@@ -206,9 +213,8 @@ def test_owners_are_grouped_by_what_they_must_do(git_example: Make) -> None:
 
     text = render_text(plan)
     section = text[text.index("Owners to notify") :]
-    assert (
-        section.index("fix a broken consumer") < section.index("retrain a stale model") < section.index("be informed")
-    )
+    assert section.index("fix a broken consumer") < section.index("re-evaluate") < section.index("be informed")
+    assert "retrain a stale model" not in section
     assert "team-personalization (tier 0): feature/user-writing-profile" in section
     md = render_md(plan, make_plan(gp.root, PROD, base_ref="HEAD~1", allow_breaking=True).head.graph)
     assert "| fix a broken consumer | team-personalization | 0 | feature/user-writing-profile |" in md

@@ -49,6 +49,9 @@ time.sleep(float(slow.get(name, 0)))
 if os.environ.get("MODELPLANE_METRICS_FILE"):
     metrics = json.load(open(os.path.join(root, "metrics.json")))
     json.dump(metrics, open(os.environ["MODELPLANE_METRICS_FILE"], "w"))
+if name == "train":  # the trained weights: a retrain's endpoints roll out this folder's digest
+    with open(os.path.join(os.environ["MODELPLANE_OUTPUT_DIR"], "weights.json"), "w") as f:
+        json.dump({"trained_at": time.time()}, f)
 log("done")
 """
 

@@ -48,8 +48,9 @@ def test_apply_end_to_end_then_no_changes_and_history(pipeline: Pipeline) -> Non
     history = pipeline.run("history", check=True).stdout.splitlines()
     assert len(history) == 2 and all("succeeded" in line for line in history)
     doc = json.loads(pipeline.run("history", "--format", "json", check=True).stdout)
-    # prep, train, eval, register:dataset/raw, and a notice to each owner who must act or is told
-    assert doc[0]["summary"] == {"succeeded": 7}
+    # prep, train, eval, register:dataset/raw, register:model/chat (what the retrain made), and a notice to each
+    # owner who must act or is told
+    assert doc[0]["summary"] == {"succeeded": 8}
 
     store = _store(pipeline)
     done = [e for e in store.ledger("dev") if e.status == "done"]
@@ -57,7 +58,8 @@ def test_apply_end_to_end_then_no_changes_and_history(pipeline: Pipeline) -> Non
     told = {n["owner"] for n in store.notifications("dev")}
     # team-ml retrains and re-evaluates, team-data re-runs its prep workflow, team-apps is informed
     assert {"team-apps", "team-ml", "team-data"} <= told, told
-    assert [c["version"] for c in store.catalog("dev") if c["id"] == "model/chat"] == ["1.0.0"]
+    # registered when created, and again after the retrain (same version: the retrain bumped none)
+    assert [c["version"] for c in store.catalog("dev") if c["id"] == "model/chat"] == ["1.0.0", "1.0.0"]
     assert_private(pipeline.root / ".modelplane")
 
 

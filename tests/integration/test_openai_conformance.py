@@ -233,6 +233,27 @@ def test_vllm_errors_reach_the_client_as_its_exceptions(stack: Stack) -> None:
         stack.client(stack.replica).completions.create(model="other", prompt="x")
 
 
+def test_an_oversized_body_gets_a_json_413_and_the_connection_stays_usable(stack: Stack) -> None:
+    """17 MiB through the router and straight to a replica: both read the body to its end before answering
+    (an answer on a half-read body reset the connection, or left the client writing into a server that had
+    stopped reading), so the client gets the 413 as its exception, and its next request works."""
+    prompt = "x" * (17 * 1024 * 1024)
+    for base, source in ((stack.router, "router"), (stack.replica, "replica")):
+        client = stack.client(base)
+        with pytest.raises(openai.APIStatusError) as too_big:
+            client.completions.create(model=MODEL, prompt=prompt, max_tokens=1)
+        assert too_big.value.status_code == 413, source
+        assert too_big.value.response.headers["content-type"].startswith("application/json"), source
+        body = too_big.value.body
+        assert isinstance(body, dict) and "over" in body["message"] and "16777216 bytes" in body["message"], body
+        if source == "router":  # OpenAI's shape; the replica answers as vLLM would (code = the status)
+            assert body["code"] == "request_entity_too_large"
+        else:
+            assert body["code"] == 413 and body["type"] == "Request Entity Too Large"
+        done = client.completions.create(model=MODEL, prompt="after", max_tokens=1)  # the same client, pooled
+        Completion.model_validate(done.model_dump())
+
+
 def test_replica_and_router_metrics_parse_with_prometheus_parser(stack: Stack) -> None:
     stack.client().completions.create(model=MODEL, prompt="x", max_tokens=2, stop="tok1")  # one of each finish
     stack.client().completions.create(model=MODEL, prompt="x", max_tokens=2)

@@ -278,9 +278,29 @@ def test_a_slowloris_connection_is_closed_by_the_header_timeout(stack: Stack) ->
         assert b"modelplane_router_connections_timed_out_total" in answer
 
 
-def _get_on(sock: socket.socket) -> bytes:
-    """One keep-alive GET /metrics on an open connection; returns the status line."""
-    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+def test_an_oversized_body_sent_slowly_gets_one_413_on_a_connection_still_usable(stack: Stack) -> None:
+    """The last MiB of a 17 MiB body comes after the header deadline: the router reads it all, answers one
+    JSON 413, and the connection serves the next request. (Answering at 16 MiB with the rest unread, the
+    connection guard read the rest as a new request's headers and wrote a second, unasked-for 408.)"""
+    url = stack.router({"r1": Revision(role="stable", weight=100, replicas=[stack.replica("r1")])},
+                       "--header-timeout", "1")  # fmt: skip
+    size = 17 * 1024 * 1024
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as conn:
+        head = f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
+        conn.sendall(head.encode() + b"x" * (size - (1 << 19)))  # past the limit already
+        time.sleep(2)  # past the header deadline
+        conn.sendall(b"x" * (1 << 19))
+        status = _get_on(conn, expect_413=True)
+        assert status.startswith(b"HTTP/1.1 413"), status
+        time.sleep(1.5)  # past the header deadline again: nothing of that body may count as a new request's start
+        assert _get_on(conn).startswith(b"HTTP/1.1 200")  # no stray 408 before it, and not closed
+
+
+def _get_on(sock: socket.socket, expect_413: bool = False) -> bytes:
+    """One keep-alive GET /metrics on an open connection (``expect_413``: read the answer to the request already
+    sent instead, checking it is JSON); returns the status line."""
+    if not expect_413:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
     sock.settimeout(30)
     data = b""
     while b"\r\n\r\n" not in data:
@@ -289,6 +309,8 @@ def _get_on(sock: socket.socket) -> bytes:
     length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
     while len(rest) < length:
         rest += sock.recv(65536)
+    if expect_413:
+        assert json.loads(rest[:length])["error"]["code"] == "request_entity_too_large", rest
     return head.split(b"\r\n", 1)[0]
 
 

@@ -33,6 +33,10 @@ def test_histories_are_recorded() -> None:
         "rollout-rolled-back-serving-op",
         # recorded before the preflight activity existed: applies running then replay through workflow.patched
         "apply-succeeded-before-preflight",
+        # a retrain's apply passing the trained artifact on, and its rollout's revision covering the digest
+        # (workflow.patched("trained-artifact")): tests/integration/test_retrain_rollout.py
+        "apply-retrain-canary",
+        "rollout-retrain-canary",
     } <= names
 
 

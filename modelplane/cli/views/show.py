@@ -40,7 +40,10 @@ def show_text(h: NodeHistory) -> str:
     if "artifacts" in h:
         lines += ["", "Artifacts"]
         for a in h["artifacts"]:
-            lines.append(f"  {a['version'] or '-'}  {safe(a['artifact'] or '')}  registered {_when(a)} ({_by(a)})")
+            trained = f" trained {a['digest'][:19]}" if a["digest"] else ""  # a retrain: its weights' digest
+            lines.append(
+                f"  {a['version'] or '-'}  {safe(a['artifact'] or '')}{trained}  registered {_when(a)} ({_by(a)})"
+            )
             for r in a["produced_by"]:
                 lines.append(f"    produced by {_run_line(r)}")
             for r in a["evaluations"]:
