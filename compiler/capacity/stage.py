@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from modelplane.compiler.capacity.prices import Price, price_for
 from modelplane.compiler.capacity.profile import Profile, differences, key_of
+from modelplane.compiler.capacity.simulation import LatencyModel
 from modelplane.compiler.capacity.sizing import (
     CapacitySource,
     Sizing,
@@ -30,7 +31,7 @@ from modelplane.errors import Diagnostic, Location
 from modelplane.specs.base import NodeId
 from modelplane.specs.models import Model
 from modelplane.specs.platform import Stack
-from modelplane.specs.serving import Endpoint
+from modelplane.specs.serving import SIMULATOR_MAX_NUM_SEQS, Endpoint, EndpointSpec
 
 PROFILE_MAX_BYTES = 4 * 1024 * 1024
 
@@ -338,8 +339,23 @@ def in_flight_targets(graph: LineageGraph) -> dict[NodeId, int]:
         if a.metric != "concurrency" or a.target or cap.target_concurrency_per_replica:
             continue
         p = binding.profile
-        if p is None or binding.stale:
-            continue
-        rate = cap.target_qps_per_replica or p.capacity.qps_per_replica
-        out[nid] = max(1, math.ceil(p.capacity.in_flight_per_replica * rate / p.capacity.qps_per_replica))
+        if p is not None and not binding.stale:
+            rate = cap.target_qps_per_replica or p.capacity.qps_per_replica
+            out[nid] = max(1, math.ceil(p.capacity.in_flight_per_replica * rate / p.capacity.qps_per_replica))
+        elif cap.target_qps_per_replica and _local(graph, endpoint):
+            out[nid] = simulator_in_flight(endpoint.spec, cap.target_qps_per_replica)
     return out
+
+
+def simulator_in_flight(spec: EndpointSpec, rate: float) -> int:
+    """In flight per replica at ``rate`` on the local stack, whose latency is the simulator's declared model
+    (Little's law with the model's latency at that load, solved as a fixed point): the declared capacity, not
+    half the SLO, is what the local autoscaler scales at. Half the SLO made the quickstart, whose simulator
+    answers in ~120 ms, hold 10 in flight per replica: 3x its declared load never scaled out."""
+    sim = spec.engine.simulator
+    seqs = spec.engine.args.max_num_seqs or SIMULATOR_MAX_NUM_SEQS
+    model = LatencyModel.simulator(sim.ttft_ms, sim.tpot_ms, seqs, spec.traffic.output_tokens)
+    in_flight = rate * model.service_s(0)
+    for _ in range(20):  # the latency grows with the batch; a few rounds settle it (capped at a full batch)
+        in_flight = rate * model.service_s(min(seqs, round(in_flight)))
+    return max(1, math.ceil(in_flight))
