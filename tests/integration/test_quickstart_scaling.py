@@ -62,7 +62,9 @@ def _wait(p: Pipeline, ok: Callable[[int, int], bool], timeout: float) -> float:
 
 @pytest.mark.parametrize("metric", ["", "    metric: qps\n"], ids=["default-metric", "qps"])
 def test_three_times_the_declared_capacity_scales_out_and_back_in(quickstart: Pipeline, metric: str) -> None:
-    quickstart.edit("    min_replicas: ${var.replicas}\n    max_replicas: 4\n", FAST + metric, file="specs/serving.yaml")
+    quickstart.edit(
+        "    min_replicas: ${var.replicas}\n    max_replicas: 4\n", FAST + metric, file="specs/serving.yaml"
+    )
     quickstart.run("apply", "--auto-approve", check=True, timeout=180)
     assert _ready(quickstart) == (1, 1)
     policy = _registry(quickstart)["autoscaling"]
