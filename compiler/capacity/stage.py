@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from modelplane.compiler.capacity.prices import Price, price_for
 from modelplane.compiler.capacity.profile import Profile, differences, key_of
-from modelplane.compiler.capacity.simulation import LatencyModel
+from modelplane.compiler.capacity.simulation import LatencyModel, calibrate, planned_fleet
 from modelplane.compiler.capacity.sizing import (
     CapacitySource,
     Sizing,
@@ -162,6 +162,20 @@ def _price(stack: Stack | None, endpoint: Endpoint, graph: LineageGraph) -> Pric
     )
 
 
+def simulated_fleet(spec: EndpointSpec, binding: Binding, source: CapacitySource) -> int | None:
+    """The fewest replicas the fleet simulation finds within the p99 SLO at the peak, calibrated on a fresh
+    profile's latency curve (None without one: a declared capacity has no curve to simulate)."""
+    p = binding.profile
+    if p is None or binding.stale or spec.traffic.qps <= 0:
+        return None
+    try:
+        model = calibrate(p, spec.engine.args.max_num_seqs or SIMULATOR_MAX_NUM_SEQS)
+        start = max(1, math.ceil(spec.traffic.qps / source.qps_per_replica - 1e-9))
+        return planned_fleet(model, float(spec.traffic.qps), spec.slo.p99_latency_ms, start)
+    except ValueError:  # too few probes to fit a curve: the profile's capacity stands alone
+        return None
+
+
 def sizings(graph: LineageGraph, profiles: Profiles) -> dict[NodeId, tuple[Sizing | None, Binding]]:
     """Every endpoint's sizing (None where nothing says what a replica sustains) and its profile binding."""
     out: dict[NodeId, tuple[Sizing | None, Binding]] = {}
@@ -175,7 +189,14 @@ def sizings(graph: LineageGraph, profiles: Profiles) -> dict[NodeId, tuple[Sizin
         source = capacity_source(ep, binding)
         stack = _stack(graph, ep)
         sized = (
-            size(node.name, ep.spec, stack.spec if stack else None, source, _price(stack, ep, graph))
+            size(
+                node.name,
+                ep.spec,
+                stack.spec if stack else None,
+                source,
+                _price(stack, ep, graph),
+                simulated_fleet(ep.spec, binding, source),
+            )
             if source
             else None
         )
