@@ -102,7 +102,7 @@ def main() -> None:
             mp(root, "apply", "--auto-approve")
             print(f"load average {os.getloadavg()[0]:.2f}; applied 1 replica in {time.perf_counter() - t:.0f} s")
             t = time.perf_counter()
-            print(mp(root, "bench", "tiny-chat", "--out", "profiles/tiny-chat.json").rstrip())
+            print(mp(root, "bench", "tiny-chat", "--out", str(root / "profiles" / "tiny-chat.json")).rstrip())
             print(f"(bench took {time.perf_counter() - t:.0f} s)")
             profile = Profile.model_validate_json((root / "profiles" / "tiny-chat.json").read_text())
             c = profile.capacity.qps_per_replica

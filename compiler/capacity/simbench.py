@@ -41,7 +41,8 @@ def profile(
     """The profile ``bench`` would write for a replica that behaves as ``model`` (``at``: when, ISO 8601)."""
     search = Search(start=start_rate)
     while (rate := search.next_rate()) is not None:
-        search.probes.append(verdict(probe(model, rate, seconds), p99_slo_ms, 1 - availability))
+        samples = probe(model, rate, seconds, seed=11 + len(search.probes))  # a seed per probe, as bench does
+        search.probes.append(verdict(samples, p99_slo_ms, 1 - availability))
     capacity = capacity_of(search.probes, p99_slo_ms)
     if capacity is None:
         raise ValueError(f"no rate met p99 {p99_slo_ms:g} ms: the model is slower than the SLO without load")
