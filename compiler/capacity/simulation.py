@@ -236,6 +236,10 @@ replicas at the same load per replica behaves as the whole fleet (the mean-field
 events."""
 
 
+MIN_REQUESTS = 20_000
+"""Requests a simulated p99 is read from, at the least: its 200 slowest decide it."""
+
+
 def p99_of(
     model: LatencyModel,
     qps: float,
@@ -244,10 +248,12 @@ def p99_of(
     seed: int = 7,
     slice_qps: float = SLICE_REQUESTS_PER_S,
 ) -> float:
-    """Simulated p99 end-to-end latency (ms) of ``replicas`` under ``qps`` with power of two choices."""
+    """Simulated p99 end-to-end latency (ms) of ``replicas`` under ``qps`` with power of two choices, over
+    ``seconds`` or at least ``MIN_REQUESTS`` requests (a p99 of a few dozen is the slowest one's luck)."""
     share = min(1.0, slice_qps / qps) if qps > 0 else 1.0
     n = max(1, round(replicas * share))
     rate = qps * n / replicas
+    seconds = max(seconds, MIN_REQUESTS / rate) if rate > 0 else seconds
     res = simulate(Fleet(model, rate, n), "p2c", seconds, seed)
     return pct(res.all_ms, 0.99)
 
