@@ -165,7 +165,8 @@ def simulate(
         if policy == "round_robin":
             rr[0] += 1
             return pool[rr[0] % len(pool)]
-        a, b = rng.choice(pool), rng.choice(pool)
+        # two different replicas, as the router and Envoy draw them (the same one twice would be a random pick)
+        a, b = rng.sample(pool, 2) if len(pool) > 1 else (pool[0], pool[0])
         if policy == "p2c+ejection" and ejected:
             a, b = redraw(pool, a), redraw(pool, b)
         elif policy == "p2c+latency":
