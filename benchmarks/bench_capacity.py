@@ -1,18 +1,19 @@
 """Capacity end to end on the local stack: bench -> profile -> plan's replica count -> load at the declared peak.
 
-On a copy of examples/quickstart whose simulator is slow enough for this machine to load a fleet of it (4
-sequences a replica, 100 ms to the first token, 50 ms a token, 10 output tokens: a few requests/s each):
+On a copy of examples/quickstart whose simulator is slow enough for this machine to load a fleet of it (8
+sequences a replica, 50 ms to the first token, 20 ms a token, 10 output tokens: ~20 requests/s each):
 
 1. apply one replica and `modelplane bench tiny-chat`: the profile (every probe printed);
 2. declare a peak of ``--fleet-load`` x the measured capacity, and read the replica count the plan computes
    within the SLO (`plan --format json`, capacity section: the fleet simulation calibrated on the profile);
 3. apply exactly that many replicas, run `modelplane load` at the peak: p99 must hold the SLO;
 4. apply 15% fewer (rounded), the same load: p99 must miss it;
-5. beside each measured p99, the simulation's prediction for that fleet (the bar: within 15%).
+5. beside each measured p99, the simulation's prediction for that fleet (the bar: within 15% where the fleet
+   holds; past saturation a queue grows for the whole run and neither figure is a steady p99).
 
 Prints every figure; nothing is asserted. Takes ~9 minutes.
 
-    python benchmarks/bench_capacity.py [--fleet-load 9] [--seconds 120]
+    python benchmarks/bench_capacity.py [--fleet-load 6] [--seconds 120]
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ BIN = Path(sys.executable).parent / "modelplane"
 SLOW = """  engine:
     args:
       max_model_len: 512
-      max_num_seqs: 4
-    simulator: {ttft_ms: 100, tpot_ms: 50}
+      max_num_seqs: 8
+    simulator: {ttft_ms: 50, tpot_ms: 20}
 """
 
 
@@ -84,7 +85,7 @@ def load(root: Path, qps: float, seconds: float) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fleet-load", type=float, default=9.0, help="the declared peak, in measured replicas' worth")
+    ap.add_argument("--fleet-load", type=float, default=6.0, help="the declared peak, in measured replicas' worth")
     ap.add_argument("--seconds", type=float, default=120.0, help="seconds of load per fleet")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,7 +116,7 @@ def main() -> None:
             n = line["within_slo_replicas"]
             print(f"declared peak {peak} req/s ({args.fleet_load} x {c:g}); plan: {n} replicas within the SLO "
                   f"(the profile alone: {line['profile_replicas'] or math.ceil(peak / c)})")  # fmt: skip
-            model = calibrate(profile, 4)
+            model = calibrate(profile, 8)
             slo = profile.capacity.p99_latency_ms
             fewer = max(1, min(n - 1, round(n * 0.85)))
             for count in (n, fewer):
