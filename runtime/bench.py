@@ -143,7 +143,17 @@ def measure(
         # enough requests for a p99 with an upper bound that is not simply the slowest one
         seconds = min(30.0, max(probe_seconds, 300 / rate))
         samples = asyncio.run(
-            probe(target, rate, seconds, key.input_tokens, key.output_tokens, timeout_s=max(10, p99_slo_ms / 100))
+            # a seed per probe: one seed would offer every probe the same arrival pattern, scaled, and its
+            # luck (more or fewer arrivals than the rate) would be the same at every rate
+            probe(
+                target,
+                rate,
+                seconds,
+                key.input_tokens,
+                key.output_tokens,
+                timeout_s=max(10, p99_slo_ms / 100),
+                seed=7 + len(search.probes),
+            )
         )
         result = verdict(samples, p99_slo_ms, budget, ttft_slo_ms)
         search.probes.append(result)

@@ -44,6 +44,10 @@ class VllmArgs(StrictModel):
     seed: int | None = None
 
 
+SIMULATOR_MAX_NUM_SEQS = 256
+"""The local simulator's batch size where ``engine.args.max_num_seqs`` is unset (vLLM's own default)."""
+
+
 class Simulator(StrictModel):
     """How the local stack's vLLM simulator behaves for this revision (ignored by real vLLM)."""
 

@@ -54,6 +54,7 @@ def capacity_lines(
                 stale=list(binding.stale),
                 utilisation=round(s.utilisation, 4),
                 within_slo_replicas=s.within_slo,
+                profile_replicas=s.profile_replicas if s.simulated else None,
                 zones=s.zones,
                 needed_replicas=s.needed,
                 canary_replicas=s.canary_extra,
@@ -127,6 +128,13 @@ def details(c: CapacityLine) -> list[str]:
         + (f"; a canary adds {c.canary_replicas} beside a full stable" if c.canary_replicas else ""),
         f"capacity: {c.capacity_source}",
     ]
+    if c.profile_replicas is not None:
+        out.insert(
+            1,
+            f"fleet simulation (power of two choices, calibrated on the profile's latency curve): "
+            f"{c.within_slo_replicas} replicas hold the p99 SLO; the per-replica capacity alone says "
+            f"{c.profile_replicas}",
+        )
     if f.usd_month_steady is not None:
         out.append(
             f"cost per month: {money(f.usd_month_min)} at min, {money(f.usd_month_steady)} at the peak, "

@@ -68,13 +68,16 @@ def verdict(s: Samples, p99_slo_ms: float, error_budget: float, ttft_slo_ms: flo
     if ok:
         ok = throughput >= KEEP_UP * s.offered_qps
     mean_e2e = sum(s.e2e_ms) / n / 1000 if n else 0.0
+    # the rate the replica was asked to hold: a probe's realized arrivals wander around it (a short Poisson
+    # window), and a capacity read from them would carry that luck into the plan
+    rate = min(throughput, s.offered_qps) if s.offered_qps > 0 else throughput
     return Probe(
         offered_qps=round(s.offered_qps, 3),
         duration_s=round(s.duration_s, 3),
         requests=total,
         errors=s.errors,
         throughput_qps=round(throughput, 3),
-        in_flight=round(throughput * mean_e2e, 3),  # Little's law: what the replica held on average
+        in_flight=round(rate * mean_e2e, 3),  # Little's law: what the replica held on average
         ttft_ms=percentiles(s.ttft_ms),
         itl_ms=percentiles(s.itl_ms),
         e2e_ms=percentiles(s.e2e_ms),
@@ -124,14 +127,20 @@ def capacity_of(probes: list[Probe], p99_slo_ms: float, ttft_slo_ms: float | Non
     ok = [p for p in probes if p.meets_slo]
     if not ok:
         return None
-    best = max(ok, key=lambda p: p.throughput_qps)
+
+    def held(p: Probe) -> float:
+        """What a passing probe shows the replica holds: the offered rate (an open-loop probe's arrivals are
+        that rate's luck), or the throughput where a closed loop offered none; never more than it completed."""
+        return min(p.throughput_qps, p.offered_qps) if p.offered_qps else p.throughput_qps
+
+    best = max(ok, key=held)
     lo = max(p.offered_qps or 0.0 for p in ok)
     failing = [p.offered_qps or 0.0 for p in probes if not p.meets_slo and (p.offered_qps or 0.0) > lo]
     hi = min(failing) if failing else lo
     return CapacityAtSlo(
-        qps_per_replica=best.throughput_qps,
-        low=min(best.throughput_qps, lo),
-        high=max(hi, best.throughput_qps),
+        qps_per_replica=held(best),
+        low=min(held(best), lo) if lo else held(best),
+        high=max(hi, held(best)),
         confidence=0.95,
         in_flight_per_replica=max(best.in_flight or 0.0, 0.001),
         p99_latency_ms=p99_slo_ms,

@@ -14,6 +14,7 @@ replicas, canaries). Pure and seeded: the same inputs give the same figures.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import random
@@ -164,7 +165,8 @@ def simulate(
         if policy == "round_robin":
             rr[0] += 1
             return pool[rr[0] % len(pool)]
-        a, b = rng.choice(pool), rng.choice(pool)
+        # two different replicas, as the router and Envoy draw them (the same one twice would be a random pick)
+        a, b = rng.sample(pool, 2) if len(pool) > 1 else (pool[0], pool[0])
         if policy == "p2c+ejection" and ejected:
             a, b = redraw(pool, a), redraw(pool, b)
         elif policy == "p2c+latency":
@@ -235,27 +237,72 @@ replicas at the same load per replica behaves as the whole fleet (the mean-field
 events."""
 
 
-def p99_of(model: LatencyModel, qps: float, replicas: int, seconds: float = 4.0, seed: int = 7) -> float:
-    """Simulated p99 end-to-end latency (ms) of ``replicas`` under ``qps`` with power of two choices."""
-    share = min(1.0, SLICE_REQUESTS_PER_S / qps) if qps > 0 else 1.0
+MIN_REQUESTS = 20_000
+"""Requests a simulated p99 is read from, at the least: its 200 slowest decide it."""
+
+
+def p99_of(
+    model: LatencyModel,
+    qps: float,
+    replicas: int,
+    seconds: float = 4.0,
+    seed: int = 7,
+    slice_qps: float = SLICE_REQUESTS_PER_S,
+) -> float:
+    """Simulated p99 end-to-end latency (ms) of ``replicas`` under ``qps`` with power of two choices, over
+    ``seconds`` or at least ``MIN_REQUESTS`` requests (a p99 of a few dozen is the slowest one's luck)."""
+    share = min(1.0, slice_qps / qps) if qps > 0 else 1.0
     n = max(1, round(replicas * share))
     rate = qps * n / replicas
+    seconds = max(seconds, MIN_REQUESTS / rate) if rate > 0 else seconds
     res = simulate(Fleet(model, rate, n), "p2c", seconds, seed)
     return pct(res.all_ms, 0.99)
 
 
-def smallest_fleet(model: LatencyModel, qps: float, p99_ms: float, start: int, seconds: float = 4.0) -> int:
-    """The fewest replicas whose simulated p99 is within ``p99_ms`` at ``qps``, searched around ``start``."""
-    lo, hi = 1, max(1, start)
-    while p99_of(model, qps, hi, seconds) > p99_ms:  # grow until it holds
-        lo, hi = hi, hi * 2
-        if hi > 1_000_000:
-            raise ValueError("no fleet size holds the SLO: the latency without load is over it")
-    # lo fails (or is 1), hi holds: bisect
-    while hi - lo > 1:
+PLAN_SLICE_REQUESTS_PER_S = 5_000.0
+"""The slice the plan simulates: ~1 s of CPU for a 200,000 req/s endpoint, within ~2% of the 20,000 req/s slice
+(benchmarks/bench_capacity_model.py prints both)."""
+
+
+@functools.lru_cache(maxsize=256)
+def planned_fleet(model: LatencyModel, qps: float, p99_ms: float, start: int) -> int:
+    """``smallest_fleet`` as the plan runs it (a smaller slice, cached: validate, plan and the language server
+    ask the same question many times)."""
+    return smallest_fleet(model, qps, p99_ms, start, slice_qps=PLAN_SLICE_REQUESTS_PER_S)
+
+
+def smallest_fleet(
+    model: LatencyModel,
+    qps: float,
+    p99_ms: float,
+    start: int,
+    seconds: float = 4.0,
+    slice_qps: float = SLICE_REQUESTS_PER_S,
+) -> int:
+    """The fewest replicas whose simulated p99 is within ``p99_ms`` at ``qps``, searched around ``start`` (the
+    profile's count: the answer is usually within a quarter of it, so the bracket starts there)."""
+
+    def holds(n: int) -> bool:
+        return p99_of(model, qps, n, seconds, slice_qps=slice_qps) <= p99_ms
+
+    hi = lo = max(1, start)
+    if holds(hi):
+        while hi > 1:  # step down by a quarter until a count fails
+            lo = max(1, hi * 3 // 4)
+            if not holds(lo):
+                break
+            hi = lo
+        else:
+            return 1
+    else:
+        while not holds(hi):  # grow until it holds
+            lo, hi = hi, hi * 2
+            if hi > 1_000_000:
+                raise ValueError("no fleet size holds the SLO: the latency without load is over it")
+    while hi - lo > 1:  # lo fails, hi holds: bisect
         mid = (lo + hi) // 2
-        if p99_of(model, qps, mid, seconds) <= p99_ms:
+        if holds(mid):
             hi = mid
         else:
             lo = mid
-    return hi if p99_of(model, qps, lo, seconds) > p99_ms else lo
+    return hi

@@ -52,6 +52,10 @@ class Sizing:
     utilisation_known: bool
     """False where the autoscaler's target does not relate to the capacity: sized at 100%."""
     within_slo: int
+    profile_replicas: int
+    """``peak / capacity``, rounded up: the count before the fleet simulation checked it."""
+    simulated: bool
+    """Whether ``within_slo`` is the fleet simulation's (a fresh profile with a latency curve to calibrate on)."""
     steady: int
     zones: int
     zone_lost: int
@@ -95,12 +99,19 @@ def size(
     stack: StackSpec | None,
     source: CapacitySource,
     price: Price | None,
+    simulated: int | None = None,
 ) -> Sizing:
+    """``simulated``: the fewest replicas the fleet simulation (calibrated on the profile) finds within the SLO
+    at the peak; where given it replaces ``peak / capacity`` (a probe of one replica misses what power of two
+    choices gains by balancing a fleet), and the other figures scale with it."""
     peak = float(spec.traffic.qps)
     c = source.qps_per_replica
     known = target_utilisation(spec, source)
     u = 1.0 if known is None else known  # unknown: sized at the capacity itself, no headroom assumed
-    within = math.ceil(peak / c - 1e-9)
+    profile_count = math.ceil(peak / c - 1e-9)
+    within = simulated if simulated is not None else profile_count
+    if simulated is not None:
+        c = peak / simulated  # the per-replica rate the simulated fleet holds
     steady_exact = peak / (c * u)
     steady = math.ceil(steady_exact - 1e-9)
     zones = len(spec.placement.zones)
@@ -126,6 +137,8 @@ def size(
         utilisation=u,
         utilisation_known=known is not None,
         within_slo=within,
+        profile_replicas=profile_count,
+        simulated=simulated is not None,
         steady=steady,
         zones=zones if zone_rule else 0,
         zone_lost=zone_lost,

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from modelplane.compiler.capacity.prices import Price, price_for
 from modelplane.compiler.capacity.profile import Profile, differences, key_of
+from modelplane.compiler.capacity.simulation import LatencyModel, calibrate, planned_fleet
 from modelplane.compiler.capacity.sizing import (
     CapacitySource,
     Sizing,
@@ -30,7 +31,7 @@ from modelplane.errors import Diagnostic, Location
 from modelplane.specs.base import NodeId
 from modelplane.specs.models import Model
 from modelplane.specs.platform import Stack
-from modelplane.specs.serving import Endpoint
+from modelplane.specs.serving import SIMULATOR_MAX_NUM_SEQS, Endpoint, EndpointSpec
 
 PROFILE_MAX_BYTES = 4 * 1024 * 1024
 
@@ -161,6 +162,20 @@ def _price(stack: Stack | None, endpoint: Endpoint, graph: LineageGraph) -> Pric
     )
 
 
+def simulated_fleet(spec: EndpointSpec, binding: Binding, source: CapacitySource) -> int | None:
+    """The fewest replicas the fleet simulation finds within the p99 SLO at the peak, calibrated on a fresh
+    profile's latency curve (None without one: a declared capacity has no curve to simulate)."""
+    p = binding.profile
+    if p is None or binding.stale or spec.traffic.qps <= 0:
+        return None
+    try:
+        model = calibrate(p, spec.engine.args.max_num_seqs or SIMULATOR_MAX_NUM_SEQS)
+        start = max(1, math.ceil(spec.traffic.qps / source.qps_per_replica - 1e-9))
+        return planned_fleet(model, float(spec.traffic.qps), spec.slo.p99_latency_ms, start)
+    except ValueError:  # too few probes to fit a curve: the profile's capacity stands alone
+        return None
+
+
 def sizings(graph: LineageGraph, profiles: Profiles) -> dict[NodeId, tuple[Sizing | None, Binding]]:
     """Every endpoint's sizing (None where nothing says what a replica sustains) and its profile binding."""
     out: dict[NodeId, tuple[Sizing | None, Binding]] = {}
@@ -174,7 +189,14 @@ def sizings(graph: LineageGraph, profiles: Profiles) -> dict[NodeId, tuple[Sizin
         source = capacity_source(ep, binding)
         stack = _stack(graph, ep)
         sized = (
-            size(node.name, ep.spec, stack.spec if stack else None, source, _price(stack, ep, graph))
+            size(
+                node.name,
+                ep.spec,
+                stack.spec if stack else None,
+                source,
+                _price(stack, ep, graph),
+                simulated_fleet(ep.spec, binding, source),
+            )
             if source
             else None
         )
@@ -338,8 +360,23 @@ def in_flight_targets(graph: LineageGraph) -> dict[NodeId, int]:
         if a.metric != "concurrency" or a.target or cap.target_concurrency_per_replica:
             continue
         p = binding.profile
-        if p is None or binding.stale:
-            continue
-        rate = cap.target_qps_per_replica or p.capacity.qps_per_replica
-        out[nid] = max(1, math.ceil(p.capacity.in_flight_per_replica * rate / p.capacity.qps_per_replica))
+        if p is not None and not binding.stale:
+            rate = cap.target_qps_per_replica or p.capacity.qps_per_replica
+            out[nid] = max(1, math.ceil(p.capacity.in_flight_per_replica * rate / p.capacity.qps_per_replica))
+        elif cap.target_qps_per_replica and _local(graph, endpoint):
+            out[nid] = simulator_in_flight(endpoint.spec, cap.target_qps_per_replica)
     return out
+
+
+def simulator_in_flight(spec: EndpointSpec, rate: float) -> int:
+    """In flight per replica at ``rate`` on the local stack, whose latency is the simulator's declared model
+    (Little's law with the model's latency at that load, solved as a fixed point): the declared capacity, not
+    half the SLO, is what the local autoscaler scales at. Half the SLO made the quickstart, whose simulator
+    answers in ~120 ms, hold 10 in flight per replica: 3x its declared load never scaled out."""
+    sim = spec.engine.simulator
+    seqs = spec.engine.args.max_num_seqs or SIMULATOR_MAX_NUM_SEQS
+    model = LatencyModel.simulator(sim.ttft_ms, sim.tpot_ms, seqs, spec.traffic.output_tokens)
+    in_flight = rate * model.service_s(0)
+    for _ in range(20):  # the latency grows with the batch; a few rounds settle it (capped at a full batch)
+        in_flight = rate * model.service_s(min(seqs, round(in_flight)))
+    return max(1, math.ceil(in_flight))

@@ -97,7 +97,9 @@ def with_in_flight_target(doc: dict[str, Any], target: int | None) -> dict[str, 
     if target is None:
         return doc
     spec = dict(doc["spec"])
-    spec["capacity"] = {**spec["capacity"], "target_concurrency_per_replica": target}
+    # the autoscaler's target only: the router's per-replica cap stays what the spec declares (a derived target
+    # as a capacity would cap replicas at twice it and shed a burst the replica could serve)
+    spec["autoscaling"] = {**spec["autoscaling"], "target": target}
     return {**doc, "spec": spec}
 
 
@@ -242,8 +244,8 @@ def stack_inputs(
                 pool = _pool_for(rendered.pools, cur.spec["resources"]["accelerator"])
                 spec = cast(Endpoint, cur.model).spec
                 if g is head and ep.id in targets:  # the autoscaler's target from the profile, as locally
-                    measured = spec.capacity.model_copy(update={"target_concurrency_per_replica": targets[ep.id]})
-                    spec = spec.model_copy(update={"capacity": measured})
+                    measured = spec.autoscaling.model_copy(update={"target": float(targets[ep.id])})
+                    spec = spec.model_copy(update={"autoscaling": measured})
                 typed = EndpointInput(cur.name, spec, model.model)  # type: ignore[arg-type]
                 objects[rev] = revision_objects(typed, rev, rendered.namespace, pool, rendered.settings, secrets)
         endpoints[ep.name] = StackEndpoint(endpoint=ep.data, revision=next(iter(objects)), objects=objects)

@@ -126,6 +126,11 @@ class CapacityLine(_Model):
     stale: list[str] = Field(default_factory=list, description="What changed since the profile was measured.")
     utilisation: float = Field(description="The autoscaler's target over the capacity at the SLO.")
     within_slo_replicas: int = Field(description="Fewest replicas that hold the peak within the p99 SLO.")
+    profile_replicas: int | None = Field(
+        default=None,
+        description="Where the fleet simulation set within_slo_replicas: the count from the profile's per-replica "
+        "capacity alone (peak / capacity), before the simulation checked it.",
+    )
     zones: int = Field(default=0, description="Zones the endpoint spreads over, where it must survive losing one.")
     needed_replicas: int = Field(description="What max_replicas must allow (with one zone lost where it applies).")
     canary_replicas: int = Field(default=0, description="Canary replicas at the largest analysed step below 100%.")

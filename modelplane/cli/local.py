@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -29,6 +30,11 @@ def _router_of(s: Any, endpoint: str) -> tuple[str, str]:
     return reg.router.url, model
 
 
+class Arrivals(StrEnum):
+    poisson = "poisson"
+    uniform = "uniform"
+
+
 def load(
     endpoint: Annotated[str, typer.Argument(help="The endpoint (name or endpoint/name) on the local stack.")],
     project: ProjectOpt = None,
@@ -37,6 +43,12 @@ def load(
     duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds.")] = 10.0,
     input_tokens: Annotated[int, typer.Option("--input-tokens", min=1)] = 50,
     output_tokens: Annotated[int, typer.Option("--output-tokens", min=1)] = 50,
+    arrivals: Annotated[
+        Arrivals,
+        typer.Option(
+            "--arrivals", help="Poisson (as independent clients and `vllm bench serve` send) or evenly spaced."
+        ),
+    ] = Arrivals.poisson,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Send steady load to an endpoint's router and print latency percentiles."""
@@ -46,7 +58,7 @@ def load(
 
     s = settings(project, env)
     url, model = guard(lambda: _router_of(s, endpoint))
-    result = asyncio.run(run_load(url, model, qps, duration, input_tokens, output_tokens))
+    result = asyncio.run(run_load(url, model, qps, duration, input_tokens, output_tokens, arrivals=arrivals.value))
     summary = result.summary()
     if fmt == Format.json:
         print(json.dumps(summary, indent=2))

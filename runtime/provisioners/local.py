@@ -44,7 +44,7 @@ from modelplane.runtime.state.ports import EffectWrites
 from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import endpoint_spec, spec_of
 from modelplane.specs.common import duration_seconds
-from modelplane.specs.serving import EndpointSpec
+from modelplane.specs.serving import SIMULATOR_MAX_NUM_SEQS, EndpointSpec
 from modelplane.stacks.engine import served_name, vllm_args
 
 READY_POLL_S = 0.2
@@ -92,7 +92,7 @@ def engine_command(
         "--port", str(port),
         "--served-model-name", served_name(endpoint, model),
         "--revision", revision,
-        "--max-num-seqs", str(engine.args.max_num_seqs or 256),
+        "--max-num-seqs", str(engine.args.max_num_seqs or SIMULATOR_MAX_NUM_SEQS),
         "--max-model-len", str(engine.args.max_model_len or context_length),
         "--ttft-ms", str(sim.ttft_ms),
         "--tpot-ms", str(sim.tpot_ms),

@@ -393,3 +393,26 @@ def test_the_smallest_simulated_fleet_meets_the_slo_and_one_fewer_does_not() -> 
     model = LatencyModel.simulator(ttft_ms=20, tpot_ms=2, max_num_seqs=4, output_tokens=50)
     n = smallest_fleet(model, qps=200.0, p99_ms=1000.0, start=4, seconds=20.0)
     assert p99_of(model, 200.0, n, seconds=20.0) <= 1000.0 < p99_of(model, 200.0, n - 1, seconds=20.0)
+
+
+def test_the_planner_is_within_ten_percent_of_the_simulated_fleet_for_grammar_at_200k(tmp_path: Path) -> None:
+    """bench's search on one simulated H100-shaped replica writes a profile; the plan sizes grammar-prod from it
+    (its simulation calibrated on the probes) within 10% of the smallest fleet the simulation of the true model
+    finds at 200,000 req/s (benchmarks/bench_capacity_model.py prints the same figures)."""
+    from modelplane.compiler.capacity import simbench
+
+    H100_MODEL = simbench.H100_SHAPED
+    root = _copy(tmp_path, "assistant-platform")
+    graph = compile_graph(root, "prod", use_cache=False).graph
+    ep, model = graph.nodes[NodeId("endpoint", "grammar-prod")].model, graph.nodes[NodeId("model", "grammar-llm")].model
+    assert isinstance(ep, Endpoint) and isinstance(model, Model)
+    key = key_of(ep.spec, "grammar-llm", model.spec)
+    prof = simbench.profile(H100_MODEL, key, 1000.0, 0.9999, start_rate=100, at="2026-12-07T00:00:00+00:00")
+    (root / "profiles").mkdir(exist_ok=True)
+    (root / "profiles" / "grammar.json").write_text(prof.model_dump_json())
+    graph = compile_graph(root, "prod", use_cache=False, strict=False).graph
+    s, binding = sizings(graph, profiles_of(graph))[NodeId("endpoint", "grammar-prod")]
+    assert s is not None and binding.profile == prof and s.simulated
+    truth = smallest_fleet(H100_MODEL, 200_000.0, 1000.0, start=s.profile_replicas, slice_qps=10_000.0)
+    assert abs(s.within_slo - truth) / truth <= 0.10, (s.within_slo, truth)
+    assert s.profile_replicas > s.within_slo  # one replica's probe misses what balancing a fleet gains
