@@ -181,7 +181,9 @@ async def main() -> None:
     print(f"\n{len(ms)} edits (didChange -> publishDiagnostics of that document), ms:")
     print(f"  p50 {statistics.median(ms):.1f}  p95 {pct(ms, 95):.1f}  p99 {pct(ms, 99):.1f}  max {max(ms):.1f}"
           f"  mean {statistics.fmean(ms):.1f}   (goal: p95 <= 150)")  # fmt: skip
-    print(f"  edits after which the file had diagnostics: {broke} of {sum(map(len, by_what.values())) - len(by_what.get('put back', []))}")
+    print(
+        f"  edits after which the file had diagnostics: {broke} of {sum(map(len, by_what.values())) - len(by_what.get('put back', []))}"
+    )
     for what, ts in sorted(by_what.items()):
         print(f"    {what:<28} n={len(ts):<3} p50 {statistics.median(ts) * 1000:7.1f}  max {max(ts) * 1000:7.1f}")
     print("  slowest: " + "; ".join(f"{w} in {r} {t * 1000:.0f}" for t, w, r in sorted(slowest, reverse=True)[:3]))
