@@ -297,4 +297,3 @@ class ApplyOutcome(_Msg):
     apply_id: str
     state: Literal["succeeded", "failed", "aborted"]
     actions: dict[str, ActionResult]
-
