@@ -58,7 +58,7 @@ class Bench:
         self.counts: dict[str, int] = {}
         self.versions: dict[str, int] = {}
 
-        @self.client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        @self.client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)  # type: ignore[untyped-decorator]
         def _got(params: lsp.PublishDiagnosticsParams) -> None:
             self.counts[params.uri] = len(params.diagnostics)
             self.published.setdefault(params.uri, asyncio.Event()).set()
@@ -119,7 +119,7 @@ class Bench:
     async def stop(self) -> None:
         await self.client.shutdown_async(None)
         self.client.exit(None)
-        await self.client.stop()
+        await self.client.stop()  # type: ignore[no-untyped-call]
 
 
 def pct(values: list[float], p: float) -> float:

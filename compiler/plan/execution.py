@@ -186,9 +186,9 @@ def _records(plan: Plan, head: LineageGraph) -> list[NodeWrite]:
         out.append(_upsert(node, waits, was))
     # a renamed node with nothing else changed: its row is renamed (and rewritten) once nothing waits
     for to_id, from_id in sorted(moved_from.items()):
-        node = head.nodes.get(NodeId.parse(to_id))
-        if node is not None:
-            out.append(_upsert(node, by_target.get(to_id, []), from_id))
+        renamed = head.nodes.get(NodeId.parse(to_id))
+        if renamed is not None:
+            out.append(_upsert(renamed, by_target.get(to_id, []), from_id))
     return out
 
 
