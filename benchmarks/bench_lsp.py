@@ -19,6 +19,7 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -191,6 +192,8 @@ async def main() -> None:
         print(f"  wide edit {rel}: {took * 1000:.0f} ms")
     print(f"server RSS {rss / 1024:.0f} MiB now, {hwm / 1024:.0f} MiB peak   (goal: <= 1024)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  (2 cores, shared machine)")
+    if not args.root:
+        shutil.rmtree(root.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
