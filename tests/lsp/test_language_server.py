@@ -313,6 +313,13 @@ async def test_a_rename_across_kinds_is_an_update_in_the_next_plan(tmp_path: Pat
         [sys.executable, "-m", "modelplane", "plan", "-C", str(root)], capture_output=True, text=True, timeout=120
     ).stdout
     assert "0 to create" in text and "0 to delete" in text and "model/tiny-chat -> model/tiny-chatbot" in text, text
+    markdown = subprocess.run(
+        [sys.executable, "-m", "modelplane", "plan", "-C", str(root), "--format", "markdown"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "1 renamed in place" in markdown and "`model/tiny-chat` → `model/tiny-chatbot`" in markdown, markdown
 
 
 async def test_a_node_never_applied_is_renamed_without_a_moved_record(session: Session) -> None:
