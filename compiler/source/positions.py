@@ -21,6 +21,13 @@ def _loader() -> Any:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _position_loader() -> Any:
+    """The composer for positions alone: PyYAML's C parser with the base resolver (no implicit tags)."""
+    import yaml
+
+    return getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
 _DOC_MARKER_LINE = "---"
 _ODD_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 """Line breaks other than ``\n``: where ``splitlines`` and YAML could count lines differently."""
@@ -135,6 +142,8 @@ class SourceMap:
         self._one: dict[int, tuple[Any, int]] = {}
         """Documents composed one at a time (``_document``): node and the 0-based line its text starts at."""
         self._markers: tuple[list[int], bool] | None = None
+        self._split: list[int] | None = None
+        self._plain = False
         self._keys: dict[int, dict[str, tuple[Any, Any]]] = {}
         """Per mapping node (by id), its keys' text -> (key node, value node): a mapping with N unknown keys
         is asked N times, and a scan per question made that quadratic (40,000 keys took 120 s)."""
@@ -158,26 +167,36 @@ class SourceMap:
         own, the whole file is composed as before."""
         if index in self._one:
             return self._one[index]
-        if self._docs is None:
-            markers, content_before = self._document_markers()
+        starts = self._starts()
+        if self._docs is None and starts is not None and 0 <= index < len(starts):
             lines = text_lines(self.text)
-            starts = ([0] if content_before else []) + markers
-            plain = not _ODD_BREAKS.search(self.text) and not any(line.startswith(("%", "...")) for line in lines)
-            if plain and 0 <= index < len(starts):
-                first = starts[index]
-                last = starts[index + 1] if index + 1 < len(starts) else len(lines)
-                piece = self._piece(first, last, lines)
-                if piece is not None:
-                    self._one[index] = (piece, first)
-                    return self._one[index]
+            first = starts[index]
+            last = starts[index + 1] if index + 1 < len(starts) else len(lines)
+            piece = self._piece(first, last, lines)
+            if piece is not None:
+                self._one[index] = (piece, first)
+                return self._one[index]
         docs = self._documents()
         return (docs[index], 0) if index < len(docs) else None
+
+    def _starts(self) -> list[int] | None:
+        """The 0-based first line of each document, once per file; None where the file may split
+        differently than at its `---` lines."""
+        if self._split is None:
+            markers, content_before = self._document_markers()
+            lines = text_lines(self.text)
+            plain = not _ODD_BREAKS.search(self.text) and not any(line.startswith(("%", "...")) for line in lines)
+            self._split = (([0] if content_before else []) + markers) if plain else []
+            self._plain = plain
+        return self._split if self._plain else None
 
     def _piece(self, first: int, last: int, lines: list[str]) -> Any:
         import yaml
 
         try:
-            node = yaml.compose("\n".join(lines[first:last]) + "\n", Loader=_loader())
+            # the base resolver: positions need the nodes' marks, not their tags (the safe one's implicit
+            # resolution was half of composing an endpoint's document)
+            node = yaml.compose("\n".join(lines[first:last]) + "\n", Loader=_position_loader())
         except yaml.YAMLError:
             return None
         return node

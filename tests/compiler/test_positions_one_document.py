@@ -43,7 +43,11 @@ def _paths(node: Any, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str 
 def _whole_file(text: str) -> SourceMap:
     """The positions as composing the whole file gives them (the way before documents were composed alone)."""
     sm = SourceMap("f.yaml", text)
-    docs = sm._documents()
+    try:  # the safe loader, whole file: what every position came from before
+        docs = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
+    except yaml.YAMLError:
+        docs = []
+    sm._docs = docs
     sm._document = lambda index: (docs[index], 0) if index < len(docs) else None  # type: ignore[method-assign]
     return sm
 
@@ -51,6 +55,7 @@ def _whole_file(text: str) -> SourceMap:
 def _compare(text: str) -> int:
     whole, alone = _whole_file(text), SourceMap("f.yaml", text)
     docs = whole._documents()
+    assert docs or not text.strip()
     compared = 0
     for index in range(len(docs) + 1):
         for path in _paths(docs[index]) if index < len(docs) else [()]:
