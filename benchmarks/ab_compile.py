@@ -7,7 +7,10 @@ On a shared machine absolute times drift with the load, so the two sides run
 interleaved (a, b, a, b, ...) on the same repository, every cache cleared
 before each run; medians of wall time and of the child's CPU time (user+sys,
 less sensitive to other load), and the CLI's own stage timings
-(MODELPLANE_TIMINGS=json). It prints; it asserts nothing.
+(MODELPLANE_TIMINGS=json). With ``--busy`` a CPU-bound process runs beside
+every measurement (the other core busy, as on a CI runner doing two things),
+where a forked parse child no longer hides behind an idle core. The load
+average is printed before and after each case. It prints; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--only-plan", action="store_true", help="skip the validate comparison")
+    ap.add_argument("--busy", action="store_true", help="keep one core busy with a CPU-bound process meanwhile")
     args = ap.parse_args()
     root: Path = args.repo
     if not (root / ".git").exists():
@@ -63,26 +67,46 @@ def main() -> None:
             check=True, capture_output=True,
         )  # fmt: skip
     cases = [("plan --base HEAD~1, cold", ["plan", "--base", "HEAD~1"]), ("validate, cold", ["validate"])]
-    for label, cmd in cases[:1] if args.only_plan else cases:
-        runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {"A": [], "B": []}
-        for _ in range(args.rounds):
-            for side, python in (("A", args.a), ("B", args.b)):
-                runs[side].append(one(python, root, cmd))
-        print(f"\n{label} (median of {args.rounds}, interleaved)")
-        for side in ("A", "B"):
-            wall = statistics.median(r[0] for r in runs[side])
-            cpu = statistics.median(r[1] for r in runs[side])
-            # other load only ever adds time: the fastest run is the least disturbed one
-            best = min(r[0] for r in runs[side])
-            print(f"  {side}: wall {wall:7.3f} s   cpu {cpu:7.3f} s   fastest {best:7.3f} s")
-        stages = sorted({k for side in runs.values() for r in side for k in r[2]})
-        print(f"  {'stage (median, fastest)':<24} {'A':>8} {'B':>8} {'A min':>8} {'B min':>8}")
-        for k in stages:
-            a = statistics.median(r[2].get(k, 0.0) for r in runs["A"])
-            b = statistics.median(r[2].get(k, 0.0) for r in runs["B"])
-            a_min = min(r[2].get(k, 0.0) for r in runs["A"])
-            b_min = min(r[2].get(k, 0.0) for r in runs["B"])
-            print(f"  {k:<24} {a:8.3f} {b:8.3f} {a_min:8.3f} {b_min:8.3f}")
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    try:
+        for label, cmd in cases[:1] if args.only_plan else cases:
+            compare(label + (", other core busy" if burner else ""), cmd, args.a, args.b, root, args.rounds)
+    finally:
+        if burner is not None:
+            burner.kill()
+            burner.wait()
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def compare(label: str, cmd: list[str], a: str, b: str, root: Path, rounds: int) -> None:
+    """``rounds`` interleaved runs of each side (a, b, a, b, ...), then medians and the fastest of each."""
+    load_before = _load()
+    runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {"A": [], "B": []}
+    for _ in range(rounds):
+        for side, python in (("A", a), ("B", b)):
+            runs[side].append(one(python, root, cmd))
+    print(f"\n{label} (median of {rounds}, interleaved; load average {load_before} before, {_load()} after)")
+    for side in ("A", "B"):
+        wall = statistics.median(r[0] for r in runs[side])
+        cpu = statistics.median(r[1] for r in runs[side])
+        # other load only ever adds time: the fastest run is the least disturbed one
+        best = min(r[0] for r in runs[side])
+        least = min(r[1] for r in runs[side])
+        print(f"  {side}: wall {wall:7.3f} s   cpu {cpu:7.3f} s   fastest wall {best:7.3f} s, least cpu {least:7.3f} s")
+    wall_ratio = statistics.median(r[0] for r in runs["B"]) / statistics.median(r[0] for r in runs["A"])
+    cpu_ratio = statistics.median(r[1] for r in runs["B"]) / statistics.median(r[1] for r in runs["A"])
+    print(f"  B/A (medians): wall {wall_ratio:.3f}, cpu {cpu_ratio:.3f}")
+    stages = sorted({k for side in runs.values() for r in side for k in r[2]})
+    print(f"  {'stage (median, fastest)':<24} {'A':>8} {'B':>8} {'A min':>8} {'B min':>8}")
+    for k in stages:
+        sa = statistics.median(r[2].get(k, 0.0) for r in runs["A"])
+        sb = statistics.median(r[2].get(k, 0.0) for r in runs["B"])
+        a_min = min(r[2].get(k, 0.0) for r in runs["A"])
+        b_min = min(r[2].get(k, 0.0) for r in runs["B"])
+        print(f"  {k:<24} {sa:8.3f} {sb:8.3f} {a_min:8.3f} {b_min:8.3f}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from modelplane.compiler.incremental.overlay import base_from_head
 from modelplane.compiler.load.loader import load_scanned, paused_gc
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.plan.actions import build_plan
-from modelplane.compiler.plan.model import BaseRef, CapacityLine, Plan, PlanDiagnostic
+from modelplane.compiler.plan.model import BaseRef, CapacityLine, Plan, PlanDiagnostic, PlanMove
 from modelplane.compiler.source.files import GitSource, Source
 from modelplane.compiler.source.scan import Scan, scan
 from modelplane.compiler.timings import timed
@@ -94,20 +94,31 @@ def check_specs(root: Path, env: str | None = None, *, use_cache: bool = True, s
     return Compiled(graph, {}, problems, [])
 
 
-def moved_in(state: AppliedState, moved: list[Any]) -> AppliedState:
-    """The applied state with each ``moved`` node under its new id (and name), so a renamed node's plan
-    is an update of what was applied, not a delete and a create; a record whose old id the state lacks,
-    or whose new id it already has, changes nothing."""
-    if not moved:
+def effective_moves(state: AppliedState, moved: list[Any]) -> list[tuple[str, str]]:
+    """The ``moved`` records (old id, new id) that rename something in this state: the state has the old
+    id and not the new one, and the kind stays. Others (already applied, or never applied) change nothing."""
+    out: list[tuple[str, str]] = []
+    taken = set(state.nodes)
+    for m in moved:
+        if m.from_ in taken and m.to not in taken and m.from_.split("/")[0] == m.to.split("/")[0]:
+            out.append((m.from_, m.to))
+            taken.discard(m.from_)
+            taken.add(m.to)
+    return out
+
+
+def moved_in(state: AppliedState, moves: list[tuple[str, str]]) -> AppliedState:
+    """The applied state with each moved node under its new id (and name), so a renamed node's plan
+    is an update of what was applied, not a delete and a create (``effective_moves`` picks the moves)."""
+    if not moves:
         return state
     from dataclasses import replace
 
     nodes = dict(state.nodes)
-    for m in moved:
-        if m.from_ in nodes and m.to not in nodes and m.from_.split("/")[0] == m.to.split("/")[0]:
-            old = nodes.pop(m.from_)
-            data = {**old.data, "metadata": {**old.data.get("metadata", {}), "name": m.to.split("/", 1)[1]}}
-            nodes[m.to] = replace(old, data=data)
+    for old_id, new_id in moves:
+        old = nodes.pop(old_id)
+        data = {**old.data, "metadata": {**old.data.get("metadata", {}), "name": new_id.split("/", 1)[1]}}
+        nodes[new_id] = replace(old, data=data)
     return replace(state, nodes=dict(sorted(nodes.items())))
 
 
@@ -205,6 +216,7 @@ def _make_plan(
 ) -> PlanResult:
     base_graph: LineageGraph
     picked_warnings: list[str] = []
+    moves: list[tuple[str, str]] = []
     base_fingerprints = None
     pending: dict[str, PendingAction] = {}
     # the head compiles first: files that did not change are then validated once, and never read from git
@@ -247,7 +259,9 @@ def _make_plan(
         raise head_error
     assert head is not None
     if base_ref is None:
-        applied = moved_in((state or EmptyState()).applied(head.specs.environment), head.specs.project.moved)
+        applied = (state or EmptyState()).applied(head.specs.environment)
+        moves = effective_moves(applied, head.specs.project.moved)
+        applied = moved_in(applied, moves)
         base_graph = graph_from_state(head.specs, applied)
         serial = applied.serial
         pending = applied.pending
@@ -287,7 +301,12 @@ def _make_plan(
             diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings, *map(_selector_warning, picked_warnings)]],
             pending=pending,
         )
-        plan = plan.model_copy(update={"capacity": _capacity(head.graph, base_graph, git)})
+        plan = plan.model_copy(
+            update={
+                "capacity": _capacity(head.graph, base_graph, git),
+                "moved": [PlanMove(from_id=a, to_id=b) for a, b in moves],
+            }
+        )
         if target is not None or exclude is not None:
             shown_target = (target or "*") + (f" --exclude {exclude}" if exclude is not None else "")
             plan = plan.model_copy(update={"target": shown_target})

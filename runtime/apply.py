@@ -437,7 +437,7 @@ async def launch(
             hooks.note(note)
     plan = saved if saved is not None else await asyncio.to_thread(fresh_plan, s, store)
     hooks.show_plan(plan)
-    if not plan.actions and not plan.changes:
+    if not plan.actions and not plan.changes and not plan.moved:
         return Launched(None, plan)
     for approval in await approvals.wait_for(s, plan, store, options.wait_approvals):
         hooks.note(f"approved for {approval.owner} by {approval.by} ({approval.via})")

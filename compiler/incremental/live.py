@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.compiler.graph.lineage import Edge, LineageGraph, from_edges, gate_edges
-from modelplane.compiler.load.loader import FileResult, _load_file, _read_file, open_cache, read_documents
+from modelplane.compiler.load.loader import (
+    FileResult,
+    _load_file,
+    _read_file,
+    open_cache,
+    paused_gc,
+    read_documents,
+)
 from modelplane.compiler.load.references import _target, node_refs
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.source.positions import SourceMap
@@ -72,7 +79,10 @@ class LiveProject:
         self._invalid: set[int] = set()
         """``id()`` of nodes whose document failed validation (kept only to answer references)."""
         self._graph: LineageGraph | None = None
-        self._cold(use_cache)
+        # what the cold start builds lives as long as the server: frozen out of the collector's sight, so a
+        # full collection during an edit does not rescan 10,000 nodes' objects (a second-long pause)
+        with paused_gc():
+            self._cold(use_cache)
 
     # -- building --------------------------------------------------------------------------------------------------
 
@@ -112,8 +122,10 @@ class LiveProject:
         chosen = self.valid_nodes() if nodes is None else {n.id: n for n in nodes}
         specs = SpecSet(self.root, self.project, self.environment, dict(sorted(chosen.items())))
         specs.source_loader = self.text_of
-        for path, f in self.files.items():
-            if f.source is not None:
+        # the source maps already built, of the files these nodes are in (a region's few, not all 5,000)
+        for path in {n.file for n in specs.nodes.values()} if nodes is not None else self.files:
+            f = self.files.get(path)
+            if f is not None and f.source is not None:
                 specs.source_maps[path] = f.source
         return specs
 
@@ -185,8 +197,8 @@ class LiveProject:
             self._names_memo.setdefault(nid.kind, set()).add(nid.name)
 
     def _name_removed(self, nid: NodeId) -> None:
-        self._sorted = None
         if self._names_memo is not None and nid not in self.by_id:
+            self._sorted = None  # re-sorted (10,000 names) only when a name is really gone
             self._names_memo.get(nid.kind, set()).discard(nid.name)
 
     def locate(self, node: SpecNode, path: tuple[str | int, ...], key: bool = False) -> Any:
@@ -262,13 +274,15 @@ class LiveProject:
         self._invalid.update(id(n) for n in result.partial if n._model is None)
         state.nodes.sort(key=lambda n: n.index)
         self.files[path] = state
+        kept = {n.id for n in state.nodes}
         for node in old_nodes:
             defs = [n for n in self.by_id.get(node.id, []) if n.file != path]
             if defs:
                 self.by_id[node.id] = defs
             else:
                 self.by_id.pop(node.id, None)
-                self._name_removed(node.id)
+                if node.id not in kept:  # a name the file still defines stays in the name index
+                    self._name_removed(node.id)
             self.refs.pop(node.id, None)
             self.rule_diags.pop(node.id, None)
             self._invalid.discard(id(node))

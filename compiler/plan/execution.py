@@ -182,20 +182,36 @@ def _records(plan: Plan, head: LineageGraph) -> list[NodeWrite]:
     by_target: dict[str, list[str]] = {}
     for a in plan.actions:
         by_target.setdefault(str(a.target_id.node), []).append(a.id)
+    moved_from = {m.to_id: m.from_id for m in plan.moved}
     out = []
     for c in plan.changes:
         waits = by_target.get(c.id, [])
+        was = moved_from.pop(c.id, None)
         if c.change == "delete":
-            out.append(NodeWrite.model_construct(id=c.id, op="delete", kind=c.kind, waits_for=waits))
+            out.append(NodeWrite.model_construct(id=c.id, op="delete", kind=c.kind, waits_for=waits, moved_from=was))
             continue
         node = head.nodes[NodeId.parse(c.id)]
         # the applied snapshot keeps the compiled document (what the next plan's diff reads back)
-        out.append(
-            NodeWrite.model_construct(
-                id=c.id, op="upsert", kind=node.kind, file=node.file, index=node.index, data=node.data, waits_for=waits
-            )
-        )
+        out.append(_upsert(node, waits, was))
+    # a renamed node with nothing else changed: its row is renamed (and rewritten) once nothing waits
+    for to_id, from_id in sorted(moved_from.items()):
+        renamed = head.nodes.get(NodeId.parse(to_id))
+        if renamed is not None:
+            out.append(_upsert(renamed, by_target.get(to_id, []), from_id))
     return out
+
+
+def _upsert(node: Any, waits: list[str], moved_from: str | None) -> NodeWrite:
+    return NodeWrite.model_construct(
+        id=str(node.id),
+        op="upsert",
+        kind=node.kind,
+        file=node.file,
+        index=node.index,
+        data=node.data,
+        waits_for=waits,
+        moved_from=moved_from,
+    )
 
 
 def stack_inputs(

@@ -247,6 +247,16 @@ class NodeWrite(_Model):
     index: int = 0
     data: dict[str, Any] | None = None
     waits_for: list[str] = Field(default_factory=list)
+    moved_from: str | None = None
+    """The id the state holds this node under (a ``moved`` record): renamed in the same transaction."""
+
+
+class PlanMove(_Model):
+    """A node renamed since it was applied (a ``moved`` record of modelplane.yaml): the plan compares it
+    with what was applied under its old id, and apply renames the state's row (no delete, no create)."""
+
+    from_id: str
+    to_id: str
 
 
 class StackEndpoint(_Model):
@@ -318,11 +328,13 @@ class Plan(_Model):
     """What apply carries out; present in saved plans (``plan --out``) and in the plan ``apply`` makes."""
     target: str | None = None
     """The selector of a targeted plan (``plan --select``): only the changes of the nodes it picks."""
+    moved: list[PlanMove] = Field(default_factory=list)
+    """Renamed nodes (``moved`` records the state has not taken yet): apply renames their state rows."""
 
     @property
     def has_work(self) -> bool:
-        """Something for apply to do: a change, or an action an earlier apply left undone."""
-        return bool(self.changes) or self.summary.left_over > 0
+        """Something for apply to do: a change, a rename to record, or an action an earlier apply left undone."""
+        return bool(self.changes) or bool(self.moved) or self.summary.left_over > 0
 
     @property
     def id(self) -> str:

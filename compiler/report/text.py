@@ -53,6 +53,8 @@ def summary_line(plan: Plan) -> str:
     line = f"Plan: {', '.join(parts)}; {sum(plan.summary.actions.values())} actions"
     if plan.summary.left_over:
         line += f" ({plan.summary.left_over} left over from an earlier apply)"
+    if plan.moved:
+        line += f"; {len(plan.moved)} renamed in place"
     if plan.summary.breaking:
         line += f"; {plan.summary.breaking} breaking"
     if plan.summary.gpus_delta_max:
@@ -99,9 +101,14 @@ def render(plan: Plan, color: bool = False) -> str:
     )
     tone = {"create": green, "update": yellow, "replace": red, "delete": red}
     out = [f"{bold}{summary_line(plan)}{reset}"]
-    if not plan.changes and not plan.left_over:
+    if not plan.changes and not plan.left_over and not plan.moved:
         out.append("\nNo changes. The specs match what is applied.")
         return "\n".join(out) + "\n"
+    if plan.moved:
+        out.append(f"\n{bold}Renamed{reset} (`moved` records: updated in place, not deleted and created)")
+        out.extend(f"  {yellow}  ~ {s(m.from_id)} -> {s(m.to_id)}{reset}" for m in plan.moved[:MAX_ROWS])
+        if len(plan.moved) > MAX_ROWS:
+            out.append(f"  {dim}... and {len(plan.moved) - MAX_ROWS} more{reset}")
     if plan.changes:
         width = min(48, max(len(s(c.id)) for c in plan.changes) + 2)
         out.append(f"\n{bold}Changes{reset}")
@@ -113,6 +120,8 @@ def render(plan: Plan, color: bool = False) -> str:
             out.append(f"  {dim}... and {len(plan.changes) - MAX_ROWS} more changes (see --format json){reset}")
     elif plan.summary.left_over:
         out.append("\nNo changes to the specs, but an earlier apply left work undone.")
+    elif plan.moved:
+        out.append("\nNo other changes: apply records the new names in the state.")
     else:
         out.append("\nNo changes. The specs match what is applied.")
     if plan.left_over:

@@ -6,6 +6,7 @@ path (yamlio) keeps no positions at all.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +21,16 @@ def _loader() -> Any:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _position_loader() -> Any:
+    """The composer for positions alone: PyYAML's C parser with the base resolver (no implicit tags)."""
+    import yaml
+
+    return getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
 _DOC_MARKER_LINE = "---"
+_ODD_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+"""Line breaks other than ``\n``: where ``splitlines`` and YAML could count lines differently."""
 
 
 def syntax_error(text: str) -> tuple[int, int, str] | None:
@@ -129,7 +139,11 @@ class SourceMap:
         self.path = path
         self.text = text
         self._docs: list[Any] | None = None
+        self._one: dict[int, tuple[Any, int]] = {}
+        """Documents composed one at a time (``_document``): node and the 0-based line its text starts at."""
         self._markers: tuple[list[int], bool] | None = None
+        self._split: list[int] | None = None
+        self._plain = False
         self._keys: dict[int, dict[str, tuple[Any, Any]]] = {}
         """Per mapping node (by id), its keys' text -> (key node, value node): a mapping with N unknown keys
         is asked N times, and a scan per question made that quadratic (40,000 keys took 120 s)."""
@@ -143,6 +157,49 @@ class SourceMap:
             except yaml.YAMLError:
                 self._docs = []
         return self._docs
+
+    def _document(self, index: int) -> tuple[Any, int] | None:
+        """Document ``index`` composed alone, with the 0-based line its text starts at (its node's marks
+        count from there), or None where it is not there. Composing only the document asked about, not
+        the whole file, is what makes a warning per endpoint cheap in a file of 24 documents (832 capacity
+        warnings composed 5,000 documents: a second of a cold plan). Where the file could split
+        differently than at its `---` lines (directives, `...` ends) or the piece does not compose on its
+        own, the whole file is composed as before."""
+        if index in self._one:
+            return self._one[index]
+        starts = self._starts()
+        if self._docs is None and starts is not None and 0 <= index < len(starts):
+            lines = text_lines(self.text)
+            first = starts[index]
+            last = starts[index + 1] if index + 1 < len(starts) else len(lines)
+            piece = self._piece(first, last, lines)
+            if piece is not None:
+                self._one[index] = (piece, first)
+                return self._one[index]
+        docs = self._documents()
+        return (docs[index], 0) if index < len(docs) else None
+
+    def _starts(self) -> list[int] | None:
+        """The 0-based first line of each document, once per file; None where the file may split
+        differently than at its `---` lines."""
+        if self._split is None:
+            markers, content_before = self._document_markers()
+            lines = text_lines(self.text)
+            plain = not _ODD_BREAKS.search(self.text) and not any(line.startswith(("%", "...")) for line in lines)
+            self._split = (([0] if content_before else []) + markers) if plain else []
+            self._plain = plain
+        return self._split if self._plain else None
+
+    def _piece(self, first: int, last: int, lines: list[str]) -> Any:
+        import yaml
+
+        try:
+            # the base resolver: positions need the nodes' marks, not their tags (the safe one's implicit
+            # resolution was half of composing an endpoint's document)
+            node = yaml.compose("\n".join(lines[first:last]) + "\n", Loader=_position_loader())
+        except yaml.YAMLError:
+            return None
+        return node
 
     def document_start(self, index: int) -> tuple[int, int]:
         """Where document ``index`` starts: its `---` line, or its first node."""
@@ -175,11 +232,12 @@ class SourceMap:
         """
         import yaml
 
-        docs = self._documents()
-        if index >= len(docs):
+        found = self._document(index)
+        if found is None or found[0] is None:
             line, col = self.document_start(index)
             return line, col, 1
-        node: Any = docs[index]
+        node: Any = found[0]
+        offset = found[1]
         key_node: Any = None
         for part in path:
             nxt = None
@@ -199,7 +257,7 @@ class SourceMap:
         width = 1
         if isinstance(node, yaml.ScalarNode) and node.start_mark.line == node.end_mark.line:
             width = max(1, node.end_mark.column - node.start_mark.column)
-        return mark.line + 1, mark.column + 1, width
+        return offset + mark.line + 1, mark.column + 1, width
 
     def _mapping_keys(self, node: Any) -> dict[str, tuple[Any, Any]]:
         import yaml

@@ -17,7 +17,6 @@ from modelplane.cli.exit import fail, guard
 from modelplane.cli.options import EnvOpt, ProjectOpt
 from modelplane.cli.project import settings
 from modelplane.errors import ModelplaneError
-from modelplane.runtime.apply import requested_by
 
 state_app = typer.Typer(
     help="The state store: export, import, migrate SQLite to PostgreSQL, clear a stuck lock.", no_args_is_help=True
@@ -156,6 +155,8 @@ def unlock(
         if answer.strip() != s.environment:
             print("not confirmed: the lock is left as it was", file=sys.stderr)
             raise typer.Exit(1)
+    from modelplane.runtime.apply import requested_by  # the apply machinery: only for the commands that use it
+
     cleared = guard(lambda: store.force_unlock(s.environment, requested_by(), reason))
     what = f"apply {cleared.apply_id}'s lock" if cleared else "the lock (already gone)"
     print(f"cleared {what} on {s.environment}; recorded in the audit trail as {requested_by()}")

@@ -187,7 +187,7 @@ class _Context:
             "id": node_id,
             "kind": kind,
             "environment": self.environment,
-            "exists": rows[-1].op != "delete",
+            "exists": rows[-1].op not in ("delete", "moved"),
             "versions": _versions(self, rows),
             "runs": [self.run(r) for r in self.runs.get(node_id, [])],
         }
@@ -357,13 +357,15 @@ def _versions(ctx: _Context, rows: list[NodeVersion]) -> list[Version]:
     for v in rows:
         if v.op == "delete":
             changed = ["deleted"]
+        elif v.op == "moved":
+            changed = ["renamed (a `moved` record): its history goes on under the new name"]
         elif before is None:
             changed = ["created"]
         else:
             changed = _changed(before, v.data or {})
         if len(changed) > MAX_CHANGED:
             changed = [*changed[:MAX_CHANGED], f"... {len(changed) - MAX_CHANGED} more"]
-        if v.op != "delete" and before is not None and not changed:
+        if v.op not in ("delete", "moved") and before is not None and not changed:
             before = v.data
             continue  # re-recorded unchanged (a resumed apply): not a new version
         out.append(
@@ -376,7 +378,7 @@ def _versions(ctx: _Context, rows: list[NodeVersion]) -> list[Version]:
                 "changed": changed,
             }
         )
-        before = v.data if v.op != "delete" else None
+        before = v.data if v.op not in ("delete", "moved") else None
     return out
 
 

@@ -135,6 +135,9 @@ class SnapshotChange(TypedDict, total=False):
     pending: Sequence[PendingRow]
     runs: Sequence[RunRow]
     """Actions that finished (succeeded or failed) with what they returned: each node's history."""
+    moves: Sequence[tuple[str, str]]
+    """Nodes renamed by a ``moved`` record, (old id, new id): their rows (and outputs) take the new id
+    before the upserts, in the same transaction; an old row whose new id is there already is dropped."""
 
 
 @dataclass(frozen=True)

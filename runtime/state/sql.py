@@ -288,13 +288,17 @@ class SqlStore:
         upserts, deletes = change.get("upserts", ()), change.get("deletes", ())
         done, pending = change.get("done", ()), change.get("pending", ())
         runs: Sequence[RunRow] = change.get("runs", ())
+        moves = change.get("moves", ())
         now = time.time()
         q = self._q
         # JSON first: a value that cannot be written fails before the transaction begins
         rows = [(n, k, f, i, json.dumps(d, sort_keys=True)) for n, k, f, i, d in upserts]
         run_rows = [(a, ty, tg, st, json.dumps(o, sort_keys=True, default=str)) for a, ty, tg, st, o in runs]
+        whats = [*(old for old, _ in moves), *changed_whats(upserts, deletes, done, pending)]
         with self._tx() as db:
             serial = self._next_serial(db, environment)
+            for old_id, new_id in moves:
+                self._move(db, environment, old_id, new_id)
             for node_id, kind, file, idx, data in rows:
                 db.execute(
                     q(
@@ -322,13 +326,14 @@ class SqlStore:
             self._execute_many(
                 db,
                 q("INSERT INTO changes (environment, serial, what, apply_id, at) VALUES (?, ?, ?, ?, ?)"),
-                [(environment, serial, what, apply_id, now) for what in changed_whats(upserts, deletes, done, pending)],
+                [(environment, serial, what, apply_id, now) for what in whats],
             )
             # each node's history: the version this apply wrote (or its deletion), and what its actions returned
             self._execute_many(
                 db,
                 q("INSERT INTO node_versions (environment, id, serial, apply_id, at, op, data) VALUES (?,?,?,?,?,?,?)"),
-                [(environment, n, serial, apply_id, now, "upsert", d) for n, _, _, _, d in rows]
+                [(environment, o, serial, apply_id, now, "moved", None) for o, _ in moves]
+                + [(environment, n, serial, apply_id, now, "upsert", d) for n, _, _, _, d in rows]
                 + [(environment, n, serial, apply_id, now, "delete", None) for n in deletes],
             )
             self._execute_many(
@@ -340,6 +345,20 @@ class SqlStore:
                 [(environment, serial, apply_id, *r, now) for r in run_rows],
             )
             return serial
+
+    def _move(self, db: Any, environment: str, old_id: str, new_id: str) -> None:
+        """Rename a node's row and outputs (a ``moved`` record); where the new id has a row already (a
+        retried record that committed), the old one is dropped. Inside ``record``'s transaction."""
+        q = self._q
+        for table in ("nodes", "outputs"):
+            db.execute(
+                q(
+                    f"DELETE FROM {table} WHERE environment=? AND id=?"
+                    f" AND EXISTS (SELECT 1 FROM {table} WHERE environment=? AND id=?)"
+                ),
+                (environment, old_id, environment, new_id),
+            )
+            db.execute(q(f"UPDATE {table} SET id=? WHERE environment=? AND id=?"), (new_id, environment, old_id))
 
     # -- history --------------------------------------------------------------------------------
 

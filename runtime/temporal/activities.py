@@ -242,6 +242,7 @@ class Activities:
             done=list(inp.done),
             pending=pending,
             runs=[r for r in runs if r[1] not in UNRECORDED_RUNS],
+            moves=[(r.moved_from, r.id) for r in inp.records if r.moved_from],
         )
         self._recorded_events(inp)
         return serial

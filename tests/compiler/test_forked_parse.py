@@ -108,3 +108,16 @@ def test_no_fork_for_few_files_or_when_turned_off(monkeypatch: pytest.MonkeyPatc
     assert forked.start(few, lambda files: {}) == (few, None)
     monkeypatch.setenv("MODELPLANE_PARSE_FORK", "0")
     assert not forked.usable()
+
+
+def test_no_fork_when_every_core_is_busy_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.delenv("MODELPLANE_PARSE_FORK", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 1.0, 1.0))
+    assert not forked.usable()  # two cores, both busy: the child would only compete
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.7, 1.0, 1.0))
+    assert forked.usable()
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 1.0, 1.0))
+    monkeypatch.setenv("MODELPLANE_PARSE_FORK", "1")
+    assert forked.usable()  # asked for: forks whatever the load

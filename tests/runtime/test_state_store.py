@@ -136,6 +136,35 @@ def test_records_bump_the_serial_and_say_what_changed(store: Any) -> None:
     assert store.applied("dev").nodes == {} and store.applied("dev").pending == {}
 
 
+def test_a_moved_node_takes_its_new_id_with_its_outputs_in_the_records_transaction(store: Any) -> None:
+    old = {"kind": "Endpoint", "metadata": {"name": "chat"}}
+    store.record("dev", "p1", upserts=[("endpoint/chat", "Endpoint", "specs/s.yaml", 0, old)])
+    store.ledger_begin("k", "dev", "p1", "provision:endpoint/chat")
+    store.ledger_done(
+        "k", {}, environment="dev", apply_id="p1", writes=EffectWrites(outputs={"endpoint/chat": {"url": "u"}})
+    )
+    new = {"kind": "Endpoint", "metadata": {"name": "chatbot"}}
+    moved = [("endpoint/chatbot", "Endpoint", "specs/s.yaml", 0, new)]
+    serial = store.record("dev", "p2", upserts=moved, moves=[("endpoint/chat", "endpoint/chatbot")])
+    state = store.applied("dev")
+    assert set(state.nodes) == {"endpoint/chatbot"} and state.nodes["endpoint/chatbot"].data == new
+    assert store.outputs("dev") == {"endpoint/chatbot": {"url": "u"}}
+    assert "endpoint/chat" in store.changed_since("dev", serial - 1)
+    assert [v.op for v in store.node_versions("dev", "endpoint/chat")] == ["upsert", "moved"]
+    # recorded again (a retry whose first try committed): the new row stays, nothing is duplicated
+    store.record("dev", "p2", upserts=moved, moves=[("endpoint/chat", "endpoint/chatbot")])
+    assert set(store.applied("dev").nodes) == {"endpoint/chatbot"}
+    assert store.outputs("dev") == {"endpoint/chatbot": {"url": "u"}}
+
+
+def test_a_failed_move_changes_nothing(store: Any) -> None:
+    store.record("dev", "p1", upserts=[("model/a", "Model", "f", 0, {})])
+    # the upsert after the move breaks a NOT NULL inside the transaction: the move rolls back with it
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.NotNullViolation)):
+        store.record("dev", "p2", upserts=[("model/b", None, "f", 0, {})], moves=[("model/a", "model/b")])
+    assert set(store.applied("dev").nodes) == {"model/a"}
+
+
 def test_a_failed_write_changes_nothing(store: Any) -> None:
     bad = {"x": object()}  # not JSON: the transaction must roll back as a whole
     with pytest.raises(TypeError):
