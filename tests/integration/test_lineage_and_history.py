@@ -118,7 +118,8 @@ def test_show_tells_both_versions_and_their_runs(applied_twice: tuple[Pipeline, 
     # evaluated; 1.1.0 trained on the new data by the workflow's run, then evaluated
     assert artifacts[0].startswith("  1.0.0  hf://modelplane-examples/tiny-chat@v1  registered "), out
     assert "evaluate:evaluation/tiny-chat-quality  succeeded  exact_match=0.42 toxicity=0.002 passed" in artifacts[1]
-    assert artifacts[2].startswith("  1.1.0  hf://modelplane-examples/tiny-chat@v1  registered "), out
+    # a retrain registers the weights it made: the declared uri with the trained digest
+    assert artifacts[2].startswith("  1.1.0  hf://modelplane-examples/tiny-chat@v1 trained sha256:"), out
     assert "produced by" in artifacts[3] and (
         "run-workflow:workflow/finetune-tiny-chat  succeeded  exit 0; inputs dataset/support-pairs@1" in artifacts[3]
     ), out

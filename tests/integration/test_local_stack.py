@@ -211,6 +211,7 @@ def test_quickstart_applies_end_to_end_then_plans_no_changes(tmp_path: Path) -> 
         history = p.run("history", check=True).stdout.splitlines()
         assert len(history) == 1 and "succeeded" in history[0]
         load = p.run("load", "tiny-chat", "--qps", "20", "--duration", "1", check=True).stdout
-        assert "20 ok, 0 errors" in load
+        sent = int(load.split(" requests in ")[0])  # Poisson arrivals: about 20 in a second, not exactly
+        assert sent > 0 and f"{sent} ok, 0 errors" in load, load
     finally:
         p.stop()
