@@ -28,9 +28,6 @@ _CLOSE = {"{": "}", "[": "]"}
 _NOT_IN_FLOW = re.compile("[\"'#]")
 _BRACKET = re.compile(r"[\[\]{}]")
 _INNERMOST = re.compile(r"\{[^\[\]{}]*\}|\[[^\[\]{}]*\]")
-_UNUSUAL = re.compile(r"[^\n\x20-\x7e]")
-"""Anything but printable ASCII and line breaks: tabs, control characters, and columns the composer
-counts by its own rules."""
 
 
 @dataclass(slots=True)
@@ -103,8 +100,9 @@ class BlockDoc:
         stack: list[tuple[int, Mapping]] = []
         pending: tuple[Mapping, str, Scalar, int] | None = None
         """A key whose value starts on a later line: (its mapping, the key, its node, its indent)."""
-        if _UNUSUAL.search("\n".join(lines)):
-            return None
+        joined = "".join(lines)
+        if not (joined.isascii() and joined.isprintable()):
+            return None  # tabs, control characters, and columns the composer counts by its own rules
         for number, raw in enumerate(lines):
             text = raw.rstrip(" ")
             body = text.lstrip(" ")

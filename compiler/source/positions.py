@@ -30,10 +30,22 @@ def _position_loader() -> Any:
 
 
 _DOC_MARKER_LINE = "---"
-_MARKER = re.compile("^---", re.MULTILINE)
-_DIRECTIVE_OR_END = re.compile(r"^(?:%|\.\.\.)", re.MULTILINE)
 _ODD_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 """Line breaks other than ``\n``: where ``splitlines`` and YAML could count lines differently."""
+_ASCII_ODD_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
+
+
+def _odd_breaks(text: str) -> bool:
+    """Whether ``text`` has a line break other than ``\n``: in ASCII text, a substring search per break
+    (a character class searched over every file of a cold plan was ~60 µs a file)."""
+    if text.isascii():
+        return any(c in text for c in _ASCII_ODD_BREAKS)
+    return _ODD_BREAKS.search(text) is not None
+
+
+def _at_line_start(text: str, prefix: str) -> bool:
+    """Whether a line of ``text`` (one without odd breaks) starts with ``prefix``."""
+    return text.startswith(prefix) or ("\n" + prefix) in text
 
 
 def syntax_error(text: str) -> tuple[int, int, str] | None:
@@ -147,6 +159,7 @@ class SourceMap:
         self._blocks: dict[int, tuple[BlockDoc, int] | None] = {}
         """Documents read without composing (``_block``), or None where that cannot be done."""
         self._markers: tuple[list[int], bool] | None = None
+        self._odd_breaks: bool | None = None
         self._split: list[int] | None = None
         self._plain = False
         self._keys: dict[int, dict[str, tuple[Any, Any]]] = {}
@@ -199,6 +212,11 @@ class SourceMap:
             self._blocks[index] = found
         return self._blocks[index]
 
+    def _odd(self) -> bool:
+        if self._odd_breaks is None:
+            self._odd_breaks = _odd_breaks(self.text)
+        return self._odd_breaks
+
     def _starts(self) -> list[int] | None:
         """The 0-based first line of each document, once per file; None where the file may split
         differently than at its `---` lines."""
@@ -206,7 +224,7 @@ class SourceMap:
             markers, content_before = self._document_markers()
             # without odd breaks the lines are the text's `\n` lines: a search of the text finds a directive
             # or a document end where a scan of its lines would (in C: ~80,000 lines in a cold plan)
-            plain = not _ODD_BREAKS.search(self.text) and not _DIRECTIVE_OR_END.search(self.text)
+            plain = not self._odd() and not any(_at_line_start(self.text, p) for p in ("%", "..."))
             self._split = (([0] if content_before else []) + markers) if plain else []
             self._plain = plain
         return self._split if self._plain else None
@@ -239,14 +257,18 @@ class SourceMap:
         (a file of N bad documents asks N times)."""
         if self._markers is None:
             lines = text_lines(self.text)
-            if _ODD_BREAKS.search(self.text):
+            if self._odd():
                 markers = [i for i, line in enumerate(lines) if line.startswith(_DOC_MARKER_LINE)]
             else:  # the lines are the text's `\n` lines: count them up to each marker the search finds
-                markers, line, at = [], 0, 0
-                for m in _MARKER.finditer(self.text):
-                    line += self.text.count("\n", at, m.start())
-                    at = m.start()
+                text = self.text
+                markers = [0] if text.startswith(_DOC_MARKER_LINE) else []
+                line, at = 0, 0
+                found = text.find("\n" + _DOC_MARKER_LINE)
+                while found >= 0:
+                    line += text.count("\n", at, found + 1)
+                    at = found + 1
                     markers.append(line)
+                    found = text.find("\n" + _DOC_MARKER_LINE, at)
             first_marker = markers[0] if markers else len(lines)
             content_before = any(line.strip() and not line.lstrip().startswith("#") for line in lines[:first_marker])
             self._markers = (markers, content_before)

@@ -123,3 +123,27 @@ def test_the_examples_documents_are_mostly_read() -> None:
     assert total > 10 and read > 0
     # and the positions are the composer's (here as in test_positions_one_document, which now reads them too)
     assert sum(_compare(f.read_text()) for f in sorted(EXAMPLES.rglob("*.yaml"))) > 1000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "---\nkind: A\n---\nkind: B\n",
+        "kind: A\n---\n---\n----x\nkind: B\n---",
+        "# c\n---\nkind: A\n  ---\n",
+        "kind: A\r\n---\r\nkind: B\r\n",
+        "kind: \u00e9\u2028---\nkind: B\n",
+        "%YAML 1.1\n---\nkind: A\n",
+        "kind: A\n...\n---\nkind: B\n",
+        "",
+    ],
+)
+def test_document_markers_are_the_lines_that_start_with_three_dashes(text: str) -> None:
+    """The markers are found by searching the text, not scanning its lines: the same lines either way."""
+    sm = SourceMap("f.yaml", text)
+    lines = text.splitlines()
+    assert sm._document_markers()[0] == [i for i, line in enumerate(lines) if line.startswith("---")]
+    plain = not any(c in text for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029") and not any(
+        line.startswith(("%", "...")) for line in lines
+    )
+    assert (sm._starts() is not None) == plain
