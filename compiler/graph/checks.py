@@ -94,7 +94,7 @@ _TEXT_FIELDS = {"Dataset": "uri", "Model": "artifact", "Workflow": "command", "E
 def _credential_fields(node: SpecNode) -> Mapping[str, Any]:
     """What ``credentials`` reads of a node's spec. For the kinds whose field is plain text (or a list of it), that
     field from the typed model where this process built it: the same value the normalized document holds, without
-    decoding the document (a cold plan decoded ~6,000 only for this rule: ~0.05 s of 10,000 nodes)."""
+    decoding the document (of a cold 10,000-node plan's documents, ~2,700 were decoded for this rule alone)."""
     field = _TEXT_FIELDS.get(node.kind)
     if field is not None and node.has_model:
         return {field: getattr(node.model.spec, field)}
