@@ -1,5 +1,5 @@
 """`python -m modelplane`: the CLI (what the background worker is started with)."""
 
-from modelplane.cli import main
+from modelplane.quick import main
 
 main()

@@ -98,14 +98,19 @@ class Binding:
 def bind(endpoint: Endpoint, model: Model, profiles: Profiles) -> Binding:
     """The endpoint's profile: the one it names, else one whose key is the endpoint's, else the newest one
     measured on this endpoint (stale: its key differs, and the differences say how)."""
-    key = key_of(endpoint.spec, model.metadata.name, model.spec)
     named = endpoint.spec.capacity.profile
     if named is not None:
         path = _normal(named)
         found = profiles.found.get(path)
         if found is None:
             return Binding(None, path, missing=True)
-        return Binding(found, path, tuple(differences(found.key, key)))
+        return Binding(
+            found, path, tuple(differences(found.key, key_of(endpoint.spec, model.metadata.name, model.spec)))
+        )
+    if not profiles.found:
+        # nothing to match: the key (its rendered engine flags are most of a binding) is not needed
+        return Binding(None, None)
+    key = key_of(endpoint.spec, model.metadata.name, model.spec)
     for path, p in profiles.found.items():
         if p.key == key:
             return Binding(p, path)

@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from modelplane.compiler.graph.engine_check import check_engine
 from modelplane.compiler.graph.gpu_shape import check_gpu_shape
 from modelplane.compiler.graph.lineage import CycleError, LineageGraph, declared_by
+from modelplane.compiler.load.specset import SpecNode
 from modelplane.compiler.timings import timed
 from modelplane.errors import Diagnostic
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
@@ -59,7 +61,7 @@ def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
     out = []
     for kind in CREDENTIAL_KINDS:
         for node in graph.iter_kind(kind):
-            found_here = list(credentials(kind, node.spec))
+            found_here = list(credentials(kind, _credential_fields(node)))
             for found in found_here:
                 loc, snippet, width = graph.specs.locate(node, found.path)
                 field = ".".join(str(p) for p in found.path)
@@ -84,6 +86,19 @@ def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
                     )
                 )
     return out
+
+
+_TEXT_FIELDS = {"Dataset": "uri", "Model": "artifact", "Workflow": "command", "Evaluation": "command"}
+
+
+def _credential_fields(node: SpecNode) -> Mapping[str, Any]:
+    """What ``credentials`` reads of a node's spec. For the kinds whose field is plain text (or a list of it), that
+    field from the typed model where this process built it: the same value the normalized document holds, without
+    decoding the document (of a cold 10,000-node plan's documents, ~2,700 were decoded for this rule alone)."""
+    field = _TEXT_FIELDS.get(node.kind)
+    if field is not None and node.has_model:
+        return {field: getattr(node.model.spec, field)}
+    return node.spec
 
 
 def _diag(

@@ -161,7 +161,7 @@ def plan(
         head_scan = guard(lambda: scan(root, env), errors_as)
         git = guard(lambda: GitSource.for_project(root, base), errors_as)
     if head_scan is not None and git is not None and out is None and not no_cache and fmt != PlanFormat.markdown:
-        from modelplane.cli import plan_memo
+        from modelplane import plan_memo
 
         if not head_scan.problems:
             flags = {
@@ -192,7 +192,7 @@ def plan(
     saved_as = out.name if out is not None and not result.errors else None  # the artifact the report points at
     shown = plan_view(result, fmt, artifact=saved_as, color=(color(sys.stdout), color(sys.stderr)))
     if memo_key is not None:
-        from modelplane.cli import plan_memo
+        from modelplane import plan_memo
 
         plan_memo.put(root, memo_key, shown.stdout, shown.stderr, shown.code)
     sys.stdout.write(shown.stdout)

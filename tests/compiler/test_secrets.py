@@ -310,3 +310,31 @@ def test_env_is_clean_for_children(monkeypatch: Any) -> None:
     monkeypatch.setenv("MODELPLANE_SECRET_Q", "v")
     env = child_environ({"MP_SECRET_Q": "v"})
     assert "MODELPLANE_SECRET_Q" not in env and env["MP_SECRET_Q"] == "v" and env["PATH"] == os.environ["PATH"]
+
+
+def test_the_credentials_rule_reads_the_same_values_from_a_model_as_from_the_document(
+    make_project: Callable[..., Path],
+) -> None:
+    """Where this process built a node's model, the rule reads its text fields from it (no decoding): the very
+    values of the normalized document, a command written as one string included."""
+    from modelplane.compiler.graph.checks import _TEXT_FIELDS, _credential_fields
+    from modelplane.compiler.load.specset import SpecNode
+
+    files = serving(engine="")
+    files["specs/w.yaml"] = (
+        f"{HEAD}kind: Dataset\nmetadata: {{name: d, owner: t}}\n"
+        "spec: {uri: 'postgresql://app:hunter2pass@db:5432/x', format: table, schema: {columns: [{name: id, type: string}]}}\n"
+        f"---\n{HEAD}kind: Workflow\nmetadata: {{name: w, owner: t}}\n"
+        "spec:\n  outputs: [dataset/d]\n  command: train --password s3cr3t-literal --epochs 2\n"
+    )
+    graph = compile_graph(make_project(files), use_cache=False).graph
+    compared = 0
+    for node in graph.nodes.values():
+        field = _TEXT_FIELDS.get(node.kind)
+        if field is None:
+            continue
+        assert node.has_model
+        from_document = SpecNode(node.id, node.kind, node.file, node.index, node.json)  # decoded on read
+        assert _credential_fields(node) == {field: from_document.spec.get(field)}
+        compared += 1
+    assert compared >= 3  # the dataset, the workflow and the served model

@@ -1,0 +1,170 @@
+"""Positions in a document written in plain block style, read off its lines without composing it.
+
+A cold plan of a large project reports a warning per endpoint without a capacity profile, each
+at its spec line, and composing each endpoint's document with PyYAML for that was most of the
+plan's checks (832 documents: ~0.2 s). Most specs are nested ``key: value`` mappings, one per
+line, and there a value's position is plain to see: ``BlockDoc`` reads such a document's lines
+into the same positions PyYAML's composer gives (a mapping starts at its first key, a scalar
+at its first character, a flow collection at its bracket).
+
+Anything outside that subset (a sequence, a multi-line or escaped scalar, an anchor, a tag, a
+complex key, an empty value, a tab, a non-ASCII character, a flow collection the walk would
+enter) makes ``parse`` or ``locate`` answer None, and the caller composes the document as
+before: this is only ever a faster way to the same answer (tests/compiler/test_block_positions.py
+compares the two on every example spec).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*:(?= |$)")
+"""A plain key and its colon, followed by a space or the end of the line."""
+_DOUBLE = re.compile(r'("[^"\\]*") *(?:#.*)?')
+_SINGLE = re.compile(r"('[^']*') *(?:#.*)?")
+_PLAIN_START_BAD = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_CLOSE = {"{": "}", "[": "]"}
+_NOT_IN_FLOW = re.compile("[\"'#]")
+_BRACKET = re.compile(r"[\[\]{}]")
+_INNERMOST = re.compile(r"\{[^\[\]{}]*\}|\[[^\[\]{}]*\]")
+
+
+@dataclass(slots=True)
+class Scalar:
+    line: int
+    column: int
+    width: int
+
+
+@dataclass(slots=True)
+class Flow:
+    """A one-line flow mapping or sequence (``{a: 1}``, ``[x, y]``): its inside is left to the composer."""
+
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class Mapping:
+    line: int
+    column: int
+    keys: dict[str, tuple[Scalar, Node]] = field(default_factory=dict)
+    """Key text -> (the key, its value); the first of duplicates, as the composer's lookup keeps."""
+
+
+Node = Scalar | Flow | Mapping
+
+
+def _value(text: str, column: int, line: int) -> Scalar | Flow | None:
+    """The inline value of a key line (``text`` starts at the value's first character), or None
+    for one outside the subset."""
+    first = text[0]
+    if first == '"' or first == "'":
+        m = (_DOUBLE if first == '"' else _SINGLE).fullmatch(text)
+        if m is None or (m.end(1) < len(text) and text[m.end(1)] == "#"):
+            return None
+        return Scalar(line, column, len(m.group(1)))
+    if first in _CLOSE:
+        return Flow(line, column) if _one_line_flow(text.rstrip(" ")) else None
+    if first in _PLAIN_START_BAD:
+        return None
+    cut = text.find(" #")
+    plain = (text if cut < 0 else text[:cut]).rstrip(" ")
+    if ": " in plain or plain.endswith(":"):
+        return None
+    return Scalar(line, column, len(plain))
+
+
+def _one_line_flow(text: str) -> bool:
+    """Whether ``text`` is one flow collection closed at its last character, without quotes or comments."""
+    if text[-1] != _CLOSE[text[0]] or _NOT_IN_FLOW.search(text):
+        return False
+    inner = text[1:-1]
+    while _BRACKET.search(inner):  # nested collections: take out the innermost until none is left
+        shorter = _INNERMOST.sub("", inner)
+        if shorter == inner:
+            return False  # a bracket left unmatched, or the collection closed before the end
+        inner = shorter
+    return True
+
+
+@dataclass(slots=True)
+class BlockDoc:
+    root: Mapping
+
+    @staticmethod
+    def parse(lines: list[str]) -> BlockDoc | None:
+        """The document in ``lines`` (its `---` line first, if it has one), or None outside the subset."""
+        root: Mapping | None = None
+        stack: list[tuple[int, Mapping]] = []
+        pending: tuple[Mapping, str, Scalar, int] | None = None
+        """A key whose value starts on a later line: (its mapping, the key, its node, its indent)."""
+        joined = "".join(lines)
+        if not (joined.isascii() and joined.isprintable()):
+            return None  # tabs, control characters, and columns the composer counts by its own rules
+        for number, raw in enumerate(lines):
+            text = raw.rstrip(" ")
+            body = text.lstrip(" ")
+            if not body or body[0] == "#":
+                continue
+            if number == 0 and raw.startswith("---"):
+                if text != "---":
+                    return None
+                continue
+            indent = len(text) - len(body)
+            if root is None:
+                root = Mapping(number, indent)
+                stack.append((indent, root))
+            elif pending is not None:
+                parent, name, key_node, key_indent = pending
+                if indent <= key_indent:
+                    return None  # an empty value, or a sequence at its key's indent: the composer places those
+                child = Mapping(number, indent)
+                parent.keys.setdefault(name, (key_node, child))
+                stack.append((indent, child))
+                pending = None
+            else:
+                while stack and indent < stack[-1][0]:
+                    stack.pop()
+                if not stack or indent != stack[-1][0]:
+                    return None
+            m = _KEY.match(body)
+            if m is None:
+                return None  # a sequence item, a quoted or complex key, or no key at all
+            name = m.group()[:-1]
+            key_node = Scalar(number, indent, len(name))
+            rest = body[m.end() :].lstrip(" ")
+            mapping = stack[-1][1]
+            if not rest or rest[0] == "#":
+                pending = (mapping, name, key_node, indent)
+                continue
+            value = _value(rest, len(text) - len(rest), number)
+            if value is None:
+                return None
+            mapping.keys.setdefault(name, (key_node, value))
+        if root is None or pending is not None:
+            return None
+        # a scalar continued on a deeper line after its key would have failed the indent check above
+        return BlockDoc(root)
+
+    def locate(self, path: tuple[str | int, ...], key: bool = False) -> tuple[int, int, int] | None:
+        """(0-based line, 0-based column, width) as ``SourceMap.locate`` walks ``path``; None where the walk
+        would enter a flow collection (the composer's answer is needed there)."""
+        node: Node = self.root
+        key_node: Scalar | None = None
+        for part in path:
+            if isinstance(node, Flow):
+                return None
+            if not isinstance(node, Mapping):
+                break
+            found = node.keys.get(str(part))
+            if found is None:
+                break
+            key_node, node = found
+        else:
+            if key and key_node is not None:
+                node = key_node
+        if isinstance(node, Scalar):
+            return node.line, node.column, max(1, node.width)
+        return node.line, node.column, 1

@@ -1,0 +1,99 @@
+"""The `modelplane` entry point: a repeated `plan --base REF` is answered from the plan memo before the CLI is
+imported.
+
+A warm `plan --base` (CI or an editor asking again about the same commit) is a memo hit: a scan, a git lookup
+and the stored output. The CLI framework around it cost more than that (typer and every command group
+imported, then each option coerced through a pydantic TypeAdapter: ~0.2 s of a ~0.4 s warm plan). So the one
+common form, ``plan --base REF`` with at most ``--env E`` and ``--detailed-exitcode``, is recognised here;
+on a memo hit its stored output is written and the process ends with the exit code the command would give.
+Anything else, a miss, a problem of any kind, or ``MODELPLANE_TIMINGS`` (whose report comes from the CLI)
+goes to the CLI (``modelplane.cli.main``), which then does and says exactly what it always did.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _options(args: list[str]) -> tuple[str, str | None, bool] | None:
+    """(base, env, detailed) of ``plan --base REF [--env E] [--detailed-exitcode]``, in any order; None for
+    any other command line."""
+    if not args or args[0] != "plan":
+        return None
+    base: str | None = None
+    env: str | None = None
+    detailed = False
+    rest = args[1:]
+    while rest:
+        flag = rest.pop(0)
+        if flag == "--detailed-exitcode" and not detailed:
+            detailed = True
+        elif flag == "--base" and base is None and rest and not rest[0].startswith("-"):
+            base = rest.pop(0)
+        elif flag in ("--env", "-e") and env is None and rest and not rest[0].startswith("-"):
+            env = rest.pop(0)
+        else:
+            return None
+    return (base, env, detailed) if base is not None else None
+
+
+def _color(stream: object) -> bool:
+    # the CLI's own test (modelplane.cli.options.color), which imports typer: a memo key names it
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def memo_answer(args: list[str]) -> int | None:
+    """Write the stored output of a memoized ``plan --base`` and return its exit code; None where the CLI
+    must answer (not that command line, no memo, or anything unexpected)."""
+    options = _options(args)
+    if options is None or os.environ.get("MODELPLANE_TIMINGS"):
+        return None
+    base, env, detailed = options
+    from pathlib import Path
+
+    from modelplane import plan_memo
+    from modelplane.compiler.source.files import GitSource
+    from modelplane.compiler.source.scan import find_root, scan
+
+    git = None
+    try:
+        root = find_root(Path.cwd())
+        head_scan = scan(root, env)
+        if head_scan.problems:
+            return None
+        git = GitSource.for_project(root, base)
+        # the flags as the CLI's `plan` passes them with these options (compile.plan)
+        flags = {
+            "fmt": "text",
+            "allow_breaking": False,
+            "color": [_color(sys.stdout), _color(sys.stderr)],
+            "select": None,
+            "exclude": None,
+        }
+        hit = plan_memo.get(root, plan_memo.key(head_scan, root, git.commit, **flags))
+    except Exception:  # whatever it is, the CLI meets it again and reports it as it always did
+        return None
+    finally:
+        if git is not None:
+            git.close()
+    if hit is None:
+        return None
+    sys.stdout.write(hit["stdout"])
+    sys.stderr.write(hit["stderr"])
+    code = hit["code"]
+    # cli.exit.plan_exit's mapping
+    return 1 if code == 1 else 2 if code == 2 and detailed else 0
+
+
+def main() -> None:
+    # as cli.exit.run_main: pydantic's plugin discovery scans every installed distribution (~15 ms)
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
+    code = memo_answer(sys.argv[1:])
+    if code is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # as the CLI ends a compile command: no interpreter teardown
+    from modelplane.cli import main as cli_main
+
+    cli_main()

@@ -1,0 +1,90 @@
+"""A repeated `plan --base REF` is answered from the plan memo before the CLI is imported (``modelplane.quick``):
+the same output and exit code as the CLI's own answer, and anything else is left to the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from modelplane.quick import _options
+from tests.conftest import GitProject
+
+
+def _run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    code = (
+        "import sys, runpy; sys.argv = ['modelplane', *sys.argv[1:]]; runpy.run_module('modelplane', "
+        "run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=root, capture_output=True, text=True, env={**os.environ, **env}
+    )
+
+
+def _cli_imported(root: Path, *args: str) -> bool:
+    """Whether answering ``args`` imported the CLI (typer and the command groups)."""
+    code = (
+        "import sys\n"
+        "from modelplane.quick import memo_answer\n"
+        "code = memo_answer(sys.argv[1:])\n"
+        "print(code, 'modelplane.cli' in sys.modules, 'typer' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=root, capture_output=True, text=True, check=True)
+    code_s, cli, typer = out.stdout.splitlines()[-1].split()
+    assert cli == typer
+    return cli == "True" or code_s == "None"
+
+
+def test_a_repeated_plan_is_answered_from_the_memo_without_the_cli(
+    git_example: Callable[[str], GitProject],
+) -> None:
+    gp = git_example("quickstart")
+    gp.edit("specs/model.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    gp.commit("tiny-chat 1.1.0")
+    for args in (["plan", "--base", "HEAD~1"], ["plan", "--base", "HEAD~1", "--detailed-exitcode"]):
+        first = _run(gp.root, *args)  # a miss: the CLI compiles, answers and stores the memo
+        assert _cli_imported(gp.root, *args) is False  # now answered before the CLI is imported
+        again = _run(gp.root, *args)
+        assert (again.returncode, again.stdout, again.stderr) == (first.returncode, first.stdout, first.stderr)
+        assert first.returncode == (2 if "--detailed-exitcode" in args else 0)
+        assert '"1.0.0" -> "1.1.0"' in first.stdout
+    # with timings asked for, the CLI answers (its report is part of the output)
+    timed = _run(gp.root, "plan", "--base", "HEAD~1", MODELPLANE_TIMINGS="1")
+    assert "timings:" in timed.stderr
+    # a changed head is a miss: the CLI compiles again, and says what changed now
+    gp.edit("specs/model.yaml", 'version: "1.1.0"', 'version: "1.2.0"')
+    assert _cli_imported(gp.root, "plan", "--base", "HEAD~1") is True
+    fresh = _run(gp.root, "plan", "--base", "HEAD~1")
+    assert '"1.0.0" -> "1.2.0"' in fresh.stdout
+
+
+def test_a_bad_ref_is_reported_by_the_cli(git_example: Callable[[str], GitProject]) -> None:
+    gp = git_example("quickstart")
+    bad = _run(gp.root, "plan", "--base", "no-such-ref")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: `--base no-such-ref`: no such commit, branch or tag")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["plan", "--base", "main"], ("main", None, False)),
+        (["plan", "--env", "prod", "--base", "main", "--detailed-exitcode"], ("main", "prod", True)),
+        (["plan", "-e", "dev", "--base", "HEAD~1"], ("HEAD~1", "dev", False)),
+        (["plan"], None),
+        (["plan", "--base"], None),
+        (["plan", "--base", "main", "--format", "json"], None),
+        (["plan", "--base", "main", "--base", "other"], None),
+        (["plan", "--base", "main", "-C", "dir"], None),
+        (["plan", "--base", "--help"], None),
+        (["validate"], None),
+        ([], None),
+    ],
+)
+def test_only_the_plain_form_is_recognised(args: list[str], expected: tuple[str, str | None, bool] | None) -> None:
+    assert _options(args) == expected
