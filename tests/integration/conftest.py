@@ -8,7 +8,7 @@ import pytest
 
 from modelplane.runtime.procs import free_port
 from modelplane.runtime.temporal.server import server_command
-from tests.integration.pipeline import pipeline  # noqa: F401  (a fixture)
+from tests.integration.pipeline import pipeline, quickstart  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

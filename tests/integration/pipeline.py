@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -200,12 +201,13 @@ class Pipeline:
         assert old in text
         path.write_text(text.replace(old, new, 1))
 
-    def router(self) -> str:
-        reg = json.loads((self.root / ".modelplane" / "local" / "dev" / "chat.json").read_text())
-        return f"http://127.0.0.1:{reg['router']['port']}"
+    def router(self, endpoint: str = "chat") -> str:
+        return f"http://127.0.0.1:{self.registry(endpoint)['router']['port']}"
 
-    def registry(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.root / ".modelplane" / "local" / "dev" / "chat.json").read_text())
+    def registry(self, endpoint: str = "chat") -> dict[str, Any]:
+        """The local stack's registry of ``endpoint`` in dev (its revisions, replicas, router, autoscaling)."""
+        path = self.root / ".modelplane" / "local" / "dev" / f"{endpoint}.json"
+        data: dict[str, Any] = json.loads(path.read_text())
         return data
 
     def worker_pid(self) -> int:
@@ -248,6 +250,24 @@ def make_pipeline(root: Path, serving: bool = False, provider: str = "local") ->
     p = Pipeline(root)
     p.metrics(accuracy=0.9)
     return p
+
+
+def copy_quickstart(tmp_path: Path) -> Pipeline:
+    """A copy of examples/quickstart (the pristine one tests read) to apply and edit."""
+    from tests.conftest import EXAMPLES
+
+    root = tmp_path / "quickstart"
+    shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
+    return Pipeline(root)
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Iterator[Pipeline]:
+    p = copy_quickstart(tmp_path)
+    try:
+        yield p
+    finally:
+        p.stop()
 
 
 @pytest.fixture

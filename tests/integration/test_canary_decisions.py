@@ -12,28 +12,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES
 from tests.integration.pipeline import Pipeline, make_pipeline
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def quickstart(tmp_path: Path) -> Iterator[Pipeline]:
-    root = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
-    p = Pipeline(root)
-    try:
-        yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture

@@ -3,39 +3,16 @@ new replica process (the same pids serve; the autoscaler's policy says the new m
 
 from __future__ import annotations
 
-import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.conftest import EXAMPLES
 from tests.integration.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def quickstart(tmp_path: Path) -> Iterator[Pipeline]:
-    root = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
-    p = Pipeline(root)
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-def _registry(p: Pipeline) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((p.root / ".modelplane" / "local" / "dev" / "tiny-chat.json").read_text())
-    return data
-
-
 def test_raising_max_replicas_applies_in_place(quickstart: Pipeline) -> None:
     quickstart.run("apply", "--auto-approve", check=True, timeout=180)
-    before = _registry(quickstart)
+    before = quickstart.registry("tiny-chat")
     [(revision, rev)] = before["revisions"].items()
     pids = sorted(r["pid"] for r in rev["replicas"])
     quickstart.edit("    max_replicas: 4", "    max_replicas: 6", file="specs/serving.yaml")
@@ -43,7 +20,7 @@ def test_raising_max_replicas_applies_in_place(quickstart: Pipeline) -> None:
     assert "rollout endpoint/tiny-chat (in place: no new replicas)" in plan, plan
     out = quickstart.run("apply", "--auto-approve", timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
-    after = _registry(quickstart)
+    after = quickstart.registry("tiny-chat")
     assert list(after["revisions"]) == [revision]  # the same revision serves: no canary was started
     assert sorted(r["pid"] for r in after["revisions"][revision]["replicas"]) == pids  # no new replica process
     assert after["autoscaling"]["max_replicas"] == 6

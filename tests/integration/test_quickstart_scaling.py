@@ -8,15 +8,11 @@ Before, the in-flight target was the declared rate at half the SLO (10 in flight
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import EXAMPLES
 from tests.integration.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -29,24 +25,8 @@ FAST = (
 )
 
 
-@pytest.fixture
-def quickstart(tmp_path: Path) -> Iterator[Pipeline]:
-    root = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
-    p = Pipeline(root)
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-def _registry(p: Pipeline) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((p.root / ".modelplane" / "local" / "dev" / "tiny-chat.json").read_text())
-    return data
-
-
 def _ready(p: Pipeline) -> tuple[int, int]:
-    (rev,) = _registry(p)["revisions"].values()
+    (rev,) = p.registry("tiny-chat")["revisions"].values()
     reps = rev["replicas"]
     return sum(1 for r in reps if r.get("ready", True) and not r.get("draining")), len(reps)
 
@@ -57,7 +37,7 @@ def _wait(p: Pipeline, ok: Callable[[int, int], bool], timeout: float) -> float:
         if ok(*_ready(p)):
             return time.monotonic() - start
         time.sleep(0.2)
-    raise AssertionError(f"replicas {_ready(p)} after {timeout} s; scaling: {_registry(p).get('scaling')}")
+    raise AssertionError(f"replicas {_ready(p)} after {timeout} s; scaling: {p.registry('tiny-chat').get('scaling')}")
 
 
 @pytest.mark.parametrize("metric", ["", "    metric: qps\n"], ids=["default-metric", "qps"])
@@ -67,19 +47,19 @@ def test_three_times_the_declared_capacity_scales_out_and_back_in(quickstart: Pi
     )
     quickstart.run("apply", "--auto-approve", check=True, timeout=180)
     assert _ready(quickstart) == (1, 1)
-    policy = _registry(quickstart)["autoscaling"]
+    policy = quickstart.registry("tiny-chat")["autoscaling"]
     if metric:
         assert (policy["metric"], policy["target"]) == ("qps", 20)
     else:  # 20 req/s x the simulator's ~122 ms (20 ms first token, 50 tokens at ~2 ms): ~2.4 in flight
         assert (policy["metric"], policy["target"]) == ("concurrency", 3)
     load = quickstart.start("load", "tiny-chat", "--qps", "60", "--duration", "20", "--format", "json")
     grew = _wait(quickstart, lambda ready, _: ready >= 3, 20)
-    events = _registry(quickstart)["scaling"]
+    events = quickstart.registry("tiny-chat")["scaling"]
     assert events and events[0]["replicas_from"] == 1 and events[0]["replicas_to"] >= 2, events
     out, _ = load.communicate(timeout=60)
     summary = json.loads(out)
     assert summary["errors"] == 0 and summary["ok"] == summary["sent"], summary
     shrank = _wait(quickstart, lambda ready, total: ready == 1 and total == 1, 30)
-    downs = [e for e in _registry(quickstart)["scaling"] if e["replicas_to"] < e["replicas_from"]]
+    downs = [e for e in quickstart.registry("tiny-chat")["scaling"] if e["replicas_to"] < e["replicas_from"]]
     assert downs and downs[-1]["replicas_to"] == 1
     print(f"{metric.strip() or 'default metric'}: grew to 3+ in {grew:.1f} s, back to 1 in {shrank:.1f} s")

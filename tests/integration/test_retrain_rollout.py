@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from modelplane.stacks.engine import trained_revision
-from tests.conftest import EXAMPLES
-from tests.integration.pipeline import Pipeline
+from tests.integration.pipeline import Pipeline, copy_quickstart
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +31,8 @@ QUICK_STEPS = """\
 
 @pytest.fixture
 def quickstart(tmp_path: Path) -> Iterator[Pipeline]:
-    root = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
-    p = Pipeline(root)
+    p = copy_quickstart(tmp_path)
+    root = p.root
     # the quickstart's canary steps, shorter (three 10 s pauses and windows are for people watching)
     serving = root / "specs" / "serving.yaml"
     text = serving.read_text()
@@ -47,11 +43,6 @@ def quickstart(tmp_path: Path) -> Iterator[Pipeline]:
         yield p
     finally:
         p.stop()
-
-
-def _registry(p: Pipeline) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((p.root / ".modelplane" / "local" / "dev" / "tiny-chat.json").read_text())
-    return data
 
 
 def _flat(text: str) -> str:
@@ -83,7 +74,7 @@ async def _record_histories(p: Pipeline) -> None:
 def test_retrain_rolls_the_trained_artifact_out_as_a_canary(quickstart: Pipeline, update_goldens: bool) -> None:
     p = quickstart
     p.run("apply", "--auto-approve", check=True, timeout=180)
-    [(first, _)] = _registry(p)["revisions"].items()
+    [(first, _)] = p.registry("tiny-chat")["revisions"].items()
 
     p.edit("uri: file://data/support-pairs.jsonl", "uri: file://data/support-pairs-v2.jsonl", file="specs/data.yaml")
     plan = _flat(p.run("plan", check=True).stdout)
@@ -101,7 +92,7 @@ def test_retrain_rolls_the_trained_artifact_out_as_a_canary(quickstart: Pipeline
     digest = model["artifacts"][-1]["digest"]
     assert digest.startswith("sha256:") and model["artifacts"][-1]["version"] == "1.0.0"  # no version bump
     revision = trained_revision(first, digest)  # the quickstart's revision, serving the trained weights
-    reg = _registry(p)
+    reg = p.registry("tiny-chat")
     assert reg["revisions"][revision]["role"] == "stable" and reg["revisions"][revision]["weight"] == 100
     assert reg["revisions"][revision]["artifact"] == digest
     assert first not in reg["revisions"]  # the old weights are torn down
@@ -135,7 +126,7 @@ def test_retrain_rolls_the_trained_artifact_out_as_a_canary(quickstart: Pipeline
     out = p.run("apply", "--auto-approve", timeout=240)
     assert out.returncode != 0
     assert "exact_match=0.1 below min 0.3" in _flat(out.stdout + out.stderr), out.stdout + out.stderr
-    reg = _registry(p)
+    reg = p.registry("tiny-chat")
     assert list(reg["revisions"]) == [revision] and reg["revisions"][revision]["weight"] == 100
     plan = _flat(p.run("plan", check=True).stdout)
     assert "left over" in plan and "rollout endpoint/tiny-chat" in plan, plan  # still to do, not dropped
