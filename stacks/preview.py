@@ -4,7 +4,9 @@ objects as YAML."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,14 +61,30 @@ def preview(rendered: Rendered) -> tuple[list[Row], list[str]]:
         rendered = Rendered(rendered.stack, "kubernetes", rendered.namespace, [], rendered.region,
                             rendered.settings, rendered.objects, rendered.endpoints)  # fmt: skip
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="modelplane", stack=rendered.stack, preview=False)  # type: ignore[arg-type]
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run() -> Any:
         stack = GpuServingStack(rendered.stack, rendered)
         return pulumi.Output.all(*[r.urn for r in [stack, *stack.objects.values(), *stack.node_pools]])
 
-    run()
+    # Pulumi's mocks register resources on the thread's current event loop. After any asyncio.run() in this
+    # process (the language server, a test, an embedding program) there is none, and set_mocks fails; so
+    # the preview runs on a loop of its own and puts the caller's back.
+    policy = asyncio.get_event_loop_policy()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            callers: asyncio.AbstractEventLoop | None = policy.get_event_loop()
+    except RuntimeError:
+        callers = None
+    loop = asyncio.new_event_loop()
+    policy.set_event_loop(loop)
+    try:
+        pulumi.runtime.set_mocks(mocks, project="modelplane", stack=rendered.stack, preview=False)  # type: ignore[arg-type]
+        run()
+    finally:
+        policy.set_event_loop(callers)
+        loop.close()
     rows = [Row(t, n, summarize(t, _ints(i))) for t, n, i in mocks.created]
     # registration is asynchronous: sort, so the listing is the same on every run
     return sorted(rows, key=lambda r: (_ORDER.get(r.type.rsplit(":", 1)[-1], 50), r.type, r.name)), missing

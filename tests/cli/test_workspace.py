@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Callable
@@ -77,6 +78,16 @@ def test_stack_preview_and_its_errors() -> None:
     assert "prod-gpu" in (err.value.diagnostics[0].hint or "")
     with pytest.raises(ModelplaneError, match="is a local stack"):
         ws.stack_preview("local")
+
+
+def test_stack_preview_after_asyncio_run_in_the_same_process() -> None:
+    """After asyncio.run() a thread has no current event loop; Pulumi's mocks need one. CI once ran this
+    file after such a test in the same worker, and the preview failed with 'no current event loop'."""
+    asyncio.run(asyncio.sleep(0))
+    ws = Workspace(EXAMPLES / "assistant-platform", "prod")
+    assert any(r.type == "aws:iam/role:Role" for r in ws.stack_preview("stack/prod-gpu").rows)
+    with pytest.raises(RuntimeError, match="no current event loop"):
+        asyncio.get_event_loop_policy().get_event_loop()  # the caller's state (no loop) is put back
 
 
 def test_reading_state_never_creates_it() -> None:
