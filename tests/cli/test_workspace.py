@@ -15,6 +15,7 @@ from modelplane.cli import app
 from modelplane.errors import ModelplaneError, SpecError
 from modelplane.workspace import Workspace
 from tests.conftest import EXAMPLES, GitProject
+from tests.extras import needs_aws
 
 runner = CliRunner()
 
@@ -68,6 +69,7 @@ def test_graph_selection_and_impact() -> None:
     assert impact["changed"] == ["dataset/user-events-raw"] and len(impact["impact"]) == 7
 
 
+@needs_aws
 def test_stack_preview_and_its_errors() -> None:
     ws = Workspace(EXAMPLES / "assistant-platform", "prod")
     shown = ws.stack_preview("stack/prod-gpu")
@@ -80,6 +82,7 @@ def test_stack_preview_and_its_errors() -> None:
         ws.stack_preview("local")
 
 
+@needs_aws
 def test_stack_preview_after_asyncio_run_in_the_same_process() -> None:
     """After asyncio.run() a thread has no current event loop; Pulumi's mocks need one. CI once ran this
     file after such a test in the same worker, and the preview failed with 'no current event loop'."""

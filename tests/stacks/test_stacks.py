@@ -5,7 +5,6 @@ Kubernetes JSON schemas (kubernetes-validate)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from modelplane.specs.serving import Endpoint, Routing
 from modelplane.stacks.preview import RecordingMocks
 from modelplane.stacks.render import Rendered, envoy_config, render_stack
 from tests.conftest import EXAMPLES
+from tests.extras import needs_aws, needs_gcp
 
 K8S_VERSION = "1.31"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -54,14 +54,6 @@ def _by_type(typ: str) -> list[tuple[str, dict[str, Any]]]:
 
 def _after(resources: list[pulumi.Resource], check: Any) -> Any:
     return pulumi.Output.all(*[r.urn for r in resources]).apply(lambda _: check())
-
-
-needs_aws = pytest.mark.skipif(
-    importlib.util.find_spec("pulumi_aws") is None, reason="the `aws` extra is not installed"
-)
-needs_gcp = pytest.mark.skipif(
-    importlib.util.find_spec("pulumi_gcp") is None, reason="the `gcp` extra is not installed"
-)
 
 
 @needs_aws
@@ -207,6 +199,7 @@ def test_eks_node_role_is_created_unless_given() -> Any:
     return _after([stack, *stack.node_pools], check)
 
 
+@needs_aws  # the golden lists the EKS node group and IAM role
 def test_stack_preview_output_is_golden(tmp_path: Path, update_goldens: bool) -> None:
     cmd = [sys.executable, "-m", "modelplane", "stack", "preview", "prod-gpu", "--env", "prod",
            "-C", str(EXAMPLES / "assistant-platform"), "--render", str(tmp_path / "k8s")]  # fmt: skip
