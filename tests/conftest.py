@@ -111,6 +111,19 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+# fixtures that start a real server process: a test using one is an integration test wherever its file is
+# (the `integration` marker's meaning), so `make test-fast` (-m "not integration") stays process-free
+_PROCESS_FIXTURES = frozenset({"pg_db", "pg_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and "postgres" in callspec.params.values()  # the `store` fixture
+        if on_postgres or _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-goldens", action="store_true", default=False, help="rewrite tests/golden/* from current output"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
+import pytest
 import pytest_asyncio
 from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
@@ -21,6 +22,9 @@ from modelplane.compiler.compile import compile_graph
 from modelplane.runtime.settings import settings_for, state_path
 from modelplane.runtime.state.sqlite import StateStore
 from tests.conftest import EXAMPLES
+
+# a real server process (the language server, or node's yaml-language-server) over stdio
+pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 ANSWER_S = 30.0

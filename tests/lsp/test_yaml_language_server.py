@@ -11,10 +11,15 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from modelplane.specs.schema import project_schema, spec_schema
 from modelplane.templates.scaffold import editor_files, scaffold
 from tests.conftest import EXAMPLES
 from tests.lsp.yaml_ls import yaml_diagnostics
+
+# a real server process (the language server, or node's yaml-language-server) over stdio
+pytestmark = pytest.mark.integration
 
 
 def _example_files() -> list[Path]:
