@@ -1,4 +1,4 @@
-"""Code-shape rules the linters do not check (ruff and mypy run in ``make lint``, before the tests)."""
+"""Code-shape rules the linters do not check (ruff and mypy run in ``make test`` and ``make lint``)."""
 
 from __future__ import annotations
 
