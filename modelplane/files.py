@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+PROJECT_FILE = "modelplane.yaml"
+"""The file that marks a project's root (its model is ``specs.project.Project``)."""
 STATE_FOLDER = ".modelplane"
 """Each project's own folder: caches, plans, state, logs, the embedded server. Created 0700, its files 0600:
 they hold documents, outputs and logs that may carry what the specs carry."""

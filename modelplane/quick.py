@@ -1,8 +1,9 @@
 """The `modelplane` entry point: a repeated `plan --base REF` is answered from the plan memo before the CLI is
 imported.
 
-A warm `plan --base` (CI or an editor asking again about the same commit) is a memo hit: a scan, a git lookup
-and the stored output. The CLI framework around it cost more than that (typer and every command group
+A warm `plan --base` (CI or an editor asking again about the same commit) is a memo hit: a stat pass over
+the spec files, a git lookup and the stored output. It validates nothing, so it imports neither pydantic nor
+the spec models: the project file is known by the hash of its bytes, whose recipe the CLI kept (plan_memo). The CLI framework around it cost more than that (typer and every command group
 imported, then each option coerced through a pydantic TypeAdapter: ~0.2 s of a ~0.4 s warm plan). So the one
 common form, ``plan --base REF`` with at most ``--env E`` and ``--detailed-exitcode``, is recognised here;
 on a memo hit its stored output is written and the process ends with the exit code the command would give.
@@ -53,14 +54,25 @@ def memo_answer(args: list[str]) -> int | None:
     from pathlib import Path
 
     from modelplane import plan_memo
-    from modelplane.compiler.source.files import GitSource
-    from modelplane.compiler.source.scan import find_root, scan
+    from modelplane.compiler.source.files import FileSource, GitSource
+    from modelplane.compiler.source.inputs import PROJECT_FILE_MAX_BYTES, digest, find_root, fingerprint, read_inputs
+    from modelplane.files import PROJECT_FILE
 
     git = None
     try:
         root = find_root(Path.cwd())
-        head_scan = scan(root, env)
-        if head_scan.problems:
+        source = FileSource(root)
+        raw = source.read_limited(PROJECT_FILE, PROJECT_FILE_MAX_BYTES)
+        if raw is None:
+            return None
+        project_hash = digest(raw)
+        # what the validated project file said, kept by the CLI for these exact bytes (no pydantic here)
+        found = plan_memo.recipe(root, project_hash, env)
+        if found is None:
+            return None
+        recipe, environment = found
+        inputs = read_inputs(source, recipe)
+        if inputs.problems:
             return None
         git = GitSource.for_project(root, base)
         # the flags as the CLI's `plan` passes them with these options (compile.plan)
@@ -71,7 +83,8 @@ def memo_answer(args: list[str]) -> int | None:
             "select": None,
             "exclude": None,
         }
-        hit = plan_memo.get(root, plan_memo.key(head_scan, root, git.commit, **flags))
+        head = fingerprint(environment, project_hash, inputs.hashes, inputs.profile_hashes)
+        hit = plan_memo.get(root, plan_memo.key_of(head, environment, root, git.commit, **flags))
     except Exception:  # whatever it is, the CLI meets it again and reports it as it always did
         return None
     finally:

@@ -6,11 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from modelplane.files import PROJECT_FILE as PROJECT_FILE  # re-exported: where the project model is
 from modelplane.specs.base import Bool, Name, StrictModel
 from modelplane.specs.common import QUALIFIED_REF_PATTERN, Duration
 from modelplane.specs.pricing import Pricing
-
-PROJECT_FILE = "modelplane.yaml"
 
 Scalar = str | int | float | bool
 

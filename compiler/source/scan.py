@@ -8,42 +8,21 @@ works) means unchanged files are not even read.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from modelplane import __version__
 from modelplane.compiler.source.files import FileSource, Source, unreadable
+from modelplane.compiler.source.inputs import PROJECT_FILE_MAX_BYTES, ScanRecipe, digest, fingerprint, read_inputs
+from modelplane.compiler.source.inputs import find_root as find_root  # re-exported: callers find a project here
 from modelplane.compiler.source.yamlio import decode, parse
 from modelplane.compiler.timings import timed
 from modelplane.errors import Diagnostic, Location, SpecError, did_you_mean
 from modelplane.specs.project import PROJECT_FILE, Project
 
-PROJECT_FILE_MAX_BYTES = 1_048_576
-"""The project file's own size limit (its `limits:` cannot govern the file that declares them)."""
 PROJECT_ALIAS_EVENTS = 10_000
-
-
-def find_root(start: Path) -> Path:
-    """The nearest directory at or above ``start`` holding a modelplane.yaml."""
-    start = start.resolve()
-    for d in (start, *start.parents):
-        if (d / PROJECT_FILE).is_file():
-            return d
-    raise SpecError(
-        Diagnostic(
-            code="no-project",
-            message=f"no {PROJECT_FILE} found in {start} or any parent directory",
-            hint="run `modelplane init DIR` to create a project, or pass --project DIR",
-        )
-    )
-
-
-def digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _project_error(code: str, message: str, hint: str) -> SpecError:
@@ -122,13 +101,15 @@ class Scan:
 
     @cached_property
     def fingerprint(self) -> str:
-        h = hashlib.blake2b(digest_size=16)
-        h.update(f"{__version__}\0{self.environment}\0{self.project_hash}\0".encode())
-        for path, key in sorted(self.hashes.items()):
-            h.update(f"{path}\0{key}\n".encode())
-        for path, key in sorted(self.profile_hashes.items()):
-            h.update(f"profile\0{path}\0{key}\n".encode())
-        return h.hexdigest()
+        return fingerprint(self.environment, self.project_hash, self.hashes, self.profile_hashes)
+
+    @property
+    def recipe(self) -> ScanRecipe:
+        return recipe_of(self.project)
+
+
+def recipe_of(project: Project) -> ScanRecipe:
+    return ScanRecipe(list(project.specs), project.limits.max_file_bytes, project.profiles)
 
 
 @timed("scan")
@@ -146,55 +127,15 @@ def scan(root: Path, env: str | None = None, source: Source | None = None) -> Sc
                 hint=did_you_mean(env_name, project.environments, "environments"),
             )
         )
-    problems: list[Diagnostic] = []
-    paths = [p for p in source.glob(project.specs, problems) if p != PROJECT_FILE]
-    if not paths and not problems:
-        hint = "put specs under the folders named by `specs:` in modelplane.yaml, or change that list"
-        where = Location(PROJECT_FILE)
-        problems.append(Diagnostic("no-specs", f"no spec files match {', '.join(project.specs)}", where, hint))
-    contents: dict[str, bytes] = {}
-    hashes: dict[str, str] = {}
-    limit = project.limits.max_file_bytes
-    known = source.known_hashes(paths, limit)
-    prefetch = getattr(source, "prefetch", None)
-    if prefetch is not None:
-        prefetch([p for p in paths if p not in known and source.size(p) <= limit])
-    for path in paths:
-        if path in known:
-            hashes[path] = known[path]
-            continue
-        try:
-            raw = source.read_limited(path, limit)
-        except SpecError as exc:  # a path the source refuses to read (a link that left the project)
-            problems.extend(exc.diagnostics)
-            continue
-        except OSError as exc:  # removed, or its permissions changed, since the listing
-            problems.append(unreadable(path, exc))
-            continue
-        if raw is None:
-            problems.append(
-                Diagnostic(
-                    code="file-too-large",
-                    message=f"spec file is {source.size(path):,} bytes, over the limit of {limit:,}",
-                    location=Location(path),
-                    hint="split it into several files, or raise `limits.max_file_bytes` in modelplane.yaml",
-                )
-            )
-            continue
-        contents[path] = raw
-        hashes[path] = digest(raw)
-    source.remember_hashes(hashes)
+    found = read_inputs(source, recipe_of(project))
     return Scan(
-        root, source, project, project_hash, env_name, hashes, problems, _profile_hashes(source, project), contents
+        root,
+        source,
+        project,
+        project_hash,
+        env_name,
+        found.hashes,
+        found.problems,
+        found.profile_hashes,
+        found.contents,
     )
-
-
-def _profile_hashes(source: Source, project: Project) -> dict[str, str]:
-    """Digests of the capacity profiles (their problems are the capacity check's to report)."""
-    out = {}
-    for path in source.glob([f"{project.profiles.strip('/')}/**/*.json"], []):
-        try:
-            out[path] = digest(source.read(path))
-        except (OSError, SpecError):
-            out[path] = "unreadable"
-    return out

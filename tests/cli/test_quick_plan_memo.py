@@ -27,17 +27,20 @@ def _run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]
 
 
 def _cli_imported(root: Path, *args: str) -> bool:
-    """Whether answering ``args`` imported the CLI (typer and the command groups)."""
+    """Whether answering ``args`` imported the CLI (typer and the command groups). A memo hit imports
+    neither the CLI nor pydantic and the spec models: it validates nothing."""
     code = (
         "import sys\n"
         "from modelplane.quick import memo_answer\n"
         "code = memo_answer(sys.argv[1:])\n"
-        "print(code, 'modelplane.cli' in sys.modules, 'typer' in sys.modules)\n"
+        "print(code, 'modelplane.cli' in sys.modules, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, *args], cwd=root, capture_output=True, text=True, check=True)
-    code_s, cli, typer = out.stdout.splitlines()[-1].split()
+    code_s, cli, typer, pydantic = out.stdout.splitlines()[-1].split()
     assert cli == typer
-    return cli == "True" or code_s == "None"
+    hit = cli == "False" and code_s != "None"
+    assert pydantic == ("False" if hit else pydantic), "a memo hit imported pydantic"
+    return not hit
 
 
 def test_a_repeated_plan_is_answered_from_the_memo_without_the_cli(
@@ -61,6 +64,28 @@ def test_a_repeated_plan_is_answered_from_the_memo_without_the_cli(
     assert _cli_imported(gp.root, "plan", "--base", "HEAD~1") is True
     fresh = _run(gp.root, "plan", "--base", "HEAD~1")
     assert '"1.0.0" -> "1.2.0"' in fresh.stdout
+
+
+def test_a_changed_project_file_is_a_miss_until_the_cli_has_answered_it(
+    git_example: Callable[[str], GitProject],
+) -> None:
+    """The warm path knows a project file only by the hash of its bytes: the recipe (spec globs, limits,
+    environments) the CLI kept for them. New bytes are a miss; once the CLI answered, the same answer."""
+    gp = git_example("quickstart")
+    gp.edit("specs/model.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    gp.commit("tiny-chat 1.1.0")
+    first = _run(gp.root, "plan", "--base", "HEAD~1")
+    assert _cli_imported(gp.root, "plan", "--base", "HEAD~1") is False
+    project = (gp.root / "modelplane.yaml").read_text()
+    (gp.root / "modelplane.yaml").write_text(project + "# a comment changes the bytes, not the meaning\n")
+    assert _cli_imported(gp.root, "plan", "--base", "HEAD~1") is True
+    again = _run(gp.root, "plan", "--base", "HEAD~1")
+    assert again.stdout == first.stdout and again.returncode == first.returncode
+    assert _cli_imported(gp.root, "plan", "--base", "HEAD~1") is False
+    # an environment the project file does not have goes to the CLI, which says so
+    assert _cli_imported(gp.root, "plan", "--base", "HEAD~1", "--env", "nope") is True
+    nope = _run(gp.root, "plan", "--base", "HEAD~1", "--env", "nope")
+    assert nope.returncode == 1 and "no environment `nope`" in nope.stderr
 
 
 def test_a_bad_ref_is_reported_by_the_cli(git_example: Callable[[str], GitProject]) -> None:
