@@ -5,7 +5,8 @@
 For each size: a repository from gen_specs.py with one upstream dataset
 changed in its last commit. Cold runs clear .modelplane/ (every cache) first;
 warm runs repeat the same command. Whole-command times are medians of
-`--repeat` runs of the real CLI in a subprocess (interpreter start included).
+`--repeat` runs of the real CLI in a subprocess (interpreter start included),
+wall and CPU (user + sys, children included).
 Then where a cold `plan --base HEAD~1` spends its time, from the CLI's own
 stage timings (MODELPLANE_TIMINGS=json), and the time of `impact` on an
 already compiled graph. Never a timed assertion: it prints.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -28,24 +30,31 @@ HERE = Path(__file__).resolve().parent
 CLI = [sys.executable, "-m", "modelplane"]
 
 
-def run(cmd: list[str], cwd: Path) -> float:
-    t = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU (user + sys, its children included) seconds of one run of ``cmd``."""
+    cpu, t = _children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    took = time.perf_counter() - t
+    took, used = time.perf_counter() - t, _children_cpu() - cpu
     if proc.returncode not in (0, 2):
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return took
+    return took, used
 
 
-def timed(cmd: list[str], cwd: Path, repeat: int, cold: bool) -> float:
-    times = []
+def timed(cmd: list[str], cwd: Path, repeat: int, cold: bool) -> tuple[float, float]:
+    """Median wall and CPU seconds; a warm figure leaves out the first run (it fills the caches)."""
+    runs = []
     for _ in range(repeat):
         if cold:
             shutil.rmtree(cwd / ".modelplane", ignore_errors=True)
-        times.append(run(cmd, cwd))
+        runs.append(run(cmd, cwd))
     if not cold:
-        times = times[1:] or times
-    return statistics.median(times)
+        runs = runs[1:] or runs
+    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
 
 
 def split(root: Path, repeat: int) -> tuple[float, dict[str, float]]:
@@ -114,7 +123,8 @@ def main() -> None:
             ("plan --base HEAD~1, warm", [*CLI, "plan", "--base", "HEAD~1"], False),
         ]
         for label, cmd, cold in rows:
-            print(f"  {label:<32} {timed(cmd, root, repeat, cold):7.3f} s")
+            wall_s, cpu_s = timed(cmd, root, repeat, cold)
+            print(f"  {label:<32} {wall_s:7.3f} s wall {cpu_s:7.3f} s CPU")
         wall, stages = split(root, repeat)
         print(f"  cold plan --base HEAD~1 by stage (median of {repeat}; wall {wall:.3f} s)")
         for stage, value in stages.items():
@@ -122,6 +132,9 @@ def main() -> None:
         took, size = impact_time(root)
         print(f"  impact on a compiled graph (median of 20)   {took * 1000:7.1f} ms")
         print(f"  plan: {size['changes']} changed, {size['affected']} affected, {size['actions']} actions")
+    print(
+        f"\nload average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores here: figures are firm only near 0)"
+    )
     if args.keep is None:
         shutil.rmtree(base, ignore_errors=True)
 
