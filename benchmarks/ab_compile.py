@@ -1,7 +1,8 @@
-"""Compare two checkouts' cold `plan --base HEAD~1` and cold `validate` on one generated repository.
+"""Compare two checkouts' cold (or, with ``--warm``, repeated) `plan --base HEAD~1` and `validate` on one
+generated repository.
 
     python benchmarks/ab_compile.py --a /path/to/base/.venv/bin/python --b .venv/bin/python \\
-        --repo /tmp/mp10k [--nodes 10000] [--rounds 7]
+        --repo /tmp/mp10k [--nodes 10000] [--rounds 7] [--warm]
 
 On a shared machine absolute times drift with the load, so the two sides run
 interleaved (a, b, a, b, ...) on the same repository, every cache cleared
@@ -44,14 +45,20 @@ def _env(python: str) -> dict[str, str]:
     return ENV.get(python, dict(os.environ))
 
 
+WARM = False
+"""--warm: keep every cache and time the repeated command as a user meets it (no stage timings: asking
+for them sends a memoized plan to the CLI, which reports them)."""
+
+
 def one(python: str, root: Path, args: list[str]) -> tuple[float, float, dict[str, float]]:
-    shutil.rmtree(root / ".modelplane", ignore_errors=True)
+    if not WARM:
+        shutil.rmtree(root / ".modelplane", ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(
         [python, "-m", "modelplane", *args],
         cwd=root,
-        env={**_env(python), "MODELPLANE_TIMINGS": "json"},
+        env={**_env(python), **({} if WARM else {"MODELPLANE_TIMINGS": "json"})},
         capture_output=True,
         text=True,
     )
@@ -60,7 +67,7 @@ def one(python: str, root: Path, args: list[str]) -> tuple[float, float, dict[st
     if proc.returncode not in (0, 2):
         raise SystemExit(f"{python} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    stages: dict[str, float] = json.loads(proc.stderr.strip().splitlines()[-1])
+    stages: dict[str, float] = {} if WARM else json.loads(proc.stderr.strip().splitlines()[-1])
     return wall, cpu, stages
 
 
@@ -76,7 +83,10 @@ def main() -> None:
     ap.add_argument(
         "--no-bytecode", action="store_true", help="keep the caller's PYTHONDONTWRITEBYTECODE (no bytecode cache)"
     )
+    ap.add_argument("--warm", action="store_true", help="time the repeated command with every cache kept")
     args = ap.parse_args()
+    global WARM
+    WARM = args.warm
     caches = tempfile.TemporaryDirectory(prefix="ab-pycache-")
     if not args.no_bytecode:
         for side, python in (("a", args.a), ("b", args.b)):
@@ -90,7 +100,8 @@ def main() -> None:
              "--change-upstream"],
             check=True, capture_output=True,
         )  # fmt: skip
-    cases = [("plan --base HEAD~1, cold", ["plan", "--base", "HEAD~1"]), ("validate, cold", ["validate"])]
+    temper = "warm" if WARM else "cold"
+    cases = [(f"plan --base HEAD~1, {temper}", ["plan", "--base", "HEAD~1"]), (f"validate, {temper}", ["validate"])]
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
     try:
         for label, cmd in cases[:1] if args.only_plan else cases:
