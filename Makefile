@@ -1,6 +1,6 @@
 # Two commands a newcomer needs:
 #   make demo   install, then bring the bundled quickstart up on the local stack and send it requests
-#   make test   install with the dev tools, then run the lint step (ruff, mypy) and the whole test suite
+#   make test   install with the dev tools, then run the lint step (ruff, mypy, the docs site) and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -31,10 +31,13 @@ demo: install
 	$(BIN)/modelplane status -C examples/quickstart
 	@echo "the quickstart is up; stop it with: $(BIN)/modelplane down -C examples/quickstart"
 
+# the docs site is part of lint: --strict fails on a broken link or anchor and on a page left out of the
+# nav (mkdocs.yml's validation); ~3 s, nothing fetched from the network
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python tools/typecheck.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # lint is a prerequisite, not a test: ruff and mypy stay required, and a lint failure stops before
 # the tests (make runs it once even when asked for `make lint test`). Two workers, each taking whole
