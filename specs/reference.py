@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined, to_jsonable_python
 from modelplane.specs.base import KIND_ORDER, NAME_PATTERN, Metadata
 from modelplane.specs.common import COLUMN_TYPE_PATTERN, DURATION_PATTERN, QUALIFIED_REF_PATTERN
 from modelplane.specs.kinds import KIND_MODELS
+from modelplane.specs.project import Project
 
 HEADER = """# Spec reference
 
@@ -34,6 +35,14 @@ in once validated: the forgiving spellings [Specs](../specs.md) lists (`yes`, `9
 `command: python train.py`, `type: int`) are read and kept as these. A field left out means its default.
 Any value may also be a `${var.NAME}` reference to an environment variable of `modelplane.yaml`.
 `modelplane schema` prints the same fields as the JSON Schema editors use.
+"""
+
+PROJECT = "project"
+"""The name ``sections`` and ``every_field`` give the project file (not a kind: one per project)."""
+PROJECT_INTRO = """The project's root holds `modelplane.yaml`: where the specs are, the environments (with their
+variables, overrides, approvals and secrets), the state store, Temporal, lineage and prices. Environment
+variables win over some of it (`MODELPLANE_STATE_URL`, `MODELPLANE_TEMPORAL_ADDRESS`...; see
+[Team set-up](../team.md)). `modelplane schema project` prints its JSON Schema.
 """
 
 # Patterns the specs share, shown by name rather than as a regular expression
@@ -61,7 +70,10 @@ class Section:
 
 
 def sections(kind: str) -> list[Section]:
-    """The kind's own fields, then every nested model reachable from ``spec``, depth first in field order."""
+    """The kind's own fields, then every nested model reachable from ``spec``, depth first in field order;
+    for ``PROJECT``, the project file's fields and every model under them."""
+    if kind == PROJECT:
+        return list(_nested(PROJECT, "", Project))
     top = KIND_MODELS[kind]
     found = [Section(kind, "", top)]
     found.extend(_nested(kind, "spec", _field_models(top.model_fields["spec"].annotation)[0][0]))
@@ -71,22 +83,25 @@ def sections(kind: str) -> list[Section]:
 def _nested(kind: str, path: str, model: type[BaseModel]) -> Iterator[Section]:
     yield Section(kind, path, model)
     for name, field in model.model_fields.items():
-        for sub, many in _field_models(field.annotation):
-            yield from _nested(kind, f"{path}.{field.alias or name}{'[]' if many else ''}", sub)
+        for sub, suffix in _field_models(field.annotation):
+            yield from _nested(kind, ".".join(p for p in (path, f"{field.alias or name}{suffix}") if p), sub)
 
 
-def _field_models(annotation: Any, many: bool = False) -> list[tuple[type[BaseModel], bool]]:
-    """The models a field's type holds, each with whether it is in a list."""
+def _field_models(annotation: Any, suffix: str = "") -> list[tuple[type[BaseModel], str]]:
+    """The models a field's type holds, each with how its path goes on: ``""`` (the field itself), ``[]`` (an
+    item of a list) or ``.<name>`` (a value of a map)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [(annotation, many)]
+        return [(annotation, suffix)]
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _field_models(args[0], many)
+        return _field_models(args[0], suffix)
     if origin in (typing.Union, types.UnionType):
-        return [found for arg in args for found in _field_models(arg, many)]
+        return [found for arg in args for found in _field_models(arg, suffix)]
     if origin is list:
-        return _field_models(args[0], True)
+        return _field_models(args[0], "[]")
+    if origin is dict:
+        return _field_models(args[1], ".<name>")
     return []
 
 
@@ -94,7 +109,7 @@ def every_field() -> Iterator[tuple[str, str, FieldInfo]]:
     """``(kind, dotted path, field)`` for every field of every kind (metadata once, as ``metadata.NAME``)."""
     for name, field in Metadata.model_fields.items():
         yield "every kind", f"metadata.{name}", field
-    for kind in KIND_ORDER:
+    for kind in (*KIND_ORDER, PROJECT):
         for section in sections(kind):
             for name, field in section.model.model_fields.items():
                 yield kind, ".".join(p for p in (section.path, field.alias or name) if p), field
@@ -116,6 +131,15 @@ def render() -> str:
                 if doc:
                     out.append(doc + "\n")
             out.append(_table(section))
+    out.append(f"## The project file, `modelplane.yaml` {{#{PROJECT}}}\n")
+    out.append(PROJECT_INTRO)
+    for section in sections(PROJECT):
+        if section.path:
+            out.append(f"### `{section.path}` {{#{section.anchor}}}\n")
+            doc = _doc(section.model)
+            if doc:
+                out.append(doc + "\n")
+        out.append(_table(section))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -135,10 +159,11 @@ def _table(section: Section) -> str:
         nested = _field_models(field.annotation)
         path = ".".join(p for p in (section.path, key) if p)
         if nested and section.kind != "every kind":
-            many = nested[0][1]
-            target = Section(section.kind, f"{path}{'[]' if many else ''}", nested[0][0])
+            model, suffix = nested[0]
+            target = Section(section.kind, f"{path}{suffix}", model)
             target_anchor = "metadata" if path == "metadata" else target.anchor
-            shown = f"[{'list of ' if many else ''}{nested[0][0].__name__}](#{target_anchor})"
+            container = {"": "", "[]": "list of "}.get(suffix, "map of string to ")
+            shown = f"[{container}{model.__name__}](#{target_anchor})"
             if _nullable(prop):
                 shown += " or null"
         else:
@@ -213,7 +238,7 @@ def _one_type(node: dict[str, Any], defs: dict[str, Any]) -> str:
         if isinstance(values, dict) and values:
             return f"map of string to {_type(values, defs)}"
         for keys, values in node.get("patternProperties", {}).items():
-            return f"map of string (`{keys}`) to {_type(values, defs)}"
+            return f"map of {_pattern_name(keys) or f'string (`{keys}`)'} to {_type(values, defs)}"
         return "map"
     if kind in ("integer", "number", "boolean"):
         return str(kind)
@@ -268,8 +293,19 @@ def _default(field: FieldInfo) -> str:
         return ""
     if isinstance(value, BaseModel) and _all_defaults(value):
         return "its fields' defaults"
-    shown = json.dumps(to_jsonable_python(value, by_alias=True), separators=(", ", ": "))
+    shown = json.dumps(_compact(value), separators=(", ", ": "))
     return f"`{shown}`"
+
+
+def _compact(value: Any) -> Any:
+    """A default as JSON, its models showing only what differs from their own defaults (the table below)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return to_jsonable_python(value, by_alias=True)
 
 
 def _all_defaults(value: BaseModel) -> bool:
