@@ -1,6 +1,6 @@
 # Two commands a newcomer needs:
 #   make demo   install, then bring the bundled quickstart up on the local stack and send it requests
-#   make test   install with the dev tools, then run ruff, and mypy beside the whole test suite
+#   make test   install with the dev tools, then run ruff and the docs build, and mypy beside the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -31,18 +31,22 @@ demo: install
 	$(BIN)/modelplane status -C examples/quickstart
 	@echo "the quickstart is up; stop it with: $(BIN)/modelplane down -C examples/quickstart"
 
+# the docs site is part of lint: --strict fails on a broken link or anchor and on a page left out of the
+# nav (mkdocs.yml's validation); ~3 s, nothing fetched from the network
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python tools/typecheck.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-# ruff first (seconds; a lint failure stops before the tests), then mypy (strict, one core, ~2.5 min)
+# ruff and the docs site first (seconds; a failure stops before the tests), then mypy (strict, one core, ~2.5 min)
 # runs beside the tests, which mostly wait on processes; either failing fails `make test`, and mypy's
 # report is printed after the tests. Two workers, each taking whole files (--dist loadfile): files keep
 # their own order (module-scoped fixtures assume it); 21.5 min in one process, ~12-13 min in two.
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	@$(BIN)/python tools/typecheck.py > .typecheck.log 2>&1 & typecheck=$$!; \
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile; tests=$$?; \
 	wait $$typecheck; types=$$?; echo "--- mypy (tools/typecheck.py)"; cat .typecheck.log; \

@@ -158,12 +158,18 @@ at 10,000 nodes otherwise)."""
 class Metadata(StrictModel):
     """Who owns a node and how people find it."""
 
-    name: Name
+    name: Name = Field(
+        description="The node's name, unique per kind: a lower-case DNS label (`[a-z0-9][a-z0-9-]{0,62}`), so it "
+        "can name Kubernetes, Pulumi and Temporal objects too. Other specs refer to the node by it."
+    )
     owner: Annotated[str, StringConstraints(min_length=1)] = Field(
         description="Team or person told when this node is affected by a change."
     )
-    description: str = ""
-    labels: Annotated[dict[LabelKey, str], InKeyOrder] = Field(default_factory=dict)
+    description: str = Field(default="", description="What the node is, for people (a metadata-only change).")
+    labels: Annotated[dict[LabelKey, str], InKeyOrder] = Field(
+        default_factory=dict,
+        description="Free `key: value` pairs; selectors pick nodes by them (`label:tier=0`). Metadata only.",
+    )
 
 
 class NodeId(NamedTuple):
@@ -193,3 +199,8 @@ def split_id(text: str, sep: str, form: str) -> tuple[str, str]:
 
 
 ApiVersion = Literal["modelplane/v1"]
+
+# The four top-level fields every kind has, described once (each kind's class uses these in its fields).
+API_VERSION_DOC = "The spec format's version: always `modelplane/v1`."
+KIND_DOC = "The kind of node this document declares; it decides what `spec` may hold."
+METADATA_DOC = "The node's name, owner, description and labels (the same for every kind)."

@@ -223,10 +223,16 @@ else:
 class Column(StrictModel):
     """A typed column of a dataset or feature table."""
 
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    type: ColumnType
-    nullable: Bool = True
-    description: str = ""
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        description="The column's name, an identifier (letters, digits, `_`); features read columns by it."
+    )
+    type: ColumnType = Field(
+        description="The column's type: string, bool, int8-int64, float32/64, date, timestamp, bytes, json, "
+        "`decimal(p,s)`, `array<...>`, `map<...>` or `struct<...>`; other tools' names (`int`, `varchar`...) are kept "
+        "as these. Retyping a column breaks the features that read it."
+    )
+    nullable: Bool = Field(default=True, description="Whether the column may hold nulls.")
+    description: str = Field(default="", description="What the column holds, for people.")
 
 
 Columns = Annotated[list[Column], Field(min_length=1)]

@@ -15,7 +15,11 @@ Scalar = str | int | float | bool
 
 
 class StateSettings(StrictModel):
-    backend: Literal["sqlite", "postgres"] = "sqlite"
+    backend: Literal["sqlite", "postgres"] = Field(
+        default="sqlite",
+        description="Where the state is kept: `sqlite` (one file per checkout) or `postgres` (shared by a team); "
+        "`state: postgres` is short for `{backend: postgres}`.",
+    )
     path: str = Field(default=".modelplane/state.db", description="SQLite file, relative to the project root.")
     url: str | None = Field(
         default=None,
@@ -50,11 +54,22 @@ class TemporalSettings(StrictModel):
         default="embedded",
         description="`embedded` starts a local dev server under .modelplane/; otherwise host:port of a cluster.",
     )
-    namespace: str = "default"
-    task_queue: str = "modelplane"
-    tls: Bool = False
-    tls_cert: str | None = None
-    tls_key: str | None = None
+    namespace: str = Field(
+        default="default",
+        description="The Temporal namespace applies run in (MODELPLANE_TEMPORAL_NAMESPACE overrides it).",
+    )
+    task_queue: str = Field(
+        default="modelplane", description="The task queue workers poll (MODELPLANE_TEMPORAL_TASK_QUEUE overrides it)."
+    )
+    tls: Bool = Field(default=False, description="Connect to the Temporal service over TLS.")
+    tls_cert: str | None = Field(
+        default=None,
+        description="With `tls`: the client certificate file for mutual TLS (relative to the project root).",
+    )
+    tls_key: str | None = Field(
+        default=None,
+        description="With `tls`: the client certificate's private key file (relative to the project root).",
+    )
     api_key_file: str | None = Field(
         default=None,
         description="A file holding the Temporal API key (or set MODELPLANE_TEMPORAL_API_KEY); never the key itself.",
@@ -109,18 +124,25 @@ class LineageSettings(StrictModel):
     workflow runs, evaluations and rollouts. Without ``transport`` the client reads its own configuration
     (``OPENLINEAGE_URL``, ``OPENLINEAGE__TRANSPORT__*``, ``openlineage.yml``) on the worker."""
 
-    enabled: Bool = True
+    enabled: Bool = Field(default=True, description="Whether `apply` sends OpenLineage events at all.")
     namespace: str | None = Field(
         default=None, description="The jobs' and datasets' namespace (default: modelplane://<project>/<env>)."
     )
-    transport: LineageTransport | None = None
+    transport: LineageTransport | None = Field(
+        default=None,
+        description="Where events go (http, a file, the console); unset: the OpenLineage client's own configuration.",
+    )
     buffer: int = Field(default=1000, ge=1, le=1_000_000, description="Events held for sending; beyond, dropped.")
     retries: int = Field(default=3, ge=0, le=20, description="Tries per event after the first, with backoff.")
 
 
 class KubernetesSecretRef(StrictModel):
-    secret: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
-    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")]
+    secret: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)] = Field(
+        description="The Kubernetes Secret's name, in the stack's namespace."
+    )
+    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = Field(
+        description="The key in that Secret holding the value."
+    )
 
 
 class SecretSource(StrictModel):
@@ -146,8 +168,12 @@ class SecretSource(StrictModel):
 
 
 class Limits(StrictModel):
-    max_file_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
-    max_alias_events: Annotated[int, Field(ge=0)] = 10_000
+    max_file_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=1_048_576, description="The largest spec file read, in bytes; a bigger one is an error."
+    )
+    max_alias_events: Annotated[int, Field(ge=0)] = Field(
+        default=10_000, description="The most YAML alias expansions in one file (a guard against alias bombs)."
+    )
 
 
 ApprovalClass = Literal[
@@ -179,17 +205,24 @@ class Approvals(StrictModel):
 
 
 class Environment(StrictModel):
-    description: str = ""
-    approvals: Approvals = Field(default_factory=Approvals)
+    description: str = Field(default="", description="What the environment is, for people.")
+    approvals: Approvals = Field(
+        default_factory=Approvals,
+        description="Which classes of change need their owners' approval before they apply here.",
+    )
     variables: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Scalar] = Field(
-        default_factory=dict
+        default_factory=dict, description="`${var.NAME}` values in this environment, over the project's `variables`."
     )
     overrides: dict[Annotated[str, StringConstraints(pattern=QUALIFIED_REF_PATTERN)], dict[str, Any]] = Field(
         default_factory=dict,
         description="Per-node patches deep-merged into the documents, keyed by `kind/name`.",
     )
-    state: StateSettings | None = None
-    temporal: TemporalSettings | None = None
+    state: StateSettings | None = Field(
+        default=None, description="This environment's own state store; unset: the project's `state`."
+    )
+    temporal: TemporalSettings | None = Field(
+        default=None, description="This environment's own Temporal service; unset: the project's `temporal`."
+    )
     secrets: dict[SecretName, SecretSource] = Field(
         default_factory=dict, description="Per secret name, where this environment reads it (over the project's)."
     )
@@ -200,24 +233,44 @@ class Moved(StrictModel):
     next plan compares the new spec with what was applied under the old id, so it is updated in place
     instead of deleted and created. ``modelplane lsp`` writes one when it renames an applied node."""
 
-    from_: Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9-]{0,62}$")] = Field(alias="from")
-    to: Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9-]{0,62}$")]
+    from_: Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9-]{0,62}$")] = Field(
+        alias="from", description="The node's old id, `kind/name`, as it was applied."
+    )
+    to: Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9-]{0,62}$")] = Field(
+        description="The node's new id, `kind/name`."
+    )
 
 
 class Project(StrictModel):
-    apiVersion: Literal["modelplane/v1"] = "modelplane/v1"
-    name: Name
+    apiVersion: Literal["modelplane/v1"] = Field(
+        default="modelplane/v1", description="The project file format's version: `modelplane/v1`."
+    )
+    name: Name = Field(
+        description="The project's name: part of every apply's workflow id (`apply/<project>/<env>`) and of lineage namespaces."
+    )
     specs: Annotated[list[str], Field(min_length=1)] = Field(
-        default_factory=lambda: ["specs/**/*.yaml", "specs/**/*.yml"]
+        default_factory=lambda: ["specs/**/*.yaml", "specs/**/*.yml"],
+        description="Globs (relative to the project root) of the spec files: `*` stays in one folder, `**` crosses folders.",
     )
     variables: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Scalar] = Field(
         default_factory=dict, description="Defaults for every environment."
     )
-    environments: dict[Name, Environment] = Field(default_factory=lambda: {"dev": Environment()})
-    default_environment: Name | None = None
-    state: StateSettings = Field(default_factory=StateSettings)
-    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
-    limits: Limits = Field(default_factory=Limits)
+    environments: dict[Name, Environment] = Field(
+        default_factory=lambda: {"dev": Environment()},
+        description="The environments by name (`dev`, `prod`...), each with its variables, overrides, approvals and settings.",
+    )
+    default_environment: Name | None = Field(
+        default=None, description="The environment commands use without `--env`; unset: the first one declared."
+    )
+    state: StateSettings = Field(
+        default_factory=StateSettings,
+        description="Where applied state, history and locks are kept (SQLite by default, or PostgreSQL).",
+    )
+    temporal: TemporalSettings = Field(
+        default_factory=TemporalSettings,
+        description="The Temporal service `apply` runs on: `embedded` (a local dev server) or a team's cluster.",
+    )
+    limits: Limits = Field(default_factory=Limits, description="Guards on what the loader reads.")
     lineage: LineageSettings | None = Field(
         default=None, description="Where `apply` sends OpenLineage events (none without this or OPENLINEAGE_*)."
     )

@@ -1,6 +1,6 @@
 """Envoy's route and per-try timeouts for an endpoint, derived from its SLO and token shape.
 
-The rule (README, docs/serving-kubernetes.md):
+The rule (docs/stacks.md, docs/serving-kubernetes.md):
 
 - the SLO's p99 ``T`` is for a request of the declared shape, ``traffic.output_tokens`` = ``n``; decode time
   grows with output tokens, so ``T`` is a first-token time ``F`` (``slo.ttft_p99_ms``, 0 when not given) plus

@@ -1,6 +1,6 @@
 """How many replicas an endpoint needs for its declared peak, and what they cost.
 
-The rule (README, "Capacity and cost"), for an endpoint with per-replica capacity ``c`` (a
+The rule (docs/capacity.md), for an endpoint with per-replica capacity ``c`` (a
 measured profile's requests/s at the SLO, or the declared ``capacity.target_qps_per_replica``):
 
 1. ``within SLO`` = ceil(peak / c): the fewest replicas that hold the peak within the p99 SLO.

@@ -319,7 +319,7 @@ def _retrained(node: SpecNode, edge: Edge, wave: _Wave, mark: Any, retraining: s
 
 
 def rules_table() -> str:
-    """RULES as the markdown table README shows (a test keeps the two equal)."""
+    """RULES as the markdown table docs/plans.md shows (a test keeps the two equal)."""
     rows = ["| change arriving | along edge | at | category | passes on |", "|---|---|---|---|---|"]
     rows.append(
         "| schema | `reads` | Feature | broken if it reads a removed or retyped column, else unaffected | data |"

@@ -1,4 +1,4 @@
-"""Node selection in dbt's grammar (see the README's table of what matches dbt and what differs).
+"""Node selection in dbt's grammar (see docs/plans.md for a table of what matches dbt and what differs).
 
 name | kind/name | glob*           a node by name (glob patterns allowed)
 kind:model  owner:team-x  label:tier=0  path:specs/ml  state:modified   methods
