@@ -9,7 +9,15 @@ import pytest
 
 from modelplane.runtime.analysis import judge
 from modelplane.runtime.typed import min_requests, rollout_policy
-from modelplane.specs.sample_size import BAD_RATIO, FALSE_FAIL, POWER, _tail, critical_errors, default_min_requests
+from modelplane.specs.sample_size import (
+    BAD_RATIO,
+    FALSE_FAIL,
+    POWER,
+    _tail,
+    critical_errors,
+    default_min_requests,
+    window_requests,
+)
 from tests.endpoint_factory import endpoint_spec as _spec
 
 
@@ -24,6 +32,20 @@ def test_default_sample_size_keeps_a_good_canary_and_catches_a_bad_one(availabil
     for m in range(max(1, n - 40), n):
         cm = critical_errors(m, budget)
         assert _tail(m, BAD_RATIO * budget, cm) < POWER
+
+
+def test_one_sample_size_rule_for_the_compiler_and_the_rollout() -> None:
+    """``window_requests`` is the rule both the compiler's feasibility check and the rollout's analysis read:
+    a declared ``min_requests`` wins, else the error budget's size."""
+    import inspect
+
+    import modelplane.compiler.graph.checks as checks
+
+    assert window_requests(None, 0.999) == 299 and window_requests(50, 0.999) == 50
+    assert min_requests(_spec()) == 299
+    assert min_requests(_spec(rollout={"analysis": {"min_requests": 40}})) == 40
+    source = inspect.getsource(checks)
+    assert "window_requests(" in source and "default_min_requests" not in source
 
 
 def test_error_gate_is_a_test_not_a_ratio() -> None:
