@@ -200,7 +200,7 @@ class ApplyPlanWorkflow:
                 child = workflow.get_external_workflow_handle(
                     rollout_workflow_id(wf_id, self._inp.apply_id, action.target)
                 )
-                await child.signal("abort", self._st.abort_reason)
+                await child.signal(EndpointRolloutWorkflow.abort, self._st.abort_reason)
             else:
                 task.cancel()
 
@@ -223,7 +223,7 @@ class ApplyPlanWorkflow:
         for target in targets:
             self._st.gates.pop(target, None)
             child = workflow.get_external_workflow_handle(rollout_workflow_id(wf_id, self._inp.apply_id, target))
-            await child.signal("approve", approval)
+            await child.signal(EndpointRolloutWorkflow.approve, approval)
         return targets
 
     @approve.validator
@@ -605,7 +605,8 @@ class EndpointRolloutWorkflow:
             verdict=self._last,
             **fields,
         )
-        await workflow.get_external_workflow_handle(self._inp.parent_id).signal("rollout_status", status)
+        parent = workflow.get_external_workflow_handle(self._inp.parent_id)
+        await parent.signal(ApplyPlanWorkflow.rollout_status, status)
 
     @workflow.run
     async def run(self, inp: RolloutInput) -> ActionOutput:
@@ -861,10 +862,12 @@ class EndpointRolloutWorkflow:
     async def _gate(self, step: int, reason: str) -> None:
         parent = workflow.get_external_workflow_handle(self._inp.parent_id)
         target = self._inp.action.target
-        await parent.signal("gate_waiting", Gate(target=target, step=step, since=workflow.now(), reason=reason))
+        await parent.signal(
+            ApplyPlanWorkflow.gate_waiting, Gate(target=target, step=step, since=workflow.now(), reason=reason)
+        )
         self._approved = False
         await workflow.wait_condition(lambda: self._approved or self._abort_reason is not None)
-        await parent.signal("gate_cleared", target)
+        await parent.signal(ApplyPlanWorkflow.gate_cleared, target)
 
     async def _rollback(self, stable: str, revision: str, reason: str, verdicts: list[dict[str, Any]]) -> None:
         await self._run_step(defs.rollout_weights, self._input(SetWeights, weights={stable: 100, revision: 0}))
