@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modelplane.compiler.change.state import AppliedState, StateReader
+    from modelplane.compiler.change.whatif import ImpactReport
     from modelplane.compiler.compile import PlanResult
     from modelplane.compiler.compiled import Compiled
     from modelplane.compiler.graph.lineage import LineageGraph
@@ -196,7 +197,7 @@ class Workspace:
         picked = selection(g, select, modified, exclude)
         return GraphSelection(g, picked.nodes, picked.warnings)
 
-    def impact(self, selector: str, base: str | None = None, *, exclude: str | None = None) -> dict[str, Any]:
+    def impact(self, selector: str, base: str | None = None, *, exclude: str | None = None) -> ImpactReport:
         """What the selected nodes' change affects downstream (with ``base``: how they did change);
         ``warnings`` says why nothing was selected where that is no error."""
         from modelplane.compiler.change.whatif import impact_of, uses_state
