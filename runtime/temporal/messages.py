@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import NodeWrite
+from modelplane.compiler.plan.payloads import ExecutionDetails
 from modelplane.specs.project import LineageSettings, StateSettings
 
 ActionState = Literal["pending", "running", "succeeded", "failed", "skipped"]
@@ -35,7 +36,8 @@ class ActionSpec(_Msg):
     target: str
     depends_on: list[str] = Field(default_factory=list)
     reason: str = ""
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: ExecutionDetails = Field(default_factory=ExecutionDetails)
+    """What its executor reads beyond the documents (``compiler.plan.payloads``)."""
     node: dict[str, Any] | None = None
     """The target's normalized document as the plan saw it (None for a deleted target)."""
     context: dict[str, dict[str, Any]] = Field(default_factory=dict)

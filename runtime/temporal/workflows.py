@@ -95,7 +95,7 @@ STEP_HEARTBEAT = timedelta(seconds=10)
 
 
 def action_timeout(action: ActionSpec) -> timedelta:
-    return timedelta(seconds=float(action.details.get("timeout_s", 3600)) + 60)
+    return timedelta(seconds=float(3600 if action.details.timeout_s is None else action.details.timeout_s) + 60)
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -412,7 +412,7 @@ class ApplyPlanWorkflow:
     def _trained(self, action: ActionSpec) -> dict[str, Any]:
         """``{"trained": artifact}`` for an action that follows a retrain in this apply (``details.trained_by``):
         what that run reported; ``{}`` for any other (the input as earlier builds made it)."""
-        run = action.details.get("trained_by")
+        run = action.details.trained_by
         if not run or run not in self._st.results or not workflow.patched(TRAINED_ARTIFACT):
             return {}
         artifact = self._st.results[run].output.get("artifact")
@@ -618,12 +618,12 @@ class EndpointRolloutWorkflow:
         revision = self._revision(inp)
         # the trained weights it serves (this apply's, or the plan's registered ones): the history shows which went
         # out, and the next plan reads from it what each endpoint serves (compiler.plan.artifacts)
-        digest = inp.trained.get("digest") if inp.trained else (action.details.get("artifact") or {}).get("digest")
+        digest = inp.trained.get("digest") if inp.trained else (action.details.artifact or {}).get("digest")
         trained = {"artifact": str(digest)} if digest else {}
         state = await self._run_step(defs.rollout_inspect, self._input(RolloutStep))
         stable = state.get("stable")
         router = await self._run_step(defs.rollout_router, self._input(RolloutStep))
-        if stable == revision and self._tests and action.details.get("in_place"):
+        if stable == revision and self._tests and action.details.in_place:
             # only in-place fields changed: the router step above took the new routing and autoscaling settings
             # (local); setting stable's weight again re-applies the stack's routing objects (Kubernetes: the HPA
             # and Envoy), with no new replicas
@@ -721,11 +721,11 @@ class EndpointRolloutWorkflow:
     def _revision(inp: RolloutInput) -> str:
         """The plan's revision; after a retrain in this apply, the one serving the artifact it trained (its
         digest known only now, from the training step)."""
-        revision = str(inp.action.details.get("revision", "r0"))
-        if not inp.action.details.get("trained_by") or not workflow.patched(TRAINED_ARTIFACT):
+        revision = "r0" if inp.action.details.revision is None else inp.action.details.revision
+        if not inp.action.details.trained_by or not workflow.patched(TRAINED_ARTIFACT):
             return revision
         if not inp.trained or not inp.trained.get("digest"):
-            run = str(inp.action.details["trained_by"]).removeprefix("run-workflow:")
+            run = inp.action.details.trained_by.removeprefix("run-workflow:")
             raise ApplicationError(
                 f"{inp.action.target}: {run} wrote no files to its output folder, so there is no trained artifact "
                 "to roll out; stable keeps serving. Fix: write the trained weights (or a file naming them, e.g. "
