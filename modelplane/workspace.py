@@ -150,15 +150,14 @@ class Workspace:
         found = summary.get("warnings", [])
         warnings = []
         if found:  # a warm run without warnings imports nothing more
-            from modelplane.compiler.incremental.graph_cache import diag_from_json
+            from modelplane.errors import Diagnostic
 
-            warnings = [diag_from_json(d) for d in found]
+            warnings = [Diagnostic.from_json(d) for d in found]
         return Validation(summary["environment"], summary["nodes"], summary["files"], summary["kinds"], warnings)
 
     def _check(self, sc: Scan) -> dict[str, Any]:
         """The verdict cache's form of a validation (JSON)."""
         from modelplane.compiler.compile import check_specs
-        from modelplane.compiler.incremental.graph_cache import diag_to_json
 
         compiled = check_specs(self.root, self.env, use_cache=self.use_cache, scanned=sc)
         specs = compiled.specs
@@ -170,7 +169,7 @@ class Workspace:
             "nodes": len(specs.nodes),
             "files": len(specs.files),
             "kinds": kinds,
-            "warnings": [diag_to_json(d) for d in compiled.warnings],
+            "warnings": [d.to_json() for d in compiled.warnings],
         }
 
     def compile(self) -> Compiled:

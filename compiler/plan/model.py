@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.payloads import PAYLOADS, ActionDetails, ExecutionDetails, NoDetails, OwnerDuty
+from modelplane.errors import Diagnostic
 
 PLAN_FORMAT_VERSION = 2
 """2: plans carry ``execution`` (what apply runs); version 1 plans must be made again."""
@@ -201,6 +202,8 @@ class BaseRef(_Model):
 
 
 class PlanDiagnostic(_Model):
+    """The fields of a diagnostic's one JSON form (``Diagnostic.to_json``) that plan format 2 declares."""
+
     code: str
     severity: str
     message: str
@@ -208,6 +211,11 @@ class PlanDiagnostic(_Model):
     line: int | None = None
     column: int | None = None
     hint: str | None = None
+
+    @classmethod
+    def of(cls, d: Diagnostic) -> PlanDiagnostic:
+        form = d.to_json()
+        return cls.model_validate({k: form[k] for k in cls.model_fields})
 
 
 class LeftOver(_Model):
