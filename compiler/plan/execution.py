@@ -29,14 +29,13 @@ from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import (
     Execution,
     ExecutionAction,
-    ExecutionDetails,
     NodeWrite,
     Plan,
     PlanAction,
     StackEndpoint,
     StackInputs,
 )
-from modelplane.compiler.plan.payloads import RolloutDetails
+from modelplane.compiler.plan.payloads import ExecutionDetails, RolloutDetails
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.serving import Endpoint
