@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modelplane.runtime.analysis import judge
+from modelplane.runtime.analysis import SAMPLES, judge
 from modelplane.runtime.typed import min_requests, rollout_policy
 from modelplane.specs.sample_size import (
     BAD_RATIO,
@@ -119,3 +119,14 @@ def test_ratio_gate_compares_medians_when_a_window_is_too_small_for_a_p99() -> N
     big = {"requests": 300, "p50_ms": 101.0, "p99_ms": 171.0}
     tail = judge(spec, big, {**stable, "requests": 300})
     assert tail.result == "fail" and tail.reason.startswith("p99 171 ms is 1.2x stable's 144 ms (limit 1.1x)")
+
+
+def test_a_recorded_verdict_is_the_dict_the_rollout_wrote() -> None:
+    """``Verdict.at`` is the step's record (``StepVerdict``): the keys and order the rollout wrote as a dict
+    (histories, the state store and `status` read them), with or without the per-request latencies."""
+    canary = {"requests": 400, "errors": 0, "p99_ms": 80.0, SAMPLES: [70.0, 80.0]}
+    v = judge(_spec(), canary, {"requests": 3000, "errors": 0, "p99_ms": 82.0, SAMPLES: [80.0]}, 10)
+    assert v.at(2, 10) == {"step": 2, "weight": 10, **v.model_dump()}
+    assert list(v.at(2, 10)) == ["step", "weight", *v.model_dump()]
+    assert v.at(2, 10, summary=True) == {"step": 2, "weight": 10, **v.figures()}
+    assert SAMPLES not in (v.at(2, 10, summary=True)["canary"] or {})

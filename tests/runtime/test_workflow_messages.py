@@ -34,3 +34,13 @@ def test_no_message_is_sent_by_a_string_name() -> None:
     assert not found, "send workflow messages by method reference (handle.signal(Workflow.method)):\n" + "\n".join(
         found
     )
+
+
+def test_the_rollout_reads_its_steps_results_typed() -> None:
+    from modelplane.runtime.temporal.messages import Deployed, RouterUp
+
+    # as the local and Pulumi provisioners return them (extra keys are the provisioner's, not read)
+    assert Deployed.model_validate({"stable": "r1", "revisions": {"r1": "stable", "r2": None}}).stable == "r1"
+    assert Deployed.model_validate({"stable": None, "revisions": {}}).stable is None
+    up = RouterUp.model_validate({"url": "http://127.0.0.1:9000", "pid": 42, "extra": 1})
+    assert (up.url, up.pid) == ("http://127.0.0.1:9000", 42)
