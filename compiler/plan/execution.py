@@ -179,7 +179,7 @@ def _with_secrets(action: ExecutionAction, type_: str, declared: dict[str, dict[
     names = secrets_needed(action, type_)
     if names:
         secrets = {n: declared.get(n, {}) for n in names}
-        details = ExecutionDetails.model_construct(**{**action.details.model_dump(), "secrets": secrets})
+        details = ExecutionDetails.constructed({**action.details.model_dump(), "secrets": secrets})
         return action.model_copy(update={"details": details})  # plan values are frozen
     return action
 

@@ -127,5 +127,22 @@ class ExecutionDetails(_Payload):
     @classmethod
     def of(cls, payload: ActionDetails, **added: Any) -> ExecutionDetails:
         """The plan's ``payload`` with the execution part's ``added`` fields (set ones only)."""
-        values = {k: getattr(payload, k) for k in type(payload).model_fields if k in payload.model_fields_set}
-        return cls.model_construct(**{**values, **added})  # the compiler's own values: validated where they are made
+        own = payload.model_fields_set
+        values = {k: v for k, v in payload.__dict__.items() if k in own}
+        return cls.constructed({**values, **added})
+
+    @classmethod
+    def constructed(cls, values: dict[str, Any]) -> ExecutionDetails:
+        """``model_construct(**values)`` (the compiler's own values, validated where they are made), without
+        its per-field default lookups: every default here is None, and a plan builds one per action (a fifth
+        of ``executable``'s time on a 2,000-node plan went to them)."""
+        out = cls.__new__(cls)
+        object.__setattr__(out, "__dict__", {**_UNSET, **values})
+        object.__setattr__(out, "__pydantic_fields_set__", set(values))
+        object.__setattr__(out, "__pydantic_extra__", None)
+        object.__setattr__(out, "__pydantic_private__", None)
+        return out
+
+
+_UNSET: dict[str, Any] = dict.fromkeys(ExecutionDetails.model_fields)
+"""Every field of ``ExecutionDetails`` at its default (None)."""

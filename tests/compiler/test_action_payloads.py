@@ -97,3 +97,14 @@ def test_a_workflow_input_decodes_its_details_typed_and_encodes_them_unchanged()
     assert spec.details.trains == ["model/m"] and spec.details.timeout_s == 3600.0
     assert spec.details.secrets == {"HF_TOKEN": {"env": "HF"}} and spec.details.stack is None
     assert spec.details.model_dump_json() == wire
+
+
+def test_the_fast_construction_is_model_construct() -> None:
+    """``ExecutionDetails.constructed`` skips model_construct's default lookups (every default is None)."""
+    values = {"trains": ["model/m"], "timeout_s": 60.0, "secrets": {"A": {}}}
+    fast, slow = ExecutionDetails.constructed(values), ExecutionDetails.model_construct(**values)
+    assert fast == slow and fast.model_fields_set == slow.model_fields_set
+    assert (
+        fast.model_dump_json() == slow.model_dump_json() == '{"trains":["model/m"],"timeout_s":60.0,"secrets":{"A":{}}}'
+    )
+    assert all(f.default is None for f in ExecutionDetails.model_fields.values())
