@@ -298,7 +298,9 @@ def _make_plan(
             impact=impact,
             base_ref=ref,
             state_serial=serial,
-            diagnostics=[_plan_diag(d) for d in [*shown, *head.warnings, *map(_selector_warning, picked_warnings)]],
+            diagnostics=[
+                PlanDiagnostic.of(d) for d in [*shown, *head.warnings, *map(_selector_warning, picked_warnings)]
+            ],
             pending=pending,
         )
         plan = plan.model_copy(
@@ -329,19 +331,6 @@ def _as_warning(d: Diagnostic) -> Diagnostic:
 
 def _selector_warning(message: str) -> Diagnostic:
     return Diagnostic("selector-matches-nothing", message, severity="warning")
-
-
-def _plan_diag(d: Diagnostic) -> PlanDiagnostic:
-    loc = d.location
-    return PlanDiagnostic(
-        code=d.code,
-        severity=d.severity,
-        message=d.message,
-        file=loc.file if loc else None,
-        line=loc.line if loc else None,
-        column=loc.column if loc else None,
-        hint=d.hint,
-    )
 
 
 def _broken(head: LineageGraph, base: LineageGraph, impact: Impact) -> list[Diagnostic]:

@@ -58,6 +58,8 @@ class Diagnostic:
         return cls(code, message, loc, hint, snippet, width, related)
 
     def to_json(self) -> dict[str, Any]:
+        """The one JSON form of a diagnostic: ``--format json`` output, the compile caches, and (its
+        fields that the plan format declares) a plan's ``diagnostics``. ``from_json`` reads it back whole."""
         loc = self.location
         return {
             "file": loc.file if loc else None,
@@ -68,8 +70,27 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
             "related": [{"message": m, "file": r.file, "line": r.line, "column": r.column} for m, r in self.related],
+            "snippet": self.snippet,
+            "width": self.width,
             **({"environments": list(self.environments)} if self.environments else {}),
         }
+
+    @classmethod
+    def from_json(cls, x: dict[str, Any]) -> Diagnostic:
+        """The diagnostic ``to_json`` wrote."""
+        loc = Location(x["file"], x["line"], x["column"]) if x.get("file") is not None else None
+        related = tuple((r["message"], Location(r["file"], r["line"], r["column"])) for r in x.get("related", ()))
+        return cls(
+            x["code"],
+            x["message"],
+            loc,
+            x.get("hint"),
+            x.get("snippet"),
+            x.get("width", 1),
+            related,
+            x.get("severity", "error"),
+            tuple(x.get("environments", ())),
+        )
 
     def sort_key(self) -> tuple[str, int, int, str]:
         loc = self.location or Location("")

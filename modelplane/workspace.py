@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modelplane.compiler.change.state import AppliedState, StateReader
+    from modelplane.compiler.change.whatif import ImpactReport
     from modelplane.compiler.compile import PlanResult
     from modelplane.compiler.compiled import Compiled
     from modelplane.compiler.graph.lineage import LineageGraph
@@ -149,15 +150,14 @@ class Workspace:
         found = summary.get("warnings", [])
         warnings = []
         if found:  # a warm run without warnings imports nothing more
-            from modelplane.compiler.incremental.graph_cache import diag_from_json
+            from modelplane.errors import Diagnostic
 
-            warnings = [diag_from_json(d) for d in found]
+            warnings = [Diagnostic.from_json(d) for d in found]
         return Validation(summary["environment"], summary["nodes"], summary["files"], summary["kinds"], warnings)
 
     def _check(self, sc: Scan) -> dict[str, Any]:
         """The verdict cache's form of a validation (JSON)."""
         from modelplane.compiler.compile import check_specs
-        from modelplane.compiler.incremental.graph_cache import diag_to_json
 
         compiled = check_specs(self.root, self.env, use_cache=self.use_cache, scanned=sc)
         specs = compiled.specs
@@ -169,7 +169,7 @@ class Workspace:
             "nodes": len(specs.nodes),
             "files": len(specs.files),
             "kinds": kinds,
-            "warnings": [diag_to_json(d) for d in compiled.warnings],
+            "warnings": [d.to_json() for d in compiled.warnings],
         }
 
     def compile(self) -> Compiled:
@@ -196,7 +196,7 @@ class Workspace:
         picked = selection(g, select, modified, exclude)
         return GraphSelection(g, picked.nodes, picked.warnings)
 
-    def impact(self, selector: str, base: str | None = None, *, exclude: str | None = None) -> dict[str, Any]:
+    def impact(self, selector: str, base: str | None = None, *, exclude: str | None = None) -> ImpactReport:
         """What the selected nodes' change affects downstream (with ``base``: how they did change);
         ``warnings`` says why nothing was selected where that is no error."""
         from modelplane.compiler.change.whatif import impact_of, uses_state

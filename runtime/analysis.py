@@ -27,7 +27,7 @@ Gates, from the endpoint's spec, in this order:
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel
 
@@ -43,6 +43,22 @@ SHARE_MIN_EXPECTED = 20
 """Below this many expected real canary requests the share gate does not judge (noise)."""
 
 
+class StepVerdict(TypedDict):
+    """One decision of a rollout step as the rollout records it (its output's ``analysis``, a rolled-back
+    failure's details, the live status): a window's ``Verdict`` at its step and weight, or the capacity gate's
+    (no figures), or a window's verdict overridden by ``when_idle`` or an approval. A dict on the wire, in this
+    key order (what histories and the state store hold); typed here so the workflow reads keys mypy checks."""
+
+    step: int
+    weight: int
+    result: Literal["pass", "fail", "inconclusive"]
+    reason: str
+    gate: str
+    canary: NotRequired[dict[str, Any] | None]
+    stable: NotRequired[dict[str, Any] | None]
+    marginal: NotRequired[bool]
+
+
 class Verdict(BaseModel):
     result: Literal["pass", "fail", "inconclusive"]
     reason: str
@@ -56,6 +72,20 @@ class Verdict(BaseModel):
     def figures(self) -> dict[str, Any]:
         """The verdict as a rollout records it: without the per-request latencies it was judged on."""
         return {**self.model_dump(), "canary": _summary(self.canary), "stable": _summary(self.stable)}
+
+    def at(self, step: int, weight: int, *, summary: bool = False) -> StepVerdict:
+        """The verdict recorded at ``step`` (``weight`` %); ``summary``: without per-request latencies."""
+        canary, stable = (_summary(self.canary), _summary(self.stable)) if summary else (self.canary, self.stable)
+        return {
+            "step": step,
+            "weight": weight,
+            "result": self.result,
+            "reason": self.reason,
+            "canary": canary,
+            "stable": stable,
+            "gate": self.gate,
+            "marginal": self.marginal,
+        }
 
 
 SAMPLES = "latencies_ms"

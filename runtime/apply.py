@@ -222,7 +222,7 @@ def apply_input(
     actions = []
     for a in plan.actions:
         e = by_id[a.id]
-        stack = e.details.get("stack")
+        stack = e.details.stack
         inputs = ex.stacks.get(str(stack)) if stack else None
         actions.append(
             ActionSpec(

@@ -49,8 +49,8 @@ async def check(root: Path, environment: str, actions: list[ActionSpec]) -> list
     seen_stacks: set[str] = set()
     seen_programs: set[str] = set()
     for a in actions:
-        if a.type in STACK_ACTIONS and a.details.get("stack"):
-            stack = str(a.details["stack"])
+        if a.type in STACK_ACTIONS and a.details.stack:
+            stack = a.details.stack
             if stack not in seen_stacks:
                 seen_stacks.add(stack)
                 problems += _stack(root, stack, _provider(a), _pulumi_settings(a))
@@ -67,7 +67,7 @@ async def check(root: Path, environment: str, actions: list[ActionSpec]) -> list
 
 def _secrets(root: Path, a: ActionSpec) -> list[PreflightProblem]:
     """The secrets ``a`` resolves on this worker, each readable now (a pod's are the kubelet's to read)."""
-    declared = a.details.get("secrets")
+    declared = a.details.secrets
     if not declared or (a.type in STACK_ACTIONS and _provider(a) != "local"):
         return []
     from modelplane.runtime.secrets import check as check_secrets
@@ -81,14 +81,14 @@ def _secrets(root: Path, a: ActionSpec) -> list[PreflightProblem]:
 def _provider(a: ActionSpec) -> str:
     if a.stack is not None:
         return str(a.stack["provider"])
-    doc = a.context.get(f"stack/{a.details['stack']}") or (a.node if a.target.startswith("stack/") else None)
+    doc = a.context.get(f"stack/{a.details.stack}") or (a.node if a.target.startswith("stack/") else None)
     return str((doc or {}).get("spec", {}).get("provider", "local"))
 
 
 def _pulumi_settings(a: ActionSpec) -> dict[str, Any]:
     if a.stack is not None:
         return dict(a.stack.get("pulumi") or {})
-    doc = a.context.get(f"stack/{a.details['stack']}") or {}
+    doc = a.context.get(f"stack/{a.details.stack}") or {}
     return dict(doc.get("spec", {}).get("pulumi") or {})
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from modelplane.specs.base import model_class
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.platform import Stack
-from modelplane.specs.sample_size import default_min_requests
+from modelplane.specs.sample_size import window_requests
 from modelplane.specs.serving import Endpoint, EndpointSpec, RolloutStep, WhenIdle
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,8 +48,7 @@ def endpoint_spec(doc: dict[str, Any] | None) -> EndpointSpec:
 
 def min_requests(spec: EndpointSpec) -> int:
     """Requests an analysis window needs: declared, or what the error budget needs (``specs.sample_size``)."""
-    declared = spec.rollout.analysis.min_requests
-    return declared if declared is not None else default_min_requests(spec.slo.availability)
+    return window_requests(spec.rollout.analysis.min_requests, spec.slo.availability)
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,10 @@ def default_min_requests(availability: float) -> int:
             return MAX_N
         n += 1
     return n
+
+
+def window_requests(declared: int | None, availability: float) -> int:
+    """Requests an analysis window needs to decide: ``analysis.min_requests`` where declared, else what the
+    error budget needs (``default_min_requests``). The one rule: the compiler's feasibility check and the
+    rollout's analysis both call it."""
+    return declared if declared is not None else default_min_requests(availability)

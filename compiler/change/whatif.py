@@ -9,16 +9,35 @@ real changes of the selected nodes are used. ``modified_nodes`` is what
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelplane.compiler.change.diff import Change, Diff, FieldChange
-from modelplane.compiler.change.impact import Impact, compute
+from modelplane.compiler.change.impact import Affected, Impact, compute
 from modelplane.compiler.change.state import StateReader
 from modelplane.compiler.compile import PlanResult, compile_graph, make_plan
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.graph.selectors import selection
 from modelplane.specs.base import NodeId
+
+
+@dataclass(frozen=True)
+class ImpactReport:
+    """What ``impact SELECTOR`` found: the nodes taken as changed, what their change affects downstream (the
+    changed nodes themselves left out), and why nothing was selected where that is no error."""
+
+    changed: list[NodeId]
+    affected: list[Affected]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """``impact --format json``: ``changed`` ids, ``impact`` (each ``Affected.to_json``), ``warnings``."""
+        return {
+            "changed": [str(n) for n in self.changed],
+            "impact": [a.to_json() for a in self.affected],
+            "warnings": list(self.warnings),
+        }
 
 
 def hypothetical(graph: LineageGraph, nodes: set[NodeId]) -> Impact:
@@ -61,7 +80,7 @@ def impact_of(
     state: StateReader | None = None,
     use_cache: bool = True,
     exclude: str | None = None,
-) -> dict[str, Any]:
+) -> ImpactReport:
     """Impact of the selected nodes changing: hypothetical, or (with ``base_ref``, or a ``state:``
     selector and an applied ``state``) of how they did change."""
     stateful = uses_state(selector) or uses_state(exclude)
@@ -80,8 +99,5 @@ def impact_of(
         real = set(planned.diff.changes) & chosen
         result = compute(graph, Diff({n: c for n, c in planned.diff.changes.items() if n in real}))
         changed = sorted(real)
-    return {
-        "changed": [str(n) for n in changed],
-        "impact": [a.to_json() for a in result.affected.values() if a.id not in set(changed)],
-        "warnings": picked.warnings,
-    }
+    taken = set(changed)
+    return ImpactReport(changed, [a for a in result.affected.values() if a.id not in taken], list(picked.warnings))

@@ -28,7 +28,7 @@ from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import canonical_duration, duration_seconds
 from modelplane.specs.models import weight_gib
-from modelplane.specs.sample_size import default_min_requests
+from modelplane.specs.sample_size import window_requests
 from modelplane.specs.serving import idle_policy
 
 SYNTHETIC_FILL = 0.85 / 2.2
@@ -233,7 +233,7 @@ def canary_feasibility(graph: LineageGraph) -> list[Diagnostic]:
         provider = stack.spec["provider"] if stack is not None else "local"
         idle = idle_policy(analysis["when_idle"], provider)
         window = duration_seconds(analysis["window"])
-        need = analysis["min_requests"] or default_min_requests(slo["availability"])
+        need = window_requests(analysis["min_requests"], slo["availability"])
         where = ("spec", "rollout", "analysis", "when_idle")
         if idle == "synthesize" and provider != "local":
             out.append(

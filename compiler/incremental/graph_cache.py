@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from itertools import accumulate
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -22,41 +22,21 @@ from modelplane.compiler.graph.lineage import Edge, LineageGraph
 from modelplane.compiler.incremental.spec_cache import code_fingerprint
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
-from modelplane.errors import Diagnostic, Location
+from modelplane.errors import Diagnostic
 from modelplane.files import atomic_write
 from modelplane.specs.base import NodeId
 
 if TYPE_CHECKING:
     from modelplane.compiler.source.scan import Scan
 
-FORMAT = 4  # 2: node documents are normalized; 3: their JSON follows the payload line, not inside it;
-# 4: own hashes are of the serializer's bytes (fingerprint.serialized)
+FORMAT = 5  # 2: node documents are normalized; 3: their JSON follows the payload line, not inside it;
+# 4: own hashes are of the serializer's bytes (fingerprint.serialized); 5: warnings are Diagnostic.to_json()
 KEEP = 6
 
 
 def _path(root: Path, fingerprint: str, checked: bool = True) -> Path:
     suffix = "" if checked else ".unchecked"
     return root / ".modelplane" / "cache" / f"graph-{fingerprint}{suffix}.json"
-
-
-def diag_to_json(d: Diagnostic) -> dict[str, Any]:
-    loc = d.location
-    return {
-        "code": d.code,
-        "message": d.message,
-        "loc": [loc.file, loc.line, loc.column] if loc else None,
-        "hint": d.hint,
-        "snippet": d.snippet,
-        "width": d.width,
-        "related": [[m, [r.file, r.line, r.column]] for m, r in d.related],
-        "severity": d.severity,
-    }
-
-
-def diag_from_json(x: dict[str, Any]) -> Diagnostic:
-    loc = Location(*x["loc"]) if x["loc"] else None
-    related = tuple((m, Location(*r)) for m, r in x["related"])
-    return Diagnostic(x["code"], x["message"], loc, x["hint"], x["snippet"], x["width"], related, x["severity"])
 
 
 @timed("cache write")
@@ -73,7 +53,7 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
         "nodes": [[n.kind, n.name, node.kind, node.file, node.index, *fps[n]] for n, node in graph.nodes.items()],
         "edges": [[index[e.source], index[e.target], e.kind, list(e.path)] for e in graph.edges],
         "order": [index[n] for n in graph.topo_order()],
-        "warnings": [diag_to_json(d) for d in compiled.warnings],
+        "warnings": [d.to_json() for d in compiled.warnings],
     }
     blobs = [node.json for node in graph.nodes.values()]
     payload["data_ends"] = list(accumulate(map(len, blobs)))
@@ -125,7 +105,7 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
         specs.source_loader = lambda f: source.read(f).decode("utf-8", errors="replace")
     edges = [Edge(ids[a], ids[b], kind, tuple(p)) for a, b, kind, p in payload["edges"]]
     graph = LineageGraph.indexed(specs, edges, order=[ids[i] for i in payload["order"]])
-    return Compiled(graph, fps, [diag_from_json(d) for d in payload["warnings"]], [])
+    return Compiled(graph, fps, [Diagnostic.from_json(d) for d in payload["warnings"]], [])
 
 
 def _file_source_type() -> type:

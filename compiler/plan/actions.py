@@ -32,7 +32,6 @@ from modelplane.compiler.plan.model import (
     FieldDelta,
     GpuDelta,
     LeftOver,
-    OwnerDuty,
     OwnerNotice,
     Plan,
     PlanAction,
@@ -41,6 +40,7 @@ from modelplane.compiler.plan.model import (
     PlanImpact,
     Summary,
 )
+from modelplane.compiler.plan.payloads import PAYLOADS, NotifyDetails, OwnerDuty, RolloutDetails, RunDetails
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 
@@ -70,7 +70,8 @@ class _Builder:
     def add(self, type_: str, target: NodeId | str, reason: str, **details: Any) -> str:
         aid = f"{type_}:{target}"
         if aid not in self.actions:
-            self.actions[aid] = PlanAction(id=aid, type=type_, target=str(target), reason=reason, details=details)
+            payload = PAYLOADS[type_].model_validate(details)
+            self.actions[aid] = PlanAction(id=aid, type=type_, target=str(target), reason=reason, details=payload)
         return aid
 
 
@@ -232,9 +233,9 @@ def _retrain_rollouts(b: _Builder) -> None:
         b.add("register", model, f"{model} registers the artifact {run.removeprefix('run-workflow:')} trains")
         spec = spec_hash(b.head.nodes[model].data)  # what the artifact is trained for (compiler.plan.artifacts)
         b.actions[f"register:{model}"] = _with_details(b.actions[f"register:{model}"], trained_by=run, model_spec=spec)
-        b.actions[run] = _with_details(
-            b.actions[run], trains=sorted({*b.actions[run].details.get("trains", []), str(model)})
-        )
+        ran = b.actions[run].details
+        trained = (ran.trains or []) if isinstance(ran, RunDetails) else []
+        b.actions[run] = _with_details(b.actions[run], trains=sorted({*trained, str(model)}))
         for e in b.head.out_edges(model):
             if e.kind == "evaluates" and f"evaluate:{e.target}" in b.actions:  # they judge the trained weights
                 b.actions[f"evaluate:{e.target}"] = _with_details(b.actions[f"evaluate:{e.target}"], trained_by=run)
@@ -245,7 +246,7 @@ def _retrain_rollouts(b: _Builder) -> None:
             what = f"rolls out the artifact trained in this apply as a canary, {gated}"
             own = f"{e.target} {what}"
             cur = b.actions.get(f"rollout:{e.target}")
-            if cur is None or cur.details.get("trained_by"):
+            if cur is None or (isinstance(cur.details, RolloutDetails) and cur.details.trained_by):
                 reason = own
             elif cur.reason.endswith("as a canary"):  # the impact's chain (compiler.change.impact._retrained)
                 reason = f"{cur.reason}, {gated}"
@@ -257,7 +258,9 @@ def _retrain_rollouts(b: _Builder) -> None:
 
 
 def _with_details(act: PlanAction, **details: Any) -> PlanAction:
-    return act.model_copy(update={"details": {**act.details, **details}})  # plan actions are frozen
+    """``act`` with these payload fields set (validated: a field its type lacks is an error)."""
+    payload = type(act.details).model_validate({**act.details.model_dump(), **details})
+    return act.model_copy(update={"details": payload})  # plan actions are frozen
 
 
 def _mark_in_place(b: _Builder) -> None:
@@ -266,7 +269,7 @@ def _mark_in_place(b: _Builder) -> None:
     from modelplane.stacks.engine import revision_id
 
     for aid, act in list(b.actions.items()):
-        if act.type != "rollout" or act.details.get("trained_by"):
+        if not isinstance(act.details, RolloutDetails) or act.details.trained_by:
             continue
         nid = Target.parse(act.target).node
         old, new = b.base.nodes.get(nid), b.head.nodes.get(nid)
@@ -284,15 +287,14 @@ def _mark_in_place(b: _Builder) -> None:
         change = b.diff.changes.get(nid)
         fields = ", ".join(f.path.removeprefix("spec.") for f in change.fields) if change else "its settings"
         reason = f"{nid} changes in place ({fields}): revision {after} keeps serving, no new replicas"
-        details = {**act.details, "in_place": True, "revision": after}
-        b.actions[aid] = act.model_copy(update={"reason": reason, "details": details})  # plan actions are frozen
+        b.actions[aid] = _with_details(act.model_copy(update={"reason": reason}), in_place=True, revision=after)
 
 
 def _note_unserved_artifacts(b: _Builder) -> None:
     """A rollout (changed or left over) of an endpoint that does not serve the artifact a retrain registered last
     (its rollout did not happen: a blocking evaluation failed) takes that artifact out too: the plan says so."""
     for aid, act in list(b.actions.items()):
-        if act.type != "rollout" or act.details.get("trained_by") or act.details.get("in_place"):
+        if not isinstance(act.details, RolloutDetails) or act.details.trained_by or act.details.in_place:
             continue
         nid = Target.parse(act.target).node
         node = b.head.nodes.get(nid)
@@ -445,11 +447,9 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
                 target=f"owner/{notice.owner}",
                 depends_on=sorted(deps),
                 reason=reason,
-                details={
-                    "services": notice.services,
-                    "most_critical_tier": notice.most_critical_tier,
-                    "must": notice.must,
-                },
+                details=NotifyDetails(
+                    services=notice.services, most_critical_tier=notice.most_critical_tier, must=notice.must
+                ),
             )
         )
     return out

@@ -35,6 +35,7 @@ from modelplane.compiler.plan.model import (
     StackEndpoint,
     StackInputs,
 )
+from modelplane.compiler.plan.payloads import ExecutionDetails, RolloutDetails
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.serving import Endpoint
@@ -72,7 +73,7 @@ def _executable(plan: Plan, head: LineageGraph, base: LineageGraph) -> Plan:
     types = {a.id: a.type for a in plan.actions}
     stacks: dict[str, StackInputs] = {}
     for a in actions:
-        stack = a.details.get("stack")
+        stack = a.details.stack
         if stack and types[a.id] in STACK_ACTIONS and stack not in stacks:
             inputs = stack_inputs(head, base, str(stack), declared)
             if inputs is not None:
@@ -106,7 +107,7 @@ def with_in_flight_target(doc: dict[str, Any], target: int | None) -> dict[str, 
 def _action(
     a: PlanAction, head: LineageGraph, base: LineageGraph, doc: Any, targets: dict[NodeId, int] | None = None
 ) -> ExecutionAction:
-    details = dict(a.details)
+    added: dict[str, Any] = {}  # ExecutionDetails' fields the execution part adds to the plan's payload
     node_doc = None
     context: dict[str, dict[str, Any]] = {}
     try:
@@ -123,12 +124,12 @@ def _action(
             node_doc = doc(graph, nid)
             spec = node_doc["spec"]
             if "timeout" in spec:
-                details["timeout_s"] = duration_seconds(spec["timeout"])
+                added["timeout_s"] = duration_seconds(spec["timeout"])
             if node.kind == "Endpoint":
                 if graph is head and targets and nid in targets:
                     node_doc = with_in_flight_target(node_doc, targets[nid])
                 stack = off.name if off is not None else spec["stack"]
-                details["stack"] = stack
+                added["stack"] = stack
                 for ref in (NodeId("stack", stack), NodeId("model", spec["model"])):
                     found = doc(graph, ref) or doc(base, ref)
                     if found is not None:
@@ -139,22 +140,25 @@ def _action(
                 # a revision is what serves: the endpoint's spec and the model's (same specs, same revision), and
                 # the weights a retrain registered for the model; a rollout of the artifact this apply trains
                 # gets its revision in the apply, from the training step's digest (compiler.plan.artifacts)
-                artifact = None if details.get("trained_by") else served_artifact(base, model)
+                trained = isinstance(a.details, RolloutDetails) and a.details.trained_by
+                artifact = None if trained else served_artifact(base, model)
                 digest = artifact["digest"] if artifact else None
-                details["revision"] = revision_id(node.data, model.data if model else None, digest)
+                added["revision"] = revision_id(node.data, model.data if model else None, digest)
                 if artifact is not None:
-                    details["artifact"] = artifact
+                    added["artifact"] = artifact
                 if model is not None:
-                    details["engine_args"] = vllm_args(node.data, model.data)
+                    added["engine_args"] = vllm_args(node.data, model.data)
             elif node.kind == "Stack":
-                details["stack"] = nid.name
+                added["stack"] = nid.name
                 context[str(nid)] = node_doc
             elif node.kind == "Evaluation":
                 ref = NodeId("model", spec["model"])
                 found = doc(graph, ref)
                 if found is not None:
                     context[str(ref)] = found
-    return ExecutionAction.model_construct(id=a.id, node=node_doc, context=context, details=details)
+    return ExecutionAction.model_construct(
+        id=a.id, node=node_doc, context=context, details=ExecutionDetails.of(a.details, **added)
+    )
 
 
 def secrets_needed(action: ExecutionAction | Any, type_: str) -> list[str]:
@@ -164,8 +168,8 @@ def secrets_needed(action: ExecutionAction | Any, type_: str) -> list[str]:
 
     if type_ in ("run-workflow", "evaluate") and action.node is not None:
         return names_in(action.node["spec"].get("command"))
-    if type_ in ("rollout", "provision") and action.details.get("engine_args"):
-        return names_in(action.details["engine_args"])
+    if type_ in ("rollout", "provision") and action.details.engine_args:
+        return names_in(action.details.engine_args)
     return []
 
 
@@ -174,7 +178,9 @@ def _with_secrets(action: ExecutionAction, type_: str, declared: dict[str, dict[
     worker (which has only the plan) knows where to read it. Sources only, never a value."""
     names = secrets_needed(action, type_)
     if names:
-        action.details["secrets"] = {n: declared.get(n, {}) for n in names}
+        secrets = {n: declared.get(n, {}) for n in names}
+        details = ExecutionDetails.constructed({**action.details.model_dump(), "secrets": secrets})
+        return action.model_copy(update={"details": details})  # plan values are frozen
     return action
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from modelplane.compiler.plan.ids import Target
+from modelplane.compiler.plan.payloads import PAYLOADS, ActionDetails, ExecutionDetails, NoDetails, OwnerDuty
+from modelplane.errors import Diagnostic
 
 PLAN_FORMAT_VERSION = 2
 """2: plans carry ``execution`` (what apply runs); version 1 plans must be made again."""
@@ -73,7 +75,16 @@ class PlanAction(_Model):
     target: str
     depends_on: list[str] = Field(default_factory=list)
     reason: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: ActionDetails = Field(default_factory=NoDetails)
+    """Its type's payload (``compiler.plan.payloads.PAYLOADS``)."""
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _typed(cls, value: Any, info: ValidationInfo) -> Any:
+        # a plan file's JSON object becomes the payload of the action's own type (not the first that fits)
+        if isinstance(value, dict) and info.data.get("type") in PAYLOADS:
+            return PAYLOADS[info.data["type"]].model_validate(value)
+        return value
 
     @property
     def target_id(self) -> Target:
@@ -147,7 +158,6 @@ class CapacityLine(_Model):
         return self.before != self.figures
 
 
-OwnerDuty = Literal["fix", "retrain", "re-evaluate", "watch-rollout", "review-change", "be-informed"]
 OWNER_DUTIES: tuple[OwnerDuty, ...] = ("fix", "retrain", "re-evaluate", "watch-rollout", "review-change", "be-informed")
 """What an owner must do, most urgent first (a node's impact category, or its own change)."""
 DUTY_TITLES: dict[str, str] = {
@@ -192,6 +202,8 @@ class BaseRef(_Model):
 
 
 class PlanDiagnostic(_Model):
+    """The fields of a diagnostic's one JSON form (``Diagnostic.to_json``) that plan format 2 declares."""
+
     code: str
     severity: str
     message: str
@@ -199,6 +211,11 @@ class PlanDiagnostic(_Model):
     line: int | None = None
     column: int | None = None
     hint: str | None = None
+
+    @classmethod
+    def of(cls, d: Diagnostic) -> PlanDiagnostic:
+        form = d.to_json()
+        return cls.model_validate({k: form[k] for k in cls.model_fields})
 
 
 class LeftOver(_Model):
@@ -233,8 +250,8 @@ class ExecutionAction(_Model):
     """The target's normalized document (the applied one for a deleted target)."""
     context: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Other normalized documents the executor reads, by ``kind/name`` (an endpoint's model and stack)."""
-    details: dict[str, Any] = Field(default_factory=dict)
-    """The action's details plus ``timeout_s``, ``stack``, ``revision`` and ``engine_args`` (rendered `vllm serve`)."""
+    details: ExecutionDetails = Field(default_factory=ExecutionDetails)
+    """The action's payload plus ``timeout_s``, ``stack``, ``revision`` and ``engine_args`` (rendered `vllm serve`)."""
 
 
 class NodeWrite(_Model):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from modelplane.compiler.capacity.lines import details, headline, shown
 from modelplane.compiler.change.impact import CATEGORY_ORDER
 from modelplane.compiler.plan.model import DUTY_TITLES, LeftOver, Plan, PlanChange, owners_by_duty
+from modelplane.compiler.plan.payloads import RolloutDetails
 from modelplane.compiler.report.terminal import safe_line as s
 from modelplane.compiler.timings import timed
 
@@ -146,9 +147,10 @@ def render(plan: Plan, color: bool = False) -> str:
         out.append(f"\n{bold}Actions{reset} (in order)")
         for n, a in enumerate(plan.actions[:MAX_ROWS], 1):
             after = f"  {dim}after {', '.join(s(d) for d in a.depends_on)}{reset}" if a.depends_on else ""
-            how = " (in place: no new replicas)" if a.details.get("in_place") else ""
-            if a.details.get("retrain"):  # its revision is the trained artifact's, known once the training ran
-                how = f" ({a.details['retrain']})"
+            d = a.details
+            how = " (in place: no new replicas)" if isinstance(d, RolloutDetails) and d.in_place else ""
+            if isinstance(d, RolloutDetails) and d.retrain:  # the trained artifact's revision, known once it ran
+                how = f" ({d.retrain})"
             out.append(f"  {n:>3}. {a.type:<13} {s(a.target)}{how}{after}")
         if len(plan.actions) > MAX_ROWS:
             out.append(f"  {dim}... and {len(plan.actions) - MAX_ROWS} more actions{reset}")

@@ -129,13 +129,12 @@ def approve(
 
         from modelplane.runtime.apply import requested_by
         from modelplane.runtime.temporal.messages import Approval
+        from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow
 
         handle = await running_handle(s)
         name = None if target is None else target if "/" in target else f"endpoint/{target}"
         try:
-            done = await handle.execute_update(
-                "approve", Approval(target=name, by=requested_by()), result_type=list[str]
-            )
+            done = await handle.execute_update(ApplyPlanWorkflow.approve, Approval(target=name, by=requested_by()))
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             raise ModelplaneError(f"not approved: {getattr(cause, 'message', cause)}") from None
@@ -184,14 +183,18 @@ def _approve_plan(s: Any, plan: str | None, owner: str | None) -> None:
 def pause(project: ProjectOpt = None, env: EnvOpt = None) -> None:
     """Start no new actions until `resume` (running ones finish)."""
     s = settings(project, env)
-    signal_apply(s, "pause")
+    from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow
+
+    signal_apply(s, ApplyPlanWorkflow.pause)
     print(f"paused the apply on {s.environment}: running actions finish, no new ones start")
 
 
 def resume(project: ProjectOpt = None, env: EnvOpt = None) -> None:
     """Resume a paused apply."""
     s = settings(project, env)
-    signal_apply(s, "resume")
+    from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow
+
+    signal_apply(s, ApplyPlanWorkflow.resume)
     print(f"resumed the apply on {s.environment}")
 
 
@@ -202,5 +205,7 @@ def abort(
 ) -> None:
     """Stop the running apply: nothing new starts, rollouts in flight roll back, state keeps what happened."""
     s = settings(project, env)
-    signal_apply(s, "abort", reason)
+    from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow
+
+    signal_apply(s, ApplyPlanWorkflow.abort, reason)
     print(f"abort requested on {s.environment}; watch it end with: modelplane status --env {s.environment} --watch")

@@ -110,15 +110,15 @@ def impact(
     root = compile_root(project)
     ws = Workspace(root, env, use_cache=not no_cache, on_unfinished=_note)
     result = guard(lambda: ws.impact(selector, base, exclude=exclude))
-    _warn_selection(result["warnings"])
+    _warn_selection(result.warnings)
     if fmt == Format.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_json(), indent=2))
         return
-    print(f"{len(result['changed'])} changed -> {len(result['impact'])} affected")
-    for cid in result["changed"]:
+    print(f"{len(result.changed)} changed -> {len(result.affected)} affected")
+    for cid in result.changed:
         print(f"  changed  {cid}")
-    for item in result["impact"]:
-        print(f"  {item['category']:<21} {item['id']}  <- {' -> '.join(item['reasons'])}")
+    for item in result.affected:
+        print(f"  {item.category:<21} {item.id}  <- {' -> '.join(item.reasons)}")
 
 
 def plan(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -233,9 +234,12 @@ async def running_handle(s: Settings) -> Any:
     return found[1].workflow
 
 
-def signal_apply(s: Any, name: str, *args: Any) -> None:
+def signal_apply(s: Any, signal: Callable[..., Any], *args: Any) -> None:
+    """Send the running apply one of ``ApplyPlanWorkflow``'s signals, by method reference (its name is the
+    method's: what recorded histories hold)."""
+
     async def go() -> None:
         handle = await running_handle(s)
-        await handle.signal(name, *args)
+        await handle.signal(signal, *args)
 
     run_async(go())

@@ -64,7 +64,7 @@ def to_lsp(d: Diagnostic) -> lsp.Diagnostic:
         severity=SEVERITY.get(d.severity, lsp.DiagnosticSeverity.Information),
         code=d.code,
         source="modelplane",
-        data={"hint": d.hint} if d.hint else None,
+        data=d.to_json(),  # the diagnostic's one JSON form: code actions read its hint from here
     )
 
 

@@ -15,13 +15,13 @@ async def register(ctx: Context, action: ActionSpec) -> Effect:
     version = getattr(spec_of(action.node), "version", None)  # typed: only some kinds have a version
     output: dict[str, Any] = {"registered": action.target, **({"version": str(version)} if version is not None else {})}
     data = action.node
-    if ctx.trained and action.details.get("trained_by"):
+    if ctx.trained and action.details.trained_by:
         # a retrain's artifact: the next plan's revisions serve it while the model's spec stays this one
         trained = {
             "digest": ctx.trained["digest"],
             "path": ctx.trained["path"],
-            "model_spec": action.details.get("model_spec", ""),  # computed by the plan (compiler.plan.artifacts)
-            "run": action.details["trained_by"],
+            "model_spec": action.details.model_spec or "",  # computed by the plan (compiler.plan.artifacts)
+            "run": action.details.trained_by,
         }
         output["artifact"] = ctx.trained["digest"]
         data = {**action.node, "trained": trained}
@@ -33,11 +33,11 @@ async def register(ctx: Context, action: ActionSpec) -> Effect:
 
 async def notify(ctx: Context, action: ActionSpec) -> Effect:
     owner = action.target_id.node.name
-    services = list(action.details.get("services", []))
+    services = list(action.details.services or [])
     message = f"{owner}: {action.reason}"
     return Effect(
         output={"owner": owner, "services": services, "message": message},
         writes=EffectWrites(
-            notification=(owner, message, {"services": services, "tier": action.details.get("most_critical_tier")})
+            notification=(owner, message, {"services": services, "tier": action.details.most_critical_tier})
         ),
     )

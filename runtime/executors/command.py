@@ -61,7 +61,7 @@ async def run_command(ctx: Context, action: ActionSpec, extra_env: dict[str, str
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = ctx.run_dir / f"attempt-{ctx.attempt}.log"
     try:  # the values only now, only for the child: `command` (the reference form) is what is logged and shown
-        argv, secret_env = secrets.for_process(command, action.details.get("secrets"), ctx.root)
+        argv, secret_env = secrets.for_process(command, action.details.secrets, ctx.root)
     except secrets.SecretMissing as exc:
         raise ActionFailed(f"{action.target}: {exc}", hint=exc.source.hint()) from None
     env = {
@@ -141,7 +141,7 @@ async def run_workflow(ctx: Context, action: ActionSpec) -> Effect:
     out: dict[str, Any] = {"log": log, "exit_code": code}
     # a run that trains a model made an artifact: its digest is what the model registers and its endpoints serve
     spec = spec_of(action.node)
-    trains = [*getattr(spec, "outputs", []), *action.details.get("trains", [])]
+    trains = [*getattr(spec, "outputs", []), *(action.details.trains or [])]
     artifact = await asyncio.to_thread(trained_artifact, trains, ctx.run_dir / "output")
     if artifact is not None:
         out["artifact"] = artifact

@@ -59,7 +59,7 @@ class Provisioner(Protocol):
 
 
 def stack_of(action: ActionSpec) -> dict[str, Any]:
-    stack = action.details.get("stack") or ""
+    stack = action.details.stack or ""
     doc = action.context.get(f"stack/{stack}") if stack else None
     if doc is None and action.node is not None and action.node.get("kind") == "Stack":
         doc = action.node

@@ -184,13 +184,13 @@ class LocalProvisioner:
             reg.autoscaling = autoscaling_policy(spec)
             # capacity is an in-place field (specs.endpoint_fields): it changes the revision this plan deploys
             # when that one already runs (an in-place update), never a stable revision a canary is judged against
-            deployed = reg.revisions.get(str(action.details.get("revision")))
+            deployed = reg.revisions.get(str(action.details.revision))
             if deployed is not None:
                 deployed.max_inflight = spec.capacity.concurrency_cap()
             if drift.lease_expired(reg):  # a canary no rollout holds any more (the plan said so): declared weights
                 drift.declared_weights(reg)
             path = regs.registry_path(ctx.root, ctx.environment, name)
-            _ensure_autoscaler(reg, path, ctx.root, secret_env_vars(action.details.get("secrets") or {}))
+            _ensure_autoscaler(reg, path, ctx.root, secret_env_vars(action.details.secrets or {}))
             if reg.router is not None and is_ours(reg.router) and port_open(f"127.0.0.1:{reg.router.port}"):
                 return reg.router
             port = free_port(reg.router.port if reg.router else None)
@@ -219,7 +219,7 @@ class LocalProvisioner:
             rev = reg.revisions.setdefault(revision, Revision(role="canary", weight=0))
             rev.model = f"{model['metadata']['name']}@{getattr(spec_of(model), 'version', '') or ''}"
             # the weights a retrain made: trained in this apply (ctx.trained), else registered earlier (the plan's)
-            artifact = ctx.trained or action.details.get("artifact")
+            artifact = ctx.trained or action.details.artifact
             rev.artifact = str(artifact["digest"]) if artifact else None
             rev.max_inflight = endpoint_spec(endpoint).capacity.concurrency_cap()
             rev.min_replicas = max(rev.min_replicas, replicas)  # the capacity gate's count: no scaling below it
@@ -230,12 +230,10 @@ class LocalProvisioner:
                     terminate(dead, 0, f"replica {dead.port} of {name}/{revision}")  # reaps it; never a stranger
             rev.replicas = alive
             logs = regs.local_dir(ctx.root, ctx.environment) / "logs"
-            rev.secrets = dict(action.details.get("secrets") or {})
+            rev.secrets = dict(action.details.secrets or {})
             while len([r for r in rev.replicas if not r.draining]) < replicas:  # draining ones are leaving
                 port = free_port()
-                cmd, rev.engine = engine_command(
-                    endpoint, model, revision, port, action.details.get("engine_args"), artifact
-                )
+                cmd, rev.engine = engine_command(endpoint, model, revision, port, action.details.engine_args, artifact)
                 rev.command = _port_template(cmd, port)
                 log = logs / f"{name}-{revision}-{len(rev.replicas)}.log"
                 p = spawn_replica(cmd, rev.secrets, log, ctx.root, action.target)

@@ -96,7 +96,7 @@ def _inputs(action: ActionSpec) -> StackInputs:
     """The stack's inputs the plan computed (``StackInputs``): what ``pulumi up`` deploys."""
     if action.stack is None:
         raise ActionFailed(
-            f"{action.id}: the apply input carries no inputs of stack `{action.details.get('stack')}`",
+            f"{action.id}: the apply input carries no inputs of stack `{action.details.stack}`",
             hint="apply a plan made by this version of modelplane: `modelplane plan --out FILE`",
         )
     return StackInputs.model_validate(action.stack)
@@ -135,9 +135,9 @@ class PulumiProvisioner:
         return {"url": f"http://{_endpoint(action)}.{ns}.svc.cluster.local", "pid": 0}
 
     async def start(self, ctx: Context, action: ActionSpec, revision: str, replicas: int) -> dict[str, Any]:
-        if ctx.trained or action.details.get("artifact"):
+        if ctx.trained or action.details.artifact:
             # a retrain's weights are a folder on the worker (compiler.plan.artifacts): pods cannot load them
-            where = (ctx.trained or action.details.get("artifact") or {}).get("path")
+            where = (ctx.trained or action.details.artifact or {}).get("path")
             raise ActionFailed(
                 f"{action.target}: the artifact a retrain made ({where}) is a folder on the worker, which the "
                 "cluster's replicas cannot load; stable keeps serving",

@@ -216,7 +216,9 @@ class ApplyHandle:
 
     async def progress(self) -> Progress:
         """The apply's progress now (``RPCError`` where the server or a worker does not answer)."""
-        result: Progress = await self.workflow.query("progress", result_type=Progress)
+        from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow  # the workflow's module, when asked
+
+        result: Progress = await self.workflow.query(ApplyPlanWorkflow.progress)
         return result
 
     async def result(self) -> ApplyOutcome:

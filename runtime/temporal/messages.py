@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelplane.compiler.plan.ids import Target
 from modelplane.compiler.plan.model import NodeWrite
+from modelplane.compiler.plan.payloads import ExecutionDetails
 from modelplane.specs.project import LineageSettings, StateSettings
 
 ActionState = Literal["pending", "running", "succeeded", "failed", "skipped"]
@@ -35,7 +36,8 @@ class ActionSpec(_Msg):
     target: str
     depends_on: list[str] = Field(default_factory=list)
     reason: str = ""
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: ExecutionDetails = Field(default_factory=ExecutionDetails)
+    """What its executor reads beyond the documents (``compiler.plan.payloads``)."""
     node: dict[str, Any] | None = None
     """The target's normalized document as the plan saw it (None for a deleted target)."""
     context: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -243,6 +245,29 @@ class PreflightProblem(_Msg):
 
 class ServingResult(_Msg):
     data: dict[str, Any] = Field(default_factory=dict)
+    """What a rollout step returned (the provisioner's dict); the workflow reads the steps it decides on
+    through the typed views below."""
+
+
+class _StepData(BaseModel):
+    # a view of ServingResult.data: a provisioner may return more than the workflow reads
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+
+
+class Deployed(_StepData):
+    """``rollout_inspect``: the endpoint's revisions as its stack runs them."""
+
+    stable: str | None = None
+    revisions: dict[str, str | None] = Field(default_factory=dict)
+    """Revision -> its role (stable, canary...)."""
+
+
+class RouterUp(_StepData):
+    """``rollout_router``: where the endpoint's router answers."""
+
+    url: str
+    pid: int = 0
+    """0 where the process is not ours (a Kubernetes stack's router)."""
 
 
 class Approval(_Msg):

@@ -27,7 +27,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from modelplane.compiler.plan.model import NodeWrite
-    from modelplane.runtime.analysis import Verdict, judge
+    from modelplane.runtime.analysis import StepVerdict, Verdict, judge
     from modelplane.runtime.temporal import activity_defs as defs
     from modelplane.runtime.temporal.messages import (
         FINISHED,
@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ApplyInput,
         ApplyOutcome,
         Approval,
+        Deployed,
         Gate,
         HistoryInput,
         ObserveWindow,
@@ -51,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         RolloutInput,
         RolloutStatus,
         RolloutStep,
+        RouterUp,
         ServingOp,
         ServingResult,
         SetWeights,
@@ -95,7 +97,7 @@ STEP_HEARTBEAT = timedelta(seconds=10)
 
 
 def action_timeout(action: ActionSpec) -> timedelta:
-    return timedelta(seconds=float(action.details.get("timeout_s", 3600)) + 60)
+    return timedelta(seconds=float(3600 if action.details.timeout_s is None else action.details.timeout_s) + 60)
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -200,7 +202,7 @@ class ApplyPlanWorkflow:
                 child = workflow.get_external_workflow_handle(
                     rollout_workflow_id(wf_id, self._inp.apply_id, action.target)
                 )
-                await child.signal("abort", self._st.abort_reason)
+                await child.signal(EndpointRolloutWorkflow.abort, self._st.abort_reason)
             else:
                 task.cancel()
 
@@ -223,7 +225,7 @@ class ApplyPlanWorkflow:
         for target in targets:
             self._st.gates.pop(target, None)
             child = workflow.get_external_workflow_handle(rollout_workflow_id(wf_id, self._inp.apply_id, target))
-            await child.signal("approve", approval)
+            await child.signal(EndpointRolloutWorkflow.approve, approval)
         return targets
 
     @approve.validator
@@ -412,7 +414,7 @@ class ApplyPlanWorkflow:
     def _trained(self, action: ActionSpec) -> dict[str, Any]:
         """``{"trained": artifact}`` for an action that follows a retrain in this apply (``details.trained_by``):
         what that run reported; ``{}`` for any other (the input as earlier builds made it)."""
-        run = action.details.get("trained_by")
+        run = action.details.trained_by
         if not run or run not in self._st.results or not workflow.patched(TRAINED_ARTIFACT):
             return {}
         artifact = self._st.results[run].output.get("artifact")
@@ -514,7 +516,7 @@ class EndpointRolloutWorkflow:
         self._step = -1
         self._policy: RolloutPolicy | None = None
         self._replicas = 0
-        self._last: dict[str, Any] | None = None
+        self._last: StepVerdict | None = None
         self._observe_error: str | None = None
         self._tests = False
         """Whether this run has the NOISE_GATES patch (decided once, at its start)."""
@@ -602,10 +604,11 @@ class EndpointRolloutWorkflow:
             since=workflow.now(),
             window_s=policy.window_s,
             replicas=self._replicas,
-            verdict=self._last,
+            verdict=dict(self._last) if self._last is not None else None,
             **fields,
         )
-        await workflow.get_external_workflow_handle(self._inp.parent_id).signal("rollout_status", status)
+        parent = workflow.get_external_workflow_handle(self._inp.parent_id)
+        await parent.signal(ApplyPlanWorkflow.rollout_status, status)
 
     @workflow.run
     async def run(self, inp: RolloutInput) -> ActionOutput:
@@ -617,31 +620,28 @@ class EndpointRolloutWorkflow:
         revision = self._revision(inp)
         # the trained weights it serves (this apply's, or the plan's registered ones): the history shows which went
         # out, and the next plan reads from it what each endpoint serves (compiler.plan.artifacts)
-        digest = inp.trained.get("digest") if inp.trained else (action.details.get("artifact") or {}).get("digest")
+        digest = inp.trained.get("digest") if inp.trained else (action.details.artifact or {}).get("digest")
         trained = {"artifact": str(digest)} if digest else {}
-        state = await self._run_step(defs.rollout_inspect, self._input(RolloutStep))
-        stable = state.get("stable")
-        router = await self._run_step(defs.rollout_router, self._input(RolloutStep))
-        if stable == revision and self._tests and action.details.get("in_place"):
+        stable = Deployed.model_validate(await self._run_step(defs.rollout_inspect, self._input(RolloutStep))).stable
+        router = RouterUp.model_validate(await self._run_step(defs.rollout_router, self._input(RolloutStep)))
+        if stable is not None and stable == revision and self._tests and action.details.in_place:
             # only in-place fields changed: the router step above took the new routing and autoscaling settings
             # (local); setting stable's weight again re-applies the stack's routing objects (Kubernetes: the HPA
             # and Envoy), with no new replicas
             await self._run_step(defs.rollout_weights, self._input(SetWeights, weights={stable: 100}))
-            return ActionOutput(output={"revision": revision, "url": router["url"], "in_place": True})
+            return ActionOutput(output={"revision": revision, "url": router.url, "in_place": True})
         if stable == revision:  # already serving this revision (e.g. resumed after the promotion)
-            return ActionOutput(output={"revision": revision, "url": router["url"], "unchanged": True, **trained})
+            return ActionOutput(output={"revision": revision, "url": router.url, "unchanged": True, **trained})
         self._replicas = policy.min_replicas
         await self._report(0, 0, "starting")
         await self._run_step(defs.rollout_start, self._input(StartRevision, revision=revision, replicas=self._replicas))
         await self._ready(stable, revision, [])
         if stable is None:
             promoted = await self._run_step(defs.rollout_promote, self._input(RevisionStep, revision=revision))
-            return ActionOutput(
-                output={"revision": revision, "url": router["url"], "first": True, **trained, **promoted}
-            )
+            return ActionOutput(output={"revision": revision, "url": router.url, "first": True, **trained, **promoted})
 
         window = policy.window_s
-        verdicts: list[dict[str, Any]] = []
+        verdicts: list[StepVerdict] = []
         for i, step in enumerate(policy.steps):
             self._step = i
             weight = step.weight
@@ -673,7 +673,7 @@ class EndpointRolloutWorkflow:
                     await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
                     return ActionOutput(output={})  # not reached: _rollback raises
                 v = judge(spec, stats.get(revision, {}), stats.get(stable), weight)
-                self._last = {"step": i, "weight": weight, **v.model_dump()}
+                self._last = v.at(i, weight)
                 verdicts.append(self._last)
                 if v.result == "pass":
                     break
@@ -709,7 +709,7 @@ class EndpointRolloutWorkflow:
             output={
                 "revision": revision,
                 "previous": stable,
-                "url": router["url"],
+                "url": router.url,
                 "analysis": verdicts,
                 **trained,
                 **promoted,
@@ -720,11 +720,11 @@ class EndpointRolloutWorkflow:
     def _revision(inp: RolloutInput) -> str:
         """The plan's revision; after a retrain in this apply, the one serving the artifact it trained (its
         digest known only now, from the training step)."""
-        revision = str(inp.action.details.get("revision", "r0"))
-        if not inp.action.details.get("trained_by") or not workflow.patched(TRAINED_ARTIFACT):
+        revision = "r0" if inp.action.details.revision is None else inp.action.details.revision
+        if not inp.action.details.trained_by or not workflow.patched(TRAINED_ARTIFACT):
             return revision
         if not inp.trained or not inp.trained.get("digest"):
-            run = str(inp.action.details["trained_by"]).removeprefix("run-workflow:")
+            run = inp.action.details.trained_by.removeprefix("run-workflow:")
             raise ApplicationError(
                 f"{inp.action.target}: {run} wrote no files to its output folder, so there is no trained artifact "
                 "to roll out; stable keeps serving. Fix: write the trained weights (or a file naming them, e.g. "
@@ -734,7 +734,7 @@ class EndpointRolloutWorkflow:
             )
         return trained_revision(revision, str(inp.trained["digest"]))
 
-    async def _scale_for(self, i: int, weight: int, stable: str, revision: str, verdicts: list[dict[str, Any]]) -> None:
+    async def _scale_for(self, i: int, weight: int, stable: str, revision: str, verdicts: list[StepVerdict]) -> None:
         """The capacity gate: the canary has the replicas its next weight needs before it takes it."""
         policy = self._policy
         assert policy is not None
@@ -755,7 +755,7 @@ class EndpointRolloutWorkflow:
                       "reason": policy.capacity_reason(weight, needed)}  # fmt: skip
         verdicts.append(self._last)
 
-    async def _ready(self, stable: str | None, revision: str, verdicts: list[dict[str, Any]]) -> None:
+    async def _ready(self, stable: str | None, revision: str, verdicts: list[StepVerdict]) -> None:
         """Wait for the canary's replicas; with NOISE_GATES, at most ``progress_deadline`` (retries included),
         after which a canary rolls back (a first deployment, with nothing to roll back to, fails)."""
         inp = self._input(RevisionStep, revision=revision)
@@ -780,7 +780,7 @@ class EndpointRolloutWorkflow:
             await self._rollback(stable, revision, f"revision {revision} {why}", verdicts)
 
     async def _analyse(
-        self, spec: EndpointSpec, i: int, weight: int, stable: str, revision: str, verdicts: list[dict[str, Any]]
+        self, spec: EndpointSpec, i: int, weight: int, stable: str, revision: str, verdicts: list[StepVerdict]
     ) -> None:
         """One step's analysis windows until it passes (NOISE_GATES): a failed window is looked at again while
         ``failure_limit`` tolerates it, an inconclusive one up to ``inconclusive_limit`` times; none of it
@@ -809,7 +809,7 @@ class EndpointRolloutWorkflow:
                 await self._rollback(stable, revision, f"aborted: {self._abort_reason}", verdicts)
                 return  # not reached: _rollback raises
             v = judge(spec, stats.get(revision, {}), stats.get(stable), weight, tests=True)
-            self._last = {"step": i, "weight": weight, **v.figures()}
+            self._last = v.at(i, weight, summary=True)
             verdicts.append(self._last)
             if v.result == "pass":
                 return
@@ -827,7 +827,7 @@ class EndpointRolloutWorkflow:
             return
 
     async def _undecided(
-        self, v: Verdict, i: int, weight: int, stable: str, revision: str, verdicts: list[dict[str, Any]], windows: int
+        self, v: Verdict, i: int, weight: int, stable: str, revision: str, verdicts: list[StepVerdict], windows: int
     ) -> None:
         """A step whose windows stayed inconclusive: ``when_idle`` (for a lack of requests) or ``on_failure``."""
         policy = self._policy
@@ -861,12 +861,14 @@ class EndpointRolloutWorkflow:
     async def _gate(self, step: int, reason: str) -> None:
         parent = workflow.get_external_workflow_handle(self._inp.parent_id)
         target = self._inp.action.target
-        await parent.signal("gate_waiting", Gate(target=target, step=step, since=workflow.now(), reason=reason))
+        await parent.signal(
+            ApplyPlanWorkflow.gate_waiting, Gate(target=target, step=step, since=workflow.now(), reason=reason)
+        )
         self._approved = False
         await workflow.wait_condition(lambda: self._approved or self._abort_reason is not None)
-        await parent.signal("gate_cleared", target)
+        await parent.signal(ApplyPlanWorkflow.gate_cleared, target)
 
-    async def _rollback(self, stable: str, revision: str, reason: str, verdicts: list[dict[str, Any]]) -> None:
+    async def _rollback(self, stable: str, revision: str, reason: str, verdicts: list[StepVerdict]) -> None:
         await self._run_step(defs.rollout_weights, self._input(SetWeights, weights={stable: 100, revision: 0}))
         await self._run_step(defs.rollout_teardown, self._input(RevisionStep, revision=revision))
         raise ApplicationError(

@@ -40,6 +40,8 @@ def test_validate_errors_exit_1_with_json_locations(make_project: Callable[..., 
             "message": "unknown kind `Modle`",
             "hint": "did you mean `Model`?",
             "related": [],
+            "snippet": "kind: Modle",  # the one form carries the line and caret width the text output shows
+            "width": 5,
         }
     ]
 

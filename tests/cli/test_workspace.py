@@ -66,7 +66,8 @@ def test_graph_selection_and_impact() -> None:
     assert picked.nodes is not None and len(picked.nodes) == 8
     assert ws.graph().nodes is None
     impact = ws.impact("dataset/user-events-raw")
-    assert impact["changed"] == ["dataset/user-events-raw"] and len(impact["impact"]) == 7
+    assert [str(n) for n in impact.changed] == ["dataset/user-events-raw"] and len(impact.affected) == 7
+    assert impact.to_json()["changed"] == ["dataset/user-events-raw"] and len(impact.to_json()["impact"]) == 7
 
 
 @needs_aws

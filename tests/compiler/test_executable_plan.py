@@ -101,7 +101,7 @@ def test_applying_a_saved_plan_compiles_nothing_and_the_pulumi_program_comes_fro
     plan = load_plan_file(path)
     inp = apply_input(plan, settings_for(EXAMPLES / "assistant-platform", "prod"), 8, True)
     assert len(inp.actions) == len(plan.actions) and inp.records
-    stacks = {a.details["stack"]: a.stack for a in inp.actions if a.stack is not None}
+    stacks = {a.details.stack: a.stack for a in inp.actions if a.stack is not None}
     assert {"prod-gpu", "staging-gpu"} <= set(stacks)
     for name, inputs in stacks.items():
         from modelplane.compiler.plan.model import StackInputs
@@ -114,7 +114,7 @@ def test_applying_a_saved_plan_compiles_nothing_and_the_pulumi_program_comes_fro
         assert sorted(built.objects, key=key) == sorted(expected.objects, key=key)
     for a in inp.actions:  # the rendered `vllm serve` arguments travel with each endpoint action
         if a.target.startswith("endpoint/") and a.type != "decommission":
-            assert a.details["engine_args"] == engine_args[a.target.split("@")[0]]
+            assert a.details.engine_args == engine_args[a.target.split("@")[0]]
 
 
 def test_plan_documents_are_normalized_and_typed_at_runtime(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelplane.compiler.compile import make_plan
+from modelplane.compiler.plan.payloads import RolloutDetails
 from modelplane.compiler.report.markdown import render as render_markdown
 from modelplane.compiler.report.text import render as render_text
 from modelplane.specs.endpoint_fields import ENDPOINT_FIELDS, effect_of
@@ -41,7 +42,7 @@ def test_raising_max_replicas_plans_an_in_place_update(git_example: Callable[[st
     gp.commit("raise max_replicas")
     result = make_plan(gp.root, PROD, base_ref="HEAD~1", use_cache=False)
     [rollout] = [a for a in result.plan.actions if a.type == "rollout"]
-    assert rollout.details["in_place"] is True
+    assert isinstance(rollout.details, RolloutDetails) and rollout.details.in_place is True
     assert "changes in place (autoscaling.max_replicas)" in rollout.reason and "no new replicas" in rollout.reason
     assert "in place" in render_text(result.plan)
     assert "in place" in render_markdown(result.plan, result.head.graph, result.base)

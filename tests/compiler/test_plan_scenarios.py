@@ -9,6 +9,7 @@ import pytest
 
 from modelplane.compiler.compile import make_plan
 from modelplane.compiler.plan.model import plan_schema
+from modelplane.compiler.plan.payloads import NotifyDetails
 from modelplane.errors import SpecError
 from tests.conftest import EXAMPLES, GitProject
 
@@ -205,7 +206,7 @@ def test_owners_are_grouped_by_what_they_must_do(git_example: Make) -> None:
     # the model owner is told after the retrain and evaluations; the change's author gets no notice
     notify = actions["notify:owner/team-grammar-ml"]
     assert "run-workflow:workflow/finetune-grammar-llm" in notify.depends_on
-    assert notify.details["must"] == must["team-grammar-ml"]
+    assert isinstance(notify.details, NotifyDetails) and notify.details.must == must["team-grammar-ml"]
     assert "notify:owner/team-accounts" not in actions
     assert "notify:owner/team-personalization" in actions
     from modelplane.compiler.report.markdown import render as render_md

@@ -49,7 +49,7 @@ def _rollout(root: Path, state: AppliedState) -> dict[str, Any]:
     plan = executable(result.plan, result.head.graph, result.base)
     assert plan.execution is not None
     [action] = [a for a in plan.execution.actions if a.id == "rollout:endpoint/tiny-chat"]
-    return {**action.details, "reason": next(a.reason for a in plan.actions if a.id == action.id)}
+    return {**action.details.to_json(), "reason": next(a.reason for a in plan.actions if a.id == action.id)}
 
 
 def test_trained_revision_is_a_hash_of_the_spec_revision_and_the_digest() -> None:

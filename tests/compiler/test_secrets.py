@@ -148,7 +148,7 @@ def test_the_plan_carries_sources_never_values(make_project: Callable[..., Path]
     text = plan.model_dump_json()
     assert TOKEN not in text and "${secret.VLLM_KEY}" in text
     rollout = next(a for a in plan.execution.actions if a.id.startswith("rollout:"))  # type: ignore[union-attr]
-    assert rollout.details["secrets"] == {"HF_TOKEN": {"env": "HF"}, "VLLM_KEY": {}}
+    assert rollout.details.secrets == {"HF_TOKEN": {"env": "HF"}, "VLLM_KEY": {}}
 
 
 # -- Kubernetes --------------------------------------------------------------------------------------------------

@@ -22,9 +22,10 @@ from temporalio.testing import WorkflowEnvironment
 from modelplane.runtime import trust
 from modelplane.runtime.apply import apply_input, fresh_plan
 from modelplane.runtime.settings import Settings, open_store, settings_for
-from modelplane.runtime.temporal.messages import ApplyInput, ApplyOutcome, Progress
+from modelplane.runtime.temporal.messages import ApplyInput, ApplyOutcome
 from modelplane.runtime.temporal.server import temporal_binary
 from modelplane.runtime.temporal.worker import build_worker
+from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow
 from tests.integration.pipeline import Pipeline, make_pipeline
 
 pytestmark = pytest.mark.integration
@@ -133,13 +134,13 @@ async def test_pause_holds_new_actions_and_abort_skips_the_rest(
     s = _settings(p)
 
     async def pause_then_abort(handle: Any) -> None:
-        await handle.signal("pause")
+        await handle.signal(ApplyPlanWorkflow.pause)  # by method reference: the name stays the method's
         await asyncio.sleep(1.0)
-        progress = await handle.query("progress", result_type=Progress)
+        progress = await handle.query(ApplyPlanWorkflow.progress)
         assert progress.state == "paused"
         started = [a for a, r in progress.actions.items() if r.state != "pending"]
         assert len(started) <= 8  # at most the first wave, nothing after the pause
-        await handle.signal("abort", "changed my mind")
+        await handle.signal(ApplyPlanWorkflow.abort, "changed my mind")
 
     outcome, _ = await _run(temporal, s, _input(s, parallelism=1), "apply-aborted", update_goldens, pause_then_abort)
     assert outcome.state == "aborted"

@@ -7,9 +7,17 @@ from typing import Any
 
 import pytest
 
-from modelplane.runtime.analysis import judge
+from modelplane.runtime.analysis import SAMPLES, judge
 from modelplane.runtime.typed import min_requests, rollout_policy
-from modelplane.specs.sample_size import BAD_RATIO, FALSE_FAIL, POWER, _tail, critical_errors, default_min_requests
+from modelplane.specs.sample_size import (
+    BAD_RATIO,
+    FALSE_FAIL,
+    POWER,
+    _tail,
+    critical_errors,
+    default_min_requests,
+    window_requests,
+)
 from tests.endpoint_factory import endpoint_spec as _spec
 
 
@@ -24,6 +32,20 @@ def test_default_sample_size_keeps_a_good_canary_and_catches_a_bad_one(availabil
     for m in range(max(1, n - 40), n):
         cm = critical_errors(m, budget)
         assert _tail(m, BAD_RATIO * budget, cm) < POWER
+
+
+def test_one_sample_size_rule_for_the_compiler_and_the_rollout() -> None:
+    """``window_requests`` is the rule both the compiler's feasibility check and the rollout's analysis read:
+    a declared ``min_requests`` wins, else the error budget's size."""
+    import inspect
+
+    import modelplane.compiler.graph.checks as checks
+
+    assert window_requests(None, 0.999) == 299 and window_requests(50, 0.999) == 50
+    assert min_requests(_spec()) == 299
+    assert min_requests(_spec(rollout={"analysis": {"min_requests": 40}})) == 40
+    source = inspect.getsource(checks)
+    assert "window_requests(" in source and "default_min_requests" not in source
 
 
 def test_error_gate_is_a_test_not_a_ratio() -> None:
@@ -97,3 +119,14 @@ def test_ratio_gate_compares_medians_when_a_window_is_too_small_for_a_p99() -> N
     big = {"requests": 300, "p50_ms": 101.0, "p99_ms": 171.0}
     tail = judge(spec, big, {**stable, "requests": 300})
     assert tail.result == "fail" and tail.reason.startswith("p99 171 ms is 1.2x stable's 144 ms (limit 1.1x)")
+
+
+def test_a_recorded_verdict_is_the_dict_the_rollout_wrote() -> None:
+    """``Verdict.at`` is the step's record (``StepVerdict``): the keys and order the rollout wrote as a dict
+    (histories, the state store and `status` read them), with or without the per-request latencies."""
+    canary = {"requests": 400, "errors": 0, "p99_ms": 80.0, SAMPLES: [70.0, 80.0]}
+    v = judge(_spec(), canary, {"requests": 3000, "errors": 0, "p99_ms": 82.0, SAMPLES: [80.0]}, 10)
+    assert v.at(2, 10) == {"step": 2, "weight": 10, **v.model_dump()}
+    assert list(v.at(2, 10)) == ["step", "weight", *v.model_dump()]
+    assert v.at(2, 10, summary=True) == {"step": 2, "weight": 10, **v.figures()}
+    assert SAMPLES not in (v.at(2, 10, summary=True)["canary"] or {})

@@ -55,7 +55,10 @@ def test_a_signed_input_survives_the_wire_and_an_edit_does_not() -> None:
 
     rollout = next(i for i, a in enumerate(wire.actions) if a.type == "rollout")
     edited = wire.model_copy(deep=True)
-    edited.actions[rollout].details["engine_args"] = ["--model", "evil", "--trust-remote-code"]
+    evil = edited.actions[rollout].details.model_copy(
+        update={"engine_args": ["--model", "evil", "--trust-remote-code"]}
+    )
+    edited.actions[rollout].details = evil
     assert not trust.input_ok(key, edited)
     assert not trust.action_ok(key, "dev", "1.abc", edited.actions[rollout])
     # an action's MAC names its apply: copied into another apply, it fails
@@ -74,7 +77,10 @@ def test_a_sealed_plan_is_refused_once_edited() -> None:
     assert not trust.plan_sealed(key, _plan())  # never sealed
     edited = again.model_copy(deep=True)
     assert edited.execution is not None
-    edited.execution.actions[0].details["timeout_s"] = 1
+    first = edited.execution.actions[0]
+    edited.execution.actions[0] = first.model_copy(
+        update={"details": first.details.model_copy(update={"timeout_s": 1})}
+    )
     assert not trust.plan_sealed(key, edited)
     assert again.execution is not None
     other = again.execution.model_copy(update={"approvals": ApprovalPolicy(require=["breaking"])})
