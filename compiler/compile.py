@@ -108,18 +108,58 @@ def effective_moves(state: AppliedState, moved: list[Any]) -> list[tuple[str, st
 
 
 def moved_in(state: AppliedState, moves: list[tuple[str, str]]) -> AppliedState:
-    """The applied state with each moved node under its new id (and name), so a renamed node's plan
-    is an update of what was applied, not a delete and a create (``effective_moves`` picks the moves)."""
+    """The applied state with each moved node under its new id (and name), and every applied reference to it
+    naming the new one, so a renamed node's plan is an update of what was applied, not a delete and a create,
+    and the nodes that name it (an endpoint's ``stack``, a workflow's ``outputs``) are not changed by it
+    (``effective_moves`` picks the moves)."""
     if not moves:
         return state
     from dataclasses import replace
 
-    nodes = dict(state.nodes)
-    for old_id, new_id in moves:
-        old = nodes.pop(old_id)
-        data = {**old.data, "metadata": {**old.data.get("metadata", {}), "name": new_id.split("/", 1)[1]}}
-        nodes[new_id] = replace(old, data=data)
+    renamed = {NodeId.parse(old): NodeId.parse(new) for old, new in moves}
+    names_by_kind: dict[str, set[str]] = {}  # the names as applied: what the applied references resolve to
+    for key in state.nodes:
+        nid = NodeId.parse(key)
+        names_by_kind.setdefault(nid.kind, set()).add(nid.name)
+    nodes = {}
+    for key, applied in state.nodes.items():
+        data = _references_renamed(applied.kind, applied.data, renamed, names_by_kind)
+        nid = NodeId.parse(key)
+        if nid in renamed:
+            key = str(renamed[nid])
+            data = {**data, "metadata": {**data.get("metadata", {}), "name": renamed[nid].name}}
+        nodes[key] = applied if data is applied.data else replace(applied, data=data)
     return replace(state, nodes=dict(sorted(nodes.items())))
+
+
+def _references_renamed(
+    kind: str, data: dict[str, Any], renamed: dict[NodeId, NodeId], names_by_kind: dict[str, set[str]]
+) -> dict[str, Any]:
+    """``data`` with each reference to a renamed node naming its new name, written as it was (``name`` or
+    ``kind/name``); ``data`` itself when nothing in it names one."""
+    import copy
+
+    from modelplane.compiler.load.references import target_of
+    from modelplane.specs.base import model_class
+    from modelplane.specs.refs import find_refs, reference_paths
+
+    try:
+        paths = reference_paths(model_class(kind))
+    except KeyError:
+        return data
+    out = data
+    for found in find_refs(data, paths):
+        target = target_of(found, names_by_kind)
+        if target is None or target not in renamed:
+            continue
+        if out is data:
+            out = copy.deepcopy(data)
+        holder: Any = out
+        for step in found.path[:-1]:
+            holder = holder[step]
+        written = found.value
+        holder[found.path[-1]] = str(renamed[target]) if "/" in written else renamed[target].name
+    return out
 
 
 def graph_from_state(head: SpecSet, state: AppliedState) -> LineageGraph:

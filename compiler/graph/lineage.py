@@ -250,7 +250,7 @@ def build(specs: SpecSet, links: list[Link] | None = None, partial: bool = False
     if links is None:
         links = specs.links
     if links is None:
-        links, problems = resolve(specs)
+        links, problems = resolve(specs, describe=not partial)
         if problems and not partial:  # a loaded SpecSet was already checked; this is a bug, not user input
             raise AssertionError(problems[0].message)
     edges: set[Edge] = set()

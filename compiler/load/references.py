@@ -35,7 +35,11 @@ def node_refs(node: SpecNode) -> list[FoundRef]:
 
 @timed("resolve")
 def resolve(
-    specs: SpecSet, partial: Sequence[SpecNode] = (), unknown: frozenset[str] = frozenset()
+    specs: SpecSet,
+    partial: Sequence[SpecNode] = (),
+    unknown: frozenset[str] = frozenset(),
+    *,
+    describe: bool = True,
 ) -> tuple[list[Link], list[Diagnostic]]:
     """Every reference of every node, resolved; diagnostics for the ones that dangle.
 
@@ -44,6 +48,8 @@ def resolve(
     and a reference to one of them is sound (the node is there, only invalid).
     ``unknown``: words of files that could not be parsed at all; a name among them
     may be defined there, so a reference to it is not reported (a cascade).
+    ``describe=False``: a reference that dangles is only left out, never reported nor located in its file
+    (an applied state's documents: their files may be gone, and a dangling edge there is expected).
     """
     names_by_kind: dict[str, set[str]] = {}
     for nid in [*specs.nodes, *(p.id for p in partial)]:
@@ -57,6 +63,8 @@ def resolve(
             target, problem = _target(found, names_by_kind)
             if target is not None:
                 links.append(Link(node.id, target, found.ref.edge, found.ref.direction == "upstream", found.path))
+            elif not describe:
+                continue
             elif problem is not None and (problem.code != "dangling-reference" or _name(found) not in unknown):
                 location, snippet, width = specs.locate(node, found.path)
                 problems.append(Diagnostic(problem.code, problem.message, location, problem.hint, snippet, width))

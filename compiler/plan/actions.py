@@ -423,7 +423,9 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
             with contextlib.suppress(ValueError):
                 work.setdefault(NodeId.parse(act.target), []).append(aid)
     for notice in owners:
-        if set(notice.must) == {"review-change"} and not notice.services and notice.owner not in b.owed_only:
+        # a service its owner changed or deleted in this change is theirs to know about, not news
+        affected = [s for s in notice.services if NodeId.parse(s) not in b.diff.changes]
+        if set(notice.must) == {"review-change"} and not affected and notice.owner not in b.owed_only:
             continue  # the authors of a change are named in the report, not sent a notice about it
         deps: set[str] = set()
         # told after the work on their nodes and on everything upstream of them
