@@ -3,6 +3,8 @@ columns), so the protocol layer (``server``) only converts it. Positions are 1-b
 
 from __future__ import annotations
 
+import time
+
 from modelplane.compiler.incremental.live import LiveProject, Ref, word_at
 from modelplane.specs.base import KIND_ORDER, NodeId
 
@@ -97,33 +99,50 @@ def _impact_line(lp: LiveProject, nid: NodeId) -> str:
     return "downstream if it changes: " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
 
 
-_APPLIED_CACHE: dict[str, dict[str, str]] = {}
+_APPLIED_CACHE: dict[str, tuple[float, int, dict[str, str]]] = {}
+"""Per project and environment: when the state's serial was last read, that serial, and what it said."""
+RECHECK_S = 1.0
+"""How long an answer about the applied state is trusted before the state's serial is read again: an
+apply (every record bumps the serial) shows in hover and rename within this long, and a burst of
+requests costs one cheap query, not one reading of the whole state each."""
 
 
 def _applied(lp: LiveProject) -> dict[str, str]:
     """``kind/name`` -> a line about the applied version, from the environment's state store (if any)."""
     key = f"{lp.root}\0{lp.environment}"
-    if key not in _APPLIED_CACHE:
-        _APPLIED_CACHE[key] = _read_applied(lp)
-    return _APPLIED_CACHE[key]
+    now = time.monotonic()
+    cached = _APPLIED_CACHE.get(key)
+    if cached is not None and now - cached[0] < RECHECK_S:
+        return cached[2]
+    serial, read = _read_applied(lp, None if cached is None else cached[1])
+    out = cached[2] if read is None and cached is not None else (read or {})
+    _APPLIED_CACHE[key] = (now, serial, out)
+    return out
 
 
-def _read_applied(lp: LiveProject) -> dict[str, str]:
+def _read_applied(lp: LiveProject, known_serial: int | None) -> tuple[int, dict[str, str] | None]:
+    """The state's serial, and what it has applied (None: unchanged since ``known_serial``)."""
     try:
         from modelplane.workspace import Workspace
 
         store = Workspace(lp.root, lp.environment).applied_state()
         if store is None:
-            return {}
-        state = store.applied(lp.environment)
+            return 0, {}
+        try:
+            serial = store.serial(lp.environment)
+            if serial == known_serial:
+                return serial, None
+            state = store.applied(lp.environment)
+        finally:
+            store.close()
     except Exception:  # a state store this build cannot read: hover says "not yet"
-        return {}
+        return -1, {}
     out = {}
     for nid, applied in state.nodes.items():
         spec = applied.data.get("spec") if isinstance(applied.data, dict) else None
         version = spec.get("version") if isinstance(spec, dict) else None
         out[nid] = f"yes, version {version}" if version else "yes"
-    return out
+    return state.serial, out
 
 
 def applied_ids(lp: LiveProject) -> set[str]:
