@@ -33,9 +33,13 @@ _ATOM = re.compile(r"^(?P<at>@)?(?:(?P<up>\d*)\+)?(?P<body>[^+@]+?)(?:\+(?P<down
 METHODS = ("kind", "resource_type", "owner", "label", "tag", "path", "state", "name")
 ALIASES = {"resource_type": "kind", "tag": "label"}
 """dbt's method names that mean one of ours."""
+
+
 def _kinds() -> tuple[str, ...]:
     """Every registered kind as selectors write it (``dataset``), a kind registered after start-up too."""
     return tuple(k.lower() for k in registry.names())
+
+
 STATE_PARTS: dict[str, tuple[str, ...]] = {
     # dbt's state:modified.<part>, as it fits a spec: the field paths (prefixes) whose change counts
     "body": ("spec",),
