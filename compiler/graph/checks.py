@@ -29,6 +29,7 @@ from modelplane.specs.base import NodeId
 from modelplane.specs.common import canonical_duration, duration_seconds
 from modelplane.specs.kinds import registry
 from modelplane.specs.models import weight_gib
+from modelplane.specs.providers import registry as providers
 from modelplane.specs.sample_size import default_min_requests
 from modelplane.specs.serving import idle_policy
 
@@ -242,7 +243,7 @@ def canary_feasibility(graph: LineageGraph) -> list[Diagnostic]:
         window = duration_seconds(analysis["window"])
         need = analysis["min_requests"] or default_min_requests(slo["availability"])
         where = ("spec", "rollout", "analysis", "when_idle")
-        if idle == "synthesize" and provider != "local":
+        if idle == "synthesize" and not providers.is_local(provider):
             out.append(
                 _diag(
                     graph, ep.id, where, "synthetic-traffic-unsupported",
@@ -286,7 +287,7 @@ def _infeasible(
         fixes.insert(0, f"synthetic.max_qps: {math.ceil(need / (window * SYNTHETIC_FILL))} or more")
         then = "even with synthetic traffic (capped at synthetic.max_qps)"
     else:
-        if provider == "local":
+        if providers.is_local(provider):
             fixes.append("when_idle: synthesize")
         then = {
             "hold": "so it will wait for `modelplane approve` (when_idle: hold)",

@@ -37,6 +37,7 @@ from modelplane.compiler.plan.model import (
 )
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
+from modelplane.specs.providers import registry as providers
 from modelplane.specs.serving import Endpoint
 from modelplane.stacks.engine import revision_id, vllm_args
 
@@ -234,7 +235,7 @@ def stack_inputs(
         settings=dict(spec["settings"]),
         pulumi=dict(spec["pulumi"]),
     )
-    if inputs.provider == "local":
+    if providers.is_local(inputs.provider):
         return inputs  # local replicas are started from each action's engine arguments
     from modelplane.stacks.render import EndpointInput, _pool_for, render_stack, revision_objects
 
