@@ -39,6 +39,8 @@ ENDPOINT = KindDecl(
                 "notify", "{node} serves it (stale: nothing in this plan retrains the model)", "stale"
             ),
             ("serving", EdgeKind.HOSTS): Rule("notify", "{node} runs on the changed stack"),
+            # no rule along `gates`: a blocking evaluation's re-run decides whether the endpoint may roll out,
+            # but does not change what it serves (it is reached through `serves` when it does)
         },
         marks_itself=_rolls_out,
         rolls_out_retrained=True,
