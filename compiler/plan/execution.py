@@ -37,6 +37,7 @@ from modelplane.compiler.plan.model import (
 )
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
+from modelplane.specs.enums import Kind
 from modelplane.specs.providers import registry as providers
 from modelplane.specs.serving import Endpoint
 from modelplane.stacks.engine import revision_id, vllm_args
@@ -125,7 +126,7 @@ def _action(
             spec = node_doc["spec"]
             if "timeout" in spec:
                 details["timeout_s"] = duration_seconds(spec["timeout"])
-            if node.kind == "Endpoint":
+            if node.kind == Kind.ENDPOINT:
                 if graph is head and targets and nid in targets:
                     node_doc = with_in_flight_target(node_doc, targets[nid])
                 stack = off.name if off is not None else spec["stack"]
@@ -147,10 +148,10 @@ def _action(
                     details["artifact"] = artifact
                 if model is not None:
                     details["engine_args"] = vllm_args(node.data, model.data)
-            elif node.kind == "Stack":
+            elif node.kind == Kind.STACK:
                 details["stack"] = nid.name
                 context[str(nid)] = node_doc
-            elif node.kind == "Evaluation":
+            elif node.kind == Kind.EVALUATION:
                 ref = NodeId("model", spec["model"])
                 found = doc(graph, ref)
                 if found is not None:
