@@ -23,6 +23,9 @@ from modelplane.specs.kinds.service import SERVICE
 from modelplane.specs.kinds.stack import STACK
 from modelplane.specs.kinds.workflow import WORKFLOW
 
+DOWNSTREAM_EDGES = frozenset({EdgeKind.OUTPUT.value})
+"""Edges a kind declares whose data flows out of it (a workflow's outputs): its targets receive along them."""
+
 
 class IncompleteKind(ValueError):
     """A kind registered without every facet (or with facets that disagree with its model)."""
@@ -42,9 +45,20 @@ def missing(decl: KindDecl) -> list[str]:
 def problems(decl: KindDecl) -> list[str]:
     """Everything wrong with ``decl``: each missing facet, and references its model declares differently."""
     out = [f"{decl.name}: no `{f}` facet" for f in missing(decl)]
-    if out or not isinstance(decl.model, type):
+    if out:
         return out
-    return [f"{decl.name}: {p}" for p in reference_mismatches(decl.model, decl.references or ())]
+    assert decl.impact is not None and decl.references is not None
+    # a reference it declares upstream is an edge changes arrive along: with no rule for it, every change
+    # there would leave the node "unaffected" (a downstream one, `output`, arrives at its target instead)
+    received = {str(edge) for _, edge in decl.impact.receives}
+    out += [
+        f"{decl.name}: no impact rule for what arrives along `{edge}` (impact.receives)"
+        for edge in dict.fromkeys(str(r.edge) for r in decl.references if str(r.edge) not in DOWNSTREAM_EDGES)
+        if edge not in received
+    ]
+    if isinstance(decl.model, type):
+        out += [f"{decl.name}: {p}" for p in reference_mismatches(decl.model, decl.references)]
+    return out
 
 
 def reference_mismatches(model: type, declared: tuple[Reference, ...]) -> list[str]:
@@ -164,6 +178,12 @@ def check_all() -> list[str]:
             lineage=entry.lineage,
         )
         out += problems(decl)
+        for ref in entry.references:  # what flows out along a downstream reference arrives at its targets
+            if str(ref.edge) not in DOWNSTREAM_EDGES:
+                continue
+            for target in (_BY_ID[k] for k in ref.to if k in _BY_ID):
+                if not any(str(edge) == str(ref.edge) for _, edge in target.impact.receives):
+                    out.append(f"{target.name}: no impact rule for what arrives along `{ref.edge}` from {entry.name}")
         kind_field = entry.model.model_fields.get("kind")
         if kind_field is None or entry.name not in str(kind_field.annotation):
             out.append(f"{entry.name}: its model's `kind` field does not name it")

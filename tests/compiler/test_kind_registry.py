@@ -179,6 +179,34 @@ def test_a_kind_without_impact_signals_is_refused_naming_what_is_missing() -> No
     assert "Widget" not in registry.names()
 
 
+def test_a_kind_with_no_rule_for_what_arrives_along_its_references_is_refused() -> None:
+    from dataclasses import replace
+
+    deaf = replace(GADGET, impact=ImpactRules(own=sends("data"), receives={}))
+    with pytest.raises(registry.IncompleteKind, match=r"Gadget: no impact rule for what arrives along `feeds`"):
+        registry.register(deaf)
+    assert "Gadget" not in registry.names()
+
+
+class PumpSpec(StrictModel):
+    fills: list[Annotated[str, RefTo(("gadget",), edge="output", direction="downstream", qualified=True)]]
+
+
+class Pump(StrictModel):
+    apiVersion: ApiVersion
+    kind: Literal["Pump"]
+    metadata: Metadata
+    spec: PumpSpec
+
+
+def test_the_check_names_a_kind_that_receives_nothing_along_an_edge_another_kind_writes_to_it(gadget: None) -> None:
+    from dataclasses import replace
+
+    pump = replace(GADGET, name="Pump", model=Pump, references=(Reference("spec.fills[*]", ("gadget",), "output"),))
+    with registry.registered(pump):
+        assert registry.check_all() == ["Gadget: no impact rule for what arrives along `output` from Pump"]
+
+
 @pytest.mark.parametrize("facet", ["model", "references", "impact", "diff", "catalog", "secrets", "graph"])
 def test_every_required_facet_is_named_when_missing(facet: str) -> None:
     from dataclasses import replace
