@@ -239,9 +239,8 @@ def _special(
         shown = ", ".join(f"`{c}`" for c in sorted(read)) or "no columns"
         passed_over.setdefault(node.id, (*wave.chain, f"{here} reads only {shown}, none of them changed"))
         return []
-    switch = rules.switch
-    retrains = switch is not None and (wave.signal, edge.kind, node.kind) in _rules()
-    if retrains and not node.spec[switch]:
+    switch = rules.switch  # retrain_on_change: off, a changed input is only told
+    if switch is not None and (wave.signal, edge.kind, node.kind) in _rules() and not node.spec[switch]:
         mark(node.id, "notify", (*wave.chain, f"{here} has a changed input (retrain_on_change is off)"))
         return []
     return None

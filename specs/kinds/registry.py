@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pydantic import BaseModel
+
 from modelplane.specs.enums import EdgeKind
 from modelplane.specs.kinds.dataset import DATASET
 from modelplane.specs.kinds.endpoint import ENDPOINT
@@ -61,12 +63,12 @@ def problems(decl: KindDecl) -> list[str]:
     return out
 
 
-def reference_mismatches(model: type, declared: tuple[Reference, ...]) -> list[str]:
+def reference_mismatches(model: type[BaseModel], declared: tuple[Reference, ...]) -> list[str]:
     """Where the model's ``RefTo`` fields and the kind's declared references differ."""
     from modelplane.specs.refs import ANY_INDEX, reference_paths
 
     found = []
-    for path, ref in reference_paths(model):  # type: ignore[arg-type]
+    for path, ref in reference_paths(model):
         text = ".".join("[*]" if p == ANY_INDEX else str(p) for p in path).replace(".[*]", "[*]")
         found.append(Reference(text, ref.kinds, ref.edge))
     out = [
