@@ -253,6 +253,7 @@ class Workspace:
         """Every resource a stack's Pulumi program would create, offline (no Pulumi CLI, no cloud)."""
         from modelplane.errors import ModelplaneError, did_you_mean
         from modelplane.specs.base import NodeId
+        from modelplane.specs.providers import registry as providers
         from modelplane.stacks.preview import preview
         from modelplane.stacks.render import render_stack
 
@@ -263,7 +264,7 @@ class Workspace:
         if node is None:
             names = [n.name for n in graph.iter_kind("Stack")]
             raise ModelplaneError(f"no stack named `{name}` in {env}", hint=did_you_mean(name, names, "stacks"))
-        if node.spec["provider"] == "local":
+        if providers.is_local(node.spec["provider"]):
             raise ModelplaneError(
                 f"stack/{name} is a local stack: it has no Pulumi program",
                 hint="`modelplane status` shows what runs on it",
@@ -428,6 +429,8 @@ class Workspace:
         from modelplane.runtime.provisioners.local import down_endpoint
         from modelplane.runtime.temporal.client import stop_worker
         from modelplane.runtime.temporal.server import stop_server
+        from modelplane.specs.enums import Kind
+        from modelplane.specs.providers import registry as providers
 
         s = self.settings
         stopped = {
@@ -436,11 +439,15 @@ class Workspace:
         }
         store = self.store()
         applied = store.applied(s.environment)
-        local = {k for k, n in applied.nodes.items() if n.kind == "Stack" and n.data["spec"]["provider"] == "local"}
+        local = {
+            k
+            for k, n in applied.nodes.items()
+            if n.kind == Kind.STACK and providers.is_local(n.data["spec"]["provider"])
+        }
         gone = [
             k
             for k, n in applied.nodes.items()
-            if k in local or (n.kind == "Endpoint" and f"stack/{n.data['spec']['stack']}" in local)
+            if k in local or (n.kind == Kind.ENDPOINT and f"stack/{n.data['spec']['stack']}" in local)
         ]
         if gone:
             store.record(s.environment, "down", deletes=gone)

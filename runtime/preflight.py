@@ -34,14 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.runtime.temporal.messages import ActionSpec, PreflightProblem
+from modelplane.specs.providers import registry as providers
 
 STACK_ACTIONS = ("provision", "rollout", "decommission")
-PULUMI_PACKAGES = {
-    "kubernetes": ("pulumi", "pulumi_kubernetes"),
-    "aws-eks": ("pulumi", "pulumi_kubernetes", "pulumi_aws"),
-    "gcp-gke": ("pulumi", "pulumi_kubernetes", "pulumi_gcp"),
-}
-EXTRAS = {"pulumi_aws": "aws", "pulumi_gcp": "gcp"}
+PULUMI_PACKAGES = {p: d.pulumi_packages for p in providers.names() if (d := providers.get(p)).pulumi_packages}
+"""provider -> the Python packages its Pulumi program needs (each provider says so in specs/providers/)."""
+EXTRAS = {d.pool_package: d.extra for p in providers.names() if (d := providers.get(p)).pool_package and d.extra}
 
 
 async def check(root: Path, environment: str, actions: list[ActionSpec]) -> list[PreflightProblem]:
@@ -94,7 +92,7 @@ def _pulumi_settings(a: ActionSpec) -> dict[str, Any]:
 
 def _stack(root: Path, stack: str, provider: str, pulumi: dict[str, Any]) -> list[PreflightProblem]:
     where = f"stack/{stack} ({provider})"
-    if provider == "local":
+    if providers.is_local(provider):
         return _local(root, where)
     out: list[PreflightProblem] = []
     from modelplane.runtime.provisioners.pulumi import INSTALL_HINT, find_pulumi_cli

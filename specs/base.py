@@ -16,29 +16,25 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from modelplane.specs.kinds import registry
+
 API_VERSION = "modelplane/v1"
 
-KIND_ORDER = ("Dataset", "Feature", "Workflow", "Model", "Evaluation", "Stack", "Endpoint", "Service")
-"""Kinds in the order data flows through them; reports list kinds in this order."""
+KIND_ORDER = registry.names()
+"""The built-in kinds in the order data flows through them (reports list kinds in this order); the registry
+(``specs/kinds/``) is where kinds are declared."""
 
 KIND_MODULES = {
-    "Dataset": "data",
-    "Feature": "data",
-    "Workflow": "data",
-    "Model": "models",
-    "Evaluation": "models",
-    "Stack": "platform",
-    "Endpoint": "serving",
-    "Service": "platform",
+    e.name: e.model_ref.removeprefix("modelplane.specs.").partition(":")[0]
+    for e in registry.entries()
+    if isinstance(e.model_ref, str)
 }
+"""Each built-in kind's model module in ``specs/`` (``specs/__init__`` imports them lazily)."""
 
 
 def model_class(kind: str) -> type[BaseModel]:
     """The model of one kind, importing only its module (a warm run may need just one or two)."""
-    import importlib
-
-    cls: type[BaseModel] = getattr(importlib.import_module(f"modelplane.specs.{KIND_MODULES[kind]}"), kind)
-    return cls
+    return registry.get(kind).model
 
 
 def Bounded(hint: str, **bounds: Any) -> Any:  # named like the Field it returns

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from modelplane.specs.kinds import KIND_MODELS, AnySpec
+from modelplane.specs.kinds.union import KIND_MODELS, AnySpec
 from modelplane.specs.project import Project
 
 SCHEMA_ID = "https://modelplane.dev/schemas/v1/spec.json"

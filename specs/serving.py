@@ -26,6 +26,7 @@ from modelplane.specs.base import (
     at_most,
 )
 from modelplane.specs.common import Duration, ModelName, StackName, Text
+from modelplane.specs.providers import registry as providers
 from modelplane.specs.refs import RefTo
 
 # The vLLM release endpoints run unless engine.image says otherwise; stacks/engine_flags has its flag set
@@ -400,7 +401,7 @@ def idle_policy(when_idle: WhenIdle | None, provider: str) -> WhenIdle:
     stack can always reach its router, so it synthesizes; elsewhere a person decides (``hold``)."""
     if when_idle is not None:
         return when_idle
-    return "synthesize" if provider == "local" else "hold"
+    return "synthesize" if providers.is_local(provider) else "hold"
 
 
 class Rollout(StrictModel):

@@ -10,11 +10,13 @@ the rendered ones (validated against the Kubernetes schemas in tests).
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from modelplane.specs.providers import registry as providers
 from modelplane.stacks.render import Rendered
 
 
@@ -29,14 +31,11 @@ class GpuServingStack(pulumi.ComponentResource):
         super().__init__("modelplane:stacks:GpuServingStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         self.node_pools: list[pulumi.Resource] = []
-        if rendered.provider == "aws-eks" and rendered.pools:
-            from modelplane.stacks import eks
-
-            self.node_pools = eks.node_groups(rendered, pulumi.ResourceOptions(parent=self))
-        elif rendered.provider == "gcp-gke" and rendered.pools:
-            from modelplane.stacks import gke
-
-            self.node_pools = gke.node_pools(rendered, pulumi.ResourceOptions(parent=self))
+        pools = providers.get(rendered.provider).node_pools  # a managed cloud's pools: stacks/eks.py, stacks/gke.py
+        if pools is not None and rendered.pools:
+            module, _, function = pools.partition(":")
+            make = getattr(importlib.import_module(module), function)
+            self.node_pools = make(rendered, pulumi.ResourceOptions(parent=self))
         self.objects: dict[str, pulumi.Resource] = {}
         namespace = None
         for obj in rendered.objects:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from modelplane.specs.providers import registry as providers
 from modelplane.stacks.render import Rendered
 
 
@@ -44,9 +45,10 @@ class RecordingMocks:
 
 
 def missing_extras(rendered: Rendered) -> list[str]:
-    need = {"aws-eks": ("pulumi_aws", "aws"), "gcp-gke": ("pulumi_gcp", "gcp")}.get(rendered.provider)
-    if need and rendered.pools and importlib.util.find_spec(need[0]) is None:
-        return [need[1]]
+    provider = providers.get(rendered.provider)  # the package its node pools need, and the extra installing it
+    package, extra = provider.pool_package, provider.extra
+    if package and extra and rendered.pools and importlib.util.find_spec(package) is None:
+        return [extra]
     return []
 
 

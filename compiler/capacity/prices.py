@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from importlib import resources
 
 from modelplane.specs.pricing import PriceRow, Pricing
+from modelplane.specs.providers import registry as providers
 
 HOURS_PER_MONTH = 730
 """Hours in an average month (8,760 / 12), as cloud price calculators count."""
 
-_PROVIDER = {"aws-eks": "aws", "gcp-gke": "gcp", "kubernetes": "kubernetes"}
+_PROVIDER = {p: d.prices_as for p in providers.names() if (d := providers.get(p)).prices_as is not None}
+"""A stack provider -> the provider its prices are listed under (each provider says so in specs/providers/)."""
 
 
 @functools.cache

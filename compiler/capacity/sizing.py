@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from modelplane.compiler.capacity.prices import Price, monthly
 from modelplane.specs.common import duration_seconds
 from modelplane.specs.platform import StackSpec
+from modelplane.specs.providers import registry as providers
 from modelplane.specs.serving import EndpointSpec
 
 LOCAL_POD_STARTUP_S = 10.0
@@ -117,14 +118,14 @@ def size(
     zones = len(spec.placement.zones)
     provider = stack.provider if stack is not None else "local"
     # zones mean nothing on one machine: the local stack is sized without the zone rule
-    zone_rule = spec.slo.availability >= ZONE_RULE_AVAILABILITY and zones >= 2 and provider != "local"
+    zone_rule = spec.slo.availability >= ZONE_RULE_AVAILABILITY and zones >= 2 and not providers.is_local(provider)
     zone_lost = math.ceil(steady_exact * zones / (zones - 1) - 1e-9) if zone_rule else steady
     pools = [p for p in (stack.gpu_pools if stack else []) if p.accelerator == spec.resources.accelerator]
     provisioning = min((duration_seconds(p.provisioning) for p in pools), default=0.0)
     startup = (
         duration_seconds(spec.capacity.pod_startup)
         if spec.capacity.pod_startup
-        else (LOCAL_POD_STARTUP_S if provider == "local" else CLOUD_POD_STARTUP_S)
+        else (LOCAL_POD_STARTUP_S if providers.is_local(provider) else CLOUD_POD_STARTUP_S)
     )
     reaction = provisioning + startup + duration_seconds(spec.autoscaling.scale_up.stabilization)
     growth = spec.traffic.ramp.percent_per_minute / 100 * reaction / 60

@@ -31,6 +31,7 @@ from modelplane.errors import Diagnostic, Location
 from modelplane.specs.base import NodeId
 from modelplane.specs.models import Model
 from modelplane.specs.platform import Stack
+from modelplane.specs.providers import registry as providers
 from modelplane.specs.serving import SIMULATOR_MAX_NUM_SEQS, Endpoint, EndpointSpec
 
 PROFILE_MAX_BYTES = 4 * 1024 * 1024
@@ -150,7 +151,7 @@ def _stack(graph: LineageGraph, endpoint: Endpoint) -> Stack | None:
 
 def _local(graph: LineageGraph, endpoint: Endpoint) -> bool:
     stack = _stack(graph, endpoint)
-    return stack is None or stack.spec.provider == "local"
+    return stack is None or providers.is_local(stack.spec.provider)
 
 
 def _price(stack: Stack | None, endpoint: Endpoint, graph: LineageGraph) -> Price | None:

@@ -15,16 +15,10 @@ from modelplane.compiler.graph.fingerprint import Fingerprint
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
+from modelplane.specs.kinds import registry
 
 ChangeType = Literal["create", "update", "replace", "delete", "no-op"]
 Effect = Literal["breaking", "non-breaking", "metadata-only", "none"]
-
-# Changing one of these means the old resource cannot be updated in place.
-REPLACE_FIELDS: dict[str, tuple[str, ...]] = {
-    "Endpoint": ("spec.stack",),
-    "Stack": ("spec.provider", "spec.region"),
-    "Dataset": ("spec.format",),
-}
 
 
 @dataclass(frozen=True)
@@ -141,19 +135,9 @@ def column_delta(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> C
     )
 
 
-def _columns_of(kind: str, normalized: dict[str, Any]) -> list[dict[str, Any]] | None:
-    spec = normalized["spec"]
-    if kind == "Dataset":
-        cols: list[dict[str, Any]] = spec["schema"]["columns"]
-        return cols
-    if kind == "Feature":
-        fcols: list[dict[str, Any]] = spec["columns"]
-        return fcols
-    return None
-
-
 def diff_node(kind: str, nid: NodeId, before: dict[str, Any], after: dict[str, Any]) -> Change:
-    """Classify a node present on both sides whose documents differ."""
+    """Classify a node present on both sides whose documents differ, by its kind's diff rules (specs/kinds/)."""
+    entry = registry.get(kind)
     meta_changes = field_changes({"metadata": before["metadata"]}, {"metadata": after["metadata"]})
     spec_changes = field_changes({"spec": before["spec"]}, {"spec": after["spec"]})
     if not spec_changes:
@@ -162,19 +146,14 @@ def diff_node(kind: str, nid: NodeId, before: dict[str, Any], after: dict[str, A
         return Change(nid, kind, "update", "metadata-only", meta_changes)
     columns = None
     reasons: list[str] = []
-    old_cols, new_cols = _columns_of(kind, before), _columns_of(kind, after)
+    old_cols, new_cols = entry.columns_of(before["spec"]), entry.columns_of(after["spec"])
     if old_cols is not None and new_cols is not None:
         columns = column_delta(old_cols, new_cols)
         reasons += [f"removed column `{c}`" for c in columns.removed]
         reasons += [f"column `{c}` changed type {a} -> {b}" for c, a, b in columns.retyped]
     paths = {f.path for f in spec_changes}
-    if kind == "Model":
-        old_ctx, new_ctx = before["spec"]["context_length"], after["spec"]["context_length"]
-        if new_ctx < old_ctx:
-            reasons.append(f"context_length shrank {old_ctx} -> {new_ctx}")
-    replace = any(p == r or p.startswith(r + ".") for r in REPLACE_FIELDS.get(kind, ()) for p in paths)
-    if kind == "Dataset" and "spec.format" in paths:
-        reasons.append("format changed")
+    reasons += entry.diff.breaking(before, after, paths)
+    replace = any(p == r or p.startswith(r + ".") for r in entry.diff.replace_on for p in paths)
     effect: Effect = "breaking" if reasons else "non-breaking"
     return Change(nid, kind, "replace" if replace else "update", effect, spec_changes + meta_changes, columns, reasons)
 

@@ -25,15 +25,18 @@ the result, as ``unaffected`` with the reason where no rule reached it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from modelplane.compiler.change.diff import Change, ColumnDelta, Diff
 from modelplane.compiler.graph.lineage import Edge, LineageGraph
 from modelplane.compiler.load.specset import SpecNode
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
+from modelplane.specs.enums import PRODUCING_EDGES, EdgeKind
+from modelplane.specs.kinds import registry
+from modelplane.specs.kinds.facets import Category, Rule, Signal
 
-Category = Literal["broken", "retrain-required", "re-evaluate-required", "rollout-required", "notify", "unaffected"]
+__all__ = ["ACTIONABLE", "CATEGORY_ORDER", "RULES", "Affected", "Category", "Impact", "Rule", "Signal", "compute"]
 CATEGORY_ORDER: tuple[Category, ...] = (
     "broken",
     "retrain-required",
@@ -45,8 +48,6 @@ CATEGORY_ORDER: tuple[Category, ...] = (
 ACTIONABLE: frozenset[Category] = frozenset(CATEGORY_ORDER[:-1])
 """Every category but ``unaffected``: those someone must act on or be told about."""
 _RANK = {c: i for i, c in enumerate(CATEGORY_ORDER)}
-
-Signal = Literal["schema", "data", "model", "serving", "stale"]
 
 
 @dataclass
@@ -101,83 +102,28 @@ def _describe(change: Change) -> str:
 
 
 def _own_signals(change: Change) -> list[Signal]:
-    """What a node's own change sends downstream."""
+    """What a node's own change sends downstream (its kind's ``impact.own``)."""
     if change.effect == "metadata-only" or change.change == "delete":
         return []
-    kind = change.kind
-    paths = {f.path for f in change.fields}
-    if kind in ("Dataset", "Feature"):
-        if change.change == "create":
-            return []
-        signals: list[Signal] = []
-        if change.columns:
-            signals.append("schema")
-        non_column = {p for p in paths if not p.startswith(("spec.schema", "spec.columns"))}
-        if non_column - {"spec.freshness"}:
-            signals.append("data")
-        return signals
-    if kind == "Model":
-        return ["model"] if change.change != "create" else []
-    if kind == "Workflow":
-        return ["data"] if change.change != "create" else []
-    if kind == "Endpoint":
-        return ["serving"]
-    if kind == "Stack":
-        return ["serving"] if change.change != "create" else []
-    return []
+    return registry.get(change.kind).impact.own(change)
 
 
-@dataclass(frozen=True)
-class Rule:
-    """What a signal arriving along an edge does to the node at its end."""
+# The propagation rules: (signal, edge kind, receiving kind) -> rule, each kind's ``impact.receives``
+# (specs/kinds/) gathered into one table. A signal that arrives along an edge with no rule here leaves
+# the node explicitly unaffected, with the edge and the signal named. Receivers whose own spec decides
+# as well (see _special) say so by a flag of their kind: a feature reading a changed dataset's columns
+# (column-level lineage), a workflow with retrain_on_change off, an endpoint of a model retrained here.
+RULES: dict[tuple[Signal, str, str], Rule] = registry.impact_rules()
+"""The built-in kinds' table (README shows it); ``_rules()`` follows the registry."""
+_TABLE: dict[int, dict[tuple[Signal, str, str], Rule]] = {registry.version(): RULES}
 
-    category: Category
-    reason: str
-    """About the receiving node; ``{node}`` is its id."""
-    sends: Signal | None = None
-    """The signal it passes on downstream, if any."""
 
-
-# The propagation rules, in one place: (signal, edge kind, receiving kind) -> rule. A signal that
-# arrives along an edge with no rule here leaves the node explicitly unaffected, with the edge
-# and the signal named. Two receivers decide on their spec as well (see _special): a feature
-# reading a changed dataset's columns (column-level lineage) and a workflow with retrain_on_change off.
-_DATA: tuple[Signal, ...] = ("schema", "data")
-_NOT_DATA: tuple[Signal, ...] = ("model", "serving", "stale")
-RULES: dict[tuple[Signal, str, str], Rule] = {
-    **{(s, "derives", "Dataset"): Rule("notify", "{node} is derived from changed data", "data") for s in _DATA},
-    ("data", "reads", "Feature"): Rule("notify", "{node} is computed from changed data", "data"),
-    **{
-        (s, "input", "Workflow"): Rule("retrain-required", "{node} must re-run: an input changed", "data")
-        for s in _DATA
-    },
-    ("model", "input", "Workflow"): Rule("retrain-required", "{node} must re-run: an input changed", "data"),
-    ("data", "output", "Dataset"): Rule("notify", "{node} is derived from changed data", "data"),
-    ("data", "output", "Feature"): Rule("notify", "{node} is computed from changed data", "data"),
-    ("data", "output", "Model"): Rule("retrain-required", "{node} is stale: trained on changed data", "stale"),
-    ("data", "produces", "Model"): Rule("retrain-required", "{node} is stale: trained on changed data", "stale"),
-    **{
-        (s, "trained_on", "Model"): Rule("retrain-required", "{node} is stale: trained on changed data", "stale")
-        for s in _DATA
-    },
-    **{
-        (s, "evaluates_on", "Evaluation"): Rule("re-evaluate-required", "{node} evaluates on changed data")
-        for s in _DATA
-    },
-    ("model", "evaluates", "Evaluation"): Rule("re-evaluate-required", "{node} must re-run for the new model version"),
-    ("stale", "evaluates", "Evaluation"): Rule(
-        "re-evaluate-required", "{node} must re-run once the model is retrained"
-    ),
-    ("model", "serves", "Endpoint"): Rule("rollout-required", "{node} rolls out the new version", "serving"),
-    ("stale", "serves", "Endpoint"): Rule(
-        "notify", "{node} serves it (stale: nothing in this plan retrains the model)", "stale"
-    ),
-    ("serving", "hosts", "Endpoint"): Rule("notify", "{node} runs on the changed stack"),
-    **{(s, "consumes", "Service"): Rule("notify", "{node} (tier {tier}) consumes it") for s in _DATA},
-    **{(s, "consumes", "Service"): Rule("notify", "{node} (tier {tier}) consumes it") for s in _NOT_DATA},
-    # a blocking evaluation gates its model's endpoints: a re-run decides whether they may roll out,
-    # but does not change what they serve (they are reached through `serves` when they do)
-}
+def _rules() -> dict[tuple[Signal, str, str], Rule]:
+    now = registry.version()
+    if now not in _TABLE:
+        _TABLE.clear()
+        _TABLE[now] = registry.impact_rules()
+    return _TABLE[now]
 
 
 @timed("impact")
@@ -214,13 +160,12 @@ def compute(head: LineageGraph, diff: Diff) -> Impact:
             desc = _describe(change)
             for sig in _own_signals(change):
                 outgoing.append(_Wave(sig, (desc,), nid, change.columns if sig == "schema" else None))
-            if change.kind == "Endpoint" and change.change != "create" and change.effect != "metadata-only":
-                mark(nid, "rollout-required", (desc,))
-            if change.kind == "Evaluation" and change.change == "update" and change.effect != "metadata-only":
-                mark(nid, "re-evaluate-required", (desc,))
+            itself = registry.get(change.kind).impact.marks_itself(change)
+            if itself is not None and change.effect != "metadata-only":
+                mark(nid, itself, (desc,))
         for edge, wave in waves.get(nid, []):
             outgoing.extend(_receive(node, edge, wave, mark, passed_over, retraining))
-        if node.kind == "Model" and _trained_here(head, nid, affected):
+        if registry.get(node.kind).impact.retrains and _trained_here(head, nid, affected):
             retraining.add(nid)
         # forward each signal once per distinct chain head, to every child
         seen: set[tuple[Signal, tuple[str, ...]]] = set()
@@ -263,13 +208,14 @@ def _receive(
         special = _retrained(node, edge, wave, mark, retraining)
     if special is not None:
         return special
-    rule = RULES.get((wave.signal, edge.kind, node.kind))
+    rule = _rules().get((wave.signal, edge.kind, node.kind))
     if rule is None:
         passed_over.setdefault(
             nid, (*wave.chain, f"{here} is reached through `{edge.kind}`, which carries no {wave.signal} change")
         )
         return []
-    tier = node.spec["tier"] if node.kind == "Service" else None
+    tier_field = registry.get(node.kind).tier
+    tier = node.spec[tier_field] if tier_field is not None else None
     chain = (*wave.chain, rule.reason.format(node=here, tier=tier))
     mark(nid, rule.category, chain)
     return [_Wave(rule.sends, chain, nid)] if rule.sends is not None else []
@@ -280,7 +226,8 @@ def _special(
 ) -> list[_Wave] | None:
     """The two receivers whose own spec decides: None when the table applies."""
     here = str(node.id)
-    if node.kind == "Feature" and edge.kind == "reads" and wave.signal == "schema" and wave.columns is not None:
+    rules = registry.get(node.kind).impact
+    if rules.column_level and edge.kind == EdgeKind.READS and wave.signal == "schema" and wave.columns is not None:
         inputs = node.spec["inputs"]
         read = {c for inp in inputs if NodeId("dataset", inp["dataset"]) == wave.source for c in inp["columns"]}
         lost = sorted(read & (set(wave.columns.removed) | {c for c, _, _ in wave.columns.retyped}))
@@ -292,8 +239,8 @@ def _special(
         shown = ", ".join(f"`{c}`" for c in sorted(read)) or "no columns"
         passed_over.setdefault(node.id, (*wave.chain, f"{here} reads only {shown}, none of them changed"))
         return []
-    retrains = node.kind == "Workflow" and (wave.signal, edge.kind, "Workflow") in RULES
-    if retrains and not node.spec["retrain_on_change"]:
+    switch = rules.switch  # retrain_on_change: off, a changed input is only told
+    if switch is not None and (wave.signal, edge.kind, node.kind) in _rules() and not node.spec[switch]:
         mark(node.id, "notify", (*wave.chain, f"{here} has a changed input (retrain_on_change is off)"))
         return []
     return None
@@ -303,13 +250,14 @@ def _trained_here(head: LineageGraph, model: NodeId, affected: dict[NodeId, Affe
     """A stale model retrains in this plan: a workflow producing it must re-run (``retrain_on_change`` on)."""
     if model not in affected or affected[model].category != "retrain-required":
         return False
-    producers = [e.source for e in head.in_edges(model) if e.kind in ("output", "produces")]
+    producers = [e.source for e in head.in_edges(model) if e.kind in PRODUCING_EDGES]
     return any(p in affected and affected[p].category == "retrain-required" for p in producers)
 
 
 def _retrained(node: SpecNode, edge: Edge, wave: _Wave, mark: Any, retraining: set[NodeId]) -> list[_Wave] | None:
     """An endpoint serving a model this plan retrains rolls the trained artifact out (None: the table applies)."""
-    if not (node.kind == "Endpoint" and edge.kind == "serves" and wave.signal == "stale"):
+    rolls_out = registry.get(node.kind).impact.rolls_out_retrained
+    if not (rolls_out and edge.kind == EdgeKind.SERVES and wave.signal == "stale"):
         return None
     if wave.source not in retraining:
         return None

@@ -27,7 +27,9 @@ from modelplane.errors import Diagnostic
 from modelplane.specs.accelerators import ACCELERATORS, WEIGHT_SHARE
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import canonical_duration, duration_seconds
+from modelplane.specs.kinds import registry
 from modelplane.specs.models import weight_gib
+from modelplane.specs.providers import registry as providers
 from modelplane.specs.sample_size import window_requests
 from modelplane.specs.serving import idle_policy
 
@@ -50,16 +52,13 @@ def check(graph: LineageGraph) -> list[Diagnostic]:
     return out
 
 
-CREDENTIAL_KINDS = ("Endpoint", "Workflow", "Evaluation", "Dataset", "Model", "Stack")
-
-
 def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
     """A literal that looks like a credential in a field where one turns up: a warning at the field, the
     value masked (never printed), with the fix: a ``${secret.NAME}`` reference."""
     from modelplane.compiler.load.secrets import credentials, mask_line
 
     out = []
-    for kind in CREDENTIAL_KINDS:
+    for kind in (e.name for e in registry.entries() if e.secrets):
         for node in graph.iter_kind(kind):
             found_here = list(credentials(kind, _credential_fields(node)))
             for found in found_here:
@@ -88,14 +87,23 @@ def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
     return out
 
 
-_TEXT_FIELDS = {"Dataset": "uri", "Model": "artifact", "Workflow": "command", "Evaluation": "command"}
+def _text_field(kind: str) -> str | None:
+    """The one secret field of a kind when it is plain text (or a list of it) at the top of ``spec``."""
+    places = registry.get(kind).secrets
+    if len(places) == 1 and places[0].shape in ("value", "command") and len(places[0].path) == 1:
+        return places[0].path[0]
+    return None
+
+
+_TEXT_FIELDS = {k: f for k in registry.names() if (f := _text_field(k)) is not None}
+"""The built-in kinds' text fields (``{"Dataset": "uri", ...}``)."""
 
 
 def _credential_fields(node: SpecNode) -> Mapping[str, Any]:
     """What ``credentials`` reads of a node's spec. For the kinds whose field is plain text (or a list of it), that
     field from the typed model where this process built it: the same value the normalized document holds, without
     decoding the document (of a cold 10,000-node plan's documents, ~2,700 were decoded for this rule alone)."""
-    field = _TEXT_FIELDS.get(node.kind)
+    field = _text_field(node.kind)
     if field is not None and node.has_model:
         return {field: getattr(node.model.spec, field)}
     return node.spec
@@ -235,7 +243,7 @@ def canary_feasibility(graph: LineageGraph) -> list[Diagnostic]:
         window = duration_seconds(analysis["window"])
         need = window_requests(analysis["min_requests"], slo["availability"])
         where = ("spec", "rollout", "analysis", "when_idle")
-        if idle == "synthesize" and provider != "local":
+        if idle == "synthesize" and not providers.is_local(provider):
             out.append(
                 _diag(
                     graph, ep.id, where, "synthetic-traffic-unsupported",
@@ -279,7 +287,7 @@ def _infeasible(
         fixes.insert(0, f"synthetic.max_qps: {math.ceil(need / (window * SYNTHETIC_FILL))} or more")
         then = "even with synthetic traffic (capped at synthetic.max_qps)"
     else:
-        if provider == "local":
+        if providers.is_local(provider):
             fixes.append("when_idle: synthesize")
         then = {
             "hold": "so it will wait for `modelplane approve` (when_idle: hold)",

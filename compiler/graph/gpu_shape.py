@@ -12,6 +12,7 @@ from __future__ import annotations
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.errors import Diagnostic
 from modelplane.specs.base import NodeId
+from modelplane.specs.providers import registry as providers
 
 GPUS = ("spec", "resources", "gpus_per_replica")
 
@@ -42,7 +43,7 @@ def check_gpu_shape(graph: LineageGraph) -> list[Diagnostic]:
                              f"set gpus_per_replica: {used}, or raise tensor_parallel_size (or data_parallel_size) "
                              f"so the product is {gpus}", severity="warning"))  # fmt: skip
         stack = graph.nodes.get(NodeId("stack", ep.spec["stack"]))
-        if stack is None or stack.spec.get("provider") == "local":
+        if stack is None or providers.is_local(str(stack.spec.get("provider"))):
             continue
         pool = next((p for p in stack.spec.get("gpu_pools", []) if p["accelerator"] == res["accelerator"]), None)
         if pool is not None and gpus > int(pool["gpus_per_node"]):

@@ -24,6 +24,7 @@ from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
 from modelplane.errors import Diagnostic, GraphError
 from modelplane.specs.base import NodeId
+from modelplane.specs.enums import EdgeKind, Kind
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -230,7 +231,7 @@ class CycleError(GraphError):
         )
 
 
-DECLARED_BY_SOURCE = frozenset({"output"})
+DECLARED_BY_SOURCE = frozenset({EdgeKind.OUTPUT})
 """Edge kinds written on their source node (a workflow names its outputs); every other
 declared edge is written on its target (a feature names the dataset it reads)."""
 
@@ -266,12 +267,12 @@ def build(specs: SpecSet, links: list[Link] | None = None, partial: bool = False
 def gate_edges(specs: SpecSet) -> list[Edge]:
     """The derived edges: every blocking evaluation of a model gates the endpoints serving it."""
     evals_by_model: dict[str, list[NodeId]] = {}
-    for node in specs.of_kind("Evaluation"):
+    for node in specs.of_kind(Kind.EVALUATION):
         if node.spec["blocking"]:
             evals_by_model.setdefault(node.spec["model"], []).append(node.id)
     return [
-        Edge(ev, node.id, "gates")
-        for node in specs.of_kind("Endpoint")
+        Edge(ev, node.id, EdgeKind.GATES.value)  # edges hold plain strings, as documents do
+        for node in specs.of_kind(Kind.ENDPOINT)
         for ev in evals_by_model.get(node.spec["model"], ())
     ]
 

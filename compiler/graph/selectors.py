@@ -26,13 +26,20 @@ from typing import Protocol
 
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.errors import SelectorError, did_you_mean
-from modelplane.specs.base import KIND_ORDER, NodeId
+from modelplane.specs.base import NodeId
+from modelplane.specs.kinds import registry
 
 _ATOM = re.compile(r"^(?P<at>@)?(?:(?P<up>\d*)\+)?(?P<body>[^+@]+?)(?:\+(?P<down>\d*))?$")
 METHODS = ("kind", "resource_type", "owner", "label", "tag", "path", "state", "name")
 ALIASES = {"resource_type": "kind", "tag": "label"}
 """dbt's method names that mean one of ours."""
-KINDS = tuple(k.lower() for k in KIND_ORDER)
+
+
+def _kinds() -> tuple[str, ...]:
+    """Every registered kind as selectors write it (``dataset``), a kind registered after start-up too."""
+    return tuple(k.lower() for k in registry.names())
+
+
 STATE_PARTS: dict[str, tuple[str, ...]] = {
     # dbt's state:modified.<part>, as it fits a spec: the field paths (prefixes) whose change counts
     "body": ("spec",),
@@ -200,8 +207,8 @@ def _method(graph: LineageGraph, body: str, mod: dict[NodeId, ChangeLike | None]
 
 def _kind(value: str) -> str:
     kind = value.lower()
-    if kind not in KINDS:
-        raise SelectorError(f"unknown kind `{value}` in selector", hint=did_you_mean(kind, KINDS, "kinds"))
+    if kind not in _kinds():
+        raise SelectorError(f"unknown kind `{value}` in selector", hint=did_you_mean(kind, _kinds(), "kinds"))
     return kind
 
 
@@ -296,8 +303,8 @@ def _by_name(graph: LineageGraph, pattern: str) -> set[NodeId]:
     glob = any(c in pattern for c in "*?[")
     if "/" in pattern:
         kind_text, _, name = pattern.partition("/")
-        if kind_text.lower() not in KINDS:
-            hint = did_you_mean(kind_text.lower(), KINDS, "kinds")
+        if kind_text.lower() not in _kinds():
+            hint = did_you_mean(kind_text.lower(), _kinds(), "kinds")
             raise SelectorError(
                 f"unknown kind `{kind_text}` in `{pattern}`",
                 hint=(hint + "; " if hint else "") + "a file path is `path:" + pattern + "`",

@@ -26,6 +26,7 @@ from modelplane.compiler.source.scan import Scan
 from modelplane.compiler.timings import timed
 from modelplane.errors import Collector
 from modelplane.specs.base import NodeId
+from modelplane.specs.enums import EdgeKind
 
 
 @timed("base overlay")
@@ -76,7 +77,7 @@ def base_from_head(
     again: set[NodeId] = set()
     head_gates: set[Edge] = set()
     for e in head.graph.edges:
-        if e.kind == "gates":
+        if e.kind == EdgeKind.GATES:
             head_gates.add(e)
             continue
         declarer = declared_by(e)

@@ -318,7 +318,9 @@ def _load_file(
     partial: list[SpecNode] = []
     used_overrides: set[str] = set()
     source = SourceMap(path, text)
-    from modelplane.specs.kinds import KIND_MODELS, SPEC_ADAPTER  # builds every model: only when parsing
+    from modelplane.specs.kinds.union import kind_models, spec_adapter  # builds every model: only when parsing
+
+    KIND_MODELS, SPEC_ADAPTER = kind_models(), spec_adapter()  # the registered kinds, toy ones too
 
     has_refs = "${" in text
     budget = Budget(parsed.budget)  # interpolated text counts toward the file limit
@@ -399,7 +401,9 @@ def _load_file(
 
 
 def _named_documents(path: str, documents: list[Any]) -> list[SpecNode]:
-    from modelplane.specs.kinds import KIND_MODELS
+    from modelplane.specs.kinds.registry import names
+
+    KIND_MODELS = names()
 
     out = []
     for index, doc in enumerate(documents):

@@ -26,11 +26,11 @@ class Link(NamedTuple):
 def node_refs(node: SpecNode) -> list[FoundRef]:
     """The references a node makes: from its model where it is built (a cold compile: its
     document need not be parsed back from JSON), else from its document."""
-    from modelplane.specs.kinds import KIND_MODELS
+    from modelplane.specs.kinds.registry import get
 
     if node.has_model:
         return find_refs_in_model(node.model)
-    return find_refs(node.data, reference_paths(KIND_MODELS[node.kind]))
+    return find_refs(node.data, reference_paths(get(node.kind).model))
 
 
 @timed("resolve")

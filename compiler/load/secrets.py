@@ -22,6 +22,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from modelplane.specs.kinds import registry
+from modelplane.specs.kinds.facets import SecretField
+
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 PREFIX = "${secret."
 EXPRESSION = re.compile(r"^\s*secret\.(.*?)\s*$")
@@ -161,21 +164,25 @@ ALLOWED = (
 
 
 def allowed(kind: object, path: tuple[str | int, ...], known_settings: frozenset[str] = frozenset()) -> bool:
-    """May a reference be at ``path`` of a ``kind`` document? Only where a string is passed on verbatim."""
-    if len(path) < 2 or path[0] != "spec":
+    """May a reference be at ``path`` of a ``kind`` document? Only where a string is passed on verbatim: the
+    secret fields its kind declares (specs/kinds/)."""
+    entry = registry.find(kind)
+    if entry is None or len(path) < 2 or path[0] != "spec":
         return False
-    field = path[1:]
-    if kind == "Endpoint":
-        return len(field) == 3 and field[:2] == ("engine", "extra_args")
-    if kind in ("Workflow", "Evaluation"):
-        return field[0] == "command" and len(field) <= 2
-    if kind == "Dataset":
-        return field == ("uri",)
-    if kind == "Model":
-        return field == ("artifact",)
-    if kind == "Stack":
-        return len(field) >= 2 and field[0] == "settings" and field[1] not in known_settings
-    return False
+    return any(f.references and _within(f, path[1:], known_settings) for f in entry.secrets)
+
+
+def _within(place: SecretField, field: tuple[str | int, ...], known_settings: frozenset[str]) -> bool:
+    n = len(place.path)
+    if field[:n] != place.path:
+        return False
+    if place.shape == "value":
+        return len(field) == n
+    if place.shape == "flags":
+        return len(field) == n + 1
+    if place.shape == "command":
+        return len(field) <= n + 1
+    return len(field) > n and field[n] not in known_settings  # a tree: not under a key modelplane reads
 
 
 # -- a literal that looks like a credential ------------------------------------------------------------------------
@@ -248,32 +255,45 @@ def _literal(value: object) -> bool:
 
 
 def credentials(kind: object, spec: Mapping[str, Any]) -> Iterator[Credential]:
-    """Literals that look like credentials in the fields where they turn up (a document's raw ``spec``)."""
-    if kind == "Endpoint":
-        extra = (spec.get("engine") or {}).get("extra_args") or {}
-        if isinstance(extra, dict):
-            for flag, value in extra.items():
-                yield from _value(("spec", "engine", "extra_args", flag), str(flag), value)
-    elif kind in ("Workflow", "Evaluation"):
-        command = spec.get("command")
-        if isinstance(command, str):
-            yield from _value(("spec", "command"), "", command)
-        elif isinstance(command, list):
-            previous = ""
-            for i, arg in enumerate(command):
-                if isinstance(arg, str):
-                    flag, eq, rest = arg.partition("=")
-                    if eq and flag.startswith("-"):
-                        yield from _value(("spec", "command", i), flag, rest)
-                    else:
-                        yield from _value(("spec", "command", i), previous, arg)
-                    previous = arg if arg.startswith("-") else ""
-    elif kind in ("Dataset", "Model"):
-        field = "uri" if kind == "Dataset" else "artifact"
-        yield from _value(("spec", field), "", spec.get(field))
-    elif kind == "Stack":
-        yield from _walk(("spec", "settings"), "", spec.get("settings"))
-        yield from _value(("spec", "pulumi", "backend_url"), "", (spec.get("pulumi") or {}).get("backend_url"))
+    """Literals that look like credentials in the fields where they turn up (a document's raw ``spec``): the
+    secret fields its kind declares."""
+    entry = registry.find(kind)
+    for place in entry.secrets if entry is not None else ():
+        yield from _scan(place, spec)
+
+
+def _dig(spec: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = spec
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _scan(place: SecretField, spec: Mapping[str, Any]) -> Iterator[Credential]:
+    at: tuple[str | int, ...] = ("spec", *place.path)
+    value = _dig(spec, place.path)
+    if place.shape == "value":
+        yield from _value(at, "", value)
+    elif place.shape == "tree":
+        yield from _walk(at, "", value)
+    elif place.shape == "flags":
+        if isinstance(value, dict):
+            for flag, arg in value.items():
+                yield from _value((*at, flag), str(flag), arg)
+    elif isinstance(value, str):  # a command line as text
+        yield from _value(at, "", value)
+    elif isinstance(value, list):  # a command as arguments: a flag names the value after it
+        previous = ""
+        for i, arg in enumerate(value):
+            if isinstance(arg, str):
+                flag, eq, rest = arg.partition("=")
+                if eq and flag.startswith("-"):
+                    yield from _value((*at, i), flag, rest)
+                else:
+                    yield from _value((*at, i), previous, arg)
+                previous = arg if arg.startswith("-") else ""
 
 
 def _walk(path: tuple[str | int, ...], key: str, value: Any) -> Iterator[Credential]:

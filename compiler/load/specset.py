@@ -13,7 +13,7 @@ from modelplane.specs.base import NodeId
 from modelplane.specs.project import Project
 
 if TYPE_CHECKING:
-    from modelplane.specs.kinds import AnySpecModel
+    from modelplane.specs.kinds.union import AnySpecModel
 
 
 @dataclass(slots=True)

@@ -204,11 +204,11 @@ def _describe(
     if kind == "missing":
         return f"missing required field `{missing}` in {where}", f"add `{missing}:` to {where}", True
     if kind == "union_tag_invalid":
-        from modelplane.specs.kinds import KINDS
+        from modelplane.specs.kinds.registry import names
 
         return (
             f"unknown kind `{ctx.get('tag')}`",
-            did_you_mean(str(ctx.get("tag")), KINDS, "known kinds", shown=None),
+            did_you_mean(str(ctx.get("tag")), names(), "known kinds", shown=None),
             False,
         )
     if kind == "union_tag_not_found":

@@ -43,8 +43,11 @@ from modelplane.compiler.plan.model import (
 from modelplane.compiler.plan.payloads import PAYLOADS, NotifyDetails, OwnerDuty, RolloutDetails, RunDetails
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
+from modelplane.specs.enums import PRODUCING_EDGES, EdgeKind
+from modelplane.specs.kinds import registry
 
-CATALOG_KINDS = ("Dataset", "Feature", "Workflow", "Model", "Evaluation", "Service")
+CATALOG_KINDS = tuple(e.name for e in registry.entries() if e.catalog)
+"""The built-in kinds the catalog registers (each kind says so in specs/kinds/)."""
 
 
 @dataclass
@@ -171,32 +174,31 @@ def _actions_for_changes(b: _Builder) -> None:
     for nid, c in b.diff.changes.items():
         if c.effect == "metadata-only":
             continue  # recorded by apply, nothing to run
+        kind = registry.get(c.kind)  # what a change of each kind runs: its module in specs/kinds/
         if c.change == "delete":
-            if c.kind in ("Endpoint", "Stack"):
-                b.add("decommission", nid, f"{nid} is deleted")
+            for type_ in kind.plan.on_delete:
+                b.add(type_, nid, f"{nid} is deleted")
             continue
         verb = {"create": "new", "update": "changed", "replace": "replaced"}[c.change]
-        if c.kind in CATALOG_KINDS:
+        if kind.catalog:
             b.add("register", nid, f"{nid} is {verb}")
-        if c.kind == "Evaluation":
-            b.add("evaluate", nid, f"{nid} is {verb}")
-        if c.kind == "Stack":
-            b.add("provision", nid, f"{nid} is {verb}")
-        if c.kind == "Endpoint":
+        if kind.plan.on_stack:
             if c.change in ("create", "replace"):
                 b.add("provision", nid, f"{nid} is {verb}: capacity on its stack")
             if c.change == "replace":
                 old_stack = b.base.nodes[nid].spec["stack"]
                 b.add("decommission", f"{nid}@stack/{old_stack}", f"{nid} moves off stack/{old_stack}")
-            b.add("rollout", nid, f"{nid} is {verb}")
+        for type_ in kind.plan.on_change:
+            b.add(type_, nid, f"{nid} is {verb}")
 
 
 def _actions_for_impact(b: _Builder) -> None:
     for a in b.impact.affected.values():
         node = b.head.nodes[a.id]
         reason = " -> ".join(a.reasons)
-        if a.category == "retrain-required" and node.kind == "Workflow":
-            b.add("run-workflow", a.id, reason)
+        on_retrain = registry.get(node.kind).plan.on_retrain
+        if a.category == "retrain-required" and on_retrain is not None:
+            b.add(on_retrain, a.id, reason)
         elif a.category == "re-evaluate-required" and not _waits_for_retrain(b, node):
             b.add("evaluate", a.id, reason)
         elif a.category == "rollout-required":
@@ -237,11 +239,11 @@ def _retrain_rollouts(b: _Builder) -> None:
         trained = (ran.trains or []) if isinstance(ran, RunDetails) else []
         b.actions[run] = _with_details(b.actions[run], trains=sorted({*trained, str(model)}))
         for e in b.head.out_edges(model):
-            if e.kind == "evaluates" and f"evaluate:{e.target}" in b.actions:  # they judge the trained weights
+            if e.kind == EdgeKind.EVALUATES and f"evaluate:{e.target}" in b.actions:  # they judge the trained weights
                 b.actions[f"evaluate:{e.target}"] = _with_details(b.actions[f"evaluate:{e.target}"], trained_by=run)
             if e.kind != "serves" or b.head.nodes[e.target].kind != "Endpoint":
                 continue
-            gates = sorted(str(g.source) for g in b.head.in_edges(e.target) if g.kind == "gates")
+            gates = sorted(str(g.source) for g in b.head.in_edges(e.target) if g.kind == EdgeKind.GATES)
             gated = f"gated by {', '.join(gates)}" if gates else "with no blocking evaluation to gate it"
             what = f"rolls out the artifact trained in this apply as a canary, {gated}"
             own = f"{e.target} {what}"
@@ -345,8 +347,14 @@ def _actions_left_over(b: _Builder, pending: Mapping[str, PendingAction]) -> lis
     return out
 
 
+def _tier(node: SpecNode) -> Any:
+    """The tier of a node whose kind has one (a service's), else None."""
+    field = registry.get(node.kind).tier
+    return node.spec[field] if field is not None else None
+
+
 def _producer(head: LineageGraph, nid: NodeId) -> list[NodeId]:
-    return sorted({e.source for e in head.in_edges(nid) if e.kind in ("output", "produces")})
+    return sorted({e.source for e in head.in_edges(nid) if e.kind in PRODUCING_EDGES})
 
 
 def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
@@ -368,7 +376,7 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
             continue
         if act.type in ("run-workflow", "evaluate", "rollout", "provision"):
             need(aid, f"register:{nid}")
-        if act.type == "register" and node.kind == "Model":
+        if act.type == "register" and registry.get(node.kind).impact.retrains:
             for w in _producer(head, nid):  # the catalog registers what the run trained
                 need(aid, f"run-workflow:{w}")
         if act.type == "run-workflow":
@@ -382,7 +390,7 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
                 need(aid, f"run-workflow:{w}")
             for w in _producer(head, NodeId("dataset", node.spec["dataset"])):
                 need(aid, f"run-workflow:{w}")
-        if act.type in ("rollout", "provision") and node.kind == "Endpoint":
+        if act.type in ("rollout", "provision") and registry.get(node.kind).plan.on_stack:
             stack = NodeId("stack", node.spec["stack"])
             need(aid, f"provision:{stack}")
             if act.type == "rollout":
@@ -390,9 +398,9 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
                 model = NodeId("model", node.spec["model"])
                 need(aid, f"register:{model}")
                 for e in head.in_edges(nid):
-                    if e.kind == "gates":
+                    if e.kind == EdgeKind.GATES:
                         need(aid, f"evaluate:{e.source}")
-        if act.type == "decommission" and node is not None and node.kind == "Endpoint":
+        if act.type == "decommission" and node is not None and registry.get(node.kind).plan.on_stack:
             need(aid, f"rollout:{nid}")  # the new revision serves before the old one goes
     for aid, act in acts.items():
         if act.type == "decommission" and act.target.startswith("stack/"):
@@ -466,8 +474,9 @@ def _tier_below(graph: LineageGraph, region: set[NodeId]) -> dict[NodeId, int]:
             continue
         node = graph.nodes[nid]
         tiers = [below[e.target] for e in graph.out_edges(nid) if e.target in below]
-        if node.kind == "Service":
-            tiers.append(node.spec["tier"])
+        tier = _tier(node)
+        if tier is not None:
+            tiers.append(tier)
         if tiers:
             below[nid] = min(tiers)
     return below
@@ -514,8 +523,9 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
         if node is None:
             continue
         duties.setdefault(node.owner, {}).setdefault(duty, set()).add(str(nid))
-        if node.kind == "Service":
-            services.setdefault(node.owner, {})[str(nid)] = node.spec["tier"]
+        tier = _tier(node)
+        if tier is not None:
+            services.setdefault(node.owner, {})[str(nid)] = tier
     # a notice an earlier apply owed: about the services downstream of the work it left, as far as they are known
     left_targets = []
     for aid in b.carried - {f"notify:owner/{o}" for o in b.notify_left_over}:
@@ -526,9 +536,9 @@ def _owners(b: _Builder) -> list[OwnerNotice]:
         if owner not in services and owner not in duties:
             b.owed_only.add(owner)
             services[owner] = {
-                str(n): b.head.nodes[n].spec["tier"]
+                str(n): tier
                 for n in sorted(below)
-                if b.head.nodes[n].kind == "Service" and b.head.nodes[n].owner == owner
+                if (tier := _tier(b.head.nodes[n])) is not None and b.head.nodes[n].owner == owner
             }
     nodes_by_owner = {o: set().union(*by_duty.values()) for o, by_duty in duties.items()}
     fed = _tier_below(b.head, b.region)  # every owner's node is in the region

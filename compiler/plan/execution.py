@@ -38,6 +38,8 @@ from modelplane.compiler.plan.model import (
 from modelplane.compiler.plan.payloads import ExecutionDetails, RolloutDetails
 from modelplane.specs.base import NodeId
 from modelplane.specs.common import duration_seconds
+from modelplane.specs.enums import Kind
+from modelplane.specs.providers import registry as providers
 from modelplane.specs.serving import Endpoint
 from modelplane.stacks.engine import revision_id, vllm_args
 
@@ -125,7 +127,7 @@ def _action(
             spec = node_doc["spec"]
             if "timeout" in spec:
                 added["timeout_s"] = duration_seconds(spec["timeout"])
-            if node.kind == "Endpoint":
+            if node.kind == Kind.ENDPOINT:
                 if graph is head and targets and nid in targets:
                     node_doc = with_in_flight_target(node_doc, targets[nid])
                 stack = off.name if off is not None else spec["stack"]
@@ -148,10 +150,10 @@ def _action(
                     added["artifact"] = artifact
                 if model is not None:
                     added["engine_args"] = vllm_args(node.data, model.data)
-            elif node.kind == "Stack":
+            elif node.kind == Kind.STACK:
                 added["stack"] = nid.name
                 context[str(nid)] = node_doc
-            elif node.kind == "Evaluation":
+            elif node.kind == Kind.EVALUATION:
                 ref = NodeId("model", spec["model"])
                 found = doc(graph, ref)
                 if found is not None:
@@ -240,7 +242,7 @@ def stack_inputs(
         settings=dict(spec["settings"]),
         pulumi=dict(spec["pulumi"]),
     )
-    if inputs.provider == "local":
+    if providers.is_local(inputs.provider):
         return inputs  # local replicas are started from each action's engine arguments
     from modelplane.stacks.render import EndpointInput, _pool_for, render_stack, revision_objects
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from modelplane.compiler.graph.lineage import LineageGraph, node_json
-from modelplane.specs.base import KIND_ORDER, NodeId
+from modelplane.specs.base import NodeId
+from modelplane.specs.kinds import registry
 
 
 def _mid(nid: NodeId) -> str:
@@ -34,11 +35,9 @@ def mermaid(graph: LineageGraph, nodes: set[NodeId] | None = None, classes: dict
 
 def dot(graph: LineageGraph, nodes: set[NodeId] | None = None) -> str:
     keep = set(graph.nodes) if nodes is None else nodes
-    shapes = {"dataset": "cylinder", "feature": "component", "workflow": "cds", "model": "box3d",
-              "evaluation": "diamond", "endpoint": "box", "service": "ellipse", "stack": "folder"}  # fmt: skip
     lines = ["digraph lineage {", "  rankdir=LR;"]
     for nid in sorted(keep):
-        lines.append(f'  "{nid}" [shape={shapes[nid.kind]}];')
+        lines.append(f'  "{nid}" [shape={registry.by_id_kind(nid.kind).graph.dot}];')
     for e in graph.subgraph_edges(keep):
         lines.append(f'  "{e.source}" -> "{e.target}" [label="{e.kind}"];')
     lines.append("}")
@@ -59,7 +58,7 @@ def text(graph: LineageGraph, nodes: set[NodeId] | None = None) -> str:
     keep = set(graph.nodes) if nodes is None else nodes
     edges = graph.subgraph_edges(keep)
     out = [f"{len(keep)} nodes, {len(edges)} edges"]
-    order = {k.lower(): i for i, k in enumerate(KIND_ORDER)}
+    order = {k.lower(): i for i, k in enumerate(registry.names())}
     for nid in sorted(keep, key=lambda n: (order[n.kind], n.name)):
         node = graph.nodes[nid]
         out.append(f"{nid}  ({node.owner})")

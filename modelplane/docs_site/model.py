@@ -14,6 +14,7 @@ from typing import Any
 from modelplane.compiler.graph.lineage import LineageGraph
 from modelplane.docs_site.layout import layered
 from modelplane.specs.base import KIND_ORDER, NodeId
+from modelplane.specs.kinds import registry
 
 FORMAT_VERSION = 1
 
@@ -45,7 +46,8 @@ def _tiers(graph: LineageGraph, index: dict[NodeId, int]) -> list[int | None]:
     tiers: list[int | None] = [None] * len(index)
     for nid in reversed(graph.topo_order()):
         node = graph.nodes[nid]
-        best = node.spec.get("tier") if node.kind == "Service" else None
+        tier = registry.get(node.kind).tier
+        best = node.spec.get(tier) if tier is not None else None
         for e in graph.out_edges(nid):
             t = tiers[index[e.target]]
             if t is not None and (best is None or t < best):
@@ -151,11 +153,8 @@ def build(
 
 
 def _columns(kind: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    if kind == "Dataset":
-        cols = spec["schema"]["columns"]
-    elif kind == "Feature":
-        cols = spec["columns"]
-    else:
+    cols = registry.get(kind).columns_of(spec)  # where its kind keeps columns (specs/kinds/)
+    if cols is None:
         return []
     return [{"name": c["name"], "type": c["type"], "description": c.get("description", "")} for c in cols]
 

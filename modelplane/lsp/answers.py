@@ -169,7 +169,7 @@ def completions(lp: LiveProject, path: str, line: int, line_text: str, character
 
 
 def _kinds_for_key(lp: LiveProject, kind: str | None, key: str) -> list[str]:
-    from modelplane.specs.kinds import KIND_MODELS
+    from modelplane.specs.kinds.union import KIND_MODELS
     from modelplane.specs.refs import reference_paths
 
     if kind is None or kind not in KIND_MODELS:

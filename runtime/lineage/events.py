@@ -52,17 +52,20 @@ from openlineage.client.facet_v2 import (
 )
 
 from modelplane import __version__
+from modelplane.specs.kinds import registry
+from modelplane.specs.refs import find_refs, reference_paths
 
 PRODUCER = f"https://github.com/modelplane/modelplane/tree/v{__version__}"
 INTEGRATION = "MODELPLANE"
-DATASET_KINDS = ("dataset", "feature", "model")
-JOB_TYPES: dict[str, tuple[str, str]] = {
-    # kind: (processingType, jobType)
-    "workflow": ("BATCH", "WORKFLOW"),
-    "evaluation": ("BATCH", "EVALUATION"),
-    "endpoint": ("SERVICE", "ENDPOINT"),
-    "service": ("SERVICE", "SERVICE"),
+DATASET_TYPES: dict[str, str] = {
+    e.id_kind: e.lineage.dataset_type for e in registry.entries() if e.lineage and e.lineage.dataset_type
 }
+"""kind: datasetType, for the kinds OpenLineage sees as datasets (each kind's ``lineage`` in specs/kinds/)."""
+DATASET_KINDS = tuple(DATASET_TYPES)
+JOB_TYPES: dict[str, tuple[str, str]] = {
+    e.id_kind: e.lineage.job for e in registry.entries() if e.lineage and e.lineage.job
+}
+"""kind: (processingType, jobType), for the kinds OpenLineage sees as jobs."""
 RUN_ACTIONS = {"run-workflow": "workflow", "evaluate": "evaluation", "rollout": "endpoint"}
 """The action types that are runs, and the kind of node whose job runs."""
 
@@ -88,7 +91,7 @@ def node_event(namespace: str, node_id: str, data: dict[str, Any], at: str | Non
     if kind in DATASET_KINDS:
         facets: dict[str, Any] = {
             "datasetType": dataset_type_dataset.DatasetTypeDatasetFacet(
-                datasetType="MODEL" if kind == "model" else "FILE" if kind == "dataset" else "TABLE",
+                datasetType=DATASET_TYPES[kind],
                 subType=kind.upper(),
             ),
             "lineage": lineage.LineageDatasetFacet(inputs=list(_upstreams(namespace, kind, spec))),
@@ -183,29 +186,31 @@ def _job_facets(kind: str, meta: dict[str, Any]) -> dict[str, JobFacet]:
 
 def _job_edges(kind: str, spec: dict[str, Any]) -> tuple[list[str], list[str]]:
     """A job's declared inputs and outputs as node ids (endpoints among inputs are jobs, not datasets)."""
-    if kind == "workflow":
-        return list(spec.get("inputs") or []), list(spec.get("outputs") or [])
-    if kind == "evaluation":
-        return [f"model/{spec['model']}", f"dataset/{spec['dataset']}"] if spec.get("model") else [], []
-    if kind == "endpoint":
-        return [f"model/{spec['model']}"] if spec.get("model") else [], []
-    if kind == "service":
-        return list(spec.get("consumes") or []), []
-    return [], []
+    if kind not in JOB_TYPES:
+        return [], []
+    return _references(kind, spec, "upstream"), _references(kind, spec, "downstream")
 
 
 def _upstreams(namespace: str, kind: str, spec: dict[str, Any]) -> list[LineageInput]:
-    if kind == "dataset":
-        refs = [f"dataset/{d}" for d in spec.get("derived_from") or []]
-    elif kind == "feature":
-        refs = [f"dataset/{i['dataset']}" for i in spec.get("inputs") or []]
-    else:  # a model: what it is trained on, and the workflow that trains it
-        trained = spec.get("trained_on") or {}
-        refs = [f"dataset/{d}" for d in trained.get("datasets") or []]
-        refs += [f"feature/{f}" for f in trained.get("features") or []]
-        if trained.get("workflow"):
-            refs.append(f"workflow/{trained['workflow']}")
-    return [_input(namespace, r) for r in refs]
+    """What a dataset, feature or model is made from (a model: what it is trained on, and its workflow)."""
+    return [_input(namespace, r) for r in _references(kind, spec, "upstream")]
+
+
+def _references(kind: str, spec: dict[str, Any], direction: str) -> list[str]:
+    """The node ids a node's references name in one direction, in declaration order, leaving out the kinds
+    OpenLineage does not see (an endpoint's stack)."""
+    out = []
+    for found in find_refs({"spec": spec}, reference_paths(registry.by_id_kind(kind).model)):
+        if found.ref.direction != direction:
+            continue
+        ref = found.value if found.ref.qualified else f"{found.ref.kinds[0]}/{found.value}"
+        if ref.partition("/")[0] in _SEEN:
+            out.append(ref)
+    return out
+
+
+_SEEN = frozenset(e.id_kind for e in registry.entries() if e.lineage is not None)
+"""The kinds OpenLineage sees (as datasets or jobs)."""
 
 
 def _input(namespace: str, ref: str) -> LineageInput:
@@ -215,11 +220,11 @@ def _input(namespace: str, ref: str) -> LineageInput:
 
 
 def _columns(kind: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    if kind == "dataset":
-        return list((spec.get("schema") or {}).get("columns") or [])
-    if kind == "feature":
-        return list(spec.get("columns") or [])
-    return []
+    """Its kind's column list (``diff.columns`` in specs/kinds/), or none."""
+    node: Any = spec
+    for key in registry.by_id_kind(kind).diff.columns or ():
+        node = node.get(key) if isinstance(node, dict) else None
+    return list(node or []) if node is not spec else []
 
 
 def _tests(spec: dict[str, Any], out: dict[str, Any]) -> test_run.TestRunFacet:

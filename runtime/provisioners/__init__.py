@@ -14,14 +14,11 @@ from modelplane.errors import ActionFailed
 from modelplane.runtime.executors import Context, Effect
 from modelplane.runtime.temporal.messages import ActionSpec
 from modelplane.runtime.typed import spec_of
+from modelplane.specs.providers import registry as providers
 
-PROVISIONERS: dict[str, str] = {
-    "local": "modelplane.runtime.provisioners.local",
-    "kubernetes": "modelplane.runtime.provisioners.pulumi",
-    "aws-eks": "modelplane.runtime.provisioners.pulumi",
-    "gcp-gke": "modelplane.runtime.provisioners.pulumi",
-}
-"""provider -> module exposing ``provisioner()``: the local stack, and Pulumi for the cloud ones."""
+PROVISIONERS: dict[str, str] = {p: providers.get(p).provisioner for p in providers.names()}
+"""provider -> module exposing ``provisioner()``: the local stack, and Pulumi for the cloud ones (each provider
+names its provisioner in specs/providers/)."""
 
 
 class Provisioner(Protocol):
