@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from modelplane.compiler.compile import effective_moves, graph_from_state, moved_in
+from modelplane.compiler.change.moves import effective_moves, moved_in
+from modelplane.compiler.compile import graph_from_state
 from modelplane.compiler.plan.model import Plan, PlanAction
 from modelplane.specs.base import NodeId
 from modelplane.specs.project import Project
