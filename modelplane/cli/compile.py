@@ -159,7 +159,12 @@ def plan(
         errors_as,
     )
     saved_as = out.name if out is not None and not result.errors else None  # the artifact the report points at
-    notes = guard(lambda: ws.plan_notes(result), errors_as) if result.plan.has_work and not result.errors else None
+    # the id and approvals of a plan that could be applied (made only where the view shows them)
+    notes = (
+        (lambda: guard(lambda: ws.plan_notes(result), errors_as))
+        if result.plan.has_work and not result.errors
+        else None
+    )
     shown = plan_view(result, fmt, artifact=saved_as, color=(color(sys.stdout), color(sys.stderr)), notes=notes)
     if memo_key is not None:
         from modelplane import plan_memo

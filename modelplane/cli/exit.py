@@ -9,7 +9,6 @@ shows the traceback), 130 detached by Ctrl-C while an apply goes on.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -37,12 +36,9 @@ CHANGES: list[bool] = []
 
 
 def fail(exc: ModelplaneError, fmt: Format = Format.text) -> NoReturn:
-    from modelplane.cli.views.diagnostics import to_json, to_text
+    from modelplane.cli.views.diagnostics import errors_view
 
-    if fmt == Format.json:
-        print(json.dumps({"ok": False, "errors": to_json(exc.diagnostics)}, indent=2))
-    else:
-        print(to_text(exc.diagnostics, color=color(sys.stderr)), file=sys.stderr)
+    errors_view(exc.diagnostics, fmt, color=color(sys.stderr)).write()
     raise typer.Exit(exc.exit_code)
 
 

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +24,7 @@ from modelplane.cli.views.status import paused_lines, state_lines
 from modelplane.compiler.report.words import plural
 from modelplane.runtime.state.ports import HistoryEntry
 from modelplane.runtime.temporal.messages import Gate, Progress
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, GitProject
 
 runner = CliRunner()
 
@@ -195,6 +196,23 @@ def test_plan_prints_its_id_and_the_approvals_the_environment_requires(tmp_path:
 
     plain = runner.invoke(app, ["plan", "-C", str(_copy(tmp_path / "b"))]).output
     assert "Plan id: " in plain and "Approvals:" not in plain  # no policy, nothing to approve
+
+
+def test_a_review_plan_names_the_approvals_but_no_id(git_example: Callable[[str], GitProject]) -> None:
+    """A plan against a git ref is never approved nor applied itself: no id, but who will have to approve."""
+    gp = git_example("quickstart")
+    gp.edit("modelplane.yaml", "  dev:\n", "  dev:\n    approvals: {require: [re-evaluate-required]}\n")
+    gp.edit("specs/model.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    gp.commit("tiny-chat 1.1.0 under a policy")
+    res = runner.invoke(app, ["plan", "-C", str(gp.root), "--base", "HEAD~1"])
+    assert res.exit_code == 0, res.output
+    assert "Plan id:" not in res.output
+    assert "Approvals: dev requires owners team-ml to approve before apply: `modelplane plan --env dev`" in res.output
+    assert "  team-ml: re-evaluate-required: evaluation/tiny-chat-quality" in res.output
+    md = runner.invoke(app, ["plan", "-C", str(gp.root), "--base", "HEAD~1", "-f", "markdown"]).output
+    assert "\nApprovals: dev requires owners team-ml" in md
+    as_json = json.loads(runner.invoke(app, ["plan", "-C", str(gp.root), "--base", "HEAD~1", "-f", "json"]).output)
+    assert "changes" in as_json  # the plan document alone: notes are for readers
 
 
 # -- --format json on every command that lacked it ------------------------------------------------------

@@ -4,6 +4,7 @@ approvals the environment requires (``PlanNotes``) after the text and markdown r
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from modelplane.cli.options import PlanFormat
@@ -28,20 +29,16 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
 def notes_lines(notes: PlanNotes, code: str = "`") -> list[str]:
     """The plan's id, and who must approve it before apply where the environment's policy requires approvals."""
     env = safe_line(notes.environment)
-    if notes.against_state:
-        lines = [f"Plan id: {notes.id} (the plan `plan --out` saves, `apply` runs and `approve --plan` names)"]
-    else:
-        lines = [
-            f"Plan id: {notes.id} (a plan against a git ref, for review; the plan to approve and apply is made "
-            f"against the applied state of {env})"
-        ]
+    lines = []
+    if notes.id is not None:
+        lines.append(f"Plan id: {notes.id} (the plan `plan --out` saves, `apply` runs and `approve --plan` names)")
     if notes.approvals:
         owners = ", ".join(safe_line(o) for o in notes.approvals)
-        plan_id = notes.id if notes.against_state else "ID"
-        lines.append(
-            f"Approvals: {env} requires owners {owners} to approve before apply: each runs "
-            f"{code}modelplane approve --plan {plan_id} --owner OWNER --env {env}{code}"
-        )
+        if notes.id is not None:
+            how = f"each runs {code}modelplane approve --plan {notes.id} --owner OWNER --env {env}{code}"
+        else:  # a review against a git ref: the plan to approve is made against the applied state once merged
+            how = f"{code}modelplane plan --env {env}{code} against the applied state shows the id they approve"
+        lines.append(f"Approvals: {env} requires owners {owners} to approve before apply: {how}")
         for owner, items in notes.approvals.items():
             more = f" and {len(items) - 5} more" if len(items) > 5 else ""
             lines.append(f"  {safe_line(owner)}: {', '.join(safe_line(i) for i in items[:5])}{more}")
@@ -54,10 +51,10 @@ def plan_view(
     *,
     artifact: str | None,
     color: tuple[bool, bool],
-    notes: PlanNotes | None = None,
+    notes: Callable[[], PlanNotes] | None = None,
 ) -> Shown:
     """The plan in ``fmt`` (``artifact``: the saved plan file the markdown report points at; ``notes``: its id
-    and approvals, shown after a text or markdown report), its errors (and, but in JSON, its warnings) for
+    and approvals, asked for only by a text or markdown report), its errors (and, but in JSON, its warnings) for
     stderr, and the exit code: 1 with errors, 2 with changes or work an earlier apply left (shown as such only
     with --detailed-exitcode), 0 with neither."""
     from modelplane.cli.views.diagnostics import to_text
@@ -70,12 +67,12 @@ def plan_view(
         from modelplane.compiler.report.markdown import render as render_md
 
         stdout.write(render_md(p, result.head.graph, result.base, artifact=artifact))
-        if notes is not None:
-            stdout.write("\n" + "\n\n".join(notes_lines(notes)) + "\n")
+        said = notes_lines(notes()) if notes is not None else []
+        stdout.write("".join(f"\n{line}\n" for line in said))
     else:
         stdout.write(plan_text(p, color=color[0]))
-        if notes is not None:
-            stdout.write("\n" + "\n".join(notes_lines(notes)) + "\n")
+        said = notes_lines(notes()) if notes is not None else []
+        stdout.write("\n" + "\n".join(said) + "\n" if said else "")
     shown = [*result.errors, *([] if fmt == PlanFormat.json else result.warnings)]
     if shown:
         stderr.write("\n" + to_text(shown, color=color[1]) + "\n")
