@@ -186,3 +186,12 @@ def did_you_mean(
             more = f" and {len(pool) - len(listed)} more" + (f" ({see})" if see else "")
         return f"{what}: {', '.join(f'`{c}`' for c in listed)}{more}"
     return None
+
+
+class ServerLost(Exception):
+    """The Temporal server stopped answering while a command followed an apply: shown as its one line (what
+    happened and the command that re-attaches), exit 1. Not a ``ModelplaneError``: nothing in the specs is wrong."""
+
+
+class NoWorker(ServerLost):
+    """The server answers, but no worker polls the apply's task queue (the apply waits for one)."""

@@ -41,6 +41,7 @@ def key(head: Scan, root: Path, commit: str, **flags: Any) -> str:
 def key_of(fingerprint: str, environment: str, root: Path, commit: str, **flags: Any) -> str:
     parts = [
         code_fingerprint(),
+        views_fingerprint(),
         str(root.resolve()),
         environment,
         fingerprint,
@@ -48,6 +49,13 @@ def key_of(fingerprint: str, environment: str, root: Path, commit: str, **flags:
         json.dumps(flags, sort_keys=True),
     ]
     return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def views_fingerprint() -> str:
+    """Identifies the CLI's views, which shape the stored output as much as the compiler does (the plan's id
+    and approvals lines): sizes and modification times, as ``code_fingerprint``."""
+    views = Path(__file__).resolve().parent / "cli" / "views"
+    return "|".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in sorted(views.glob("*.py")))
 
 
 def _dir(root: Path) -> Path:

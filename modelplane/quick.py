@@ -94,9 +94,9 @@ def memo_answer(args: list[str]) -> int | None:
         return None
     sys.stdout.write(hit["stdout"])
     sys.stderr.write(hit["stderr"])
-    code = hit["code"]
-    # cli.exit.plan_exit's mapping
-    return 1 if code == 1 else 2 if code == 2 and detailed else 0
+    from modelplane.exitcodes import plan_code  # the CLI's mapping (cli.exit.plan_exit), not a copy of it
+
+    return plan_code(hit["code"], detailed)
 
 
 def main() -> None:

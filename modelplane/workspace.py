@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from modelplane.compiler.change.state import AppliedState, StateReader
@@ -32,14 +32,20 @@ if TYPE_CHECKING:
     from modelplane.compiler.compiled import Compiled
     from modelplane.compiler.graph.lineage import LineageGraph
     from modelplane.compiler.plan.model import Plan
+    from modelplane.compiler.plan.notes import PlanNotes
     from modelplane.compiler.source.files import GitSource
     from modelplane.compiler.source.scan import Scan
     from modelplane.errors import Diagnostic
     from modelplane.runtime.apply import ApplyHooks, ApplyOptions, Launched, Running
+    from modelplane.runtime.approve import PlanApproval
+    from modelplane.runtime.local.load import LoadResult
+    from modelplane.runtime.local.observe import LocalEndpoint
     from modelplane.runtime.settings import Settings
     from modelplane.runtime.state.node_history import NodeHistory
     from modelplane.runtime.state.ports import HistoryEntry, Store
+    from modelplane.runtime.state.to_postgres import ToPostgres
     from modelplane.runtime.temporal.client import ApplyHandle
+    from modelplane.runtime.temporal.server import ServerInfo
     from modelplane.specs.base import NodeId
     from modelplane.stacks.preview import Row
     from modelplane.stacks.render import Rendered
@@ -249,6 +255,63 @@ class Workspace:
         os.replace(tmp, out)
         return saved
 
+    def plan_notes(self, result: PlanResult) -> PlanNotes:
+        """The plan's id (as ``save_plan`` would save it) and the owners whose approval the environment's
+        policy requires of it."""
+        from modelplane.compiler.plan.notes import plan_notes
+
+        return plan_notes(result)
+
+    def git_source(self, base: str) -> GitSource:
+        """The specs at git ref ``base`` (close it when done), for ``plan(base_source=...)``."""
+        from modelplane.compiler.source.files import GitSource
+
+        return GitSource.for_project(self.root, base)
+
+    @staticmethod
+    def schema(target: str, kind: str | None = None) -> dict[str, Any]:
+        """The JSON Schema of spec documents (``spec``, or one ``kind``), of ``modelplane.yaml`` (``project``) or
+        of a saved plan (``plan``)."""
+        from modelplane.errors import ModelplaneError, did_you_mean
+        from modelplane.specs.kinds import KINDS
+        from modelplane.specs.schema import kind_schema, project_schema, spec_schema
+
+        if kind is not None and kind not in KINDS:
+            raise ModelplaneError(f"unknown kind `{kind}`", hint=did_you_mean(kind, KINDS, "known kinds"))
+        if target == "plan":
+            from modelplane.compiler.plan.model import plan_schema
+
+            return plan_schema()
+        return project_schema() if target == "project" else kind_schema(kind) if kind else spec_schema()
+
+    @staticmethod
+    def init(directory: Path, name: str | None = None) -> list[Path]:
+        """Create a small, valid project in ``directory`` (empty or absent); the files written."""
+        from modelplane.templates.scaffold import scaffold
+
+        return scaffold(directory, name)
+
+    @staticmethod
+    def find_root(start: Path) -> Path:
+        """The folder at or above ``start`` holding ``modelplane.yaml`` (an error saying so where there is none)."""
+        from modelplane.compiler.source.scan import find_root
+
+        return find_root(start)
+
+    @staticmethod
+    def timings_report() -> str | None:
+        """Where the process's time went, by stage, when ``MODELPLANE_TIMINGS`` is set (else None)."""
+        from modelplane.compiler import timings
+
+        return timings.report() if timings.ENABLED and timings.totals() else None
+
+    @staticmethod
+    def has_project_above(start: Path) -> bool:
+        from modelplane.specs.project import PROJECT_FILE
+
+        here = start.resolve()
+        return any((d / PROJECT_FILE).is_file() for d in (here, *here.parents))
+
     def stack_preview(self, stack: str) -> StackPreview:
         """Every resource a stack's Pulumi program would create, offline (no Pulumi CLI, no cloud)."""
         from modelplane.errors import ModelplaneError, did_you_mean
@@ -272,6 +335,14 @@ class Workspace:
         rendered = render_stack(graph, name)
         rows, missing = preview(rendered)
         return StackPreview(name, node.spec, rendered, rows, missing)
+
+    @staticmethod
+    def write_stack_objects(preview: StackPreview, folder: Path) -> list[Path]:
+        """Write a previewed stack's Kubernetes objects as YAML into ``folder``; the files written."""
+        from modelplane.stacks.preview import write_objects
+
+        written: list[Path] = write_objects(preview.rendered, folder)
+        return written
 
     # -- capacity: measure a replica, convert a benchmark ------------------------------------------
 
@@ -376,6 +447,152 @@ class Workspace:
 
         return await attach(self.settings)
 
+    @staticmethod
+    def read_plan(path: Path) -> Plan:
+        """A plan saved with ``plan --out`` (an error naming the file where it is not one)."""
+        from modelplane.runtime.apply import load_plan_file
+
+        return load_plan_file(path)
+
+    @staticmethod
+    def apply_options(
+        *, parallelism: int = 8, auto_approve: bool = False, wait_approvals: float = 0, allow_stale_specs: bool = False
+    ) -> ApplyOptions:
+        from modelplane.runtime.apply import ApplyOptions
+
+        return ApplyOptions(
+            parallelism=parallelism,
+            auto_approve=auto_approve,
+            wait_approvals=wait_approvals,
+            allow_stale_specs=allow_stale_specs,
+        )
+
+    @staticmethod
+    def apply_hooks(
+        show_plan: Callable[[Plan], None], confirm: Callable[[Plan], bool], note: Callable[[str], None]
+    ) -> ApplyHooks:
+        """How an apply shows its plan, asks before it starts and says what it notices."""
+        from modelplane.runtime.apply import ApplyHooks
+
+        return ApplyHooks(show_plan=show_plan, confirm=confirm, note=note)
+
+    async def running_workflow(self) -> Any:
+        """The Temporal handle of the apply running on the environment; an error where none runs."""
+        from modelplane.errors import ModelplaneError
+
+        found = await self.running()
+        if found is None:
+            s = self.settings
+            raise ModelplaneError(
+                f"no apply is running on {s.project.name}/{s.environment}",
+                hint=f"`modelplane status --env {s.environment}` shows the last one",
+            )
+        return found[1].workflow
+
+    async def signal(self, name: Literal["pause", "resume", "abort"], reason: str = "") -> None:
+        """Send the running apply ``pause``, ``resume`` or ``abort`` (with its reason), by method reference."""
+        from modelplane.runtime.temporal.workflows import ApplyPlanWorkflow
+
+        handle = await self.running_workflow()
+        if name == "pause":
+            await handle.signal(ApplyPlanWorkflow.pause)
+        elif name == "resume":
+            await handle.signal(ApplyPlanWorkflow.resume)
+        else:
+            await handle.signal(ApplyPlanWorkflow.abort, reason)
+
+    async def approve_gate(self, target: str | None) -> list[str]:
+        """Approve the running apply's rollouts waiting at a manual gate (``target``: one endpoint, or every
+        waiting one); the targets approved."""
+        from modelplane.runtime.approve import approve_gates
+
+        return await approve_gates(await self.running_workflow(), target)
+
+    def approve_plan(self, plan: str, owner: str) -> PlanApproval:
+        """Record ``owner``'s approval of a plan (a file from ``plan --out``, or the id of the working tree's plan
+        now) in the state store, checked against the plan's own sealed policy."""
+        from modelplane.runtime.approve import approve_plan
+
+        return approve_plan(self.settings, self.store(), plan, owner)
+
+    @staticmethod
+    def requested_by() -> str:
+        """Who asks, as ``user@host`` (recorded with applies, approvals and unlocks)."""
+        from modelplane.runtime.apply import requested_by
+
+        return requested_by()
+
+    def close_ended_applies(self, rows: list[HistoryEntry], timeout_s: float = 5.0) -> bool:
+        """Record the ending of "running" applies in ``rows`` whose workflow was closed on the server (terminated,
+        timed out); asks only a server already running, for at most ``timeout_s`` (False: nothing recorded)."""
+        from modelplane.runtime.apply import close_ended_applies
+
+        return close_ended_applies(self.settings, rows, timeout_s)
+
+    # -- the local stack ----------------------------------------------------------------------------
+
+    def router_of(self, endpoint: str) -> tuple[str, str]:
+        """(router URL, served model name) of an endpoint running on the local stack."""
+        from modelplane.runtime.local.observe import router_of
+
+        return router_of(self.settings.root, self.settings.environment, endpoint)
+
+    def load(
+        self,
+        endpoint: str,
+        *,
+        qps: float,
+        duration: float,
+        input_tokens: int,
+        output_tokens: int,
+        arrivals: str = "poisson",
+    ) -> LoadResult:
+        """Send open-loop load to a local endpoint's router for ``duration`` seconds; what came back."""
+        import asyncio
+
+        from modelplane.runtime.local.load import run_load
+
+        url, model = self.router_of(endpoint)
+        return asyncio.run(run_load(url, model, qps, duration, input_tokens, output_tokens, arrivals=arrivals))
+
+    async def local_endpoints(self) -> list[LocalEndpoint]:
+        """Every local endpoint of the environment, from its registry, and what its router says now."""
+        from modelplane.runtime.local.observe import local_endpoints
+
+        return await local_endpoints(self.settings.root, self.settings.environment)
+
+    # -- the embedded Temporal server and workers ---------------------------------------------------
+
+    async def serve_worker(
+        self, idle_exit: float | None = None, *, health_port: int | None = None, log_format: str = "text"
+    ) -> None:
+        """Run a worker in the foreground until stopped (SIGTERM: gracefully)."""
+        from modelplane.runtime.temporal.worker import serve
+
+        await serve(self.root, self.env, idle_exit, health_port=health_port, log_format=log_format)
+
+    def server_running(self) -> ServerInfo | None:
+        """The project's embedded Temporal server, where one runs."""
+        from modelplane.runtime.temporal.server import running_server
+
+        return running_server(self.root)
+
+    def stop_server(self) -> bool:
+        """Stop the embedded server and its background worker; False where no server ran."""
+        from modelplane.runtime.temporal.client import stop_worker
+        from modelplane.runtime.temporal.server import stop_server
+
+        stop_worker(self.root)
+        return stop_server(self.root) is not None
+
+    def start_server_foreground(self) -> tuple[Any, ServerInfo]:
+        """Start the embedded server in the foreground (its process, and where it listens)."""
+        from modelplane.runtime.temporal.server import start_foreground
+
+        s = self.settings
+        proc, info = start_foreground(self.root, s.temporal.namespace, s.temporal.ui, s.environment)
+        return proc, info
+
     # -- state: read through the environment's store ---------------------------------------------
 
     @cached_property
@@ -410,6 +627,45 @@ class Workspace:
         from modelplane.runtime.settings import open_store
 
         return open_store(self.settings.root, self.settings.state)
+
+    def existing_store(self) -> Store:
+        """The environment's state store; an error where there is none yet (nothing applied)."""
+        from modelplane.errors import ModelplaneError
+        from modelplane.runtime.state import existing_store
+
+        s = self.settings
+        store = existing_store(s.root, s.state)
+        if store is None:
+            raise ModelplaneError(
+                f"there is no state for {s.project.name} yet ({s.state.path} does not exist)",
+                hint="`modelplane apply` creates it",
+            )
+        return store
+
+    def export_state(self) -> str:
+        """Everything the store holds, as a versioned JSON document (deterministic: same state, same bytes)."""
+        from modelplane.runtime.state.export import dumps, export_document
+
+        return dumps(export_document(self.existing_store()))
+
+    def import_state(self, text: str, source: str, force: bool = False) -> tuple[int, str]:
+        """Load an export into the environment's store (empty unless ``force``); the rows loaded and the store."""
+        from modelplane.runtime.state.export import import_rows, parse_document
+
+        rows = parse_document(text, source)
+        store = self.store()
+        return import_rows(store, rows, force), store.describe()
+
+    def sqlite_state_path(self) -> Path:
+        from modelplane.runtime.settings import state_path
+
+        return state_path(self.settings.root, self.settings.state)
+
+    def migrate_state(self, to: str, force: bool = False) -> ToPostgres:
+        """Copy the SQLite state into PostgreSQL at ``to`` and check both export the same."""
+        from modelplane.runtime.state.to_postgres import migrate_to_postgres
+
+        return migrate_to_postgres(self.settings, to, force)
 
     def unfinished_apply(self, store: Store | None) -> HistoryEntry | None:
         """The environment's last apply if it has not finished (what a plan shows is then the state so far)."""

@@ -29,6 +29,7 @@ from modelplane.runtime.temporal.messages import ActionSpec, ApplyInput, ApplyOu
 from modelplane.specs.project import LineageSettings
 
 if TYPE_CHECKING:
+    from modelplane.runtime.state.ports import HistoryEntry
     from modelplane.runtime.temporal.client import ApplyHandle
 
 
@@ -75,12 +76,11 @@ def fresh_plan(s: Settings, store: Store) -> Plan:
 def seal_plan(s: Settings, plan: Plan, store: Store) -> Plan:
     """The executable plan with the environment's approval policy as it is now, sealed with the store's MAC key
     (``runtime.trust``): apply runs it only unedited, under that policy."""
-    from modelplane.compiler.plan.model import ApprovalPolicy
+    from modelplane.compiler.plan.notes import policy_for
     from modelplane.runtime import trust
 
     assert plan.execution is not None
-    env = s.project.environments[s.environment].approvals
-    policy = ApprovalPolicy(require=list(env.require), approvers={o: list(w) for o, w in env.approvers.items()})
+    policy = policy_for(s.project.environments[s.environment].approvals)  # what `plan` shows too (plan_notes)
     with_policy = plan.model_copy(update={"execution": plan.execution.model_copy(update={"approvals": policy})})
     return trust.seal(store.mac_key(), with_policy)
 
@@ -451,3 +451,20 @@ async def launch(
         client, ep = await client_for(s)
     handle = await start(client, s, inp)
     return Launched(ApplyHandle(handle, ep, s, inp.plan_id, inp.apply_id), plan)
+
+
+def close_ended_applies(s: Settings, rows: list[HistoryEntry], timeout_s: float = 5.0) -> bool:
+    """Record the ending of "running" applies in ``rows`` whose workflow was closed on the server (terminated,
+    timed out): the workflow never writes it. Asks only a server already running and gives up quietly after
+    ``timeout_s`` (False: nothing recorded)."""
+    from modelplane.runtime.temporal.client import connect
+    from modelplane.runtime.temporal.watch import close_ended
+
+    async def check() -> bool:
+        client, _ = await connect(s, start=False)
+        return await close_ended(client, s, rows)
+
+    try:
+        return bool(asyncio.run(asyncio.wait_for(check(), timeout_s)))
+    except Exception:  # no server, no connection, no answer: the rows stay as the state has them
+        return False

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modelplane.compiler.plan.model import ApprovalPolicy, Plan
+from modelplane.compiler.plan.model import ApprovalPolicy, Plan, approvals_needed
 from modelplane.errors import ModelplaneError
 from modelplane.runtime.identity import Identity
 from modelplane.runtime.settings import Settings
@@ -47,18 +47,9 @@ def policy_of(plan: Plan) -> ApprovalPolicy:
 
 
 def needed(plan: Plan, require: Sequence[str]) -> dict[str, list[str]]:
-    """Owner -> what of theirs needs their approval (``class: node``), for the classes ``require`` names."""
-    if not require:
-        return {}
-    wanted = set(require)
-    out: dict[str, list[str]] = {}
-    for c in plan.changes:
-        if c.effect in wanted:
-            out.setdefault(c.owner, []).append(f"{c.effect}: {c.id}")
-    for i in plan.impact:
-        if i.category in wanted:
-            out.setdefault(i.owner, []).append(f"{i.category}: {i.id}")
-    return {owner: sorted(set(items)) for owner, items in sorted(out.items())}
+    """Owner -> what of theirs needs their approval (``class: node``), for the classes ``require`` names
+    (the compiler's rule, which ``plan`` shows too)."""
+    return approvals_needed(plan, require)
 
 
 def may_approve(policy: ApprovalPolicy, owner: str, name: str) -> bool:

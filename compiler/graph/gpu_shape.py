@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.report.words import plural
 from modelplane.errors import Diagnostic
 from modelplane.specs.base import NodeId
 from modelplane.specs.providers import registry as providers
@@ -34,7 +35,7 @@ def check_gpu_shape(graph: LineageGraph) -> list[Diagnostic]:
         if used > gpus:
             out.append(_diag(graph, ep.id, "gpu-shape",
                              f"endpoint/{ep.name}: vLLM needs {shape} GPUs per replica, but gpus_per_replica is {gpus}",
-                             f"set gpus_per_replica: {used}, or lower the parallel sizes to fit {gpus} GPU(s)"))  # fmt: skip
+                             f"set gpus_per_replica: {used}, or lower the parallel sizes to fit {plural(gpus, 'GPU')}"))  # fmt: skip
         elif used < gpus:
             idle = gpus - used
             out.append(_diag(graph, ep.id, "gpu-idle",

@@ -41,6 +41,7 @@ from modelplane.compiler.plan.model import (
     Summary,
 )
 from modelplane.compiler.plan.payloads import PAYLOADS, NotifyDetails, OwnerDuty, RolloutDetails, RunDetails
+from modelplane.compiler.report.words import plural
 from modelplane.compiler.timings import timed
 from modelplane.specs.base import NodeId
 from modelplane.specs.enums import PRODUCING_EDGES, EdgeKind
@@ -441,13 +442,17 @@ def _notify_actions(b: _Builder, owners: list[OwnerNotice]) -> list[PlanAction]:
         for parent in about | b.head.upstream_within(about & region, region):  # one walk per owner
             deps.update(work.get(parent, ()))
         aid = f"notify:owner/{notice.owner}"
-        parts = [f"{len(notice.services)} service(s) affected: {', '.join(notice.services)}"] if notice.services else []
+        parts = (
+            [f"{plural(len(notice.services), 'service')} affected: {', '.join(notice.services)}"]
+            if notice.services
+            else []
+        )
         parts += [f"{DUTY_TITLES[d]}: {_few(nodes)}" for d, nodes in notice.must.items() if d != "be-informed"]
         reason = "; ".join(parts) or "informed of the change"
         if notice.owner in b.owed_only:
             reason = f"left over from an earlier apply: {b.notify_left_over[notice.owner]}"
             if notice.services:
-                reason += f"; {len(notice.services)} service(s) affected: {', '.join(notice.services)}"
+                reason += f"; {plural(len(notice.services), 'service')} affected: {', '.join(notice.services)}"
             else:  # what it was about is not known any more: tell them after the rest of the left-over work
                 deps |= {a for a in b.carried if a in b.actions and ActionId.type_of(a) != "notify"}
         out.append(

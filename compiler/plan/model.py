@@ -9,6 +9,7 @@ after the plan was made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -361,6 +362,22 @@ class Plan(_Model):
         # without the seal: a plan's id is its content (approvals name it), whoever sealed it
         body = self.model_dump_json(exclude={"execution": {"seal"}})
         return hashlib.blake2b(body.encode(), digest_size=10).hexdigest()
+
+
+def approvals_needed(plan: Plan, require: Sequence[str]) -> dict[str, list[str]]:
+    """Owner -> what of theirs needs their approval (``class: node``): each changed node whose effect and each
+    affected node whose impact category ``require`` names (an environment's ``approvals.require``)."""
+    if not require:
+        return {}
+    wanted = set(require)
+    out: dict[str, list[str]] = {}
+    for c in plan.changes:
+        if c.effect in wanted:
+            out.setdefault(c.owner, []).append(f"{c.effect}: {c.id}")
+    for i in plan.impact:
+        if i.category in wanted:
+            out.setdefault(i.owner, []).append(f"{i.category}: {i.id}")
+    return {owner: sorted(set(items)) for owner, items in sorted(out.items())}
 
 
 def plan_schema() -> dict[str, Any]:

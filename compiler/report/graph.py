@@ -4,9 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelplane.compiler.graph.lineage import LineageGraph, node_json
+from modelplane.compiler.graph.lineage import Edge, LineageGraph, node_json
+from modelplane.compiler.report.words import plural
 from modelplane.specs.base import NodeId
 from modelplane.specs.kinds import registry
+
+FLOW_LABELS = {
+    "derives": "feeds",
+    "reads": "feeds",
+    "input": "feeds",
+    "output": "outputs",
+    "produces": "produces",
+    "trained_on": "trains",
+    "evaluates": "is evaluated by",
+    "evaluates_on": "is test data of",
+    "gates": "gates",
+    "serves": "is served by",
+    "hosts": "hosts",
+    "consumes": "is consumed by",
+}
+"""How an edge reads from its source to its target. Edges point the way data flows (a dataset to the model
+trained on it), but most edge kinds are named from the referring spec's side (a model is ``trained_on`` a
+dataset): shown as they are, "dataset/x trained_on model/y" reads backwards. The views print these; the
+machine name stays the edge's ``kind`` (JSON)."""
+
+
+def label(e: Edge) -> str:
+    """The edge's label in data-flow direction: ``dataset/x --trains--> model/y``."""
+    return FLOW_LABELS.get(e.kind, e.kind)
 
 
 def _mid(nid: NodeId) -> str:
@@ -19,7 +44,7 @@ def mermaid(graph: LineageGraph, nodes: set[NodeId] | None = None, classes: dict
     for nid in sorted(keep):
         lines.append(f'  {_mid(nid)}["{nid.kind}/{nid.name}"]')
     for e in graph.subgraph_edges(keep):
-        lines.append(f"  {_mid(e.source)} -->|{e.kind}| {_mid(e.target)}")
+        lines.append(f"  {_mid(e.source)} -->|{label(e)}| {_mid(e.target)}")
     if classes:
         lines += [
             "  classDef changed fill:#fff3cd,stroke:#b58900",
@@ -39,7 +64,7 @@ def dot(graph: LineageGraph, nodes: set[NodeId] | None = None) -> str:
     for nid in sorted(keep):
         lines.append(f'  "{nid}" [shape={registry.by_id_kind(nid.kind).graph.dot}];')
     for e in graph.subgraph_edges(keep):
-        lines.append(f'  "{e.source}" -> "{e.target}" [label="{e.kind}"];')
+        lines.append(f'  "{e.source}" -> "{e.target}" [label="{label(e)}"];')
     lines.append("}")
     return "\n".join(lines)
 
@@ -57,12 +82,12 @@ def to_json(graph: LineageGraph, nodes: set[NodeId] | None = None) -> dict[str, 
 def text(graph: LineageGraph, nodes: set[NodeId] | None = None) -> str:
     keep = set(graph.nodes) if nodes is None else nodes
     edges = graph.subgraph_edges(keep)
-    out = [f"{len(keep)} nodes, {len(edges)} edges"]
+    out = [f"{plural(len(keep), 'node')}, {plural(len(edges), 'edge')}"]
     order = {k.lower(): i for i, k in enumerate(registry.names())}
     for nid in sorted(keep, key=lambda n: (order[n.kind], n.name)):
         node = graph.nodes[nid]
         out.append(f"{nid}  ({node.owner})")
         for e in graph.out_edges(nid):
             if e.target in keep:
-                out.append(f"  └─ {e.kind} → {e.target}")
+                out.append(f"  └─ {label(e)} → {e.target}")
     return "\n".join(out) + "\n"

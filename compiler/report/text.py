@@ -14,6 +14,7 @@ from modelplane.compiler.change.impact import CATEGORY_ORDER
 from modelplane.compiler.plan.model import DUTY_TITLES, LeftOver, Plan, PlanChange, owners_by_duty
 from modelplane.compiler.plan.payloads import RolloutDetails
 from modelplane.compiler.report.terminal import safe_line as s
+from modelplane.compiler.report.words import plural
 from modelplane.compiler.timings import timed
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
@@ -51,7 +52,7 @@ def field_delta_text(path: str, before: object, after: object) -> str:
 def summary_line(plan: Plan) -> str:
     c = plan.summary.changes
     parts = [f"{c.get(k, 0)} to {k}" for k in ("create", "update", "replace", "delete")]
-    line = f"Plan: {', '.join(parts)}; {sum(plan.summary.actions.values())} actions"
+    line = f"Plan: {', '.join(parts)}; {plural(sum(plan.summary.actions.values()), 'action')}"
     if plan.summary.left_over:
         line += f" ({plan.summary.left_over} left over from an earlier apply)"
     if plan.moved:

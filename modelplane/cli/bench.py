@@ -11,6 +11,7 @@ import typer
 from modelplane.cli.exit import guard
 from modelplane.cli.options import EnvOpt, ProjectOpt
 from modelplane.cli.project import workspace
+from modelplane.cli.views.words import plural
 
 
 def _progress(n: int, p: Any) -> None:
@@ -19,7 +20,7 @@ def _progress(n: int, p: Any) -> None:
     ttft = f", ttft p99 {p.ttft_ms.p99:.0f} ms" if p.ttft_ms.p99 is not None else ""
     print(
         f"  probe {n:>2}: offered {p.offered_qps:g} req/s -> {p.throughput_qps:.1f} req/s, "
-        f"p50 {e2e.p50 or 0:.0f} ms, p99 {e2e.p99 or 0:.0f} ms{ttft}, {p.errors} errors: {mark} the SLO",
+        f"p50 {e2e.p50 or 0:.0f} ms, p99 {e2e.p99 or 0:.0f} ms{ttft}, {plural(p.errors, 'error')}: {mark} the SLO",
         file=sys.stderr,
         flush=True,
     )
@@ -70,6 +71,6 @@ def bench(
     print(
         f"{profile.measured.endpoint}: {c.qps_per_replica:g} req/s per replica within p99 {c.p99_latency_ms:g} ms "
         f"({c.low:g}-{c.high:g} at {c.confidence:.0%}), {c.in_flight_per_replica:.1f} in flight; "
-        f"{len(profile.probes)} probes on {profile.measured.where}"
+        f"{plural(len(profile.probes), 'probe')} on {profile.measured.where}"
     )
     print(f"wrote {path}")

@@ -25,11 +25,14 @@ from modelplane.cli.options import (
     SchemaTarget,
     SelectOpt,
     color,
+    errors_format,
 )
 from modelplane.cli.project import compile_root
 from modelplane.cli.views.plan import plan_view
 from modelplane.errors import ModelplaneError
 from modelplane.workspace import Workspace
+
+MEMOIZED = (PlanFormat.text, PlanFormat.json)
 
 
 def validate(
@@ -40,32 +43,13 @@ def validate(
 ) -> None:
     """Check every spec in every environment (--env: only that one): syntax, fields, references and every
     graph rule plan checks. Each problem is shown once, with the environments it is in. Exit 0 when valid, 1 when not."""
+    from modelplane.cli.views.validate import validate_view
     from modelplane.environments import environments_of, validate_every
 
     root = compile_root(project, fmt)  # no project is an error in the asked format too
     envs = [env] if env is not None else guard(lambda: environments_of(root), fmt)
     every = guard(lambda: validate_every(root, envs, use_cache=not no_cache), fmt)
-    found = every.validations[0]
-    if fmt == Format.json:
-        from dataclasses import asdict
-
-        from modelplane.cli.views.diagnostics import to_json
-
-        summary = {k: v for k, v in asdict(found).items() if k != "warnings"}
-        payload = {"ok": True, "errors": [], "warnings": to_json(every.warnings), **summary, "environments": envs}
-        print(json.dumps(payload))
-    else:
-        from modelplane.specs.base import KIND_ORDER
-
-        kinds = found.kinds
-        detail = ", ".join(f"{kinds[k]} {k.lower()}{'s' if kinds[k] != 1 else ''}" for k in KIND_ORDER if k in kinds)
-        print(f"✓ {found.nodes} specs valid in {found.files} files (env {found.environment}): {detail}")
-        for other in every.validations[1:]:
-            print(f"✓ {other.nodes} specs valid in env {other.environment}")
-        if every.warnings:
-            from modelplane.cli.views.diagnostics import to_text
-
-            print("\n" + to_text(every.warnings, color=color(sys.stderr)), file=sys.stderr)
+    validate_view(every, envs, fmt, color=color(sys.stderr)).write()
 
 
 def graph(
@@ -77,24 +61,15 @@ def graph(
     fmt: GraphFormatOpt = GraphFormat.text,
     no_cache: NoCacheOpt = False,
 ) -> None:
-    """Show the lineage graph, or the part a selector picks."""
-    from modelplane.compiler.report import graph as report_graph
+    """Show the lineage graph, or the part a selector picks; edges read in the data's direction."""
+    from modelplane.cli.views.graph import graph_view, selection_warnings
 
     root = compile_root(project)
-    # --format json promises one JSON document on stdout: a spec error is one too (validate's shape)
-    errors_as = Format.json if fmt == GraphFormat.json else Format.text
+    errors_as = errors_format(fmt)  # a spec error is one JSON document too (validate's shape)
     ws = Workspace(root, env, use_cache=not no_cache, on_unfinished=_note)
     picked = guard(lambda: ws.graph(select, base, exclude=exclude), errors_as)
-    _warn_selection(picked.warnings)
-    g, nodes = picked.graph, picked.nodes
-    if fmt == GraphFormat.mermaid:
-        sys.stdout.write(report_graph.mermaid(g, nodes) + "\n")
-    elif fmt == GraphFormat.dot:
-        sys.stdout.write(report_graph.dot(g, nodes) + "\n")
-    elif fmt == GraphFormat.json:
-        sys.stdout.write(json.dumps(report_graph.to_json(g, nodes), indent=2) + "\n")
-    else:
-        sys.stdout.write(report_graph.text(g, nodes))
+    sys.stderr.write(selection_warnings(picked.warnings))
+    graph_view(picked, fmt).write()
 
 
 def impact(
@@ -107,18 +82,14 @@ def impact(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """What is affected downstream if the selected nodes change (or, with --base, how they did change)."""
+    from modelplane.cli.views.graph import selection_warnings
+    from modelplane.cli.views.impact import impact_view
+
     root = compile_root(project)
     ws = Workspace(root, env, use_cache=not no_cache, on_unfinished=_note)
     result = guard(lambda: ws.impact(selector, base, exclude=exclude))
-    _warn_selection(result.warnings)
-    if fmt == Format.json:
-        print(json.dumps(result.to_json(), indent=2))
-        return
-    print(f"{len(result.changed)} changed -> {len(result.affected)} affected")
-    for cid in result.changed:
-        print(f"  changed  {cid}")
-    for item in result.affected:
-        print(f"  {item.category:<21} {item.id}  <- {' -> '.join(item.reasons)}")
+    sys.stderr.write(selection_warnings(result.warnings))
+    impact_view(result, fmt).write()
 
 
 def plan(
@@ -149,18 +120,17 @@ def plan(
     exclude: ExcludeOpt = None,
 ) -> None:
     """Diff the specs against the applied state (or --base REF) and show every change with its impact."""
-    errors_as = Format.json if fmt == PlanFormat.json else Format.text  # --format json: errors as JSON too
+    errors_as = errors_format(fmt)
     root = compile_root(project)
     memo_key = None
     head_scan = None
     git = None
+    ws = Workspace(root, env, use_cache=not no_cache, on_unfinished=_note)
     if base is not None:
-        from modelplane.compiler.source.files import GitSource
-        from modelplane.compiler.source.scan import scan
-
-        head_scan = guard(lambda: scan(root, env), errors_as)
-        git = guard(lambda: GitSource.for_project(root, base), errors_as)
-    if head_scan is not None and git is not None and out is None and not no_cache and fmt != PlanFormat.markdown:
+        head_scan = guard(ws.scan, errors_as)
+        git = guard(lambda: ws.git_source(base), errors_as)
+    # a markdown report points at its --out artifact by name: it is never memoized
+    if head_scan is not None and git is not None and out is None and not no_cache and fmt in MEMOIZED:
         from modelplane import plan_memo
 
         if not head_scan.problems:
@@ -177,7 +147,6 @@ def plan(
                 sys.stdout.write(hit["stdout"])
                 sys.stderr.write(hit["stderr"])
                 plan_exit(hit["code"], detailed_exitcode)
-    ws = Workspace(root, env, use_cache=not no_cache, on_unfinished=_note)
     result = guard(
         lambda: ws.plan(
             base,
@@ -190,13 +159,18 @@ def plan(
         errors_as,
     )
     saved_as = out.name if out is not None and not result.errors else None  # the artifact the report points at
-    shown = plan_view(result, fmt, artifact=saved_as, color=(color(sys.stdout), color(sys.stderr)))
+    # the id and approvals of a plan that could be applied (made only where the view shows them)
+    notes = (
+        (lambda: guard(lambda: ws.plan_notes(result), errors_as))
+        if result.plan.has_work and not result.errors
+        else None
+    )
+    shown = plan_view(result, fmt, artifact=saved_as, color=(color(sys.stdout), color(sys.stderr)), notes=notes)
     if memo_key is not None:
         from modelplane import plan_memo
 
         plan_memo.put(root, memo_key, shown.stdout, shown.stderr, shown.code)
-    sys.stdout.write(shown.stdout)
-    sys.stderr.write(shown.stderr)
+    shown.write()
     if result.errors and out is not None:
         print(f"plan not saved to {out}: fix the errors above or pass --allow-breaking", file=sys.stderr)
     if not result.errors and out is not None:
@@ -210,12 +184,6 @@ def plan(
                 file=sys.stderr,
             )
     plan_exit(shown.code, detailed_exitcode)
-
-
-def _warn_selection(warnings: list[str]) -> None:
-    """A selection that matched nothing for a legitimate reason (nothing changed) still says so."""
-    for w in warnings:
-        print(f"warning[selector-matches-nothing]: {w}", file=sys.stderr)
 
 
 def _note(running: Any) -> None:
@@ -235,19 +203,7 @@ def schema(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to a file instead of stdout.")] = None,
 ) -> None:
     """Print the JSON Schema of spec documents, for editors (yaml-language-server)."""
-    from modelplane.specs.kinds import KINDS
-    from modelplane.specs.schema import kind_schema, project_schema, spec_schema
-
-    if kind is not None and kind not in KINDS:
-        from modelplane.errors import did_you_mean
-
-        fail(ModelplaneError(f"unknown kind `{kind}`", hint=did_you_mean(kind, KINDS, "known kinds")))
-    if target == SchemaTarget.plan:
-        from modelplane.compiler.plan.model import plan_schema
-
-        doc = plan_schema()
-    else:
-        doc = project_schema() if target == SchemaTarget.project else kind_schema(kind) if kind else spec_schema()
+    doc = guard(lambda: Workspace.schema(target.value, kind))
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     if out is None:
         sys.stdout.write(text)
@@ -261,9 +217,7 @@ def init(
     name: Annotated[str | None, typer.Option("--name", help="Project name (default: the folder's name).")] = None,
 ) -> None:
     """Create a small, valid project: a dataset, a model, an evaluation, an endpoint on the local stack."""
-    from modelplane.templates.scaffold import scaffold
-
-    written = guard(lambda: scaffold(directory, name))
+    written = guard(lambda: Workspace.init(directory, name))
     for path in written:
         print(f"  created {path}")
     print(f"✓ project ready; next: cd {directory} && modelplane validate && modelplane graph")

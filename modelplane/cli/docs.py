@@ -12,6 +12,7 @@ import typer
 from modelplane.cli.exit import fail, guard
 from modelplane.cli.options import BaseOpt, EnvOpt, NoCacheOpt, ProjectOpt
 from modelplane.cli.project import compile_root
+from modelplane.cli.views.words import plural
 from modelplane.errors import ModelplaneError
 
 docs_app = typer.Typer(help="The lineage explorer: a static site you open from disk.", no_args_is_help=True)
@@ -44,7 +45,8 @@ def docs_generate(
     done = guard(lambda: generate(ws, target, base=base, plan_file=plan))
     took = time.perf_counter() - started
     overlay = f", impact overlay against {done.overlay}" if done.overlay else ""
-    print(f"wrote the explorer for {done.nodes} nodes and {done.edges} edges to {target}{overlay} in {took:.2f}s")
+    counted = f"{plural(done.nodes, 'node')} and {plural(done.edges, 'edge')}"
+    print(f"wrote the explorer for {counted} to {target}{overlay} in {took:.2f}s")
     print(f"open {(target / 'index.html').resolve().as_uri()}  (or: modelplane docs serve --dir {target})")
 
 

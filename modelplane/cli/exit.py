@@ -1,14 +1,14 @@
 """How a command ends: one place maps errors to exit codes and output, and decides whether the process may
 skip interpreter teardown.
 
-Exit codes are part of the interface: 0 success, 1 an error the user can fix (printed as diagnostics, no
-traceback), 2 changes present (``plan --detailed-exitcode``) or a usage error, 130 detached by Ctrl-C while
-an apply goes on.
+Exit codes are part of the interface (``modelplane.exitcodes``): 0 success, 1 an error the user can fix
+(printed as diagnostics, no traceback), 2 changes present (only ``plan --detailed-exitcode``) or a usage error
+where that flag is not given, 3 an internal error (one line asking for a bug report; ``MODELPLANE_DEBUG=1``
+shows the traceback), 130 detached by Ctrl-C while an apply goes on.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from modelplane import exitcodes
 from modelplane.cli.options import Format, color
 from modelplane.errors import ModelplaneError
 
@@ -30,13 +31,14 @@ MAIN: list[bool] = []
 """Set when this process is the `modelplane` command itself (not a test runner calling ``app``)."""
 
 
-def fail(exc: ModelplaneError, fmt: Format = Format.text) -> NoReturn:
-    from modelplane.cli.views.diagnostics import to_json, to_text
+CHANGES: list[bool] = []
+"""Set by ``plan_exit`` when it ends with 2 for changes: any other 2 is a usage error (see ``end_code``)."""
 
-    if fmt == Format.json:
-        print(json.dumps({"ok": False, "errors": to_json(exc.diagnostics)}, indent=2))
-    else:
-        print(to_text(exc.diagnostics, color=color(sys.stderr)), file=sys.stderr)
+
+def fail(exc: ModelplaneError, fmt: Format = Format.text) -> NoReturn:
+    from modelplane.cli.views.diagnostics import errors_view
+
+    errors_view(exc.diagnostics, fmt, color=color(sys.stderr)).write()
     raise typer.Exit(exc.exit_code)
 
 
@@ -48,7 +50,31 @@ def guard(fn: Callable[[], T], fmt: Format = Format.text) -> T:
 
 
 def plan_exit(code: int, detailed: bool) -> NoReturn:
-    raise typer.Exit(1 if code == 1 else 2 if code == 2 and detailed else 0)
+    ended = exitcodes.plan_code(code, detailed)
+    if ended == exitcodes.CHANGES:
+        CHANGES.append(True)
+    raise typer.Exit(ended)
+
+
+def end_code(code: int | str | None, argv: list[str]) -> int | str | None:
+    """The process's exit code: a usage error (typer's 2) where ``--detailed-exitcode`` was given exits 1, so
+    a script never reads it as "changes"."""
+    if code == exitcodes.USAGE and not CHANGES and "--detailed-exitcode" in argv:
+        return exitcodes.USER_ERROR
+    return code
+
+
+def internal_error(exc: BaseException) -> int:
+    """An exception no command expected (a bug): one line asking for a bug report, or with ``MODELPLANE_DEBUG=1``
+    the traceback; exit 3."""
+    from modelplane import __version__
+
+    if exitcodes.debugging():
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    print(exitcodes.bug_report(exc, __version__), file=sys.stderr)
+    return exitcodes.INTERNAL
 
 
 def run_main(app: Callable[[], Any]) -> None:
@@ -57,19 +83,24 @@ def run_main(app: Callable[[], Any]) -> None:
     # pydantic's plugin discovery scans every installed distribution's entry points
     # (~15 ms per run); modelplane uses no pydantic plugins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
-    from modelplane.compiler import timings
+    from modelplane.workspace import Workspace
 
     code: int | str | None = 0
     MAIN.append(True)
     try:
         app()
     except SystemExit as exc:
-        code = exc.code
+        code = end_code(exc.code, sys.argv[1:])
         if not QUICK_EXIT:
-            raise
+            raise SystemExit(code) from None
+    except Exception as exc:  # a bug: typer lets it through (pretty_exceptions off)
+        code = internal_error(exc)
+        if not QUICK_EXIT:
+            raise SystemExit(code) from None
     finally:
-        if timings.ENABLED and timings.totals():
-            print(timings.report(), file=sys.stderr)
+        report = Workspace.timings_report()
+        if report:
+            print(report, file=sys.stderr)
     if QUICK_EXIT:
         if isinstance(code, str):  # sys.exit("message") prints it and exits 1
             print(code, file=sys.stderr)

@@ -1,23 +1,28 @@
-"""Talking to a running apply: the Temporal client, following its progress, and losing the server gracefully."""
+"""Following a running apply: its progress on a terminal or in a log, and losing the server gracefully.
+
+Everything that talks to Temporal is the ``ApplyHandle``'s (``watch``, ``ended_unfinished``, ``record_ended``) or
+the Workspace's; this module shows what they say.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
 from modelplane.cli.exit import QUICK_EXIT, fail
-from modelplane.cli.options import color
-from modelplane.errors import ModelplaneError
+from modelplane.cli.options import Format
+from modelplane.cli.views.console import make_console
+from modelplane.errors import ModelplaneError, ServerLost
 
 if TYPE_CHECKING:
-    from modelplane.runtime.settings import Settings
     from modelplane.runtime.temporal.client import ApplyHandle
     from modelplane.runtime.temporal.messages import Progress
+    from modelplane.workspace import Workspace
+
+__all__ = ["FINAL", "exit_code", "follow_apply", "make_console", "run_async", "signal_apply"]
 
 POLL_S = 0.25
 
@@ -25,7 +30,7 @@ POLL_S = 0.25
 FINAL = ("succeeded", "failed", "aborted")
 
 
-def run_async(coro: Any) -> Any:
+def run_async(coro: Any, fmt: Format = Format.text) -> Any:
     import asyncio
 
     # the process ends without tearing the interpreter down: Temporal's client leaves native threads that
@@ -34,28 +39,20 @@ def run_async(coro: Any) -> Any:
     try:
         return asyncio.run(coro)
     except ModelplaneError as exc:
-        fail(exc)
+        fail(exc, fmt)
     except ServerLost as exc:  # one line, no traceback: what happened and the command that re-attaches
         print(str(exc), file=sys.stderr)
         raise typer.Exit(1) from None
 
 
-def make_console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    tty = color(stream)
-    # off a terminal (CI logs, pipes) lines are not wrapped at 80 columns
-    return Console(file=stream, force_terminal=tty, no_color=not tty, highlight=False, width=None if tty else 200)
-
-
 async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
-    """Show progress until the apply ends; returns its final state."""
+    """Show progress until the apply ends (``follow``) or once; returns its state."""
     import asyncio
 
     from rich.live import Live
 
     from modelplane.cli.views.progress import LineLog, table
+    from modelplane.errors import NoWorker
 
     console = make_console()
     s, link = h.settings, h.ui_link
@@ -71,7 +68,7 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
         waiting = False
         while True:
             try:
-                p = await query_progress(h)
+                p = await h.watch()
             except NoWorker as exc:
                 if not follow:
                     raise ServerLost(str(exc)) from None
@@ -87,9 +84,9 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
                 log.update(p)
             if p.state in FINAL or not follow:
                 break
-            ended = await ended_unfinished(h.workflow)
+            ended = await h.ended_unfinished()
             if ended is not None:  # a query replays a closed workflow as it last was: "running", forever
-                record_ended(s, p.apply_id, ended)
+                h.record_ended(p.apply_id, ended)
                 if view is not None:
                     view.stop()
                     view = None
@@ -105,101 +102,21 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
         if view is not None:
             view.stop()
     assert p is not None
-    if p.state in FINAL:
-        print_summary(console, p)
+    print_summary(console, p)
     return p.state
 
 
-def record_ended(s: Settings, apply_id: str, ended: str) -> None:
-    """The history row of an apply whose workflow was closed from outside (terminated, timed out) says so:
-    the workflow never writes its own ending, and `history` would show it running forever."""
-    from modelplane.runtime.settings import open_store
+def print_summary(console: Any, p: Progress) -> None:
+    """How the apply ended; or, shown once while it goes on, why it waits (paused, at a manual gate)."""
+    import json
 
-    try:
-        store = open_store(s.root, s.state)
-        if any(e.apply_id == apply_id and e.outcome == "running" for e in store.history(s.environment, limit=50)):
-            # its write-ahead intents stay pending: the next plan repairs what the terminated apply left
-            store.history_end(apply_id, ended, {"ended": f"the workflow was {ended} on the server"}, keep_intents=True)
-    except (ModelplaneError, OSError):
-        pass  # the message below still says what happened; the row stays as it was
-
-
-async def ended_unfinished(handle: Any) -> str | None:
-    """How the apply's workflow closed without its own ending (terminated, timed out...), or None if it runs."""
-    from temporalio.client import WorkflowExecutionStatus
-    from temporalio.service import RPCError
-
-    try:
-        desc = await handle.describe()
-    except RPCError:
-        return None  # the next query says what is wrong with the server
-    if desc.status in (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-        return None  # completed: the query's next answer is its final state
-    name: str = desc.status.name
-    return name.lower().replace("_", " ")
-
-
-class ServerLost(Exception):
-    """The Temporal server stopped answering while a command followed an apply."""
-
-
-class NoWorker(ServerLost):
-    """The server answers, but no worker polls the apply's task queue (the apply waits for one)."""
-
-
-async def query_progress(h: ApplyHandle) -> Progress:
-    """The apply's progress; losing the server ends the command with one line saying how to re-attach."""
-    from temporalio.service import RPCError, RPCStatusCode
-
-    s, ep = h.settings, h.endpoint
-    try:
-        return await h.progress()
-    except RPCError as exc:
-        # the server answers; no worker polls the apply's task queue now: it says so ("no poller"), or, where a
-        # worker polled it lately, the query times out while the workflow's task waits for a worker
-        gone = exc.status == RPCStatusCode.UNAVAILABLE  # the server itself is away: the other message
-        if "no poller" in str(exc) or (not gone and await waits_for_a_worker(h.workflow)):
-            raise NoWorker(
-                f"no worker polls task queue `{s.temporal.task_queue}` at {ep.address} now; the apply waits on the "
-                f"server and goes on when one does (embedded mode: `modelplane apply` starts one; a team: start "
-                f"`modelplane worker` on the same build)"
-            ) from None
-        raise ServerLost(
-            f"lost the Temporal server at {ep.address} while following apply {s.workflow_id} ({exc}); the apply "
-            f"is kept by the server and goes on when it is back: re-attach with "
-            f"`modelplane status --env {s.environment} --watch`"
-        ) from None
-
-
-WORKER_WAIT_S = 5.0
-"""How long an apply's workflow task may wait unstarted before no worker is said to poll its task queue (a live
-worker starts one within milliseconds)."""
-
-
-async def waits_for_a_worker(handle: Any) -> bool:
-    """Whether the workflow's pending task has waited over ``WORKER_WAIT_S`` without a worker starting it."""
-    import time
-
-    from temporalio.api.enums.v1 import PendingWorkflowTaskState
-    from temporalio.service import RPCError
-
-    try:
-        raw = (await handle.describe()).raw_description
-    except RPCError:
-        return False  # the server does not answer: that is the other message
-    if not raw.HasField("pending_workflow_task"):
-        return False
-    task = raw.pending_workflow_task
-    if task.state != PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED:
-        return False
-    since = task.original_scheduled_time if task.HasField("original_scheduled_time") else task.scheduled_time
-    scheduled: float = since.ToMicroseconds() / 1e6
-    return time.time() - scheduled > WORKER_WAIT_S
-
-
-def print_summary(console: Any, p: Any) -> None:
     from modelplane.cli.views.progress import headline
+    from modelplane.cli.views.status import paused_lines
 
+    if p.state not in FINAL:
+        for line in paused_lines(p):
+            console.print(line, style="magenta")
+        return
     style = {"succeeded": "green", "failed": "red", "aborted": "yellow"}.get(p.state, "")
     console.print(headline(p), style=style)
     if p.preflight:
@@ -221,25 +138,6 @@ def exit_code(state: str) -> int:
     return 0 if state == "succeeded" else 1
 
 
-async def running_handle(s: Settings) -> Any:
-    """The Temporal handle of the apply running on the environment; an error where none runs."""
-    from modelplane.runtime.apply import attach
-
-    found = await attach(s)
-    if found is None:
-        raise ModelplaneError(
-            f"no apply is running on {s.project.name}/{s.environment}",
-            hint=f"`modelplane status --env {s.environment}` shows the last one",
-        )
-    return found[1].workflow
-
-
-def signal_apply(s: Any, signal: Callable[..., Any], *args: Any) -> None:
-    """Send the running apply one of ``ApplyPlanWorkflow``'s signals, by method reference (its name is the
-    method's: what recorded histories hold)."""
-
-    async def go() -> None:
-        handle = await running_handle(s)
-        await handle.signal(signal, *args)
-
-    run_async(go())
+def signal_apply(ws: Workspace, name: Literal["pause", "resume", "abort"], reason: str = "") -> None:
+    """Send the environment's running apply ``pause``, ``resume`` or ``abort``."""
+    run_async(ws.signal(name, reason))

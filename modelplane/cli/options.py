@@ -34,6 +34,11 @@ class SchemaTarget(StrEnum):
     plan = "plan"
 
 
+def errors_format(fmt: Format | GraphFormat | PlanFormat) -> Format:
+    """How a command's errors are shown: ``--format json`` promises one JSON document on stdout, errors included."""
+    return Format.json if fmt.value == "json" else Format.text
+
+
 _FORMAT = typer.Option("--format", "-f", help="Output format.")
 
 FormatOpt = Annotated[Format, _FORMAT]

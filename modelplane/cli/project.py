@@ -1,4 +1,4 @@
-"""Finding the project a command runs on, and its settings."""
+"""Finding the project a command runs on, and its workspace (every command reaches the project through it)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,13 @@ if TYPE_CHECKING:
 
 
 def project_root(project: Path | None, fmt: Format = Format.text) -> Path:
-    from modelplane.compiler.source.scan import find_root
+    from modelplane.workspace import Workspace
 
-    return guard(lambda: find_root(project or Path.cwd()), fmt)
+    return guard(lambda: Workspace.find_root(project or Path.cwd()), fmt)
 
 
 def settings(project: Path | None, env: str | None) -> Any:
-    from modelplane.runtime.settings import settings_for
-
-    root = project_root(project)
-    return guard(lambda: settings_for(root, env))
+    return workspace(project, env).settings
 
 
 def workspace(project: Path | None, env: str | None) -> Workspace:

@@ -11,7 +11,7 @@ import typer
 from modelplane.cli.exit import fail, guard
 from modelplane.cli.follow import run_async
 from modelplane.cli.options import EnvOpt, ProjectOpt
-from modelplane.cli.project import project_root, settings
+from modelplane.cli.project import project_root
 from modelplane.errors import ModelplaneError
 
 
@@ -29,24 +29,22 @@ def worker(
 ) -> None:
     """Run a worker: in the foreground as a service for a team's Temporal (any directory with connection
     settings will do: an apply carries what it needs), or for the embedded server. SIGTERM stops it gracefully."""
-    from modelplane.runtime.temporal.worker import serve
+    from modelplane.workspace import Workspace
 
     if log_format not in ("text", "json"):
         fail(ModelplaneError(f"unknown --log-format `{log_format}`", hint="use text or json"))
-    root = worker_root(project)
+    ws = Workspace(worker_root(project), env)  # its settings are read by the worker (or say what is missing)
     with contextlib.suppress(KeyboardInterrupt):
-        run_async(serve(root, env, idle_exit, health_port=health_port, log_format=log_format))
+        run_async(ws.serve_worker(idle_exit, health_port=health_port, log_format=log_format))
 
 
 def worker_root(project: Path | None) -> Path:
     """The project's root; for a worker service configured by its environment alone (``MODELPLANE_TEMPORAL_
     ADDRESS`` set, no modelplane.yaml here or above), the current directory: it keeps ``.modelplane/`` there."""
-    from modelplane.specs.project import PROJECT_FILE
+    from modelplane.workspace import Workspace
 
-    if project is None:
-        here = Path.cwd().resolve()
-        if not any((d / PROJECT_FILE).is_file() for d in (here, *here.parents)):
-            return here  # without MODELPLANE_TEMPORAL_ADDRESS, worker_settings says what is missing
+    if project is None and not Workspace.has_project_above(Path.cwd()):
+        return Path.cwd().resolve()  # without MODELPLANE_TEMPORAL_ADDRESS, worker_settings says what is missing
     return project_root(project)
 
 
@@ -55,24 +53,22 @@ def server(
     stop: Annotated[bool, typer.Option("--stop", help="Stop the embedded server (and its worker).")] = False,
 ) -> None:
     """Run the embedded Temporal server in the foreground, with its Web UI."""
-    from modelplane.runtime.temporal.client import stop_worker
-    from modelplane.runtime.temporal.server import running_server, start_foreground, stop_server
+    from modelplane.workspace import Workspace
 
-    root = project_root(project)
+    ws = Workspace(project_root(project))
     if stop:
-        stop_worker(root)
-        stopped = stop_server(root)
+        stopped = ws.stop_server()
         print("stopped the embedded Temporal server" if stopped else "the embedded Temporal server was not running")
         return
-    running = running_server(root)
+    running = ws.server_running()
     if running is not None:
         print(f"the embedded Temporal server already runs (pid {running.pid}) at {running.address}")
         if running.ui_url:
             print(f"Web UI: {running.ui_url}")
         print("stop it with: modelplane server --stop")
         return
-    s = settings(project, None)
-    proc, fg = guard(lambda: start_foreground(root, s.temporal.namespace, s.temporal.ui, s.environment))
+    s = guard(lambda: ws.settings)
+    proc, fg = guard(ws.start_server_foreground)
     ui = f"Web UI ({s.temporal.ui}) at {fg.ui_url}" if fg.ui_url else "no Web UI (temporal.ui: off)"
     print(f"Temporal at {fg.address}, {ui}; Ctrl-C stops it", flush=True)
     try:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from modelplane.cli.exit import guard
-from modelplane.cli.options import EnvOpt, ProjectOpt
+from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
 from modelplane.cli.project import workspace
 
 stack_app = typer.Typer(help="Pulumi stacks: preview what a stack's program creates.", no_args_is_help=True)
@@ -23,19 +23,15 @@ def stack_preview(
     render: Annotated[
         Path | None, typer.Option("--render", help="Also write the Kubernetes objects as YAML here.")
     ] = None,
+    fmt: FormatOpt = Format.text,
 ) -> None:
     """Every resource the stack's Pulumi program would create, offline (no Pulumi CLI, no cloud)."""
-    from modelplane.stacks.preview import write_objects
+    from modelplane.cli.views.stack import preview_view
+    from modelplane.workspace import Workspace
 
     ws = workspace(project, env)
-    shown = guard(lambda: ws.stack_preview(stack))
-    spec, rendered = shown.spec, shown.rendered
-    where = ", ".join(x for x in (spec["provider"], spec["region"], f"namespace {rendered.namespace}") if x)
-    print(f"stack/{shown.name} ({where}), env {ws.settings.environment}: {len(shown.rows)} resources")
-    for r in shown.rows:
-        print(f"  + {r.type}  {r.name}" + (f"\n      {r.summary}" if r.summary else ""))
-    for extra in shown.missing_extras:
-        print(f"note: node pools not shown: install the `{extra}` extra (pip install 'modelplane[{extra}]')")
+    shown = guard(lambda: ws.stack_preview(stack), fmt)
+    preview_view(shown, ws.settings.environment, fmt).write()
     if render is not None:
-        written = write_objects(rendered, render)
+        written = Workspace.write_stack_objects(shown, render)
         print(f"wrote {len(written)} Kubernetes objects to {render}", file=sys.stderr)

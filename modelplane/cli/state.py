@@ -9,35 +9,19 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from modelplane.cli.exit import fail, guard
 from modelplane.cli.options import EnvOpt, ProjectOpt
-from modelplane.cli.project import settings
+from modelplane.cli.project import workspace
+from modelplane.cli.views.words import plural
 from modelplane.errors import ModelplaneError
 
 state_app = typer.Typer(
     help="The state store: export, import, migrate SQLite to PostgreSQL, clear a stuck lock.", no_args_is_help=True
 )
-
-
-def _store(s: Any, must_exist: bool = True) -> Any:
-    from modelplane.runtime.state import existing_store, open_store
-
-    def opened() -> Any:
-        if not must_exist:
-            return open_store(s.root, s.state)
-        store = existing_store(s.root, s.state)
-        if store is None:
-            raise ModelplaneError(
-                f"there is no state for {s.project.name} yet ({s.state.path} does not exist)",
-                hint="`modelplane apply` creates it",
-            )
-        return store
-
-    return guard(opened)
 
 
 def _can_prompt() -> bool:
@@ -51,11 +35,9 @@ def export_(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Everything the store holds, as a versioned JSON document (deterministic: same state, same bytes)."""
-    from modelplane.runtime.state.export import dumps, export_document
-
-    s = settings(project, env)
-    store = _store(s)
-    text = dumps(guard(lambda: export_document(store)))
+    ws = workspace(project, env)
+    store = guard(ws.existing_store)
+    text = guard(ws.export_state)
     if output is None:
         sys.stdout.write(text)
         return
@@ -73,18 +55,14 @@ def import_(
     force: Annotated[bool, typer.Option("--force", help="Replace a store that is not empty.")] = False,
 ) -> None:
     """Load an export into the environment's store, which must be empty unless --force."""
-    from modelplane.runtime.state.export import import_rows, parse_document
-
-    s = settings(project, env)
+    ws = workspace(project, env)
     source = "<stdin>" if str(file) == "-" else str(file)
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text()
     except OSError as exc:
         fail(ModelplaneError(f"cannot read {file}: {exc.strerror}", hint="pass the path of an export"))
-    rows = guard(lambda: parse_document(text, source))
-    store = _store(s, must_exist=False)
-    n = guard(lambda: import_rows(store, rows, force))
-    print(f"imported {n} rows from {source} into {store.describe()}")
+    n, into = guard(lambda: ws.import_state(text, source, force))
+    print(f"imported {plural(n, 'row')} from {source} into {into}")
 
 
 @state_app.command()
@@ -97,25 +75,16 @@ def migrate(
     ] = False,
 ) -> None:
     """Copy the SQLite state into PostgreSQL, then check both export the same; running it twice is safe."""
-    from modelplane.runtime.settings import state_path
-    from modelplane.runtime.state import open_target
-    from modelplane.runtime.state.export import migrate as do_migrate
-    from modelplane.runtime.state.sqlite import StateStore
-    from modelplane.runtime.state.url import postgres_target, redact
-
-    s = settings(project, env)
-    path = state_path(s.root, s.state)
-    if not path.exists():
-        fail(ModelplaneError(f"there is no SQLite state to migrate: {path} does not exist", hint="nothing to do"))
-    target = guard(lambda: open_target(postgres_target(to, s.root, s.state.password_file, os.environ, "--to")))
-    result = guard(lambda: do_migrate(StateStore(path), target, force))
-    shown = redact(to)
+    ws = workspace(project, env)
+    path = ws.sqlite_state_path()
+    done = guard(lambda: ws.migrate_state(to, force))
+    result, shown, described = done.migrated, done.shown, done.described
     if result.copied:
-        print(f"copied {result.rows} rows from {path} to {shown}; both export the same document")
+        print(f"copied {plural(result.rows, 'row')} from {path} to {shown}; both export the same document")
     else:
-        print(f"{shown} already holds the state of {path} ({result.rows} rows): nothing to do")
+        print(f"{shown} already holds the state of {path} ({plural(result.rows, 'row')}): nothing to do")
     print(
-        f"use it with `state: {{backend: postgres, url: {target.describe()}}}` in modelplane.yaml or "
+        f"use it with `state: {{backend: postgres, url: {described}}}` in modelplane.yaml or "
         f"MODELPLANE_STATE_URL; {path} is left as it was"
     )
 
@@ -129,7 +98,8 @@ def unlock(
     reason: Annotated[str, typer.Option("--reason", help="Why, kept in the audit entry.")] = "",
 ) -> None:
     """Clear an environment's lock row (left by a crashed apply); recorded in the audit trail."""
-    s = settings(project, env)
+    ws = workspace(project, env)
+    s = ws.settings
     if not force:
         fail(
             ModelplaneError(
@@ -139,7 +109,7 @@ def unlock(
                 f"run `modelplane state unlock --env {s.environment} --force`",
             )
         )
-    store = _store(s, must_exist=False)
+    store = guard(ws.store)
     held = guard(lambda: store.lock_holder(s.environment))
     if held is None:
         print(f"no lock is held on {s.project.name}/{s.environment} in {store.describe()}: nothing to clear")
@@ -155,8 +125,7 @@ def unlock(
         if answer.strip() != s.environment:
             print("not confirmed: the lock is left as it was", file=sys.stderr)
             raise typer.Exit(1)
-    from modelplane.runtime.apply import requested_by  # the apply machinery: only for the commands that use it
-
-    cleared = guard(lambda: store.force_unlock(s.environment, requested_by(), reason))
+    me = ws.requested_by()
+    cleared = guard(lambda: store.force_unlock(s.environment, me, reason))
     what = f"apply {cleared.apply_id}'s lock" if cleared else "the lock (already gone)"
-    print(f"cleared {what} on {s.environment}; recorded in the audit trail as {requested_by()}")
+    print(f"cleared {what} on {s.environment}; recorded in the audit trail as {me}")

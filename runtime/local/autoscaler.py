@@ -36,6 +36,7 @@ from typing import Any
 
 import aiohttp
 
+from modelplane.compiler.report.words import plural, plural_of
 from modelplane.runtime import secrets as secret_values
 from modelplane.runtime.local import drift, prom_text
 from modelplane.runtime.local import registry as regs
@@ -157,7 +158,7 @@ class Autoscaler:
                 continue
             unit = "mean" if policy.metric == "kv_usage" else "total"
             reason = why or (
-                f"{policy.metric} {unit} {total:.2f} over {len(ready)} ready replica(s), target {policy.target:g} "
+                f"{policy.metric} {unit} {total:.2f} over {plural(len(ready), 'ready replica')}, target {policy.target:g} "
                 f"per replica: {raw} wanted"
             )
             st.changes.append((now, to - len(active)))
@@ -207,7 +208,13 @@ class Autoscaler:
                     if gone:
                         before = len(current.replicas) + len(gone)
                         ports = ", ".join(str(r.port) for r in gone)
-                        self._record(edit, name, before, len(current.replicas), f"replica(s) {ports} exited")
+                        self._record(
+                            edit,
+                            name,
+                            before,
+                            len(current.replicas),
+                            f"{plural_of('replica', len(gone))} {ports} exited",
+                        )
                 deaths.extend([now] * len(gone))
                 rev = current
             floor = max(1, rev.min_replicas, policy.min_replicas if policy else 1)
@@ -218,7 +225,9 @@ class Autoscaler:
             if now < deaths[-1] + delay:
                 waiting.add(name)
                 continue
-            await self._scale_up(name, floor - active, f"replacing {floor - active} dead replica(s) (floor {floor})")
+            await self._scale_up(
+                name, floor - active, f"replacing {plural(floor - active, 'dead replica')} (floor {floor})"
+            )
         return waiting
 
     async def _router_state(self, reg: Registry) -> dict[str, object]:

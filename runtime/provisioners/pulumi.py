@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelplane.compiler.plan.model import StackInputs
+from modelplane.compiler.report.words import plural_of
 from modelplane.errors import ActionFailed
 from modelplane.files import atomic_write
 from modelplane.runtime.executors import Context, Effect
@@ -294,7 +295,7 @@ def rendered(inputs: StackInputs, record: dict[str, Any]) -> Rendered:
         unknown = sorted(r for r in revs if r not in ep.objects)
         if unknown:
             raise ActionFailed(
-                f"endpoint/{name}: the serving record lists revision(s) {', '.join(unknown)} that this plan "
+                f"endpoint/{name}: the serving record lists {plural_of('revision', len(unknown))} {', '.join(unknown)} that this plan "
                 f"does not deploy (plan revisions: {', '.join(ep.objects)})",
                 hint="the stack changed outside this apply: plan again with `modelplane plan --out FILE`",
             )

@@ -225,3 +225,22 @@ class ApplyHandle:
         """Wait for the apply to end; its outcome."""
         outcome: ApplyOutcome = await self.workflow.result()
         return outcome
+
+    async def watch(self) -> Progress:
+        """The apply's progress, for whoever follows it: ``modelplane.errors.ServerLost`` where the server is
+        gone, ``NoWorker`` where no worker polls its task queue (each says what to do)."""
+        from modelplane.runtime.temporal.watch import query_progress
+
+        return await query_progress(self)
+
+    async def ended_unfinished(self) -> str | None:
+        """How the workflow closed without its own ending (``terminated``, ``timed out``), or None while it runs."""
+        from modelplane.runtime.temporal.watch import ended_unfinished
+
+        return await ended_unfinished(self.workflow)
+
+    def record_ended(self, apply_id: str, ended: str) -> None:
+        """Write that ending into the apply's history row (the workflow never does)."""
+        from modelplane.runtime.temporal.watch import record_ended
+
+        record_ended(self.settings, apply_id, ended)

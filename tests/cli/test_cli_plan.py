@@ -81,7 +81,7 @@ def test_graph_formats() -> None:
     assert text.exit_code == 0 and text.output.startswith("8 nodes, ")
     mermaid = runner.invoke(app, ["graph", "-C", root, "-f", "mermaid", "-s", "model/tiny-chat+"])
     assert mermaid.output.startswith("graph LR\n")
-    assert "model_tiny_chat -->|serves| endpoint_tiny_chat" in mermaid.output
+    assert "model_tiny_chat -->|is served by| endpoint_tiny_chat" in mermaid.output
     dot = runner.invoke(app, ["graph", "-C", root, "-f", "dot"])
     assert dot.output.startswith("digraph lineage {")
     data = json.loads(runner.invoke(app, ["graph", "-C", root, "-f", "json"]).output)

@@ -129,4 +129,4 @@ def test_an_error_in_every_environment_is_reported_once_with_all_of_them(make_pr
     assert len(shared) == 1 and shared[0]["environments"] == ["dev", "prod"], payload
     ok = make_project({"specs/a.yaml": DATASET.replace("${var.freshness}", "1d")}, project=TWO_ENVS)
     result = runner.invoke(app, ["validate", "-C", str(ok)])
-    assert result.exit_code == 0 and "✓ 1 specs valid in env prod" in result.output, result.output
+    assert result.exit_code == 0 and "✓ 1 spec valid in env prod" in result.output, result.output

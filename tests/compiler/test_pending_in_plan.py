@@ -63,7 +63,7 @@ def test_plan_after_a_failed_rollout_shows_the_leftover_and_exits_2(applied: tup
     code, text = _plan(root)
     assert code == 2, text
     first = text.splitlines()[0]
-    assert first.startswith("Plan: 0 to create, 0 to update, 0 to replace, 0 to delete; 1 actions")
+    assert first.startswith("Plan: 0 to create, 0 to update, 0 to replace, 0 to delete; 1 action ")  # not "1 actions"
     assert "(1 left over from an earlier apply)" in first
     assert "No changes. The specs match" not in text
     assert "Left over from an earlier apply" in text
@@ -73,7 +73,7 @@ def test_plan_after_a_failed_rollout_shows_the_leftover_and_exits_2(applied: tup
     code, md = _plan(root, "--format", "markdown")
     assert code == 2
     assert "No changes: the specs match" not in md
-    assert "1 actions (1 left over from an earlier apply)" in md
+    assert "1 action (1 left over from an earlier apply)" in md
     assert "### Left over from an earlier apply" in md
     assert (
         "| `rollout:endpoint/tiny-chat` | failed: analysis at 20%: p99 latency 1450 ms above the SLO's 1000 ms | yes |"

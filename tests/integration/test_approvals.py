@@ -34,6 +34,11 @@ def test_a_retrain_waits_for_its_owners_approval_and_records_who_approved(pipeli
     plan_id = re.search(r"plan ([0-9a-f]{20}) still needs", said)
     assert plan_id, said
     assert len(pipeline.effects()) == before  # nothing ran
+    # `plan` said so before apply did: the same plan id, and who must approve it (issue 33)
+    planned = pipeline.run("plan").stdout
+    assert f"Plan id: {plan_id[1]} " in planned, planned
+    assert "Approvals: dev requires owners team-data, team-ml to approve before apply" in planned, planned
+    assert f"`modelplane approve --plan {plan_id[1]} --owner OWNER --env dev`" in planned
 
     ok = pipeline.run("approve", "--plan", plan_id[1], "--owner", "team-ml", check=True).stdout
     assert f"approved plan {plan_id[1]} on dev for team-ml" in ok

@@ -108,7 +108,7 @@ def test_apply_sends_openlineage_events_that_validate(applied_twice: tuple[Pipel
 def test_show_tells_both_versions_and_their_runs(applied_twice: tuple[Pipeline, Receiver]) -> None:
     p, _ = applied_twice
     out = p.run("show", "model/tiny-chat", check=True).stdout
-    assert "model/tiny-chat in dev (applied; 2 version(s))" in out, out
+    assert "model/tiny-chat in dev (applied; 2 versions)" in out, out
     lines = out.splitlines()
     versions = lines[lines.index("Versions") + 1 : lines.index("Versions") + 3]
     assert "1.0.0" in versions[0] and "created" in versions[0]

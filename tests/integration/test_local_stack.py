@@ -174,6 +174,9 @@ def test_manual_pause_waits_for_approve_and_abort_rolls_back(serving: Pipeline) 
     while "waits for approval" not in (st := serving.run("status").stdout) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert "endpoint/chat waits for approval: modelplane approve endpoint/chat" in st
+    # and says the apply is paused there, with the command that lets it go on (issue 33)
+    assert "is paused at the manual gate of endpoint/chat step " in st, st
+    assert "run `modelplane approve endpoint/chat --env dev` to go on" in st, st
     time.sleep(2)
     assert apply.poll() is None  # still waiting
     approved = serving.run("approve", "chat", check=True)

@@ -138,7 +138,7 @@ def test_cli_output_never_shows_the_password(
     ]:
         result = runner.invoke(app, [*args, "-C", str(root)], env=env)
         outputs.append(result.output)
-    assert "copied 1 rows" in outputs[0] and "nothing to do" in outputs[1] and "a1" in outputs[3], outputs
+    assert "copied 1 row " in outputs[0] and "nothing to do" in outputs[1] and "a1" in outputs[3], outputs
     assert "password authentication failed" in outputs[4], outputs[4]
     for out in outputs:
         assert pg_db.password not in out and quoted not in out, out

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from modelplane.cli.options import Format
+from modelplane.cli.views.shown import Shown
 from modelplane.compiler.report.terminal import safe, safe_line
+from modelplane.compiler.report.words import plural, plural_of
 from modelplane.errors import Diagnostic
 
 
@@ -37,7 +40,7 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
             lines.append(f"   {blue}= note:{reset} {safe(message)}: {safe_line(where)}")
         if d.environments:
             lines.append(
-                f"   {blue}= in environment{'s' if len(d.environments) > 1 else ''}:{reset} "
+                f"   {blue}= in {plural_of('environment', len(d.environments))}:{reset} "
                 + safe(", ".join(d.environments))
             )
         if d.hint:
@@ -46,14 +49,23 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     files = {d.location.file for d in diagnostics if d.location}
     errors = sum(1 for d in diagnostics if d.severity == "error")
     warnings = len(diagnostics) - errors
-    parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+    parts = [plural(errors, "error")] if errors else []
     if warnings:
-        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        parts.append(plural(warnings, "warning"))
     summary = " and ".join(parts)
     if files:
-        summary += f" in {len(files)} file{'s' if len(files) != 1 else ''}"
+        summary += f" in {plural(len(files), 'file')}"
     return "\n\n".join(blocks) + f"\n\n{bold}{red if errors else ''}{summary}{reset}"
 
 
 def to_json(diagnostics: Sequence[Diagnostic]) -> list[dict[str, Any]]:
     return [d.to_json() for d in diagnostics]
+
+
+def errors_view(diagnostics: Sequence[Diagnostic], fmt: Format, *, color: bool = False) -> Shown:
+    """A command's errors: one JSON document on stdout (``--format json``), else text on stderr."""
+    if fmt == Format.json:
+        import json
+
+        return Shown(json.dumps({"ok": False, "errors": to_json(diagnostics)}, indent=2) + "\n")
+    return Shown("", to_text(diagnostics, color=color) + "\n")

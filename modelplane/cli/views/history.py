@@ -1,4 +1,5 @@
-"""How past applies look: one line each (when, id, outcome, who, how long, counts) and their failures."""
+"""How past applies look: one line each (when, apply id, plan id, outcome, who, how long, counts) and their
+failures; or JSON."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from modelplane.cli.options import Format
+from modelplane.cli.views.shown import Shown
 
 if TYPE_CHECKING:
     from modelplane.runtime.state.ports import HistoryEntry
@@ -29,6 +33,13 @@ def history_text(rows: list[HistoryEntry], where: str) -> str:
     out = []
     for h in rows:
         took = f" in {h.finished_at - h.started_at:.1f}s" if h.finished_at else ""
-        out.append(f"{when(h.started_at)}  {h.apply_id}  {h.outcome:<9} {h.requested_by}{took} {counts(h.summary)}")
+        plan = f"plan {h.plan_id or '-'}"
+        out.append(
+            f"{when(h.started_at)}  {h.apply_id}  {plan}  {h.outcome:<9} {h.requested_by}{took} {counts(h.summary)}"
+        )
         out += [f"    ✗ {aid}: {why.splitlines()[0] if why else ''}" for aid, why in h.failures.items()]
     return "\n".join(out) + "\n"
+
+
+def history_view(rows: list[HistoryEntry], where: str, fmt: Format) -> Shown:
+    return Shown(history_json(rows) + "\n" if fmt == Format.json else history_text(rows, where))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from modelplane.runtime.temporal.messages import ActionResult, Progress, RolloutStatus
+from modelplane.compiler.report.words import plural
+
+if TYPE_CHECKING:
+    from modelplane.runtime.temporal.messages import ActionResult, Progress, RolloutStatus
 
 SYMBOL = {"pending": "·", "running": "⟳", "succeeded": "✓", "failed": "✗", "skipped": "-"}
 STYLE = {"pending": "dim", "running": "cyan", "succeeded": "green", "failed": "red bold", "skipped": "yellow"}
@@ -62,22 +66,42 @@ def rollout_line(r: RolloutStatus, now: datetime | None = None) -> str:
     if r.phase == "analysis":
         done = f"{min(r.window_s, (now - r.since).total_seconds()):.0f}/" if now is not None else ""
         window = f" ({done}{r.window_s:g} s window)"
-    return f"step {r.step + 1}/{r.steps} weight {r.weight}% {r.phase}{window}, {r.replicas} canary replica(s)"
+    return f"step {r.step + 1}/{r.steps} weight {r.weight}% {r.phase}{window}, {plural(r.replicas, 'canary replica')}"
+
+
+def verdict_figures(v: dict[str, Any]) -> list[str]:
+    """The canary's counts that the verdict's reason does not already state: each figure is shown once."""
+    c = v.get("canary") or {}
+    if "requests" not in c:
+        return []
+    reason = str(v.get("reason", ""))
+    n, synthetic = c.get("requests", 0), c.get("synthetic", 0)
+    out = []
+    if not re.search(rf"\b{n} (canary )?requests?\b", reason):
+        real = c.get("real", n)
+        out.append(
+            f"{plural(n, 'request')} ({real} real, {synthetic} synthetic)" if synthetic else plural(n, "request")
+        )
+    errors = c.get("errors", 0)
+    if not re.search(rf"\b{errors} errors?\b", reason):
+        out.append(plural(errors, "error"))
+    p99 = c.get("p99_ms")
+    if p99 is not None:
+        said = (f"p99 {p99} ms", f"p99 {p99:.0f} ms") if isinstance(p99, int | float) else (f"p99 {p99} ms",)
+        if not any(x in reason for x in said):
+            out.append(f"p99 {p99:.0f} ms" if isinstance(p99, int | float) else f"p99 {p99} ms")
+    return out
 
 
 def verdict_line(v: dict[str, Any] | None) -> str:
-    """The last verdict with its numbers: real and synthetic requests, errors, p99."""
+    """The last verdict: its result, gate and reason, and the canary's figures the reason does not give."""
     if not v:
         return ""
-    c = v.get("canary") or {}
-    figures = ""
-    if "requests" in c:
-        figures = (
-            f" [{c.get('requests', 0)} requests: {c.get('real', c.get('requests', 0))} real, "
-            f"{c.get('synthetic', 0)} synthetic; {c.get('errors', 0)} errors; p99 {c.get('p99_ms')} ms]"
-        )
+    figures = verdict_figures(v)
     where = f"step {int(v['step']) + 1} at {v.get('weight')}% " if "step" in v else ""
-    return f"last: {where}{v.get('result')} ({v.get('gate')}) {v.get('reason', '')}{figures}"
+    reason = str(v.get("reason", "")).strip()
+    line = f"last: {where}{v.get('result')} ({v.get('gate')})" + (f" {reason}" if reason else "")
+    return line + (f" [{'; '.join(figures)}]" if figures else "")
 
 
 def detail(r: ActionResult) -> str:
@@ -102,6 +126,11 @@ class LineLog:
         self.seen: dict[str, str] = {}
 
     def update(self, p: Progress) -> None:
+        if self.seen.get("state:") != p.state:
+            if p.state == "paused" or self.seen.get("state:") == "paused":
+                said = "paused: run `modelplane resume` to go on" if p.state == "paused" else f"{p.state} again"
+                self.console.print(f"  apply {p.apply_id} {said}", highlight=False)
+            self.seen["state:"] = p.state
         for aid in p.order:
             r = p.actions[aid]
             if self.seen.get(aid) == r.state or r.state == "pending":

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from modelplane.cli.options import Format
+from modelplane.cli.views.shown import Shown
 from modelplane.compiler.report.terminal import safe
+from modelplane.compiler.report.words import plural
 from modelplane.runtime.state.node_history import metrics_summary, rollout_summary, run_summary, verdict_summary
 
 if TYPE_CHECKING:
@@ -32,7 +35,7 @@ def _run_line(r: Run) -> str:
 
 def show_text(h: NodeHistory) -> str:
     state = "applied" if h["exists"] else "deleted"
-    lines = [f"{h['id']} in {h['environment']} ({state}; {len(h['versions'])} version(s))", "", "Versions"]
+    lines = [f"{h['id']} in {h['environment']} ({state}; {plural(len(h['versions']), 'version')})", "", "Versions"]
     for v in h["versions"]:
         label = v["version"] or f"#{v['digest']}" if v["op"] != "delete" else "deleted"
         changed = ", ".join(v["changed"])
@@ -69,3 +72,7 @@ def show_text(h: NodeHistory) -> str:
     if h.get("outputs"):
         lines += ["", "Outputs", *(f"  {k}: {safe(json.dumps(v))}" for k, v in sorted(h["outputs"].items()))]
     return "\n".join(lines) + "\n"
+
+
+def show_view(h: NodeHistory, fmt: Format) -> Shown:
+    return Shown(show_json(h) + "\n" if fmt == Format.json else show_text(h))
