@@ -16,6 +16,7 @@ import typer
 from modelplane import __version__
 from modelplane.cli import apply, bench, compile, docs, local, services, stacks, state, status
 from modelplane.cli.exit import run_main
+from modelplane.cli.fmt import fmt
 from modelplane.cli.help_text import flags_without_types
 
 flags_without_types()
@@ -50,6 +51,7 @@ COMMANDS = (
     compile.impact,
     compile.plan,
     compile.schema,
+    fmt,
     compile.init,
     compile.lsp,
     apply.apply,
