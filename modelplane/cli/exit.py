@@ -51,6 +51,19 @@ def plan_exit(code: int, detailed: bool) -> NoReturn:
     raise typer.Exit(1 if code == 1 else 2 if code == 2 and detailed else 0)
 
 
+def missing_extra(exc: ModuleNotFoundError) -> NoReturn:
+    """A command whose optional extra is not installed: one line naming the extra, exit 1 (a module no
+    extra provides is a bug, and its traceback stays)."""
+    from modelplane.extras import command_of, extra_for, needs_extra_message
+
+    extra = extra_for(exc)
+    if extra is None:
+        raise exc
+    print(f"error: {needs_extra_message(command_of(sys.argv[1:]), extra, exc.name)}", file=sys.stderr)
+    sys.stderr.flush()
+    raise SystemExit(1) from None
+
+
 def run_main(app: Callable[[], Any]) -> None:
     """Run the app as the `modelplane` process: errors become exit codes, and a command that set
     ``QUICK_EXIT`` ends without interpreter teardown once its output is flushed."""
@@ -61,12 +74,20 @@ def run_main(app: Callable[[], Any]) -> None:
 
     code: int | str | None = 0
     MAIN.append(True)
+    from modelplane.extras import missing_for
+
+    needs = missing_for(sys.argv[1:])
+    if needs is not None:
+        print(f"error: {needs}", file=sys.stderr)
+        raise SystemExit(1)
     try:
         app()
     except SystemExit as exc:
         code = exc.code
         if not QUICK_EXIT:
             raise
+    except ModuleNotFoundError as exc:
+        missing_extra(exc)
     finally:
         if timings.ENABLED and timings.totals():
             print(timings.report(), file=sys.stderr)

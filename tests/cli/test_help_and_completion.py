@@ -35,6 +35,12 @@ def test_help_shows_flags_without_a_value(args: list[str], flags: list[str]) -> 
         assert "<int range>" in result.output and "--parallelism" in result.output
 
 
+def test_help_keeps_the_extras_brackets() -> None:
+    # rich markup read `[lsp]` as a style tag and printed "pip install 'modelplane'"
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
+    assert "pip install 'modelplane[lsp]'" in result.output
+
+
 def test_version_is_an_eager_flag() -> None:
     # eager: answered before the command's own arguments are checked
     result = runner.invoke(app, ["--version", "plan", "--no-such-option"])
