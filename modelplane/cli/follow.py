@@ -54,6 +54,7 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
 
     from rich.live import Live
 
+    from modelplane.cli.gates import gate_notices
     from modelplane.cli.views.progress import LineLog, table
 
     console = make_console()
@@ -64,6 +65,7 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
     log = LineLog(console)
     view = Live(console=console, refresh_per_second=8, transient=False) if live else None
     p: Progress | None = None
+    said: set[tuple[str, int]] = set()  # the gates whose notice was printed
     try:
         if view is not None:
             view.start()
@@ -84,6 +86,8 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
                 view.update(table(p, datetime.now(UTC)))
             else:
                 log.update(p)
+            for notice in gate_notices(p, s, said):
+                console.print(notice, style="magenta", highlight=False)
             if p.state in FINAL or not follow:
                 break
             ended = await ended_unfinished(h.workflow)
