@@ -54,7 +54,7 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
 
     from rich.live import Live
 
-    from modelplane.cli.gates import gate_notices
+    from modelplane.cli.gates import GateNotices
     from modelplane.cli.views.progress import LineLog, table
 
     console = make_console()
@@ -65,7 +65,7 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
     log = LineLog(console)
     view = Live(console=console, refresh_per_second=8, transient=False) if live else None
     p: Progress | None = None
-    said: set[tuple[str, int]] = set()  # the gates whose notice was printed
+    gates = GateNotices(console, s)  # what a gate waits for and the command that continues, once each
     try:
         if view is not None:
             view.start()
@@ -82,12 +82,8 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
                 await asyncio.sleep(POLL_S)
                 continue
             waiting = False
-            if view is not None:
-                view.update(table(p, datetime.now(UTC)))
-            else:
-                log.update(p)
-            for notice in gate_notices(p, s, said):
-                console.print(notice, style="magenta", highlight=False)
+            view.update(table(p, datetime.now(UTC))) if view is not None else log.update(p)
+            gates.update(p)
             if p.state in FINAL or not follow:
                 break
             ended = await ended_unfinished(h.workflow)

@@ -43,3 +43,15 @@ def gate_notices(progress: Any, settings: Any, said: set[tuple[str, int]]) -> li
             f"`modelplane approve {name}{where}`; `modelplane abort{where}` rolls it back instead"
         )
     return lines
+
+
+class GateNotices:
+    """Prints ``gate_notices`` of each progress a follower sees, on its console."""
+
+    def __init__(self, console: Any, settings: Any) -> None:
+        self.console, self.settings = console, settings
+        self.said: set[tuple[str, int]] = set()
+
+    def update(self, progress: Any) -> None:
+        for notice in gate_notices(progress, self.settings, self.said):
+            self.console.print(notice, style="magenta", highlight=False)
