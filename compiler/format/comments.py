@@ -96,8 +96,9 @@ def reorder(node: CommentedMap, order: list[str], document: bool = False) -> boo
     for prev, key in itertools.pairwise(wanted):
         put_tail(node, prev, leading.get(key, ""))
     if first and start:  # where the old first key's comment lines were written
-        start[0].value = first.lstrip(" ")
-        start[0].start_mark = CommentMark(_indent(first))
+        token: Any = start[0]  # ruamel types start_mark as a StreamMark; a comment's is a CommentMark
+        token.value = first.lstrip(" ")
+        token.start_mark = CommentMark(_indent(first))
     elif first:
         _put_before(node, wanted[0], first)
     put_tail(node, wanted[-1], end)

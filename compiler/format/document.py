@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -53,7 +53,7 @@ def _model(node: CommentedMap, model: type[BaseModel], lines: list[str], documen
         if shape is not None:
             _shaped(node[key], shape, lines)
         else:
-            node[key] = _leaf(info, node[key], lambda key=key: _written(node.lc.value(key), lines))
+            node[key] = _leaf(info, node[key], partial(_value_text, node, key, lines))
     reorder(node, key_order(model), document)
 
 
@@ -74,6 +74,11 @@ def _rename(node: CommentedMap, old: str, new: str) -> None:
     node.insert(at, new, value)
     if old in node.ca.items:
         node.ca.items[new] = node.ca.items.pop(old)
+
+
+def _value_text(node: CommentedMap, key: Any, lines: list[str]) -> str | None:
+    """The text the file wrote for ``node[key]`` (a plain scalar)."""
+    return _written(node.lc.value(key), lines)
 
 
 def _written(position: tuple[int, int] | None, lines: list[str]) -> str | None:

@@ -84,9 +84,8 @@ def key_order(model: type[BaseModel]) -> list[str]:
 @cache
 def _adapter(info: FieldInfo) -> TypeAdapter[Any]:
     # the field's annotation with its own constraints and validators (the FieldInfo carries them)
-    if not info.metadata:
-        return TypeAdapter(info.annotation)
-    return TypeAdapter(Annotated[info.annotation, *info.metadata])
+    annotation: Any = info.annotation if not info.metadata else Annotated[info.annotation, *info.metadata]
+    return TypeAdapter(annotation)
 
 
 class NotValid(Exception):

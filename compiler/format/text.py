@@ -54,7 +54,7 @@ def format_text(path: str, text: str) -> Formatted:
         documents = list(yaml.load_all(text))
     except Exception as exc:  # the compiler's parser took it: ruamel's refusal is shown as it says it
         mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        line, col = (int(mark.line) + 1, int(mark.column) + 1) if mark is not None else (1, 1)
         from modelplane.errors import Location
 
         return Formatted(
