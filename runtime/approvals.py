@@ -62,10 +62,13 @@ def check_approver(plan: Plan, owner: str, me: Identity) -> list[str]:
     policy = policy_of(plan)
     wanted = needed(plan, policy.require)
     if owner not in wanted:
-        asked = ", ".join(wanted) or "nobody (its policy requires no approval here)"
+        asked = ", ".join(f"`{o}`" for o in wanted) or "nobody (its policy requires no approval here)"
         raise ModelplaneError(
-            f"plan {plan.id} does not need an approval from `{owner}`: it asks {asked}",
-            hint="pass --owner with one of the owners the plan names",
+            f"plan {plan.id} does not need an approval from `{owner}`: it needs approvals from {asked}",
+            hint=f"pass one of them: `modelplane approve --env {plan.environment} --plan {plan.id} --owner "
+            f"{next(iter(wanted), 'OWNER')}`"
+            if wanted
+            else "nothing to approve: apply the plan",
         )
     if not may_approve(policy, owner, me.name):
         listed = ", ".join(policy.approvers.get(owner, [])) or "nobody"

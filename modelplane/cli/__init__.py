@@ -16,12 +16,16 @@ import typer
 from modelplane import __version__
 from modelplane.cli import apply, bench, compile, docs, local, services, stacks, state, status
 from modelplane.cli.exit import run_main
+from modelplane.cli.fmt import fmt
+from modelplane.cli.help_text import flags_without_types
 
+flags_without_types()
 app = typer.Typer(
     name="modelplane",
     help="Declarative config-as-code for ML infrastructure: validate, plan and apply ML specs.",
     no_args_is_help=True,
-    add_completion=False,
+    # `--install-completion` / `--show-completion [bash|zsh|fish|powershell]` (docs/fmt-and-install.md)
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -47,6 +51,7 @@ COMMANDS = (
     compile.impact,
     compile.plan,
     compile.schema,
+    fmt,
     compile.init,
     compile.lsp,
     apply.apply,

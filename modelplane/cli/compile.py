@@ -224,7 +224,7 @@ def init(
 
 
 def lsp() -> None:
-    """Run the language server on stdio, for editors (needs the `lsp` extra: pip install 'modelplane[lsp]')."""
+    r"""Run the language server on stdio, for editors (needs the `lsp` extra: pip install 'modelplane\[lsp]')."""
     try:
         import pygls  # noqa: F401
     except ImportError:

@@ -77,6 +77,19 @@ def internal_error(exc: BaseException) -> int:
     return exitcodes.INTERNAL
 
 
+def missing_extra(exc: ModuleNotFoundError) -> None:
+    """A command whose optional extra is not installed: one line naming the extra, exit 1; a module no extra
+    provides returns (a bug: the caller reports it as one)."""
+    from modelplane.extras import command_of, extra_for, needs_extra_message
+
+    extra = extra_for(exc)
+    if extra is None:
+        return
+    print(f"error: {needs_extra_message(command_of(sys.argv[1:]), extra, exc.name)}", file=sys.stderr)
+    sys.stderr.flush()
+    raise SystemExit(1) from None
+
+
 def run_main(app: Callable[[], Any]) -> None:
     """Run the app as the `modelplane` process: errors become exit codes, and a command that set
     ``QUICK_EXIT`` ends without interpreter teardown once its output is flushed."""
@@ -87,6 +100,12 @@ def run_main(app: Callable[[], Any]) -> None:
 
     code: int | str | None = 0
     MAIN.append(True)
+    from modelplane.extras import missing_for
+
+    needs = missing_for(sys.argv[1:])
+    if needs is not None:
+        print(f"error: {needs}", file=sys.stderr)
+        raise SystemExit(1)
     try:
         app()
     except SystemExit as exc:
@@ -94,6 +113,8 @@ def run_main(app: Callable[[], Any]) -> None:
         if not QUICK_EXIT:
             raise SystemExit(code) from None
     except Exception as exc:  # a bug: typer lets it through (pretty_exceptions off)
+        if isinstance(exc, ModuleNotFoundError):
+            missing_extra(exc)  # a missing optional extra is the user's to install: one line, exit 1
         code = internal_error(exc)
         if not QUICK_EXIT:
             raise SystemExit(code) from None

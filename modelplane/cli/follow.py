@@ -51,6 +51,7 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
 
     from rich.live import Live
 
+    from modelplane.cli.gates import GateNotices
     from modelplane.cli.views.progress import LineLog, table
     from modelplane.errors import NoWorker
 
@@ -62,6 +63,7 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
     log = LineLog(console)
     view = Live(console=console, refresh_per_second=8, transient=False) if live else None
     p: Progress | None = None
+    gates = GateNotices(console, s)  # what a gate waits for and the command that continues, once each
     try:
         if view is not None:
             view.start()
@@ -78,10 +80,8 @@ async def follow_apply(h: ApplyHandle, follow: bool = True) -> str:
                 await asyncio.sleep(POLL_S)
                 continue
             waiting = False
-            if view is not None:
-                view.update(table(p, datetime.now(UTC)))
-            else:
-                log.update(p)
+            view.update(table(p, datetime.now(UTC))) if view is not None else log.update(p)
+            gates.update(p)
             if p.state in FINAL or not follow:
                 break
             ended = await h.ended_unfinished()

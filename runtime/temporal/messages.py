@@ -298,6 +298,9 @@ class RolloutStatus(_Msg):
     replicas: int = 0
     verdict: dict[str, Any] | None = None
     """The last verdict: gate, result, reason, canary and stable figures (requests, real, synthetic)."""
+    first: bool = False
+    """A first deploy: no stable revision to canary against, so no steps: the revision starts and is
+    promoted to 100%."""
 
 
 class Progress(_Msg):

@@ -92,6 +92,11 @@ endpoints' rollouts after a retrain) gets the artifact that run reported (``Acti
 rollout's revision covers its digest (``stacks.engine.trained_revision``). Applies recorded before it carry no
 such action; the marker keeps their replays on the path they took."""
 
+FIRST_DEPLOY_STATUS = "first-deploy-status"
+"""The patch after which a first deploy (no stable revision) reports itself as one, at 100% from the start,
+and reports its promotion: before, the live view and `status` showed `step 1/3 weight 0% starting` to the end.
+Rollouts recorded before it replay without those reports."""
+
 STEP_HEARTBEAT = timedelta(seconds=10)
 """Rollout steps other than wait_ready may block their event loop briefly (a router starting), so a longer one."""
 
@@ -633,11 +638,15 @@ class EndpointRolloutWorkflow:
         if stable == revision:  # already serving this revision (e.g. resumed after the promotion)
             return ActionOutput(output={"revision": revision, "url": router.url, "unchanged": True, **trained})
         self._replicas = policy.min_replicas
-        await self._report(0, 0, "starting")
+        # a first deploy has nothing to canary against: it starts the revision and promotes it (no steps)
+        first = stable is None and workflow.patched(FIRST_DEPLOY_STATUS)
+        await self._report(0, 100 if first else 0, "starting", **({"first": True} if first else {}))
         await self._run_step(defs.rollout_start, self._input(StartRevision, revision=revision, replicas=self._replicas))
         await self._ready(stable, revision, [])
         if stable is None:
             promoted = await self._run_step(defs.rollout_promote, self._input(RevisionStep, revision=revision))
+            if first:
+                await self._report(0, 100, "promoted", first=True)
             return ActionOutput(output={"revision": revision, "url": router.url, "first": True, **trained, **promoted})
 
         window = policy.window_s

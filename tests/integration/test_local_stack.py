@@ -165,7 +165,13 @@ def test_killed_mid_canary_resumes_the_same_step_without_duplicate_replicas(serv
 
 
 def test_manual_pause_waits_for_approve_and_abort_rolls_back(serving: Pipeline) -> None:
-    serving.run("apply", "--auto-approve", check=True)
+    first = serving.run("apply", "--auto-approve", check=True).stdout
+    # a first deploy has no canary steps: it says so, and its last line is the promotion at 100%
+    rollout_lines = [line for line in first.splitlines() if line.startswith("  ~ endpoint/chat")]
+    assert rollout_lines[-1].startswith(
+        "  ~ endpoint/chat first deploy (no stable revision to canary against): 100% promoted"
+    ), first
+    assert "weight 0%" not in first
     _bump(serving, "1.1.0")
     serving.edit("{weight: 50, pause: 1s}", "{weight: 50, pause: manual}", file="specs/serving.yaml")
     load = _load(serving, 60)
@@ -184,6 +190,9 @@ def test_manual_pause_waits_for_approve_and_abort_rolls_back(serving: Pipeline) 
     out, _ = apply.communicate(timeout=120)
     load.terminate()
     assert apply.returncode == 0, out
+    # --auto-approve confirmed the plan; the gate was said once, with the exact command that continues
+    assert out.count("endpoint/chat waits at step 1 at 50%: manual pause.") == 1, out
+    assert f"`modelplane approve chat --env dev -C {serving.root.resolve()}`" in out, out
 
     _bump_again = serving.root / "specs" / "pipeline.yaml"
     _bump_again.write_text(_bump_again.read_text().replace('version: "1.1.0"', 'version: "1.2.0"'))

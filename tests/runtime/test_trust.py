@@ -105,8 +105,11 @@ def test_only_a_listed_approver_of_an_owner_the_plan_names_may_approve(tmp_path:
     assert approvals.check_approver(plan, owner, alice)
     with pytest.raises(ModelplaneError, match=r"mallory \(os-user\) may not approve for .*lists alice"):
         approvals.check_approver(plan, owner, identity.Identity("mallory", "os-user"))
-    with pytest.raises(ModelplaneError, match="does not need an approval from `team-nobody`"):
+    with pytest.raises(ModelplaneError, match="does not need an approval from `team-nobody`") as refused:
         approvals.check_approver(plan, "team-nobody", alice)
+    # the refusal names every owner the plan needs, and the command to approve for one of them
+    assert all(f"`{o}`" in str(refused.value) for o in owners), refused.value
+    assert f"--plan {plan.id} --owner {owners[0]}" in str(refused.value.diagnostics[0].hint)
 
     store = StateStore(tmp_path / "state.db")
     approvals.record(store, plan.environment, plan.id, owner, identity.Identity("mallory", "os-user"), [])

@@ -62,6 +62,8 @@ def table(p: Progress, now: datetime | None = None) -> Table:
 
 def rollout_line(r: RolloutStatus, now: datetime | None = None) -> str:
     """Where a rollout is: step, weight, phase (and how far into its window, while analysing)."""
+    if r.first:  # no stable revision: no canary steps, the revision takes all traffic once ready
+        return f"first deploy (no stable revision to canary against): {r.weight}% {r.phase}, {r.replicas} replica(s)"
     window = ""
     if r.phase == "analysis":
         done = f"{min(r.window_s, (now - r.since).total_seconds()):.0f}/" if now is not None else ""
