@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from modelplane.compiler.change.whatif import ImpactReport
     from modelplane.compiler.compile import PlanResult
     from modelplane.compiler.compiled import Compiled
+    from modelplane.compiler.format.text import Formatted
     from modelplane.compiler.graph.lineage import LineageGraph
     from modelplane.compiler.plan.model import Plan
     from modelplane.compiler.plan.notes import PlanNotes
@@ -297,6 +298,17 @@ class Workspace:
         from modelplane.compiler.source.scan import find_root
 
         return find_root(start)
+
+    def spec_files(self) -> list[Path]:
+        """Every spec file of the project (the environment's scan), as paths."""
+        return [self.root / f for f in sorted(self.scan().hashes)]
+
+    @staticmethod
+    def format_spec(shown: str, text: str) -> Formatted:
+        """One spec file's text in canonical form (``modelplane fmt``); ``shown`` names it in diagnostics."""
+        from modelplane.compiler.format.text import format_text
+
+        return format_text(shown, text)
 
     @staticmethod
     def timings_report() -> str | None:

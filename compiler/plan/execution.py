@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, cast
 
-from modelplane.compiler.graph.lineage import LineageGraph
+from modelplane.compiler.graph.lineage import LineageGraph, declared_by
 from modelplane.compiler.load.loader import paused_gc
 from modelplane.compiler.plan.artifacts import served_artifact, served_digest
 from modelplane.compiler.plan.ids import Target
@@ -206,6 +206,19 @@ def _records(plan: Plan, head: LineageGraph) -> list[NodeWrite]:
         renamed = head.nodes.get(NodeId.parse(to_id))
         if renamed is not None:
             out.append(_upsert(renamed, by_target.get(to_id, []), from_id))
+    # the nodes that name a renamed one: the plan read their applied documents under the new name
+    # (compiler.change.moves), so they show no change, but their rows still say the old one; rewritten
+    # with the rename, the next plan (the `moved` record no longer applies) finds them unchanged too
+    written = {w.id for w in out}
+    for m in plan.moved:
+        to = NodeId.parse(m.to_id)
+        if to not in head:
+            continue
+        for edge in [*head.in_edges(to), *head.out_edges(to)]:
+            naming = declared_by(edge)
+            if naming != to and str(naming) not in written and naming in head:
+                written.add(str(naming))
+                out.append(_upsert(head.nodes[naming], by_target.get(str(naming), []), None))
     return out
 
 

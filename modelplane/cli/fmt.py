@@ -28,11 +28,10 @@ def _files(paths: list[Path] | None, project: Path | None) -> tuple[Path, list[P
                 fail(SpecError(Diagnostic("no-such-file", f"{p}: no such file or directory", Location(str(p)))))
         return Path.cwd(), out
     from modelplane.cli.project import project_root
-    from modelplane.compiler.source.scan import scan
+    from modelplane.workspace import Workspace
 
     root = project_root(project)
-    found = guard(lambda: scan(root))
-    return root, [root / f for f in sorted(found.hashes)]
+    return root, guard(lambda: Workspace(root).spec_files())
 
 
 def _shown(path: Path, base: Path) -> str:
@@ -57,7 +56,7 @@ def fmt(
 ) -> None:
     """Rewrite spec files in canonical form: keys in the order of the kind's fields, the forgiving dialect's
     spellings in their canonical form (90m -> 1h30m, varchar -> string), comments kept."""
-    from modelplane.compiler.format.text import format_text
+    from modelplane.workspace import Workspace
 
     base, files = _files(paths, project)
     problems: list[Diagnostic] = []
@@ -65,7 +64,7 @@ def fmt(
     for path in files:
         shown = _shown(path, base)
         text = path.read_text(encoding="utf-8")
-        result = format_text(shown, text)
+        result = Workspace.format_spec(shown, text)
         if result.problems:
             problems.extend(result.problems)
             continue

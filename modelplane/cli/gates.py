@@ -15,9 +15,9 @@ def _where(settings: Any) -> str:
     out = f" --env {settings.environment}"
     root = Path(settings.root).resolve()
     try:
-        from modelplane.compiler.source.scan import find_root
+        from modelplane.workspace import Workspace
 
-        here = find_root(Path.cwd())
+        here = Workspace.find_root(Path.cwd())
     except Exception:  # no project here: the command needs -C
         here = None
     if here is None or here.resolve() != root:

@@ -89,6 +89,14 @@ def test_a_verdict_states_each_figure_once() -> None:
     line = verdict_line(passed)
     assert line.count("120 requests") == 1 and line.count("0 errors") == 1 and line.count("p99 180") == 1, line
     assert "[" not in line  # nothing left to add
+    ranked = {
+        "result": "pass",
+        "gate": "analysis",
+        "reason": "not slower than stable: rank test of 22 canary vs 22 stable latencies",
+        "canary": {"requests": 22, "real": 0, "synthetic": 22, "errors": 0, "p99_ms": 90},
+    }
+    # the real/synthetic split is kept: it says the verdict rests on traffic the rollout made itself
+    assert "[22 requests: 0 real, 22 synthetic; 0 errors; p99 90 ms]" in verdict_line(ranked)
     bare = verdict_line({"result": "pass", "gate": "analysis", "reason": "not slower than stable", "canary": {}})
     assert bare == "last: pass (analysis) not slower than stable"
 

@@ -20,14 +20,12 @@ NOW = datetime(2026, 12, 7, tzinfo=UTC)
 def test_a_first_deploy_is_not_a_canary_at_0_percent() -> None:
     starting = RolloutStatus(target="endpoint/chat", step=0, steps=3, weight=100, phase="starting", since=NOW,
                              replicas=2, first=True)  # fmt: skip
-    assert rollout_line(starting) == (
-        "first deploy (no stable revision to canary against): 100% starting, 2 replica(s)"
-    )
+    assert rollout_line(starting) == ("first deploy (no stable revision to canary against): 100% starting, 2 replicas")
     done = starting.model_copy(update={"phase": "promoted"})
-    assert rollout_line(done).endswith("100% promoted, 2 replica(s)")
+    assert rollout_line(done).endswith("100% promoted, 2 replicas")
     # a canary keeps its steps
     canary = starting.model_copy(update={"first": False, "weight": 10, "phase": "pause"})
-    assert rollout_line(canary) == "step 1/3 weight 10% pause, 2 canary replica(s)"
+    assert rollout_line(canary) == "step 1/3 weight 10% pause, 2 canary replicas"
 
 
 def _progress(gates: list[Gate]) -> Progress:

@@ -116,6 +116,7 @@ ELSEWHERE = {
 
 NOT_FROM_SPECS = {
     "error": "the code of a plain message error (a selector that does not parse, a git failure): no spec emits it",
+    "fmt-unreadable": "only `modelplane fmt` says it, where its round-trip parser refuses a file the compiler read",
 }
 
 HEAD = "apiVersion: modelplane/v1\n"

@@ -63,7 +63,7 @@ def table(p: Progress, now: datetime | None = None) -> Table:
 def rollout_line(r: RolloutStatus, now: datetime | None = None) -> str:
     """Where a rollout is: step, weight, phase (and how far into its window, while analysing)."""
     if r.first:  # no stable revision: no canary steps, the revision takes all traffic once ready
-        return f"first deploy (no stable revision to canary against): {r.weight}% {r.phase}, {r.replicas} replica(s)"
+        return f"first deploy (no stable revision to canary against): {r.weight}% {r.phase}, {plural(r.replicas, 'replica')}"
     window = ""
     if r.phase == "analysis":
         done = f"{min(r.window_s, (now - r.since).total_seconds()):.0f}/" if now is not None else ""
@@ -79,11 +79,13 @@ def verdict_figures(v: dict[str, Any]) -> list[str]:
     reason = str(v.get("reason", ""))
     n, synthetic = c.get("requests", 0), c.get("synthetic", 0)
     out = []
-    if not re.search(rf"\b{n} (canary )?requests?\b", reason):
-        real = c.get("real", n)
-        out.append(
-            f"{plural(n, 'request')} ({real} real, {synthetic} synthetic)" if synthetic else plural(n, "request")
-        )
+    count_said = re.search(rf"\b{n} (canary )?requests?\b", reason) is not None
+    split_said = not synthetic or re.search(rf"\b{synthetic} synthetic\b", reason) is not None
+    if not split_said:  # how many of them were real traffic is the figure a rank test's reason never gives
+        split = f"{c.get('real', n - synthetic)} real, {synthetic} synthetic"
+        out.append(split if count_said else f"{plural(n, 'request')}: {split}")
+    elif not count_said:
+        out.append(plural(n, "request"))
     errors = c.get("errors", 0)
     if not re.search(rf"\b{errors} errors?\b", reason):
         out.append(plural(errors, "error"))
