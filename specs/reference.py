@@ -124,23 +124,25 @@ def render() -> str:
     for kind in KIND_ORDER:
         out.append(f"## {kind} {{#{kind.lower()}}}\n")
         out.append(_doc(KIND_MODELS[kind]) + "\n")
-        for section in sections(kind):
-            if section.path:
-                out.append(f"### `{section.path}` {{#{section.anchor}}}\n")
-                doc = _doc(section.model)
-                if doc:
-                    out.append(doc + "\n")
-            out.append(_table(section))
+        out.extend(_sections_md(kind))
     out.append(f"## The project file, `modelplane.yaml` {{#{PROJECT}}}\n")
     out.append(PROJECT_INTRO)
-    for section in sections(PROJECT):
+    out.extend(_sections_md(PROJECT))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _sections_md(name: str) -> list[str]:
+    """A kind's (or the project file's) sections: a heading and the model's doc for each nested one, then
+    its table of fields."""
+    out: list[str] = []
+    for section in sections(name):
         if section.path:
             out.append(f"### `{section.path}` {{#{section.anchor}}}\n")
             doc = _doc(section.model)
             if doc:
                 out.append(doc + "\n")
         out.append(_table(section))
-    return "\n".join(out).rstrip() + "\n"
+    return out
 
 
 def _doc(model: type[BaseModel]) -> str:
