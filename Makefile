@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+TEST_WORKERS ?= 2
 
 .PHONY: demo test test-fast install install-dev lint bench clean
 
@@ -48,7 +49,7 @@ test: install-dev
 	$(BIN)/ruff format --check .
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	@$(BIN)/python tools/typecheck.py > .typecheck.log 2>&1 & typecheck=$$!; \
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile; tests=$$?; \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$typecheck; types=$$?; echo "--- mypy (tools/typecheck.py)"; cat .typecheck.log; \
 	[ $$types -eq 0 ] || echo "mypy failed: fix the errors above (make lint runs it alone)" >&2; \
 	[ $$tests -eq 0 ] && [ $$types -eq 0 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,11 @@ SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
 def environ_of(pid: int) -> dict[str, str]:
+    """The environment the process runs with, read once it has exec'd ``SLEEP`` (read before, under load, it was
+    the forked child's, empty or the parent's)."""
+    deadline = time.monotonic() + 10
+    while b"time.sleep(60)" not in Path(f"/proc/{pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
     raw = Path(f"/proc/{pid}/environ").read_bytes()
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
