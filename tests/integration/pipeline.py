@@ -169,6 +169,7 @@ class Pipeline:
             stderr=subprocess.STDOUT,
             text=True,
             env=_env(),
+            preexec_fn=_as_a_terminals_foreground_job,
         )
 
     def effects(self) -> list[dict[str, object]]:
@@ -228,6 +229,14 @@ class Pipeline:
             return int(json.loads((self.root / ".modelplane" / name).read_text())["pid"])
         except (OSError, ValueError, KeyError):
             return None
+
+
+def _as_a_terminals_foreground_job() -> None:
+    """SIGINT and SIGQUIT as a shell's foreground job has them. A test suite started in the background (``make test
+    &``, a CI runner's non-interactive shell) inherits them ignored, and an ignored signal stays ignored across exec:
+    the command a test sends Ctrl-C to would never see it (Python installs no handler for an ignored SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def _env() -> dict[str, str]:
