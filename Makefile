@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= 4
 # the package's folders (pyproject.toml's package-dir). `make test` compiles their bytecode first: the
 # editable install imports them from here, and where PYTHONDONTWRITEBYTECODE is set (this machine and CI
-# set it) each of the ~1,500 processes the tests start would otherwise compile every module it imports
+# set it) each of the ~900 Python processes the tests start would otherwise compile every module it imports
 # (a `plan` of the quickstart: 0.33 s of CPU without, 0.24 s with)
 PACKAGE_DIRS := modelplane compiler specs runtime stacks templates
 
