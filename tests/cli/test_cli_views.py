@@ -120,6 +120,26 @@ def test_redirected_output_keeps_long_lines_whole() -> None:
 # -- graph edges read in the data's direction ----------------------------------------------------------
 
 
+def test_many_warnings_of_one_code_are_counted_past_five_and_errors_never() -> None:
+    """A plan of a large project without capacity profiles printed one block per endpoint (832, ~5,000 lines)."""
+    from modelplane.cli.views.diagnostics import SHOWN_PER_WARNING, to_text
+    from modelplane.errors import Diagnostic, Location
+
+    def warn(i: int, code: str = "no-profile") -> Diagnostic:
+        return Diagnostic(code, f"endpoint/e{i} has none", Location(f"f{i % 3}.yaml", 1, 1), severity="warning")
+
+    found = [warn(i) for i in range(12)] + [warn(99, "gpu-headroom")]
+    found += [Diagnostic("gpu-fit", f"model/m{i} does not fit", Location("m.yaml", i + 1, 1)) for i in range(7)]
+    text = to_text(found, shown_per_warning=SHOWN_PER_WARNING)
+    assert [f"endpoint/e{i} has none" in text for i in range(12)] == [True] * 5 + [False] * 7
+    assert "warning[no-profile]: 7 more warnings like these in 3 files, not shown" in text
+    assert "`modelplane validate --format json` lists every warning" in text
+    assert "endpoint/e99 has none" in text and "gpu-headroom]: " not in text.split("e99")[1]  # one of its code
+    assert all(f"model/m{i} does not fit" in text for i in range(7))  # errors: every one
+    assert text.rstrip().endswith("7 errors and 13 warnings in 4 files")  # the summary counts them all
+    assert "more warnings" not in to_text(found)  # without a cap (the default) every one is written
+
+
 def test_graph_edge_labels_read_in_the_direction_data_flows() -> None:
     root = str(EXAMPLES / "quickstart")
     text = runner.invoke(app, ["graph", "-C", root]).output

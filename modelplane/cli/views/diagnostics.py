@@ -16,11 +16,25 @@ from modelplane.compiler.report.terminal import safe, safe_line
 from modelplane.compiler.report.words import plural, plural_of
 from modelplane.errors import Diagnostic
 
+SHOWN_PER_WARNING = 5
+"""How many warnings of one code are written out in full; the rest are counted on one line. A cold plan of a
+10,000-node project with no capacity profiles had one ``no-profile`` warning per endpoint: 832 of them, ~5,000
+lines before the plan. Errors are always shown whole; ``validate --format json`` lists every warning."""
 
-def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
+
+def to_text(diagnostics: Sequence[Diagnostic], color: bool = False, shown_per_warning: int | None = None) -> str:
+    """rustc-style blocks and a summary line; with ``shown_per_warning``, warnings of one code past that many are
+    counted (with their files) instead of written out."""
     red, blue, bold, cyan, reset = ("\x1b[31m", "\x1b[34m", "\x1b[1m", "\x1b[36m", "\x1b[0m") if color else ("",) * 5
     blocks: list[str] = []
+    seen: dict[str, int] = {}
+    more: dict[str, list[Diagnostic]] = {}
     for d in diagnostics:
+        if d.severity != "error" and shown_per_warning is not None:
+            seen[d.code] = seen.get(d.code, 0) + 1
+            if seen[d.code] > shown_per_warning:
+                more.setdefault(d.code, []).append(d)
+                continue
         tone = red if d.severity == "error" else "\x1b[33m" if color else ""
         # a plain message error has no code of its own to show (not "error[error]")
         label = d.severity if d.code == d.severity else f"{d.severity}[{d.code}]"
@@ -46,6 +60,16 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
         if d.hint:
             lines.append(f"   {cyan}= hint:{reset} {safe(d.hint)}")
         blocks.append("\n".join(lines))
+    yellow = "\x1b[33m" if color else ""
+    for code, rest in more.items():
+        in_files = {d.location.file for d in rest if d.location}
+        place = f" in {plural(len(in_files), 'file')}" if in_files else ""
+        blocks.append(
+            f"{bold}{yellow}{safe_line(rest[0].severity)}[{safe_line(code)}]{reset}{bold}: "
+            f"{plural(len(rest), 'more ' + rest[0].severity)} "
+            f"like these{place}, not shown{reset}\n"
+            f"   {cyan}= hint:{reset} `modelplane validate --format json` lists every warning"
+        )
     files = {d.location.file for d in diagnostics if d.location}
     errors = sum(1 for d in diagnostics if d.severity == "error")
     warnings = len(diagnostics) - errors

@@ -57,7 +57,7 @@ def plan_view(
     and approvals, asked for only by a text or markdown report), its errors (and, but in JSON, its warnings) for
     stderr, and the exit code: 1 with errors, 2 with changes or work an earlier apply left (shown as such only
     with --detailed-exitcode), 0 with neither."""
-    from modelplane.cli.views.diagnostics import to_text
+    from modelplane.cli.views.diagnostics import SHOWN_PER_WARNING, to_text
 
     p = result.plan
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -75,5 +75,5 @@ def plan_view(
         stdout.write("\n" + "\n".join(said) + "\n" if said else "")
     shown = [*result.errors, *([] if fmt == PlanFormat.json else result.warnings)]
     if shown:
-        stderr.write("\n" + to_text(shown, color=color[1]) + "\n")
+        stderr.write("\n" + to_text(shown, color=color[1], shown_per_warning=SHOWN_PER_WARNING) + "\n")
     return Shown(stdout.getvalue(), stderr.getvalue(), 1 if result.errors else 2 if p.has_work else 0)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def validate_view(every: EveryEnvironment, envs: list[str], fmt: Format, *, color: bool = False) -> Shown:
     """``every`` found nothing wrong; its warnings go to stderr (text) or into the document (JSON)."""
-    from modelplane.cli.views.diagnostics import to_json, to_text
+    from modelplane.cli.views.diagnostics import SHOWN_PER_WARNING, to_json, to_text
 
     found = every.validations[0]
     if fmt == Format.json:
@@ -31,5 +31,6 @@ def validate_view(every: EveryEnvironment, envs: list[str], fmt: Format, *, colo
         f"✓ {plural(found.nodes, 'spec')} valid in {plural(found.files, 'file')} (env {found.environment}): {detail}"
     ]
     lines += [f"✓ {plural(other.nodes, 'spec')} valid in env {other.environment}" for other in every.validations[1:]]
-    stderr = "\n" + to_text(every.warnings, color=color) + "\n" if every.warnings else ""
+    shown = to_text(every.warnings, color=color, shown_per_warning=SHOWN_PER_WARNING)
+    stderr = "\n" + shown + "\n" if every.warnings else ""
     return Shown("\n".join(lines) + "\n", stderr)
