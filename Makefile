@@ -48,8 +48,8 @@ lint: install-dev
 # ruff and the docs site first (seconds; a failure stops before the tests), then mypy (strict, one core, ~2.5 min)
 # runs beside the tests; either failing fails `make test`, and mypy's report is printed after the tests.
 # Four workers on two cores: the integration tests spend most of their time waiting (canary windows,
-# pauses, processes starting), so two more workers fill the idle cores (2 workers: ~9.7 min of tests and
-# the cores ~55% busy; 4: ~7 min in all, ~93% busy). Each worker takes whole files (--dist loadfile):
+# pauses, processes starting), so two more workers fill the idle cores (2 workers: ~9.7 min of tests;
+# 4: ~7 min in all, the cores ~93% busy). Each worker takes whole files (--dist loadfile):
 # files keep their own order (module-scoped fixtures assume it). TEST_WORKERS=2 on a loaded machine.
 test: install-dev
 	$(BIN)/ruff check .

@@ -25,17 +25,19 @@ lines before the plan. Errors are always shown whole; ``validate --format json``
 def to_text(diagnostics: Sequence[Diagnostic], color: bool = False, shown_per_warning: int | None = None) -> str:
     """rustc-style blocks and a summary line; with ``shown_per_warning``, warnings of one code past that many are
     counted (with their files) instead of written out."""
-    red, blue, bold, cyan, reset = ("\x1b[31m", "\x1b[34m", "\x1b[1m", "\x1b[36m", "\x1b[0m") if color else ("",) * 5
+    red, yellow, blue, bold, cyan, reset = (
+        ("\x1b[31m", "\x1b[33m", "\x1b[34m", "\x1b[1m", "\x1b[36m", "\x1b[0m") if color else ("",) * 6
+    )
     blocks: list[str] = []
-    seen: dict[str, int] = {}
-    more: dict[str, list[Diagnostic]] = {}
+    shown: dict[str, int] = {}  # warnings written out, per code
+    more: dict[str, list[Diagnostic]] = {}  # and those only counted
     for d in diagnostics:
         if d.severity != "error" and shown_per_warning is not None:
-            seen[d.code] = seen.get(d.code, 0) + 1
-            if seen[d.code] > shown_per_warning:
+            if shown.get(d.code, 0) >= shown_per_warning:
                 more.setdefault(d.code, []).append(d)
                 continue
-        tone = red if d.severity == "error" else "\x1b[33m" if color else ""
+            shown[d.code] = shown.get(d.code, 0) + 1
+        tone = red if d.severity == "error" else yellow
         # a plain message error has no code of its own to show (not "error[error]")
         label = d.severity if d.code == d.severity else f"{d.severity}[{d.code}]"
         lines = [f"{bold}{tone}{safe_line(label)}{reset}{bold}: {safe(d.message)}{reset}"]
@@ -60,7 +62,6 @@ def to_text(diagnostics: Sequence[Diagnostic], color: bool = False, shown_per_wa
         if d.hint:
             lines.append(f"   {cyan}= hint:{reset} {safe(d.hint)}")
         blocks.append("\n".join(lines))
-    yellow = "\x1b[33m" if color else ""
     for code, rest in more.items():
         in_files = {d.location.file for d in rest if d.location}
         place = f" in {plural(len(in_files), 'file')}" if in_files else ""

@@ -31,6 +31,6 @@ def validate_view(every: EveryEnvironment, envs: list[str], fmt: Format, *, colo
         f"✓ {plural(found.nodes, 'spec')} valid in {plural(found.files, 'file')} (env {found.environment}): {detail}"
     ]
     lines += [f"✓ {plural(other.nodes, 'spec')} valid in env {other.environment}" for other in every.validations[1:]]
-    shown = to_text(every.warnings, color=color, shown_per_warning=SHOWN_PER_WARNING)
-    stderr = "\n" + shown + "\n" if every.warnings else ""
+    warned = to_text(every.warnings, color=color, shown_per_warning=SHOWN_PER_WARNING) if every.warnings else ""
+    stderr = "\n" + warned + "\n" if warned else ""
     return Shown("\n".join(lines) + "\n", stderr)
