@@ -59,6 +59,8 @@ def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
 
     out = []
     for kind in (e.name for e in registry.entries() if e.secrets):
+        if _all_plain_text_without_credentials(graph, kind):
+            continue
         for node in graph.iter_kind(kind):
             found_here = list(credentials(kind, _credential_fields(node)))
             for found in found_here:
@@ -85,6 +87,24 @@ def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
                     )
                 )
     return out
+
+
+def _all_plain_text_without_credentials(graph: LineageGraph, kind: str) -> bool:
+    """Whether every node of ``kind`` has its one secret field as plain text (not a list) that holds no
+    credential shape: one search over them all instead of a scan per node (~10 ms of a cold 10,000-node plan)."""
+    from modelplane.compiler.load.secrets import none_look_like_credentials
+
+    field = _TEXT_FIELDS.get(kind)
+    if field is None:
+        return False
+    texts = []
+    for node in graph.iter_kind(kind):
+        value = getattr(node.model.spec, field) if node.has_model else node.spec.get(field)
+        if isinstance(value, str):
+            texts.append(value)
+        elif value is not None:  # a command as a list: its flags name what follows them
+            return False
+    return none_look_like_credentials(texts)
 
 
 def _text_field(kind: str) -> str | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from modelplane.compiler.graph.fingerprint import kind_and_name, serialized
 from modelplane.compiler.incremental import spec_cache
@@ -26,7 +26,7 @@ from modelplane.compiler.load.interpolate import BAD_SECRET, TOO_LARGE, Budget, 
 from modelplane.compiler.load.references import resolve
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.load.validate import diagnostics_for, floats_as_written
-from modelplane.compiler.source.files import FileSource, Source
+from modelplane.compiler.source.files import Source
 from modelplane.compiler.source.positions import SourceMap
 from modelplane.compiler.source.scan import Scan, scan
 from modelplane.compiler.source.yamlio import ParsedFile, decode, parse, plainly_safe_files, unsafe_values
@@ -98,9 +98,9 @@ def _load(sc: Scan, use_cache: bool) -> SpecSet:
         files=dict(sc.hashes),
         fingerprint=sc.fingerprint,
     )
-    if not isinstance(sc.source, FileSource):
-        source = sc.source
-        specs.source_loader = lambda f: decode(f, source.read(f))[0] or ""
+    # positions are read off the bytes the scan read and hashed (held in memory; git's objects for --base):
+    # a second read of each file a warning points into was a sixth of a cold plan's checks
+    specs.source_loader = lambda f: decode(f, sc.content(f))[0] or ""
     for f, text in texts.items():
         specs.source_maps[f] = SourceMap(f, text)
     for first, again in duplicates:
@@ -199,9 +199,13 @@ def read_documents(
     prefetch = getattr(sc.source, "prefetch", None)
     if prefetch is not None:  # one git process for every blob to parse, not one per file
         prefetch(to_parse)
+    # the registered kinds' models, built before any fork (a child forked first built them all again: ~0.1 s
+    # of CPU) and only where a file is parsed (a warm run never builds them)
+    kinds = _registered_kinds() if to_parse else None
 
     def parse_files(files: list[str]) -> dict[str, FileResult]:
         parsed: dict[str, FileResult] = {}
+        assert kinds is not None or not files
         # files go through in small batches: the JSON-safety of a batch's values is one call (a file
         # is walked for positions only when that fails), and a batch is validated while its parsed
         # documents are still in the CPU's caches (parsing every file first and then validating
@@ -211,7 +215,7 @@ def read_documents(
             safe = plainly_safe_files([r[1].documents for r in read.values() if not isinstance(r, FileResult)])
             for p, r in read.items():
                 parsed[p] = (
-                    r if isinstance(r, FileResult) else _load_file(p, *r, safe, variables, environment.overrides)
+                    r if isinstance(r, FileResult) else _load_file(p, *r, safe, variables, environment.overrides, kinds)
                 )
         return parsed
 
@@ -254,6 +258,13 @@ def read_documents(
             kind, name = _kind_name(data, model)
             out.append(SpecNode(NodeId(kind.lower(), name), kind, path, doc_index, data, model, None, own))
     return out
+
+
+def _registered_kinds() -> tuple[dict[str, type[BaseModel]], TypeAdapter[Any]]:
+    """The registered kinds' models and their union, toy kinds too (looked up once per parse, not per file)."""
+    from modelplane.specs.kinds.union import kind_models, spec_adapter  # builds every model: only when parsing
+
+    return kind_models(), spec_adapter()
 
 
 def _clean(result: FileResult) -> forked.Clean | None:
@@ -307,8 +318,10 @@ def _load_file(
     values_safe: bool,
     variables: dict[str, Any],
     overrides: dict[str, dict[str, Any]],
+    kinds: tuple[dict[str, type[BaseModel]], TypeAdapter[Any]],
 ) -> FileResult:
-    """Validate one parsed file (its values checked first unless known ``values_safe``)."""
+    """Validate one parsed file (its values checked first unless known ``values_safe``) against ``kinds``, the
+    registered kinds' models and their union (``specs.kinds.union``)."""
     if not values_safe:
         parsed.errors.extend(unsafe_values(path, text, parsed.documents))
     if parsed.errors:
@@ -318,9 +331,7 @@ def _load_file(
     partial: list[SpecNode] = []
     used_overrides: set[str] = set()
     source = SourceMap(path, text)
-    from modelplane.specs.kinds.union import kind_models, spec_adapter  # builds every model: only when parsing
-
-    KIND_MODELS, SPEC_ADAPTER = kind_models(), spec_adapter()  # the registered kinds, toy ones too
+    KIND_MODELS, SPEC_ADAPTER = kinds
 
     has_refs = "${" in text
     budget = Budget(parsed.budget)  # interpolated text counts toward the file limit

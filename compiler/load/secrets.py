@@ -250,6 +250,13 @@ def _looks(value: str) -> tuple[str, str] | None:
     return _WHAT[str(kind)], m.group(0)
 
 
+def none_look_like_credentials(texts: list[str]) -> bool:
+    """Whether no text of these, each the whole value of a field without a key (a URI, a command line),
+    could hold a credential: one search over them all for what every credential shape holds. A field's
+    value is only ever reported for its shape when its key is not sensitive, and these have no key."""
+    return _HINT.search("\n".join(texts)) is None  # no shape holds a line break: none spans two texts
+
+
 def _literal(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip()) and PREFIX not in value and not value.startswith("$(")
 

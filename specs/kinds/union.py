@@ -36,8 +36,22 @@ KIND_MODELS: dict[str, type[AnySpecModel]] = {
 }
 KINDS = tuple(KIND_MODELS)
 
+
+def _build_each(models: Any) -> None:
+    """Build each kind's own validator and serializer before the union over them.
+
+    The models defer building (``StrictModel``): a union built first generates every kind's
+    schema for itself, and each kind then generates it again on its first direct use (a
+    document serialized, a cached one validated). Built first, each kind's schema is made
+    once and the union takes it as it is (the union then costs ~1 ms, not ~30).
+    """
+    for model in models:
+        model.model_rebuild()
+
+
+_build_each(KIND_MODELS.values())
 SPEC_ADAPTER: TypeAdapter[AnySpecModel] = TypeAdapter(AnySpec)
-_built: dict[int, tuple[dict[str, type[BaseModel]], TypeAdapter[Any]]] = {}
+_registered: dict[int, tuple[dict[str, type[BaseModel]], TypeAdapter[Any]]] = {}
 
 
 def kind_models() -> dict[str, type[BaseModel]]:
@@ -54,9 +68,10 @@ def _current() -> tuple[dict[str, type[BaseModel]], TypeAdapter[Any]]:
     if registry.only_built_in():
         return dict(KIND_MODELS), SPEC_ADAPTER
     now = registry.version()
-    if now not in _built:
+    if now not in _registered:
         models = {e.name: e.model for e in registry.entries()}
+        _build_each(models.values())
         union: Any = Union[tuple(models.values())]  # noqa: UP007  # built from the registry at run time
-        _built.clear()
-        _built[now] = (models, TypeAdapter(Annotated[union, Field(discriminator="kind")]))
-    return _built[now]
+        _registered.clear()
+        _registered[now] = (models, TypeAdapter(Annotated[union, Field(discriminator="kind")]))
+    return _registered[now]
