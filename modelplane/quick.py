@@ -1,14 +1,16 @@
-"""The `modelplane` entry point: a repeated `plan --base REF` is answered from the plan memo before the CLI is
-imported.
+"""The `modelplane` entry point: `plan --base REF` runs without the CLI framework, and a repeated one is answered
+from the plan memo.
 
 A warm `plan --base` (CI or an editor asking again about the same commit) is a memo hit: a stat pass over
 the spec files, a git lookup and the stored output. It validates nothing, so it imports neither pydantic nor
-the spec models: the project file is known by the hash of its bytes, whose recipe the CLI kept (plan_memo). The CLI framework around it cost more than that (typer and every command group
-imported, then each option coerced through a pydantic TypeAdapter: ~0.2 s of a ~0.4 s warm plan). So the one
-common form, ``plan --base REF`` with at most ``--env E`` and ``--detailed-exitcode``, is recognised here;
-on a memo hit its stored output is written and the process ends with the exit code the command would give.
-Anything else, a miss, a problem of any kind, or ``MODELPLANE_TIMINGS`` (whose report comes from the CLI)
-goes to the CLI (``modelplane.cli.main``), which then does and says exactly what it always did.
+the spec models: the project file is known by the hash of its bytes, whose recipe the CLI kept (plan_memo).
+The CLI framework around it cost more than that (typer and every command group imported, then each option
+coerced through a pydantic TypeAdapter: ~0.2 s of a ~0.4 s warm plan). So the one common form, ``plan --base
+REF`` with at most ``--env E`` and ``--detailed-exitcode``, is recognised here. On a memo hit its stored
+output is written and the process ends with the exit code the command would give. On a miss, a problem of
+any kind, or ``MODELPLANE_TIMINGS`` (whose report the command adds), the command runs here as typer's `plan`
+runs it (``cli.plan_command.run_plan`` under ``cli.exit.run_main``), sparing typer's import and coercion
+(~40 ms of a cold plan). Any other command line goes to the CLI (``modelplane.cli.main``).
 """
 
 from __future__ import annotations
@@ -39,14 +41,9 @@ def _options(args: list[str]) -> tuple[str, str | None, bool] | None:
     return (base, env, detailed) if base is not None else None
 
 
-def _color(stream: object) -> bool:
-    # the CLI's own test (modelplane.cli.options.color), which imports typer: a memo key names it
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
-
-
 def memo_answer(args: list[str]) -> int | None:
-    """Write the stored output of a memoized ``plan --base`` and return its exit code; None where the CLI
-    must answer (not that command line, no memo, or anything unexpected)."""
+    """Write the stored output of a memoized ``plan --base`` and return its exit code; None where the command
+    must run (not that command line, no memo, a timings report asked for, or anything unexpected)."""
     options = _options(args)
     if options is None or os.environ.get("MODELPLANE_TIMINGS"):
         return None
@@ -54,6 +51,7 @@ def memo_answer(args: list[str]) -> int | None:
     from pathlib import Path
 
     from modelplane import plan_memo
+    from modelplane.cli.formats import color
     from modelplane.compiler.source.files import FileSource, GitSource
     from modelplane.compiler.source.inputs import PROJECT_FILE_MAX_BYTES, digest, find_root, fingerprint, read_inputs
     from modelplane.files import PROJECT_FILE
@@ -79,7 +77,7 @@ def memo_answer(args: list[str]) -> int | None:
         flags = {
             "fmt": "text",
             "allow_breaking": False,
-            "color": [_color(sys.stdout), _color(sys.stderr)],
+            "color": [color(sys.stdout), color(sys.stderr)],
             "select": None,
             "exclude": None,
         }
@@ -102,11 +100,20 @@ def memo_answer(args: list[str]) -> int | None:
 def main() -> None:
     # as cli.exit.run_main: pydantic's plugin discovery scans every installed distribution (~15 ms)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
+    options = _options(sys.argv[1:])
+    if options is None:
+        from modelplane.cli import main as cli_main
+
+        cli_main()
+        return
     code = memo_answer(sys.argv[1:])
     if code is not None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # as the CLI ends a compile command: no interpreter teardown
-    from modelplane.cli import main as cli_main
+    # the command itself, as typer's `plan` runs it, without typer (its import and option coercion)
+    from modelplane.cli.exit import run_main
+    from modelplane.cli.plan_command import run_plan
 
-    cli_main()
+    base, env, detailed = options
+    run_main(lambda: run_plan(env=env, base=base, detailed_exitcode=detailed))

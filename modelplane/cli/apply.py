@@ -10,7 +10,8 @@ import typer
 
 from modelplane.cli.exit import fail, guard
 from modelplane.cli.follow import exit_code, follow_apply, run_async, signal_apply
-from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt, color
+from modelplane.cli.formats import Format, color
+from modelplane.cli.options import EnvOpt, FormatOpt, ProjectOpt
 from modelplane.cli.project import workspace
 from modelplane.errors import ModelplaneError
 

@@ -14,10 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-import typer
-
 from modelplane import exitcodes
-from modelplane.cli.options import Format, color
+from modelplane.cli.formats import Format, color
 from modelplane.errors import ModelplaneError
 
 T = TypeVar("T")
@@ -39,7 +37,7 @@ def fail(exc: ModelplaneError, fmt: Format = Format.text) -> NoReturn:
     from modelplane.cli.views.diagnostics import errors_view
 
     errors_view(exc.diagnostics, fmt, color=color(sys.stderr)).write()
-    raise typer.Exit(exc.exit_code)
+    raise SystemExit(exc.exit_code)
 
 
 def guard(fn: Callable[[], T], fmt: Format = Format.text) -> T:
@@ -53,7 +51,7 @@ def plan_exit(code: int, detailed: bool) -> NoReturn:
     ended = exitcodes.plan_code(code, detailed)
     if ended == exitcodes.CHANGES:
         CHANGES.append(True)
-    raise typer.Exit(ended)
+    raise SystemExit(ended)
 
 
 def end_code(code: int | str | None, argv: list[str]) -> int | str | None:

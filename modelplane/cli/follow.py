@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import typer
 
 from modelplane.cli.exit import QUICK_EXIT, fail
-from modelplane.cli.options import Format
+from modelplane.cli.formats import Format
 from modelplane.cli.views.console import make_console
 from modelplane.errors import ModelplaneError, ServerLost
 

@@ -1,43 +1,13 @@
-"""What every command shares: the output formats and the common options (declarations only)."""
+"""The options every command shares (declarations only); the formats they take are in ``formats``."""
 
 from __future__ import annotations
 
-import os
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
-
-
-class GraphFormat(StrEnum):
-    text = "text"
-    mermaid = "mermaid"
-    dot = "dot"
-    json = "json"
-
-
-class PlanFormat(StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-class SchemaTarget(StrEnum):
-    spec = "spec"
-    project = "project"
-    plan = "plan"
-
-
-def errors_format(fmt: Format | GraphFormat | PlanFormat) -> Format:
-    """How a command's errors are shown: ``--format json`` promises one JSON document on stdout, errors included."""
-    return Format.json if fmt.value == "json" else Format.text
-
+from modelplane.cli.formats import Format, GraphFormat, PlanFormat
 
 _FORMAT = typer.Option("--format", "-f", help="Output format.")
 
@@ -72,7 +42,3 @@ ExcludeOpt = Annotated[
 BaseOpt = Annotated[
     str | None, typer.Option("--base", help="Compare with the specs at this git ref instead of the applied state.")
 ]
-
-
-def color(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()

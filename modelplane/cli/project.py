@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelplane.cli.exit import MAIN, QUICK_EXIT, guard
-from modelplane.cli.options import Format
+from modelplane.cli.formats import Format
 
 if TYPE_CHECKING:
     from modelplane.workspace import Workspace

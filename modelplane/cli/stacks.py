@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from modelplane.cli.exit import guard
-from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
+from modelplane.cli.formats import Format
+from modelplane.cli.options import EnvOpt, FormatOpt, ProjectOpt
 from modelplane.cli.project import workspace
 
 stack_app = typer.Typer(help="Pulumi stacks: preview what a stack's program creates.", no_args_is_help=True)

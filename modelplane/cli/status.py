@@ -8,7 +8,8 @@ import typer
 
 from modelplane.cli.exit import guard
 from modelplane.cli.follow import FINAL, exit_code, follow_apply, make_console, run_async
-from modelplane.cli.options import EnvOpt, Format, FormatOpt, ProjectOpt
+from modelplane.cli.formats import Format
+from modelplane.cli.options import EnvOpt, FormatOpt, ProjectOpt
 from modelplane.cli.project import workspace
 
 if TYPE_CHECKING:

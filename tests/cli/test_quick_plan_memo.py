@@ -33,7 +33,7 @@ def _cli_imported(root: Path, *args: str) -> bool:
         "import sys\n"
         "from modelplane.quick import memo_answer\n"
         "code = memo_answer(sys.argv[1:])\n"
-        "print(code, 'modelplane.cli' in sys.modules, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
+        "print(code, 'modelplane.cli.commands' in sys.modules, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, *args], cwd=root, capture_output=True, text=True, check=True)
     code_s, cli, typer, pydantic = out.stdout.splitlines()[-1].split()
@@ -113,3 +113,53 @@ def test_a_bad_ref_is_reported_by_the_cli(git_example: Callable[[str], GitProjec
 )
 def test_only_the_plain_form_is_recognised(args: list[str], expected: tuple[str, str | None, bool] | None) -> None:
     assert _options(args) == expected
+
+
+def _answer(root: Path, args: list[str], *, through_typer: bool) -> tuple[int, str, str, bool]:
+    """(exit code, stdout, stderr, typer imported) of ``modelplane ARGS`` with no memo kept: by the entry point
+    (whose fast path runs `plan --base` without typer) or by the typer app itself."""
+    import shutil
+
+    shutil.rmtree(root / ".modelplane" / "cache" / "plans", ignore_errors=True)
+    entry = "from modelplane.cli import main" if through_typer else "from modelplane.quick import main"
+    code = (
+        "import os, sys\n"
+        "real = os._exit\n"
+        "def reported(code):\n"
+        "    sys.stdout.flush(); sys.stderr.write(f'\\ntyper imported: {\"typer\" in sys.modules}'); sys.stderr.flush()\n"
+        "    real(code)\n"
+        "os._exit = reported\n"
+        f"{entry}\n"
+        "sys.argv = ['modelplane', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    reported(exc.code if isinstance(exc.code, int) else 1)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=root, capture_output=True, text=True)
+    err, _, imported = out.stderr.rpartition("\ntyper imported: ")
+    return out.returncode, out.stdout, err, imported == "True"
+
+
+def test_the_fast_path_runs_plan_as_the_cli_does_without_typer(git_example: Callable[[str], GitProject]) -> None:
+    """On a memo miss ``plan --base REF`` runs without importing typer, and says and exits exactly as the typer
+    app does: changes, --detailed-exitcode, a spec error, a bad ref, an unknown environment."""
+    gp = git_example("quickstart")
+    gp.edit("specs/model.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    gp.commit("tiny-chat 1.1.0")
+    cases = [
+        (["plan", "--base", "HEAD~1"], 0),
+        (["plan", "--base", "HEAD~1", "--detailed-exitcode"], 2),
+        (["plan", "-e", "nope", "--base", "HEAD~1"], 1),
+        (["plan", "--base", "no-such-ref", "--detailed-exitcode"], 1),
+    ]
+    for args, code in cases:
+        fast = _answer(gp.root, args, through_typer=False)
+        cli = _answer(gp.root, args, through_typer=True)
+        assert fast[:3] == cli[:3], args
+        assert fast[0] == code, (args, fast)
+        assert (fast[3], cli[3]) == (False, True), args
+    gp.edit("specs/model.yaml", 'version: "1.1.0"', "version: [1.2.0")  # a YAML error in the head
+    fast = _answer(gp.root, ["plan", "--base", "HEAD~1"], through_typer=False)
+    assert fast[:3] == _answer(gp.root, ["plan", "--base", "HEAD~1"], through_typer=True)[:3]
+    assert fast[0] == 1 and "specs/model.yaml" in fast[2]

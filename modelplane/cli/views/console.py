@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from modelplane.cli.options import color
+from modelplane.cli.formats import color
 
 
 def make_console(stderr: bool = False) -> Any:

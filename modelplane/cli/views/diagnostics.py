@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from modelplane.cli.options import Format
+from modelplane.cli.formats import Format
 from modelplane.cli.views.shown import Shown
 from modelplane.compiler.report.terminal import safe, safe_line
 from modelplane.compiler.report.words import plural, plural_of

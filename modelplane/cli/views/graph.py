@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelplane.cli.options import GraphFormat
+from modelplane.cli.formats import GraphFormat
 from modelplane.cli.views.shown import Shown, as_json, pick
 
 if TYPE_CHECKING:

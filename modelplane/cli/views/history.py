@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from modelplane.cli.options import Format
+from modelplane.cli.formats import Format
 from modelplane.cli.views.shown import Shown
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from modelplane.cli.options import Format
+from modelplane.cli.formats import Format
 from modelplane.cli.views.shown import Shown, pick
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from modelplane.cli.options import PlanFormat
+from modelplane.cli.formats import PlanFormat
 from modelplane.cli.views.shown import Shown
 from modelplane.compiler.report.terminal import safe_line
 

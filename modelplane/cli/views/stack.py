@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modelplane.cli.options import Format
+from modelplane.cli.formats import Format
 from modelplane.cli.views.shown import Shown, as_json
 from modelplane.compiler.report.words import plural
 

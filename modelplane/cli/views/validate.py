@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from modelplane.cli.options import Format
+from modelplane.cli.formats import Format
 from modelplane.cli.views.shown import Shown
 from modelplane.compiler.report.words import plural
 
