@@ -121,3 +121,22 @@ def test_no_fork_when_every_core_is_busy_unless_asked(monkeypatch: pytest.Monkey
     monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 1.0, 1.0))
     monkeypatch.setenv("MODELPLANE_PARSE_FORK", "1")
     assert forked.usable()  # asked for: forks whatever the load
+
+
+def test_no_fork_while_every_core_has_a_task_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1-minute load average lags behind a process that just started on the other core: the tasks
+    runnable this instant (this one included) decide too."""
+    monkeypatch.delenv("MODELPLANE_PARSE_FORK", raising=False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setattr(forked, "_running_now", lambda: 1)
+    assert forked.usable()
+    monkeypatch.setattr(forked, "_running_now", lambda: 2)  # this process and one on the other core
+    assert not forked.usable()
+    monkeypatch.setenv("MODELPLANE_PARSE_FORK", "1")  # forced: whatever the load
+    assert forked.usable()
+
+
+def test_the_tasks_running_now_are_read_from_proc_loadavg() -> None:
+    assert forked._running_now() >= 1  # at least this test's own process
