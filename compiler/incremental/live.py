@@ -24,6 +24,7 @@ from modelplane.compiler.load.loader import (
     FileResult,
     _load_file,
     _read_file,
+    _registered_kinds,
     open_cache,
     paused_gc,
     read_documents,
@@ -315,7 +316,7 @@ class LiveProject:
         read = _read_file(path, text.encode(), self.project.limits)
         if isinstance(read, FileResult):
             return read
-        return _load_file(path, *read, False, variables, overrides)
+        return _load_file(path, *read, False, variables, overrides, _registered_kinds())
 
     def _parents(self, nid: NodeId) -> set[NodeId]:
         """Nodes ``nid`` reads from, from the reference index (no graph needed)."""

@@ -205,7 +205,9 @@ def read_documents(
 
     def parse_files(files: list[str]) -> dict[str, FileResult]:
         parsed: dict[str, FileResult] = {}
-        assert kinds is not None or not files
+        if not files:
+            return parsed
+        assert kinds is not None  # there were files to parse
         # files go through in small batches: the JSON-safety of a batch's values is one call (a file
         # is walked for positions only when that fails), and a batch is validated while its parsed
         # documents are still in the CPU's caches (parsing every file first and then validating

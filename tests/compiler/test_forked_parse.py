@@ -114,6 +114,7 @@ def test_no_fork_when_every_core_is_busy_unless_asked(monkeypatch: pytest.Monkey
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.delenv("MODELPLANE_PARSE_FORK", raising=False)
+    monkeypatch.setattr(forked, "_running_now", lambda: 1)  # nothing else runnable this instant
     monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 1.0, 1.0))
     assert not forked.usable()  # two cores, both busy: the child would only compete
     monkeypatch.setattr(os, "getloadavg", lambda: (0.7, 1.0, 1.0))
