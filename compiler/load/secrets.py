@@ -251,9 +251,9 @@ def _looks(value: str) -> tuple[str, str] | None:
 
 
 def none_look_like_credentials(texts: list[str]) -> bool:
-    """Whether no text of these, each the whole value of a field without a key (a URI, a command line),
-    could hold a credential: one search over them all for what every credential shape holds. A field's
-    value is only ever reported for its shape when its key is not sensitive, and these have no key."""
+    """Whether no text of these, each the whole value of a field without a key (a URI, a command line, an argument
+    no flag names), could hold a credential: one search over them all for what every credential shape holds. A
+    field's value is only ever reported for its shape when its key is not sensitive, and these have no key."""
     return _HINT.search("\n".join(texts)) is None  # no shape holds a line break: none spans two texts
 
 

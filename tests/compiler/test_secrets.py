@@ -338,3 +338,22 @@ def test_the_credentials_rule_reads_the_same_values_from_a_model_as_from_the_doc
         assert _credential_fields(node) == {field: from_document.spec.get(field)}
         compared += 1
     assert compared >= 3  # the dataset, the workflow and the served model
+
+
+def test_a_credential_among_a_commands_plain_arguments_is_found(make_project: Callable[..., Path]) -> None:
+    """Commands whose arguments name no flag are searched all at once (``none_look_like_credentials``): one
+    holding a credential shape among many that do not is still reported, at its argument."""
+    files = serving()
+    token = "hf_" + "A1b2C3d4E5" * 4
+    files["specs/w.yaml"] = (
+        f"{HEAD}kind: Dataset\nmetadata: {{name: d, owner: t}}\n"
+        "spec: {uri: 's3://b/d', format: table, schema: {columns: [{name: id, type: string}]}}\n"
+        f"---\n{HEAD}kind: Workflow\nmetadata: {{name: w, owner: t}}\n"
+        "spec:\n  outputs: [dataset/d]\n  command: [python3, train.py, d-train]\n"
+        f"---\n{HEAD}kind: Workflow\nmetadata: {{name: w2, owner: t}}\n"
+        f"spec:\n  outputs: [dataset/d]\n  command: [python3, train.py, {token}]\n"
+    )
+    compiled = compile_graph(make_project(files), use_cache=False)
+    found = [d for d in compiled.warnings if d.code == "credential-in-spec"]
+    assert [(d.message.split(":")[0], d.message.split("`")[1]) for d in found] == [("workflow/w2", "spec.command.2")]
+    assert token not in json.dumps([d.to_json() for d in found])
