@@ -98,8 +98,9 @@ def memo_answer(args: list[str]) -> int | None:
 
 
 def main() -> None:
-    # as cli.exit.run_main: pydantic's plugin discovery scans every installed distribution (~15 ms)
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
+    from modelplane import pydantic_plugins
+
+    pydantic_plugins.disable()  # as cli.exit.run_main does
     options = _options(sys.argv[1:])
     if options is None:
         from modelplane.cli import main as cli_main
