@@ -118,6 +118,24 @@ def find_refs_in_model(model: BaseModel) -> list[FoundRef]:
     ]
 
 
+def refs_as_plain(model: BaseModel) -> tuple[tuple[tuple[PathElem, ...], str, int], ...]:
+    """``find_refs_in_model`` as plain values (``marshal`` can carry them): each reference's RefTo as its index
+    among the model's ``reference_attributes``; ``refs_from_plain`` turns them back."""
+    places = reference_attributes(type(model))
+    return tuple(
+        (at, value, i)
+        for i, (path, attrs, _) in enumerate(places)
+        for at, value in _reach(model, path, attrs, _attribute)
+        if isinstance(value, str)
+    )
+
+
+def refs_from_plain(model: type[BaseModel], plain: tuple[tuple[tuple[PathElem, ...], str, int], ...]) -> list[FoundRef]:
+    """The references ``refs_as_plain`` gave for a document of ``model``."""
+    places = reference_attributes(model)
+    return [FoundRef(at, value, places[i][2]) for at, value, i in plain]
+
+
 def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[FoundRef]:
     """Pull every reference out of a document's plain data, in declaration order."""
     return [

@@ -4,9 +4,10 @@ Parsing and validating every file is most of a cold compile (about 0.45 s of a 1
 ``plan --base``) and each file is independent, so a child forked after the models are
 built takes a share of the files while the parent does the rest. The child sends back, per
 file whose documents all validated cleanly, only what the caches keep anyway: each
-document's normalized JSON and its own hashes (``marshal``: bytes and tuples, no pickling
-of models). The parent makes nodes of them whose document is that JSON (parsed on first
-read) and whose model is built on first use. A file with any problem is left to the
+document's normalized JSON, its own hashes and the references its model makes (``marshal``:
+bytes and tuples, no pickling of models). The parent makes nodes of them whose document is
+that JSON (parsed on first read), whose references need no parsing, and whose model is built
+on first use. A file with any problem is left to the
 parent, which parses it again itself, so every diagnostic comes from one code path. If
 the child fails in any way the parent parses its share too: a fork is only ever a speed-up.
 
@@ -24,6 +25,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 MIN_FILES = 400
 """Below this the fork (a few ms with a large heap) and the transfer outweigh the work shared."""
@@ -33,9 +35,9 @@ CHILD_SHARE = 0.46
 copies it. With the models built before the fork (``loader._registered_kinds``), on a 10,000-node project, half
 of the files took the child 0.21 s and the parent 0.19 s."""
 
-Clean = tuple[list[tuple[int, bytes, tuple[str, str]]], list[str]]
-"""A cleanly validated file: (index, normalized JSON, own hashes) per document, and the
-environment overrides it used."""
+Clean = tuple[list[tuple[int, bytes, tuple[str, str], tuple[Any, ...]]], list[str]]
+"""A cleanly validated file: (index, normalized JSON, own hashes, references as ``specs.refs.refs_as_plain``
+gives them) per document, and the environment overrides it used."""
 
 
 @dataclass

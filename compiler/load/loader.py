@@ -34,6 +34,7 @@ from modelplane.compiler.timings import timed
 from modelplane.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
 from modelplane.specs.base import API_VERSION, NodeId
 from modelplane.specs.project import PROJECT_FILE
+from modelplane.specs.refs import refs_as_plain, refs_from_plain
 
 
 def load(root: Path, env: str | None = None, source: Source | None = None, use_cache: bool = True) -> SpecSet:
@@ -222,11 +223,13 @@ def read_documents(
         return parsed
 
     mine, share = forked.start(to_parse, lambda files: {p: _clean(r) for p, r in parse_files(files).items()})
+    child_refs: dict[str, dict[int, Any]] = {}  # path -> document index -> references the child found
     parsed = parse_files(mine)
     if share is not None:
         clean, left = share.collect()
         for p, (cdocs, overrides) in clean.items():
-            parsed[p] = FileResult([(i, blob, None, own) for i, blob, own in cdocs], used_overrides=set(overrides))
+            parsed[p] = FileResult([(i, blob, None, own) for i, blob, own, _ in cdocs], used_overrides=set(overrides))
+            child_refs[p] = {i: refs for i, _, _, refs in cdocs}
         parsed.update(parse_files(left))
     out: list[SpecNode] = []
     for path in paths:
@@ -243,12 +246,17 @@ def read_documents(
                 continue
             docs = result.docs
             cache.put(key, docs)  # the JSON the loader made, for both caches
+            found = child_refs.get(path)
             for doc_index, blob, model, own in docs:
                 # the document stays JSON until a stage reads it: a cold plan never reads a third
-                # of them (references come from the model), and parsing them all back cost ~5%
+                # of them (references come from the model, or the child that built it), and parsing
+                # them all back cost ~5%
                 assert isinstance(blob, bytes)
                 kind, name = _kind_name(blob, model)
-                out.append(SpecNode(NodeId(kind.lower(), name), kind, path, doc_index, blob, model, blob, own))
+                node = SpecNode(NodeId(kind.lower(), name), kind, path, doc_index, blob, model, blob, own)
+                if found is not None and kinds is not None:
+                    node.refs = refs_from_plain(kinds[0][kind], found[doc_index])
+                out.append(node)
             continue
         else:
             docs = cache.get(key) or []
@@ -274,7 +282,8 @@ def _clean(result: FileResult) -> forked.Clean | None:
     parses any other itself, so its diagnostics come from one place)."""
     if result.docs is None or result.problems or result.partial or result.text is not None:
         return None
-    return [(i, blob, own) for i, blob, _, own in result.docs], sorted(result.used_overrides)  # type: ignore[misc]
+    docs = [(i, blob, own, refs_as_plain(model)) for i, blob, model, own in result.docs]
+    return docs, sorted(result.used_overrides)  # type: ignore[return-value]
 
 
 def _kind_name(data: dict[str, Any] | bytes, model: Any) -> tuple[str, str]:

@@ -24,10 +24,12 @@ class Link(NamedTuple):
 
 
 def node_refs(node: SpecNode) -> list[FoundRef]:
-    """The references a node makes: from its model where it is built (a cold compile: its
-    document need not be parsed back from JSON), else from its document."""
+    """The references a node makes: as a forked child found them, or from its model where it is built (a cold
+    compile: its document need not be parsed back from JSON), else from its document."""
     from modelplane.specs.kinds.registry import get
 
+    if node.refs is not None:
+        return node.refs
     if node.has_model:
         return find_refs_in_model(node.model)
     return find_refs(node.data, reference_paths(get(node.kind).model))

@@ -14,6 +14,7 @@ from modelplane.specs.project import Project
 
 if TYPE_CHECKING:
     from modelplane.specs.kinds.union import AnySpecModel
+    from modelplane.specs.refs import FoundRef
 
 
 @dataclass(slots=True)
@@ -43,6 +44,8 @@ class SpecNode:
     """``data`` as JSON, where the loader already serialized it (for the spec cache)."""
     own: tuple[str, str] | None = None
     """The document's own (spec, metadata) hashes, where already known (``fingerprint.own_of``)."""
+    refs: list[FoundRef] | None = None
+    """The references it makes, where a forked child found them in the model it built (``references.node_refs``)."""
 
     @property
     def json(self) -> bytes:

@@ -7,12 +7,14 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from modelplane.compiler.compile import check_specs
 from modelplane.compiler.incremental import spec_cache
 from modelplane.compiler.load import forked
+from modelplane.compiler.load.references import node_refs
 from modelplane.errors import SpecError
 from tests.conftest import REPO
 
@@ -24,7 +26,7 @@ needs_fork = pytest.mark.skipif(
 )
 
 
-def _compiled(root: Path, fork: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[bytes, tuple[str, str]]]:
+def _compiled(root: Path, fork: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[Any, ...]]:
     monkeypatch.setenv("MODELPLANE_PARSE_FORK", "1" if fork else "0")
     monkeypatch.setattr(forked, "MIN_FILES", 10)
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # the test runner's own threads hold no loader lock
@@ -40,7 +42,9 @@ def _compiled(root: Path, fork: bool, monkeypatch: pytest.MonkeyPatch) -> dict[s
     monkeypatch.setattr(forked, "start", counting)
     specs = check_specs(root, use_cache=False).specs
     assert (starts and starts[0] > 0) == fork
-    return {str(nid): (node.json, node.own) for nid, node in specs.nodes.items()}  # type: ignore[misc]
+    # the child's nodes carry the references its models make; the parent's are read off their models
+    assert any(node.refs is not None for node in specs.nodes.values()) == fork
+    return {str(nid): (node.json, node.own, node_refs(node)) for nid, node in specs.nodes.items()}  # type: ignore[misc]
 
 
 @needs_fork
@@ -50,7 +54,8 @@ def test_a_forked_share_gives_the_same_nodes_as_parsing_alone(tmp_path: Path, mo
     alone = _compiled(root, False, monkeypatch)
     shared = _compiled(root, True, monkeypatch)
     assert len(alone) > 150
-    assert shared == alone
+    assert shared == alone  # documents, hashes and references
+    assert sum(len(refs) for _, _, refs in alone.values()) > 300
     # a node made from the child's JSON answers like one validated here
     specs = check_specs(root, use_cache=False).specs
     for node in specs.nodes.values():
