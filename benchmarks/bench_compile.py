@@ -93,7 +93,10 @@ for _ in range(20):
 p = make_plan(root, base_ref="HEAD~1").plan
 print(json.dumps({{"impact": sorted(ts)[10], "changes": len(p.changes), "affected": len(p.impact), "actions": len(p.actions)}}))
 """
-    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    # run in the project, not here: in a checkout the source folder `modelplane/` would shadow an installed
+    # (non-editable) package, which lacks nothing but is laid out differently
+    run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    out = json.loads(run.stdout)
     took = out.pop("impact")
     return took, out
 
