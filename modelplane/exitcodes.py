@@ -3,7 +3,7 @@ results through here, so a memoized ``plan`` ends exactly as a computed one.
 
 0 success; 1 an error the user can fix (a ``ModelplaneError``: printed as diagnostics); 2 changes present, and
 only from ``plan --detailed-exitcode`` (as terraform); 3 an internal error (a bug: one line asking for a bug
-report). A usage error (an unknown option, a missing argument) keeps typer's 2, except where
+report); 130 interrupted by Ctrl-C. A usage error (an unknown option, a missing argument) keeps typer's 2, except where
 ``--detailed-exitcode`` is given: there 2 means changes, so a usage error exits 1.
 
 Nothing here imports more than the standard library: ``quick.py`` reads it before the CLI is imported.
@@ -18,6 +18,8 @@ USER_ERROR = 1
 CHANGES = 2
 USAGE = 2
 INTERNAL = 3
+INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT), as typer ends a command it interrupts; ``apply`` says the apply goes on."""
 
 DEBUG_VAR = "MODELPLANE_DEBUG"
 """Set to 1 to see an internal error's traceback instead of the one-line bug report."""

@@ -95,7 +95,7 @@ def _all_plain_text_without_credentials(graph: LineageGraph, kind: str) -> bool:
     instead of a scan per node (~15 ms of a cold 10,000-node plan)."""
     from modelplane.compiler.load.secrets import none_look_like_credentials
 
-    field = _TEXT_FIELDS.get(kind)
+    field = _text_field(kind)  # the registry's now (a kind may be registered after import)
     if field is None:
         return False
     texts = []

@@ -17,6 +17,11 @@ def main() -> None:
     run()
 
 
+def __dir__() -> list[str]:
+    # typer's own CLI (`typer modelplane.cli utils docs`) finds the app by listing the module
+    return sorted([*globals(), "app", "COMMANDS"])
+
+
 def __getattr__(name: str) -> Any:
     # ``from modelplane.cli import app`` (tests, the docs generator): the app, built now
     if name in ("app", "COMMANDS"):

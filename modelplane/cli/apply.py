@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from modelplane import exitcodes
 from modelplane.cli.exit import fail, guard
 from modelplane.cli.follow import exit_code, follow_apply, run_async, signal_apply
 from modelplane.cli.formats import Format, color
@@ -59,7 +60,7 @@ def apply(
             f"--watch; stop it: modelplane abort --env {s.environment}",
             file=sys.stderr,
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(exitcodes.INTERRUPTED) from None
     raise typer.Exit(code)
 
 

@@ -9,6 +9,7 @@ shows the traceback), 130 detached by Ctrl-C while an apply goes on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -66,6 +67,20 @@ def ends(code: int) -> NoReturn:
             print(report, file=sys.stderr)
         _flushed_exit(end_code(code, sys.argv[1:]))
     raise SystemExit(code)
+
+
+class _Pacified:
+    """A stream whose reader went away: flushing it is no error (as click's ``PacifyFlushWrapper``)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def flush(self) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _flushed_exit(code: int | str | None) -> NoReturn:
@@ -132,6 +147,16 @@ def run_main(app: Callable[[], Any]) -> None:
         app()
     except SystemExit as exc:
         code = end_code(exc.code, sys.argv[1:])
+        if not QUICK_EXIT:
+            raise SystemExit(code) from None
+    # typer's own endings, for a command run without it (the entry point's fast path, ``modelplane.quick``)
+    except KeyboardInterrupt:
+        code = exitcodes.INTERRUPTED  # Ctrl-C: no traceback, the shell's code for it
+        if not QUICK_EXIT:
+            raise SystemExit(code) from None
+    except BrokenPipeError:  # the reader went away (`plan | head`): nothing more to say, exit 1
+        sys.stdout, sys.stderr = _Pacified(sys.stdout), _Pacified(sys.stderr)
+        code = exitcodes.USER_ERROR
         if not QUICK_EXIT:
             raise SystemExit(code) from None
     except Exception as exc:  # a bug: typer lets it through (pretty_exceptions off)

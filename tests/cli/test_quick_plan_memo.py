@@ -163,3 +163,64 @@ def test_the_fast_path_runs_plan_as_the_cli_does_without_typer(git_example: Call
     fast = _answer(gp.root, ["plan", "--base", "HEAD~1"], through_typer=False)
     assert fast[:3] == _answer(gp.root, ["plan", "--base", "HEAD~1"], through_typer=True)[:3]
     assert fast[0] == 1 and "specs/model.yaml" in fast[2]
+
+
+def _ended(root: Path, *, through_typer: bool, interrupt: bool) -> tuple[int, str]:
+    """(exit code, stderr) of ``plan --base HEAD~1`` with no memo kept, by either path: interrupted by Ctrl-C while
+    planning (``interrupt``), or with its reader gone before it writes (stdout's pipe closed, as `plan | true`)."""
+    import shutil
+
+    shutil.rmtree(root / ".modelplane" / "cache" / "plans", ignore_errors=True)
+    entry = "from modelplane.cli import main" if through_typer else "from modelplane.quick import main"
+    code = (
+        "import sys\n"
+        + (
+            "from modelplane.workspace import Workspace\n"
+            "def interrupted(*args, **kwargs):\n"
+            "    raise KeyboardInterrupt\n"
+            "Workspace.plan = interrupted\n"
+            if interrupt
+            else ""
+        )
+        + f"{entry}\n"
+        "sys.argv = ['modelplane', 'plan', '--base', 'HEAD~1']\n"
+        "main()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # no reader: its first write (or the last flush) meets a closed pipe
+    err = proc.stderr.read()
+    return proc.wait(), err
+
+
+def test_ctrl_c_and_a_closed_pipe_end_the_fast_path_as_typer_ends_them(
+    git_example: Callable[[str], GitProject],
+) -> None:
+    """Ctrl-C exits 130 and a reader that went away (`plan | head`) exits 1, both without a traceback or a bug
+    report, whether typer runs the command or the entry point's fast path does."""
+    gp = git_example("quickstart")
+    gp.edit("specs/model.yaml", 'version: "1.0.0"', 'version: "1.1.0"')
+    gp.commit("tiny-chat 1.1.0")
+    for through_typer in (True, False):
+        code, err = _ended(gp.root, through_typer=through_typer, interrupt=True)
+        assert (code, err) == (130, ""), (through_typer, err)
+        code, err = _ended(gp.root, through_typer=through_typer, interrupt=False)
+        assert code == 1, (through_typer, code, err)
+        assert "Traceback" not in err and "internal error" not in err, (through_typer, err)
+
+
+def test_the_cli_package_builds_the_typer_app_only_when_asked() -> None:
+    """Importing a module of ``modelplane.cli`` (the fast path imports ``plan_command``) imports no typer; the app is
+    there when asked for, and listed (typer's own CLI finds an app by listing the module)."""
+    code = (
+        "import sys\n"
+        "import modelplane.cli, modelplane.cli.plan_command\n"
+        "before = 'typer' in sys.modules\n"
+        "listed = 'app' in dir(modelplane.cli)\n"
+        "from modelplane.cli import app\n"
+        "print(before, listed, type(app).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "Typer"]
