@@ -100,7 +100,7 @@ def _all_plain_text_without_credentials(graph: LineageGraph, kind: str) -> bool:
         return False
     texts = []
     for node in graph.iter_kind(kind):
-        value = getattr(node.model.spec, field) if node.has_model else node.spec.get(field)
+        value = _text_value(node, field)
         if isinstance(value, str):
             texts.append(value)
         elif isinstance(value, list | tuple) and all(isinstance(a, str) and not a.startswith("-") for a in value):
@@ -118,18 +118,19 @@ def _text_field(kind: str) -> str | None:
     return None
 
 
-_TEXT_FIELDS = {k: f for k in registry.names() if (f := _text_field(k)) is not None}
-"""The built-in kinds' text fields (``{"Dataset": "uri", ...}``)."""
-
-
 def _credential_fields(node: SpecNode) -> Mapping[str, Any]:
     """What ``credentials`` reads of a node's spec. For the kinds whose field is plain text (or a list of it), that
     field from the typed model where this process built it: the same value the normalized document holds, without
     decoding the document (of a cold 10,000-node plan's documents, ~2,700 were decoded for this rule alone)."""
     field = _text_field(node.kind)
     if field is not None and node.has_model:
-        return {field: getattr(node.model.spec, field)}
+        return {field: _text_value(node, field)}
     return node.spec
+
+
+def _text_value(node: SpecNode, field: str) -> Any:
+    """A node's text ``field`` (``_text_field``): from its typed model where this process built it, else its document."""
+    return getattr(node.model.spec, field) if node.has_model else node.spec.get(field)
 
 
 def _diag(

@@ -60,13 +60,18 @@ def ends(code: int) -> NoReturn:
     a command that skips teardown (``QUICK_EXIT``), here and now. The frames between here and ``run_main`` hold the
     compiled graph, and unwinding them freed it object by object (~40 ms of a cold 10,000-node plan)."""
     if QUICK_EXIT and MAIN:
-        from modelplane.workspace import Workspace
-
-        report = Workspace.timings_report()  # what run_main would print on the way out
-        if report:
-            print(report, file=sys.stderr)
+        _write_timings()  # as run_main would on the way out
         _flushed_exit(end_code(code, sys.argv[1:]))
     raise SystemExit(code)
+
+
+def _write_timings() -> None:
+    """The stage timings ``MODELPLANE_TIMINGS`` asks for, on stderr as the command ends."""
+    from modelplane.workspace import Workspace
+
+    report = Workspace.timings_report()
+    if report:
+        print(report, file=sys.stderr)
 
 
 class _Pacified:
@@ -133,8 +138,6 @@ def run_main(app: Callable[[], Any]) -> None:
     from modelplane import pydantic_plugins
 
     pydantic_plugins.disable()  # before pydantic builds a validator: its plugin discovery costs ~35 ms
-    from modelplane.workspace import Workspace
-
     code: int | str | None = 0
     MAIN.append(True)
     from modelplane.extras import missing_for
@@ -143,31 +146,25 @@ def run_main(app: Callable[[], Any]) -> None:
     if needs is not None:
         print(f"error: {needs}", file=sys.stderr)
         raise SystemExit(1)
+    ended = True  # by an exit code, not by returning
     try:
         app()
+        ended = False
     except SystemExit as exc:
         code = end_code(exc.code, sys.argv[1:])
-        if not QUICK_EXIT:
-            raise SystemExit(code) from None
     # typer's own endings, for a command run without it (the entry point's fast path, ``modelplane.quick``)
     except KeyboardInterrupt:
         code = exitcodes.INTERRUPTED  # Ctrl-C: no traceback, the shell's code for it
-        if not QUICK_EXIT:
-            raise SystemExit(code) from None
     except BrokenPipeError:  # the reader went away (`plan | head`): nothing more to say, exit 1
         sys.stdout, sys.stderr = _Pacified(sys.stdout), _Pacified(sys.stderr)
         code = exitcodes.USER_ERROR
-        if not QUICK_EXIT:
-            raise SystemExit(code) from None
     except Exception as exc:  # a bug: typer lets it through (pretty_exceptions off)
         if isinstance(exc, ModuleNotFoundError):
             missing_extra(exc)  # a missing optional extra is the user's to install: one line, exit 1
         code = internal_error(exc)
-        if not QUICK_EXIT:
-            raise SystemExit(code) from None
     finally:
-        report = Workspace.timings_report()
-        if report:
-            print(report, file=sys.stderr)
+        _write_timings()
     if QUICK_EXIT:
         _flushed_exit(code)
+    if ended:
+        raise SystemExit(code)

@@ -317,7 +317,7 @@ def test_the_credentials_rule_reads_the_same_values_from_a_model_as_from_the_doc
 ) -> None:
     """Where this process built a node's model, the rule reads its text fields from it (no decoding): the very
     values of the normalized document, a command written as one string included."""
-    from modelplane.compiler.graph.checks import _TEXT_FIELDS, _credential_fields
+    from modelplane.compiler.graph.checks import _credential_fields, _text_field
     from modelplane.compiler.load.specset import SpecNode
 
     files = serving(engine="")
@@ -330,7 +330,7 @@ def test_the_credentials_rule_reads_the_same_values_from_a_model_as_from_the_doc
     graph = compile_graph(make_project(files), use_cache=False).graph
     compared = 0
     for node in graph.nodes.values():
-        field = _TEXT_FIELDS.get(node.kind)
+        field = _text_field(node.kind)
         if field is None:
             continue
         assert node.has_model
