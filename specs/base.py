@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NamedTuple, Union
+from collections.abc import Callable
+from functools import cache
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, Union
 
 from pydantic import (
     AfterValidator,
@@ -35,6 +37,17 @@ KIND_MODULES = {
 def model_class(kind: str) -> type[BaseModel]:
     """The model of one kind, importing only its module (a warm run may need just one or two)."""
     return registry.get(kind).model
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def shared(make: Callable[[], M]) -> Callable[[], M]:
+    """A ``default_factory`` for a field whose default is a model: the default is built (and validated) once, on
+    first use, and every document leaving the field out shares it. Spec models are frozen, so nothing can change
+    the shared one; building a fresh one per document ran its validation again (an endpoint written with few
+    fields built a dozen defaults: ~5% of validating a 10,000-node project)."""
+    return cache(make)
 
 
 def Bounded(hint: str, **bounds: Any) -> Any:  # named like the Field it returns

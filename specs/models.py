@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from modelplane.specs.base import API_VERSION_DOC, KIND_DOC, METADATA_DOC, ApiVersion, Bool, Metadata, StrictModel
+from modelplane.specs.base import (
+    API_VERSION_DOC,
+    KIND_DOC,
+    METADATA_DOC,
+    ApiVersion,
+    Bool,
+    Metadata,
+    StrictModel,
+    shared,
+)
 from modelplane.specs.common import Command, DatasetName, Duration, FeatureName, ModelName, NonEmptyText, WorkflowName
 from modelplane.specs.refs import RefTo
 
@@ -49,7 +58,7 @@ class ModelSpec(StrictModel):
         description="The weights' data type; with `parameters_b` it sizes the weights for the GPU-fit check.",
     )
     trained_on: TrainedOn = Field(
-        default_factory=TrainedOn,
+        default_factory=shared(TrainedOn),
         description="What the model was trained on and which workflow produces it: lineage edges `trained_on` and `produces`.",
     )
     context_length: Annotated[int, Field(gt=0)] = Field(

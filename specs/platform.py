@@ -19,6 +19,7 @@ from modelplane.specs.base import (
     Name,
     StrictModel,
     at_most,
+    shared,
 )
 from modelplane.specs.common import QUALIFIED_REF_PATTERN, Duration
 from modelplane.specs.refs import RefTo
@@ -102,7 +103,7 @@ class StackSpec(StrictModel):
         description="The GPU node pools of the cluster (names unique); endpoints are placed on a pool of their accelerator.",
     )
     pulumi: PulumiSettings = Field(
-        default_factory=PulumiSettings,
+        default_factory=shared(PulumiSettings),
         description="The Pulumi stack name and state backend, for the Kubernetes providers.",
     )
     settings: Annotated[dict[str, Any], InKeyOrder] = Field(

@@ -24,6 +24,7 @@ from modelplane.specs.base import (
     Metadata,
     StrictModel,
     at_most,
+    shared,
 )
 from modelplane.specs.common import Duration, ModelName, StackName, Text
 from modelplane.specs.providers import registry as providers
@@ -124,7 +125,7 @@ class Engine(StrictModel):
         description="The container image on Kubernetes stacks; its vLLM release decides which engine flags are checked.",
     )
     args: VllmArgs = Field(
-        default_factory=VllmArgs,
+        default_factory=shared(VllmArgs),
         description="The `vllm serve` arguments modelplane knows and checks (each rendered as its `--flag`).",
     )
     extra_args: Annotated[
@@ -135,7 +136,7 @@ class Engine(StrictModel):
         description="Request-latency buckets; vLLM's defaults are too coarse for a p99 < 1 s gate.",
     )
     simulator: Simulator = Field(
-        default_factory=Simulator,
+        default_factory=shared(Simulator),
         description="Latency model and fault injection of the local stack's simulator (tests and demos).",
     )
 
@@ -169,7 +170,7 @@ class Traffic(StrictModel):
     output_tokens: Annotated[int, Field(ge=1)] = Field(
         default=50, description="The typical answer length, in tokens (sizing, timeouts, synthetic traffic)."
     )
-    ramp: Ramp = Field(default_factory=Ramp, description="How fast traffic may grow, for the autoscaler check.")
+    ramp: Ramp = Field(default_factory=shared(Ramp), description="How fast traffic may grow, for the autoscaler check.")
 
 
 class Slo(StrictModel):
@@ -248,11 +249,11 @@ class Autoscaling(StrictModel):
         description="The metric's value per replica to scale at; default from `capacity` (or 32 in flight, 4 waiting, 80% KV use).",
     )
     scale_up: ScalePolicy = Field(
-        default_factory=lambda: ScalePolicy(stabilization="0s", max_percent_per_period=100),
+        default_factory=shared(lambda: ScalePolicy(stabilization="0s", max_percent_per_period=100)),
         description="How fast replicas are added.",
     )
     scale_down: ScalePolicy = Field(
-        default_factory=lambda: ScalePolicy(stabilization="15m", max_percent_per_period=10, period="60s"),
+        default_factory=shared(lambda: ScalePolicy(stabilization="15m", max_percent_per_period=10, period="60s")),
         description="How fast replicas are removed.",
     )
 
@@ -283,7 +284,9 @@ class Routing(StrictModel):
     timeout_ms: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="Envoy's route timeout (all tries); default derived from the per-try timeout."
     )
-    retries: Retries = Field(default_factory=Retries, description="Retries of failed requests on other replicas.")
+    retries: Retries = Field(
+        default_factory=shared(Retries), description="Retries of failed requests on other replicas."
+    )
     slow_start: Duration | None = Field(
         default="30s",
         description="How long a new replica takes to ramp up to its full share of traffic; null: at once.",
@@ -384,7 +387,7 @@ class Analysis(StrictModel):
         "fail (roll back) or pass; default synthesize on a local stack, hold elsewhere.",
     )
     synthetic: Synthetic = Field(
-        default_factory=Synthetic, description="The synthetic traffic `when_idle: synthesize` sends."
+        default_factory=shared(Synthetic), description="The synthetic traffic `when_idle: synthesize` sends."
     )
     share_tolerance: Annotated[float, Field(gt=0, lt=1)] = Field(
         default=0.2,
@@ -404,20 +407,25 @@ def idle_policy(when_idle: WhenIdle | None, provider: str) -> WhenIdle:
     return "synthesize" if providers.is_local(provider) else "hold"
 
 
+@shared
+def _default_steps() -> tuple[RolloutStep, ...]:
+    return (
+        RolloutStep(weight=5, pause="1m"),
+        RolloutStep(weight=25, pause="1m"),
+        RolloutStep(weight=50, pause="1m"),
+        RolloutStep(weight=100),
+    )
+
+
 class Rollout(StrictModel):
     strategy: Literal["canary"] = Field(default="canary", description="How a new revision rolls out: a canary.")
     steps: list[RolloutStep] = Field(
-        default_factory=lambda: [
-            RolloutStep(weight=5, pause="1m"),
-            RolloutStep(weight=25, pause="1m"),
-            RolloutStep(weight=50, pause="1m"),
-            RolloutStep(weight=100),
-        ],
+        default_factory=lambda: list(_default_steps()),
         description="The canary's steps, in order: the traffic weight, a pause and whether the step is analysed. "
         "Default 5%, 25%, 50% with a minute each, then 100%.",
     )
     analysis: Analysis = Field(
-        default_factory=Analysis,
+        default_factory=shared(Analysis),
         description="How each step's window is judged: sample size, errors, latency, traffic share.",
     )
     on_failure: Literal["rollback", "pause"] = Field(
@@ -454,7 +462,7 @@ class EndpointSpec(StrictModel):
         description="The stack the endpoint runs on (its name): lineage edge `hosts`."
     )
     engine: Engine = Field(
-        default_factory=Engine,
+        default_factory=shared(Engine),
         description="The serving engine: vLLM, its image and arguments (and the local simulator's behaviour).",
     )
     resources: Resources = Field(description="What each replica runs on: the accelerator, GPUs, CPU and memory.")
@@ -465,19 +473,21 @@ class EndpointSpec(StrictModel):
         description="The latency and availability the endpoint promises; canary gates and sizing judge against it."
     )
     capacity: Capacity = Field(
-        default_factory=Capacity,
+        default_factory=shared(Capacity),
         description="What one replica sustains within the SLO (declared, or from a measured profile).",
     )
     autoscaling: Autoscaling = Field(
         description="The replica bounds and the policy the autoscaler (locally) or HPA/KEDA (Kubernetes) runs."
     )
     routing: Routing = Field(
-        default_factory=Routing, description="How the router picks replicas, retries and times out."
+        default_factory=shared(Routing), description="How the router picks replicas, retries and times out."
     )
-    health: Health = Field(default_factory=Health, description="Probes, and how replicas drain.")
-    placement: Placement = Field(default_factory=Placement, description="Zones, spread and the disruption budget.")
+    health: Health = Field(default_factory=shared(Health), description="Probes, and how replicas drain.")
+    placement: Placement = Field(
+        default_factory=shared(Placement), description="Zones, spread and the disruption budget."
+    )
     rollout: Rollout = Field(
-        default_factory=Rollout,
+        default_factory=shared(Rollout),
         description="How a new revision rolls out: canary steps, their analysis and what happens on failure.",
     )
 
