@@ -10,14 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import ValidationError
 
 from modelplane.compiler.capacity.prices import Price, price_for
-from modelplane.compiler.capacity.profile import Profile, differences, key_of
-from modelplane.compiler.capacity.simulation import LatencyModel, calibrate, planned_fleet
 from modelplane.compiler.capacity.sizing import (
     CapacitySource,
     Sizing,
@@ -33,6 +31,12 @@ from modelplane.specs.models import Model
 from modelplane.specs.platform import Stack
 from modelplane.specs.providers import registry as providers
 from modelplane.specs.serving import SIMULATOR_MAX_NUM_SEQS, Endpoint, EndpointSpec
+
+if TYPE_CHECKING:
+    from modelplane.compiler.capacity.profile import Profile
+
+# The profile models and the fleet simulation are imported where a profile is read or simulated: a project
+# without profiles (every new one) never needs them, and their models cost a cold plan ~8 ms to define.
 
 PROFILE_MAX_BYTES = 4 * 1024 * 1024
 
@@ -60,6 +64,8 @@ def load_profiles(source: Source, folder: str, extra: tuple[str, ...] = ()) -> P
             raw = source.read(path)
             if len(raw) > PROFILE_MAX_BYTES:
                 raise ValueError(f"{len(raw):,} bytes, over {PROFILE_MAX_BYTES:,}")
+            from modelplane.compiler.capacity.profile import Profile
+
             out.found[path] = Profile.model_validate(orjson.loads(raw))
         except (OSError, ValueError, ValidationError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -100,6 +106,11 @@ def bind(endpoint: Endpoint, model: Model, profiles: Profiles) -> Binding:
     """The endpoint's profile: the one it names, else one whose key is the endpoint's, else the newest one
     measured on this endpoint (stale: its key differs, and the differences say how)."""
     named = endpoint.spec.capacity.profile
+    if named is None and not profiles.found:
+        # nothing to match: the key (its rendered engine flags are most of a binding) is not needed
+        return Binding(None, None)
+    from modelplane.compiler.capacity.profile import differences, key_of
+
     if named is not None:
         path = _normal(named)
         found = profiles.found.get(path)
@@ -108,9 +119,6 @@ def bind(endpoint: Endpoint, model: Model, profiles: Profiles) -> Binding:
         return Binding(
             found, path, tuple(differences(found.key, key_of(endpoint.spec, model.metadata.name, model.spec)))
         )
-    if not profiles.found:
-        # nothing to match: the key (its rendered engine flags are most of a binding) is not needed
-        return Binding(None, None)
     key = key_of(endpoint.spec, model.metadata.name, model.spec)
     for path, p in profiles.found.items():
         if p.key == key:
@@ -174,6 +182,8 @@ def simulated_fleet(spec: EndpointSpec, binding: Binding, source: CapacitySource
     p = binding.profile
     if p is None or binding.stale or spec.traffic.qps <= 0:
         return None
+    from modelplane.compiler.capacity.simulation import calibrate, planned_fleet
+
     try:
         model = calibrate(p, spec.engine.args.max_num_seqs or SIMULATOR_MAX_NUM_SEQS)
         start = max(1, math.ceil(spec.traffic.qps / source.qps_per_replica - 1e-9))
@@ -379,6 +389,8 @@ def simulator_in_flight(spec: EndpointSpec, rate: float) -> int:
     (Little's law with the model's latency at that load, solved as a fixed point): the declared capacity, not
     half the SLO, is what the local autoscaler scales at. Half the SLO made the quickstart, whose simulator
     answers in ~120 ms, hold 10 in flight per replica: 3x its declared load never scaled out."""
+    from modelplane.compiler.capacity.simulation import LatencyModel
+
     sim = spec.engine.simulator
     seqs = spec.engine.args.max_num_seqs or SIMULATOR_MAX_NUM_SEQS
     model = LatencyModel.simulator(sim.ttft_ms, sim.tpot_ms, seqs, spec.traffic.output_tokens)

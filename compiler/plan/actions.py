@@ -261,9 +261,13 @@ def _retrain_rollouts(b: _Builder) -> None:
 
 
 def _with_details(act: PlanAction, **details: Any) -> PlanAction:
-    """``act`` with these payload fields set (validated: a field its type lacks is an error)."""
-    payload = type(act.details).model_validate({**act.details.model_dump(), **details})
-    return act.model_copy(update={"details": payload})  # plan actions are frozen
+    """``act`` with these payload fields set (a field its type lacks is an error; the values are the builder's
+    own, of the fields' types: dumping and validating the payload again for each was most of this)."""
+    unknown = details.keys() - type(act.details).model_fields.keys()
+    if unknown:
+        raise TypeError(f"{type(act.details).__name__} has no field {', '.join(sorted(unknown))}")
+    # plan actions are frozen; a copy's update counts its fields as set, as the payload's serializer needs
+    return act.model_copy(update={"details": act.details.model_copy(update=details)})
 
 
 def _mark_in_place(b: _Builder) -> None:
