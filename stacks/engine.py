@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 
 from modelplane.specs.models import Model, ModelSpec
 from modelplane.specs.serving import Endpoint, EndpointSpec, VllmArgs
@@ -87,6 +87,19 @@ _ARG_FLAGS: tuple[tuple[str, str, str, Path], ...] = tuple(
     if name != "served_model_name"  # rendered above, with the model's name as its default
 )
 _BUCKETS_PATH: Path = ("spec", "engine", "histogram_buckets")
+
+
+def _may_be_bool(annotation: Any) -> bool:
+    return annotation is bool or any(_may_be_bool(a) for a in get_args(annotation))
+
+
+RENDERED_FLAGS: frozenset[str] = frozenset(
+    {"--port", "--served-model-name", "--revision", "--custom-histogram-buckets"}
+    | {on for _, on, _, _ in _ARG_FLAGS}
+    | {off for name, _, off, _ in _ARG_FLAGS if _may_be_bool(VllmArgs.model_fields[name].annotation)}
+)
+"""Every flag ``engine_args`` can render, less the ``extra_args`` ones: where a release has them all, only an
+endpoint's ``extra_args`` can name a flag it lacks."""
 
 
 @functools.lru_cache(maxsize=64)

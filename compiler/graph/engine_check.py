@@ -15,6 +15,7 @@ reason: a bad list is a crash loop, not a plan error, otherwise.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -24,7 +25,7 @@ from modelplane.errors import Diagnostic, Location, did_you_mean
 from modelplane.specs.base import NodeId
 from modelplane.specs.models import Model
 from modelplane.specs.serving import Endpoint
-from modelplane.stacks.engine import EngineArg, engine_args
+from modelplane.stacks.engine import RENDERED_FLAGS, EngineArg, engine_args
 from modelplane.stacks.vllm_versions import (
     PINNED_VERSION,
     flag_sets,
@@ -80,11 +81,18 @@ def endpoint_flag_problems(ep: Endpoint, model: Model, locate: Locate) -> list[D
             )
         ]
     have = sets[version].flags
+    if not ep.spec.engine.extra_args and _has_every_rendered_flag(version):
+        return []  # nothing to look up: rendering every endpoint's flags was most of this check
     out = []
     for arg in engine_args(ep.spec, model.metadata.name, model.spec):
         if arg.flag not in have:
             out.append(_unknown_flag(ep, arg, version, have, locate))
     return out
+
+
+@functools.cache
+def _has_every_rendered_flag(version: str) -> bool:
+    return flag_sets()[version].flags >= RENDERED_FLAGS
 
 
 def _unknown_flag(ep: Endpoint, arg: EngineArg, version: str, have: frozenset[str], locate: Locate) -> Diagnostic:
