@@ -44,9 +44,11 @@ T = TypeVar("T")
 
 def shared(make: Callable[[], T]) -> Callable[[], T]:
     """A ``default_factory`` for a field whose default is a model (or a tuple of them): the default is built (and
-    validated) once, on first use, and every document leaving the field out shares it. Spec models are frozen, so
-    nothing can change the shared one; building a fresh one per document ran its validation again (an endpoint written with few
-    fields built a dozen defaults: ~5% of validating a 10,000-node project)."""
+    validated) once, on first use, and every document leaving the field out shares it. Building a fresh one per
+    document ran its validation again (an endpoint written with few fields built a dozen defaults: ~5% of
+    validating a 10,000-node project). Spec models are frozen, so no field of the shared one can be set; its lists
+    and maps are shared as well, so no code may change a spec's containers in place (none does: the renderers
+    and the runtime copy them before adding to them)."""
     return cache(make)
 
 
