@@ -100,7 +100,7 @@ def _all_plain_text_without_credentials(graph: LineageGraph, kind: str) -> bool:
         return False
     texts = []
     for node in graph.iter_kind(kind):
-        value = _text_value(node, field)
+        value = node.spec_field(field)
         if isinstance(value, str):
             texts.append(value)
         elif isinstance(value, list | tuple) and all(isinstance(a, str) and not a.startswith("-") for a in value):
@@ -124,13 +124,8 @@ def _credential_fields(node: SpecNode) -> Mapping[str, Any]:
     decoding the document (of a cold 10,000-node plan's documents, ~2,700 were decoded for this rule alone)."""
     field = _text_field(node.kind)
     if field is not None and node.has_model:
-        return {field: _text_value(node, field)}
+        return {field: node.spec_field(field)}
     return node.spec
-
-
-def _text_value(node: SpecNode, field: str) -> Any:
-    """A node's text ``field`` (``_text_field``): from its typed model where this process built it, else its document."""
-    return getattr(node.model.spec, field) if node.has_model else node.spec.get(field)
 
 
 def _diag(
@@ -243,12 +238,7 @@ def _gpu_fit(graph: LineageGraph) -> list[Diagnostic]:
         model = graph.nodes.get(NodeId("model", ep.spec["model"]))
         if model is None:
             continue
-        # the model's typed spec where this process built it: 832 documents not decoded in a 10,000-node plan
-        dtype, parameters_b = (
-            (model.model.spec.dtype, model.model.spec.parameters_b)  # type: ignore[union-attr]
-            if model.has_model
-            else (model.spec["dtype"], model.spec["parameters_b"])
-        )
+        dtype, parameters_b = model.spec_field("dtype"), model.spec_field("parameters_b")
         quant = ep.spec["engine"]["args"]["quantization"]
         weights = weight_gib(parameters_b, "fp8" if quant == "fp8" else dtype)
         gpus = res["gpus_per_replica"]

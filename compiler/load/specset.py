@@ -73,6 +73,14 @@ class SpecNode:
         """Whether the typed model is already built (reading ``model`` otherwise validates)."""
         return self._model is not None
 
+    def spec_field(self, name: str) -> Any:
+        """A top-level field of ``spec``, by a name that is both its field's and its key in the document: from the
+        typed model where this process built it, else the normalized document (the same value: the document is
+        that model serialized). A rule reading a field or two of every node this way decodes no document."""
+        if self._model is not None:
+            return getattr(self._model.spec, name)
+        return self.spec[name]
+
     @property
     def name(self) -> str:
         return self.id.name
