@@ -14,8 +14,9 @@ are on the hot path of every plan and must not pay for importing networkx
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from modelplane.compiler.graph.toposort import toposort
@@ -285,16 +286,23 @@ def from_edges(specs: SpecSet, edges: Iterable[Edge]) -> LineageGraph:
     for e in edges:
         by_source.setdefault(e.source, []).append(e)
     ordered: list[Edge] = []
+    out: dict[NodeId, list[Edge]] = {}
     for nid in specs.nodes:  # the loader keeps nodes sorted by id
         out_edges = by_source.get(nid)
         if out_edges:
-            out_edges.sort(key=_edge_key)
+            if len(out_edges) > 1:
+                out_edges.sort(key=_edge_key)
             ordered.extend(out_edges)
-    return LineageGraph.indexed(specs, ordered)
+            out[nid] = out_edges  # the outgoing index as ``indexed`` builds it, in one pass less
+    inn: dict[NodeId, list[Edge]] = {}
+    for e in ordered:
+        inn.setdefault(e.target, []).append(e)
+    return LineageGraph(specs, ordered, out, inn)
 
 
-def _edge_key(e: Edge) -> tuple[NodeId, NodeId, str]:
-    return (e.source, e.target, e.kind)
+_edge_key: Callable[[Edge], tuple[NodeId, NodeId, str]] = itemgetter(0, 1, 2)
+"""An edge's (source, target, kind), its order: picked in C (a key function per edge was a fifth of building the
+graph)."""
 
 
 def node_json(node: SpecNode) -> dict[str, Any]:
