@@ -8,7 +8,7 @@ from typing import Annotated, Union
 
 from pydantic import BaseModel
 
-from modelplane.specs.refs import RefTo, find_refs, find_refs_in_model, reference_paths
+from modelplane.specs.refs import FoundRef, RefTo, find_refs, find_refs_in_model, reference_paths
 
 TO_DATASET = RefTo(("dataset",), edge="reads")
 TO_MODEL = RefTo(("model",), edge="serves")
@@ -38,7 +38,7 @@ class Doc(BaseModel):
     spec: Spec
 
 
-def _both(doc: Doc) -> tuple[list[object], list[object]]:
+def _both(doc: Doc) -> tuple[list[FoundRef], list[FoundRef]]:
     return find_refs_in_model(doc), find_refs(doc.model_dump(), reference_paths(Doc))
 
 
