@@ -114,16 +114,19 @@ def find_refs_in_model(model: BaseModel) -> list[FoundRef]:
 
 
 @cache
-def _model_reader(model: type[BaseModel]) -> Callable[[BaseModel], list[FoundRef]]:
-    """``model``'s references read by straight-line code made for its places: the walk ``_reach`` takes
-    with ``_attribute``, unrolled (an attribute of a model, None otherwise; each item of a list or tuple at
-    an ``ANY_INDEX``; a reference only where a text is reached). A cold compile reads every node's
+def _model_reader(model: type[BaseModel], plain: bool = False) -> Callable[[BaseModel], list[Any]]:
+    """``model``'s references read by straight-line code made for its places: the walk ``find_refs`` takes over
+    plain data, taken over attributes and unrolled (an attribute of a model, None otherwise; each item of a list or
+    tuple at an ``ANY_INDEX``; a reference only where a text is reached). A cold compile reads every node's
     references, and the generic walk was ~5 µs a document, most of the resolve stage's own time. Made
-    once per model class from ``reference_attributes``, out of its field names and nothing else."""
+    once per model class from ``reference_attributes``, out of its field names and nothing else. ``plain``: each
+    reference as ``refs_as_plain`` gives it instead of a ``FoundRef``."""
     names: dict[str, Any] = {"BaseModel": BaseModel, "FoundRef": FoundRef}
+    first_place: dict[RefTo, int] = {}  # places with equal RefTos read back alike (``refs_from_plain``)
     lines = ["def read(v0):", "    out = []"]
     for p, (path, attrs, ref) in enumerate(reference_attributes(model)):
         names[f"ref{p}"] = ref
+        first_place.setdefault(ref, p)
         cur, indent, at = "v0", "    ", []
         for step, (key, attr) in enumerate(zip(path, attrs, strict=True)):
             nxt = f"v{p}_{step}"
@@ -141,23 +144,18 @@ def _model_reader(model: type[BaseModel]) -> Callable[[BaseModel], list[FoundRef
                 at.append(repr(key))
             cur = nxt
         where = "(" + "".join(f"{a}, " for a in at) + ")"
-        lines += [f"{indent}if isinstance({cur}, str):", f"{indent}    out.append(FoundRef({where}, {cur}, ref{p}))"]
+        found = f"({where}, {cur}, {first_place[ref]})" if plain else f"FoundRef({where}, {cur}, ref{p})"
+        lines += [f"{indent}if isinstance({cur}, str):", f"{indent}    out.append({found})"]
     lines.append("    return out")
     exec("\n".join(lines), names)  # the code is made above from the model's field names alone
-    reader: Callable[[BaseModel], list[FoundRef]] = names["read"]
+    reader: Callable[[BaseModel], list[Any]] = names["read"]
     return reader
 
 
 def refs_as_plain(model: BaseModel) -> tuple[tuple[tuple[PathElem, ...], str, int], ...]:
-    """``find_refs_in_model`` as plain values (``marshal`` can carry them): each reference's RefTo as its index
-    among the model's ``reference_attributes``; ``refs_from_plain`` turns them back."""
-    places = reference_attributes(type(model))
-    return tuple(
-        (at, value, i)
-        for i, (path, attrs, _) in enumerate(places)
-        for at, value in _reach(model, path, attrs, _attribute)
-        if isinstance(value, str)
-    )
+    """``find_refs_in_model`` as plain values (``marshal`` can carry them): each reference's RefTo as the index of
+    the first of the model's ``reference_attributes`` that has it; ``refs_from_plain`` turns them back."""
+    return tuple(_model_reader(type(model), plain=True)(model))
 
 
 def refs_from_plain(model: type[BaseModel], plain: tuple[tuple[tuple[PathElem, ...], str, int], ...]) -> list[FoundRef]:
@@ -174,10 +172,6 @@ def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[Found
         for at, value in _reach(data, path, path, _key)
         if isinstance(value, str)
     ]
-
-
-def _attribute(node: Any, head: PathElem) -> Any:
-    return getattr(node, head, None) if isinstance(node, BaseModel) else None  # type: ignore[arg-type]
 
 
 def _key(node: Any, head: PathElem) -> Any:

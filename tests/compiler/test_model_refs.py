@@ -8,7 +8,15 @@ from typing import Annotated, Union
 
 from pydantic import BaseModel
 
-from modelplane.specs.refs import FoundRef, RefTo, find_refs, find_refs_in_model, reference_paths
+from modelplane.specs.refs import (
+    FoundRef,
+    RefTo,
+    find_refs,
+    find_refs_in_model,
+    reference_paths,
+    refs_as_plain,
+    refs_from_plain,
+)
 
 TO_DATASET = RefTo(("dataset",), edge="reads")
 TO_MODEL = RefTo(("model",), edge="serves")
@@ -39,7 +47,10 @@ class Doc(BaseModel):
 
 
 def _both(doc: Doc) -> tuple[list[FoundRef], list[FoundRef]]:
-    return find_refs_in_model(doc), find_refs(doc.model_dump(), reference_paths(Doc))
+    from_model = find_refs_in_model(doc)
+    # what a forked child sends back reads back as the same references
+    assert refs_from_plain(Doc, refs_as_plain(doc)) == from_model
+    return from_model, find_refs(doc.model_dump(), reference_paths(Doc))
 
 
 def test_nested_lists_optional_parts_and_unions_read_as_the_generic_walk_reads_them() -> None:
