@@ -215,7 +215,7 @@ def _receive(
         )
         return []
     tier_field = registry.get(node.kind).tier
-    tier = node.spec[tier_field] if tier_field is not None else None
+    tier = node.spec_field(tier_field) if tier_field is not None else None
     chain = (*wave.chain, rule.reason.format(node=here, tier=tier))
     mark(nid, rule.category, chain)
     return [_Wave(rule.sends, chain, nid)] if rule.sends is not None else []
@@ -240,7 +240,7 @@ def _special(
         passed_over.setdefault(node.id, (*wave.chain, f"{here} reads only {shown}, none of them changed"))
         return []
     switch = rules.switch  # retrain_on_change: off, a changed input is only told
-    if switch is not None and (wave.signal, edge.kind, node.kind) in _rules() and not node.spec[switch]:
+    if switch is not None and (wave.signal, edge.kind, node.kind) in _rules() and not node.spec_field(switch):
         mark(node.id, "notify", (*wave.chain, f"{here} has a changed input (retrain_on_change is off)"))
         return []
     return None

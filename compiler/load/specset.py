@@ -100,6 +100,8 @@ class SpecNode:
 
     @property
     def owner(self) -> str:
+        if self._model is not None:  # as ``spec_field``: no document decoded for it (a plan reads every owner)
+            return self._model.metadata.owner
         return str(self.data["metadata"]["owner"])
 
     @property

@@ -210,7 +210,7 @@ def _actions_for_impact(b: _Builder) -> None:
     for a in b.impact.affected.values():
         node = b.head.nodes[a.id]
         if a.category == "re-evaluate-required" and _waits_for_retrain(b, node):
-            model = NodeId("model", node.spec["model"])
+            model = NodeId("model", node.spec_field("model"))
             if any(f"run-workflow:{w}" in b.actions for w in _producer(b.head, model)):
                 b.add("evaluate", a.id, " -> ".join(a.reasons))
 
@@ -317,7 +317,7 @@ def _waits_for_retrain(b: _Builder, node: SpecNode) -> bool:
     """An evaluation whose model is stale (not a new version) re-runs only once it is retrained."""
     if node.kind != "Evaluation":
         return False
-    model = NodeId("model", node.spec["model"])
+    model = NodeId("model", node.spec_field("model"))
     stale = b.impact.affected.get(model)
     return stale is not None and stale.category == "retrain-required" and model not in b.diff.changes
 
@@ -355,7 +355,7 @@ def _actions_left_over(b: _Builder, pending: Mapping[str, PendingAction]) -> lis
 def _tier(node: SpecNode) -> Any:
     """The tier of a node whose kind has one (a service's), else None."""
     field = registry.get(node.kind).tier
-    return node.spec[field] if field is not None else None
+    return node.spec_field(field) if field is not None else None
 
 
 def _producer(head: LineageGraph, nid: NodeId) -> list[NodeId]:
