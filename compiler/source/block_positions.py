@@ -102,6 +102,7 @@ _LINES: dict[str, LineRead] = {}
 (``apiVersion: modelplane/v1``, ``spec:``, an owner, a stack), so a cold plan's ~800 endpoint documents read a
 few hundred distinct lines instead of ~11,000 (half of locating their warnings)."""
 _LINES_MAX = 8192
+_LINE_KEPT_MAX = 200
 
 
 def _read_line(raw: str) -> LineRead:
@@ -145,9 +146,10 @@ class BlockDoc:
             read = known.get(raw)
             if read is None:
                 read = _read_line(raw)
-                if len(known) >= _LINES_MAX:
-                    known.clear()
-                known[raw] = read
+                if len(raw) <= _LINE_KEPT_MAX:  # a long line is rarely repeated; the cache stays small
+                    if len(known) >= _LINES_MAX:
+                        known.clear()
+                    known[raw] = read
             what, indent, name, value_kind, column, width = read
             if what != _KEY:
                 if what == _SKIP or (what == _MARKER and number == 0):
