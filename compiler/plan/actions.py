@@ -389,11 +389,11 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
                 for w in _producer(head, inp):
                     need(aid, f"run-workflow:{w}")
         if act.type == "evaluate":
-            model = NodeId("model", node.spec["model"])
+            model = NodeId("model", node.spec_field("model"))
             need(aid, f"register:{model}")
             for w in _producer(head, model):
                 need(aid, f"run-workflow:{w}")
-            for w in _producer(head, NodeId("dataset", node.spec["dataset"])):
+            for w in _producer(head, NodeId("dataset", node.spec_field("dataset"))):
                 need(aid, f"run-workflow:{w}")
         if act.type in ("rollout", "provision") and registry.get(node.kind).plan.on_stack:
             stack = NodeId("stack", node.spec["stack"])
