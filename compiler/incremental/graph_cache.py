@@ -11,6 +11,7 @@ nodes), which is what makes a warm ``plan --base`` cheap.
 from __future__ import annotations
 
 from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,9 @@ FORMAT = 5  # 2: node documents are normalized; 3: their JSON follows the payloa
 # 4: own hashes are of the serializer's bytes (fingerprint.serialized); 5: warnings are Diagnostic.to_json()
 KEEP = 6
 
+_SOURCE, _TARGET, _KIND, _PATH = (itemgetter(i) for i in range(4))
+"""An ``Edge``'s fields by position (it is a NamedTuple)."""
+
 
 def _path(root: Path, fingerprint: str, checked: bool = True) -> Path:
     suffix = "" if checked else ".unchecked"
@@ -44,15 +48,27 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
     """Store a compiled graph; ``checked`` says whether the graph rules ran on it."""
     graph = compiled.graph
     ids = list(graph.nodes)
-    index = {n: i for i, n in enumerate(ids)}
+    index = dict(zip(ids, range(len(ids)), strict=True))
+    at = index.__getitem__
     fps = compiled.fingerprints
+    edges = graph.edges
     payload = {
         "format": FORMAT,
         "modelplane": code_fingerprint(),
         "fingerprint": graph.specs.fingerprint,
         "nodes": [[n.kind, n.name, node.kind, node.file, node.index, *fps[n]] for n, node in graph.nodes.items()],
-        "edges": [[index[e.source], index[e.target], e.kind, list(e.path)] for e in graph.edges],
-        "order": [index[n] for n in graph.topo_order()],
+        # each edge as a tuple (orjson writes it as an array) made by mapping over the fields in C: a listcomp
+        # building a list per edge was a third of writing a 10,000-node graph (~17,000 edges)
+        "edges": list(
+            zip(
+                map(at, map(_SOURCE, edges)),
+                map(at, map(_TARGET, edges)),
+                map(_KIND, edges),
+                map(_PATH, edges),
+                strict=True,
+            )
+        ),
+        "order": list(map(at, graph.topo_order())),
         "warnings": [d.to_json() for d in compiled.warnings],
     }
     blobs = [node.json for node in graph.nodes.values()]
