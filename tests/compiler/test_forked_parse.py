@@ -34,8 +34,8 @@ def _compiled(root: Path, fork: bool, monkeypatch: pytest.MonkeyPatch) -> dict[s
     starts: list[int] = []
     real_start = forked.start
 
-    def counting(paths: list[str], work: object) -> object:
-        mine, share = real_start(paths, work)  # type: ignore[arg-type]
+    def counting(paths: list[str], work: object, weigh: object = None) -> object:
+        mine, share = real_start(paths, work, weigh)  # type: ignore[arg-type]
         starts.append(len(share.paths) if share else 0)
         return mine, share
 
@@ -106,6 +106,33 @@ def test_a_child_that_fails_leaves_its_share_to_the_parent(monkeypatch: pytest.M
     assert got and all(p.endswith("1.yaml") for p in got)
     assert got[next(iter(got))][0][0][1] == next(iter(got)).encode()
     assert sorted([*got, *left]) == sorted(share.paths)
+
+
+def test_the_child_takes_its_share_of_the_work_from_files_the_parent_does_not_keep() -> None:
+    """The child gets ``CHILD_SHARE`` of the bytes (plus a fixed cost a file), spread through the list, first
+    from the files not marked to stay home: those hold documents whose typed model later stages read, which a
+    child's JSON would make the parent validate again."""
+    paths = [f"f{i:03}.yaml" for i in range(200)]
+    sizes = {p: 300 if i % 5 else 7_500 for i, p in enumerate(paths)}  # every fifth a large multi-document file
+    home = {p for i, p in enumerate(paths) if i % 5 == 0}
+    mine, theirs = forked.split(paths, sizes, home)
+    assert sorted(mine + theirs) == paths and not set(mine) & set(theirs)
+    assert mine == sorted(mine) and theirs == sorted(theirs)  # each keeps the list's order
+
+    def work(files: list[str]) -> int:
+        return sum(sizes[p] + forked.FILE_COST for p in files)
+
+    total = work(paths)
+    assert abs(work(theirs) - forked.CHILD_SHARE * total) <= 7_500 + forked.FILE_COST  # within a file of its share
+    assert not home & set(theirs) or set(paths) - home <= set(theirs)  # home files only once the others are taken
+    # the others are plenty here: no home file goes to the child, and its share is spread through the list
+    few_home = set(paths[:10])
+    mine, theirs = forked.split(paths, sizes, few_home)
+    assert not few_home & set(theirs)
+    assert theirs[0] < "f050.yaml" and theirs[-1] > "f150.yaml"
+    # without sizes every file weighs the same: about CHILD_SHARE of them
+    mine, theirs = forked.split(paths, {})
+    assert abs(len(theirs) - forked.CHILD_SHARE * len(paths)) <= 1
 
 
 def test_no_fork_for_few_files_or_when_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
