@@ -5,7 +5,7 @@ generated repository.
         --repo /tmp/mp10k [--nodes 10000] [--rounds 7] [--warm]
 
 On a shared machine absolute times drift with the load, so the two sides run
-interleaved (a, b, a, b, ...) on the same repository, every cache cleared
+interleaved (a, b, b, a, ...) on the same repository, every cache cleared
 before each run; medians of wall time and of the child's CPU time (user+sys,
 less sensitive to other load), and the CLI's own stage timings
 (MODELPLANE_TIMINGS=json). With ``--busy`` a CPU-bound process runs beside
@@ -117,15 +117,21 @@ def _load() -> str:
 
 
 def compare(label: str, cmd: list[str], a: str, b: str, root: Path, rounds: int) -> None:
-    """``rounds`` interleaved runs of each side (a, b, a, b, ...), then medians and the fastest of each."""
+    """``rounds`` interleaved runs of each side (a, b, b, a, a, b, ...), then medians, the fastest of each and the
+    median of the rounds' own ratios. Passing one python as both sides measures what the method itself leaves
+    between them (an A/A run: both ratios should be within a percent or two of 1)."""
     for python in (a, b):  # fills each side's bytecode cache (and the page cache): not counted
         one(python, root, cmd)
     load_before = _load()
     runs: dict[str, list[tuple[float, float, dict[str, float]]]] = {"A": [], "B": []}
-    for _ in range(rounds):
-        for side, python in (("A", a), ("B", b)):
+    for i in range(rounds):
+        # the order alternates (a b, b a, a b, ...): with a fixed order the second side paid for whatever the first
+        # left behind (its cache files still being written back): two runs of one checkout measured 1.026 apart
+        pair = (("A", a), ("B", b)) if i % 2 == 0 else (("B", b), ("A", a))
+        for side, python in pair:
             runs[side].append(one(python, root, cmd))
-    print(f"\n{label} (median of {rounds}, interleaved; load average {load_before} before, {_load()} after)")
+    print(f"\n{label} (median of {rounds}, interleaved, order alternating; load average {load_before} before, "
+          f"{_load()} after)")  # fmt: skip
     for side in ("A", "B"):
         wall = statistics.median(r[0] for r in runs[side])
         cpu = statistics.median(r[1] for r in runs[side])
@@ -136,6 +142,11 @@ def compare(label: str, cmd: list[str], a: str, b: str, root: Path, rounds: int)
     wall_ratio = statistics.median(r[0] for r in runs["B"]) / statistics.median(r[0] for r in runs["A"])
     cpu_ratio = statistics.median(r[1] for r in runs["B"]) / statistics.median(r[1] for r in runs["A"])
     print(f"  B/A (medians): wall {wall_ratio:.3f}, cpu {cpu_ratio:.3f}")
+    # each round's own ratio: the two runs of a round are seconds apart, so a drift of the machine's speed over
+    # the sitting (it moved 20% within minutes here) cancels out of it
+    paired_wall = statistics.median(rb[0] / ra[0] for ra, rb in zip(runs["A"], runs["B"], strict=True))
+    paired_cpu = statistics.median(rb[1] / ra[1] for ra, rb in zip(runs["A"], runs["B"], strict=True))
+    print(f"  B/A (median of the rounds' ratios): wall {paired_wall:.3f}, cpu {paired_cpu:.3f}")
     stages = sorted({k for side in runs.values() for r in side for k in r[2]})
     print(f"  {'stage (median, fastest)':<24} {'A':>8} {'B':>8} {'A min':>8} {'B min':>8}")
     for k in stages:
