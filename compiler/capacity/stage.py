@@ -84,7 +84,7 @@ def load_profiles(source: Source, folder: str, extra: tuple[str, ...] = ()) -> P
 def profiles_of(graph: LineageGraph, source: Source | None = None) -> Profiles:
     """The profiles of a compiled project (the working tree unless ``source`` says otherwise)."""
     named = tuple(
-        _normal(p) for ep in graph.iter_kind("Endpoint") if (p := ep.spec["capacity"].get("profile")) is not None
+        _normal(p) for ep in graph.iter_kind("Endpoint") if (p := ep.spec_field("capacity", "profile")) is not None
     )
     return load_profiles(source or FileSource(graph.specs.root), graph.specs.project.profiles, named)
 
@@ -322,12 +322,11 @@ def _pools(graph: LineageGraph, sized: dict[NodeId, tuple[Sizing | None, Binding
     """Each stack's pools hold its endpoints at max_replicas, plus the largest canary beside a full stable."""
     demand: dict[tuple[str, str], list[tuple[NodeId, int, int]]] = {}
     for node in graph.iter_kind("Endpoint"):
-        spec = node.spec
-        g = spec["resources"]["gpus_per_replica"]
+        g = node.spec_field("resources", "gpus_per_replica")
         s, _ = sized.get(node.id, (None, None))
         canary = s.canary_extra * g if s is not None else 0
-        demand.setdefault((spec["stack"], spec["resources"]["accelerator"]), []).append(
-            (node.id, spec["autoscaling"]["max_replicas"] * g, canary)
+        demand.setdefault((node.spec_field("stack"), node.spec_field("resources", "accelerator")), []).append(
+            (node.id, node.spec_field("autoscaling", "max_replicas") * g, canary)
         )
     out = []
     for (stack_name, accel), users in sorted(demand.items()):

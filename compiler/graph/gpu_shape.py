@@ -26,10 +26,12 @@ def _diag(graph: LineageGraph, node: NodeId, code: str, message: str, hint: str,
 def check_gpu_shape(graph: LineageGraph) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for ep in graph.iter_kind("Endpoint"):
-        res = ep.spec["resources"]
-        gpus = int(res["gpus_per_replica"])
-        args = ep.spec["engine"]["args"]
-        tp, pp, dp = (int(args[k]) for k in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"))
+        gpus = int(ep.spec_field("resources", "gpus_per_replica"))
+        accelerator = ep.spec_field("resources", "accelerator")
+        tp, pp, dp = (
+            int(ep.spec_field("engine", "args", k))
+            for k in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size")
+        )
         used = tp * pp * dp
         shape = f"tensor_parallel_size {tp} x pipeline_parallel_size {pp} x data_parallel_size {dp} = {used}"
         if used > gpus:
@@ -43,10 +45,10 @@ def check_gpu_shape(graph: LineageGraph) -> list[Diagnostic]:
                              f"{shape}",
                              f"set gpus_per_replica: {used}, or raise tensor_parallel_size (or data_parallel_size) "
                              f"so the product is {gpus}", severity="warning"))  # fmt: skip
-        stack = graph.nodes.get(NodeId("stack", ep.spec["stack"]))
+        stack = graph.nodes.get(NodeId("stack", ep.spec_field("stack")))
         if stack is None or providers.is_local(str(stack.spec.get("provider"))):
             continue
-        pool = next((p for p in stack.spec.get("gpu_pools", []) if p["accelerator"] == res["accelerator"]), None)
+        pool = next((p for p in stack.spec.get("gpu_pools", []) if p["accelerator"] == accelerator), None)
         if pool is not None and gpus > int(pool["gpus_per_node"]):
             out.append(_diag(graph, ep.id, "gpu-node-fit",
                              f"endpoint/{ep.name}: gpus_per_replica {gpus} does not fit a node of pool "

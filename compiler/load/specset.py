@@ -73,13 +73,21 @@ class SpecNode:
         """Whether the typed model is already built (reading ``model`` otherwise validates)."""
         return self._model is not None
 
-    def spec_field(self, name: str) -> Any:
-        """A top-level field of ``spec``, by a name that is both its field's and its key in the document: from the
-        typed model where this process built it, else the normalized document (the same value: the document is
-        that model serialized). A rule reading a field or two of every node this way decodes no document."""
+    def spec_field(self, *path: str) -> Any:
+        """A value of ``spec`` (``("resources", "accelerator")`` for one inside a block) by names that are both
+        their fields' and their keys in the document: from the typed model where this process built it, else the
+        normalized document (the same value: the document is that model serialized). Ask for values, not blocks (a
+        block is a model on one side and a mapping on the other). A rule reading a few values of every node this way
+        decodes no document."""
         if self._model is not None:
-            return getattr(self._model.spec, name)
-        return self.spec[name]
+            value: Any = self._model.spec
+            for name in path:
+                value = getattr(value, name)
+            return value
+        value = self.spec
+        for name in path:
+            value = value[name]
+        return value
 
     @property
     def name(self) -> str:

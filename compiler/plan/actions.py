@@ -396,11 +396,11 @@ def _with_dependencies(b: _Builder, owners: list[OwnerNotice]) -> list[PlanActio
             for w in _producer(head, NodeId("dataset", node.spec_field("dataset"))):
                 need(aid, f"run-workflow:{w}")
         if act.type in ("rollout", "provision") and registry.get(node.kind).plan.on_stack:
-            stack = NodeId("stack", node.spec["stack"])
+            stack = NodeId("stack", node.spec_field("stack"))
             need(aid, f"provision:{stack}")
             if act.type == "rollout":
                 need(aid, f"provision:{nid}")
-                model = NodeId("model", node.spec["model"])
+                model = NodeId("model", node.spec_field("model"))
                 need(aid, f"register:{model}")
                 for e in head.in_edges(nid):
                     if e.kind == EdgeKind.GATES:
@@ -573,12 +573,11 @@ def gpu_deltas(base: LineageGraph, head: LineageGraph) -> list[GpuDelta]:
     totals: dict[tuple[str, str], list[int]] = {}
     for side, graph in ((0, base), (1, head)):
         for ep in graph.iter_kind("Endpoint"):
-            s = ep.spec
-            per = s["resources"]["gpus_per_replica"]
-            key = (s["stack"], s["resources"]["accelerator"])
+            per = ep.spec_field("resources", "gpus_per_replica")
+            key = (ep.spec_field("stack"), ep.spec_field("resources", "accelerator"))
             row = totals.setdefault(key, [0, 0, 0, 0])
-            row[side * 2] += per * s["autoscaling"]["min_replicas"]
-            row[side * 2 + 1] += per * s["autoscaling"]["max_replicas"]
+            row[side * 2] += per * ep.spec_field("autoscaling", "min_replicas")
+            row[side * 2 + 1] += per * ep.spec_field("autoscaling", "max_replicas")
     return [
         GpuDelta(stack=k[0], accelerator=k[1], before_min=v[0], before_max=v[1], after_min=v[2], after_max=v[3])
         for k, v in sorted(totals.items())
