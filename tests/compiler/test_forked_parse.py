@@ -173,3 +173,35 @@ def test_no_fork_while_every_core_has_a_task_running(monkeypatch: pytest.MonkeyP
 
 def test_the_tasks_running_now_are_read_from_proc_loadavg() -> None:
     assert forked._running_now() >= 1  # at least this test's own process
+
+
+def test_the_commands_own_children_are_not_another_cores_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `git` the command started (reading the base's objects) may be running when the parse starts: it is the
+    command's own short work, not a reason to give up the second core."""
+    monkeypatch.delenv("MODELPLANE_PARSE_FORK", raising=False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setattr(forked, "_running_now", lambda: 2)  # this process and one more
+    monkeypatch.setattr(forked, "_own_children_running", lambda: 1)  # ... which is its own child
+    assert forked.usable()
+    monkeypatch.setattr(forked, "_own_children_running", lambda: 0)  # ... which is someone else's
+    assert not forked.usable()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_a_running_child_of_this_process_is_counted() -> None:
+    import subprocess
+    import time
+
+    before = forked._own_children_running()
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        deadline = time.monotonic() + 5
+        while forked._own_children_running() <= before and time.monotonic() < deadline:
+            time.sleep(0.05)  # until it runs (it may wait for a core now and then)
+        assert forked._own_children_running() > before
+    finally:
+        child.kill()
+        child.wait()
+    assert forked._own_children_running() == before
