@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from modelplane.compiler.graph.engine_check import check_engine
@@ -124,10 +125,11 @@ def _credential_fields(node: SpecNode) -> Mapping[str, Any]:
     plan's documents, ~2,700 were decoded for this rule alone, then every endpoint). A field whose value the model
     holds otherwise than the document would (a block, a tuple), or whose name is not its key, is read from the
     document."""
-    if not node.has_model:
+    places = registry.get(node.kind).secrets
+    if not node.has_model or _nested(tuple(p.path for p in places)):
         return node.spec
     fields: dict[str, Any] = {}
-    for place in registry.get(node.kind).secrets:
+    for place in places:
         try:
             value = node.spec_field(*place.path)
         except AttributeError:  # a name that is an alias: the field's name differs
@@ -139,6 +141,13 @@ def _credential_fields(node: SpecNode) -> Mapping[str, Any]:
             at = at.setdefault(key, {})
         at[place.path[-1]] = value
     return fields
+
+
+@cache
+def _nested(paths: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether one of a kind's secret fields lies inside another's value (none does today): a mapping made of their
+    values would then nest one in the other's, so the fields are read from the document instead."""
+    return any(a != b and b[: len(a)] == a for a in paths for b in paths)
 
 
 def _diag(
