@@ -31,11 +31,8 @@ _BRACKET = re.compile(r"[\[\]{}]")
 _INNERMOST = re.compile(r"\{[^\[\]{}]*\}|\[[^\[\]{}]*\]")
 
 
-@dataclass(slots=True)
-class Scalar:
-    line: int
-    column: int
-    width: int
+Scalar = tuple[int, int, int]
+"""A scalar or a key: (line, column, width). A tuple, made in C: a document's walk makes two a line."""
 
 
 @dataclass(slots=True)
@@ -65,7 +62,7 @@ def _value(text: str, column: int, line: int) -> Scalar | Flow | None:
         m = (_DOUBLE if first == '"' else _SINGLE).fullmatch(text)
         if m is None or (m.end(1) < len(text) and text[m.end(1)] == "#"):
             return None
-        return Scalar(line, column, len(m.group(1)))
+        return (line, column, len(m.group(1)))
     if first in _CLOSE:
         return Flow(line, column) if _one_line_flow(text.rstrip(" ")) else None
     if first in _PLAIN_START_BAD:
@@ -74,7 +71,7 @@ def _value(text: str, column: int, line: int) -> Scalar | Flow | None:
     plain = (text if cut < 0 else text[:cut]).rstrip(" ")
     if ": " in plain or plain.endswith(":"):
         return None
-    return Scalar(line, column, len(plain))
+    return (line, column, len(plain))
 
 
 def _one_line_flow(text: str) -> bool:
@@ -124,7 +121,7 @@ def _read_line(raw: str) -> LineRead:
         return (_KEY, len(lead), name, -1, 0, 0)
     if isinstance(value, Flow):
         return (_KEY, len(lead), name, 2, value.column, 0)
-    return (_KEY, len(lead), name, 1, value.column, value.width)
+    return (_KEY, len(lead), name, 1, value[1], value[2])
 
 
 @dataclass(slots=True)
@@ -171,14 +168,14 @@ class BlockDoc:
                     stack.pop()
                 if not stack or indent != stack[-1][0]:
                     return None
-            key_node = Scalar(number, indent, len(name))
+            key_node = (number, indent, len(name))
             mapping = stack[-1][1]
             if value_kind == 0:
                 pending = (mapping, name, key_node, indent)
                 continue
             if value_kind < 0:
                 return None
-            value: Node = Scalar(number, column, width) if value_kind == 1 else Flow(number, column)
+            value: Node = (number, column, width) if value_kind == 1 else Flow(number, column)
             mapping.keys.setdefault(name, (key_node, value))
         if root is None or pending is not None:
             return None
@@ -202,6 +199,6 @@ class BlockDoc:
         else:
             if key and key_node is not None:
                 node = key_node
-        if isinstance(node, Scalar):
-            return node.line, node.column, max(1, node.width)
+        if isinstance(node, tuple):
+            return node[0], node[1], max(1, node[2])
         return node.line, node.column, 1
