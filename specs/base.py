@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, Literal, NamedTuple, TypeVar, Union
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -105,6 +105,40 @@ class StrictModel(BaseModel):
     # defer_build: a model builds its validator and serializer on first use; nested models are
     # validated through their kind's (or the spec union's) and never need their own (~40 ms per run)
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
+
+
+def build_in_order(*roots: type[BaseModel]) -> None:
+    """Build these models, and every model their fields hold, each once: the fields' models first.
+
+    A model that defers building (``StrictModel``) and is first built as a field of another has its schema
+    generated inside that one; a later use of its own (a default its ``default_factory`` makes, a plan action
+    validated alone) generates it again. Built first, a model is generated once and every model holding it takes
+    its schema as it is (a cold plan built ~30 models twice: ~0.4% of it).
+    """
+    seen: set[type[BaseModel]] = set()
+    order: list[type[BaseModel]] = []
+
+    def visit(cls: type[BaseModel]) -> None:
+        if cls in seen:
+            return
+        seen.add(cls)
+        for info in cls.model_fields.values():
+            for held in _models_in(info.annotation):
+                visit(held)
+        order.append(cls)
+
+    for root in roots:
+        visit(root)
+    for cls in order:
+        if not cls.__pydantic_complete__:
+            cls.model_rebuild()
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field's type names (``list[Column]``, ``Capacity | None``, ``dict[str, Step]``)."""
+    if isinstance(annotation, type):
+        return [annotation] if issubclass(annotation, BaseModel) else []
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 def normalize(model: BaseModel) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from modelplane.compiler.plan.model import (
 from modelplane.compiler.plan.payloads import PAYLOADS, OwnerDuty
 from modelplane.compiler.report.words import plural
 from modelplane.compiler.timings import timed
-from modelplane.specs.base import NodeId
+from modelplane.specs.base import NodeId, build_in_order
 from modelplane.specs.enums import PRODUCING_EDGES, EdgeKind
 from modelplane.specs.kinds import registry
 
@@ -87,6 +87,9 @@ class _Builder:
     """Owner -> why a notice to them is still owed from an earlier apply."""
     owed_only: set[str] = field(default_factory=set)
     """Owners told only because an earlier apply owed them a notice (nothing in this change affects them)."""
+
+    def __post_init__(self) -> None:
+        build_in_order(Plan)  # the plan's models, its parts' first: each schema made once
 
     @property
     def region(self) -> set[NodeId]:

@@ -20,6 +20,7 @@ from modelplane.compiler.source.inputs import find_root as find_root  # re-expor
 from modelplane.compiler.source.yamlio import decode, parse
 from modelplane.compiler.timings import timed
 from modelplane.errors import Diagnostic, Location, SpecError, did_you_mean
+from modelplane.specs.base import build_in_order
 from modelplane.specs.project import PROJECT_FILE, Project
 
 PROJECT_ALIAS_EVENTS = 10_000
@@ -64,6 +65,7 @@ def load_project_file(source: Source) -> tuple[Project, str]:
             f"{PROJECT_FILE} must be a mapping with at least `name:`",
             "see `modelplane init` for an example",
         )
+    build_in_order(Project)  # its settings' models first: their defaults are made by the models themselves
     try:
         project = Project.model_validate(data)
     except ValidationError as exc:
