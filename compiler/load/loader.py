@@ -243,6 +243,7 @@ def read_documents(
             child_refs[p] = {i: refs for i, _, _, refs in cdocs}
         parsed.update(parse_files(left))
     out: list[SpecNode] = []
+    new = tuple.__new__  # a NodeId made in C (a NamedTuple's own __new__ is a Python function): one per document
     for path in paths:
         key = sc.hashes[path]
         docs: list[CachedDoc]
@@ -264,7 +265,7 @@ def read_documents(
                 # them all back cost ~5%
                 assert isinstance(blob, bytes)
                 kind, name = _kind_name(blob, model)
-                node = SpecNode(NodeId(kind.lower(), name), kind, path, doc_index, blob, model, blob, own)
+                node = SpecNode(new(NodeId, (kind.lower(), name)), kind, path, doc_index, blob, model, blob, own)
                 if found is not None and kinds is not None:
                     node.refs = refs_from_plain(kinds[0][kind], found[doc_index])
                 out.append(node)
@@ -277,7 +278,7 @@ def read_documents(
                     used_overrides.add(f"{kind.lower()}/{name}")
         for doc_index, data, model, own in docs:
             kind, name = _kind_name(data, model)
-            out.append(SpecNode(NodeId(kind.lower(), name), kind, path, doc_index, data, model, None, own))
+            out.append(SpecNode(new(NodeId, (kind.lower(), name)), kind, path, doc_index, data, model, None, own))
     return out
 
 

@@ -58,13 +58,16 @@ def resolve(
         names_by_kind.setdefault(nid.kind, set()).add(nid.name)
     links: list[Link] = []
     problems: list[Diagnostic] = []
+    new = tuple.__new__  # a Link made in C (a NamedTuple's own __new__ is a Python function): one per reference
     for node in [*specs.nodes.values(), *partial]:
         for found in node_refs(node):
             if "${" in found.value:
                 continue  # an unresolved variable, reported by interpolation
             target, problem = _target(found, names_by_kind)
             if target is not None:
-                links.append(Link(node.id, target, found.ref.edge, found.ref.direction == "upstream", found.path))
+                links.append(
+                    new(Link, (node.id, target, found.ref.edge, found.ref.direction == "upstream", found.path))
+                )
             elif not describe:
                 continue
             elif problem is not None and (problem.code != "dangling-reference" or _name(found) not in unknown):
