@@ -133,6 +133,8 @@ def normalized_applied(kind: str, data: dict[str, Any], head: SpecNode | None) -
 
 @dataclass
 class PlanResult:
+    """A plan and what it was made of: the compiled head, the base graph, the diff and its impact."""
+
     plan: Plan
     head: Compiled
     base: LineageGraph

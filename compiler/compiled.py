@@ -17,6 +17,8 @@ from modelplane.specs.base import NodeId
 
 @dataclass
 class Compiled:
+    """A compiled spec set: its lineage graph, every node's fingerprint, and what the graph rules found."""
+
     graph: LineageGraph
     fingerprints: dict[NodeId, Fingerprint]
     warnings: list[Diagnostic]

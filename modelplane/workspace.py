@@ -65,6 +65,8 @@ class Validation:
 
 @dataclass
 class GraphSelection:
+    """The graph and the nodes a selector picked in it."""
+
     graph: LineageGraph
     nodes: set[NodeId] | None
     """What the selector picked; None without a selector (the whole graph)."""
@@ -74,6 +76,8 @@ class GraphSelection:
 
 @dataclass
 class StackPreview:
+    """What ``stack preview`` shows of one stack: its spec, its rendered objects and their rows."""
+
     name: str
     spec: dict[str, Any]
     rendered: Rendered

@@ -22,6 +22,8 @@ _TAG_VERSION = re.compile(r":v?(?P<version>\d+\.\d+\.\d+(?:\.post\d+)?)(?:[-_.][
 
 @dataclass(frozen=True, slots=True)
 class FlagSet:
+    """The flags one pinned vLLM version's ``vllm serve`` accepts, and the wheel they were read from."""
+
     version: str
     flags: frozenset[str]
     wheel: str

@@ -35,6 +35,8 @@ ZONE_RULE_AVAILABILITY = 0.999
 
 @dataclass(frozen=True)
 class CapacitySource:
+    """What one replica sustains, and where that figure comes from (a profile, or the spec's declaration)."""
+
     qps_per_replica: float
     in_flight: float | None
     """Requests in flight per replica at that capacity (a profile measures it)."""
@@ -46,6 +48,8 @@ class CapacitySource:
 
 @dataclass(frozen=True)
 class Sizing:
+    """One endpoint's replicas at its declared peak, with a zone lost and for a canary, from its capacity source."""
+
     endpoint: str
     peak_qps: float
     source: CapacitySource

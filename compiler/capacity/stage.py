@@ -95,6 +95,8 @@ def _normal(path: str) -> str:
 
 @dataclass(frozen=True)
 class Binding:
+    """The capacity profile an endpoint is sized from, if any, and how it falls short (stale, or missing)."""
+
     profile: Profile | None
     path: str | None
     stale: tuple[str, ...] = ()

@@ -23,6 +23,8 @@ Effect = Literal["breaking", "non-breaking", "metadata-only", "none"]
 
 @dataclass(frozen=True)
 class FieldChange:
+    """One field whose value differs: its dotted path, and the values before and after."""
+
     path: str
     before: Any
     after: Any
@@ -33,6 +35,8 @@ class FieldChange:
 
 @dataclass
 class ColumnDelta:
+    """How a dataset's or feature's columns changed: added, removed, and retyped (name, before, after)."""
+
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     retyped: list[tuple[str, str, str]] = field(default_factory=list)
@@ -43,6 +47,8 @@ class ColumnDelta:
 
 @dataclass
 class Change:
+    """One node that differs between base and head: how (create, update, replace, delete) and whether it breaks."""
+
     id: NodeId
     kind: str
     change: ChangeType
@@ -160,6 +166,8 @@ def diff_node(kind: str, nid: NodeId, before: dict[str, Any], after: dict[str, A
 
 @dataclass
 class Diff:
+    """Every node that differs between base and head."""
+
     changes: dict[NodeId, Change]
     """Every node that is not a no-op, by id (sorted)."""
 

@@ -52,6 +52,8 @@ _RANK = {c: i for i, c in enumerate(CATEGORY_ORDER)}
 
 @dataclass
 class Affected:
+    """A node downstream of a change, what it must do about it (its category) and why."""
+
     id: NodeId
     category: Category
     reasons: list[str] = field(default_factory=list)
@@ -67,6 +69,8 @@ class Affected:
 
 @dataclass
 class Impact:
+    """Every node a diff affects downstream, by id."""
+
     affected: dict[NodeId, Affected]
 
     def by_category(self, category: Category) -> list[Affected]:
@@ -75,6 +79,8 @@ class Impact:
 
 @dataclass(frozen=True)
 class _Wave:
+    """What reaches a node from a change upstream: its signal, the chain it came by, and any column changes."""
+
     signal: Signal
     chain: tuple[str, ...]
     source: NodeId

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class AppliedNode:
+    """One node as the last apply recorded it: its kind, file, document index and normalized document."""
+
     kind: str
     file: str
     index: int
@@ -45,6 +47,8 @@ class TrainedArtifact:
 
 @dataclass(frozen=True)
 class AppliedState:
+    """What an environment's state says is deployed, and what an earlier apply left to do."""
+
     serial: int
     """Increases with every action an apply records; a plan remembers the serial it saw."""
     nodes: dict[str, AppliedNode] = field(default_factory=dict)

@@ -71,6 +71,8 @@ Modified = Mapping[NodeId, ChangeLike | None] | Iterable[NodeId]
 
 @dataclass
 class Selection:
+    """The nodes a selector picked, and why the pick is empty where that is no error."""
+
     nodes: set[NodeId]
     warnings: list[str] = field(default_factory=list)
 

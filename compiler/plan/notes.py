@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class PlanNotes:
+    """What a plan's report adds beyond the plan: the id it is saved under and the approvals it needs."""
+
     id: str | None
     """The id ``plan --out`` saves the plan under and ``approve --plan`` and ``apply`` name (its content: equal
     plans, equal ids); None for a plan against a git ref (a review: the plan approved and applied is the one

@@ -45,6 +45,8 @@ class Flow:
 
 @dataclass(slots=True)
 class Mapping:
+    """A block mapping: where it starts (its first key), and its keys."""
+
     line: int
     column: int
     keys: dict[str, tuple[Scalar, Node]] = field(default_factory=dict)
@@ -126,6 +128,8 @@ def _read_line(raw: str) -> LineRead:
 
 @dataclass(slots=True)
 class BlockDoc:
+    """A document read off its lines as nested block mappings (``parse``), for positions only."""
+
     root: Mapping
 
     @staticmethod

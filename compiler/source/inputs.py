@@ -52,6 +52,8 @@ class ScanRecipe:
 
 @dataclass
 class Inputs:
+    """What a scan read: every spec file's content hash, the problems found, the profiles' hashes and the bytes read."""
+
     hashes: dict[str, str]
     problems: list[Diagnostic]
     profile_hashes: dict[str, str]

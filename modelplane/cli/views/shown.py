@@ -15,6 +15,8 @@ F = TypeVar("F")
 
 @dataclass
 class Shown:
+    """A command's output, rendered: what goes to stdout and stderr, and its exit code."""
+
     stdout: str
     stderr: str = ""
     code: int = 0
