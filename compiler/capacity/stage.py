@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 # The profile models and the fleet simulation are imported where a profile is read or simulated: a project
 # without profiles (every new one) never needs them, and their models cost a cold plan ~8 ms to define.
-
 PROFILE_MAX_BYTES = 4 * 1024 * 1024
 
 
