@@ -52,7 +52,7 @@ _RANK = {c: i for i, c in enumerate(CATEGORY_ORDER)}
 
 @dataclass
 class Affected:
-    """A node downstream of a change, what it must do about it (its category) and why."""
+    """A node downstream of a change: its category (what it must do, or ``unaffected``) and why."""
 
     id: NodeId
     category: Category
@@ -69,7 +69,7 @@ class Affected:
 
 @dataclass
 class Impact:
-    """Every node a diff affects downstream, by id."""
+    """Every node downstream of a diff, by id: what each must do about it (``unaffected`` where nothing)."""
 
     affected: dict[NodeId, Affected]
 

@@ -71,7 +71,8 @@ Modified = Mapping[NodeId, ChangeLike | None] | Iterable[NodeId]
 
 @dataclass
 class Selection:
-    """The nodes a selector picked, and why the pick is empty where that is no error."""
+    """The nodes a selector picked, and a warning for each part of it that picked nothing where that is no error
+    (``state:modified`` with nothing modified)."""
 
     nodes: set[NodeId]
     warnings: list[str] = field(default_factory=list)
