@@ -62,7 +62,10 @@ def credentials_in_specs(graph: LineageGraph) -> list[Diagnostic]:
     for kind in (e.name for e in registry.entries() if e.secrets):
         if _all_plain_text_without_credentials(graph, kind):
             continue
+        places = tuple(p.path for p in registry.get(kind).secrets)
         for node in graph.iter_kind(kind):
+            if _all_empty(node, places):
+                continue  # nothing written where a credential could be (an endpoint's `extra_args`, mostly)
             found_here = list(credentials(kind, _credential_fields(node)))
             for found in found_here:
                 loc, snippet, width = graph.specs.locate(node, found.path)
@@ -109,6 +112,14 @@ def _all_plain_text_without_credentials(graph: LineageGraph, kind: str) -> bool:
         elif value is not None:
             return False
     return none_look_like_credentials(texts)
+
+
+def _all_empty(node: SpecNode, places: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether each of these secret fields of a node is empty or unset (no text, no entries): no credential there."""
+    try:
+        return not any(node.spec_field(*path) for path in places)
+    except (AttributeError, KeyError, TypeError):  # an alias, or a field inside an unset block: look closely
+        return False
 
 
 def _text_field(kind: str) -> str | None:
