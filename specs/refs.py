@@ -121,7 +121,9 @@ def _model_reader(model: type[BaseModel], plain: bool = False) -> Callable[[Base
     references, and the generic walk was ~5 µs a document, most of the resolve stage's own time. Made
     once per model class from ``reference_attributes``, out of its field names and nothing else. ``plain``: each
     reference as ``refs_as_plain`` gives it instead of a ``FoundRef``."""
-    names: dict[str, Any] = {"BaseModel": BaseModel, "FoundRef": FoundRef}
+    # a FoundRef made in C (``tuple.__new__``): a NamedTuple's own __new__ is a Python function, and a cold compile
+    # makes one per reference (~16,000 at 10,000 nodes)
+    names: dict[str, Any] = {"BaseModel": BaseModel, "FoundRef": FoundRef, "new": tuple.__new__}
     first_place: dict[RefTo, int] = {}  # places with equal RefTos read back alike (``refs_from_plain``)
     lines = ["def read(v0):", "    out = []"]
     for p, (path, attrs, ref) in enumerate(reference_attributes(model)):
@@ -144,7 +146,7 @@ def _model_reader(model: type[BaseModel], plain: bool = False) -> Callable[[Base
                 at.append(repr(key))
             cur = nxt
         where = "(" + "".join(f"{a}, " for a in at) + ")"
-        found = f"({where}, {cur}, {first_place[ref]})" if plain else f"FoundRef({where}, {cur}, ref{p})"
+        found = f"({where}, {cur}, {first_place[ref]})" if plain else f"new(FoundRef, ({where}, {cur}, ref{p}))"
         lines += [f"{indent}if isinstance({cur}, str):", f"{indent}    out.append({found})"]
     lines.append("    return out")
     exec("\n".join(lines), names)  # the code is made above from the model's field names alone
@@ -161,7 +163,8 @@ def refs_as_plain(model: BaseModel) -> tuple[tuple[tuple[PathElem, ...], str, in
 def refs_from_plain(model: type[BaseModel], plain: tuple[tuple[tuple[PathElem, ...], str, int], ...]) -> list[FoundRef]:
     """The references ``refs_as_plain`` gave for a document of ``model``."""
     places = reference_attributes(model)
-    return [FoundRef(at, value, places[i][2]) for at, value, i in plain]
+    new = tuple.__new__  # FoundRefs made in C, as ``_model_reader`` makes them
+    return [new(FoundRef, (at, value, places[i][2])) for at, value, i in plain]
 
 
 def find_refs(data: Any, paths: tuple[tuple[RefPath, RefTo], ...]) -> list[FoundRef]:

@@ -116,7 +116,7 @@ def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None,
         kinds = ref.kinds
     for kind in kinds:
         if name in names.get(kind, ()):
-            return NodeId(kind, name), None
+            return tuple.__new__(NodeId, (kind, name)), None  # in C: one per reference
     field = format_path(found.path)
     wanted = " or ".join(kinds)
     others = sorted(k for k, ns in names.items() if name in ns and k not in kinds)
