@@ -229,7 +229,7 @@ class NodeId(NamedTuple):
     @classmethod
     def parse(cls, text: str) -> NodeId:
         kind, name = split_id(text, "/", "kind/name")
-        return cls(kind.lower(), name)
+        return tuple.__new__(cls, (kind.lower(), name))  # in C: a NamedTuple's own __new__ is a Python function
 
 
 def split_id(text: str, sep: str, form: str) -> tuple[str, str]:
