@@ -264,7 +264,7 @@ def read_documents(
                 # of them (references come from the model, or the child that built it), and parsing
                 # them all back cost ~5%
                 assert isinstance(blob, bytes)
-                kind, name = _kind_name(blob, model)
+                kind, name = (model.kind, model.metadata.name) if model is not None else kind_and_name(blob)
                 node = SpecNode(new(NodeId, (kind.lower(), name)), kind, path, doc_index, blob, model, blob, own)
                 if found is not None and kinds is not None:
                     node.refs = refs_from_plain(kinds[0][kind], found[doc_index])
@@ -372,7 +372,7 @@ def _load_file(
         # (and must not be looked up: it is unhashable)
         kind = doc.get("kind") if isinstance(doc.get("kind"), str) else None
         meta = doc.get("metadata")
-        if isinstance(kind, str) and isinstance(meta, dict) and isinstance(meta.get("name"), str):
+        if overrides and isinstance(kind, str) and isinstance(meta, dict) and isinstance(meta.get("name"), str):
             oid = f"{kind.lower()}/{meta['name']}"
             if oid in overrides:
                 doc = deep_merge(doc, overrides[oid])
