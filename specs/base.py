@@ -107,6 +107,7 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
 
 
+@cache  # building is done once per class: a second call for the same models need not walk their fields again
 def build_in_order(*roots: type[BaseModel]) -> None:
     """Build these models, and every model their fields hold, each once: the fields' models first.
 

@@ -28,8 +28,6 @@ from modelplane.errors import Collector
 from modelplane.specs.base import NodeId
 from modelplane.specs.enums import EdgeKind, Kind
 
-GATES = EdgeKind.GATES.value
-
 
 @timed("base overlay")
 def base_from_head(
@@ -88,10 +86,12 @@ def base_from_head(
                 again.add(declarer)
     removed: set[Edge] = set()
     for nid in again | (head.graph.nodes.keys() - kept.keys()):
-        removed.update(e for e in head.graph.out_edges(nid) if e.kind != "gates" and declared_by(e) == nid)
-        removed.update(e for e in head.graph.in_edges(nid) if e.kind != "gates" and declared_by(e) == nid)
+        removed.update(e for e in head.graph.out_edges(nid) if e.kind != EdgeKind.GATES and declared_by(e) == nid)
+        removed.update(e for e in head.graph.in_edges(nid) if e.kind != EdgeKind.GATES and declared_by(e) == nid)
     # derived edges point at endpoints only (``lineage.gate_edges``)
-    head_gates = {e for n in head.specs.of_kind(Kind.ENDPOINT) for e in head.graph.in_edges(n.id) if e.kind == GATES}
+    head_gates = {
+        e for n in head.specs.of_kind(Kind.ENDPOINT) for e in head.graph.in_edges(n.id) if e.kind == EdgeKind.GATES
+    }
     added: set[Edge] = set()
     for node in [*(kept[n] for n in sorted(again)), *fresh]:
         for found in node_refs(node):
