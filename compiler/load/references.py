@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
 from modelplane.compiler.load.specset import SpecNode, SpecSet
@@ -53,9 +53,12 @@ def resolve(
     ``describe=False``: a reference that dangles is only left out, never reported nor located in its file
     (an applied state's documents: their files may be gone, and a dangling edge there is expected).
     """
-    names_by_kind: dict[str, set[str]] = {}
+    # each name mapped to its node's own id: an edge then holds the very NodeId its node is keyed by, and every
+    # later lookup of it (indexing the graph, sorting it, caching it, fingerprints) finds it by identity instead of
+    # comparing the strings of an equal tuple made per reference (~0.5 µs a lookup of a cold 10,000-node plan)
+    names_by_kind: dict[str, dict[str, NodeId]] = {}
     for nid in [*specs.nodes, *(p.id for p in partial)]:
-        names_by_kind.setdefault(nid.kind, set()).add(nid.name)
+        names_by_kind.setdefault(nid.kind, {}).setdefault(nid.name, nid)
     links: list[Link] = []
     problems: list[Diagnostic] = []
     new = tuple.__new__  # a Link made in C (a NamedTuple's own __new__ is a Python function): one per reference
@@ -80,7 +83,7 @@ def _name(found: FoundRef) -> str:
     return found.value.rpartition("/")[2]
 
 
-def target_of(found: FoundRef, names_by_kind: dict[str, set[str]]) -> NodeId | None:
+def target_of(found: FoundRef, names_by_kind: Mapping[str, Collection[str]]) -> NodeId | None:
     """The node a reference names, given the names of each kind; None if it names none."""
     return _target(found, names_by_kind)[0]
 
@@ -91,7 +94,9 @@ class _Problem(NamedTuple):
     code: str
 
 
-def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None, _Problem | None]:
+def _target(found: FoundRef, names: Mapping[str, Collection[str]]) -> tuple[NodeId | None, _Problem | None]:
+    """The node ``found`` names, given each kind's names (a map of them to their ids gives the id itself), or
+    why it names none."""
     ref: RefTo = found.ref
     if ref.qualified:
         kind, slash, name = found.value.partition("/")
@@ -115,7 +120,12 @@ def _target(found: FoundRef, names: dict[str, set[str]]) -> tuple[NodeId | None,
             return None, None  # names another kind: validation reported it
         kinds = ref.kinds
     for kind in kinds:
-        if name in names.get(kind, ()):
+        known = names.get(kind, ())
+        if isinstance(known, dict):
+            nid = known.get(name)
+            if nid is not None:
+                return nid, None
+        elif name in known:
             return tuple.__new__(NodeId, (kind, name)), None  # in C: one per reference
     field = format_path(found.path)
     wanted = " or ".join(kinds)
