@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar, Union, get_args
@@ -231,6 +232,18 @@ class NodeId(NamedTuple):
     def parse(cls, text: str) -> NodeId:
         kind, name = split_id(text, "/", "kind/name")
         return tuple.__new__(cls, (kind.lower(), name))  # in C: a NamedTuple's own __new__ is a Python function
+
+
+_KIND_KEYS: dict[str, str] = {}
+
+
+def kind_key(kind: str) -> str:
+    """``kind`` as node ids hold it, in lower case, one string object per kind: hashing a NodeId reads its
+    strings, and 10,000 ids sharing one kind string read it from the cache instead of each its own copy."""
+    key = _KIND_KEYS.get(kind)
+    if key is None:
+        key = _KIND_KEYS[kind] = sys.intern(kind.lower())
+    return key
 
 
 def split_id(text: str, sep: str, form: str) -> tuple[str, str]:

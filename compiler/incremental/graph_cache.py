@@ -25,7 +25,7 @@ from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
 from modelplane.errors import Diagnostic
 from modelplane.files import atomic_write
-from modelplane.specs.base import NodeId
+from modelplane.specs.base import NodeId, kind_key
 
 if TYPE_CHECKING:
     from modelplane.compiler.source.scan import Scan
@@ -108,7 +108,7 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
     fps: dict[NodeId, Fingerprint] = {}
     start = head + 1
     for (kind, name, kind_name, file, idx, fs, fm, ff), end in zip(payload["nodes"], payload["data_ends"], strict=True):
-        nid = NodeId(kind, name)
+        nid = tuple.__new__(NodeId, (kind_key(kind), name))  # in C, its kind one shared string
         ids.append(nid)
         nodes[nid] = SpecNode(nid, kind_name, file, idx, buf[start : head + 1 + end], own=(fs, fm))
         start = head + 1 + end

@@ -32,7 +32,7 @@ from modelplane.compiler.source.scan import Scan, scan
 from modelplane.compiler.source.yamlio import ParsedFile, decode, parse, plainly_safe_files, unsafe_values
 from modelplane.compiler.timings import timed
 from modelplane.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
-from modelplane.specs.base import API_VERSION, NodeId
+from modelplane.specs.base import API_VERSION, NodeId, kind_key
 from modelplane.specs.project import PROJECT_FILE
 from modelplane.specs.refs import refs_as_plain, refs_from_plain
 
@@ -265,7 +265,7 @@ def read_documents(
                 # them all back cost ~5%
                 assert isinstance(blob, bytes)
                 kind, name = (model.kind, model.metadata.name) if model is not None else kind_and_name(blob)
-                node = SpecNode(new(NodeId, (kind.lower(), name)), kind, path, doc_index, blob, model, blob, own)
+                node = SpecNode(new(NodeId, (kind_key(kind), name)), kind, path, doc_index, blob, model, blob, own)
                 if found is not None and kinds is not None:
                     node.refs = refs_from_plain(kinds[0][kind], found[doc_index])
                 out.append(node)
@@ -278,7 +278,7 @@ def read_documents(
                     used_overrides.add(f"{kind.lower()}/{name}")
         for doc_index, data, model, own in docs:
             kind, name = _kind_name(data, model)
-            out.append(SpecNode(new(NodeId, (kind.lower(), name)), kind, path, doc_index, data, model, None, own))
+            out.append(SpecNode(new(NodeId, (kind_key(kind), name)), kind, path, doc_index, data, model, None, own))
     return out
 
 
