@@ -42,6 +42,19 @@ def test_edges_follow_the_data(graph: LineageGraph) -> None:
     assert graph.edges == sorted(graph.edges)
 
 
+def test_edges_hold_their_nodes_own_ids(graph: LineageGraph) -> None:
+    """Both ends of every edge are the very NodeId objects the graph's nodes are keyed by, and ids of one kind share
+    one kind string: the later stages look edges' ends up by identity (docs/decisions.md, "Cold and warm speed")."""
+    keys = {nid: nid for nid in graph.nodes}
+    assert graph.edges
+    for e in graph.edges:
+        assert e.source is keys[e.source] and e.target is keys[e.target], e
+    by_kind: dict[str, set[int]] = {}
+    for nid in graph.nodes:
+        by_kind.setdefault(nid.kind, set()).add(id(nid.kind))
+    assert all(len(objects) == 1 for objects in by_kind.values()), by_kind
+
+
 def test_selector_operators(graph: LineageGraph) -> None:
     assert ids(select(graph, "grammar-llm")) == ["model/grammar-llm"]
     assert ids(select(graph, "endpoint/grammar-prod")) == ["endpoint/grammar-prod"]
