@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,16 +47,36 @@ def private_opener(path: str, flags: int) -> int:
     return fd
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step, the file 0600; a read-only checkout just runs without caches."""
+def atomic_write(path: Path, data: bytes | Sequence[bytes]) -> None:
+    """Replace ``path`` with ``data`` (bytes, or parts written one after another) in one step, the file 0600; a
+    read-only checkout just runs without caches."""
     try:
         private_dir(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb", opener=private_opener) as f:
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                _write_parts(f.fileno(), data)  # nothing is buffered in f: it writes nothing else
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+_IOV_MAX = 1024
+"""Buffers one ``writev`` takes (Linux's IOV_MAX)."""
+
+
+def _write_parts(fd: int, parts: Sequence[bytes]) -> None:
+    """``parts`` written in order with ``writev``, straight from where they are: the caches write ~10,000
+    documents' JSON, and joining them into one buffer first copied 6 MB through fresh memory (~5 ms a cache)."""
+    for at in range(0, len(parts), _IOV_MAX):
+        chunk = parts[at : at + _IOV_MAX]
+        written = os.writev(fd, chunk)
+        if written < sum(map(len, chunk)):  # a short write (rare for a file): the rest of this chunk in a loop
+            rest = memoryview(b"".join(chunk))[written:]
+            while rest:
+                rest = rest[os.write(fd, rest) :]
 
 
 @contextmanager

@@ -74,7 +74,7 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
     blobs = [node.json for node in graph.nodes.values()]
     payload["data_ends"] = list(accumulate(map(len, blobs)))
     path = _path(root, graph.specs.fingerprint, checked)
-    atomic_write(path, b"".join([orjson.dumps(payload), b"\n", *blobs]))
+    atomic_write(path, [orjson.dumps(payload), b"\n", *blobs])
     try:
         old = sorted(path.parent.glob("graph-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in old[KEEP:]:

@@ -1,6 +1,8 @@
 """Content-keyed cache of validated spec documents, under ``.modelplane/cache/``.
 
-An entry maps the hash of a file's bytes to its normalized documents. The
+An entry maps the hash of a file's bytes to its normalized documents, kept as the
+JSON the loader serialized (``fingerprint.serialized``) and parsed only where a
+stage reads one. The
 whole cache is tied to the hash of modelplane.yaml (variables and overrides
 change what a file means), the environment and the modelplane version, so a
 hit is always exactly what validating the file again would give.
@@ -17,7 +19,9 @@ from modelplane import __version__
 from modelplane.compiler.timings import timed
 from modelplane.files import atomic_write
 
-CACHE_FORMAT = 3  # 2: documents are normalized (every default filled in); 3: with their own hashes
+CACHE_FORMAT = 4  # 2: documents are normalized (every default filled in); 3: with their own hashes; 4: one JSON
+# line (the header, and per file its documents' index, own hashes and where each one's JSON ends) and the documents'
+# JSON after it, back to back: written without copying them through a JSON encoder, read without parsing them
 
 CachedDoc = tuple[int, dict[str, Any] | bytes, Any, tuple[str, str]]
 """(index in its file, normalized document, validated model or None, its own hashes: ``fingerprint.own_of``).
@@ -80,11 +84,15 @@ class SpecCache:
             return opened
         entries: dict[str, Any] = {}
         try:
-            stored = orjson.loads(path.read_bytes())
+            buf = path.read_bytes()
+            head = buf.index(b"\n")
+            stored = orjson.loads(memoryview(buf)[:head])
             if stored.get("header") == header:
-                entries = stored["entries"]
-        except (OSError, orjson.JSONDecodeError, AttributeError, KeyError):
-            pass  # a missing or unreadable cache is just a cold start
+                entries = _entries(stored["entries"], buf, head + 1)
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            # a missing or unreadable cache (or one of an older format: JSONDecodeError is a ValueError) is just a
+            # cold start
+            entries = {}
         _OPENED[path] = cls(path, header, entries)
         return _OPENED[path]
 
@@ -102,11 +110,6 @@ class SpecCache:
         self._models[key] = [m for _, _, m, _ in docs]
         self.dirty = True
 
-    @staticmethod
-    def _stored(entry: list[Any]) -> list[Any]:
-        """An entry as saved: a document still held as its JSON is embedded as that JSON."""
-        return [[i, orjson.Fragment(d) if isinstance(d, bytes) else d, spec, meta] for i, d, spec, meta in entry]
-
     @timed("cache write")
     def save(self, used: set[str]) -> None:
         """Write entries used by this run (plus as many older ones), atomically."""
@@ -114,14 +117,34 @@ class SpecCache:
             return
         if not self.dirty and len(self.entries) <= 2 * len(used) + 64 and self.path.exists():
             return
-        keep = {k: self._stored(v) for k, v in self.entries.items() if k in used}
-        for k, v in self.entries.items():
-            if len(keep) >= 2 * len(used) + 64:
-                break
-            if k not in keep:
-                keep[k] = self._stored(v)
-        atomic_write(self.path, orjson.dumps({"header": self.header, "entries": keep}))
+        keep = [k for k in self.entries if k in used]
+        room = 2 * len(used) + 64 - len(keep)
+        if room > 0:
+            keep += [k for k in self.entries if k not in used][:room]
+        index: dict[str, list[tuple[int, str, str, int]]] = {}
+        blobs: list[bytes] = []
+        end = 0
+        for k in keep:
+            rows = index[k] = []
+            for i, d, spec, meta in self.entries[k]:
+                blob = d if isinstance(d, bytes) else orjson.dumps(d)
+                blobs.append(blob)
+                end += len(blob)
+                rows.append((i, spec, meta, end))
+        atomic_write(self.path, [orjson.dumps({"header": self.header, "entries": index}), b"\n", *blobs])
         self.dirty = False
+
+
+def _entries(index: dict[str, list[list[Any]]], buf: bytes, start: int) -> dict[str, list[list[Any]]]:
+    """The entries of a cache file: each document the bytes of its JSON, cut from after the index line ``start``."""
+    out: dict[str, list[list[Any]]] = {}
+    at = start
+    for key, rows in index.items():
+        docs = out[key] = []
+        for i, spec, meta, end in rows:
+            docs.append([i, buf[at : start + end], spec, meta])
+            at = start + end
+    return out
 
 
 class VerdictCache:
