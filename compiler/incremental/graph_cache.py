@@ -101,6 +101,7 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
         payload.get("format") != FORMAT
         or payload.get("fingerprint") != scan.fingerprint
         or payload.get("modelplane") != code_fingerprint()
+        or head + 1 + (payload.get("data_ends") or [0])[-1] != len(buf)  # cut short: so would its documents be
     ):
         return None
     ids: list[NodeId] = []

@@ -144,6 +144,8 @@ def _entries(index: dict[str, list[list[Any]]], buf: bytes, start: int) -> dict[
         for i, spec, meta, end in rows:
             docs.append([i, buf[at : start + end], spec, meta])
             at = start + end
+    if at != len(buf):
+        raise ValueError("a spec cache file cut short (or with bytes after its documents)")  # read as no cache
     return out
 
 

@@ -240,3 +240,25 @@ def test_caches_are_ignored_when_the_code_that_made_them_changed(
     index_line = (root / ".modelplane" / "cache" / "specs-dev.json").read_bytes().split(b"\n", 1)[0]
     header = orjson.loads(index_line)["header"]
     assert header["modelplane"] == "written-by-older-code"  # rewritten under the code that read it
+
+
+def test_cache_files_cut_short_are_a_cold_start(tmp_path: Path) -> None:
+    """Both caches keep their documents' JSON after an index line, sliced out by offsets: a file cut short (a full
+    disk, a copy interrupted) must read as no cache, not hand out truncated documents."""
+    import shutil
+
+    root = tmp_path / "qs"
+    shutil.copytree(EXAMPLES / "quickstart", root, ignore=shutil.ignore_patterns(".modelplane"))
+    fresh = compile_graph(root, use_cache=False)
+    compile_graph(root)  # fills both caches
+    caches = sorted((root / ".modelplane" / "cache").glob("*-*.json"))
+    assert {p.name.split("-")[0] for p in caches} >= {"graph", "specs"}
+    for p in caches:
+        p.write_bytes(p.read_bytes()[:-7])
+    from modelplane.compiler.incremental import spec_cache
+
+    spec_cache._OPENED.clear()  # read the files again, as the next process would
+    again = compile_graph(root)
+    assert {str(n): v.data for n, v in again.graph.nodes.items()} == {
+        str(n): v.data for n, v in fresh.graph.nodes.items()
+    }
