@@ -137,8 +137,8 @@ def start(
     """Fork a child that runs ``work`` on a share of the paths; (the parent's paths, the child's share).
 
     ``work`` maps each path to its clean result, or None for a file the parent must parse. ``weigh`` gives a
-    file's work in bytes' worth (its bytes, or more: ``loader._weight``) and whether the parent had better parse it itself (``split``); it is
-    asked only where a fork happens.
+    file's work in bytes' worth (its bytes, or more: ``loader._weight``) and whether the parent had better parse
+    it itself (``split``); it is asked only where a fork happens.
     """
     if len(paths) < MIN_FILES or not usable():
         return paths, None
