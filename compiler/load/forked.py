@@ -12,8 +12,8 @@ the child's share is of the others first (``split``). A file with any problem is
 parent, which parses it again itself, so every diagnostic comes from one code path. If
 the child fails in any way the parent parses its share too: a fork is only ever a speed-up.
 
-Forking is skipped where it is not safe or not worth it: fewer files than ``MIN_FILES``, one
-usable core, no ``os.fork``, another thread running (a forked child would inherit its locks
+Forking is skipped where it is not safe or not worth it: fewer files than ``MIN_FILES``, fewer
+usable cores than ``MIN_CORES``, no ``os.fork``, another thread running (a forked child would inherit its locks
 held), every core already busy (the 1-minute load average at or above the core count, or as many tasks
 runnable this instant as cores: the child would only compete with the parent, and copying the parent's pages
 costs CPU), or ``MODELPLANE_PARSE_FORK=0``. ``MODELPLANE_PARSE_FORK=1`` forks whatever the load.
@@ -31,6 +31,13 @@ from typing import Any
 
 MIN_FILES = 400
 """Below this the fork (a few ms with a large heap) and the transfer outweigh the work shared."""
+
+MIN_CORES = 3
+"""Usable cores for a fork unless asked for: the parent's, the child's, and one for the rest (the `git` a plan
+reads its base with, the system). Measured on two (vCPUs of a VM), a cold 10,000-node ``plan --base`` forked was
+3-5% faster in wall time but used 6-10% more CPU, children included, than the same build not forking: the two
+processes slowed each other, and the child's page copies and its documents sent back as JSON cost on top. Without
+the fork that plan is at 59e4338's CPU and wall time there (#34); ``MODELPLANE_PARSE_FORK=1`` still forks."""
 
 CHILD_SHARE = 0.46
 """The child's share of the work: a little under half, as its first write to each page of the parent's heap
@@ -90,6 +97,8 @@ def usable() -> bool:
         return False
     if setting == "1":
         return True
+    if cores < MIN_CORES:
+        return False
     try:
         busy = os.getloadavg()[0]
     except OSError:  # no load average here: assume a core to spare

@@ -144,16 +144,31 @@ def test_no_fork_for_few_files_or_when_turned_off(monkeypatch: pytest.MonkeyPatc
 
 def test_no_fork_when_every_core_is_busy_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     monkeypatch.delenv("MODELPLANE_PARSE_FORK", raising=False)
     monkeypatch.setattr(forked, "_running_now", lambda: 1)  # nothing else runnable this instant
-    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 1.0, 1.0))
-    assert not forked.usable()  # two cores, both busy: the child would only compete
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.5, 1.0, 1.0))
+    assert not forked.usable()  # four cores, all busy: the child would only compete
     monkeypatch.setattr(os, "getloadavg", lambda: (0.7, 1.0, 1.0))
     assert forked.usable()
-    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 1.0, 1.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.5, 1.0, 1.0))
     monkeypatch.setenv("MODELPLANE_PARSE_FORK", "1")
     assert forked.usable()  # asked for: forks whatever the load
+
+
+def test_no_fork_on_two_cores_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On two cores parent and child take both, and the fork cost more CPU than the wall time it saved."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.delenv("MODELPLANE_PARSE_FORK", raising=False)
+    monkeypatch.setattr(forked, "_running_now", lambda: 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # idle
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert not forked.usable()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert forked.usable()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setenv("MODELPLANE_PARSE_FORK", "1")
+    assert forked.usable()
 
 
 def test_no_fork_while_every_core_has_a_task_running(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,11 +176,11 @@ def test_no_fork_while_every_core_has_a_task_running(monkeypatch: pytest.MonkeyP
     runnable this instant (this one included) decide too."""
     monkeypatch.delenv("MODELPLANE_PARSE_FORK", raising=False)
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2})
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
     monkeypatch.setattr(forked, "_running_now", lambda: 1)
     assert forked.usable()
-    monkeypatch.setattr(forked, "_running_now", lambda: 2)  # this process and one on the other core
+    monkeypatch.setattr(forked, "_running_now", lambda: 3)  # this process and one on each other core
     assert not forked.usable()
     monkeypatch.setenv("MODELPLANE_PARSE_FORK", "1")  # forced: whatever the load
     assert forked.usable()
@@ -180,10 +195,10 @@ def test_the_commands_own_children_are_not_another_cores_load(monkeypatch: pytes
     command's own short work, not a reason to give up the second core."""
     monkeypatch.delenv("MODELPLANE_PARSE_FORK", raising=False)
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2})
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
-    monkeypatch.setattr(forked, "_running_now", lambda: 2)  # this process and one more
-    monkeypatch.setattr(forked, "_own_children_running", lambda: 1)  # ... which is its own child
+    monkeypatch.setattr(forked, "_running_now", lambda: 3)  # this process and two more
+    monkeypatch.setattr(forked, "_own_children_running", lambda: 1)  # ... one of which is its own child
     assert forked.usable()
     monkeypatch.setattr(forked, "_own_children_running", lambda: 0)  # ... which is someone else's
     assert not forked.usable()
