@@ -47,14 +47,14 @@ def private_opener(path: str, flags: int) -> int:
     return fd
 
 
-def atomic_write(path: Path, data: bytes | Sequence[bytes]) -> None:
+def atomic_write(path: Path, data: bytes | bytearray | memoryview | Sequence[bytes]) -> None:
     """Replace ``path`` with ``data`` (bytes, or parts written one after another) in one step, the file 0600; a
     read-only checkout just runs without caches."""
     try:
         private_dir(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb", opener=private_opener) as f:
-            if isinstance(data, bytes):
+            if isinstance(data, bytes | bytearray | memoryview):
                 f.write(data)
             else:
                 _write_parts(f.fileno(), data)  # nothing is buffered in f: it writes nothing else

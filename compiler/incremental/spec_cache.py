@@ -26,8 +26,9 @@ CACHE_FORMAT = 4  # 2: documents are normalized (every default filled in); 3: wi
 CachedDoc = tuple[int, dict[str, Any] | bytes, Any, tuple[str, str]]
 """(index in its file, normalized document, validated model or None, its own hashes: ``fingerprint.own_of``).
 
-A document validated by this run is its JSON (``bytes``) and comes with its model; one read
-from the cache file is parsed, and its model is built on first use (``SpecNode.model``)."""
+A document is its JSON (``bytes``): one validated by this run comes with its model, one read from the cache file
+without (it is parsed where a stage reads it, ``SpecNode.data``, and its model built on first use,
+``SpecNode.model``). A document ``put`` as a mapping is saved as its JSON."""
 _PROCESS_CACHES: dict[tuple[str, str], SpecCache] = {}
 _OPENED: dict[Path, SpecCache] = {}
 _CODE: list[str] = []
@@ -142,6 +143,8 @@ def _entries(index: dict[str, list[list[Any]]], buf: bytes, start: int) -> dict[
     for key, rows in index.items():
         docs = out[key] = []
         for i, spec, meta, end in rows:
+            if start + end < at:
+                raise ValueError("a spec cache index whose documents go backwards")  # read as no cache
             docs.append([i, buf[at : start + end], spec, meta])
             at = start + end
     if at != len(buf):

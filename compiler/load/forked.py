@@ -190,7 +190,7 @@ def start(
 
 def split(paths: list[str], sizes: Mapping[str, int], home: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """(the parent's files, the child's), each in the order given: the child's are ``CHILD_SHARE`` of the work
-    (a file's bytes in ``sizes``, none where missing, plus ``FILE_COST``), spread evenly through the list (files
+    (a file's weight in ``sizes``, bytes' worth as ``weigh`` gives it, none where missing, plus ``FILE_COST``), spread evenly through the list (files
     of one folder are alike), taken from the files not in ``home`` first.
 
     The child sends back each document's JSON, not its typed model, and a later stage that reads the model
@@ -210,7 +210,7 @@ def split(paths: list[str], sizes: Mapping[str, int], home: Collection[str] = ()
 
 
 def _spread(files: list[str], size: Mapping[str, int], fraction: float) -> set[str]:
-    """About ``fraction`` of the bytes of ``files``, evenly through them: a file is taken once the bytes owed
+    """About ``fraction`` of the weight of ``files``, evenly through them: a file is taken once the bytes owed
     reach half of it, and counted off what is owed (the share ends within a file of the fraction)."""
     taken: set[str] = set()
     owed = 0.0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
 from modelplane.compiler.load.specset import SpecNode, SpecSet
@@ -10,6 +11,9 @@ from modelplane.compiler.timings import timed
 from modelplane.errors import Diagnostic, did_you_mean, format_path
 from modelplane.specs.base import NodeId
 from modelplane.specs.refs import FoundRef, RefTo, find_refs, find_refs_in_model, reference_paths
+
+Names = Mapping[str, Mapping[str, NodeId] | AbstractSet[str]]
+"""Each kind's node names: as a set, or mapped to their nodes' own ids (``_target`` then returns those)."""
 
 
 class Link(NamedTuple):
@@ -83,7 +87,7 @@ def _name(found: FoundRef) -> str:
     return found.value.rpartition("/")[2]
 
 
-def target_of(found: FoundRef, names_by_kind: Mapping[str, Collection[str]]) -> NodeId | None:
+def target_of(found: FoundRef, names_by_kind: Names) -> NodeId | None:
     """The node a reference names, given the names of each kind; None if it names none."""
     return _target(found, names_by_kind)[0]
 
@@ -94,7 +98,7 @@ class _Problem(NamedTuple):
     code: str
 
 
-def _target(found: FoundRef, names: Mapping[str, Collection[str]]) -> tuple[NodeId | None, _Problem | None]:
+def _target(found: FoundRef, names: Names) -> tuple[NodeId | None, _Problem | None]:
     """The node ``found`` names, given each kind's names (a map of them to their ids gives the id itself), or
     why it names none."""
     ref: RefTo = found.ref
@@ -121,7 +125,7 @@ def _target(found: FoundRef, names: Mapping[str, Collection[str]]) -> tuple[Node
         kinds = ref.kinds
     for kind in kinds:
         known = names.get(kind, ())
-        if isinstance(known, dict):
+        if isinstance(known, Mapping):
             nid = known.get(name)
             if nid is not None:
                 return nid, None

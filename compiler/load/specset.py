@@ -38,7 +38,8 @@ class SpecNode:
     file: str
     index: int
     _data: dict[str, Any] | bytes
-    """The normalized document, or its JSON from the compiled-graph cache (parsed on first use)."""
+    """The normalized document, or its JSON (parsed on first use): as the loader or a forked child serialized it,
+    or as the spec cache or the graph cache kept it."""
     _model: AnySpecModel | None = None
     _json: bytes | None = None
     """``data`` as JSON, where the loader already serialized it (for the spec cache)."""

@@ -225,11 +225,12 @@ def test_a_running_child_of_this_process_is_counted() -> None:
 def test_a_files_weight_counts_its_documents_and_endpoints() -> None:
     """The split weighs a file by what parsing it costs: bytes, each further document, each endpoint (measured
     ~30 µs for a dataset file, ~49 µs for an endpoint file of about its size, ~600 µs for 24 documents)."""
-    from modelplane.compiler.load.loader import _weight
+    from modelplane.compiler.load import loader
 
     dataset = b"apiVersion: modelplane/v1\nkind: Dataset\nmetadata: {name: a, owner: o}\nspec: {uri: s3://x/}\n"
     endpoint = dataset.replace(b"Dataset", b"Endpoint")
-    assert _weight(dataset) == len(dataset)
-    assert _weight(endpoint) > _weight(dataset) + 300
+    assert loader._weight(dataset) == len(dataset)
+    assert loader._weight(endpoint) == len(endpoint) + loader._ENDPOINT_COST
     many = b"---\n".join([dataset] * 23 + [endpoint])
-    assert _weight(many) > _weight(dataset) * 24  # a document costs more than its bytes say
+    assert loader._weight(many) == len(many) + 23 * loader._DOC_COST + loader._ENDPOINT_COST
+    assert loader._weight(b"---\n" + many) == loader._weight(many) + 4  # a leading `---` starts no other document

@@ -262,3 +262,16 @@ def test_cache_files_cut_short_are_a_cold_start(tmp_path: Path) -> None:
     assert {str(n): v.data for n, v in again.graph.nodes.items()} == {
         str(n): v.data for n, v in fresh.graph.nodes.items()
     }
+
+
+def test_a_spec_cache_index_that_does_not_add_up_is_no_cache() -> None:
+    """The index line's document ends must run forward and end where the file does, or nothing is read from it."""
+    from modelplane.compiler.incremental.spec_cache import _entries
+
+    body = b'{"a":1}{"b":2}'
+    assert _entries({"k": [[0, "s", "m", 7], [1, "s", "m", 14]]}, b"x\n" + body, 2) == {
+        "k": [[0, b'{"a":1}', "s", "m"], [1, b'{"b":2}', "s", "m"]]
+    }
+    for rows in ([[0, "s", "m", 7], [1, "s", "m", 3]], [[0, "s", "m", 7]], [[0, "s", "m", 20]]):
+        with pytest.raises(ValueError):
+            _entries({"k": rows}, b"x\n" + body, 2)
