@@ -35,9 +35,10 @@ MIN_FILES = 400
 MIN_CORES = 3
 """Usable cores for a fork unless asked for: the parent's, the child's, and one for the rest (the `git` a plan
 reads its base with, the system). Measured on two (vCPUs of a VM), a cold 10,000-node ``plan --base`` forked was
-3-5% faster in wall time but used 6-10% more CPU, children included, than the same build not forking: the two
-processes slowed each other, and the child's page copies and its documents sent back as JSON cost on top. Without
-the fork that plan is at 59e4338's CPU and wall time there (#34); ``MODELPLANE_PARSE_FORK=1`` still forks."""
+3-8% faster in wall time but used up to 10% more CPU (0.5-10% in four sittings), children included, than the same
+build not forking: the two processes slowed each other, and the child's page copies and its documents sent back
+as JSON cost on top. Without the fork that plan is at 59e4338's CPU and wall time there (#34);
+``MODELPLANE_PARSE_FORK=1`` still forks."""
 
 CHILD_SHARE = 0.46
 """The child's share of the work: a little under half, as its first write to each page of the parent's heap
