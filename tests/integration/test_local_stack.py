@@ -106,14 +106,19 @@ def test_version_bump_canaries_passes_gates_and_promotes(serving: Pipeline) -> N
 
 
 @pytest.mark.parametrize(
-    ("simulator", "reason"),
+    ("simulator", "reasons"),
     [
-        ("{ttft_ms: 10, tpot_ms: 1, error_rate: 0.5}", "over the 0.10% error budget"),
-        ("{ttft_ms: 30, tpot_ms: 3}", "canary slower in"),
+        # a canary failing half its requests is caught by the error budget, or, where the balancer ejects its
+        # replicas first and the window holds too few of its errors, by the traffic moving to stable: either gate
+        # rolls it back at step 1 (which one fires first is a race between ejection and the window)
+        ("{ttft_ms: 10, tpot_ms: 1, error_rate: 0.5}", ("over the 0.10% error budget", "moving its traffic to stable")),
+        ("{ttft_ms: 30, tpot_ms: 3}", ("canary slower in",)),
     ],
     ids=["errors", "3x-latency"],
 )
-def test_bad_revision_is_rolled_back_at_its_first_gate(serving: Pipeline, simulator: str, reason: str) -> None:
+def test_bad_revision_is_rolled_back_at_its_first_gate(
+    serving: Pipeline, simulator: str, reasons: tuple[str, ...]
+) -> None:
     serving.run("apply", "--auto-approve", check=True)
     old = _replica_pids(serving)
     _bump(serving, "1.1.0", simulator)
@@ -122,7 +127,8 @@ def test_bad_revision_is_rolled_back_at_its_first_gate(serving: Pipeline, simula
     load.terminate()
     assert out.returncode == 1
     assert "rolled back endpoint/chat to" in out.stdout and "step 1 (weight 50%)" in out.stdout
-    assert reason in out.stdout
+    reason = next((r for r in reasons if r in out.stdout), None)
+    assert reason is not None, out.stdout
     assert _replica_pids(serving) == old  # stable untouched, canary torn down
     assert serving.registry()["revisions"][next(iter(old))]["weight"] == 100
     status, _, _ = _post(
