@@ -2,7 +2,8 @@
 
 A hit skips parsing, validation, reference resolution, checks and
 fingerprinting. The file is one JSON line (nodes, edges, order, warnings, where
-each node's document ends) followed by the node documents' JSON back to back,
+each node's document ends) followed by the node documents' JSON back to back
+(``indexed_file``),
 written as the loader serialized them; each is parsed only when a later stage
 reads it (a plan looks closely at a few hundred of 10,000
 nodes), which is what makes a warm ``plan --base`` cheap.
@@ -15,16 +16,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
 from modelplane.compiler.compiled import Compiled
 from modelplane.compiler.graph.fingerprint import Fingerprint
 from modelplane.compiler.graph.lineage import Edge, LineageGraph
+from modelplane.compiler.incremental import indexed_file
 from modelplane.compiler.incremental.spec_cache import code_fingerprint
 from modelplane.compiler.load.specset import SpecNode, SpecSet
 from modelplane.compiler.timings import timed
 from modelplane.errors import Diagnostic
-from modelplane.files import atomic_write
 from modelplane.specs.base import NodeId, kind_key
 
 if TYPE_CHECKING:
@@ -74,7 +73,7 @@ def save(root: Path, compiled: Compiled, checked: bool = True) -> None:
     blobs = [node.json for node in graph.nodes.values()]
     payload["data_ends"] = list(accumulate(map(len, blobs)))
     path = _path(root, graph.specs.fingerprint, checked)
-    atomic_write(path, [orjson.dumps(payload), b"\n", *blobs])
+    indexed_file.write(path, payload, blobs)
     try:
         old = sorted(path.parent.glob("graph-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in old[KEEP:]:
@@ -89,9 +88,7 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
     payload = None
     for checked in (True, False) if not need_checked else (True,):
         try:
-            buf = _path(root, scan.fingerprint, checked).read_bytes()
-            head = buf.index(b"\n")
-            payload = orjson.loads(memoryview(buf)[:head])
+            payload, buf, start = indexed_file.read(_path(root, scan.fingerprint, checked))
             break
         except (OSError, ValueError):  # missing, or not this format (JSONDecodeError is a ValueError)
             continue
@@ -101,18 +98,18 @@ def load(root: Path, scan: Scan, need_checked: bool = True) -> Compiled | None:
         payload.get("format") != FORMAT
         or payload.get("fingerprint") != scan.fingerprint
         or payload.get("modelplane") != code_fingerprint()
-        or head + 1 + (payload.get("data_ends") or [0])[-1] != len(buf)  # cut short: so would its documents be
+        or not indexed_file.ends_at_file_end(buf, start, (payload.get("data_ends") or [0])[-1])
     ):
         return None
     ids: list[NodeId] = []
     nodes: dict[NodeId, SpecNode] = {}
     fps: dict[NodeId, Fingerprint] = {}
-    start = head + 1
+    at = start
     for (kind, name, kind_name, file, idx, fs, fm, ff), end in zip(payload["nodes"], payload["data_ends"], strict=True):
         nid = tuple.__new__(NodeId, (kind_key(kind), name))  # in C, its kind one shared string
         ids.append(nid)
-        nodes[nid] = SpecNode(nid, kind_name, file, idx, buf[start : head + 1 + end], own=(fs, fm))
-        start = head + 1 + end
+        nodes[nid] = SpecNode(nid, kind_name, file, idx, buf[at : start + end], own=(fs, fm))
+        at = start + end
         fps[nid] = Fingerprint(fs, fm, ff)
     specs = SpecSet(
         scan.root, scan.project, scan.environment, nodes, files=dict(scan.hashes), fingerprint=scan.fingerprint

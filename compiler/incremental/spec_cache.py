@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from modelplane import __version__
+from modelplane.compiler.incremental import indexed_file
 from modelplane.compiler.timings import timed
 from modelplane.files import atomic_write
 
@@ -85,11 +86,9 @@ class SpecCache:
             return opened
         entries: dict[str, Any] = {}
         try:
-            buf = path.read_bytes()
-            head = buf.index(b"\n")
-            stored = orjson.loads(memoryview(buf)[:head])
+            stored, buf, start = indexed_file.read(path)
             if stored.get("header") == header:
-                entries = _entries(stored["entries"], buf, head + 1)
+                entries = _entries(stored["entries"], buf, start)
         except (OSError, ValueError, AttributeError, KeyError, TypeError):
             # a missing or unreadable cache (or one of an older format: JSONDecodeError is a ValueError) is just a
             # cold start
@@ -132,7 +131,7 @@ class SpecCache:
                 blobs.append(blob)
                 end += len(blob)
                 rows.append((i, spec, meta, end))
-        atomic_write(self.path, [orjson.dumps({"header": self.header, "entries": index}), b"\n", *blobs])
+        indexed_file.write(self.path, {"header": self.header, "entries": index}, blobs)
         self.dirty = False
 
 
@@ -147,7 +146,7 @@ def _entries(index: dict[str, list[list[Any]]], buf: bytes, start: int) -> dict[
                 raise ValueError("a spec cache index whose documents go backwards")  # read as no cache
             docs.append([i, buf[at : start + end], spec, meta])
             at = start + end
-    if at != len(buf):
+    if not indexed_file.ends_at_file_end(buf, start, at - start):
         raise ValueError("a spec cache file cut short (or with bytes after its documents)")  # read as no cache
     return out
 
