@@ -68,7 +68,9 @@ def test_a_checkout_with_its_own_temporal_is_held_off_by_the_state_lock(
     """Two checkouts share the PostgreSQL state but not a Temporal service (each its embedded server),
     so the workflow id cannot lock them apart: the lock row in the state does."""
     a, b = clones
-    a.slow(eval=8)
+    # A's evaluation must outlast B's whole preflight, which starts B's own embedded Temporal server first: 8 s was
+    # once too short on a slow-running machine (B got the lock after A had released it, and applied)
+    a.slow(eval=25)
     running = a.start("apply", "--auto-approve")
     try:
         a.wait_for("eval", "start", timeout=90)
